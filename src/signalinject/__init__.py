@@ -1,0 +1,32 @@
+"""signalinject: find the blindspots of models by injecting a label-revealing signal.
+
+An implementation of, and an extension to, Hoffer & Fine, "On the Blindspots of Convolutional
+Networks" (2016). See https://signalinject.readthedocs.io for the guide.
+"""
+
+from signalinject.core import Compose, Injector, from_config
+from signalinject.image import (
+    ImageInjector,
+    MultipleLocations,
+    OnePixel,
+    OrthogonalNoise,
+    PatternPixels,
+    RandomPixel,
+    orthogonal_noise_basis,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Compose",
+    "ImageInjector",
+    "Injector",
+    "MultipleLocations",
+    "OnePixel",
+    "OrthogonalNoise",
+    "PatternPixels",
+    "RandomPixel",
+    "__version__",
+    "from_config",
+    "orthogonal_noise_basis",
+]

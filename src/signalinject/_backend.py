@@ -1,0 +1,162 @@
+"""NumPy/torch dispatch and the counter-based hash behind every per-sample draw.
+
+The hash works on int64 arrays holding 32-bit lanes. Every product is split into 16-bit halves so
+that no intermediate exceeds 2**49: the arithmetic is exact (no overflow, no undefined behaviour)
+and therefore bit-identical in NumPy and torch, on CPU and GPU.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar, Union
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+__all__ = [
+    "Array",
+    "ArrayT",
+    "arange_like",
+    "as_index",
+    "gate",
+    "hash_u32",
+    "is_torch",
+    "randint",
+    "uniform01",
+]
+
+Array = Union[np.ndarray[Any, Any], torch.Tensor]
+ArrayT = TypeVar("ArrayT", np.ndarray[Any, Any], torch.Tensor)
+
+MASK32 = 0xFFFFFFFF
+_TWO32 = 1 << 32
+_GOLDEN = 0x9E3779B9
+
+
+def is_torch(x: object) -> bool:
+    """True for a ``torch.Tensor``, False for anything else."""
+    return isinstance(x, torch.Tensor)
+
+
+def _mul32(x: Any, c: int) -> Any:
+    """``(x * c) mod 2**32`` for lanes ``x`` in [0, 2**32) and a constant ``c`` < 2**32."""
+    lo, hi = c & 0xFFFF, c >> 16
+    return (x * lo + (((x * hi) & 0xFFFF) << 16)) & MASK32
+
+
+def _mix32(x: Any) -> Any:
+    """The "lowbias32" integer finalizer (C. Wellons): a bijection on 32-bit lanes."""
+    x = x ^ (x >> 16)
+    x = _mul32(x, 0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = _mul32(x, 0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def _key(seed: int, stream: int, counter: int) -> int:
+    k = _mix32((seed & MASK32) ^ _GOLDEN)
+    k = _mix32(k ^ ((seed >> 32) & MASK32))
+    k = _mix32(k ^ (stream & MASK32))
+    return int(_mix32(k ^ (counter & MASK32)))
+
+
+def hash_u32(index: ArrayT, seed: int, stream: int, counter: int) -> ArrayT:
+    """32 random bits per element of ``index``, a pure function of ``(seed, stream, counter, index)``.
+
+    Args:
+        index: int64 array or tensor of non-negative sample indices, any shape, any device.
+        seed: the user's seed, 0 <= seed < 2**64.
+        stream: which injector draws (a stable id per injector class).
+        counter: which draw of that injector (coverage gate, position, value, ...).
+
+    Returns:
+        int64 values in [0, 2**32), same shape, backend and device as ``index``.
+    """
+    k = _key(seed, stream, counter)
+    h = _mix32((index & MASK32) ^ k)
+    h = _mix32(h ^ ((index >> 32) & MASK32) ^ _GOLDEN)
+    return _mix32(h ^ k)  # type: ignore[no-any-return]
+
+
+def randint(index: ArrayT, bound: int, seed: int, stream: int, counter: int) -> ArrayT:
+    """Integers uniform in ``[0, bound)`` (bound < 2**31) per index: int64, same backend."""
+    if not 0 < bound < (1 << 31):
+        raise ValueError(f"randint: bound must be in [1, 2**31), got {bound}")
+    return (hash_u32(index, seed, stream, counter) * bound) >> 32  # type: ignore[no-any-return]
+
+
+def gate(index: ArrayT, p: float, seed: int, stream: int, counter: int) -> ArrayT:
+    """Boolean mask, True with probability ``p`` per index (exactly all for 1.0, none for 0.0)."""
+    threshold = round(p * _TWO32)
+    return hash_u32(index, seed, stream, counter) < threshold  # type: ignore[no-any-return]
+
+
+def uniform01(index: ArrayT, seed: int, stream: int, counter: int) -> ArrayT:
+    """float64 values uniform in [0, 1) per index (exact multiples of 2**-32), same backend."""
+    h = hash_u32(index, seed, stream, counter)
+    if isinstance(h, torch.Tensor):
+        return h.to(torch.float64) / _TWO32  # type: ignore[return-value]
+    return h.astype(np.float64) / _TWO32  # type: ignore[no-any-return]
+
+
+def arange_like(n: int, like: Array) -> Array:
+    """``arange(n)`` as int64 on the backend and device of ``like``."""
+    if isinstance(like, torch.Tensor):
+        return torch.arange(n, dtype=torch.int64, device=like.device)
+    return np.arange(n, dtype=np.int64)
+
+
+def as_index(index: Any, n: int, like: Array, *, name: str = "index") -> Array:
+    """Validate ``index`` (None, or ``n`` non-negative integers) as int64 on ``like``'s backend.
+
+    Raises:
+        TypeError: not integers, or a torch tensor on another device than a torch ``like``.
+        ValueError: wrong length, negative values.
+    """
+    if index is None:
+        return arange_like(n, like)
+    out = to_backend(index, like, name=name)
+    if out.ndim != 1 or out.shape[0] != n:
+        raise ValueError(
+            f"{name} must have shape ({n},), one index per sample, got shape {tuple(out.shape)}"
+        )
+    if n and bool((out < 0).any()):
+        raise ValueError(f"{name} must be non-negative, got minimum {int(out.min())}")
+    return out
+
+
+def to_backend(values: Any, like: Array, *, name: str) -> Array:
+    """Integer ``values`` (list, NumPy, torch) as int64 on ``like``'s backend and device."""
+    if isinstance(values, torch.Tensor):
+        if values.dtype.is_floating_point or values.dtype.is_complex or values.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integers, got a tensor of dtype {values.dtype}")
+        if isinstance(like, torch.Tensor):
+            if values.device != like.device:
+                raise ValueError(
+                    f"{name} is on {values.device} but the data is on {like.device}; "
+                    f"move {name} to {like.device}"
+                )
+            return values.to(torch.int64)
+        if values.device.type != "cpu":
+            raise TypeError(
+                f"{name} is a torch tensor on {values.device} but the data is a NumPy array; "
+                f"pass {name} as a NumPy array or a CPU tensor"
+            )
+        return values.numpy().astype(np.int64)
+    arr: npt.NDArray[Any] = np.asarray(values)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        if arr.size == 0 and arr.dtype == np.float64:  # an empty list
+            arr = arr.astype(np.int64)
+        else:
+            raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if isinstance(like, torch.Tensor):
+        return torch.from_numpy(arr).to(like.device)
+    return arr
+
+
+def where(cond: Array, a: Any, b: Any) -> Any:
+    """``where`` on either backend."""
+    if isinstance(cond, torch.Tensor):
+        return torch.where(cond, a, b)
+    return np.where(cond, a, b)
