@@ -1,0 +1,56 @@
+"""Developer sessions. Every session installs the CPU wheel ``torch==2.13.0`` before the package,
+so that pip never resolves a bare ``torch`` (which would pull a multi-GB CUDA build)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
+nox.options.default_venv_backend = "venv"
+
+TORCH = "torch==2.13.0"
+# Real torchvision only imports beside its matching torch; this pair is ~5.5 GB installed, so it
+# lives in its own session, outside the default CI path.
+TORCHVISION = ("torch==2.14.1", "torchvision==0.29.1")
+
+
+def _install(session: nox.Session, extras: str) -> None:
+    session.install(TORCH)
+    session.install("-e", f".[{extras}]")
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on src/."""
+    _install(session, "test")
+    session.install("mypy>=1.10")
+    session.run("mypy", "--strict", "src/signalinject")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (the README's test command)."""
+    _install(session, "test")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation site in strict mode."""
+    _install(session, "docs,bench")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "build/site")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job on the embedded default data."""
+    _install(session, "bench")
+    session.run("signalinject", "bench", "images", *session.posargs)
