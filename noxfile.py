@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests", "docs"]
+nox.options.sessions = ["lint", "typecheck", "docs", "tests", "package"]
 nox.options.default_venv_backend = "venv"
 
 TORCH = "torch==2.13.0"
@@ -54,3 +54,29 @@ def demo(session: nox.Session) -> None:
     """The main job on the embedded default data."""
     _install(session, "bench")
     session.run("signalinject", "bench", "images", *session.posargs)
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """Build the wheel, check what it holds, install it alone and run the CLI from it."""
+    import glob
+    import zipfile
+
+    session.install("build>=1.0")
+    session.run("python", "-m", "build", "--wheel", "--outdir", "build/dist", silent=True)
+    wheels = sorted(glob.glob("build/dist/signalinject-*.whl"))
+    if not wheels:
+        session.error("no wheel was built")
+    names = set(zipfile.ZipFile(wheels[-1]).namelist())
+    needed = [
+        "signalinject/py.typed",
+        "signalinject/__init__.py",
+        "signalinject/benchmarks/cli.py",
+    ]
+    missing = [n for n in needed if n not in names]
+    if missing or not any(n.endswith("/licenses/LICENSE") for n in names):
+        session.error(f"the wheel lacks {missing or 'LICENSE'}: {sorted(names)}")
+    session.install(TORCH)
+    session.install(wheels[-1])
+    session.run("python", "-c", "import signalinject, sys; print(signalinject.__version__)")
+    session.run("signalinject", "--help", silent=True)
