@@ -4,6 +4,13 @@ An implementation of, and an extension to, Hoffer & Fine, "On the Blindspots of 
 Networks" (2016). See https://signalinject.readthedocs.io for the guide.
 """
 
+from signalinject.adapters import (
+    HFInjectMap,
+    IndexedDataset,
+    InjectedDataset,
+    InjectTransform,
+    inject_batch,
+)
 from signalinject.core import Compose, Injector, from_config
 from signalinject.image import (
     ImageInjector,
@@ -19,7 +26,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Compose",
+    "HFInjectMap",
     "ImageInjector",
+    "IndexedDataset",
+    "InjectTransform",
+    "InjectedDataset",
     "Injector",
     "MultipleLocations",
     "OnePixel",
@@ -28,5 +39,6 @@ __all__ = [
     "RandomPixel",
     "__version__",
     "from_config",
+    "inject_batch",
     "orthogonal_noise_basis",
 ]
