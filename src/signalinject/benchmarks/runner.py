@@ -1,0 +1,727 @@
+"""The blindspot benchmark: every (seed x signal x model) cell, resumable, one JSON line per cell.
+
+The claim reproduced (Hoffer & Fine 2016, Tables 1 and 3): a label-revealing signal injected into
+the training *and* test data is picked up at once by simple models (a decision tree reaches ~100%
+with one pixel holding the class number) while a ConvNet, or a character CNN on text, gains little
+or nothing: the signal sits in its blindspot. For every cell the runner measures
+
+- ``accuracy``: test accuracy with the signal in train and test alike (as in the paper);
+- ``clean_accuracy`` and ``gain``: the same model without a signal (the ``clean`` cell, always
+  run first) and the difference;
+- ``decode_accuracy``: the injector's own ``decode`` on the injected test set, *without* the
+  sample index: how much of the label the signal carries (its information content);
+- ``reliance``: on a copy of the test set whose signal encodes a *wrong* class (the same injector
+  with ``fidelity=0.0``), the fraction of predictions equal to that wrong class. ~1: the model
+  reads the signal; about chance (~1/K) or below: it ignores it. ``reliance_true_accuracy`` is the
+  accuracy against the true labels on that copy.
+
+Torch models train on the whole training set; scikit-learn baselines fit on a quarter of it
+(``fit_fraction``, as in the paper). Images are injected as uint8 ``(N, H, W, C)`` in 0..255
+units, then scaled (``input_scale``) for torch models or flattened for the baselines; texts are
+injected as strings, then quantized (Zhang et al. 2015) for every model. Train indices are
+``0..n_train-1`` and test indices ``n_train..``, so per-sample draws never repeat across the split.
+
+Results go to ``<out>/results.jsonl``: one complete line per finished cell, appended with a single
+write and an fsync. Running the same configuration again skips finished cells, so a run killed at
+any moment loses at most the cell in flight. A cell is identified by a hash of every setting that
+changes its result (data fingerprint, signal and injector config, model, seed, training config,
+input scale, text length, fit fraction); corrupt or truncated lines are reported, moved to
+``results.corrupt.jsonl`` and their cells recomputed.
+
+>>> cfg = BenchConfig.for_suite("images", seeds=(0, 1), limit=200)
+>>> cfg.dataset, cfg.signals[:2], cfg.seeds
+('digits', ('clean', 'one_pixel'), (0, 1))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from signalinject.benchmarks.signals import make_injector, signal_names, wrong_signal
+from signalinject.core import Injector, check_fraction, check_int
+
+__all__ = [
+    "RESULTS_FILE",
+    "SUITES",
+    "BenchConfig",
+    "Cell",
+    "Prepared",
+    "Scores",
+    "Suite",
+    "append_record",
+    "cell_grid",
+    "load_records",
+    "measure",
+    "prepare",
+    "reliance",
+    "run",
+]
+
+logger = logging.getLogger("signalinject.benchmarks")
+
+RESULTS_FILE = "results.jsonl"
+CORRUPT_FILE = "results.corrupt.jsonl"
+
+# Fields every complete result line has; a line without one of them is treated as corrupt.
+REQUIRED_FIELDS = (
+    "cell_id",
+    "dataset",
+    "signal",
+    "model",
+    "seed",
+    "accuracy",
+    "clean_accuracy",
+    "gain",
+    "decode_accuracy",
+    "reliance",
+    "reliance_true_accuracy",
+)
+
+Kind = Literal["image", "text"]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """The defaults of one benchmark suite (``images`` or ``text``).
+
+    The defaults run offline on the embedded data on two CPU cores in a few minutes.
+    """
+
+    name: str
+    kind: Kind
+    dataset: str
+    models: tuple[str, ...]
+    epochs: int
+    batch_size: int
+
+
+SUITES: dict[str, Suite] = {
+    "images": Suite(
+        name="images",
+        kind="image",
+        dataset="digits",
+        models=("convnet", "shallow_max", "decision_tree", "extra_trees", "logistic_regression"),
+        epochs=10,
+        batch_size=64,
+    ),
+    "text": Suite(
+        name="text",
+        kind="text",
+        dataset="stdlib_docs",
+        models=("charcnn", "decision_tree", "extra_trees", "logistic_regression"),
+        epochs=5,
+        batch_size=64,
+    ),
+}
+
+# The data kind of the known datasets, to refuse a wrong suite before loading anything.
+_DATASET_KINDS: dict[str, Kind] = {
+    "digits": "image",
+    "cifar10": "image",
+    "stdlib_docs": "text",
+    "yelp_full": "text",
+    "amazon_full": "text",
+}
+
+
+def _names(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be a sequence of names, got {value!r}")
+    out = tuple(value)
+    for v in out:
+        if not isinstance(v, str):
+            raise TypeError(f"{name} must hold strings, got {v!r}")
+    if not out:
+        raise ValueError(f"{name} must name at least one entry, got none")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} must not repeat a name, got {list(out)}")
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    """Everything that defines a benchmark run.
+
+    Build one with :meth:`for_suite`, which fills in the suite's defaults.
+
+    Args:
+        suite: ``"images"`` or ``"text"``.
+        dataset: a name of ``signalinject.benchmarks.datasets.DATASETS`` of the suite's kind.
+        signals: signal names (see :mod:`signalinject.benchmarks.signals`); ``clean`` is always
+            run, first, as the reference of ``gain``.
+        models: torch models (``TORCH_MODELS``) and scikit-learn baselines (``BASELINES``).
+        seeds: one run of every cell per seed (injector seed, model init, baseline subset).
+        epochs, batch_size, device: training of the torch models (``TrainConfig``).
+        input_scale: torch image input, ``"unit"`` (0..1) or ``"raw"`` (0..255 units).
+        limit: use at most this many training and test samples (quick runs); None for all.
+        data_dir, download: where the dataset files are, and whether to fetch them.
+        out: output directory (``results.jsonl`` and the reports).
+        text_length: characters per text after quantization (Zhang et al.: 1014).
+        fit_fraction: fraction of the training set the baselines fit on (the paper: 1/4).
+        progress: show progress bars (tqdm, on stderr).
+    """
+
+    suite: str = "images"
+    dataset: str = SUITES["images"].dataset
+    signals: tuple[str, ...] = signal_names("image")
+    models: tuple[str, ...] = SUITES["images"].models
+    seeds: tuple[int, ...] = (0,)
+    epochs: int = SUITES["images"].epochs
+    batch_size: int = SUITES["images"].batch_size
+    device: str = "auto"
+    input_scale: Literal["unit", "raw"] = "unit"
+    limit: int | None = None
+    data_dir: str | None = None
+    download: bool = False
+    out: str = "signalinject-bench/images"
+    text_length: int = 1014
+    fit_fraction: float = 0.25
+    progress: bool = True
+
+    @classmethod
+    def for_suite(cls, suite: str, **overrides: Any) -> BenchConfig:
+        """A config with ``suite``'s defaults, then ``overrides`` (field names of this class)."""
+        s = _suite(suite)
+        base: dict[str, Any] = {
+            "suite": s.name,
+            "dataset": s.dataset,
+            "signals": signal_names(s.kind),
+            "models": s.models,
+            "epochs": s.epochs,
+            "batch_size": s.batch_size,
+            "out": f"signalinject-bench/{s.name}",
+        }
+        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise TypeError(f"BenchConfig has no field(s) {unknown}")
+        return cls(**{**base, **overrides})
+
+    @property
+    def kind(self) -> Kind:
+        """The data kind of the suite, ``"image"`` or ``"text"``."""
+        return _suite(self.suite).kind
+
+    def __post_init__(self) -> None:
+        from signalinject.benchmarks.baselines import BASELINES
+        from signalinject.benchmarks.datasets import DATASETS
+        from signalinject.benchmarks.models import TORCH_MODELS
+
+        kind = _suite(self.suite).kind
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset {self.dataset!r}; known: {', '.join(DATASETS)}")
+        dkind = _DATASET_KINDS.get(self.dataset)
+        if dkind is not None and dkind != kind:
+            raise ValueError(
+                f"dataset {self.dataset!r} holds {dkind} data but suite={self.suite!r} runs "
+                f"{kind} data; use BenchConfig.for_suite({self.suite!r}, ...) for its defaults"
+            )
+        signals = _names("signals", self.signals)
+        for s in signals:
+            make_injector(s, 2, 0, kind=kind)  # validates the name and its kind
+        # clean first, always: it is the reference of every other cell's gain
+        object.__setattr__(self, "signals", ("clean", *(s for s in signals if s != "clean")))
+        models = _names("models", self.models)
+        known = (*TORCH_MODELS, *BASELINES)
+        for m in models:
+            if m not in known:
+                raise ValueError(f"unknown model {m!r}; known: {', '.join(known)}")
+        object.__setattr__(self, "models", models)
+        if isinstance(self.seeds, int) or not isinstance(self.seeds, Iterable):
+            raise TypeError(f"seeds must be a sequence of integers, got {self.seeds!r}")
+        seeds = tuple(check_int("seeds[i]", s, low=0, high=2**32 - 1) for s in self.seeds)
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
+        object.__setattr__(self, "seeds", seeds)
+        check_int("epochs", self.epochs, low=1)
+        check_int("batch_size", self.batch_size, low=1)
+        check_int("text_length", self.text_length, low=1)
+        if self.limit is not None:
+            check_int("limit", self.limit, low=1)
+        if self.input_scale not in ("unit", "raw"):
+            raise ValueError(f"input_scale must be 'unit' or 'raw', got {self.input_scale!r}")
+        frac = check_fraction("fit_fraction", self.fit_fraction)
+        if frac == 0.0:
+            raise ValueError("fit_fraction must be > 0, got 0.0")
+        object.__setattr__(self, "fit_fraction", frac)
+        object.__setattr__(self, "out", os.fspath(self.out))
+
+
+def _suite(name: str) -> Suite:
+    s = SUITES.get(name)
+    if s is None:
+        raise ValueError(f"unknown suite {name!r}; known: {', '.join(SUITES)}")
+    return s
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """One (seed, signal, model) combination of the grid."""
+
+    seed: int
+    signal: str
+    model: str
+
+
+def cell_grid(cfg: BenchConfig) -> list[Cell]:
+    """The cells of ``cfg`` in run order: per seed, per signal (``clean`` first), per model."""
+    return [Cell(s, sig, m) for s in cfg.seeds for sig in cfg.signals for m in cfg.models]
+
+
+# -- measuring --------------------------------------------------------------------------------
+def reliance(pred: IntArray, wrong_code: IntArray, carried: npt.NDArray[np.bool_]) -> float | None:
+    """Fraction of the carried samples predicted as the wrong class their signal encodes.
+
+    Args:
+        pred: int64 ``(N,)`` predictions on the wrong-signal copy of the test set.
+        wrong_code: int64 ``(N,)`` the class each sample's signal encodes (never the truth).
+        carried: bool ``(N,)`` whether the sample carries the signal.
+
+    Returns:
+        A float in [0, 1], or None when no sample carries the signal.
+
+    >>> import numpy as np
+    >>> reliance(np.array([1, 2, 0]), np.array([1, 2, 1]), np.array([True, True, True]))
+    0.6666666666666666
+    """
+    n = int(carried.sum())
+    if n == 0:
+        return None
+    return float((pred[carried] == wrong_code[carried]).sum() / n)
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """The data of one (signal, seed): injected train and test sets and the wrong-signal copy.
+
+    Attributes:
+        x_train, x_test, x_wrong: injected data (uint8 ``(N, H, W, C)`` or lists of strings);
+            ``x_wrong`` is the test set with a wrong-class signal (None for ``clean``).
+        y_train, y_test: int64 labels.
+        wrong_code: int64 ``(n_test,)`` the class ``x_wrong``'s signal encodes (None: clean).
+        carried: bool ``(n_test,)`` which test samples carry the signal (None: clean).
+        decode_accuracy: the injector's decode (without index) on ``x_test`` vs ``y_test``.
+    """
+
+    x_train: Any
+    y_train: IntArray
+    x_test: Any
+    y_test: IntArray
+    x_wrong: Any
+    wrong_code: IntArray | None
+    carried: npt.NDArray[np.bool_] | None
+    decode_accuracy: float | None
+
+
+def prepare(
+    inj: Injector | None, x_train: Any, y_train: IntArray, x_test: Any, y_test: IntArray
+) -> Prepared:
+    """Inject ``inj`` into train and test alike, and build the wrong-signal test copy.
+
+    Args:
+        inj: the injector, or None for the clean cell.
+        x_train, x_test: uint8 images ``(N, H, W, C)`` or lists of strings.
+        y_train, y_test: int64 labels ``(N,)``.
+    """
+    if inj is None:
+        return Prepared(x_train, y_train, x_test, y_test, None, None, None, None)
+    n_train, n_test = len(y_train), len(y_test)
+    i_train = np.arange(n_train, dtype=np.int64)
+    i_test = np.arange(n_train, n_train + n_test, dtype=np.int64)
+    xi_train = inj(x_train, y_train, index=i_train)
+    xi_test = inj(x_test, y_test, index=i_test)
+    decoded = np.asarray(inj.decode(xi_test), dtype=np.int64)
+    wrong = wrong_signal(inj)
+    x_wrong = wrong(x_test, y_test, index=i_test)
+    code, carried = wrong.codes(y_test, i_test)
+    return Prepared(
+        x_train=xi_train,
+        y_train=y_train,
+        x_test=xi_test,
+        y_test=y_test,
+        x_wrong=x_wrong,
+        wrong_code=np.asarray(code, dtype=np.int64),
+        carried=np.asarray(carried, dtype=np.bool_),
+        decode_accuracy=float((decoded == y_test).mean()) if n_test else None,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Scores:
+    """What :func:`measure` finds for one fitted model (fractions in [0, 1]).
+
+    ``reliance`` and ``reliance_true_accuracy`` are None for the clean cell (no signal).
+    """
+
+    accuracy: float
+    reliance: float | None
+    reliance_true_accuracy: float | None
+
+
+def measure(predict: Callable[[Any], IntArray], prep: Prepared) -> Scores:
+    """Accuracy, reliance and the true-label accuracy under a wrong signal, of a fitted model.
+
+    Args:
+        predict: maps data like ``prep.x_test`` to int64 ``(N,)`` predictions.
+        prep: the output of :func:`prepare`.
+    """
+    acc = float((predict(prep.x_test) == prep.y_test).mean())
+    if prep.x_wrong is None or prep.wrong_code is None or prep.carried is None:
+        return Scores(acc, None, None)
+    pred_w = predict(prep.x_wrong)
+    return Scores(
+        accuracy=acc,
+        reliance=reliance(pred_w, prep.wrong_code, prep.carried),
+        reliance_true_accuracy=float((pred_w == prep.y_test).mean()),
+    )
+
+
+# -- the results file ---------------------------------------------------------------------------
+def append_record(path: Path, record: Mapping[str, Any]) -> None:
+    """Append ``record`` as one JSON line: a single write of the complete line, then fsync.
+
+    The file is opened with O_APPEND, so the line lands at the end even if the file grew.
+    """
+    data = (json.dumps(record, allow_nan=False, sort_keys=False) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        view = memoryview(data)
+        while view:  # a regular file takes it in one write; loop in case of a short write
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+_CELL_ID = re.compile(rb'"cell_id"\s*:\s*"([0-9a-f]+)"')
+
+
+def load_records(path: Path) -> tuple[dict[str, dict[str, Any]], list[tuple[int, bytes]]]:
+    """The finished cells in ``path`` and its bad lines.
+
+    Returns:
+        ``(records, bad)``: records by ``cell_id`` (the first line of a cell wins) and
+        ``(line_number, raw_line)`` for every corrupt, truncated or duplicated line. A missing
+        file has no records.
+    """
+    if not path.exists():
+        return {}, []
+    records: dict[str, dict[str, Any]] = {}
+    bad: list[tuple[int, bytes]] = []
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    complete = lines[:-1]  # the part after the last newline is a truncated line (or empty)
+    for no, line in enumerate(complete, 1):
+        if not line.strip():
+            continue
+        rec = _parse(line)
+        if rec is None or rec["cell_id"] in records:
+            bad.append((no, line))
+        else:
+            records[rec["cell_id"]] = rec
+    if lines[-1].strip():
+        bad.append((len(lines), lines[-1]))
+    return records, bad
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(rec, dict) or any(k not in rec for k in REQUIRED_FIELDS):
+        return None
+    if not isinstance(rec["cell_id"], str):
+        return None
+    return rec
+
+
+def _repair(
+    path: Path, records: Mapping[str, Mapping[str, Any]], bad: list[tuple[int, bytes]]
+) -> None:
+    """Say which lines are bad, move them aside and rewrite ``path`` with the good ones.
+
+    The rewrite goes through a temporary file and a rename, so a crash leaves either file whole.
+    """
+    quarantine = path.with_name(CORRUPT_FILE)
+    good_ids = set(records)
+    for no, line in bad:
+        m = _CELL_ID.search(line)
+        cid = m.group(1).decode() if m else None
+        if cid is not None and cid in good_ids and _parse(line) is not None:
+            what = f"duplicate line for cell {cid} (the first one is kept)"
+        else:
+            cell = f"cell {cid}" if cid else "its cell (id unreadable)"
+            what = f"corrupt or truncated line; {cell} will be recomputed"
+        logger.warning("%s:%d: %s; the line is moved to %s", path, no, what, quarantine)
+    with open(quarantine, "ab") as q:
+        for _, line in bad:
+            q.write(line + b"\n")
+        q.flush()
+        os.fsync(q.fileno())
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        for rec in records.values():
+            f.write((json.dumps(rec, allow_nan=False) + "\n").encode())
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# -- the run ---------------------------------------------------------------------------------------
+def _fingerprint(bundle: Any) -> str:
+    """blake2b of the loaded data and labels: a cell is only "the same" on the same data."""
+    h = hashlib.blake2b(digest_size=16)
+    for part in (bundle.x_train, bundle.y_train, bundle.x_test, bundle.y_test):
+        if isinstance(part, np.ndarray):
+            h.update(f"{part.dtype.str}{part.shape}".encode())
+            h.update(np.ascontiguousarray(part).data)
+        else:
+            h.update(f"list{len(part)}".encode())
+            for s in part:
+                b = s.encode("utf-8", "surrogatepass")
+                h.update(len(b).to_bytes(8, "little"))
+                h.update(b)
+    return h.hexdigest()
+
+
+def _cell_id(key: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+
+
+class _Runner:
+    """The state of one run: the data, the prepared inputs per model kind, the results file."""
+
+    def __init__(self, cfg: BenchConfig) -> None:
+        from signalinject.benchmarks import baselines, datasets, models, train
+
+        self.cfg = cfg
+        self.baselines, self.models, self.train = baselines, models, train
+        self.bundle = datasets.load_dataset(
+            cfg.dataset, data_dir=cfg.data_dir, download=cfg.download, limit=cfg.limit
+        )
+        if self.bundle.kind != cfg.kind:
+            raise ValueError(
+                f"dataset {cfg.dataset!r} holds {self.bundle.kind} data, suite {cfg.suite!r} "
+                f"needs {cfg.kind} data"
+            )
+        self.device = train.resolve_device(cfg.device)
+        self.fingerprint = _fingerprint(self.bundle)
+        self.y_train = np.asarray(self.bundle.y_train, dtype=np.int64)
+        self.y_test = np.asarray(self.bundle.y_test, dtype=np.int64)
+        self.quantizer: Any = None
+        if cfg.kind == "text":
+            from signalinject.text import CharQuantizer
+
+            self.quantizer = CharQuantizer(length=cfg.text_length)
+        self.input_shape = self._input_shape()
+        for m in cfg.models:  # refuse a model that cannot take this data before any training
+            if m in models.TORCH_MODELS:
+                models.build_model(m, self.input_shape, self.bundle.num_classes)
+
+    def _input_shape(self) -> tuple[int, ...]:
+        if self.cfg.kind == "text":
+            return (self.cfg.text_length,)
+        _, h, w, c = np.shape(self.bundle.x_train)
+        return (c, h, w)
+
+    def train_config(self, seed: int) -> Any:
+        return self.train.TrainConfig(
+            epochs=self.cfg.epochs,
+            batch_size=self.cfg.batch_size,
+            device=str(self.device),
+            seed=seed,
+            progress=self.cfg.progress,
+        )
+
+    def is_torch(self, model: str) -> bool:
+        return model in self.models.TORCH_MODELS
+
+    def key(self, cell: Cell, inj: Injector | None) -> dict[str, Any]:
+        """Every setting that changes the cell's result (and nothing that does not)."""
+        key: dict[str, Any] = {
+            "suite": self.cfg.suite,
+            "dataset": self.cfg.dataset,
+            "data_fingerprint": self.fingerprint,
+            "signal": cell.signal,
+            "injector": None if inj is None else inj.get_config(),
+            "model": cell.model,
+            "seed": cell.seed,
+        }
+        if self.cfg.kind == "text":
+            key["text_length"] = self.cfg.text_length
+        if self.is_torch(cell.model):
+            tc = dataclasses.asdict(self.train_config(cell.seed))
+            tc.pop("progress", None)
+            key["train"] = tc
+            if self.cfg.kind == "image":
+                key["input_scale"] = self.cfg.input_scale
+        else:
+            key["fit_fraction"] = self.cfg.fit_fraction
+        return key
+
+    # -- model inputs --------------------------------------------------------------------------
+    def codes(self, x: Any) -> IntArray:
+        return np.asarray(self.quantizer.encode(x), dtype=np.int64)
+
+    def torch_input(self, x: Any) -> torch.Tensor:
+        if self.cfg.kind == "text":
+            return torch.from_numpy(self.codes(x)).to(self.device)
+        out: torch.Tensor = self.train.images_to_tensor(
+            x, input_scale=self.cfg.input_scale, device=self.device
+        )
+        return out
+
+    def features(self, x: Any) -> npt.NDArray[np.float32]:
+        if self.cfg.kind == "text":
+            x = self.codes(x)
+        return np.asarray(self.baselines.features(x), dtype=np.float32)
+
+    # -- one cell ------------------------------------------------------------------------------
+    def fit_predict(self, cell: Cell, prep: Prepared) -> tuple[Scores, int]:
+        """Fit ``cell.model`` on ``prep``'s training set and measure it; also returns n_fit."""
+        k = self.bundle.num_classes
+        if self.is_torch(cell.model):
+            tc = self.train_config(cell.seed)
+            torch.manual_seed(cell.seed)  # model init; fit seeds its own shuffling
+            net = self.models.build_model(cell.model, self.input_shape, k)
+            x = self.torch_input(prep.x_train)
+            y = torch.from_numpy(prep.y_train).to(self.device)
+            net = self.train.fit(net, x, y, tc)
+
+            def predict(data: Any) -> IntArray:
+                out = self.train.predict(net, self.torch_input(data), tc)
+                return np.asarray(out, dtype=np.int64)
+
+            return measure(predict, prep), len(prep.y_train)
+        idx = np.asarray(
+            self.baselines.fit_subset(len(prep.y_train), self.cfg.fit_fraction, cell.seed)
+        )
+        est = self.baselines.build_baseline(cell.model, seed=cell.seed)
+        est.fit(self.features(prep.x_train)[idx], prep.y_train[idx])
+
+        def predict_b(data: Any) -> IntArray:
+            return np.asarray(est.predict(self.features(data)), dtype=np.int64)
+
+        return measure(predict_b, prep), len(idx)
+
+
+def run(cfg: BenchConfig) -> list[dict[str, Any]]:
+    """Run every cell of ``cfg`` not already in ``<cfg.out>/results.jsonl``; return all rows.
+
+    Returns:
+        One dict per cell of :func:`cell_grid`, in that order: the finished cells read back from
+        the file and the new ones, exactly as written (see the module doc for the fields).
+    """
+    from signalinject import __version__
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / RESULTS_FILE
+    done, bad = load_records(path)
+    if bad:
+        _repair(path, done, bad)
+    r = _Runner(cfg)
+    grid = cell_grid(cfg)
+    rows: list[dict[str, Any]] = []
+    n_done = 0
+    bar = _progress(len(grid), cfg.progress)
+    try:
+        for seed in cfg.seeds:
+            for signal in cfg.signals:
+                inj = make_injector(signal, r.bundle.num_classes, seed, kind=cfg.kind)
+                prep: Prepared | None = None  # prepared on the first cell that needs it
+                for model in cfg.models:
+                    cell = Cell(seed, signal, model)
+                    key = r.key(cell, inj)
+                    cid = _cell_id(key)
+                    if cid in done:
+                        rows.append(done[cid])
+                        n_done += 1
+                        bar.update(1)
+                        continue
+                    bar.set_description(f"seed {seed} {signal} {model}")
+                    if prep is None:
+                        prep = prepare(inj, r.bundle.x_train, r.y_train, r.bundle.x_test, r.y_test)
+                    t0 = time.perf_counter()
+                    scores, n_fit = r.fit_predict(cell, prep)
+                    seconds = time.perf_counter() - t0
+                    acc = scores.accuracy
+                    if signal == "clean":
+                        clean_acc = acc
+                    else:  # the clean cell of this (seed, model) ran (or was loaded) just before
+                        clean_key = r.key(Cell(seed, "clean", model), None)
+                        clean_acc = float(done[_cell_id(clean_key)]["accuracy"])
+                    rec: dict[str, Any] = {
+                        "cell_id": cid,
+                        "suite": cfg.suite,
+                        "dataset": cfg.dataset,
+                        "signal": signal,
+                        "model": model,
+                        "seed": seed,
+                        "accuracy": acc,
+                        "clean_accuracy": clean_acc,
+                        "gain": acc - clean_acc,
+                        "decode_accuracy": prep.decode_accuracy,
+                        "reliance": scores.reliance,
+                        "reliance_true_accuracy": scores.reliance_true_accuracy,
+                        "injector": key["injector"],
+                        "train": key.get("train"),
+                        "input_scale": key.get("input_scale"),
+                        "text_length": key.get("text_length"),
+                        "fit_fraction": key.get("fit_fraction"),
+                        "num_classes": r.bundle.num_classes,
+                        "n_train": len(r.y_train),
+                        "n_fit": n_fit,
+                        "n_test": len(r.y_test),
+                        "limit": cfg.limit,
+                        "data_description": r.bundle.description,
+                        "data_fingerprint": r.fingerprint,
+                        "device": str(r.device),
+                        "version": __version__,
+                        "seconds": round(seconds, 3),
+                        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                    }
+                    append_record(path, rec)
+                    done[cid] = rec
+                    rows.append(rec)
+                    bar.update(1)
+    finally:
+        bar.close()
+    if n_done:
+        logger.info("%d of %d cells were already in %s and were skipped", n_done, len(grid), path)
+    return rows
+
+
+class _Bar:
+    """The part of tqdm's interface the runner uses, silent (progress=False)."""
+
+    def update(self, n: int) -> None:
+        pass
+
+    def set_description(self, desc: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, enabled: bool) -> Any:
+    if not enabled:
+        return _Bar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="cell", dynamic_ncols=True)
