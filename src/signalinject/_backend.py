@@ -7,7 +7,7 @@ and therefore bit-identical in NumPy and torch, on CPU and GPU.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar, Union
+from typing import Any, TypeAlias, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -22,11 +22,16 @@ __all__ = [
     "hash_u32",
     "is_torch",
     "randint",
+    "to_backend",
     "uniform01",
+    "where",
 ]
 
-Array = Union[np.ndarray[Any, Any], torch.Tensor]
-ArrayT = TypeVar("ArrayT", np.ndarray[Any, Any], torch.Tensor)
+#: A NumPy array or a torch tensor.
+Array: TypeAlias = np.ndarray[Any, Any] | torch.Tensor
+#: ``f(x: ArrayT) -> ArrayT`` keeps the backend for mypy; a bound (not a constraint) so that a
+#: plain ``Array`` is accepted too.
+ArrayT = TypeVar("ArrayT", bound=Array)
 
 MASK32 = 0xFFFFFFFF
 _TWO32 = 1 << 32
@@ -39,7 +44,11 @@ def is_torch(x: object) -> bool:
 
 
 def _mul32(x: Any, c: int) -> Any:
-    """``(x * c) mod 2**32`` for lanes ``x`` in [0, 2**32) and a constant ``c`` < 2**32."""
+    """``(x * c) mod 2**32`` for lanes ``x`` in [0, 2**32) and a constant ``c`` < 2**32.
+
+    ``x * c`` could reach 2**64 and overflow int64; with ``c`` split in 16-bit halves the largest
+    intermediate is ``x * (c >> 16)`` < 2**48, exact in int64 on every backend.
+    """
     lo, hi = c & 0xFFFF, c >> 16
     return (x * lo + (((x * hi) & 0xFFFF) << 16)) & MASK32
 
@@ -54,6 +63,7 @@ def _mix32(x: Any) -> Any:
 
 
 def _key(seed: int, stream: int, counter: int) -> int:
+    """One 32-bit key per ``(seed, stream, counter)``, computed on the host with Python ints."""
     k = _mix32((seed & MASK32) ^ _GOLDEN)
     k = _mix32(k ^ ((seed >> 32) & MASK32))
     k = _mix32(k ^ (stream & MASK32))
@@ -61,7 +71,7 @@ def _key(seed: int, stream: int, counter: int) -> int:
 
 
 def hash_u32(index: ArrayT, seed: int, stream: int, counter: int) -> ArrayT:
-    """32 random bits per element of ``index``, a pure function of ``(seed, stream, counter, index)``.
+    """32 random bits per element of ``index``: a pure function of (seed, stream, counter, index).
 
     Args:
         index: int64 array or tensor of non-negative sample indices, any shape, any device.
@@ -75,28 +85,34 @@ def hash_u32(index: ArrayT, seed: int, stream: int, counter: int) -> ArrayT:
     k = _key(seed, stream, counter)
     h = _mix32((index & MASK32) ^ k)
     h = _mix32(h ^ ((index >> 32) & MASK32) ^ _GOLDEN)
-    return _mix32(h ^ k)  # type: ignore[no-any-return]
+    return cast("ArrayT", _mix32(h ^ k))
 
 
 def randint(index: ArrayT, bound: int, seed: int, stream: int, counter: int) -> ArrayT:
-    """Integers uniform in ``[0, bound)`` (bound < 2**31) per index: int64, same backend."""
+    """Integers uniform in ``[0, bound)`` per index: int64, same backend and device.
+
+    Multiply-shift (Lemire) instead of a modulo: ``h * bound >> 32`` < 2**63 for bound < 2**31.
+
+    Raises:
+        ValueError: ``bound`` outside ``[1, 2**31)``.
+    """
     if not 0 < bound < (1 << 31):
         raise ValueError(f"randint: bound must be in [1, 2**31), got {bound}")
-    return (hash_u32(index, seed, stream, counter) * bound) >> 32  # type: ignore[no-any-return]
+    return cast("ArrayT", (hash_u32(index, seed, stream, counter) * bound) >> 32)
 
 
 def gate(index: ArrayT, p: float, seed: int, stream: int, counter: int) -> ArrayT:
     """Boolean mask, True with probability ``p`` per index (exactly all for 1.0, none for 0.0)."""
     threshold = round(p * _TWO32)
-    return hash_u32(index, seed, stream, counter) < threshold  # type: ignore[no-any-return]
+    return cast("ArrayT", hash_u32(index, seed, stream, counter) < threshold)
 
 
 def uniform01(index: ArrayT, seed: int, stream: int, counter: int) -> ArrayT:
     """float64 values uniform in [0, 1) per index (exact multiples of 2**-32), same backend."""
-    h = hash_u32(index, seed, stream, counter)
+    h: Array = hash_u32(index, seed, stream, counter)
     if isinstance(h, torch.Tensor):
-        return h.to(torch.float64) / _TWO32  # type: ignore[return-value]
-    return h.astype(np.float64) / _TWO32  # type: ignore[no-any-return]
+        return cast("ArrayT", h.to(torch.float64) / _TWO32)
+    return cast("ArrayT", h.astype(np.float64) / _TWO32)
 
 
 def arange_like(n: int, like: Array) -> Array:
@@ -110,8 +126,8 @@ def as_index(index: Any, n: int, like: Array, *, name: str = "index") -> Array:
     """Validate ``index`` (None, or ``n`` non-negative integers) as int64 on ``like``'s backend.
 
     Raises:
-        TypeError: not integers, or a torch tensor on another device than a torch ``like``.
-        ValueError: wrong length, negative values.
+        TypeError: not integers, or a torch tensor off the CPU for NumPy ``like``.
+        ValueError: wrong length, negative values, a tensor on another device than ``like``.
     """
     if index is None:
         return arange_like(n, like)
@@ -126,7 +142,13 @@ def as_index(index: Any, n: int, like: Array, *, name: str = "index") -> Array:
 
 
 def to_backend(values: Any, like: Array, *, name: str) -> Array:
-    """Integer ``values`` (list, NumPy, torch) as int64 on ``like``'s backend and device."""
+    """Integer ``values`` (int list, NumPy or torch, any integer dtype) as int64 on ``like``.
+
+    Raises:
+        TypeError: non-integer values (bool, float, complex, strings), or a torch tensor off the
+            CPU when ``like`` is a NumPy array.
+        ValueError: a torch tensor on another device than a torch ``like``.
+    """
     if isinstance(values, torch.Tensor):
         if values.dtype.is_floating_point or values.dtype.is_complex or values.dtype == torch.bool:
             raise TypeError(f"{name} must hold integers, got a tensor of dtype {values.dtype}")
@@ -142,13 +164,16 @@ def to_backend(values: Any, like: Array, *, name: str) -> Array:
                 f"{name} is a torch tensor on {values.device} but the data is a NumPy array; "
                 f"pass {name} as a NumPy array or a CPU tensor"
             )
-        return values.numpy().astype(np.int64)
+        # Through int64 first: NumPy has no twin of some torch dtypes (e.g. older uint16).
+        return values.to(torch.int64).numpy()
     arr: npt.NDArray[Any] = np.asarray(values)
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         if arr.size == 0 and arr.dtype == np.float64:  # an empty list
             arr = arr.astype(np.int64)
         else:
             raise TypeError(f"{name} must hold integers, got dtype {arr.dtype}")
+    if arr.dtype == np.uint64 and arr.size and int(arr.max()) >= 1 << 63:
+        raise ValueError(f"{name} must be below 2**63, got {int(arr.max())}")
     arr = arr.astype(np.int64)
     if isinstance(like, torch.Tensor):
         return torch.from_numpy(arr).to(like.device)
@@ -156,7 +181,7 @@ def to_backend(values: Any, like: Array, *, name: str) -> Array:
 
 
 def where(cond: Array, a: Any, b: Any) -> Any:
-    """``where`` on either backend."""
+    """``where(cond, a, b)`` on ``cond``'s backend."""
     if isinstance(cond, torch.Tensor):
         return torch.where(cond, a, b)
     return np.where(cond, a, b)

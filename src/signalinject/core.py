@@ -154,7 +154,7 @@ class Injector:
                 raise ValueError(
                     f"y must be one integer label for a single sample, got shape {tuple(y.shape)}"
                 )
-            if isinstance(y, torch.Tensor) or isinstance(y, np.ndarray):
+            if isinstance(y, (torch.Tensor, np.ndarray)):
                 y = y.reshape(1)
             elif isinstance(y, bool) or not isinstance(y, numbers.Integral):
                 raise TypeError(f"y must be an integer label, got {y!r} ({type(y).__name__})")
@@ -174,7 +174,9 @@ class Injector:
             bad = (out < 0) | (out >= k)
             if bool(bad.any()):
                 first = int(out[bad][0])
-                raise ValueError(f"y must hold labels in [0, {k - 1}] (num_classes={k}), got {first}")
+                raise ValueError(
+                    f"y must hold labels in [0, {k - 1}] (num_classes={k}), got {first}"
+                )
         return out
 
     def check_index(self, index: Any, x: Array, n: int, *, single: bool) -> Array:
@@ -255,11 +257,26 @@ class Compose:
                 )
         object.__setattr__(self, "injectors", items)
 
-    def __call__(self, x: Any, y: Any, *, index: Any = None, inplace: bool = False, **kw: Any) -> Any:
-        """Apply every injector in order; the first copies ``x`` unless ``inplace``."""
+    def __call__(
+        self, x: Any, y: Any, *, index: Any = None, inplace: bool = False, **kw: Any
+    ) -> Any:
+        """Apply every injector in order, all keyed by the same ``index``.
+
+        The first child writes into a copy and the others into that copy. Each child checks its
+        input before it writes, so a child that refuses ``x`` leaves ``x`` untouched even with
+        ``inplace=True``: for arrays and tensors the result is copied into ``x`` only at the end.
+        """
+        arrays = isinstance(x, np.ndarray | torch.Tensor)
+        out = x
         for i, inj in enumerate(self.injectors):
-            x = inj(x, y, index=index, inplace=inplace or i > 0, **kw)
-        return x
+            out = inj(out, y, index=index, inplace=i > 0 or (inplace and not arrays), **kw)
+        if inplace and arrays:
+            if isinstance(x, torch.Tensor):
+                x.copy_(out)
+            else:
+                x[...] = out
+            return x
+        return out
 
     def decode(self, x: Any, **kw: Any) -> Any:
         """Each child's decode, stacked: int64 ``(len(injectors), N)`` (or ``(len,)``)."""

@@ -6,8 +6,22 @@ default, torch tensors channels-first ``(N, C, H, W)``; ``channels_last=`` overr
 every injector works on a channels-last *view* (no copy), so the same pixel gets the same signal
 whatever the layout.
 
-Each injector samples its per-sample parameters (``make_params``) and then applies them in one
-vectorized write (``apply``): no Python loop over samples.
+Each injector samples its per-sample parameters (``make_params``, which also validates and never
+writes) and then applies them in one vectorized write (``apply``): no Python loop over samples.
+
+``decode`` is each signal's oracle. It is exact whenever the written code survives (lossless
+settings); where it can be fooled, each class says when and why:
+
+=====================  =====================================  ===================================
+signal                 decode rule                            ambiguous when
+=====================  =====================================  ===================================
+``OnePixel``           nearest code value at the pixel        never (coverage aside)
+``PatternPixels``      each bit pixel: nearer of on/off       never (coverage aside)
+``RandomPixel``        with ``index``: nearest code there;    blind: the code values occur
+                       blind: rarest code value in the image  naturally in the image
+``MultipleLocations``  the class whose pair differs least     the image has other equal pairs
+``OrthogonalNoise``    the largest projection                 the content projects strongly
+=====================  =====================================  ===================================
 """
 
 from __future__ import annotations
@@ -31,17 +45,23 @@ __all__ = [
     "OrthogonalNoise",
     "PatternPixels",
     "RandomPixel",
+    "default_pairs",
     "orthogonal_noise_basis",
 ]
 
 Params = dict[str, Any]
 
-_POSITION, _VALUE = 16, 17  # counters of the draws of this module
+_POSITION, _VALUE = 16, 17  # counters of the per-sample draws of this module
+_NOISE_STREAM = 0x4E015E  # stream of the noise basis, apart from every injector's class stream
 
 
 # -- small helpers ------------------------------------------------------------------------------
 def _dtype_bounds(x: Array) -> tuple[bool, float, float]:
-    """``(is_integer, min, max)`` of ``x``'s dtype; TypeError for bool and complex."""
+    """``(is_integer, min, max)`` of ``x``'s dtype (exact ints for integer dtypes).
+
+    Raises:
+        TypeError: bool or complex images.
+    """
     if isinstance(x, torch.Tensor):
         dt = x.dtype
         if dt == torch.bool or dt.is_complex:
@@ -61,8 +81,32 @@ def _dtype_bounds(x: Array) -> tuple[bool, float, float]:
     raise TypeError(f"images must have an integer or floating dtype, got {ndt}")
 
 
-def _check_codes_fit(name: str, values: tuple[float, ...], x: Array) -> None:
-    """Refuse code values the image dtype cannot hold exactly (e.g. 300 or 1.5 in uint8)."""
+def _table(values: tuple[float, ...], like: Array) -> Array:
+    """``values`` as a 1-D table in ``like``'s dtype, backend and device.
+
+    Cast on the host, then moved, so that the rounding is the same on every device. Integer
+    dtypes are built from Python ints (exact beyond 2**53).
+    """
+    is_int = _dtype_bounds(like)[0]
+    if isinstance(like, torch.Tensor):
+        if is_int:
+            t = torch.tensor([int(v) for v in values], dtype=like.dtype)
+        else:
+            t = torch.tensor(values, dtype=torch.float64).to(like.dtype)
+        return t.to(like.device)
+    if is_int:
+        return np.asarray([int(v) for v in values], dtype=like.dtype)
+    return np.asarray(values, dtype=np.float64).astype(like.dtype)
+
+
+def _code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, tuple[float, ...]]:
+    """The codes as ``x`` stores them: a table on ``x``'s device and the same as float64 floats.
+
+    Raises:
+        ValueError: a value outside the dtype's range, a fraction for an integer dtype (300 or
+            1.5 in uint8), or distinct values that the dtype rounds to one (2048 and 2049 in
+            float16): the written code could not be read back.
+    """
     is_int, lo, hi = _dtype_bounds(x)
     for v in values:
         if v < lo or v > hi or (is_int and v != math.floor(v)):
@@ -71,43 +115,53 @@ def _check_codes_fit(name: str, values: tuple[float, ...], x: Array) -> None:
                 f"{name} must be {kind} in [{lo:g}, {hi:g}] to fit the image dtype "
                 f"{x.dtype}, got {v!r}"
             )
+    table = _table(values, x)
+    stored = tuple(float(s) for s in table.tolist())
+    if len(set(stored)) < len(set(values)):
+        raise ValueError(
+            f"{name} {values} are not distinct once stored as {x.dtype} ({stored}); "
+            f"pass values further apart"
+        )
+    return table, stored
 
 
-def _table(values: tuple[float, ...], like: Array) -> Array:
-    """A small lookup table of ``values`` in ``like``'s dtype, backend and device."""
-    if isinstance(like, torch.Tensor):
-        return torch.tensor(values, dtype=torch.float64).to(like.device, like.dtype)
-    return np.asarray(values, dtype=np.float64).astype(like.dtype)
-
-
-def _is_single(x: Any, y: Any) -> bool:
-    if isinstance(y, (np.ndarray, torch.Tensor)):
+def _is_single(y: Any) -> bool:
+    """Whether labels ``y`` stand for one image: an integer or a 0-d array/tensor."""
+    if isinstance(y, np.ndarray | torch.Tensor):
         return y.ndim == 0
-    return not isinstance(y, (list, tuple))
+    return not isinstance(y, list | tuple)
 
 
 def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[Array, bool]:
     """A 4-D channels-last view of ``x`` (no copy) and whether ``x`` was one image.
 
     ``single`` says what the labels imply (None for ``decode``: judged from ``x.ndim``).
+
+    Raises:
+        TypeError: not an array/tensor, a bool/complex dtype, a non-bool ``channels_last``.
+        ValueError: a shape that does not match the layout (e.g. no channel axis).
     """
-    if not isinstance(x, (np.ndarray, torch.Tensor)):
-        raise TypeError(
-            f"images must be a numpy.ndarray or a torch.Tensor, got {type(x).__name__}"
-        )
+    if not isinstance(x, np.ndarray | torch.Tensor):
+        raise TypeError(f"images must be a numpy.ndarray or a torch.Tensor, got {type(x).__name__}")
+    if channels_last is not None and not isinstance(channels_last, bool):
+        raise TypeError(f"channels_last must be True, False or None, got {channels_last!r}")
     _dtype_bounds(x)
-    cl = (not is_torch(x)) if channels_last is None else bool(channels_last)
-    layout = "(H, W, C)" if cl else "(C, H, W)"
+    cl = (not is_torch(x)) if channels_last is None else channels_last
+    one = "(H, W, C)" if cl else "(C, H, W)"
+    batch = f"(N, {one[1:]}"
     if single is None:
+        if x.ndim not in (3, 4):
+            hint = " (a channel axis is required: grayscale has C=1)" if x.ndim == 2 else ""
+            raise ValueError(
+                f"images must be a batch {batch} or one image {one}, got shape "
+                f"{tuple(x.shape)}{hint}"
+            )
         single = x.ndim == 3
     want = 3 if single else 4
     if x.ndim != want:
-        what = f"one image {layout}" if single else f"a batch (N, {layout[1:]}"
+        what = f"one image {one} for an integer label" if single else f"a batch {batch}"
         hint = " (a channel axis is required: grayscale has C=1)" if x.ndim == want - 1 else ""
-        raise ValueError(
-            f"images must be {what} for {'an integer label' if single else 'labels (N,)'}, "
-            f"got shape {tuple(x.shape)}{hint}"
-        )
+        raise ValueError(f"images must be {what}, got shape {tuple(x.shape)}{hint}")
     x4 = x[None] if single else x
     if not cl:
         x4 = x4.permute(0, 2, 3, 1) if isinstance(x4, torch.Tensor) else x4.transpose(0, 2, 3, 1)
@@ -117,17 +171,17 @@ def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[A
 
 
 def _check_position(name: str, pos: object) -> tuple[int, int]:
-    if isinstance(pos, (str, bytes)) or not isinstance(pos, (tuple, list)) or len(pos) != 2:
+    """A ``(row, column)`` pair of non-negative ints, else a clear error."""
+    if isinstance(pos, str | bytes) or not isinstance(pos, tuple | list) or len(pos) != 2:
         raise TypeError(f"{name} must be a (row, column) pair of integers, got {pos!r}")
     return check_int(f"{name}[0]", pos[0], low=0), check_int(f"{name}[1]", pos[1], low=0)
 
 
 def _check_inside(name: str, positions: Any, h: int, w: int) -> None:
+    """Refuse a ``(row, column)`` outside an image of height ``h`` and width ``w``."""
     for r, c in positions:
         if r >= h or c >= w:
-            raise ValueError(
-                f"{name} {(r, c)} lies outside the image of height {h} and width {w}"
-            )
+            raise ValueError(f"{name} {(r, c)} lies outside the image of height {h} and width {w}")
 
 
 def put_pixels(
@@ -137,7 +191,8 @@ def put_pixels(
 
     Args:
         out: ``(N, H, W, C)`` view to write into.
-        n, r, c: int64 indices broadcastable to one shape ``S`` (``(N,)`` or ``(N, P)``).
+        n, r, c: int64 indices broadcastable to one shape ``S`` (``(N,)`` or ``(N, P)``); the
+            pixels of one sample must be distinct.
         values: per-pixel values of shape ``S`` in ``out``'s dtype, written to every channel.
         carried: bool ``(N,)``; rows where it is False are left as they are.
     """
@@ -152,7 +207,7 @@ def read_pixels(x: Array, n: Array, r: Array | int, c: Array | int) -> Array:
     v = x[n, r, c]
     if isinstance(v, torch.Tensor):
         return v.to(torch.float64).mean(-1)
-    return v.astype(np.float64).mean(-1)  # type: ignore[no-any-return]
+    return np.asarray(np.asarray(v, dtype=np.float64).mean(-1))
 
 
 def _nearest(v: Array, table: tuple[float, ...]) -> Array:
@@ -160,13 +215,20 @@ def _nearest(v: Array, table: tuple[float, ...]) -> Array:
     if isinstance(v, torch.Tensor):
         t = torch.tensor(table, dtype=torch.float64, device=v.device)
         return (v[..., None] - t).abs().argmin(-1)
-    return np.abs(v[..., None] - np.asarray(table, np.float64)).argmin(-1)
+    return np.asarray(np.abs(v[..., None] - np.asarray(table, np.float64)).argmin(-1))
 
 
 def _arange(n: int, like: Array) -> Array:
+    """``arange(n)`` (int64) on ``like``'s backend and device."""
     if isinstance(like, torch.Tensor):
         return torch.arange(n, device=like.device)
     return np.arange(n)
+
+
+def _labels_out(out: Array, single: bool) -> Any:
+    """Decoded labels as int64: ``(N,)``, or one label (0-d tensor / NumPy scalar)."""
+    out = out.to(torch.int64) if isinstance(out, torch.Tensor) else out.astype(np.int64)
+    return out[0] if single else out
 
 
 # -- the base of image injectors -----------------------------------------------------------------
@@ -186,22 +248,32 @@ class ImageInjector(Injector):
         """Inject the signal of labels ``y`` into images ``x``.
 
         Args:
-            x: uint8/integer/float images, ``(N, H, W, C)`` or ``(N, C, H, W)`` (see module doc),
+            x: integer or float images, ``(N, H, W, C)`` or ``(N, C, H, W)`` (see module doc),
                 or one image without the batch axis.
-            y: int labels ``(N,)`` in [0, K) (NumPy or torch), or one integer.
+            y: int labels ``(N,)`` in [0, K) (any integer dtype, NumPy or torch on ``x``'s
+                device), or one integer for one image.
             index: int sample indices ``(N,)`` keying the per-sample draws (default
                 ``arange(N)``; one integer for one image, default 0).
-            inplace: write into ``x`` instead of a copy.
+            inplace: write into ``x`` (and return it) instead of a copy.
             channels_last: layout override (default: True for NumPy, False for torch).
 
         Returns:
             Same type, dtype, shape, layout and device as ``x``.
+
+        Raises:
+            TypeError, ValueError: bad images, labels, index or a signal that does not fit the
+                images; raised before anything is written.
         """
-        view, single = _nhwc(x, channels_last, single=_is_single(x, y))
+        view, single = _nhwc(x, channels_last, single=_is_single(y))
         labels = self.check_labels(y, x, single=single)
         idx = self.check_index(index, x, view.shape[0], single=single)
         params = self.make_params(labels, idx, view)
-        out = x if inplace else (x.clone() if isinstance(x, torch.Tensor) else x.copy())
+        if inplace:
+            if isinstance(x, np.ndarray) and not x.flags.writeable:
+                raise ValueError("inplace=True needs a writeable x, got a read-only array")
+            out = x
+        else:
+            out = x.clone() if isinstance(x, torch.Tensor) else x.copy()
         out_view, _ = _nhwc(out, channels_last, single=single)
         if view.shape[0]:
             self.apply(out_view, params)
@@ -211,6 +283,10 @@ class ImageInjector(Injector):
         """Draw and validate the per-sample parameters for channels-last images ``x``.
 
         Writes nothing; raises before anything is written when ``x`` cannot take the signal.
+
+        Returns:
+            ``code`` int64 ``(N,)`` (the class each signal encodes), ``carried`` bool ``(N,)``,
+            ``index`` int64 ``(N,)``, plus what each subclass adds.
         """
         code, carried = self.codes(y, index)
         return {"code": code, "carried": carried, "index": index}
@@ -219,18 +295,15 @@ class ImageInjector(Injector):
         """Write the signal described by ``params`` into the channels-last batch ``out``."""
         raise NotImplementedError
 
-    def decode(
-        self, x: Any, *, index: Any = None, channels_last: bool | None = None
-    ) -> Any:
-        """Read the encoded class back: int64 ``(N,)`` (0-d for one image), same backend.
+    def decode(self, x: Any, *, index: Any = None, channels_last: bool | None = None) -> Any:
+        """Read the encoded class back: int64 ``(N,)``, same backend and device.
 
-        ``index`` is used by signals whose location is drawn per sample (``RandomPixel``).
+        One image gives one label (a 0-d tensor or a NumPy int64). ``index`` is used by the
+        signals whose location is drawn per sample (``RandomPixel``).
         """
         view, single = _nhwc(x, channels_last, single=None)
         idx = self.check_index(index, x, view.shape[0], single=single)
-        out = self.read(view, idx)
-        out = out.to(torch.int64) if isinstance(out, torch.Tensor) else out.astype(np.int64)
-        return out[0] if single else out
+        return _labels_out(self.read(view, idx), single)
 
     def read(self, x: Array, index: Array) -> Array:
         """The decoding rule on a channels-last batch (see each class)."""
@@ -238,12 +311,12 @@ class ImageInjector(Injector):
 
 
 def _code_values(name: str, values: Any, k: int) -> tuple[float, ...]:
-    """``values`` (one code per class) validated, or the class numbers ``0..k-1``."""
+    """``values`` (one distinct finite code per class) validated, or the classes ``0..k-1``."""
     if values is None:
         return tuple(range(k))
     vals = check_finite_values(name, values)
     if len(vals) != k:
-        raise ValueError(f"{name} must hold one code per class ({k}), got {len(vals)}")
+        raise ValueError(f"{name} must hold one code per class ({k}), got {len(vals)}: {vals}")
     if len(set(vals)) != k:
         raise ValueError(f"{name} must be distinct so that the code can be read back, got {vals}")
     return vals
@@ -261,7 +334,7 @@ class OnePixel(ImageInjector):
             paper (a faint code: at most ``K-1`` on a 0..255 image). Must fit the image dtype.
 
     ``decode`` reads the pixel (averaged over channels) and returns the class of the nearest
-    code value: exact whenever the written value is representable.
+    code value as the image dtype stores it: exact for every carried sample.
 
     >>> import numpy as np, signalinject as si
     >>> inj = si.OnePixel(num_classes=10)
@@ -277,8 +350,8 @@ class OnePixel(ImageInjector):
     def __post_init__(self) -> None:
         super().__post_init__()
         self._set("position", _check_position("position", self.position))
-        self._set("values", None if self.values is None else _code_values(
-            "values", self.values, self.num_classes))
+        if self.values is not None:
+            self._set("values", _code_values("values", self.values, self.num_classes))
 
     @property
     def code_values(self) -> tuple[float, ...]:
@@ -287,9 +360,9 @@ class OnePixel(ImageInjector):
 
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
         _check_inside("position", [self.position], x.shape[1], x.shape[2])
-        _check_codes_fit("values", self.code_values, x)
+        table, _ = _code_table("values", self.code_values, x)
         p = super().make_params(y, index, x)
-        p["value"] = _table(self.code_values, x)[p["code"]]
+        p["value"] = table[p["code"]]
         return p
 
     def apply(self, out: Array, params: Params) -> None:
@@ -299,8 +372,9 @@ class OnePixel(ImageInjector):
 
     def read(self, x: Array, index: Array) -> Array:
         _check_inside("position", [self.position], x.shape[1], x.shape[2])
+        _, stored = _code_table("values", self.code_values, x)
         r, c = self.position
-        return _nearest(read_pixels(x, _arange(x.shape[0], x), r, c), self.code_values)
+        return _nearest(read_pixels(x, _arange(x.shape[0], x), r, c), stored)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -313,7 +387,9 @@ class PatternPixels(ImageInjector):
             Default (None): the four corners, top-left, top-right, bottom-left, bottom-right.
         on_value, off_value: pixel value (all channels) of a set and of a clear bit.
 
-    ``decode`` reads each pixel as the nearer of the two values: exact for lossless settings.
+    ``decode`` reads each pixel as the nearer of the two values and sums the bits: exact for
+    every carried sample. On an image without the signal it reads whatever the pixels hold, so
+    it may return a number up to ``2 ** len(positions) - 1``, beyond ``K - 1``.
 
     >>> import numpy as np, signalinject as si
     >>> inj = si.PatternPixels(num_classes=10)
@@ -327,10 +403,12 @@ class PatternPixels(ImageInjector):
     off_value: float = 0
 
     def __post_init__(self) -> None:
+        # positions first: the capacity checked by the base depends on them.
         if self.positions is not None:
-            if isinstance(self.positions, (str, bytes)) or not hasattr(self.positions, "__len__"):
-                raise TypeError(f"positions must be a sequence of (row, column) pairs, got "
-                                f"{self.positions!r}")
+            if isinstance(self.positions, str | bytes) or not hasattr(self.positions, "__len__"):
+                raise TypeError(
+                    f"positions must be a sequence of (row, column) pairs, got {self.positions!r}"
+                )
             pos = tuple(_check_position(f"positions[{i}]", p) for i, p in enumerate(self.positions))
             if not pos:
                 raise ValueError("positions must hold at least one (row, column) pair, got none")
@@ -338,14 +416,15 @@ class PatternPixels(ImageInjector):
                 raise ValueError(f"positions must be distinct, got {pos}")
             self._set("positions", pos)
         super().__post_init__()
-        on, off = check_finite_values("on_value/off_value", (self.on_value, self.off_value))
+        (on,) = check_finite_values("on_value", (self.on_value,))
+        (off,) = check_finite_values("off_value", (self.off_value,))
         if on == off:
             raise ValueError(f"on_value and off_value must differ, got {on} for both")
         self._set("on_value", on)
         self._set("off_value", off)
 
     def _capacity(self) -> int:
-        return 2 ** (4 if self.positions is None else len(self.positions))
+        return int(2 ** (4 if self.positions is None else len(self.positions)))
 
     def pixel_positions(self, height: int, width: int) -> tuple[tuple[int, int], ...]:
         """The bit pixels for an image of this size (resolves the default corners)."""
@@ -354,26 +433,26 @@ class PatternPixels(ImageInjector):
         return ((0, 0), (0, width - 1), (height - 1, 0), (height - 1, width - 1))
 
     def _rc(self, x: Array) -> tuple[Array, Array, Array]:
+        """Rows, columns and bit numbers of the pixels, int64 ``(P,)`` on ``x``'s device."""
         pos = self.pixel_positions(x.shape[1], x.shape[2])
         _check_inside("positions", pos, x.shape[1], x.shape[2])
         if len(set(pos)) != len(pos):
             raise ValueError(
-                f"the default corner positions coincide in an image of shape "
-                f"{tuple(x.shape[1:3])}; pass distinct positions"
+                f"the default corner positions coincide in an image of height {x.shape[1]} and "
+                f"width {x.shape[2]}; pass distinct positions"
             )
-        rc = np.asarray(pos, dtype=np.int64)
-        r, c = rc[:, 0], rc[:, 1]
-        if isinstance(x, torch.Tensor):
-            return torch.from_numpy(r).to(x.device), torch.from_numpy(c).to(x.device), \
-                torch.arange(len(pos), device=x.device)
-        return r, c, np.arange(len(pos))
+        rcb = np.concatenate([np.asarray(pos, np.int64), np.arange(len(pos))[:, None]], axis=1)
+        t: Array = torch.from_numpy(rcb).to(x.device) if isinstance(x, torch.Tensor) else rcb
+        return t[:, 0], t[:, 1], t[:, 2]
+
+    def _values(self, x: Array) -> tuple[Array, tuple[float, ...]]:
+        return _code_table("on_value/off_value", (self.off_value, self.on_value), x)
 
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
         _, _, bit = self._rc(x)
-        _check_codes_fit("on_value/off_value", (self.on_value, self.off_value), x)
+        table, _ = self._values(x)
         p = super().make_params(y, index, x)
-        bits = (p["code"][:, None] >> bit) & 1
-        table = _table((self.off_value, self.on_value), x)
+        bits = (p["code"][:, None] >> bit) & 1  # (N, P): bit j of each code
         p["value"] = table[bits]
         return p
 
@@ -384,8 +463,9 @@ class PatternPixels(ImageInjector):
 
     def read(self, x: Array, index: Array) -> Array:
         r, c, bit = self._rc(x)
+        _, stored = self._values(x)
         v = read_pixels(x, _arange(x.shape[0], x)[:, None], r, c)
-        bits = _nearest(v, (self.off_value, self.on_value))
+        bits = _nearest(v, stored)
         return (bits << bit).sum(-1)
 
 
@@ -400,19 +480,21 @@ class RandomPixel(ImageInjector):
         num_classes: number of classes K.
         values: class k's code, default ``k`` (as :class:`OnePixel`).
 
-    ``decode(x, index=...)`` reads the pixel at the drawn location (exact). Without ``index``
-    the location is unknown, as it is to a model: the rule then looks at the pixels whose channels
-    are all equal to some code value and returns the rarest such code in the image (the written
-    pixel is usually a singleton, natural values come in runs). It is ambiguous exactly when the
-    code values occur naturally in the data (e.g. a dark background holding 0..9).
+    ``decode(x, index=...)`` reads the pixel at the drawn location: exact for every carried
+    sample. Without ``index`` the location is unknown, as it is to a model: the blind rule counts,
+    for each code value, the pixels whose channels all equal it, and returns the class of the
+    rarest code value present (the written pixel is usually a singleton, natural values come in
+    runs; class 0 when no code value is present). It is ambiguous exactly when code values occur
+    naturally in the data (e.g. a dark background holding 0..9), and it loops over the K classes
+    (vectorized over samples and pixels).
     """
 
     values: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._set("values", None if self.values is None else _code_values(
-            "values", self.values, self.num_classes))
+        if self.values is not None:
+            self._set("values", _code_values("values", self.values, self.num_classes))
 
     @property
     def code_values(self) -> tuple[float, ...]:
@@ -425,9 +507,9 @@ class RandomPixel(ImageInjector):
         return loc // width, loc % width
 
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
-        _check_codes_fit("values", self.code_values, x)
+        table, _ = _code_table("values", self.code_values, x)
         p = super().make_params(y, index, x)
-        p["value"] = _table(self.code_values, x)[p["code"]]
+        p["value"] = table[p["code"]]
         p["row"], p["col"] = self.locations(index, x.shape[1], x.shape[2])
         return p
 
@@ -435,43 +517,45 @@ class RandomPixel(ImageInjector):
         n = _arange(out.shape[0], out)
         put_pixels(out, n, params["row"], params["col"], params["value"], params["carried"])
 
-    def decode(
-        self, x: Any, *, index: Any = None, channels_last: bool | None = None
-    ) -> Any:
+    def decode(self, x: Any, *, index: Any = None, channels_last: bool | None = None) -> Any:
         """Read the code: at the drawn location when ``index`` is given, else blind (see class)."""
-        view, single = _nhwc(x, channels_last, single=None)
         if index is None:
-            out = self._read_blind(view)
-            out = out.to(torch.int64) if isinstance(out, torch.Tensor) else out.astype(np.int64)
-            return out[0] if single else out
+            view, single = _nhwc(x, channels_last, single=None)
+            return _labels_out(self._read_blind(view), single)
         return super().decode(x, index=index, channels_last=channels_last)
 
     def read(self, x: Array, index: Array) -> Array:
+        _, stored = _code_table("values", self.code_values, x)
         r, c = self.locations(index, x.shape[1], x.shape[2])
-        return _nearest(read_pixels(x, _arange(x.shape[0], x), r, c), self.code_values)
+        return _nearest(read_pixels(x, _arange(x.shape[0], x), r, c), stored)
 
     def _read_blind(self, x: Array) -> Array:
-        first = x[..., :1]
-        uniform = (x == first).all(-1)
+        table, _ = _code_table("values", self.code_values, x)
+        first = x[..., 0]  # (N, H, W)
+        same: Any = x == x[..., :1]
+        uniform = same.all(-1)  # pixels whose channels are all equal
         counts = []
-        for v in self.code_values:  # a loop over classes (K), vectorized over samples
-            hit = uniform & (first[..., 0] == v)
+        for k in range(self.num_classes):  # over classes, vectorized over samples and pixels
+            hit = uniform & (first == table[k])
             counts.append(hit.reshape(hit.shape[0], -1).sum(-1))
         if isinstance(x, torch.Tensor):
             cnt = torch.stack(counts, -1).to(torch.float64)
-            cnt = torch.where(cnt == 0, torch.full_like(cnt, math.inf), cnt)
-            return cnt.argmin(-1)
+            return torch.where(cnt == 0, math.inf, cnt).argmin(-1)
         cnt_np = np.stack(counts, -1).astype(np.float64)
-        cnt_np[cnt_np == 0] = np.inf
-        return cnt_np.argmin(-1)
+        return np.asarray(np.where(cnt_np == 0, math.inf, cnt_np).argmin(-1))
 
 
-def default_pairs(num_classes: int, height: int, width: int) -> tuple[tuple[int, int, int, int], ...]:
+def default_pairs(
+    num_classes: int, height: int, width: int
+) -> tuple[tuple[int, int, int, int], ...]:
     """Class k's pair ``(r1, c1, r2, c2)``: two diametrically opposite points of the border.
 
     The border is walked clockwise from the top-left corner; class k's first pixel sits at step
-    ``k * (P // 2) // K`` of the ``P`` border pixels and its partner half a turn later, so the two
-    pixels of a pair are at least ``min(H, W) - 1`` apart and the pairs are disjoint.
+    ``k * (P // 2) // K`` of the ``P`` border pixels and its partner half a turn later, so the
+    pairs are disjoint and the two pixels of a pair lie on opposite sides of the image.
+
+    Raises:
+        ValueError: more classes than ``P // 2`` pairs.
     """
     border: list[tuple[int, int]] = [(0, c) for c in range(width)]
     border += [(r, width - 1) for r in range(1, height)]
@@ -501,14 +585,14 @@ class MultipleLocations(ImageInjector):
     Args:
         num_classes: number of classes K.
         pairs: class k's pair ``((r1, c1), (r2, c2))``; default (None): :func:`default_pairs`,
-            diametrically opposite border pixels.
+            diametrically opposite border pixels (at most half the border's pixel count).
         value_range: ``(low, high)`` of the value drawn per sample, inclusive for integer images;
             default (None): ``(0, 255)`` clipped to integer dtypes, ``(0.0, 1.0)`` for floats.
 
     ``decode`` returns the class whose pair differs least (sum of absolute differences over
-    channels; ties go to the lowest class). It is ambiguous where the data itself has equal
-    pixels at other pairs (a flat background): on random uint8 images it is ~100% right, on the
-    digits' black borders much less.
+    channels; ties go to the lowest class). It is inherently ambiguous where the image itself
+    has equal pixels at another class's pair (a flat background): on random uint8 images it errs
+    only when such a pair occurs by chance, on images with flat borders it fails often.
     """
 
     pairs: tuple[tuple[tuple[int, int], tuple[int, int]], ...] | None = None
@@ -517,32 +601,35 @@ class MultipleLocations(ImageInjector):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.pairs is not None:
-            if isinstance(self.pairs, (str, bytes)) or not hasattr(self.pairs, "__len__"):
-                raise TypeError(f"pairs must be a sequence of ((r1, c1), (r2, c2)), got "
-                                f"{self.pairs!r}")
-            if len(self.pairs) != self.num_classes:
-                raise ValueError(
-                    f"pairs must hold one pair per class ({self.num_classes}), got "
-                    f"{len(self.pairs)}"
-                )
-            pairs = []
-            for i, pr in enumerate(self.pairs):
-                if not isinstance(pr, (tuple, list)) or len(pr) != 2:
-                    raise TypeError(f"pairs[{i}] must be ((r1, c1), (r2, c2)), got {pr!r}")
-                a = _check_position(f"pairs[{i}][0]", pr[0])
-                b = _check_position(f"pairs[{i}][1]", pr[1])
-                if a == b:
-                    raise ValueError(f"pairs[{i}] must be two different pixels, got {pr!r}")
-                pairs.append((a, b))
-            if len(set(pairs)) != len(pairs):
-                raise ValueError("pairs must be distinct, one per class")
-            self._set("pairs", tuple(pairs))
+            self._set("pairs", self._check_pairs(self.pairs))
         if self.value_range is not None:
-            lo, hi = check_finite_values("value_range", self.value_range)
-            if not lo <= hi or len(self.value_range) != 2:
-                raise ValueError(f"value_range must be (low, high) with low <= high, got "
-                                 f"{self.value_range!r}")
-            self._set("value_range", (lo, hi))
+            vr = check_finite_values("value_range", self.value_range)
+            if len(vr) != 2 or not vr[0] <= vr[1]:
+                raise ValueError(
+                    f"value_range must be (low, high) with low <= high, got {self.value_range!r}"
+                )
+            self._set("value_range", vr)
+
+    def _check_pairs(self, pairs: Any) -> tuple[tuple[tuple[int, int], tuple[int, int]], ...]:
+        if isinstance(pairs, str | bytes) or not hasattr(pairs, "__len__"):
+            raise TypeError(f"pairs must be a sequence of ((r1, c1), (r2, c2)), got {pairs!r}")
+        if len(pairs) != self.num_classes:
+            raise ValueError(
+                f"pairs must hold one pair per class ({self.num_classes}), got {len(pairs)}"
+            )
+        out = []
+        for i, pr in enumerate(pairs):
+            if not isinstance(pr, tuple | list) or len(pr) != 2:
+                raise TypeError(f"pairs[{i}] must be ((r1, c1), (r2, c2)), got {pr!r}")
+            a = _check_position(f"pairs[{i}][0]", pr[0])
+            b = _check_position(f"pairs[{i}][1]", pr[1])
+            if a == b:
+                raise ValueError(f"pairs[{i}] must be two different pixels, got {pr!r}")
+            out.append((a, b))
+        # (a, b) and (b, a) are the same pair: two classes on it could not be told apart.
+        if len({frozenset(p) for p in out}) != len(out):
+            raise ValueError(f"pairs must be distinct, one per class, got {tuple(out)}")
+        return tuple(out)
 
     def pixel_pairs(self, height: int, width: int) -> tuple[tuple[int, int, int, int], ...]:
         """Each class's ``(r1, c1, r2, c2)`` for an image of this size."""
@@ -550,25 +637,29 @@ class MultipleLocations(ImageInjector):
             return default_pairs(self.num_classes, height, width)
         return tuple((a[0], a[1], b[0], b[1]) for a, b in self.pairs)
 
-    def _table(self, x: Array) -> Array:
-        pairs = self.pixel_pairs(x.shape[1], x.shape[2])
-        _check_inside("pairs", [(p[0], p[1]) for p in pairs] + [(p[2], p[3]) for p in pairs],
-                      x.shape[1], x.shape[2])
+    def _pair_table(self, x: Array) -> Array:
+        """int64 ``(K, 4)`` of ``(r1, c1, r2, c2)`` on ``x``'s device, checked inside ``x``."""
+        h, w = x.shape[1], x.shape[2]
+        pairs = self.pixel_pairs(h, w)
+        _check_inside("pairs", [(p[0], p[1]) for p in pairs] + [(p[2], p[3]) for p in pairs], h, w)
         t = np.asarray(pairs, dtype=np.int64)
         return torch.from_numpy(t).to(x.device) if isinstance(x, torch.Tensor) else t
 
     def _range(self, x: Array) -> tuple[bool, float, float]:
+        """``(is_integer, low, high)`` of the per-sample value for images like ``x``."""
         is_int, lo, hi = _dtype_bounds(x)
-        if self.value_range is not None:
-            a, b = self.value_range
-            _check_codes_fit("value_range", (a, b), x)
-            return is_int, a, b
-        if is_int:
-            return True, max(lo, 0), min(hi, 255)
-        return False, 0.0, 1.0
+        if self.value_range is None:
+            return (True, max(lo, 0), min(hi, 255)) if is_int else (False, 0.0, 1.0)
+        a, b = self.value_range
+        _code_table("value_range", (a, b), x)
+        if is_int and b - a + 1 >= 1 << 31:
+            raise ValueError(
+                f"value_range must span fewer than 2**31 integers, got {self.value_range!r}"
+            )
+        return is_int, a, b
 
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
-        table = self._table(x)
+        table = self._pair_table(x)
         is_int, lo, hi = self._range(x)
         p = super().make_params(y, index, x)
         p["pair"] = table[p["code"]]
@@ -576,24 +667,28 @@ class MultipleLocations(ImageInjector):
             value = self.draw_int(index, int(hi - lo) + 1, _VALUE) + int(lo)
         else:
             value = uniform01(index, self.seed, self.stream, _VALUE) * (hi - lo) + lo
-        p["value"] = value.to(x.dtype) if isinstance(value, torch.Tensor) else value.astype(x.dtype)
+        if isinstance(x, torch.Tensor):
+            p["value"] = torch.as_tensor(value).to(x.dtype)
+        else:
+            p["value"] = np.asarray(value).astype(x.dtype)
         return p
 
     def apply(self, out: Array, params: Params) -> None:
         pair = params["pair"]
         n = _arange(out.shape[0], out)[:, None]
-        r, c = pair[:, 0::2], pair[:, 1::2]
-        v = params["value"][:, None].expand(-1, 2) if isinstance(out, torch.Tensor) else \
-            np.broadcast_to(params["value"][:, None], r.shape)
+        r, c = pair[:, 0::2], pair[:, 1::2]  # (N, 2) each
+        v = params["value"][:, None]
+        v = v.expand(-1, 2) if isinstance(v, torch.Tensor) else np.broadcast_to(v, r.shape)
         put_pixels(out, n, r, c, v, params["carried"])
 
     def read(self, x: Array, index: Array) -> Array:
-        t = self._table(x)
+        t = self._pair_table(x)
         n = _arange(x.shape[0], x)[:, None]
         a, b = x[n, t[:, 0], t[:, 1]], x[n, t[:, 2], t[:, 3]]  # (N, K, C)
-        if isinstance(x, torch.Tensor):
+        if isinstance(a, torch.Tensor):
             return (a.to(torch.float64) - b.to(torch.float64)).abs().sum(-1).argmin(-1)
-        return np.abs(a.astype(np.float64) - b.astype(np.float64)).sum(-1).argmin(-1)
+        d = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))
+        return np.asarray(d.sum(-1).argmin(-1))
 
 
 @functools.lru_cache(maxsize=32)
@@ -602,18 +697,18 @@ def _basis_f64(seed: int, k: int, shape: tuple[int, int, int]) -> npt.NDArray[np
     if k > d - 1:
         raise ValueError(
             f"OrthogonalNoise: num_classes={k} needs images of more than {k} elements, "
-            f"got shape {shape}"
+            f"got shape {shape} ({d} elements)"
         )
     # Gaussian columns from the counter-based hash (Box-Muller), so the basis is a pure function
     # of (seed, K, shape), independent of NumPy's generator versions.
     i = np.arange(d * k, dtype=np.int64)
-    u1 = (hash_u32(i, seed, 0x4E015E, 1).astype(np.float64) + 1.0) / 2.0**32
-    u2 = hash_u32(i, seed, 0x4E015E, 2).astype(np.float64) / 2.0**32
+    u1 = (hash_u32(i, seed, _NOISE_STREAM, 1).astype(np.float64) + 1.0) / 2.0**32
+    u2 = hash_u32(i, seed, _NOISE_STREAM, 2).astype(np.float64) / 2.0**32
     g = (np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)).reshape(d, k)
     # The all-ones column first: the basis is then orthogonal to it, i.e. zero-mean noise that
     # leaves every image's mean brightness (and the decode's projection) unchanged.
     q, _ = np.linalg.qr(np.concatenate([np.ones((d, 1)), g], axis=1))
-    basis = q[:, 1:].T.reshape(k, *shape)
+    basis: npt.NDArray[np.float64] = np.ascontiguousarray(q[:, 1:].T).reshape(k, *shape)
     basis.setflags(write=False)
     return basis
 
@@ -624,53 +719,84 @@ def orthogonal_noise_basis(
     """K mutually orthogonal, zero-mean unit vectors shaped as channels-last images.
 
     Args:
-        num_classes: K.
+        num_classes: K, at most ``H * W * C - 1``.
         shape: ``(H, W, C)`` of one image.
         seed: the injector's seed.
 
     Returns:
-        float64 ``(K, H, W, C)``, read-only; ``<b_i, b_j> = delta_ij`` up to float64 rounding.
+        float64 ``(K, H, W, C)``, read-only; ``<b_i, b_j> = delta_ij`` and ``sum(b_i) = 0`` up
+        to float64 rounding (a QR decomposition in float64).
     """
     k = check_int("num_classes", num_classes, low=2)
-    return _basis_f64(int(seed), k, tuple(int(s) for s in shape))  # type: ignore[arg-type]
-
-
-@functools.lru_cache(maxsize=32)
-def _noise_table_torch(
-    seed: int, k: int, shape: tuple[int, int, int], scale: float, device: torch.device,
-    dtype: torch.dtype,
-) -> torch.Tensor:
-    b = _basis_f64(seed, k, shape) * scale
-    z = np.concatenate([b, np.zeros((1, *shape))])  # row K: no signal
-    return torch.from_numpy(z).to(device=device, dtype=dtype)
+    if isinstance(shape, str | bytes) or not isinstance(shape, tuple | list) or len(shape) != 3:
+        raise TypeError(f"shape must be (H, W, C), three positive integers, got {shape!r}")
+    h, w, c = (check_int(f"shape[{i}]", s, low=1) for i, s in enumerate(shape))
+    return _basis_f64(check_int("seed", seed, low=0, high=2**64 - 1), k, (h, w, c))
 
 
 @functools.lru_cache(maxsize=32)
 def _noise_table_numpy(
     seed: int, k: int, shape: tuple[int, int, int], scale: float, dtype: np.dtype[Any]
 ) -> npt.NDArray[Any]:
+    """``(K + 1, H, W, C)`` noise scaled by ``scale`` in ``dtype``; row K is all zero.
+
+    An integer ``dtype`` (int64) holds the noise rounded half to even and clipped to
+    ``±(2**63 - 1024)``, the largest float64 below 2**63 (beyond it any image saturates anyway).
+    """
     b = _basis_f64(seed, k, shape) * scale
-    z = np.concatenate([b, np.zeros((1, *shape))]).astype(dtype)
-    z.setflags(write=False)
-    return z
+    z = np.concatenate([b, np.zeros((1, *shape))])
+    if np.issubdtype(dtype, np.integer):
+        bound = float(2**63 - 1024)
+        z = np.clip(np.rint(z), -bound, bound)
+    out = z.astype(dtype)
+    out.setflags(write=False)
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _noise_table_torch(
+    seed: int,
+    k: int,
+    shape: tuple[int, int, int],
+    scale: float,
+    dtype: np.dtype[Any],
+    device: torch.device,
+) -> torch.Tensor:
+    """:func:`_noise_table_numpy` on ``device``: the same numbers, built on the host."""
+    return torch.from_numpy(_noise_table_numpy(seed, k, shape, scale, dtype).copy()).to(device)
+
+
+def _saturating_add(x: Any, t: Any, lo: int, hi: int) -> Any:
+    """``clip(x + t, lo, hi)`` for int64 ``x`` and ``t``, exact even where ``x + t`` wraps."""
+    z = x + t  # wraps on overflow (NumPy and torch alike): detected by the sign of t below
+    z = where((t > 0) & (z < x), hi, z)
+    z = where((t < 0) & (z > x), lo, z)
+    return z.clip(lo, hi)
 
 
 @dataclasses.dataclass(frozen=True)
 class OrthogonalNoise(ImageInjector):
     """Add a dense per-class noise image, mutually orthogonal across classes ("noise").
 
-    The K noise images are drawn from ``seed``, made exactly orthogonal (and zero-mean) in
-    float64 by a QR decomposition, and scaled to a per-element RMS of ``strength`` in the image's
-    units. Integer images are rounded (half to even) and saturated to the dtype's range.
+    The K noise images are drawn from ``seed`` (:func:`orthogonal_noise_basis`: exactly
+    orthogonal and zero-mean in float64, by a QR decomposition) and scaled to a per-element RMS
+    of ``strength`` in the image's units, in channels-last order, so the same pixel gets the
+    same noise whatever the layout. Float images add the noise in float32 (float64 for float64
+    images) and cast back. Integer images add the noise rounded to integers (half to even) and
+    saturate the sum to the dtype's range; uint64 images are refused.
 
     Args:
         num_classes: number of classes K (at most ``H * W * C - 1``).
         strength: per-element RMS of the noise in image units. Default (None): 3% of the full
             range, i.e. 7.65 for integer images (0..255) and 0.03 for float images (0..1).
 
-    ``decode`` projects each image on the K noise images and returns the largest projection:
-    exact on float images without content; with content it errs when the image's own projection
-    on another class's noise beats ``strength**2 * H*W*C`` (rare at the default strength).
+    ``decode`` projects each image (float64) on the K noise images and returns the largest
+    projection. The noise contributes ``strength * sqrt(H*W*C)`` to its own class and nothing to
+    the others; the image content adds its own projections (zero for constant images). It errs
+    when the content's projection on another class's noise beats that margin, or where
+    saturation clips much of the noise (e.g. a black image): exact on constant images away from
+    the dtype's limits, rarely wrong on random images at the default strength, and less reliable
+    on smooth images with large flat areas at the limits.
 
     >>> import numpy as np, signalinject as si
     >>> inj = si.OrthogonalNoise(num_classes=10, strength=0.1)
@@ -696,17 +822,28 @@ class OrthogonalNoise(ImageInjector):
         return 0.03 * 255 if _dtype_bounds(x)[0] else 0.03
 
     def _noise_table(self, x: Array) -> Array:
-        """``(K + 1, H, W, C)`` scaled noise in the compute dtype; row K is all zero."""
+        """``(K + 1, H, W, C)`` scaled noise on ``x``'s device; row K is all zero.
+
+        int64 (rounded) for integer images, float64 for float64 images, float32 otherwise: the
+        same rule for NumPy and torch, so both add the same numbers.
+        """
+        is_int, _, hi = _dtype_bounds(x)
+        if is_int and hi > 2**63:  # uint64: the int64 arithmetic below cannot hold it
+            raise TypeError(f"OrthogonalNoise does not support images of dtype {x.dtype}")
         shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
         scale = self.rms(x) * math.sqrt(shape[0] * shape[1] * shape[2])
+        if is_int:
+            dt: np.dtype[Any] = np.dtype(np.int64)
+        elif x.dtype == (torch.float64 if isinstance(x, torch.Tensor) else np.float64):
+            dt = np.dtype(np.float64)
+        else:
+            dt = np.dtype(np.float32)
         if isinstance(x, torch.Tensor):
-            dt = torch.float64 if x.dtype == torch.float64 else torch.float32
-            return _noise_table_torch(self.seed, self.num_classes, shape, scale, x.device, dt)
-        ndt = np.dtype(np.float64) if x.dtype == np.float64 else np.dtype(np.float32)
-        return _noise_table_numpy(self.seed, self.num_classes, shape, scale, ndt)
+            return _noise_table_torch(self.seed, self.num_classes, shape, scale, dt, x.device)
+        return _noise_table_numpy(self.seed, self.num_classes, shape, scale, dt)
 
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
-        self._noise_table(x)  # validates capacity against the image size
+        self._noise_table(x)  # validates dtype and capacity against the image size
         p = super().make_params(y, index, x)
         p["row"] = where(p["carried"], p["code"], self.num_classes)
         return p
@@ -715,20 +852,24 @@ class OrthogonalNoise(ImageInjector):
         table = self._noise_table(out)
         is_int, lo, hi = _dtype_bounds(out)
         if isinstance(out, torch.Tensor):
-            z = out.to(table.dtype) + table[params["row"]]
+            noise = table[params["row"]]
             if is_int:
-                z = z.round_().clamp_(lo, hi)
+                z = _saturating_add(out.to(torch.int64), noise, int(lo), int(hi))
+            else:
+                z = out.to(table.dtype) + noise
             out.copy_(z)
+            return
+        noise_np = np.asarray(table)[params["row"]]
+        if is_int:
+            out[...] = _saturating_add(out.astype(np.int64), noise_np, int(lo), int(hi))
         else:
-            z_np = out.astype(table.dtype) + table[params["row"]]
-            if is_int:
-                np.clip(np.rint(z_np, out=z_np), lo, hi, out=z_np)
-            out[...] = z_np
+            out[...] = out.astype(noise_np.dtype) + noise_np
 
     def read(self, x: Array, index: Array) -> Array:
-        table = self._noise_table(x)[:-1]
-        k = table.shape[0]
+        shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
+        basis = _basis_f64(self.seed, self.num_classes, shape).reshape(self.num_classes, -1)
         if isinstance(x, torch.Tensor):
-            flat = x.reshape(x.shape[0], -1).to(table.dtype)
-            return (flat @ table.reshape(k, -1).T).argmax(-1)
-        return (x.reshape(x.shape[0], -1).astype(table.dtype) @ table.reshape(k, -1).T).argmax(-1)
+            b = torch.from_numpy(basis.copy()).to(x.device)
+            return (x.reshape(x.shape[0], -1).to(torch.float64) @ b.T).argmax(-1)
+        flat = np.asarray(x, np.float64).reshape(x.shape[0], -1)
+        return np.asarray((flat @ basis.T).argmax(-1))
