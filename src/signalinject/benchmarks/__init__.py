@@ -1,0 +1,12 @@
+"""The paper's experiments and other benchmarks (Hoffer & Fine 2016, Sections 3-4).
+
+Submodules, imported on demand so that ``import signalinject.benchmarks`` stays light:
+
+- :mod:`~signalinject.benchmarks.datasets`: CIFAR-10, the Zhang et al. review CSVs, and the
+  embedded stand-ins ``digits`` and ``stdlib_docs``;
+- :mod:`~signalinject.benchmarks.models`: the paper's ConvNet, Zhang's character CNN and the
+  shallow nets (torch);
+- :mod:`~signalinject.benchmarks.baselines`: the scikit-learn baselines on raw inputs;
+- :mod:`~signalinject.benchmarks.train`: the trainer (CPU or CUDA, AMP, DDP under torchrun);
+- :mod:`~signalinject.benchmarks.runner`, ``signals``, ``report``, ``cli``: the runnable harness.
+"""
