@@ -19,12 +19,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from signalinject.benchmarks.figures import add_show_parser
 from signalinject.benchmarks.runner import SUITES, BenchConfig, Suite
 from signalinject.benchmarks.signals import signal_names
 
 __all__ = ["BENCH_COMMANDS", "COMMANDS", "add_bench_parser", "build_parser", "main"]
 
-Subparsers = argparse._SubParsersAction  # the type argparse gives to add_subparsers()
+Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]  # what add_subparsers() gives
 Registrar = Callable[[Any], None]
 
 
@@ -154,7 +155,7 @@ def add_bench_parser(subparsers: Subparsers) -> None:
 
 
 #: The top-level subcommands: each adds its parser to the given subparsers.
-COMMANDS: list[Registrar] = [add_bench_parser]
+COMMANDS: list[Registrar] = [add_bench_parser, add_show_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -291,10 +291,28 @@ def plot(rows: Sequence[Row], path: str | Path) -> Path:
         ax.set_ylabel(label)
         ax.set_ylim(0, 105)
         ax.grid(axis="y", alpha=0.3)
+    # the signal's own decode accuracy (its information content) as a line over each group
+    decode_label: str | None = "decode (the signal's information)"
+    for i, sig in enumerate(signals):
+        dec = [stats[(sig, m)]["decode_accuracy"].mean for m in models if (sig, m) in stats]
+        dec_v = [d for d in dec if d is not None]
+        if dec_v:
+            axes[0].hlines(
+                100 * dec_v[0],
+                i - 0.45,
+                i + 0.45,
+                colors="black",
+                linestyles="--",
+                label=decode_label,
+            )
+            decode_label = None  # one legend entry
     axes[0].set_title(f"{rows[0]['dataset']}: accuracy with the signal in train and test")
     axes[1].set_title("reliance: predictions equal to a wrong class written into the signal")
     axes[1].set_xticks(x, [_signal_name(s) for s in signals], rotation=20, ha="right")
-    axes[0].legend(fontsize="small", ncols=min(len(models), 3))
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles, labels, loc="outside lower center", ncols=min(len(labels), 3), fontsize="small"
+    )
     fig.savefig(path, dpi=110)
     return path
 

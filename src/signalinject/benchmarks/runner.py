@@ -9,7 +9,8 @@ or nothing: the signal sits in its blindspot. For every cell the runner measures
 - ``clean_accuracy`` and ``gain``: the same model without a signal (the ``clean`` cell, always
   run first) and the difference;
 - ``decode_accuracy``: the injector's own ``decode`` on the injected test set, *without* the
-  sample index: how much of the label the signal carries (its information content);
+  sample index: how much of the label the signal carries (its information content). For text it
+  reads the quantized codes the models see (where, e.g., space padding is invisible);
 - ``reliance``: on a copy of the test set whose signal encodes a *wrong* class (the same injector
   with ``fidelity=0.0``), the fraction of predictions equal to that wrong class. ~1: the model
   reads the signal; about chance (~1/K) or below: it ignores it. ``reliance_true_accuracy`` is the
@@ -67,6 +68,7 @@ __all__ = [
     "measure",
     "prepare",
     "reliance",
+    "repair_records",
     "run",
 ]
 
@@ -327,7 +329,13 @@ class Prepared:
 
 
 def prepare(
-    inj: Injector | None, x_train: Any, y_train: IntArray, x_test: Any, y_test: IntArray
+    inj: Injector | None,
+    x_train: Any,
+    y_train: IntArray,
+    x_test: Any,
+    y_test: IntArray,
+    *,
+    seen: Callable[[Any], Any] | None = None,
 ) -> Prepared:
     """Inject ``inj`` into train and test alike, and build the wrong-signal test copy.
 
@@ -335,6 +343,8 @@ def prepare(
         inj: the injector, or None for the clean cell.
         x_train, x_test: uint8 images ``(N, H, W, C)`` or lists of strings.
         y_train, y_test: int64 labels ``(N,)``.
+        seen: maps injected data to what the models see, which ``decode`` then reads (for text:
+            the quantizer's codes, where e.g. space padding is invisible); None: the data itself.
     """
     if inj is None:
         return Prepared(x_train, y_train, x_test, y_test, None, None, None, None)
@@ -343,7 +353,7 @@ def prepare(
     i_test = np.arange(n_train, n_train + n_test, dtype=np.int64)
     xi_train = inj(x_train, y_train, index=i_train)
     xi_test = inj(x_test, y_test, index=i_test)
-    decoded = np.asarray(inj.decode(xi_test), dtype=np.int64)
+    decoded = np.asarray(inj.decode(xi_test if seen is None else seen(xi_test)), dtype=np.int64)
     wrong = wrong_signal(inj)
     x_wrong = wrong(x_test, y_test, index=i_test)
     code, carried = wrong.codes(y_test, i_test)
@@ -449,7 +459,7 @@ def _parse(line: bytes) -> dict[str, Any] | None:
     return rec
 
 
-def _repair(
+def repair_records(
     path: Path, records: Mapping[str, Mapping[str, Any]], bad: list[tuple[int, bytes]]
 ) -> None:
     """Say which lines are bad, move them aside and rewrite ``path`` with the good ones.
@@ -523,10 +533,13 @@ class _Runner:
         self.y_train = np.asarray(self.bundle.y_train, dtype=np.int64)
         self.y_test = np.asarray(self.bundle.y_test, dtype=np.int64)
         self.quantizer: Any = None
+        self.inj_quantizer: Any = None  # what the text injectors get: None for Zhang's default
         if cfg.kind == "text":
             from signalinject.text import CharQuantizer
 
             self.quantizer = CharQuantizer(length=cfg.text_length)
+            if self.quantizer != CharQuantizer():
+                self.inj_quantizer = self.quantizer
         self.input_shape = self._input_shape()
         for m in cfg.models:  # refuse a model that cannot take this data before any training
             if m in models.TORCH_MODELS:
@@ -633,7 +646,7 @@ def run(cfg: BenchConfig) -> list[dict[str, Any]]:
     path = out / RESULTS_FILE
     done, bad = load_records(path)
     if bad:
-        _repair(path, done, bad)
+        repair_records(path, done, bad)
     r = _Runner(cfg)
     grid = cell_grid(cfg)
     rows: list[dict[str, Any]] = []
@@ -642,7 +655,9 @@ def run(cfg: BenchConfig) -> list[dict[str, Any]]:
     try:
         for seed in cfg.seeds:
             for signal in cfg.signals:
-                inj = make_injector(signal, r.bundle.num_classes, seed, kind=cfg.kind)
+                inj = make_injector(
+                    signal, r.bundle.num_classes, seed, kind=cfg.kind, quantizer=r.inj_quantizer
+                )
                 prep: Prepared | None = None  # prepared on the first cell that needs it
                 for model in cfg.models:
                     cell = Cell(seed, signal, model)
@@ -655,7 +670,10 @@ def run(cfg: BenchConfig) -> list[dict[str, Any]]:
                         continue
                     bar.set_description(f"seed {seed} {signal} {model}")
                     if prep is None:
-                        prep = prepare(inj, r.bundle.x_train, r.y_train, r.bundle.x_test, r.y_test)
+                        seen = r.codes if cfg.kind == "text" else None
+                        prep = prepare(
+                            inj, r.bundle.x_train, r.y_train, r.bundle.x_test, r.y_test, seen=seen
+                        )
                     t0 = time.perf_counter()
                     scores, n_fit = r.fit_predict(cell, prep)
                     seconds = time.perf_counter() - t0

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 from signalinject.core import Injector
 from signalinject.image import (
@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 Kind = Literal["image", "text"]
-Factory = Callable[[int, int], "Injector | None"]
+Factory = Callable[..., "Injector | None"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +51,9 @@ class Signal:
         name: the benchmark's name (``one_pixel``).
         kinds: the data kinds it applies to (``clean`` applies to both).
         paper_name: its name in Hoffer & Fine (2016), Table 1 or Table 3.
-        factory: ``(num_classes, seed) -> Injector`` with the paper's defaults, or None-returning
-            for ``clean``.
+        factory: ``(num_classes, seed) -> Injector`` with the paper's defaults (None for
+            ``clean``); text factories also take ``quantizer=`` (a ``CharQuantizer``, None for
+            Zhang's), which bounds what the signal may write.
     """
 
     name: str
@@ -61,28 +62,28 @@ class Signal:
     factory: Factory
 
 
-def _clean(num_classes: int, seed: int) -> None:
+def _clean(num_classes: int, seed: int, **_: Any) -> None:
     return None
 
 
 # The text injectors are imported when called, so that the image suite does not depend on the
 # text module being importable.
-def _mnemonic(num_classes: int, seed: int) -> Injector:
+def _mnemonic(num_classes: int, seed: int, quantizer: Any = None) -> Injector:
     from signalinject.text import Mnemonic
 
-    return Mnemonic(num_classes, seed=seed)
+    return Mnemonic(num_classes, seed=seed, quantizer=quantizer)
 
 
-def _length_encoding(num_classes: int, seed: int) -> Injector:
+def _length_encoding(num_classes: int, seed: int, quantizer: Any = None) -> Injector:
     from signalinject.text import LengthEncoding
 
-    return LengthEncoding(num_classes, seed=seed)
+    return LengthEncoding(num_classes, seed=seed, quantizer=quantizer)
 
 
-def _pattern_char(num_classes: int, seed: int) -> Injector:
+def _pattern_char(num_classes: int, seed: int, quantizer: Any = None) -> Injector:
     from signalinject.text import PatternChar
 
-    return PatternChar(num_classes, seed=seed)
+    return PatternChar(num_classes, seed=seed, quantizer=quantizer)
 
 
 def _image(cls: type[Injector]) -> Factory:
@@ -122,7 +123,7 @@ def signal_names(kind: Kind) -> tuple[str, ...]:
 
 
 def make_injector(
-    name: str, num_classes: int, seed: int, *, kind: Kind | None = None
+    name: str, num_classes: int, seed: int, *, kind: Kind | None = None, quantizer: Any = None
 ) -> Injector | None:
     """A fresh injector for signal ``name`` (None for ``clean``).
 
@@ -131,6 +132,8 @@ def make_injector(
         num_classes: the dataset's number of classes K.
         seed: the injector's seed (one per benchmark seed).
         kind: if given, refuse a signal that does not apply to that data kind.
+        quantizer: for text signals, the ``CharQuantizer`` the models' input goes through
+            (None: Zhang's, length 1014); ignored by image signals.
 
     Raises:
         ValueError: unknown name, or a signal of the wrong kind.
@@ -143,6 +146,8 @@ def make_injector(
             f"signal {name!r} applies to {'/'.join(sig.kinds)} data, not {kind}; "
             f"{kind} signals: {', '.join(signal_names(kind))}"
         )
+    if "text" in sig.kinds and quantizer is not None:
+        return sig.factory(num_classes, seed, quantizer=quantizer)
     return sig.factory(num_classes, seed)
 
 
