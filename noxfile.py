@@ -43,6 +43,15 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def torchvision(session: nox.Session) -> None:
+    """The adapters against real torchvision (not a default session: ~5.5 GB to install)."""
+    session.install(*TORCHVISION)
+    session.install("-e", ".[test]")
+    args = session.posargs or ["tests/test_adapters_torchvision.py", "tests/test_adapters.py"]
+    session.run("python", "-m", "pytest", *args)
+
+
+@nox.session
 def docs(session: nox.Session) -> None:
     """Build the documentation site in strict mode."""
     _install(session, "docs,bench")
