@@ -517,6 +517,50 @@ class TestInjectedDatasetErrors:
             pil_to_array(np.zeros((2, 2, 1)))
 
 
+# -- text samples (signalinject.text) -------------------------------------------------------------
+TEXTS = [
+    f"Review {i}: the food was {'great' if i % 3 else 'cold'}, the service {'slow' * (i % 4)}."
+    for i in range(30)
+]
+
+
+@pytest.fixture(scope="module")
+def text_injector() -> si.Compose:
+    text = pytest.importorskip("signalinject.text")
+    return si.Compose(
+        [
+            text.Mnemonic(5, seed=61, fidelity=0.7),
+            text.PatternChar(5, seed=62, positions=(3, 10, 20)),
+        ]
+    )
+
+
+class TestText:
+    def test_str_samples_equal_their_row_of_the_batch(self, text_injector: si.Compose) -> None:
+        labels = [i % 5 for i in range(len(TEXTS))]
+        ref = text_injector(TEXTS, labels)
+        ds = si.InjectedDataset(list(zip(TEXTS, labels, strict=True)), text_injector)
+        for i in reversed(range(len(TEXTS))):
+            assert ds[i] == (ref[i], labels[i])
+
+    def test_code_batches_on_device_equal_per_sample(self, text_injector: si.Compose) -> None:
+        text = pytest.importorskip("signalinject.text")
+        codes = torch.as_tensor(text.CharQuantizer(length=40).encode(TEXTS))
+        labels = torch.arange(len(TEXTS)) % 5
+        base = TensorDataset(codes, labels)
+        inj = text.Mnemonic(5, seed=63, quantizer=text.CharQuantizer(length=40))
+        per_sample = si.InjectedDataset(base, inj)
+        for x, y, idx in DataLoader(si.IndexedDataset(base), batch_size=7, shuffle=True):
+            out = si.inject_batch(inj, x.to(DEVICE), y, idx)
+            for row, i in enumerate(idx.tolist()):
+                assert torch.equal(out[row].cpu(), per_sample[i][0])
+
+    def test_image_injector_on_text(self) -> None:
+        ds = si.InjectedDataset([("some text", 1)], si.OnePixel(K))
+        with pytest.raises(TypeError, match=r"item 0 of list: images must be a numpy\.ndarray"):
+            ds[0]
+
+
 # -- Hugging Face datasets ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def hf() -> Any:
@@ -583,6 +627,13 @@ class TestHuggingFace:
         two = ds.map(fn, batched=True, with_indices=True, batch_size=4, num_proc=2)
         for i in range(len(ds)):
             assert same(pil_to_array(one[i]["image"]), pil_to_array(two[i]["image"]))
+
+    def test_text_column(self, hf: Any, text_injector: si.Compose) -> None:
+        labels = [i % 5 for i in range(len(TEXTS))]
+        ds = hf.Dataset.from_dict({"text": TEXTS, "label": labels})
+        fn = si.HFInjectMap(text_injector, column="text")
+        out = ds.map(fn, batched=True, with_indices=True, batch_size=4)
+        assert out[:]["text"] == text_injector(TEXTS, labels)
 
     def test_missing_column(self, hf: Any) -> None:
         ds, _ = _hf_images(hf, 2)

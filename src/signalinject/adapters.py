@@ -145,13 +145,7 @@ def _inject_one(
     """Inject one raw sample keyed by ``key``; PIL images come back as arrays."""
     if _is_pil(sample):
         sample = pil_to_array(sample)
-    if isinstance(sample, str):
-        # Text injectors work on lists of strings: a batch of one.
-        if isinstance(label, (np.ndarray, torch.Tensor)) and label.ndim == 0:
-            label = label.item()
-        out = injector([sample], [label], index=[key], **kwargs)
-        return out[0]
-    if not isinstance(sample, (np.ndarray, torch.Tensor)):
+    if not isinstance(sample, (np.ndarray, torch.Tensor, str)):
         raise TypeError(
             f"samples must be NumPy arrays, torch tensors, PIL images or str, got "
             f"{type(sample).__name__}"
@@ -198,7 +192,7 @@ class InjectedDataset(Dataset[tuple[Any, ...]]):
     Args:
         base: map-style dataset of ``(sample, label)`` items; samples are NumPy arrays, torch
             tensors (subclasses kept), PIL images (returned as NumPy ``(H, W, C)`` arrays, see
-            :func:`pil_to_array`) or ``str`` (given to a text injector as a list of one).
+            :func:`pil_to_array`) or ``str`` (for text injectors).
             Labels are integers in ``[0, num_classes)`` (int, NumPy or 0-d tensor).
         injector: an :class:`~signalinject.core.Injector` or
             :class:`~signalinject.core.Compose`.
@@ -215,7 +209,8 @@ class InjectedDataset(Dataset[tuple[Any, ...]]):
     >>> base = [(np.zeros((4, 4, 1), np.uint8), 3), (np.zeros((4, 4, 1), np.uint8), 7)]
     >>> ds = si.InjectedDataset(base, si.OnePixel(num_classes=10))
     >>> x, y = ds[1]
-    >>> int(x[0, 0, 0]), y, int(base[1][0][0, 0, 0])
+    >>> raw, _ = base[1]
+    >>> int(x[0, 0, 0]), y, int(raw[0, 0, 0])
     (7, 7, 0)
     """
 
@@ -282,8 +277,9 @@ class IndexedDataset(Dataset[tuple[Any, ...]]):
 
     >>> import numpy as np, signalinject as si
     >>> ds = si.IndexedDataset([(np.zeros((2, 2, 1)), 1), (np.ones((2, 2, 1)), 0)])
-    >>> [(y, i) for _, y, i in (ds[0], ds[-1])]
-    [(1, 0), (0, 1)]
+    >>> _, y, i = ds[-1]
+    >>> y, i
+    (0, 1)
     """
 
     def __init__(self, base: MapDataset, *, transforms: Callable[..., Any] | None = None) -> None:
