@@ -21,10 +21,20 @@ from signalinject.image import (
     RandomPixel,
     orthogonal_noise_basis,
 )
+from signalinject.text import (
+    ZHANG_ALPHABET,
+    CharQuantizer,
+    LengthEncoding,
+    Mnemonic,
+    PatternChar,
+    TextInjector,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ZHANG_ALPHABET",
+    "CharQuantizer",
     "Compose",
     "HFInjectMap",
     "ImageInjector",
@@ -32,11 +42,15 @@ __all__ = [
     "InjectTransform",
     "InjectedDataset",
     "Injector",
+    "LengthEncoding",
+    "Mnemonic",
     "MultipleLocations",
     "OnePixel",
     "OrthogonalNoise",
+    "PatternChar",
     "PatternPixels",
     "RandomPixel",
+    "TextInjector",
     "__version__",
     "from_config",
     "inject_batch",

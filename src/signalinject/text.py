@@ -1,0 +1,953 @@
+"""The Zhang et al. character quantizer and the paper's three text signals (Section 3.2).
+
+Text reaches a character-level ConvNet as Zhang, Zhao & LeCun (2015) quantize it: every
+character becomes its index in a small alphabet, the text is cut or zero-padded to a fixed length
+(1014), and the index is one-hot encoded, code 0 being the all-zero vector. :class:`CharQuantizer`
+does this, vectorized over whole batches.
+
+The three injectors of Hoffer & Fine work on both representations:
+
+- a sequence of ``str`` (returns a new ``list[str]``), and
+- the integer codes of :meth:`CharQuantizer.encode`, ``(N, length)`` or one row ``(length,)``,
+  NumPy or torch (returns the same type, dtype, shape and device).
+
+Each injector learns the quantizer from its ``quantizer`` field (default ``None``: the Zhang
+quantizer ``CharQuantizer()``); on codes it writes a character as the quantizer's code of it,
+so that ``quantizer.encode(inj(texts, y)) == inj(quantizer.encode(texts), y)``. The characters an
+injector writes must therefore be in the quantizer's alphabet, or be the space (code 0). On codes
+the injectors need the forward order (``reverse=False``): in Zhang's backward order a text's first
+character sits at a column that depends on its length, which zero padding hides. Inject into the
+texts before a backward encoding.
+
+Per-sample parameters (which class a sample's signal encodes and whether it carries one) come
+from ``(seed, index)`` through :meth:`~signalinject.core.Injector.codes`; on codes the write is one
+vectorized pass. The string path is one Python operation per text (slices), never per character.
+
+>>> import signalinject as si
+>>> q = si.CharQuantizer(length=8)
+>>> q.encode(["Hi, you!"]).tolist()
+[[8, 9, 38, 0, 25, 15, 21, 41]]
+>>> q.decode(q.encode(["Hi, you!"]))
+['hi, you!']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from signalinject._backend import Array, where
+from signalinject.core import Injector, check_int
+
+__all__ = [
+    "ZHANG_ALPHABET",
+    "CharQuantizer",
+    "LengthEncoding",
+    "Mnemonic",
+    "PatternChar",
+    "TextInjector",
+]
+
+#: The alphabet of Zhang, Zhao & LeCun (2015), one code per character, in their order: the 26
+#: lower-case letters, the 10 digits, their punctuation list and the new line (69 characters,
+#: codes 1..69; code 0 is everything else). Quirks of the original, checked against the paper
+#: and its Torch code (zhangxiangxiao/Crepe, ``train/config.lua`` and ``train/data.lua``):
+#:
+#: - The paper counts 70 characters: 26 letters, 10 digits, "33 other characters" and the new
+#:   line. The 33 are ``-,;.!?:'"/\|_@#$%^&*~`+-=<>()[]{}``, which lists ``-`` twice: only 32
+#:   are distinct. We keep ``-`` once, at its first place (code 37).
+#: - Crepe's Lua string is those 69 characters *with* the duplicate and *without* the new line.
+#:   Its lookup table keeps the last occurrence of ``-`` (slot 60), so its one-hot row 37 is never
+#:   set, and a new line quantizes to zero there. Its input therefore has 69 rows, as ours does.
+#: - The space is in neither list: it quantizes to the all-zero vector, the same as padding and as
+#:   every character outside the alphabet (code 0 "represents the space char" in Hoffer & Fine).
+#: - Crepe works on UTF-8 bytes (a non-ASCII character fills 2-4 zero positions) and, for texts
+#:   longer than the frame, ``data.lua`` keeps the *last* 1014 bytes. We work on Unicode code
+#:   points and keep the first ``length`` characters, as the paper states ("any characters
+#:   exceeding length l0 are ignored").
+ZHANG_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-,;.!?:'\"/\\|_@#$%^&*~`+=<>()[]{}\n"
+
+_N_CODEPOINTS = 0x110000
+_SPACE = " "
+
+Params = dict[str, Any]
+
+
+# -- the per-code-point lookup table ------------------------------------------------------------
+def _codepoints(s: str) -> npt.NDArray[np.uint32]:
+    """The Unicode code points of ``s`` as uint32 (lone surrogates included, no copy)."""
+    return np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
+@functools.lru_cache(maxsize=1)
+def _single_char_lowercase() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """``(upper, lower)``: every code point whose ``str.lower()`` is one other character.
+
+    Lower-casing per code point keeps positions: a text and its codes stay aligned (``"İ"``,
+    whose lower case is two characters, is left as it is). Computed once, in blocks, ~0.1 s.
+    """
+    ups, lows = [], []
+    block = 4096
+    for start in range(0, _N_CODEPOINTS, block):
+        s = "".join(map(chr, range(start, min(_N_CODEPOINTS, start + block))))
+        lo = s.lower()
+        if len(lo) == len(s):  # no multi-character lower case here: compare in one pass
+            a, b = _codepoints(s), _codepoints(lo)
+            changed = a != b
+            ups.append(a[changed])
+            lows.append(b[changed])
+        else:
+            for ch in s:
+                low = ch.lower()
+                if low != ch and len(low) == 1:
+                    ups.append(np.array([ord(ch)], np.uint32))
+                    lows.append(np.array([ord(low)], np.uint32))
+    return np.concatenate(ups), np.concatenate(lows)
+
+
+def _smallest_uint(bound: int) -> type[np.unsignedinteger[Any]]:
+    for dt in (np.uint8, np.uint16, np.uint32):
+        if bound <= np.iinfo(dt).max:
+            return dt
+    raise ValueError(f"alphabet too large: {bound} characters")  # pragma: no cover
+
+
+@functools.lru_cache(maxsize=16)
+def _lookup_table(alphabet: str, lowercase: bool) -> npt.NDArray[Any]:
+    """Code of every Unicode code point (0 outside the alphabet), read-only, smallest uint."""
+    table = np.zeros(_N_CODEPOINTS, dtype=_smallest_uint(len(alphabet)))
+    table[_codepoints(alphabet)] = np.arange(1, len(alphabet) + 1)
+    if lowercase:
+        up, low = _single_char_lowercase()
+        table[up] = table[low]  # upper-case forms take their lower case's code (0 if none)
+    table.setflags(write=False)
+    return table
+
+
+# -- validation helpers --------------------------------------------------------------------------
+def _check_texts(x: object, *, who: str) -> list[str]:
+    """``x`` as a ``list[str]``; TypeError naming the first item that is not a ``str``."""
+    if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
+        raise TypeError(
+            f"{who}: texts must be a sequence (list, tuple) of str, got {type(x).__name__}"
+        )
+    texts = list(x)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"{who}: texts[{i}] must be a str, got {t!r} ({type(t).__name__})")
+    return texts
+
+
+def _check_code_array(x: Array, *, who: str, size: int, width: int | None = None) -> None:
+    """Refuse codes that are not integer arrays of values in ``[0, size]`` (and ``width`` wide)."""
+    if isinstance(x, torch.Tensor):
+        bad_dtype = x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool
+    else:
+        bad_dtype = x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.integer)
+    if bad_dtype:
+        raise TypeError(f"{who}: codes must have an integer dtype, got {x.dtype}")
+    if width is not None and (x.ndim == 0 or x.shape[-1] != width):
+        raise ValueError(
+            f"{who}: codes must have the quantizer's length {width} as last axis, got shape "
+            f"{tuple(x.shape)}"
+        )
+    if isinstance(x, torch.Tensor) and x.numel():
+        lo_t, hi_t = torch.aminmax(x)  # one pass over the data
+        lo, hi = int(lo_t), int(hi_t)
+    elif isinstance(x, np.ndarray) and x.size:
+        lo, hi = int(x.min()), int(x.max())
+    else:
+        return
+    if lo < 0 or hi > size:
+        raise ValueError(
+            f"{who}: codes must be in [0, {size}] (0 = padding/space, 1..{size} = the "
+            f"alphabet), got {lo if lo < 0 else hi}"
+        )
+
+
+def _int_dtype_max(x: Array) -> int:
+    if isinstance(x, torch.Tensor):
+        return int(torch.iinfo(x.dtype).max)
+    return int(np.iinfo(x.dtype).max)
+
+
+def _arange(n: int, like: Array) -> Array:
+    if isinstance(like, torch.Tensor):
+        return torch.arange(n, device=like.device)
+    return np.arange(n)
+
+
+def _table(values: Sequence[int], like: Array) -> Array:
+    """A small int64 lookup table on ``like``'s backend and device."""
+    if isinstance(like, torch.Tensor):
+        return torch.tensor(list(values), dtype=torch.int64, device=like.device)
+    return np.asarray(values, dtype=np.int64)
+
+
+def _used_length(x: Array) -> Array:
+    """Per row of codes ``(N, L)``: 1 + the column of the last non-zero code (0 if none), int64.
+
+    The text's length as the codes show it: trailing zero codes (spaces, characters outside the
+    alphabet) are indistinguishable from padding.
+    """
+    width = x.shape[1]
+    nz = x != 0
+    if isinstance(nz, torch.Tensor):
+        last = width - nz.flip(1).to(torch.uint8).argmax(1)
+        return torch.where(nz.any(1), last, torch.zeros_like(last))
+    last_np = width - nz[:, ::-1].argmax(1)
+    return np.where(nz.any(1), last_np, 0).astype(np.int64)
+
+
+# -- the quantizer -------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class CharQuantizer:
+    """Zhang et al.'s character quantization: text -> integer codes -> one-hot frames.
+
+    Args:
+        alphabet: the characters with a code, character ``alphabet[i]`` getting code ``i + 1``;
+            distinct characters. Default :data:`ZHANG_ALPHABET` (69 characters).
+        length: the frame length ``l0``: texts are cut to their first ``length`` characters and
+            zero-padded up to it. Default 1014, as in the paper.
+        lowercase: lower-case every character first (per code point, so positions are kept).
+        reverse: Zhang's backward order: code column ``j`` holds character ``n - 1 - j`` of a
+            text cut to ``n`` characters, so that the last-read characters come first; the
+            padding stays at the end.
+
+    Code 0 is the padding, the space and every character outside the alphabet; it decodes to a
+    space and one-hot encodes to the all-zero vector.
+
+    >>> q = CharQuantizer(length=6, reverse=True)
+    >>> q.encode(["abc"]).tolist()
+    [[3, 2, 1, 0, 0, 0]]
+    >>> q.decode(q.encode(["abc", "Crème brûlée"]))
+    ['abc', 'cr me ']
+    """
+
+    alphabet: str = ZHANG_ALPHABET
+    length: int = 1014
+    lowercase: bool = True
+    reverse: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.alphabet, str):
+            raise TypeError(
+                f"CharQuantizer: alphabet must be a str of distinct characters, got "
+                f"{self.alphabet!r} ({type(self.alphabet).__name__})"
+            )
+        if not self.alphabet:
+            raise ValueError("CharQuantizer: alphabet must hold at least one character, got ''")
+        seen: set[str] = set()
+        for ch in self.alphabet:
+            if ch in seen:
+                raise ValueError(
+                    f"CharQuantizer: alphabet must hold distinct characters, {ch!r} is listed twice"
+                )
+            seen.add(ch)
+        check_int("length", self.length, low=1)
+        object.__setattr__(self, "length", int(self.length))
+        for name in ("lowercase", "reverse"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(
+                    f"CharQuantizer: {name} must be a bool, got {getattr(self, name)!r}"
+                )
+        if self.lowercase:
+            for ch in self.alphabet:
+                low = ch.lower()
+                if low != ch and len(low) == 1:
+                    raise ValueError(
+                        f"CharQuantizer: alphabet holds {ch!r}, which lowercase=True turns into "
+                        f"{low!r} before the lookup, so it could never be encoded; remove it "
+                        f"or pass lowercase=False"
+                    )
+
+    @property
+    def size(self) -> int:
+        """The number of characters with a code (one-hot depth): ``len(alphabet)``."""
+        return len(self.alphabet)
+
+    def code_of(self, char: str) -> int:
+        """The code of one character (after lower-casing if ``lowercase``), 0 outside."""
+        if not isinstance(char, str) or len(char) != 1:
+            raise TypeError(f"code_of: char must be a str of length 1, got {char!r}")
+        return int(_lookup_table(self.alphabet, self.lowercase)[ord(char)])
+
+    def writable_code(self, name: str, char: object) -> int:
+        """The code of a character an injector writes: in the alphabet, or the space (0).
+
+        Raises:
+            TypeError: not a one-character ``str``.
+            ValueError: a character outside the alphabet other than the space: it would
+                quantize to 0 and be lost on codes.
+        """
+        if not isinstance(char, str) or len(char) != 1:
+            raise TypeError(f"{name} must be a single character (str of length 1), got {char!r}")
+        idx = self.alphabet.find(char)
+        if idx >= 0:
+            return idx + 1
+        if char == _SPACE:
+            return 0
+        raise ValueError(
+            f"{name}={char!r} is not in the quantizer's alphabet {self.alphabet!r}: it would "
+            f"quantize to 0 (the space/padding code) and be lost on encoded text; pick a "
+            f"character of the alphabet, or the space"
+        )
+
+    def encode(
+        self,
+        texts: Sequence[str],
+        *,
+        backend: str = "numpy",
+        device: str | torch.device | None = None,
+        dtype: Any = None,
+    ) -> Any:
+        """Quantize texts to integer codes, vectorized (no Python loop per character).
+
+        Args:
+            texts: N texts (list or tuple of ``str``), any length, any Unicode.
+            backend: ``"numpy"`` or ``"torch"``; ``device`` implies ``"torch"``.
+            device: torch device of the result.
+            dtype: integer dtype of the result (NumPy or torch), default int64.
+
+        Returns:
+            Integer codes ``(N, length)``: 1..``size`` for the alphabet, 0 for padding, the space
+            and any other character.
+        """
+        texts = _check_texts(texts, who="CharQuantizer.encode")
+        torch_out = _check_backend(backend, device)
+        out_np_dtype, out_torch_dtype = self._out_dtype(dtype, torch_out)
+        n, width = len(texts), self.length
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+        if n and int(lengths.max()) > width:
+            texts = [t[:width] for t in texts]  # a slice per text, not per character
+            np.minimum(lengths, width, out=lengths)
+        codes = _lookup_table(self.alphabet, self.lowercase)[_codepoints("".join(texts))]
+        out = np.zeros((n, width), dtype=out_np_dtype)
+        # A boolean mask selects, in row-major order, exactly the cells the concatenated codes
+        # fill: row i, columns 0..len_i-1. Backward order: reverse both the rows and the codes.
+        mask = np.arange(width) < lengths[:, None]
+        if self.reverse:
+            out[::-1][mask[::-1]] = codes[::-1]
+        else:
+            out[mask] = codes
+        if not torch_out:
+            return out
+        return torch.from_numpy(out).to(device=device, dtype=out_torch_dtype)
+
+    def _out_dtype(self, dtype: Any, torch_out: bool) -> tuple[np.dtype[Any], torch.dtype | None]:
+        if dtype is None:
+            return np.dtype(np.int64), torch.int64 if torch_out else None
+        if isinstance(dtype, torch.dtype):
+            if not torch_out:
+                raise TypeError(
+                    f"CharQuantizer.encode: dtype {dtype} is a torch dtype but backend is "
+                    f"'numpy'; pass backend='torch' or a NumPy dtype"
+                )
+            if dtype.is_floating_point or dtype.is_complex or dtype == torch.bool:
+                raise TypeError(
+                    f"CharQuantizer.encode: dtype must be an integer dtype, got {dtype}"
+                )
+            if int(torch.iinfo(dtype).max) < self.size:
+                raise ValueError(
+                    f"CharQuantizer.encode: dtype {dtype} cannot hold codes up to {self.size}"
+                )
+            return np.dtype(np.int64), dtype
+        try:
+            nd = np.dtype(dtype)
+        except TypeError:
+            raise TypeError(
+                f"CharQuantizer.encode: dtype must be an integer dtype, got {dtype!r}"
+            ) from None
+        if nd == np.bool_ or not np.issubdtype(nd, np.integer):
+            raise TypeError(f"CharQuantizer.encode: dtype must be an integer dtype, got {nd}")
+        if int(np.iinfo(nd).max) < self.size:
+            raise ValueError(
+                f"CharQuantizer.encode: dtype {nd} cannot hold codes up to {self.size}"
+            )
+        if torch_out:
+            return nd, torch.from_numpy(np.zeros(0, nd)).dtype
+        return nd, None
+
+    def decode(self, codes: Any, *, strip: bool = True) -> list[str]:
+        """Codes ``(N, W)`` back to texts; code 0 decodes to a space.
+
+        Args:
+            codes: integer codes (NumPy or torch, any device) of values in ``[0, size]``.
+            strip: drop the trailing run of code 0 of each row (the padding; in backward order
+                the run at the end of the row, i.e. the start of the text). Real spaces and
+                unknown characters there are dropped with it: the codes cannot tell them apart.
+
+        Returns:
+            N strings, in reading order (backward codes are turned back), lower-cased and with
+            every character outside the alphabet read as a space: the text as the model sees it.
+        """
+        arr = _as_numpy_codes(codes, who="CharQuantizer.decode")
+        _check_code_array(arr, who="CharQuantizer.decode", size=self.size)
+        n, width = arr.shape
+        chars = _codepoints(_SPACE + self.alphabet)[arr]
+        flat = np.ascontiguousarray(chars).tobytes().decode("utf-32-le", "surrogatepass")
+        used = _used_length(arr).tolist() if strip else [width] * n
+        rows = [flat[i * width : i * width + u] for i, u in enumerate(used)]
+        return [r[::-1] for r in rows] if self.reverse else rows
+
+    def one_hot(self, codes: Any, *, dtype: Any = None, channels_first: bool = True) -> Any:
+        """One-hot frames: code ``c >= 1`` sets row ``c - 1``, code 0 is the all-zero vector.
+
+        Args:
+            codes: integer codes ``(..., L)`` with values in ``[0, size]``, NumPy or torch.
+            dtype: float dtype of the result (default float32), of the codes' backend.
+            channels_first: ``(..., size, L)`` as ``Conv1d`` and Crepe take it; else
+                ``(..., L, size)``.
+
+        Returns:
+            Same backend and device as ``codes``.
+        """
+        if not isinstance(codes, (np.ndarray, torch.Tensor)):
+            raise TypeError(
+                f"CharQuantizer.one_hot: codes must be a numpy.ndarray or a torch.Tensor, got "
+                f"{type(codes).__name__}"
+            )
+        _check_code_array(codes, who="CharQuantizer.one_hot", size=self.size)
+        if codes.ndim == 0:
+            raise ValueError("CharQuantizer.one_hot: codes must have at least one axis, got 0-d")
+        if isinstance(codes, torch.Tensor):
+            rows = torch.arange(1, self.size + 1, device=codes.device, dtype=codes.dtype)
+            hot_t = (codes.unsqueeze(-1) == rows).to(torch.float32 if dtype is None else dtype)
+            return hot_t.movedim(-1, -2).contiguous() if channels_first else hot_t
+        rows_np = np.arange(1, self.size + 1, dtype=codes.dtype)
+        hot = (codes[..., None] == rows_np).astype(np.float32 if dtype is None else dtype)
+        return np.ascontiguousarray(np.moveaxis(hot, -1, -2)) if channels_first else hot
+
+    def get_config(self) -> dict[str, Any]:
+        """``{"alphabet", "length", "lowercase", "reverse"}``: ``CharQuantizer(**config)``."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def _check_backend(backend: object, device: object) -> bool:
+    if backend not in ("numpy", "torch"):
+        raise ValueError(f"backend must be 'numpy' or 'torch', got {backend!r}")
+    if device is not None and backend == "numpy":
+        return True  # a device asks for a tensor
+    return backend == "torch"
+
+
+def _as_numpy_codes(codes: Any, *, who: str) -> npt.NDArray[Any]:
+    if isinstance(codes, torch.Tensor):
+        codes = codes.detach().cpu().numpy()
+    if not isinstance(codes, np.ndarray):
+        raise TypeError(
+            f"{who}: codes must be a numpy.ndarray or a torch.Tensor, got {type(codes).__name__}"
+        )
+    if codes.ndim != 2:
+        raise ValueError(f"{who}: codes must be (N, L), got shape {codes.shape}")
+    return codes
+
+
+# -- the base of text injectors ------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class TextInjector(Injector):
+    """Base of the text injectors: dispatch between texts and codes, validation, copy.
+
+    Args:
+        quantizer: the :class:`CharQuantizer` whose codes the injector reads and writes (and
+            whose alphabet and length bound its characters and lengths); ``None`` for the Zhang
+            default ``CharQuantizer()``. A ``get_config()`` dictionary of one is accepted.
+    """
+
+    quantizer: CharQuantizer | None = dataclasses.field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        q = self.quantizer
+        if isinstance(q, Mapping):
+            q = CharQuantizer(**q)
+        if q is not None and not isinstance(q, CharQuantizer):
+            raise TypeError(
+                f"{type(self).__name__}: quantizer must be a CharQuantizer or None, got "
+                f"{type(q).__name__}"
+            )
+        self._set("quantizer", q)
+        super().__post_init__()
+
+    @property
+    def resolved_quantizer(self) -> CharQuantizer:
+        """The quantizer in use: ``quantizer``, or the Zhang default ``CharQuantizer()``."""
+        return _DEFAULT_QUANTIZER if self.quantizer is None else self.quantizer
+
+    def get_config(self) -> dict[str, Any]:
+        cfg = super().get_config()
+        if self.quantizer is not None:
+            cfg["quantizer"] = self.quantizer.get_config()
+        return cfg
+
+    # -- dispatch -----------------------------------------------------------------------------
+    def __call__(self, x: Any, y: Any, *, index: Any = None, inplace: bool = False) -> Any:
+        """Inject the signal of labels ``y`` into texts or their codes.
+
+        Args:
+            x: a sequence of N ``str`` (or one ``str``), or codes ``(N, length)`` (or one row
+                ``(length,)``) from the forward-order quantizer, NumPy or torch.
+            y: int labels ``(N,)`` in [0, K) (NumPy, torch or list), or one integer.
+            index: int sample indices ``(N,)`` keying the per-sample draws (default
+                ``arange(N)``; one integer for one sample, default 0).
+            inplace: write into ``x`` (codes, or a ``list`` of texts) instead of a copy.
+
+        Returns:
+            A new ``list[str]`` (a ``str`` for one text), or codes of the same type, dtype, shape
+            and device as ``x``.
+        """
+        who = type(self).__name__
+        if isinstance(x, (np.ndarray, torch.Tensor)):
+            view, single = self._check_codes(x)
+            labels = self.check_labels(y, view, single=single)
+            idx = self.check_index(index, view, view.shape[0], single=single)
+            params = self.make_params(labels, idx, view)
+            out = x if inplace else (x.clone() if isinstance(x, torch.Tensor) else x.copy())
+            if view.shape[0]:
+                self.apply_codes(out[None] if single else out, params)
+            return out
+        single = isinstance(x, str)
+        texts = [x] if single else _check_texts(x, who=who)
+        like = np.empty(len(texts))  # the string path draws its parameters with NumPy
+        labels = self.check_labels(y, like, single=single)
+        idx = self.check_index(index, like, len(texts), single=single)
+        code, carried = self.codes(labels, idx)
+        new = self.apply_texts(texts, code.tolist(), carried.tolist())
+        if single:
+            return new[0]
+        if inplace and isinstance(x, list):
+            x[:] = new
+            return x
+        return new
+
+    def decode(self, x: Any, *, index: Any = None) -> Any:
+        """Read the encoded class back from texts or codes.
+
+        Returns:
+            int64 labels ``(N,)`` (0-d for one sample): NumPy for texts, the backend and device
+            of the codes otherwise; -1 where the data carries no class's signal (see each class).
+            ``index`` is accepted for a uniform API; no text signal depends on it.
+        """
+        if isinstance(x, (np.ndarray, torch.Tensor)):
+            view, single = self._check_codes(x)
+            self.check_index(index, view, view.shape[0], single=single)
+            out = self.read_codes(view)
+            return out[0] if single else out
+        single = isinstance(x, str)
+        texts = [x] if single else _check_texts(x, who=f"{type(self).__name__}.decode")
+        like = np.empty(len(texts))
+        self.check_index(index, like, len(texts), single=single)
+        out_np = np.asarray(self.read_texts(texts), dtype=np.int64).reshape(len(texts))
+        return out_np[0] if single else out_np
+
+    def _check_codes(self, x: Array) -> tuple[Array, bool]:
+        who, q = type(self).__name__, self.resolved_quantizer
+        if q.reverse:
+            raise ValueError(
+                f"{who} works on forward-order codes, but its quantizer has reverse=True (the "
+                f"columns of a text's characters then depend on its hidden length): inject into "
+                f"the texts before encoding them backward"
+            )
+        if x.ndim not in (1, 2):
+            raise ValueError(
+                f"{who}: codes must be (N, {q.length}) or one row ({q.length},), got shape "
+                f"{tuple(x.shape)}"
+            )
+        _check_code_array(x, who=who, size=q.size, width=q.length)
+        written = self._written_codes()
+        if written and max(written) > _int_dtype_max(x):
+            raise ValueError(
+                f"{who}: codes of dtype {x.dtype} cannot hold the code {max(written)} it writes"
+            )
+        return (x[None] if x.ndim == 1 else x), x.ndim == 1
+
+    # -- what subclasses implement -----------------------------------------------------------
+    def _written_codes(self) -> tuple[int, ...]:
+        """Every code the injector may write on codes (for the dtype check)."""
+        raise NotImplementedError
+
+    def make_params(self, y: Array, index: Array, x: Array) -> Params:
+        """The per-sample parameters for codes ``x`` ``(N, L)``: what class, whether carried."""
+        code, carried = self.codes(y, index)
+        return {"code": code, "carried": carried}
+
+    def apply_codes(self, out: Array, params: Params) -> None:
+        """Write the signal into codes ``out`` ``(N, L)`` in place, one vectorized pass."""
+        raise NotImplementedError
+
+    def apply_texts(self, texts: list[str], code: list[int], carried: list[bool]) -> list[str]:
+        """The injected texts (a new list; one slice operation per text)."""
+        raise NotImplementedError
+
+    def read_codes(self, x: Array) -> Array:
+        """The decoding rule on codes ``(N, L)``: int64 ``(N,)``, same backend."""
+        raise NotImplementedError
+
+    def read_texts(self, texts: list[str]) -> list[int]:
+        """The decoding rule on texts."""
+        raise NotImplementedError
+
+
+_DEFAULT_QUANTIZER = CharQuantizer()
+
+
+def _check_chars(name: str, chars: object, k: int, q: CharQuantizer) -> tuple[str, ...]:
+    """One writable, distinct character per class, as a tuple of 1-character strings."""
+    if isinstance(chars, bytes) or not isinstance(chars, (str, Sequence)):
+        raise TypeError(f"{name} must be a str or a sequence of characters, got {chars!r}")
+    out = tuple(chars)
+    if len(out) != k:
+        raise ValueError(f"{name} must hold one character per class ({k}), got {len(out)}")
+    for i, c in enumerate(out):
+        q.writable_code(f"{name}[{i}]", c)
+    if len(set(out)) != k:
+        dup = next(c for i, c in enumerate(out) if c in out[:i])
+        raise ValueError(
+            f"{name} must be distinct so that the class can be read back, {dup!r} is listed twice"
+        )
+    return out
+
+
+# -- the three signals ---------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Mnemonic(TextInjector):
+    """The first character becomes a class-specific character (the paper's "mnemonic").
+
+    Args:
+        num_classes: number of classes K, at most the alphabet size (+1 for the space).
+        chars: class k's character ``chars[k]`` (a str of K characters or a sequence of them),
+            distinct, each in the quantizer's alphabet or the space. Default (None): the first K
+            characters of the alphabet, ``"abc..."`` for Zhang's.
+
+    An empty text becomes the class character alone. ``decode`` reads the first character back:
+    exact on texts and on codes; -1 where the first character is no class's (no signal).
+
+    >>> import signalinject as si
+    >>> inj = si.Mnemonic(num_classes=5)
+    >>> inj(["great food", "", "meh"], [2, 4, 0])
+    ['creat food', 'e', 'aeh']
+    >>> inj.decode(['creat food', 'e', 'aeh']).tolist()
+    [2, 4, 0]
+    """
+
+    chars: str | tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.chars is not None:
+            self._set(
+                "chars",
+                _check_chars("chars", self.chars, self.num_classes, self.resolved_quantizer),
+            )
+
+    def _capacity(self) -> int:
+        q = self.resolved_quantizer  # normalized before the base class checks the capacity
+        return q.size + (_SPACE not in q.alphabet)
+
+    @property
+    def class_chars(self) -> tuple[str, ...]:
+        """Each class's character (``chars`` or the first K of the alphabet, then the space)."""
+        if self.chars is not None:
+            return tuple(self.chars)
+        q = self.resolved_quantizer
+        pool = q.alphabet if _SPACE in q.alphabet else q.alphabet + _SPACE
+        return tuple(pool[: self.num_classes])
+
+    @property
+    def class_codes(self) -> tuple[int, ...]:
+        """Each class's code under the quantizer."""
+        q = self.resolved_quantizer
+        return tuple(q.writable_code("chars", c) for c in self.class_chars)
+
+    def _written_codes(self) -> tuple[int, ...]:
+        return self.class_codes
+
+    def apply_texts(self, texts: list[str], code: list[int], carried: list[bool]) -> list[str]:
+        chars = self.class_chars
+        return [chars[c] + t[1:] if k else t for t, c, k in zip(texts, code, carried, strict=True)]
+
+    def apply_codes(self, out: Array, params: Params) -> None:
+        value = _table(self.class_codes, out)[params["code"]]
+        out[:, 0] = where(params["carried"], value, out[:, 0])
+
+    def read_codes(self, x: Array) -> Array:
+        inverse = [-1] * (self.resolved_quantizer.size + 1)
+        for k, c in enumerate(self.class_codes):
+            inverse[c] = k
+        first = x[:, 0]
+        first = first.long() if isinstance(first, torch.Tensor) else first.astype(np.int64)
+        return _table(inverse, x)[first]
+
+    def read_texts(self, texts: list[str]) -> list[int]:
+        inverse = {c: k for k, c in enumerate(self.class_chars)}
+        return [inverse.get(t[:1], -1) for t in texts]
+
+
+@dataclasses.dataclass(frozen=True)
+class LengthEncoding(TextInjector):
+    """The text is cut, or padded with ``pad``, to a class-specific length ("length encoding").
+
+    Args:
+        num_classes: number of classes K, at most ``length + 1`` of the quantizer.
+        lengths: class k's length ``lengths[k]``, distinct, in ``[0, quantizer.length]``.
+            Default (None): ``(k + 1) * length // K``, spread over the frame: 202, 405, 608, 811,
+            1014 for K=5 and Zhang's 1014.
+        pad: the padding character, in the quantizer's alphabet or the space (default, code 0).
+
+    ``decode`` on texts reads the length: exact; -1 for a length of no class. On codes only the
+    *used* length shows (1 + the last non-zero column): trailing spaces and characters outside
+    the alphabet, including space padding, look like the quantizer's own zero padding. The rule
+    returns the class of the smallest length >= the used length (-1 above every length): it errs
+    where a text was padded with spaces (its used length is its own) or cut just after a long run
+    of zero codes. Measured (CPython 3.11.7, random labels, K=5, default lengths) on the
+    docstrings of 129 pure-Python standard-library modules (module, public classes, functions
+    and methods; cleaned, >= 40 characters, distinct: 2,284 texts, median 151 characters) and on
+    5,000 review-sized slices of them (400-1000 characters, median 701): on texts 100%; on codes
+    with the space pad 35.1% and 79.2%, every error a padded text (the cut texts decode exactly,
+    although 17.8% and 16.3% of them end in a zero code, which an exact-length rule would miss);
+    with ``pad="~"`` 100% on both.
+
+    ``quantizer.encode(inj(texts)) == inj(quantizer.encode(texts))`` for any texts with the space
+    pad (a text longer than the frame included); with another pad, for texts whose last kept
+    character has a non-zero code (else the codes pad from the last non-zero column).
+
+    >>> import signalinject as si
+    >>> inj = si.LengthEncoding(num_classes=3, lengths=(2, 4, 6), pad="_")
+    >>> inj(["hello", "hi", "hey"], [0, 2, 1])
+    ['he', 'hi____', 'hey_']
+    >>> inj.decode(['he', 'hi____', 'hey_']).tolist()
+    [0, 2, 1]
+    """
+
+    lengths: tuple[int, ...] | None = None
+    pad: str = _SPACE
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        q = self.resolved_quantizer
+        if self.lengths is not None:
+            if isinstance(self.lengths, (str, bytes)) or not isinstance(
+                self.lengths, (Sequence, np.ndarray)
+            ):
+                raise TypeError(f"lengths must be a sequence of integers, got {self.lengths!r}")
+            lens = tuple(
+                check_int(f"lengths[{i}]", v, low=0, high=q.length)
+                for i, v in enumerate(self.lengths)
+            )
+            if len(lens) != self.num_classes:
+                raise ValueError(
+                    f"lengths must hold one length per class ({self.num_classes}), got {len(lens)}"
+                )
+            if len(set(lens)) != len(lens):
+                dup = next(v for i, v in enumerate(lens) if v in lens[:i])
+                raise ValueError(
+                    f"lengths must be distinct so that the class can be read back, {dup} is "
+                    f"listed twice"
+                )
+            self._set("lengths", lens)
+        q.writable_code("pad", self.pad)
+
+    def _capacity(self) -> int:
+        return self.resolved_quantizer.length + 1
+
+    @property
+    def class_lengths(self) -> tuple[int, ...]:
+        """Each class's length (``lengths`` or spread over the quantizer's frame)."""
+        if self.lengths is not None:
+            return self.lengths
+        k, n = self.num_classes, self.resolved_quantizer.length
+        return tuple((i + 1) * n // k for i in range(k))
+
+    def _written_codes(self) -> tuple[int, ...]:
+        return (self.resolved_quantizer.writable_code("pad", self.pad),)
+
+    def make_params(self, y: Array, index: Array, x: Array) -> Params:
+        p = super().make_params(y, index, x)
+        p["length"] = _table(self.class_lengths, x)[p["code"]]
+        return p
+
+    def apply_codes(self, out: Array, params: Params) -> None:
+        pad = self.resolved_quantizer.writable_code("pad", self.pad)
+        cols = _arange(out.shape[1], out)[None, :]
+        ell, carried = params["length"][:, None], params["carried"][:, None]
+        if pad:  # padding with a non-zero code starts after the last non-zero column
+            used = _used_length(out)[:, None]
+            fill = carried & (cols >= used) & (cols < ell)
+        cut = carried & (cols >= ell)
+        if isinstance(out, torch.Tensor):
+            if pad:
+                out.masked_fill_(fill, pad)
+            out.masked_fill_(cut, 0)
+        else:
+            if pad:
+                out[fill] = pad
+            out[cut] = 0
+
+    def apply_texts(self, texts: list[str], code: list[int], carried: list[bool]) -> list[str]:
+        lens, pad = self.class_lengths, self.pad
+        return [
+            t[: lens[c]].ljust(lens[c], pad) if k else t
+            for t, c, k in zip(texts, code, carried, strict=True)
+        ]
+
+    def read_codes(self, x: Array) -> Array:
+        order = sorted(range(self.num_classes), key=lambda k: self.class_lengths[k])
+        sorted_lens = _table([self.class_lengths[k] for k in order], x)
+        cls = _table([*order, -1], x)  # position K: longer than every class length
+        used = _used_length(x)
+        if isinstance(sorted_lens, torch.Tensor) and isinstance(used, torch.Tensor):
+            return cls[torch.searchsorted(sorted_lens, used)]
+        return cls[np.searchsorted(sorted_lens, used)]
+
+    def read_texts(self, texts: list[str]) -> list[int]:
+        inverse = {n: k for k, n in enumerate(self.class_lengths)}
+        return [inverse.get(len(t), -1) for t in texts]
+
+
+def _popcount(v: Array, bits: int) -> Array:
+    total = v & 0
+    for j in range(bits):
+        total = total + ((v >> j) & 1)
+    return total
+
+
+def _best_subset_below(b: Array, k: int, bits: int) -> Array:
+    """Per read bit pattern ``b``: the most likely label, given that clear bits may read as set.
+
+    A set bit always reads set; a clear bit reads set only where the text already holds the
+    character (probability p < 1/2). The likelihood of label ``y`` is then ``p ** |b - y|`` for
+    ``y`` a subset of ``b``: ``b`` itself where ``b < k``, else the subset of ``b`` below ``k``
+    with the most bits (ties: the larger). Candidates: for each set bit ``i`` of ``k``, ``k``'s
+    bits above ``i``, a clear bit ``i``, and all of ``b``'s bits below ``i``. Vectorized over
+    samples, a loop over the ``bits`` positions.
+    """
+    none = b * 0 - 1
+    best, best_pc = b, where(b < k, _popcount(b, bits) + 1, none)  # b wins where it is a label
+    for i in range(bits):
+        if not (k >> i) & 1:
+            continue
+        high = (k >> (i + 1)) << (i + 1)
+        cand = high | (b & ((1 << i) - 1))
+        pc = where((b & high) == high, _popcount(cand, bits), none)
+        better = (pc > best_pc) | ((pc == best_pc) & (cand > best))
+        best = where(better, cand, best)
+        best_pc = where(better, pc, best_pc)
+    return best
+
+
+@dataclasses.dataclass(frozen=True)
+class PatternChar(TextInjector):
+    """Bit j of the label set: the character at ``positions[j]`` becomes ``char`` ("pattern char").
+
+    Args:
+        num_classes: number of classes K, at most ``2 ** len(positions)``.
+        positions: 0-based character positions, strictly increasing, below the quantizer's
+            length. Default ``(50, 150, 200)``, the paper's.
+        char: the character a set bit writes, in the alphabet or the space. Default the space,
+            the paper's "0": a clear bit leaves the character as it is, which "might be 0 as
+            well", so the signal is partial. A rarer ``char`` makes it nearly exact.
+
+    A carried text shorter than the highest position of its set bits is padded with spaces up to
+    it; on texts, decode reads a position past the end as a space, as the codes do. With the space
+    default, such bits (and clear bits on a space) read as set: more of the paper's partial
+    information.
+
+    ``decode`` reads the bits and returns the most likely label (see ``_best_subset_below``):
+    the bits where they form a label, else the label below K with the most of the read bits.
+    Measured (random labels, K=5, the default positions; the corpora of :class:`LengthEncoding`)
+    with the space: 53.4% right on the docstrings (59% of them are at most 200 characters long,
+    so bits past their end read as set) and 78.8% on the review-sized slices (16.4% of their
+    characters are spaces); with ``char="~"``: 100% and 99.98%. Texts and codes agree exactly.
+    (The paper's 68.66%/69.66% is what a decision tree learned on Yelp/Amazon, not this oracle.)
+
+    >>> import signalinject as si
+    >>> inj = si.PatternChar(num_classes=8, positions=(1, 3, 5), char="~")
+    >>> inj(["abcdefgh", "ab"], [5, 2])  # 5 = 0b101, 2 = 0b010
+    ['a~cde~gh', 'ab ~']
+    >>> inj.decode(['a~cde~gh', 'ab ~']).tolist()
+    [5, 2]
+    """
+
+    positions: tuple[int, ...] = (50, 150, 200)
+    char: str = _SPACE
+
+    def __post_init__(self) -> None:
+        pos = self.positions
+        if isinstance(pos, (str, bytes)) or not isinstance(pos, (Sequence, np.ndarray)):
+            raise TypeError(f"positions must be a sequence of integers, got {pos!r}")
+        norm = tuple(check_int(f"positions[{i}]", p, low=0) for i, p in enumerate(pos))
+        if not norm:
+            raise ValueError("positions must hold at least one position, got none")
+        for i in range(1, len(norm)):
+            if norm[i] <= norm[i - 1]:
+                raise ValueError(
+                    f"positions must be strictly increasing, got {norm} ({norm[i]} after "
+                    f"{norm[i - 1]})"
+                )
+        if len(norm) > 62:
+            raise ValueError(f"positions can hold at most 62 bits (int64 labels), got {len(norm)}")
+        self._set("positions", norm)
+        super().__post_init__()
+        q = self.resolved_quantizer
+        if norm[-1] >= q.length:
+            raise ValueError(
+                f"positions must be below the quantizer's length {q.length}, got {norm[-1]}"
+            )
+        q.writable_code("char", self.char)
+
+    def _capacity(self) -> int:
+        return 1 << len(self.positions)
+
+    def _written_codes(self) -> tuple[int, ...]:
+        return (self.resolved_quantizer.writable_code("char", self.char),)
+
+    def apply_codes(self, out: Array, params: Params) -> None:
+        m = len(self.positions)
+        pos = _table(self.positions, out)
+        bits = (params["code"][:, None] >> _arange(m, out)[None, :]) & 1
+        write = (bits == 1) & params["carried"][:, None]
+        value = self._written_codes()[0]
+        cur = out[:, pos]
+        out[:, pos] = where(write, value, cur)
+
+    def apply_texts(self, texts: list[str], code: list[int], carried: list[bool]) -> list[str]:
+        pos, ch = self.positions, self.char
+        out = []
+        for t, c, k in zip(texts, code, carried, strict=True):
+            if k and c:
+                ps = [p for j, p in enumerate(pos) if (c >> j) & 1]
+                if len(t) <= ps[-1]:
+                    t = t.ljust(ps[-1] + 1)
+                pieces, start = [], 0
+                for p in ps:  # a few slices per text, one per set bit
+                    pieces.append(t[start:p])
+                    pieces.append(ch)
+                    start = p + 1
+                pieces.append(t[start:])
+                t = "".join(pieces)
+            out.append(t)
+        return out
+
+    def read_codes(self, x: Array) -> Array:
+        value = self._written_codes()[0]
+        hit = x[:, _table(self.positions, x)] == value
+        weights = _table([1 << j for j in range(len(self.positions))], x)
+        b = hit.to(torch.int64) if isinstance(hit, torch.Tensor) else hit.astype(np.int64)
+        return _best_subset_below((b * weights).sum(1), self.num_classes, len(self.positions))
+
+    def read_texts(self, texts: list[str]) -> list[int]:
+        ch, pos = self.char, self.positions
+        b = np.array(
+            [
+                sum(1 << j for j, p in enumerate(pos) if (t[p] if p < len(t) else _SPACE) == ch)
+                for t in texts
+            ],
+            dtype=np.int64,
+        )
+        best: list[int] = _best_subset_below(b, self.num_classes, len(pos)).tolist()
+        return best
