@@ -326,6 +326,32 @@ def test_compose_of_text_injectors_agrees_on_both_representations() -> None:
     assert c.decode(c(texts, y)).tolist() == [[4, 0, 2]] * 3
 
 
+EDGE_TEXTS = [
+    "",  # empty
+    "abc",  # shorter than every position and length
+    "Crème brûlée 😀 déjà vu, naïve café. " * 40,  # unicode, longer than 1014
+    "x" * 1014,  # exactly the frame
+    " " * 300,  # only spaces: code 0 throughout
+]
+
+
+@pytest.mark.parametrize("name", ["mnemonic-zhang", "length-zhang", "pattern-zhang"])
+def test_edge_texts_with_the_zhang_defaults(name: str) -> None:
+    inj = INJECTORS[name]
+    q = si.CharQuantizer()
+    for k in range(inj.num_classes):
+        y = np.full(len(EDGE_TEXTS), k)
+        out = inj(EDGE_TEXTS, y)
+        assert np.array_equal(q.encode(out), inj(q.encode(EDGE_TEXTS), y))
+        if not isinstance(inj, si.PatternChar):  # PatternChar with the space is partial
+            assert inj.decode(out).tolist() == [k] * len(EDGE_TEXTS)
+
+
+def test_numpy_array_of_texts_is_refused_with_a_hint() -> None:
+    with pytest.raises(TypeError, match=r"got <U3 \(texts go in as a list of str"):
+        si.Mnemonic(2)(np.array(["abc", "def"]), [0, 1])
+
+
 # -- decoding ------------------------------------------------------------------------------------
 @PROPS
 @given(st.lists(st.one_of(text, long_text), max_size=8), st.data())

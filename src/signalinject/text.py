@@ -13,7 +13,8 @@ The three injectors of Hoffer & Fine work on both representations:
 
 Each injector learns the quantizer from its ``quantizer`` field (default ``None``: the Zhang
 quantizer ``CharQuantizer()``); on codes it writes a character as the quantizer's code of it,
-so that ``quantizer.encode(inj(texts, y)) == inj(quantizer.encode(texts), y)``. The characters an
+so that ``quantizer.encode(inj(texts, y)) == inj(quantizer.encode(texts), y)``, for texts of any
+length (one exception: :class:`LengthEncoding` with a pad other than the space). The characters an
 injector writes must therefore be in the quantizer's alphabet, or be the space (code 0). On codes
 the injectors need the forward order (``reverse=False``): in Zhang's backward order a text's first
 character sits at a column that depends on its length, which zero padding hides. Inject into the
@@ -151,7 +152,10 @@ def _check_code_array(x: Array, *, who: str, size: int, width: int | None = None
     else:
         bad_dtype = x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.integer)
     if bad_dtype:
-        raise TypeError(f"{who}: codes must have an integer dtype, got {x.dtype}")
+        hint = ""
+        if isinstance(x, np.ndarray) and x.dtype.kind in "USO":
+            hint = " (texts go in as a list of str, not a NumPy array)"
+        raise TypeError(f"{who}: codes must have an integer dtype, got {x.dtype}{hint}")
     if width is not None and (x.ndim == 0 or x.shape[-1] != width):
         raise ValueError(
             f"{who}: codes must have the quantizer's length {width} as last axis, got shape "
