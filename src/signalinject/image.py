@@ -537,7 +537,7 @@ class RandomPixel(ImageInjector):
         counts = []
         for k in range(self.num_classes):  # over classes, vectorized over samples and pixels
             hit = uniform & (first == table[k])
-            counts.append(hit.reshape(hit.shape[0], -1).sum(-1))
+            counts.append(hit.sum((1, 2)))  # per sample: (N,) even for N == 0
         if isinstance(x, torch.Tensor):
             cnt = torch.stack(counts, -1).to(torch.float64)
             return torch.where(cnt == 0, math.inf, cnt).argmin(-1)
@@ -867,9 +867,10 @@ class OrthogonalNoise(ImageInjector):
 
     def read(self, x: Array, index: Array) -> Array:
         shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
-        basis = _basis_f64(self.seed, self.num_classes, shape).reshape(self.num_classes, -1)
+        d = shape[0] * shape[1] * shape[2]  # explicit: reshape(0, -1) is ambiguous
+        basis = _basis_f64(self.seed, self.num_classes, shape).reshape(self.num_classes, d)
         if isinstance(x, torch.Tensor):
             b = torch.from_numpy(basis.copy()).to(x.device)
-            return (x.reshape(x.shape[0], -1).to(torch.float64) @ b.T).argmax(-1)
-        flat = np.asarray(x, np.float64).reshape(x.shape[0], -1)
+            return (x.reshape(x.shape[0], d).to(torch.float64) @ b.T).argmax(-1)
+        flat = np.asarray(x, np.float64).reshape(x.shape[0], d)
         return np.asarray((flat @ basis.T).argmax(-1))
