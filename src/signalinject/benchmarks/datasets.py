@@ -1,0 +1,528 @@
+"""The benchmark datasets: the paper's (CIFAR-10, Yelp and Amazon "full") and embedded stand-ins.
+
+=============  =====  =======  ===========  ==========  ============================================
+name           kind   classes  train        test        source
+=============  =====  =======  ===========  ==========  ============================================
+digits         image  10       1352         445         scikit-learn's bundled 8x8 digits, 32x32x3
+stdlib_docs    text   5        464          180         docstrings shipped with Python (3.10-3.13)
+cifar10        image  10       50000        10000       ``cifar-10-python.tar.gz`` (the paper's)
+yelp_full      text   5        650000       50000       ``yelp_review_full_csv`` (the paper's)
+amazon_full    text   5        3000000      650000      ``amazon_review_full_csv`` (the paper's)
+=============  =====  =======  ===========  ==========  ============================================
+
+``digits`` and ``stdlib_docs`` need nothing downloaded and run anywhere; they are stand-ins, and
+their :attr:`DataBundle.description` says so. The real sets are read from ``data_dir`` (default
+``$SIGNALINJECT_DATA_DIR``, else ``~/.cache/signalinject``), in their official formats. Nothing
+touches the network unless ``download=True`` (CIFAR-10 only: the official archive, md5-checked).
+
+>>> b = load_dataset("digits", limit=5)
+>>> b.x_train.shape, b.x_train.dtype, b.y_train.tolist()
+((5, 32, 32, 3), dtype('uint8'), [0, 1, 2, 3, 4])
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import dataclasses
+import hashlib
+import io
+import os
+import pickle
+import shutil
+import tarfile
+import tempfile
+import urllib.request
+import zlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any, ClassVar, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from signalinject.core import check_int
+
+__all__ = [
+    "CIFAR10_MD5",
+    "CIFAR10_URL",
+    "DATASETS",
+    "DataBundle",
+    "default_data_dir",
+    "load_cifar10",
+    "load_dataset",
+    "load_digits32",
+    "load_stdlib_docs",
+    "load_zhang_csv",
+]
+
+DATASETS: tuple[str, ...] = ("digits", "cifar10", "stdlib_docs", "yelp_full", "amazon_full")
+
+CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
+_CIFAR_ARCHIVE = "cifar-10-python.tar.gz"
+_CIFAR_DIR = "cifar-10-batches-py"
+_CIFAR_FILES = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
+
+#: Zhang et al. (2015) sets: folder (also the archive's stem) and number of classes.
+_ZHANG: dict[str, tuple[str, int]] = {
+    "yelp_full": ("yelp_review_full_csv", 5),
+    "amazon_full": ("amazon_review_full_csv", 5),
+}
+
+IntArray = npt.NDArray[np.int64]
+ImageArray = npt.NDArray[np.uint8]
+
+
+@dataclasses.dataclass(frozen=True)
+class DataBundle:
+    """One dataset, split into train and test.
+
+    Attributes:
+        name: one of :data:`DATASETS`.
+        kind: ``"image"`` or ``"text"``.
+        num_classes: K; labels are ``0..K-1``.
+        x_train, x_test: images as uint8 ``(N, H, W, C)`` channels-last in 0..255, or texts as
+            ``list[str]``.
+        y_train, y_test: int64 ``(N,)`` labels.
+        description: one line; says plainly when the data is a stand-in for the paper's.
+    """
+
+    name: str
+    kind: Literal["image", "text"]
+    num_classes: int
+    x_train: ImageArray | list[str]
+    y_train: IntArray
+    x_test: ImageArray | list[str]
+    y_test: IntArray
+    description: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("image", "text"):
+            raise ValueError(f"kind must be 'image' or 'text', got {self.kind!r}")
+        for split in ("train", "test"):
+            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+            if len(x) != len(y):
+                raise ValueError(
+                    f"{self.name}: x_{split} holds {len(x)} samples but y_{split} {len(y)} labels"
+                )
+
+
+def default_data_dir() -> Path:
+    """``$SIGNALINJECT_DATA_DIR`` if set, else ``~/.cache/signalinject``."""
+    env = os.environ.get("SIGNALINJECT_DATA_DIR")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "signalinject"
+
+
+def load_dataset(
+    name: str,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool = False,
+    limit: int | None = None,
+) -> DataBundle:
+    """Load one of :data:`DATASETS`.
+
+    Args:
+        name: the dataset (see the module's table).
+        data_dir: folder holding the real datasets' files (default :func:`default_data_dir`);
+            unused by the embedded ``digits`` and ``stdlib_docs``.
+        download: fetch a missing CIFAR-10 archive (the only set with an official, checksummed
+            download); the Zhang et al. CSVs must be put in place by hand.
+        limit: keep only the first ``limit`` train and the first ``limit`` test samples (the
+            order is fixed, so this is deterministic), for quick runs and tests.
+
+    Raises:
+        ValueError: unknown ``name`` or a bad ``limit``.
+        FileNotFoundError: a real dataset is missing; the message says where to put what.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    if limit is not None:
+        check_int("limit", limit, low=1)
+    root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+    if name == "digits":
+        bundle = load_digits32()
+    elif name == "stdlib_docs":
+        bundle = load_stdlib_docs()
+    elif name == "cifar10":
+        x_tr, y_tr = load_cifar10(root, "train", download=download)
+        x_te, y_te = load_cifar10(root, "test", download=download)
+        bundle = DataBundle(
+            "cifar10", "image", 10, x_tr, y_tr, x_te, y_te,
+            "CIFAR-10 (Krizhevsky 2009), the paper's image data: 32x32x3 uint8, 10 classes",
+        )  # fmt: skip
+    else:
+        bundle = _load_zhang(name, root, download=download, limit=limit)
+    if limit is None:
+        return bundle
+    return _head(bundle, limit)
+
+
+def _head(b: DataBundle, limit: int) -> DataBundle:
+    """The first ``limit`` samples of each split (copies, so the full arrays can be freed)."""
+
+    def cut(x: Any) -> Any:
+        return list(x[:limit]) if isinstance(x, list) else np.ascontiguousarray(x[:limit])
+
+    return dataclasses.replace(
+        b,
+        x_train=cut(b.x_train),
+        y_train=cut(b.y_train),
+        x_test=cut(b.x_test),
+        y_test=cut(b.y_test),
+    )
+
+
+# -- digits: the embedded image stand-in ----------------------------------------------------------
+def digits_to_rgb32(images: npt.NDArray[Any]) -> ImageArray:
+    """sklearn digits ``(N, 8, 8)`` in 0..16 -> uint8 ``(N, 32, 32, 3)`` in 0..255.
+
+    Each pixel becomes a 4x4 block (nearest neighbour), its value ``round(v * 255 / 16)`` (half
+    up, so 16 -> 255), copied to the three channels.
+    """
+    v = np.asarray(images, dtype=np.int64)
+    if v.ndim != 3 or v.shape[1:] != (8, 8) or (v.size and (v.min() < 0 or v.max() > 16)):
+        raise ValueError(f"digits must be (N, 8, 8) in 0..16, got shape {v.shape}")
+    scaled = ((v * 255 + 8) // 16).astype(np.uint8)
+    big = scaled.repeat(4, axis=1).repeat(4, axis=2)
+    return np.ascontiguousarray(np.broadcast_to(big[..., None], (*big.shape, 3)))
+
+
+def load_digits32() -> DataBundle:
+    """scikit-learn's bundled handwritten digits as 32x32 RGB images: the CIFAR-10 stand-in.
+
+    1797 images, 10 classes. Split: within each class, in file order, every 4th image (the 4th,
+    8th, ...) is a test image: 1352 train and 445 test, stratified, the same on every version.
+    Both splits keep the file order, which cycles through the classes, so a ``limit`` keeps a mix.
+    """
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = digits_to_rgb32(d.images)
+    y = np.asarray(d.target, dtype=np.int64)
+    rank = np.empty_like(y)  # position of each image within its class, in file order
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        rank[members] = np.arange(len(members))
+    test = rank % 4 == 3
+    return DataBundle(
+        "digits", "image", 10, x[~test], y[~test], x[test], y[test],
+        f"stand-in for CIFAR-10: scikit-learn's 8x8 handwritten digits upsampled to 32x32x3 "
+        f"uint8 ({int((~test).sum())} train, {int(test.sum())} test, 10 classes)",
+    )  # fmt: skip
+
+
+# -- stdlib_docs: the embedded text stand-in -------------------------------------------------------
+def load_stdlib_docs(*, pinned: bool = True) -> DataBundle:
+    """Docstrings of five standard-library packages, one class per package: the text stand-in.
+
+    Classes: 0 ``email``, 1 ``http``, 2 ``logging``, 3 ``unittest``, 4 ``xml``. Each sample is
+    one docstring of at least 40 characters (see :mod:`signalinject.benchmarks._stdlib_docs`).
+    With ``pinned`` (default) the corpus is the 644 docstrings identical on CPython 3.10-3.13
+    (139, 99, 163, 99 and 144 per class). Split and order by ``crc32`` of the docstring's
+    qualified name: about a quarter is test (464 train, 180 test), the same on every Python.
+
+    Args:
+        pinned: False keeps every docstring this Python has (it then differs between versions).
+    """
+    from signalinject.benchmarks import _stdlib_docs
+
+    samples = _stdlib_docs.collect(pinned=pinned)
+    # A stable shuffle (classes interleaved, so a ``limit`` keeps a mix) and split.
+    keyed = sorted(((zlib.crc32(name.encode()), text, c) for name, text, c in samples))
+    train = [(t, c) for h, t, c in keyed if h % 4]
+    test = [(t, c) for h, t, c in keyed if h % 4 == 0]
+    packages = ", ".join(_stdlib_docs.PACKAGES)
+    return DataBundle(
+        "stdlib_docs", "text", len(_stdlib_docs.PACKAGES),
+        [t for t, _ in train], np.array([c for _, c in train], dtype=np.int64),
+        [t for t, _ in test], np.array([c for _, c in test], dtype=np.int64),
+        f"stand-in for Yelp/Amazon reviews: docstrings of the Python standard library, "
+        f"one class per package ({packages}); {len(train)} train, {len(test)} test",
+    )  # fmt: skip
+
+
+# -- CIFAR-10 ------------------------------------------------------------------------------------
+_RECONSTRUCT = np.empty(0).__reduce__()[0]  # numpy's ndarray rebuild function (pickle global)
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles the CIFAR batches, and nothing else: only NumPy array globals are resolved.
+
+    A pickle can run any global it names; a batch only needs these, so a tampered file gets an
+    error instead of running code. Both the historical (``numpy.core``, as in the official
+    files) and current (``numpy._core``) module names map to the running NumPy.
+    """
+
+    _ALLOWED: ClassVar[dict[tuple[str, str], Any]] = {
+        ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+        ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): codecs.encode,  # bytes pickled by Python 3 at protocol <= 2
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return self._ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"a CIFAR-10 batch may only hold NumPy arrays, lists and numbers; refusing the "
+                f"global {module}.{name}"
+            ) from None
+
+
+def _read_batch(f: IO[bytes], source: str) -> tuple[ImageArray, IntArray]:
+    """One pickled batch -> uint8 ``(N, 32, 32, 3)`` and int64 ``(N,)``."""
+    try:
+        batch = _ArrayUnpickler(f, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
+        raise ValueError(f"{source}: not a CIFAR-10 batch ({e})") from e
+    if not isinstance(batch, dict):
+        raise ValueError(f"{source}: expected a pickled dict, got {type(batch).__name__}")
+    # The official files are Python 2 pickles: their keys load as bytes.
+    data = batch.get(b"data", batch.get("data"))
+    labels = batch.get(b"labels", batch.get("labels"))
+    if not isinstance(data, np.ndarray) or labels is None:
+        raise ValueError(f"{source}: a CIFAR-10 batch needs b'data' and b'labels' entries")
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise ValueError(
+            f"{source}: b'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}"
+        )
+    y = np.asarray(labels, dtype=np.int64)
+    if y.shape != (data.shape[0],):
+        raise ValueError(f"{source}: {data.shape[0]} images but {y.size} labels")
+    if y.size and (y.min() < 0 or y.max() > 9):
+        raise ValueError(f"{source}: labels must be in 0..9, got {y.min()}..{y.max()}")
+    # Each row is the red plane, then green, then blue, each 32x32 in row-major order.
+    x = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(x), y
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _download(url: str, dest: Path, md5: str) -> None:
+    """Fetch ``url`` to ``dest`` through a temporary file; refuse it unless its md5 matches."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url) as response:
+            shutil.copyfileobj(response, out, 1 << 20)
+        got = _md5(tmp)
+        if got != md5:
+            raise OSError(f"download of {url} is corrupt: md5 {got}, expected {md5}")
+        tmp.replace(dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_cifar10(
+    root: str | os.PathLike[str],
+    split: Literal["train", "test"] = "train",
+    download: bool = False,
+    *,
+    url: str = CIFAR10_URL,
+    md5: str = CIFAR10_MD5,
+) -> tuple[ImageArray, IntArray]:
+    """Read CIFAR-10 from the official python-format files.
+
+    Looks in ``root`` for the extracted folder ``cifar-10-batches-py/`` (``data_batch_1`` ..
+    ``data_batch_5``, ``test_batch``), then for the archive ``cifar-10-python.tar.gz`` (read in
+    place, not extracted); ``root`` may also be that folder or that archive itself.
+
+    Args:
+        root: where the files are.
+        split: ``"train"`` (50000 images) or ``"test"`` (10000).
+        download: when neither is found, fetch the archive from ``url`` into ``root`` and check
+            its ``md5`` first (the only time this function touches the network).
+
+    Returns:
+        uint8 ``(N, 32, 32, 3)`` channels-last images and int64 ``(N,)`` labels in 0..9.
+
+    Raises:
+        FileNotFoundError: nothing found and ``download`` is False; says where to put what.
+        ValueError: a bad ``split``, or a file that is not a CIFAR-10 batch.
+    """
+    if split not in _CIFAR_FILES:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    names = _CIFAR_FILES[split]
+    base = Path(root).expanduser()
+    folder = base if (base / names[0]).is_file() else base / _CIFAR_DIR
+    archive = base if base.suffixes[-2:] == [".tar", ".gz"] else base / _CIFAR_ARCHIVE
+    if folder.is_dir() and all((folder / n).is_file() for n in names):
+        parts = []
+        for n in names:
+            with (folder / n).open("rb") as f:
+                parts.append(_read_batch(f, str(folder / n)))
+    else:
+        if not archive.is_file():
+            if not download:
+                raise FileNotFoundError(
+                    f"CIFAR-10 not found in {base}: put the official archive {_CIFAR_ARCHIVE} "
+                    f"({url}) there, or its extracted folder {_CIFAR_DIR}/ holding "
+                    f"data_batch_1..data_batch_5 and test_batch, or pass download=True"
+                )
+            _download(url, archive, md5)
+        parts = _read_archive(archive, names)
+    x = np.concatenate([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    return x, y
+
+
+def _read_archive(archive: Path, names: tuple[str, ...]) -> list[tuple[ImageArray, IntArray]]:
+    """The batches ``names`` from the tar.gz, in that order, in one sequential pass."""
+    found: dict[str, tuple[ImageArray, IntArray]] = {}
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            for member in tar:
+                stem = member.name.rsplit("/", 1)[-1]
+                if member.isfile() and stem in names and stem not in found:
+                    f = tar.extractfile(member)
+                    assert f is not None  # a regular file always has a file object
+                    with f:
+                        found[stem] = _read_batch(f, f"{archive}:{member.name}")
+    except (tarfile.TarError, EOFError, OSError) as e:
+        raise ValueError(f"{archive}: not a readable tar.gz archive ({e})") from e
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise ValueError(f"{archive}: {_CIFAR_DIR}/{missing[0]} is missing from the archive")
+    return [found[n] for n in names]
+
+
+# -- Zhang et al. (2015) CSVs ------------------------------------------------------------------
+_LUA_SPACE = " \t\n\v\f\r"  # what Lua's %s matches (C isspace): the reference's trim set
+
+
+def _zhang_field(value: str) -> str:
+    """One text field as the reference (Crepe's ``csv2t7b.lua``) stores it.
+
+    The two-character sequence backslash-n becomes a newline, then leading and trailing
+    whitespace is trimmed (``gsub("\\\\n", "\\n"):gsub("^%s*(.-)%s*$", "%1")``).
+    """
+    return value.replace("\\n", "\n").strip(_LUA_SPACE)
+
+
+def parse_zhang_csv(
+    lines: Iterable[str],
+    source: str = "<csv>",
+    *,
+    num_classes: int | None = None,
+    limit: int | None = None,
+    reverse_fields: bool = False,
+) -> tuple[list[str], IntArray]:
+    """Parse Zhang et al. CSV rows (see :func:`load_zhang_csv`) from an iterable of lines."""
+    reader = csv.reader(lines, strict=True)  # RFC 4180: "" inside quotes is one "
+    texts: list[str] = []
+    labels: list[int] = []
+    width: int | None = None
+    try:
+        for row in reader:
+            if limit is not None and len(texts) >= limit:
+                break
+            where = f"{source}: line {reader.line_num}"
+            if width is None:
+                width = len(row)
+                if width < 2:
+                    raise ValueError(
+                        f"{where}: a row needs a class and at least one text field, got "
+                        f"{len(row)} field(s)"
+                    )
+            if len(row) != width:
+                raise ValueError(
+                    f"{where}: malformed row: {len(row)} field(s), but the first row has {width}"
+                )
+            cls = row[0].strip(_LUA_SPACE)
+            if not cls.isdecimal() or not cls.isascii():
+                raise ValueError(f"{where}: the class must be an integer, got {row[0]!r}")
+            k = int(cls)
+            if k < 1 or (num_classes is not None and k > num_classes):
+                bound = "" if num_classes is None else f"..{num_classes}"
+                raise ValueError(f"{where}: class {k} is outside 1{bound}")
+            fields = [_zhang_field(v) for v in row[1:]]
+            texts.append(" ".join(reversed(fields) if reverse_fields else fields))
+            labels.append(k - 1)
+    except csv.Error as e:
+        raise ValueError(f"{source}: line {reader.line_num}: malformed CSV ({e})") from e
+    return texts, np.array(labels, dtype=np.int64)
+
+
+def load_zhang_csv(
+    path: str | os.PathLike[str],
+    *,
+    num_classes: int | None = None,
+    limit: int | None = None,
+    reverse_fields: bool = False,
+) -> tuple[list[str], IntArray]:
+    """Read a Zhang et al. (2015) CSV: ``"class","text"`` or ``"class","title","text"``.
+
+    As their reference code (Crepe, ``data/csv2t7b.lua`` and ``train/data.lua``) does: doubled
+    quotes inside a quoted field are one quote; in each text field the literal two characters
+    backslash-n become a newline and surrounding whitespace is trimmed; the text fields are
+    joined by one space. The reference joins them in *reverse* order (text, then title) because
+    it then quantizes the string back to front; ``reverse_fields=True`` does the same, the default
+    keeps reading order (title, then text).
+
+    Args:
+        path: the CSV file (UTF-8; undecodable bytes become U+FFFD).
+        num_classes: K; a class outside 1..K is an error (None: any class >= 1).
+        limit: read only the first ``limit`` rows.
+
+    Returns:
+        The texts and their int64 labels, 0-based (class 1 -> 0).
+
+    Raises:
+        ValueError: a malformed row (field count, class, quoting), with its line number.
+    """
+    p = Path(path)
+    with p.open(encoding="utf-8", errors="replace", newline="") as f:
+        return parse_zhang_csv(
+            f, str(p), num_classes=num_classes, limit=limit, reverse_fields=reverse_fields
+        )
+
+
+def _load_zhang(name: str, root: Path, *, download: bool, limit: int | None) -> DataBundle:
+    """A Zhang et al. set from ``root/<folder>/{train,test}.csv`` or ``root/<folder>.tgz``."""
+    folder, k = _ZHANG[name]
+    splits: dict[str, tuple[list[str], IntArray]] = {}
+    archives = [root / f"{folder}{ext}" for ext in (".tgz", ".tar.gz")]
+    archive = next((a for a in archives if a.is_file()), None)
+    for split in ("train", "test"):
+        csv_path = root / folder / f"{split}.csv"
+        if csv_path.is_file():
+            splits[split] = load_zhang_csv(csv_path, num_classes=k, limit=limit)
+        elif archive is not None:
+            splits[split] = _zhang_from_archive(archive, f"{folder}/{split}.csv", k, limit)
+        else:
+            note = " (download=True cannot fetch it: it has no official checksummed URL)"
+            raise FileNotFoundError(
+                f"{name} not found: put {folder}/train.csv and {folder}/test.csv (from Zhang et "
+                f"al.'s {folder}.tar.gz) under {root}, or the archive itself as "
+                f"{archives[0].name} or {archives[1].name}{note if download else ''}"
+            )
+    (x_tr, y_tr), (x_te, y_te) = splits["train"], splits["test"]
+    return DataBundle(
+        name, "text", k, x_tr, y_tr, x_te, y_te,
+        f"{folder} (Zhang et al. 2015), the paper's text data: review stars 1-5 as 5 classes",
+    )  # fmt: skip
+
+
+def _zhang_from_archive(
+    archive: Path, member: str, k: int, limit: int | None
+) -> tuple[list[str], IntArray]:
+    with tarfile.open(archive, "r:gz") as tar:
+        try:
+            raw = tar.extractfile(member)
+        except KeyError:
+            raise ValueError(f"{archive}: {member} is missing from the archive") from None
+        if raw is None:
+            raise ValueError(f"{archive}: {member} is not a regular file")
+        with io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as f:
+            return parse_zhang_csv(f, f"{archive}:{member}", num_classes=k, limit=limit)

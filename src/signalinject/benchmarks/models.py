@@ -1,0 +1,270 @@
+"""The torch models of the benchmarks: the paper's ConvNet, Zhang's char-CNN, two shallow nets.
+
+=========== ====================== ============================ ================================
+name        class                  input                        role
+=========== ====================== ============================ ================================
+convnet     :class:`PaperConvNet`  float ``(N, C, 32, 32)``     the paper's image ConvNet
+charcnn     :class:`CharCNN`       int64 codes ``(N, L)``       Zhang et al.'s small char-CNN
+shallow_max :class:`ShallowMaxNet` float ``(N, C, H, W)``       the paper's "Shallow MaxNN"
+perceptron  :class:`Perceptron`    anything ``(N, ...)``        one linear layer on raw inputs
+=========== ====================== ============================ ================================
+
+>>> import torch
+>>> net = build_model("convnet", (3, 32, 32), 10)
+>>> net(torch.zeros(2, 3, 32, 32)).shape, count_parameters(net)
+(torch.Size([2, 10]), 608778)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from signalinject.core import check_int
+
+__all__ = [
+    "TORCH_MODELS",
+    "CharCNN",
+    "PaperConvNet",
+    "Perceptron",
+    "ShallowMaxNet",
+    "build_model",
+    "count_parameters",
+]
+
+TORCH_MODELS: tuple[str, ...] = ("convnet", "charcnn", "shallow_max", "perceptron")
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters (frozen buffers such as CharCNN's one-hot table excluded)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def _image_size(image_size: Any) -> tuple[int, int]:
+    if isinstance(image_size, (str, bytes)) or not isinstance(image_size, (tuple, list)):
+        raise TypeError(f"image_size must be a (height, width) pair, got {image_size!r}")
+    if len(image_size) != 2:
+        raise TypeError(f"image_size must be a (height, width) pair, got {image_size!r}")
+    return check_int("image_size[0]", image_size[0], low=4), check_int(
+        "image_size[1]", image_size[1], low=4
+    )
+
+
+class PaperConvNet(nn.Module):
+    """The paper's image ConvNet: 4 conv layers, ReLU, then one fully connected classifier.
+
+    Filter sizes 5, 3, 3, 2 and feature maps 3 -> 64 -> 128 -> 256 -> 128 (Hoffer & Fine
+    2016). The paper leaves pooling and padding unstated; our choice: every conv is padded by
+    ``kernel // 2`` (so the 2x2 conv grows 8x8 to 9x9) and a 2x2 max-pool follows the first two
+    convs (32 -> 16 -> 8). The classifier is one linear layer on the flattened 128x9x9 maps.
+
+    Parameters: 608,778 for 10 classes on 32x32x3 (505,088 in the convs, 103,690 in the
+    classifier), the paper's "~600K".
+
+    Args:
+        num_classes: K outputs (logits).
+        in_channels: C of the input ``(N, C, H, W)``.
+        image_size: ``(H, W)``; 32x32 in the paper, any size >= 4 works.
+    """
+
+    def __init__(
+        self, num_classes: int = 10, in_channels: int = 3, *, image_size: Any = (32, 32)
+    ) -> None:
+        super().__init__()
+        k = check_int("num_classes", num_classes, low=2)
+        c = check_int("in_channels", in_channels, low=1)
+        h, w = _image_size(image_size)
+        self.features = nn.Sequential(
+            nn.Conv2d(c, 64, 5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(64, 128, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+            nn.Conv2d(128, 256, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(256, 128, 2, padding=1),
+            nn.ReLU(inplace=True),
+        )
+        self.classifier = nn.Linear(128 * (h // 4 + 1) * (w // 4 + 1), k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """float ``(N, C, H, W)`` -> logits ``(N, K)``."""
+        return self.classifier(self.features(x).flatten(1))  # type: ignore[no-any-return]
+
+
+def _charcnn_out_length(length: int) -> int:
+    """Positions left after CharCNN's convs (kernels 7, 7, 3, 3, 3, 3) and its three pools of 3."""
+    n = (length - 6) // 3  # conv 7, pool 3
+    n = (n - 6) // 3  # conv 7, pool 3
+    return (n - 8) // 3  # four convs of 3, pool 3
+
+
+class CharCNN(nn.Module):
+    """Zhang et al.'s (2015) small character-level ConvNet.
+
+    Six temporal convs of ``width`` (256) features, kernels 7, 7, 3, 3, 3, 3, ReLU, max-pool of 3
+    (stride 3) after convs 1, 2 and 6; then linear layers of ``fc_width`` (1024), 1024 and K with
+    ReLU and dropout 0.5 between them. For ``length`` 1014: 34 positions reach the classifier,
+    11.3M parameters for 5 classes.
+
+    The input is the quantized text: int64 codes ``(N, L)`` with 1..``alphabet_size`` a character
+    and 0 anything else (the all-zero vector). The one-hot encoding is a lookup in a frozen
+    ``(alphabet_size + 1, alphabet_size)`` table (a buffer, row 0 zero, then the identity), done
+    inside the model so that only the small codes travel to the device. Codes outside
+    ``0..alphabet_size`` raise an IndexError (a device assert on CUDA).
+
+    Args:
+        num_classes: K outputs.
+        alphabet_size: the quantizer's alphabet (70 in Zhang et al.).
+        length: L, the quantized length (1014 in Zhang et al.; at least 123).
+        width: conv features (256 in the small model; smaller for tests and CPU demos).
+        fc_width: hidden linear units (1024 in the small model).
+        dropout: dropout probability between the linear layers.
+        init_std: if given, every weight is drawn from N(0, init_std) and biases zeroed, as
+            Zhang et al. did (0.05 for the small model); default: PyTorch's initialization.
+    """
+
+    onehot: torch.Tensor  # the frozen one-hot table, a buffer
+
+    def __init__(
+        self,
+        num_classes: int,
+        alphabet_size: int = 70,
+        length: int = 1014,
+        *,
+        width: int = 256,
+        fc_width: int = 1024,
+        dropout: float = 0.5,
+        init_std: float | None = None,
+    ) -> None:
+        super().__init__()
+        k = check_int("num_classes", num_classes, low=2)
+        a = check_int("alphabet_size", alphabet_size, low=1)
+        n = check_int("length", length, low=1)
+        w = check_int("width", width, low=1)
+        fc = check_int("fc_width", fc_width, low=1)
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        out = _charcnn_out_length(n)
+        if out < 1:
+            raise ValueError(
+                f"length must be at least 123 for CharCNN's convs and pools, got {length}"
+            )
+        self.alphabet_size, self.length = a, n
+        self.register_buffer("onehot", torch.cat([torch.zeros(1, a), torch.eye(a)]))
+        self.features = nn.Sequential(
+            nn.Conv1d(a, w, 7), nn.ReLU(inplace=True), nn.MaxPool1d(3),
+            nn.Conv1d(w, w, 7), nn.ReLU(inplace=True), nn.MaxPool1d(3),
+            nn.Conv1d(w, w, 3), nn.ReLU(inplace=True),
+            nn.Conv1d(w, w, 3), nn.ReLU(inplace=True),
+            nn.Conv1d(w, w, 3), nn.ReLU(inplace=True),
+            nn.Conv1d(w, w, 3), nn.ReLU(inplace=True), nn.MaxPool1d(3),
+        )  # fmt: skip
+        self.classifier = nn.Sequential(
+            nn.Linear(w * out, fc), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(fc, fc), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(fc, k),
+        )  # fmt: skip
+        if init_std is not None:
+            if not init_std > 0 or not math.isfinite(init_std):
+                raise ValueError(f"init_std must be a positive number, got {init_std}")
+            for m in self.modules():
+                if isinstance(m, (nn.Conv1d, nn.Linear)):
+                    nn.init.normal_(m.weight, 0.0, init_std)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        """int64 codes ``(N, L)`` -> logits ``(N, K)``."""
+        if codes.ndim != 2 or codes.shape[1] != self.length:
+            raise ValueError(
+                f"CharCNN expects int64 codes of shape (N, {self.length}), got {tuple(codes.shape)}"
+            )
+        x = F.embedding(codes, self.onehot)  # (N, L, A); the buffer follows model.to(dtype)
+        return self.classifier(self.features(x.transpose(1, 2)).flatten(1))  # type: ignore[no-any-return]
+
+
+class ShallowMaxNet(nn.Module):
+    """Our reading of the paper's "Shallow MaxNN": a per-pixel linear map, ReLU, global max.
+
+    A 1x1 conv maps each pixel's C values to ``hidden`` features, ReLU, then each feature's
+    maximum over all pixels feeds a linear classifier. It sees *which values occur anywhere* in
+    the image but not where: the opposite bias of a position-bound model such as a tree on
+    pixels.
+
+    Args:
+        num_classes: K outputs.
+        in_channels: C of the input ``(N, C, H, W)``.
+        hidden: the number of per-pixel features.
+    """
+
+    def __init__(self, num_classes: int, in_channels: int = 3, hidden: int = 256) -> None:
+        super().__init__()
+        k = check_int("num_classes", num_classes, low=2)
+        c = check_int("in_channels", in_channels, low=1)
+        h = check_int("hidden", hidden, low=1)
+        self.pixel = nn.Conv2d(c, h, 1)
+        self.classifier = nn.Linear(h, k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """float ``(N, C, H, W)`` -> logits ``(N, K)``."""
+        h = F.relu(self.pixel(x)).amax(dim=(2, 3))
+        return self.classifier(h)  # type: ignore[no-any-return]
+
+
+class Perceptron(nn.Module):
+    """One linear layer on the flattened raw input (cast to the weight's dtype).
+
+    Args:
+        num_classes: K outputs.
+        in_features: the number of values of one sample (``C * H * W``, or ``L`` for codes).
+    """
+
+    def __init__(self, num_classes: int, in_features: int) -> None:
+        super().__init__()
+        k = check_int("num_classes", num_classes, low=2)
+        d = check_int("in_features", in_features, low=1)
+        self.linear = nn.Linear(d, k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, ...)`` with ``in_features`` values per sample -> logits ``(N, K)``."""
+        return self.linear(x.flatten(1).to(self.linear.weight.dtype))  # type: ignore[no-any-return]
+
+
+def build_model(
+    name: str, input_shape: tuple[int, ...], num_classes: int, **options: Any
+) -> nn.Module:
+    """A fresh model of :data:`TORCH_MODELS` for inputs of one sample's ``input_shape``.
+
+    Args:
+        name: ``"convnet"``, ``"charcnn"``, ``"shallow_max"`` or ``"perceptron"``.
+        input_shape: one sample as the model sees it: ``(C, H, W)`` for images, ``(L,)`` for
+            text codes.
+        num_classes: K.
+        options: passed to the model's constructor (e.g. ``width=64`` for a small CharCNN).
+
+    Raises:
+        ValueError: unknown name, or an input shape the model cannot take.
+    """
+    if name not in TORCH_MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(TORCH_MODELS)}")
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, (tuple, list)):
+        raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}")
+    shape = tuple(check_int(f"input_shape[{i}]", v, low=1) for i, v in enumerate(input_shape))
+    if name == "perceptron":
+        return Perceptron(num_classes, math.prod(shape), **options)
+    if name == "charcnn":
+        if len(shape) != 1:
+            raise ValueError(f"charcnn takes text codes of shape (L,), got input_shape {shape}")
+        return CharCNN(num_classes, length=shape[0], **options)
+    if len(shape) != 3:
+        raise ValueError(f"{name} takes images of shape (C, H, W), got input_shape {shape}")
+    c, h, w = shape
+    if name == "convnet":
+        return PaperConvNet(num_classes, c, image_size=(h, w), **options)
+    return ShallowMaxNet(num_classes, c, **options)

@@ -1,0 +1,404 @@
+"""Dataset loaders: CIFAR-10 and Zhang et al. CSVs on tiny fixtures in their exact formats, and
+the embedded ``digits`` and ``stdlib_docs``."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import pickle
+import struct
+import tarfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from signalinject.benchmarks import _stdlib_docs
+from signalinject.benchmarks.datasets import (
+    DATASETS,
+    DataBundle,
+    digits_to_rgb32,
+    load_cifar10,
+    load_dataset,
+    load_digits32,
+    load_stdlib_docs,
+    load_zhang_csv,
+    parse_zhang_csv,
+)
+
+
+# -- CIFAR-10 fixtures in the official format ----------------------------------------------------
+class _Py2Pickler(pickle._Pickler):  # type: ignore[name-defined,misc]
+    """Writes ``bytes`` as Python 2 ``str`` (SHORT_BINSTRING/BINSTRING), like the official files.
+
+    Python 3 pickles bytes at protocol 2 through ``_codecs.encode``; the CIFAR-10 files were
+    written by Python 2, whose ``str`` has its own opcodes (and loads as bytes with
+    ``encoding="bytes"``).
+    """
+
+    dispatch: ClassVar[dict[type, Any]] = dict(pickle._Pickler.dispatch)  # type: ignore[attr-defined]
+
+    def save_py2_str(self, obj: bytes) -> None:
+        if len(obj) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(obj)]) + obj)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(obj)) + obj)
+        self.memoize(obj)
+
+    dispatch[bytes] = save_py2_str
+
+
+def py2_pickle(obj: Any) -> bytes:
+    buf = io.BytesIO()
+    _Py2Pickler(buf, protocol=2).dump(obj)
+    # The official files name NumPy's rebuild function by its historical module.
+    return buf.getvalue().replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+
+
+def make_batch(rng: np.random.Generator, n: int, label: bytes) -> dict[bytes, Any]:
+    return {
+        b"batch_label": label,
+        b"labels": [int(v) for v in rng.integers(0, 10, n)],
+        b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        b"filenames": [b"img_%d.png" % i for i in range(n)],
+    }
+
+
+@pytest.fixture(scope="module")
+def cifar_batches() -> dict[str, dict[bytes, Any]]:
+    rng = np.random.default_rng(0)
+    batches = {f"data_batch_{i}": make_batch(rng, 2 + i, b"training batch %d of 5" % i)
+               for i in range(1, 6)}  # fmt: skip
+    batches["test_batch"] = make_batch(rng, 3, b"testing batch 1 of 1")
+    return batches
+
+
+def write_cifar_folder(root: Path, batches: dict[str, dict[bytes, Any]]) -> Path:
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name, batch in batches.items():
+        (folder / name).write_bytes(py2_pickle(batch))
+    meta = {b"label_names": [b"airplane", b"automobile"], b"num_cases_per_batch": 10000}
+    (folder / "batches.meta").write_bytes(py2_pickle(meta))
+    return folder
+
+
+def write_cifar_archive(root: Path, batches: dict[str, dict[bytes, Any]]) -> Path:
+    src = write_cifar_folder(root / "src", batches)
+    archive = root / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(src, arcname="cifar-10-batches-py")
+    return archive
+
+
+def expected(batches: dict[str, dict[bytes, Any]], names: list[str]) -> tuple[Any, Any]:
+    """The reference decoding, pixel by pixel: row = R plane, G plane, B plane (32x32 each)."""
+    data = np.concatenate([batches[n][b"data"] for n in names])
+    x = np.empty((len(data), 32, 32, 3), np.uint8)
+    for ch in range(3):
+        for r in range(32):
+            x[:, r, :, ch] = data[:, ch * 1024 + r * 32 : ch * 1024 + r * 32 + 32]
+    y = np.concatenate([batches[n][b"labels"] for n in names]).astype(np.int64)
+    return x, y
+
+
+TRAIN = [f"data_batch_{i}" for i in range(1, 6)]
+
+
+def test_fixture_is_a_python2_pickle(cifar_batches: dict[str, Any]) -> None:
+    raw = py2_pickle(cifar_batches["test_batch"])
+    assert b"cnumpy.core.multiarray\n_reconstruct\n" in raw
+    assert pickle.SHORT_BINSTRING + b"\x04data" in raw  # the key b"data" as a Python 2 str
+    assert b"_codecs" not in raw
+    assert pickle.loads(raw, encoding="bytes")[b"labels"] == cifar_batches["test_batch"][b"labels"]
+
+
+@pytest.mark.parametrize("split", ["train", "test"])
+def test_cifar_folder_and_archive(
+    tmp_path: Path, cifar_batches: dict[str, Any], split: str
+) -> None:
+    names = TRAIN if split == "train" else ["test_batch"]
+    want_x, want_y = expected(cifar_batches, names)
+    folder = write_cifar_folder(tmp_path / "a", cifar_batches)
+    archive = write_cifar_archive(tmp_path / "b", cifar_batches)
+    for root in (folder.parent, folder, archive.parent, archive):
+        x, y = load_cifar10(root, split)  # type: ignore[arg-type]
+        assert x.dtype == np.uint8
+        assert x.shape == (len(want_y), 32, 32, 3)
+        assert x.flags.c_contiguous
+        np.testing.assert_array_equal(x, want_x)
+        assert y.dtype == np.int64
+        np.testing.assert_array_equal(y, want_y)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 4))
+def test_cifar_planar_rows_roundtrip(seed: int, n: int) -> None:
+    from signalinject.benchmarks.datasets import _read_batch
+
+    rng = np.random.default_rng(seed)
+    batch = make_batch(rng, n, b"b")
+    x, y = _read_batch(io.BytesIO(py2_pickle(batch)), "mem")
+    # Back to the file's layout: channel planes, each row-major.
+    np.testing.assert_array_equal(x.transpose(0, 3, 1, 2).reshape(n, 3072), batch[b"data"])
+    assert y.tolist() == batch[b"labels"]
+
+
+def test_cifar_download_checks_md5(tmp_path: Path, cifar_batches: dict[str, Any]) -> None:
+    archive = write_cifar_archive(tmp_path / "server", cifar_batches)
+    md5 = hashlib.md5(archive.read_bytes()).hexdigest()
+    dest = tmp_path / "data"
+    with pytest.raises(OSError, match="md5"):
+        load_cifar10(dest, "test", download=True, url=archive.as_uri(), md5="0" * 32)
+    assert not dest.exists() or not any(dest.iterdir())  # nothing half-written is left
+    x, _y = load_cifar10(dest, "test", download=True, url=archive.as_uri(), md5=md5)
+    assert (dest / "cifar-10-python.tar.gz").read_bytes() == archive.read_bytes()
+    np.testing.assert_array_equal(x, expected(cifar_batches, ["test_batch"])[0])
+
+
+def test_load_dataset_cifar10(tmp_path: Path, cifar_batches: dict[str, Any]) -> None:
+    write_cifar_folder(tmp_path, cifar_batches)
+    b = load_dataset("cifar10", data_dir=tmp_path, limit=4)
+    assert (b.kind, b.num_classes, b.x_train.shape, len(b.x_test)) == (
+        "image",
+        10,
+        (4, 32, 32, 3),
+        3,
+    )
+    np.testing.assert_array_equal(b.x_train, expected(cifar_batches, TRAIN)[0][:4])
+
+
+def test_cifar_missing_says_where(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"cifar-10-python\.tar\.gz .*cifar-10-batches-py/"):
+        load_cifar10(tmp_path)
+
+
+def test_cifar_bad_split(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="split must be 'train' or 'test', got 'val'"):
+        load_cifar10(tmp_path, "val")  # type: ignore[arg-type]
+
+
+def test_cifar_refuses_foreign_globals(tmp_path: Path, cifar_batches: dict[str, Any]) -> None:
+    folder = write_cifar_folder(tmp_path, cifar_batches)
+    (folder / "test_batch").write_bytes(
+        b"\x80\x02cos\nsystem\nq\x00X\x04\x00\x00\x00trueq\x01\x85R."
+    )
+    with pytest.raises(ValueError, match=r"refusing the global os\.system"):
+        load_cifar10(tmp_path, "test")
+
+
+@pytest.mark.parametrize(
+    ("batch", "match"),
+    [
+        (
+            {b"data": np.zeros((2, 3071), np.uint8), b"labels": [0, 1]},
+            r"uint8 of shape \(N, 3072\)",
+        ),
+        ({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}, "2 images but 1 labels"),
+        ({b"data": np.zeros((1, 3072), np.uint8), b"labels": [10]}, "labels must be in 0..9"),
+        ({b"labels": [0]}, "needs b'data' and b'labels'"),
+        ([1, 2], "expected a pickled dict"),
+    ],
+)
+def test_cifar_bad_batch(tmp_path: Path, batch: Any, match: str) -> None:
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(py2_pickle(batch))
+    with pytest.raises(ValueError, match=match):
+        load_cifar10(tmp_path, "test")
+
+
+def test_cifar_archive_missing_member(tmp_path: Path, cifar_batches: dict[str, Any]) -> None:
+    write_cifar_archive(tmp_path, {"test_batch": cifar_batches["test_batch"]})
+    with pytest.raises(ValueError, match="data_batch_1 is missing from the archive"):
+        load_cifar10(tmp_path, "train")
+
+
+# -- Zhang et al. CSVs -------------------------------------------------------------------------
+YELP = (
+    '"5","Great place, ""really"" good.\\nWould go again! "\n'
+    '"1","  Awful.\\n\\nNever again\\\\nok"\n'
+    "3,unquoted text\n"
+)  # fmt: skip
+AMAZON = (
+    '"2","Not bad","It works\\nmostly, ""fine"""\n'
+    '"4"," Title ","  Body text  "\n'
+)  # fmt: skip
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", newline="")
+    return path
+
+
+def test_zhang_two_columns(tmp_path: Path) -> None:
+    texts, y = load_zhang_csv(write(tmp_path / "train.csv", YELP))
+    assert texts == [
+        'Great place, "really" good.\nWould go again!',
+        "Awful.\n\nNever again\\\nok",  # file: again\\nok -> a backslash, then a newline
+        "unquoted text",
+    ]
+    assert y.tolist() == [4, 0, 2]
+    assert y.dtype == np.int64
+
+
+def test_zhang_three_columns(tmp_path: Path) -> None:
+    path = write(tmp_path / "train.csv", AMAZON)
+    texts, y = load_zhang_csv(path, num_classes=5)
+    assert texts == ['Not bad It works\nmostly, "fine"', "Title Body text"]
+    assert y.tolist() == [1, 3]
+    rev, _ = load_zhang_csv(path, reverse_fields=True)  # Crepe's data.lua order
+    assert rev == ['It works\nmostly, "fine" Not bad', "Body text Title"]
+    assert load_zhang_csv(path, limit=1)[0] == texts[:1]
+
+
+_field = st.text(st.sampled_from(list("ab ,\"\\n\t\r\n'é")), max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 5), _field, _field), min_size=1, max_size=6))
+def test_zhang_csv_roundtrip(rows: list[tuple[int, str, str]]) -> None:
+    """Whatever csv quoting produces, the fields come back as the reference transforms them."""
+    buf = io.StringIO(newline="")
+    csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\n").writerows(rows)
+    texts, y = parse_zhang_csv(io.StringIO(buf.getvalue(), newline=""))
+    space = " \t\n\v\f\r"
+    want = [f"{a.replace(chr(92) + 'n', chr(10)).strip(space)} "
+            f"{b.replace(chr(92) + 'n', chr(10)).strip(space)}" for _, a, b in rows]  # fmt: skip
+    assert texts == want
+    assert y.tolist() == [k - 1 for k, _, _ in rows]
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "match"),
+    [
+        ('"1","a"\n"2","b","c"\n', {}, "line 2: malformed row: 3 field"),
+        ('"1","a"\n"x","b"\n', {}, "line 2: the class must be an integer, got 'x'"),
+        ('"1","a"\n"0","b"\n', {}, "line 2: class 0 is outside 1"),
+        ('"1","a"\n"6","b"\n', {"num_classes": 5}, r"line 2: class 6 is outside 1\.\.5"),
+        ('"1","a"\n"2","b"c"\n', {}, "line 2: malformed CSV"),
+        ('"1"\n', {}, "line 1: a row needs a class and at least one text field"),
+        ('"1","a"\n\n"2","b"\n', {}, "line 2: malformed row: 0 field"),
+    ],
+)
+def test_zhang_errors(tmp_path: Path, text: str, kwargs: dict[str, Any], match: str) -> None:
+    path = write(tmp_path / "bad.csv", text)
+    with pytest.raises(ValueError, match=match) as info:
+        load_zhang_csv(path, **kwargs)
+    assert str(path) in str(info.value)
+
+
+def test_zhang_multiline_record_reports_its_last_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "bad.csv", '"1","a\nb"\n"9","c"\n')
+    with pytest.raises(ValueError, match=r"line 3: class 9 is outside 1\.\.5"):
+        load_zhang_csv(path, num_classes=5)
+
+
+@pytest.mark.parametrize("layout", ["folder", "tgz", "tar.gz"])
+def test_load_dataset_zhang(tmp_path: Path, layout: str) -> None:
+    files = {"train.csv": AMAZON, "test.csv": '"3","t","x"\n'}
+    if layout == "folder":
+        for name, text in files.items():
+            write(tmp_path / "amazon_review_full_csv" / name, text)
+    else:
+        with tarfile.open(tmp_path / f"amazon_review_full_csv.{layout}", "w:gz") as tar:
+            for name, text in files.items():
+                data = text.encode()
+                info = tarfile.TarInfo(f"amazon_review_full_csv/{name}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    b = load_dataset("amazon_full", data_dir=tmp_path)
+    assert (b.kind, b.num_classes) == ("text", 5)
+    assert b.x_train == ['Not bad It works\nmostly, "fine"', "Title Body text"]
+    assert b.y_train.tolist() == [1, 3]
+    assert b.x_test == ["t x"]
+    assert b.y_test.tolist() == [2]
+    assert load_dataset("amazon_full", data_dir=tmp_path, limit=1).x_train == b.x_train[:1]
+
+
+def test_load_dataset_zhang_missing(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"yelp_review_full_csv/train\.csv .* no official"):
+        load_dataset("yelp_full", data_dir=tmp_path, download=True)
+
+
+# -- embedded datasets ---------------------------------------------------------------------------
+def test_digits_to_rgb32_values() -> None:
+    img = np.zeros((1, 8, 8), np.int64)
+    img[0, 0, 1], img[0, 7, 7], img[0, 3, 4] = 16, 8, 1
+    x = digits_to_rgb32(img)
+    assert x.shape == (1, 32, 32, 3)
+    assert x.dtype == np.uint8
+    assert (x[0, 0:4, 4:8] == 255).all()
+    assert (x[0, 28:, 28:] == 128).all()
+    assert (x[0, 12:16, 16:20] == 16).all()  # round(255 / 16) = 15.9 -> 16
+    assert x.sum() == 16 * 3 * (255 + 128 + 16)
+
+
+def test_digits_to_rgb32_rejects_bad_values() -> None:
+    with pytest.raises(ValueError, match=r"\(N, 8, 8\) in 0..16"):
+        digits_to_rgb32(np.full((1, 8, 8), 17))
+
+
+def test_digits_bundle() -> None:
+    b = load_digits32()
+    assert isinstance(b.x_train, np.ndarray)
+    assert (b.name, b.kind, b.num_classes) == ("digits", "image", 10)
+    assert b.x_train.shape == (1352, 32, 32, 3)
+    assert b.x_test.shape == (445, 32, 32, 3)
+    assert b.x_train.dtype == np.uint8
+    assert b.y_train.dtype == np.int64
+    # Stratified: a quarter of each class (rounded down) is test.
+    total = np.bincount(b.y_train, minlength=10) + np.bincount(b.y_test, minlength=10)
+    np.testing.assert_array_equal(np.bincount(b.y_test, minlength=10), total // 4)
+    assert "stand-in" in b.description
+    again = load_dataset("digits", limit=20)
+    np.testing.assert_array_equal(again.x_train, b.x_train[:20])
+    assert sorted(set(again.y_train.tolist())) == list(range(10))  # a limit keeps a mix
+
+
+def test_stdlib_docs_bundle() -> None:
+    b = load_stdlib_docs()
+    assert isinstance(b.x_train, list)
+    assert isinstance(b.x_test, list)
+    assert (b.name, b.kind, b.num_classes) == ("stdlib_docs", "text", 5)
+    n = len(b.x_train) + len(b.x_test)
+    # The pinned corpus is the same on CPython 3.10-3.13 (644 docstrings); another release may
+    # have edited a few, which then drop out.
+    assert 0.97 * len(_stdlib_docs.PINS) <= n <= len(_stdlib_docs.PINS) == 644
+    assert min(np.bincount(b.y_train, minlength=5)) >= 60
+    assert min(np.bincount(b.y_test, minlength=5)) >= 15
+    assert not set(b.x_train) & set(b.x_test)
+    assert all(len(t) >= _stdlib_docs.MIN_CHARS for t in b.x_train + b.x_test)
+    assert load_dataset("stdlib_docs", limit=7).x_train == b.x_train[:7]
+    assert "stand-in" in b.description
+
+
+def test_stdlib_docs_unpinned_is_a_superset() -> None:
+    pinned = {s[1] for s in _stdlib_docs.collect()}
+    assert pinned <= {s[1] for s in _stdlib_docs.collect(pinned=False)}
+
+
+# -- load_dataset ------------------------------------------------------------------------------
+def test_datasets_names() -> None:
+    assert DATASETS == ("digits", "cifar10", "stdlib_docs", "yelp_full", "amazon_full")
+
+
+def test_load_dataset_unknown() -> None:
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'; known: digits, cifar10"):
+        load_dataset("mnist")
+
+
+def test_load_dataset_bad_limit() -> None:
+    with pytest.raises(ValueError, match=r"limit must be in \[1, inf\], got 0"):
+        load_dataset("digits", limit=0)
+
+
+def test_bundle_checks_lengths() -> None:
+    y = np.zeros(2, np.int64)
+    with pytest.raises(ValueError, match="x_test holds 1 samples but y_test 2 labels"):
+        DataBundle("t", "text", 2, ["a", "b"], y, ["a"], y, "d")
