@@ -23,6 +23,10 @@ texts before a backward encoding.
 Per-sample parameters (which class a sample's signal encodes and whether it carries one) come
 from ``(seed, index)`` through :meth:`~signalinject.core.Injector.codes`; on codes the write is one
 vectorized pass. The string path is one Python operation per text (slices), never per character.
+Measured on 2 shared CPU cores: encoding 100,000 texts of ~700 characters to uint8 codes takes
+~1.4 s (join 0.15 s, UTF-32 view 0.34 s, table lookup 0.31 s, scatter 0.31 s); injecting into
+those codes 0.05 s (Mnemonic), 0.08 s (PatternChar), 0.2-0.4 s (LengthEncoding). Into int64 codes
+(811 MB) the copy of the input dominates.
 
 >>> import signalinject as si
 >>> q = si.CharQuantizer(length=8)
