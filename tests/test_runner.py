@@ -164,6 +164,24 @@ class TestReliance:
         s = measure(lambda x: (x[:, 4, 4, 0].astype(np.int64) - 100) // 10, prep)
         assert (s.accuracy, s.reliance, s.reliance_true_accuracy) == (1.0, 0.0, 1.0)
 
+    def test_decision_tree_on_mnemonic_codes_relies_on_it(self) -> None:
+        from signalinject.text import CharQuantizer, Mnemonic
+
+        q = CharQuantizer(length=64)
+        rng = np.random.default_rng(0)
+        alphabet = np.array(list("abcdefghijklmnopqrstuvwxyz ,."))
+
+        def texts(n: int) -> list[str]:
+            return ["".join(rng.choice(alphabet, int(rng.integers(5, 60)))) for _ in range(n)]
+
+        y_tr, y_te = rng.integers(0, 5, 400), rng.integers(0, 5, 400)
+        prep = prepare(Mnemonic(5, quantizer=q), texts(400), y_tr, texts(400), y_te, seen=q.encode)
+        tree = DecisionTreeClassifier(random_state=0).fit(q.encode(prep.x_train), prep.y_train)
+        s = measure(lambda x: tree.predict(q.encode(x)).astype(np.int64), prep)
+        assert prep.decode_accuracy == 1.0
+        assert s.accuracy == 1.0
+        assert s.reliance == 1.0
+
     def test_clean_has_no_reliance(self) -> None:
         x, y = noise_images(50, 0)
         prep = prepare(None, x, y, x, y)

@@ -17,7 +17,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from signalinject.benchmarks.figures import add_show_parser
 from signalinject.benchmarks.runner import SUITES, BenchConfig, Suite
@@ -25,7 +25,10 @@ from signalinject.benchmarks.signals import signal_names
 
 __all__ = ["BENCH_COMMANDS", "COMMANDS", "add_bench_parser", "build_parser", "main"]
 
-Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]  # what add_subparsers() gives
+if TYPE_CHECKING:  # what add_subparsers() returns (not subscriptable at run time)
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+else:
+    Subparsers = argparse._SubParsersAction
 Registrar = Callable[[Any], None]
 
 
@@ -88,20 +91,20 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
     p.add_argument(
         "--signals",
         type=_csv("signals"),
-        default=signal_names(suite.kind),
+        default=",".join(signal_names(suite.kind)),
         metavar="A,B",
         help="signals (clean always runs)",
     )
     p.add_argument(
         "--models",
         type=_csv("models"),
-        default=suite.models,
+        default=",".join(suite.models),
         metavar="A,B",
         help="torch models and scikit-learn baselines",
     )
     p.add_argument("--epochs", type=_positive, default=suite.epochs, help="torch training epochs")
     p.add_argument("--batch-size", type=_positive, default=suite.batch_size, help="torch batch")
-    p.add_argument("--seeds", type=_seeds, default=(0,), metavar="0,1|0-4", help="seeds")
+    p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument("--out", default=f"signalinject-bench/{suite.name}", help="output directory")
     if suite.kind == "image":

@@ -43,6 +43,7 @@ import logging
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -541,6 +542,7 @@ class _Runner:
             if self.quantizer != CharQuantizer():
                 self.inj_quantizer = self.quantizer
         self.input_shape = self._input_shape()
+        self.forget()
         for m in cfg.models:  # refuse a model that cannot take this data before any training
             if m in models.TORCH_MODELS:
                 models.build_model(m, self.input_shape, self.bundle.num_classes)
@@ -587,21 +589,40 @@ class _Runner:
         return key
 
     # -- model inputs --------------------------------------------------------------------------
+    # The inputs of the current (signal, seed) are converted once and shared by its models;
+    # ``forget`` drops them when the next signal's data comes.
+    def forget(self) -> None:
+        self._inputs: dict[tuple[int, str], Any] = {}
+
+    def _cached(self, x: Any, what: str, make: Callable[[Any], Any]) -> Any:
+        key = (id(x), what)
+        if key not in self._inputs:
+            self._inputs[key] = (x, make(x))  # x kept alive: its id stays unique
+        return self._inputs[key][1]
+
     def codes(self, x: Any) -> IntArray:
         return np.asarray(self.quantizer.encode(x), dtype=np.int64)
 
     def torch_input(self, x: Any) -> torch.Tensor:
-        if self.cfg.kind == "text":
-            return torch.from_numpy(self.codes(x)).to(self.device)
-        out: torch.Tensor = self.train.images_to_tensor(
-            x, input_scale=self.cfg.input_scale, device=self.device
-        )
+        def make(data: Any) -> torch.Tensor:
+            if self.cfg.kind == "text":
+                return torch.from_numpy(self.codes(data)).to(self.device)
+            out: torch.Tensor = self.train.images_to_tensor(
+                data, input_scale=self.cfg.input_scale, device=self.device
+            )
+            return out
+
+        out: torch.Tensor = self._cached(x, "torch", make)
         return out
 
     def features(self, x: Any) -> npt.NDArray[np.float32]:
-        if self.cfg.kind == "text":
-            x = self.codes(x)
-        return np.asarray(self.baselines.features(x), dtype=np.float32)
+        def make(data: Any) -> npt.NDArray[np.float32]:
+            if self.cfg.kind == "text":
+                data = self.codes(data)
+            return np.asarray(self.baselines.features(data), dtype=np.float32)
+
+        out: npt.NDArray[np.float32] = self._cached(x, "features", make)
+        return out
 
     # -- one cell ------------------------------------------------------------------------------
     def fit_predict(self, cell: Cell, prep: Prepared) -> tuple[Scores, int]:
@@ -670,13 +691,21 @@ def run(cfg: BenchConfig) -> list[dict[str, Any]]:
                         continue
                     bar.set_description(f"seed {seed} {signal} {model}")
                     if prep is None:
+                        r.forget()
                         seen = r.codes if cfg.kind == "text" else None
                         prep = prepare(
                             inj, r.bundle.x_train, r.y_train, r.bundle.x_test, r.y_test, seen=seen
                         )
                     t0 = time.perf_counter()
-                    scores, n_fit = r.fit_predict(cell, prep)
+                    # a fit's warnings (e.g. a solver that did not converge) are part of its
+                    # result: recorded in the line and logged, never raised, never lost
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        scores, n_fit = r.fit_predict(cell, prep)
                     seconds = time.perf_counter() - t0
+                    notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+                    for note in notes:
+                        logger.warning("seed %d %s %s: %s", seed, signal, model, note)
                     acc = scores.accuracy
                     if signal == "clean":
                         clean_acc = acc
@@ -711,6 +740,7 @@ def run(cfg: BenchConfig) -> list[dict[str, Any]]:
                         "device": str(r.device),
                         "version": __version__,
                         "seconds": round(seconds, 3),
+                        "warnings": notes,
                         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     }
                     append_record(path, rec)
