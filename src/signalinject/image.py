@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from signalinject._backend import Array, hash_u32, is_torch, uniform01, where
+from signalinject._backend import Array, arange_like, hash_u32, is_torch, uniform01, where
 from signalinject.core import Injector, check_finite_values, check_int
 
 __all__ = [
@@ -218,13 +218,6 @@ def _nearest(v: Array, table: tuple[float, ...]) -> Array:
     return np.asarray(np.abs(v[..., None] - np.asarray(table, np.float64)).argmin(-1))
 
 
-def _arange(n: int, like: Array) -> Array:
-    """``arange(n)`` (int64) on ``like``'s backend and device."""
-    if isinstance(like, torch.Tensor):
-        return torch.arange(n, device=like.device)
-    return np.arange(n)
-
-
 def _labels_out(out: Array, single: bool) -> Any:
     """Decoded labels as int64: ``(N,)``, or one label (0-d tensor / NumPy scalar)."""
     out = out.to(torch.int64) if isinstance(out, torch.Tensor) else out.astype(np.int64)
@@ -367,14 +360,14 @@ class OnePixel(ImageInjector):
 
     def apply(self, out: Array, params: Params) -> None:
         r, c = self.position
-        n = _arange(out.shape[0], out)
+        n = arange_like(out.shape[0], out)
         put_pixels(out, n, r, c, params["value"], params["carried"])
 
     def read(self, x: Array, index: Array) -> Array:
         _check_inside("position", [self.position], x.shape[1], x.shape[2])
         _, stored = _code_table("values", self.code_values, x)
         r, c = self.position
-        return _nearest(read_pixels(x, _arange(x.shape[0], x), r, c), stored)
+        return _nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -459,13 +452,13 @@ class PatternPixels(ImageInjector):
 
     def apply(self, out: Array, params: Params) -> None:
         r, c, _ = self._rc(out)
-        n = _arange(out.shape[0], out)[:, None]
+        n = arange_like(out.shape[0], out)[:, None]
         put_pixels(out, n, r, c, params["value"], params["carried"])
 
     def read(self, x: Array, index: Array) -> Array:
         r, c, bit = self._rc(x)
         _, stored = self._values(x)
-        v = read_pixels(x, _arange(x.shape[0], x)[:, None], r, c)
+        v = read_pixels(x, arange_like(x.shape[0], x)[:, None], r, c)
         bits = _nearest(v, stored)
         return (bits << bit).sum(-1)
 
@@ -515,7 +508,7 @@ class RandomPixel(ImageInjector):
         return p
 
     def apply(self, out: Array, params: Params) -> None:
-        n = _arange(out.shape[0], out)
+        n = arange_like(out.shape[0], out)
         put_pixels(out, n, params["row"], params["col"], params["value"], params["carried"])
 
     def decode(self, x: Any, *, index: Any = None, channels_last: bool | None = None) -> Any:
@@ -528,7 +521,7 @@ class RandomPixel(ImageInjector):
     def read(self, x: Array, index: Array) -> Array:
         _, stored = _code_table("values", self.code_values, x)
         r, c = self.locations(index, x.shape[1], x.shape[2])
-        return _nearest(read_pixels(x, _arange(x.shape[0], x), r, c), stored)
+        return _nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
 
     def _read_blind(self, x: Array) -> Array:
         table, _ = _code_table("values", self.code_values, x)
@@ -678,7 +671,7 @@ class MultipleLocations(ImageInjector):
 
     def apply(self, out: Array, params: Params) -> None:
         pair = params["pair"]
-        n = _arange(out.shape[0], out)[:, None]
+        n = arange_like(out.shape[0], out)[:, None]
         r, c = pair[:, 0::2], pair[:, 1::2]  # (N, 2) each
         v = params["value"][:, None]
         v = v.expand(-1, 2) if isinstance(v, torch.Tensor) else np.broadcast_to(v, r.shape)
@@ -686,7 +679,7 @@ class MultipleLocations(ImageInjector):
 
     def read(self, x: Array, index: Array) -> Array:
         t = self._pair_table(x)
-        n = _arange(x.shape[0], x)[:, None]
+        n = arange_like(x.shape[0], x)[:, None]
         a, b = x[n, t[:, 0], t[:, 1]], x[n, t[:, 2], t[:, 3]]  # (N, K, C)
         if isinstance(a, torch.Tensor):
             return (a.to(torch.float64) - b.to(torch.float64)).abs().sum(-1).argmin(-1)
