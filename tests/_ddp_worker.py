@@ -44,7 +44,9 @@ def main(out_dir: Path) -> None:
     per_sample = si.InjectedDataset(base, inj, return_index=True)
     indexed = si.IndexedDataset(base)
     sampler = DistributedSampler(per_sample, shuffle=True, seed=3)
-    a = DataLoader(per_sample, batch_size=7, sampler=sampler, num_workers=2)
+    a = DataLoader(
+        per_sample, batch_size=7, sampler=sampler, num_workers=2, persistent_workers=True
+    )
     b = DataLoader(indexed, batch_size=5, sampler=sampler)
     seen: dict[str, list[torch.Tensor]] = {"index": [], "x": [], "index_b": [], "x_b": []}
     for epoch in range(EPOCHS):
