@@ -601,9 +601,20 @@ class TestMultipleLocations:
         out = inj(images(rng, (2000, 32, 32, channels)), y)
         assert (inj.decode(out) == y).mean() >= 0.9
 
-    def test_decode_is_ambiguous_on_flat_images(self) -> None:
-        # every pair of a flat image is equal: the tie goes to class 0 whatever was written
+    def test_decode_prefers_the_rare_value_on_flat_images(self) -> None:
+        # every pair of a flat image is equal, but only the written one at a rare value
         inj = si.MultipleLocations(10)
+        y = np.arange(200) % 10
+        out = inj(np.zeros((200, 8, 8, 1), np.uint8), y)
+        r, c = np.asarray(inj.pixel_pairs(8, 8))[y, :2].T
+        written = out[np.arange(200), r, c, 0]
+        ok = inj.decode(out) == y
+        assert ok[written != 0].all()
+        assert (~ok).sum() == (written == 0).sum() - (y[written == 0] == 0).sum()
+
+    def test_decode_is_ambiguous_when_the_value_is_the_background(self) -> None:
+        # the drawn value equals the flat background: nothing tells the pairs apart, class 0 wins
+        inj = si.MultipleLocations(10, value_range=(0, 0))
         out = inj(np.zeros((20, 8, 8, 1), np.uint8), np.arange(20) % 10)
         assert (inj.decode(out) == 0).all()
 
