@@ -324,4 +324,5 @@ def test_cuda_no_host_sync_inside_an_epoch() -> None:
     finally:
         torch.cuda.set_sync_debug_mode("default")
     syncs = [w for w in caught if "synchroniz" in str(w.message)]
-    assert len(syncs) < epochs * steps / 4, [str(w.message) for w in syncs[:5]]
+    # A few per epoch (the order's upload, the epoch's statistics), never one per step.
+    assert len(syncs) <= 3 * epochs < steps, [str(w.message) for w in syncs[:8]]

@@ -16,7 +16,7 @@
 >>> import torch
 >>> x = torch.cat([torch.zeros(32, 2), torch.ones(32, 2)])
 >>> y = torch.cat([torch.zeros(32), torch.ones(32)]).long()
->>> cfg = TrainConfig(epochs=30, batch_size=16, lr=0.05, progress=False)
+>>> cfg = TrainConfig(epochs=40, batch_size=64, lr=0.05, progress=False)
 >>> net = fit(torch.nn.Linear(2, 2), x, y, cfg)
 >>> predict(net, x, cfg).tolist() == y.tolist()
 True
@@ -232,6 +232,8 @@ def fit(
     _check_xy(x, y)
     rank, world, local_rank = _dist_env()
     device = resolve_device(cfg.device)
+    if device.type == "cuda" and device.index is None:  # "cuda" -> "cuda:0": comparable
+        device = torch.device("cuda", torch.cuda.current_device())
     if world > 1:
         import torch.distributed as dist
 
@@ -276,11 +278,14 @@ def fit(
         for epoch in range(cfg.epochs):
             perm = torch.randperm(n, generator=order)
             if world > 1:  # DistributedSampler: pad by wrapping around, then stride by rank
-                perm = torch.cat([perm, perm[: per_rank * world - n]])[rank::world]
-            # One copy of the order next to the data and one next to the labels: indexing
-            # never moves an index across devices inside the epoch.
-            perm_x, perm = perm.to(x.device), perm.to(device)
-            loss_sum = torch.zeros((), device=device)
+                perm = perm.repeat(math.ceil(per_rank * world / n))[: per_rank * world]
+                perm = perm[rank::world]
+            # The order next to the data (and next to the labels, when they live elsewhere):
+            # no index crosses devices inside the epoch.
+            perm_x = perm.to(x.device)
+            perm = perm_x if x.device == device else perm.to(device)
+            # float64 sums: exact counts and a stable mean over millions of samples.
+            loss_sum = torch.zeros((), device=device, dtype=torch.float64)
             correct = torch.zeros((), device=device, dtype=torch.int64)
             for start in range(0, len(perm), cfg.batch_size):
                 idx = perm[start : start + cfg.batch_size]
@@ -295,15 +300,15 @@ def fit(
                 if sched is not None:
                     sched.step()
                 # Summed on the device: nothing here waits for the GPU.
-                loss_sum += loss.detach() * len(idx)
+                loss_sum += loss.detach().double() * len(idx)
                 correct += (logits.detach().argmax(1) == yb).sum()
                 if bar is not None:
                     bar.update()
-            stats = torch.stack([loss_sum, correct.to(loss_sum.dtype), torch.tensor(
-                float(len(perm)), device=device)])  # fmt: skip
+            stats = torch.stack([loss_sum, correct.to(loss_sum.dtype)])
             if world > 1:
                 torch.distributed.all_reduce(stats)
-            loss_v, correct_v, count = stats.tolist()  # the one host sync of the epoch
+            loss_v, correct_v = stats.tolist()  # the one host sync of the epoch
+            count = len(perm) * world  # every rank ran the same number of samples
             if bar is not None:
                 bar.set_postfix(epoch=epoch + 1, loss=f"{loss_v / count:.4f}",
                                 acc=f"{correct_v / count:.3f}")  # fmt: skip
