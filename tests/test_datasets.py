@@ -383,9 +383,28 @@ def test_stdlib_docs_unpinned_is_a_superset() -> None:
     assert pinned <= {s[1] for s in _stdlib_docs.collect(pinned=False)}
 
 
+def test_stdlib_docs_pin_tool(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _stdlib_docs._main([])
+    mine = capsys.readouterr().out.split()
+    name, text, _ = _stdlib_docs.collect()[0]
+    assert f"{_stdlib_docs.pin(name, text):08x}" in mine
+    (tmp_path / "a.txt").write_text("0000000a\n000000ff\n0000000b\n")
+    (tmp_path / "b.txt").write_text("000000ff\n0000000a\n")
+    _stdlib_docs._main(["--intersect", str(tmp_path / "a.txt"), str(tmp_path / "b.txt")])
+    assert capsys.readouterr().out == "    0x0000000a, 0x000000ff,\n"
+
+
 # -- load_dataset ------------------------------------------------------------------------------
 def test_datasets_names() -> None:
     assert DATASETS == ("digits", "cifar10", "stdlib_docs", "yelp_full", "amazon_full")
+
+
+def test_data_dir_from_the_environment(
+    tmp_path: Path, cifar_batches: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_cifar_folder(tmp_path, cifar_batches)
+    monkeypatch.setenv("SIGNALINJECT_DATA_DIR", str(tmp_path))
+    assert len(load_dataset("cifar10").y_test) == 3
 
 
 def test_load_dataset_unknown() -> None:

@@ -1,10 +1,11 @@
 """The ``stdlib_docs`` corpus: docstrings of five standard-library packages, one class each.
 
 Pure standard library (no NumPy) so that it runs on any bare interpreter: the pins below were made
-by running this file under several Pythons and keeping what they all agree on::
+by running a copy of this file (outside the package, so that nothing there shadows a standard
+module) under several Pythons and keeping what they all agree on::
 
-    for v in 3.10 3.11 3.12 3.13; do python$v _stdlib_docs.py > pins-$v.txt; done
-    python _stdlib_docs.py --intersect pins-3.*.txt
+    for v in 3.10 3.11 3.12 3.13; do python$v -W error sd.py > pins-$v.txt; done
+    python sd.py --intersect pins-3.*.txt
 
 A docstring is one sample: the docstring of a module, or of a public class, function or method
 *defined* in one of the modules listed in :data:`PACKAGES`, cleaned by ``inspect.cleandoc``, at
