@@ -7,6 +7,7 @@ is there, finite and positive, and that the targets are judged as the issue stat
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import signalinject as si
 from signalinject.benchmarks import throughput as tp
 
 TINY = {
@@ -415,3 +417,23 @@ def test_default_devices_are_cpu_plus_available_cuda() -> None:
 def test_config_errors(field: str, value: Any, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         tp.ThroughputConfig(**{field: value})
+
+
+def test_memory_guard_skips_a_case_predicted_not_to_fit() -> None:
+    x = np.zeros((8, 4, 4, 1), np.uint8)
+    case = tp._Case("image", "numpy", None, "uint8", x, np.zeros(8, np.int64))
+    cfg = tp.ThroughputConfig(**{**TINY, "image_shape": (4, 4, 1)})
+    guard = tp._Guard()
+    row = guard.measure(case, "OnePixel", functools.partial(si.OnePixel, 10), cfg)
+    assert row["status"] == "ok"
+    assert guard.per_sample[("OnePixel", "numpy", "cpu", "uint8")] == row["peak_extra_bytes"] / 8
+    guard.per_sample[("OnePixel", "numpy", "cpu", "uint8")] = float(2**60)  # an exabyte each
+    row = guard.measure(case, "OnePixel", functools.partial(si.OnePixel, 10), cfg)
+    assert row["status"] == "skipped"
+    assert row["note"].startswith("would need ~")
+    assert "GiB available" in row["note"]
+
+
+def test_available_memory_is_positive_on_this_host() -> None:
+    avail = tp.available_memory(None)
+    assert avail is None or avail > 0

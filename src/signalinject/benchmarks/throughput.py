@@ -573,11 +573,13 @@ def run(cfg: ThroughputConfig, *, log: Callable[[str], None] | None = None) -> l
     if art_note is not None:
         rows.append(_skipped("reference", "art", art_note))
 
+    guard = _Guard()
     for backend, dev_name, device in _cases(cfg):
         if device is not None and device.type == "cuda" and not torch.cuda.is_available():
             rows.append(_skipped("image", "*", "no CUDA device", backend=backend, device=dev_name))
             continue
-        for n in cfg.sizes if image_signals or art else ():
+        # Ascending sizes: the peak memory measured at one size predicts the next (see _Guard).
+        for n in sorted(cfg.sizes) if image_signals or art else ():
             for dtype in cfg.dtypes:
                 gc.collect()
                 x = _images(backend, device, dtype, n, cfg.image_shape, cfg.seed)
@@ -585,11 +587,11 @@ def run(cfg: ThroughputConfig, *, log: Callable[[str], None] | None = None) -> l
                 case = _Case("image", backend, device, dtype, x, y)
                 for s in image_signals:
                     make = functools.partial(getattr(signalinject, s), cfg.num_classes)
-                    rows.append(_guarded(case, s, make, cfg))
+                    rows.append(guard.measure(case, s, make, cfg))
                     say(_progress(rows[-1]))
                 if backend == "numpy":
                     for name, fn in art.items():
-                        rows.append(_guarded(case, f"art.{name}", fn, cfg))
+                        rows.append(guard.measure(case, f"art.{name}", fn, cfg))
                         say(_progress(rows[-1]))
                 del x, y, case
         if text_classes:
@@ -599,10 +601,61 @@ def run(cfg: ThroughputConfig, *, log: Callable[[str], None] | None = None) -> l
             case = _Case("text", backend, device, "int64", x, y)
             for s, cls in text_classes.items():
                 make = functools.partial(cls, cfg.text_classes, **text_kwargs)
-                rows.append(_guarded(case, s, make, cfg))
+                rows.append(guard.measure(case, s, make, cfg))
                 say(_progress(rows[-1]))
             del x, y, case
     return rows
+
+
+def available_memory(device: torch.device | None) -> int | None:
+    """Bytes that can still be allocated: ``MemAvailable`` on the host (None where unknown),
+    free memory on a CUDA device."""
+    if device is not None and device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+class _Guard:
+    """Skips a case whose memory, extrapolated from the same case at a smaller N, would not fit.
+
+    A case that runs out of memory is killed by the OS (no exception to catch), taking the whole
+    run with it; this happened here with an injector needing ~35 copies of a 614 MB batch.
+    """
+
+    #: Share of the available memory a case may be predicted to use.
+    share = 0.8
+
+    def __init__(self) -> None:
+        self.per_sample: dict[tuple[str, str, str, str], float] = {}
+
+    def measure(
+        self, case: _Case, signal: str, subject: Callable[..., Any], cfg: ThroughputConfig
+    ) -> dict[str, Any]:
+        """The row of ``_guarded``, or a ``"skipped"`` row when it is predicted not to fit."""
+        key = (signal, case.backend, case.device_name, case.dtype)
+        n = int(case.x.shape[0])
+        avail = available_memory(case.device)
+        if key in self.per_sample and avail is not None:
+            need = self.per_sample[key] * n
+            if need > self.share * avail:
+                row = _base_row(case, signal)
+                row.update(
+                    status="skipped",
+                    note=f"would need ~{need / 2**30:.1f} GiB extra (peak per sample measured at "
+                    f"a smaller N), {avail / 2**30:.1f} GiB available",
+                )
+                return row
+        row = _guarded(case, signal, subject, cfg)
+        if row.get("peak_extra_bytes") is not None:
+            self.per_sample[key] = row["peak_extra_bytes"] / n
+        return row
 
 
 def _guarded(
