@@ -323,6 +323,11 @@ class TestBenchConfig:
         assert cfg.models == runner.SUITES["text"].models
         assert BenchConfig() == BenchConfig.for_suite("images")
 
+    def test_text_length_default_depends_on_the_dataset(self) -> None:
+        assert BenchConfig.for_suite("text").text_length == 256
+        assert BenchConfig.for_suite("text", dataset="yelp_full").text_length == 1014
+        assert BenchConfig.for_suite("text", text_length=500).frame_length == 500
+
     def test_clean_is_always_first(self) -> None:
         cfg = BenchConfig.for_suite("images", signals=("random_pixel", "clean", "one_pixel"))
         assert cfg.signals == ("clean", "random_pixel", "one_pixel")

@@ -118,8 +118,9 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         p.add_argument(
             "--text-length",
             type=_positive,
-            default=1014,
-            help="characters per text after quantization",
+            default=argparse.SUPPRESS,
+            help="characters per text after quantization (default: 1014 as Zhang et al., "
+            "256 for stdlib_docs)",
         )
     p.add_argument(
         "--limit",

@@ -279,12 +279,12 @@ def plot(rows: Sequence[Row], path: str | Path) -> Path:
             for sig in signals:
                 st = stats.get((sig, m), {}).get(metric)
                 means.append(math.nan if st is None or st.mean is None else 100 * st.mean)
-                errs.append(0.0 if st is None or st.std is None else 100 * st.std)
+                errs.append(math.nan if st is None or st.std is None else 100 * st.std)
             ax.bar(
                 x + (j - (len(models) - 1) / 2) * width,
                 means,
                 width,
-                yerr=errs,
+                yerr=None if all(math.isnan(e) for e in errs) else errs,  # none for 1 seed
                 label=_name(m),
                 capsize=2,
             )

@@ -112,24 +112,41 @@ class Suite:
     batch_size: int
 
 
+_BASELINES = (
+    "gaussian_nb",
+    "decision_tree",
+    "extra_trees",
+    "logistic_regression",
+    "lda",
+    "qda",
+)
+
 SUITES: dict[str, Suite] = {
+    # The paper's ConvNet against every baseline. On digits 5 epochs reach 99.1% clean test
+    # accuracy (measured, seed 0); the baselines take under a second each.
     "images": Suite(
         name="images",
         kind="image",
         dataset="digits",
-        models=("convnet", "shallow_max", "decision_tree", "extra_trees", "logistic_regression"),
-        epochs=10,
+        models=("convnet", *_BASELINES),
+        epochs=5,
         batch_size=64,
     ),
+    # Zhang's char-CNN, a perceptron on the codes (a second, cheap torch model) and every
+    # baseline. On the 464 training texts of stdlib_docs both torch models stay near the
+    # majority class on clean data (measured: 25.6% and 26.7% test accuracy, 10 epochs).
     "text": Suite(
         name="text",
         kind="text",
         dataset="stdlib_docs",
-        models=("charcnn", "decision_tree", "extra_trees", "logistic_regression"),
-        epochs=5,
+        models=("charcnn", "perceptron", *_BASELINES),
+        epochs=10,
         batch_size=64,
     ),
 }
+
+#: Default quantized text length per dataset (else Zhang et al.'s 1014).
+TEXT_LENGTHS: dict[str, int] = {"stdlib_docs": 256}
 
 # The data kind of the known datasets, to refuse a wrong suite before loading anything.
 _DATASET_KINDS: dict[str, Kind] = {
@@ -173,7 +190,9 @@ class BenchConfig:
         limit: use at most this many training and test samples (quick runs); None for all.
         data_dir, download: where the dataset files are, and whether to fetch them.
         out: output directory (``results.jsonl`` and the reports).
-        text_length: characters per text after quantization (Zhang et al.: 1014).
+        text_length: characters per text after quantization; None: 1014 (Zhang et al.), but
+            256 for the short ``stdlib_docs`` (median 155 characters), which also keeps the
+            char-CNN fast on a CPU.
         fit_fraction: fraction of the training set the baselines fit on (the paper: 1/4).
         progress: show progress bars (tqdm, on stderr).
     """
@@ -191,7 +210,7 @@ class BenchConfig:
     data_dir: str | None = None
     download: bool = False
     out: str = "signalinject-bench/images"
-    text_length: int = 1014
+    text_length: int | None = None
     fit_fraction: float = 0.25
     progress: bool = True
 
@@ -212,6 +231,11 @@ class BenchConfig:
         if unknown:
             raise TypeError(f"BenchConfig has no field(s) {unknown}")
         return cls(**{**base, **overrides})
+
+    @property
+    def frame_length(self) -> int:
+        """``text_length`` resolved (an int after construction)."""
+        return int(self.text_length or TEXT_LENGTHS.get(self.dataset, 1014))
 
     @property
     def kind(self) -> Kind:
@@ -251,6 +275,8 @@ class BenchConfig:
         object.__setattr__(self, "seeds", seeds)
         check_int("epochs", self.epochs, low=1)
         check_int("batch_size", self.batch_size, low=1)
+        if self.text_length is None:
+            object.__setattr__(self, "text_length", TEXT_LENGTHS.get(self.dataset, 1014))
         check_int("text_length", self.text_length, low=1)
         if self.limit is not None:
             check_int("limit", self.limit, low=1)
@@ -538,7 +564,7 @@ class _Runner:
         if cfg.kind == "text":
             from signalinject.text import CharQuantizer
 
-            self.quantizer = CharQuantizer(length=cfg.text_length)
+            self.quantizer = CharQuantizer(length=cfg.frame_length)
             if self.quantizer != CharQuantizer():
                 self.inj_quantizer = self.quantizer
         self.input_shape = self._input_shape()
@@ -549,7 +575,7 @@ class _Runner:
 
     def _input_shape(self) -> tuple[int, ...]:
         if self.cfg.kind == "text":
-            return (self.cfg.text_length,)
+            return (self.cfg.frame_length,)
         _, h, w, c = np.shape(self.bundle.x_train)
         return (c, h, w)
 
@@ -577,7 +603,7 @@ class _Runner:
             "seed": cell.seed,
         }
         if self.cfg.kind == "text":
-            key["text_length"] = self.cfg.text_length
+            key["text_length"] = self.cfg.frame_length
         if self.is_torch(cell.model):
             tc = dataclasses.asdict(self.train_config(cell.seed))
             tc.pop("progress", None)
