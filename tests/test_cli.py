@@ -223,6 +223,18 @@ class TestErrors:
         assert bench(tmp_path / "out", *args) == 1
         assert f"CIFAR-10 not found in {tmp_path}" in capsys.readouterr().err
 
+    def test_output_directory_in_use(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        import fcntl
+
+        tmp_path.mkdir(exist_ok=True)
+        with open(tmp_path / ".lock", "w") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)  # another run holds it
+            assert bench(tmp_path, "--models", "decision_tree") == 1
+        assert f"another signalinject run is writing to {tmp_path}" in capsys.readouterr().err
+        assert not (tmp_path / RESULTS_FILE).exists()
+
     def test_seeds_syntax(self) -> None:
         parse = cli.build_parser().parse_args
         assert parse(["bench", "text", "--seeds", "0-2,7"]).seeds == (0, 1, 2, 7)

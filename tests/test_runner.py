@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.dummy import DummyClassifier
@@ -366,11 +367,17 @@ class TestBenchConfig:
             ({"fit_fraction": 0.0}, ValueError, "fit_fraction must be > 0, got 0.0"),
             ({"fit_fraction": 2.0}, ValueError, r"fit_fraction must be in \[0, 1\], got 2.0"),
             ({"text_length": 0}, ValueError, r"text_length must be in \[1, inf\], got 0"),
+            ({"device": "toaster"}, ValueError, "device must be 'auto' or a torch device string"),
         ],
     )
     def test_bad_settings(self, kw: dict[str, Any], err: type[Exception], match: str) -> None:
         with pytest.raises(err, match=match):
             BenchConfig(**kw)
+
+    @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+    def test_cuda_where_there_is_none(self) -> None:
+        with pytest.raises(ValueError, match="asked for CUDA, but CUDA is not available here"):
+            BenchConfig(device="cuda")
 
     def test_for_suite_unknown_field(self) -> None:
         with pytest.raises(TypeError, match=r"BenchConfig has no field\(s\) \['epoch'\]"):

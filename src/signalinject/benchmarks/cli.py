@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from signalinject.benchmarks.figures import add_show_parser
-from signalinject.benchmarks.runner import SUITES, BenchConfig, Suite
+from signalinject.benchmarks.runner import SUITES, BenchConfig, ResultsLockedError, Suite
 from signalinject.benchmarks.signals import signal_names
 
 __all__ = ["BENCH_COMMANDS", "COMMANDS", "add_bench_parser", "build_parser", "main"]
@@ -208,7 +208,7 @@ def run_bench(args: argparse.Namespace) -> int:
         return 2
     try:
         rows = run(cfg)
-    except FileNotFoundError as e:  # real data not there: say what to do, no traceback
+    except (FileNotFoundError, ResultsLockedError) as e:  # say what to do, no traceback
         print(f"signalinject bench {args.suite}: error: {e}", file=sys.stderr)
         return 1
     paths = write_report(rows, cfg.out)
