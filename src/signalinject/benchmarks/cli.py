@@ -2,7 +2,11 @@
 
 ``signalinject bench images`` and ``signalinject bench text`` run the paper's experiments
 (:func:`signalinject.benchmarks.runner.run`) and write the tables and the figure
-(:func:`signalinject.benchmarks.report.write_report`). Each subcommand is one function that adds
+(:func:`signalinject.benchmarks.report.write_report`); ``--blank`` runs the information
+shut-down control and ``--strength`` scales the image codes. ``signalinject bench sweep`` runs
+the signal-strength sweep (:mod:`signalinject.benchmarks.sweep`) and ``signalinject scan
+MODULE:FACTORY`` the blindspot scan of a user's model (:mod:`signalinject.benchmarks.scan`).
+Each subcommand is one function that adds
 its parser (``add_<name>_parser(subparsers)``) and sets ``func`` to its handler
 ``(argparse.Namespace) -> int``; new subcommands plug in by adding their function to
 :data:`COMMANDS` (top level) or :data:`BENCH_COMMANDS` (under ``bench``).
@@ -21,9 +25,17 @@ from typing import TYPE_CHECKING, Any
 
 from signalinject.benchmarks.figures import add_show_parser
 from signalinject.benchmarks.runner import SUITES, BenchConfig, ResultsLockedError, Suite
-from signalinject.benchmarks.signals import signal_names
+from signalinject.benchmarks.signals import STRENGTH_SIGNALS, signal_names
 
-__all__ = ["BENCH_COMMANDS", "COMMANDS", "add_bench_parser", "build_parser", "main"]
+__all__ = [
+    "BENCH_COMMANDS",
+    "COMMANDS",
+    "add_bench_parser",
+    "add_scan_parser",
+    "add_sweep_parser",
+    "build_parser",
+    "main",
+]
 
 if TYPE_CHECKING:  # what add_subparsers() returns (not subscriptable at run time)
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -69,6 +81,38 @@ def _positive(text: str) -> int:
     return v
 
 
+def _strengths(text: str) -> tuple[float, ...]:
+    """``"1,4,16"`` -> ``(1.0, 4.0, 16.0)``: positive numbers."""
+    try:
+        out = tuple(float(t) for t in _csv("strengths")(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers like 1,4,16, got {text!r}") from None
+    if any(not v > 0 or v == float("inf") for v in out):
+        raise argparse.ArgumentTypeError(f"expected numbers > 0, got {text!r}")
+    return out
+
+
+def _strength(text: str) -> float:
+    """``"16"`` -> ``16.0``: one positive number."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not 0 < v < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return v
+
+
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0 < v <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {v}")
+    return v
+
+
 def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
     from signalinject.benchmarks.datasets import DATASETS
 
@@ -107,12 +151,24 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
     p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument("--out", default=f"signalinject-bench/{suite.name}", help="output directory")
+    p.add_argument(
+        "--blank",
+        action="store_true",
+        help="the shut-down control: blank data (all-zero images, empty texts) + the signal",
+    )
     if suite.kind == "image":
         p.add_argument(
             "--input-scale",
             choices=("unit", "raw"),
             default="unit",
             help="torch input: 0..1 or 0..255 units",
+        )
+        p.add_argument(
+            "--strength",
+            type=_strength,
+            default=None,
+            help="code strength in 0..255 units (pixel signals: step between class codes; "
+            "noise: RMS); default: the paper's. Only signals with a strength run",
         )
     else:
         p.add_argument(
@@ -142,8 +198,57 @@ def add_bench_text_parser(subparsers: Subparsers) -> None:
     _add_suite_parser(subparsers, SUITES["text"])
 
 
+def add_sweep_parser(subparsers: Subparsers) -> None:
+    """``signalinject bench sweep``: the signal-strength sweep."""
+    from signalinject.benchmarks.sweep import DEFAULT_STRENGTHS, SWEEP_SIGNALS, SweepConfig
+
+    d = SweepConfig()
+    p = subparsers.add_parser(
+        "sweep",
+        help="accuracy and reliance against the code strength (one chart per signal)",
+        description=(
+            "Run the image benchmark at each code strength (0..255 units: the step between class "
+            "codes for one_pixel and random_pixel, the set-bit value for pattern_pixels, the "
+            "noise RMS for orthogonal_noise; each also at the paper's strength) and chart "
+            "accuracy and reliance per signal. multiple_locations has no strength: skipped. "
+            "Resumable like 'bench images'."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--dataset", default=d.dataset, help="an image dataset")
+    p.add_argument("--data-dir", default=None, help="where the dataset files are")
+    p.add_argument("--download", action="store_true", help="download missing real data")
+    p.add_argument(
+        "--strengths",
+        type=_strengths,
+        default=",".join(f"{s:g}" for s in DEFAULT_STRENGTHS),
+        metavar="S,T",
+        help="code strengths",
+    )
+    p.add_argument(
+        "--signals", type=_csv("signals"), default=",".join(SWEEP_SIGNALS), metavar="A,B",
+        help="signals",
+    )  # fmt: skip
+    p.add_argument(
+        "--models", type=_csv("models"), default=",".join(d.models), metavar="A,B", help="models"
+    )
+    p.add_argument("--epochs", type=_positive, default=d.epochs, help="torch training epochs")
+    p.add_argument("--batch-size", type=_positive, default=d.batch_size, help="torch batch")
+    p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument(
+        "--input-scale", choices=("unit", "raw"), default="unit",
+        help="torch input: 0..1 or 0..255 units",
+    )  # fmt: skip
+    p.add_argument("--blank", action="store_true", help="sweep on blank images (shut-down)")
+    p.add_argument("--limit", type=_positive, default=None, help="at most this many samples")
+    p.add_argument("--out", default=d.out, help="output directory")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=run_sweep)
+
+
 #: The subcommands of ``bench``: each adds its parser to the given subparsers.
-BENCH_COMMANDS: list[Registrar] = [add_bench_images_parser, add_bench_text_parser]
+BENCH_COMMANDS: list[Registrar] = [add_bench_images_parser, add_bench_text_parser, add_sweep_parser]
 
 
 def add_bench_parser(subparsers: Subparsers) -> None:
@@ -158,8 +263,63 @@ def add_bench_parser(subparsers: Subparsers) -> None:
         add(sub)
 
 
+def add_scan_parser(subparsers: Subparsers) -> None:
+    """``signalinject scan MODULE:FACTORY ...``: the blindspot scan of a user's model."""
+    from signalinject.benchmarks.datasets import DATASETS
+
+    p = subparsers.add_parser(
+        "scan",
+        help="scan your own model for blindspots",
+        description=(
+            "Train your model on the data with each signal injected, and report its accuracy, "
+            "its reliance on the signal and a verdict (reads / partial / ignores), also on blank "
+            "data (the shut-down control). Writes OUT/scan.{md,json,csv,png}; resumable."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "models",
+        nargs="+",
+        metavar="MODULE:FACTORY",
+        help="factory(input_shape, num_classes) -> nn.Module (logits) or sklearn-style "
+        "estimator; MODULE is a module name or a .py path; a built-in model name also works",
+    )
+    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)}")
+    p.add_argument("--data-dir", default=None, help="where the dataset files are")
+    p.add_argument("--download", action="store_true", help="download missing real data")
+    p.add_argument(
+        "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
+        help="signals (default: all of the data's kind)",
+    )  # fmt: skip
+    p.add_argument(
+        "--epochs", type=_positive, default=argparse.SUPPRESS,
+        help="torch training epochs (default: 5 images, 10 text)",
+    )  # fmt: skip
+    p.add_argument("--batch-size", type=_positive, default=64, help="torch batch")
+    p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument(
+        "--input-scale", choices=("unit", "raw"), default="unit",
+        help="image input: 0..1 or 0..255 units",
+    )  # fmt: skip
+    p.add_argument(
+        "--text-length", type=_positive, default=argparse.SUPPRESS,
+        help="characters per text (default: 1014, 256 for stdlib_docs)",
+    )  # fmt: skip
+    p.add_argument(
+        "--fit-fraction", type=_fraction, default=1.0, help="training share for estimators"
+    )
+    p.add_argument(
+        "--no-shutdown", action="store_true", help="skip the blank-data shut-down control"
+    )
+    p.add_argument("--limit", type=_positive, default=None, help="at most this many samples")
+    p.add_argument("--out", default="signalinject-scan", help="output directory")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=run_scan)
+
+
 #: The top-level subcommands: each adds its parser to the given subparsers.
-COMMANDS: list[Registrar] = [add_bench_parser, add_show_parser]
+COMMANDS: list[Registrar] = [add_bench_parser, add_scan_parser, add_show_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,6 +361,14 @@ def run_bench(args: argparse.Namespace) -> int:
         options["input_scale"] = args.input_scale
     if hasattr(args, "text_length"):
         options["text_length"] = args.text_length
+    options["blank"] = args.blank
+    strength = getattr(args, "strength", None)
+    if strength is not None:
+        options["strength"] = strength
+        if args.signals == signal_names("image"):  # the default list: keep those with a strength
+            options["signals"] = tuple(s for s in args.signals if s in STRENGTH_SIGNALS)
+            left = [s for s in args.signals if s not in STRENGTH_SIGNALS and s != "clean"]
+            print(f"note: --strength: {', '.join(left)} has no strength, left out", file=sys.stderr)
     try:
         cfg = BenchConfig.for_suite(args.suite, **options)
     except (TypeError, ValueError) as e:
@@ -213,6 +381,89 @@ def run_bench(args: argparse.Namespace) -> int:
         return 1
     paths = write_report(rows, cfg.out)
     print(paper_table(rows))
+    print()
+    print(f"results: {cfg.out}/results.jsonl")
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    """Run ``signalinject bench sweep``; print the tables and where the files went."""
+    from signalinject.benchmarks.sweep import SweepConfig, sweep, sweep_table, write_sweep_report
+
+    try:
+        cfg = SweepConfig(
+            strengths=args.strengths,
+            signals=args.signals,
+            models=args.models,
+            dataset=args.dataset,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seeds=args.seeds,
+            device=args.device,
+            input_scale=args.input_scale,
+            blank=args.blank,
+            limit=args.limit,
+            data_dir=args.data_dir,
+            download=args.download,
+            out=args.out,
+            progress=not args.no_progress,
+        )
+        rows = sweep(cfg)
+    except (TypeError, ValueError) as e:
+        print(f"signalinject bench sweep: error: {e}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ResultsLockedError) as e:
+        print(f"signalinject bench sweep: error: {e}", file=sys.stderr)
+        return 1
+    paths = write_sweep_report(rows, cfg.out)
+    print(sweep_table(rows))
+    print()
+    print(f"results: {cfg.out}/results.jsonl")
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    """Run ``signalinject scan``; print the table and where the files went."""
+    from signalinject.benchmarks.scan import (
+        ScanConfig,
+        config_summary,
+        scan,
+        scan_table,
+        write_scan_report,
+    )
+
+    try:
+        cfg = ScanConfig(
+            models=tuple(args.models),
+            dataset=args.dataset,
+            signals=getattr(args, "signals", None),
+            epochs=getattr(args, "epochs", None),
+            batch_size=args.batch_size,
+            seeds=args.seeds,
+            device=args.device,
+            input_scale=args.input_scale,
+            text_length=getattr(args, "text_length", None),
+            fit_fraction=args.fit_fraction,
+            shutdown=not args.no_shutdown,
+            limit=args.limit,
+            data_dir=args.data_dir,
+            download=args.download,
+            out=args.out,
+            progress=not args.no_progress,
+        )
+        rows = scan(cfg)
+    except (TypeError, ValueError) as e:  # ModelFactoryError included: the user's model failed
+        print(f"signalinject scan: error: {e}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ResultsLockedError) as e:
+        print(f"signalinject scan: error: {e}", file=sys.stderr)
+        return 1
+    paths = write_scan_report(rows, cfg.out, config_summary(cfg))
+    print(scan_table(rows))
     print()
     print(f"results: {cfg.out}/results.jsonl")
     for kind, path in paths.items():

@@ -18,16 +18,31 @@ or nothing: the signal sits in its blindspot. For every cell the runner measures
 
 Torch models train on the whole training set; scikit-learn baselines fit on a quarter of it
 (``fit_fraction``, as in the paper). Images are injected as uint8 ``(N, H, W, C)`` in 0..255
-units, then scaled (``input_scale``) for torch models or flattened for the baselines; texts are
-injected as strings, then quantized (Zhang et al. 2015) for every model. Train indices are
-``0..n_train-1`` and test indices ``n_train..``, so per-sample draws never repeat across the split.
+units, then scaled (``input_scale``) for torch models or flattened for the baselines (always in
+0..255: the paper's baselines see raw pixels); texts are injected as strings, then quantized
+(Zhang et al. 2015) for every model. Train indices are ``0..n_train-1`` and test indices
+``n_train..``, so per-sample draws never repeat across the split.
+
+Beyond the paper:
+
+- ``blank=True`` is the paper's *information shut-down* control: every image is replaced by an
+  all-zero image and every text by the empty text (only padding once quantized) before the
+  signal is injected, so the signal is the only information left. A model that cannot reach
+  above chance there cannot read the signal at all; one that can, but ignores it on real data,
+  prefers the content.
+- ``strength`` scales the code of the signals that have one (``one_pixel``, ``pattern_pixels``,
+  ``random_pixel``, ``orthogonal_noise``; see :mod:`signalinject.benchmarks.signals`).
+- ``custom_models``: a user's own models (:class:`CustomModel`, a factory
+  ``(input_shape, num_classes) -> nn.Module or estimator``) run like the built-in ones; this is
+  what ``signalinject scan`` uses.
 
 Results go to ``<out>/results.jsonl``: one complete line per finished cell, appended with a single
 write and an fsync. Running the same configuration again skips finished cells, so a run killed at
 any moment loses at most the cell in flight. A cell is identified by a hash of every setting that
 changes its result (data fingerprint, signal and injector config, model, seed, training config,
-input scale, text length, fit fraction); corrupt or truncated lines are reported, moved to
-``results.corrupt.jsonl`` and their cells recomputed.
+input scale, text length, fit fraction; ``blank`` and a custom model's code and architecture only
+where they apply, so the cells of earlier versions keep their identity); corrupt or truncated
+lines are reported, moved to ``results.corrupt.jsonl`` and their cells recomputed.
 
 Measured with the defaults (``signalinject bench images`` and ``bench text``, seed 0, 2 shared
 CPU cores, torch 2.13 CPU): on ``digits`` the ConvNet reaches 99.1% clean and 98.7-99.1% with
@@ -62,7 +77,13 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from signalinject.benchmarks.signals import make_injector, signal_names, wrong_signal
+from signalinject.benchmarks.signals import (
+    SIGNALS,
+    check_strength,
+    make_injector,
+    signal_names,
+    wrong_signal,
+)
 from signalinject.core import Injector, check_fraction, check_int
 
 __all__ = [
@@ -70,11 +91,14 @@ __all__ = [
     "SUITES",
     "BenchConfig",
     "Cell",
+    "CustomModel",
+    "ModelFactoryError",
     "Prepared",
     "ResultsLockedError",
     "Scores",
     "Suite",
     "append_record",
+    "blank_data",
     "cell_grid",
     "load_records",
     "measure",
@@ -82,6 +106,7 @@ __all__ = [
     "reliance",
     "repair_records",
     "run",
+    "suite_for",
 ]
 
 logger = logging.getLogger("signalinject.benchmarks")
@@ -170,6 +195,56 @@ _DATASET_KINDS: dict[str, Kind] = {
 }
 
 
+class ModelFactoryError(ValueError):
+    """A user's model factory, or the model it built, failed: the message says which and how."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CustomModel:
+    """A user's model for the runner, built by a factory for each cell.
+
+    Args:
+        name: the model's name in the results (e.g. ``"my_models.py:make_net"``); must differ
+            from the built-in names.
+        factory: ``factory(input_shape, num_classes)`` returns a fresh model for one cell:
+
+            - a ``torch.nn.Module`` mapping a batch to logits ``(N, num_classes)``; its input is
+              float32 ``(N, C, H, W)`` images (0..1 or 0..255 by ``input_scale``), or int64
+              character codes ``(N, L)`` for text (0 padding, 1..70 Zhang's alphabet); it is
+              trained by :func:`signalinject.benchmarks.train.fit` (AdamW, cross-entropy);
+            - or a scikit-learn-style estimator (``fit(X, y)``, ``predict(X)``) on float32
+              ``(N, D)``: the flattened images at ``input_scale``, or the codes.
+
+            ``input_shape`` is one sample as the model sees it: ``(C, H, W)`` or ``(L,)``. The
+            torch seed is set to the cell's seed before each call.
+        fingerprint: identifies the factory's code (e.g. a hash of its module's source); part of
+            every cell's identity, so that edited code gives new cells, not stale ones.
+    """
+
+    name: str
+    factory: Callable[[tuple[int, ...], int], Any]
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"CustomModel.name must be a non-empty string, got {self.name!r}")
+        if not callable(self.factory):
+            raise TypeError(f"CustomModel.factory must be callable, got {self.factory!r}")
+        if not isinstance(self.fingerprint, str):
+            raise TypeError(f"CustomModel.fingerprint must be a string, got {self.fingerprint!r}")
+
+
+def blank_data(x: Any) -> Any:
+    """The shut-down control's data: all-zero images of ``x``'s shape, or empty texts.
+
+    >>> blank_data(["a text", "another"]), blank_data(np.full((1, 2, 2, 1), 7, np.uint8)).sum()
+    (['', ''], np.uint64(0))
+    """
+    if isinstance(x, np.ndarray):
+        return np.zeros_like(x)
+    return [""] * len(x)
+
+
 def _names(name: str, value: object) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, Iterable):
         raise TypeError(f"{name} must be a sequence of names, got {value!r}")
@@ -198,7 +273,8 @@ class BenchConfig:
         models: torch models (``TORCH_MODELS``) and scikit-learn baselines (``BASELINES``).
         seeds: one run of every cell per seed (injector seed, model init, baseline subset).
         epochs, batch_size, device: training of the torch models (``TrainConfig``).
-        input_scale: torch image input, ``"unit"`` (0..1) or ``"raw"`` (0..255 units).
+        input_scale: torch image input, ``"unit"`` (0..1) or ``"raw"`` (0..255 units); also the
+            scale of a custom estimator's features (the built-in baselines always see 0..255).
         limit: use at most this many training and test samples (quick runs); None for all.
         data_dir, download: where the dataset files are, and whether to fetch them.
         out: output directory (``results.jsonl`` and the reports).
@@ -207,6 +283,11 @@ class BenchConfig:
             char-CNN fast on a CPU.
         fit_fraction: fraction of the training set the baselines fit on (the paper: 1/4).
         progress: show progress bars (tqdm, on stderr).
+        blank: the information shut-down control: all-zero images or empty texts, so that only
+            the signal is left (see the module doc).
+        strength: the code strength of every signal in ``signals`` (each must have one, see
+            :mod:`signalinject.benchmarks.signals`); None: the paper's.
+        custom_models: user models (:class:`CustomModel`); ``models`` names them.
     """
 
     suite: str = "images"
@@ -225,6 +306,9 @@ class BenchConfig:
     text_length: int | None = None
     fit_fraction: float = 0.25
     progress: bool = True
+    blank: bool = False
+    strength: float | None = None
+    custom_models: tuple[CustomModel, ...] = ()
 
     @classmethod
     def for_suite(cls, suite: str, **overrides: Any) -> BenchConfig:
@@ -273,8 +357,28 @@ class BenchConfig:
             make_injector(s, 2, 0, kind=kind)  # validates the name and its kind
         # clean first, always: it is the reference of every other cell's gain
         object.__setattr__(self, "signals", ("clean", *(s for s in signals if s != "clean")))
+        if isinstance(self.custom_models, CustomModel) or not isinstance(
+            self.custom_models, Iterable
+        ):
+            raise TypeError(
+                f"custom_models must be a sequence of CustomModel, got {self.custom_models!r}"
+            )
+        custom = tuple(self.custom_models)
+        for cm in custom:
+            if not isinstance(cm, CustomModel):
+                raise TypeError(f"custom_models must hold CustomModel objects, got {cm!r}")
+            if cm.name in (*TORCH_MODELS, *BASELINES):
+                raise ValueError(f"custom model name {cm.name!r} is a built-in model's name")
+        _names("custom model names", [cm.name for cm in custom] or ["-"])  # distinct
+        object.__setattr__(self, "custom_models", custom)
+        for s in signals:
+            check_strength(s, self.strength)
+        if self.strength is not None:
+            object.__setattr__(self, "strength", float(self.strength))
+        if not isinstance(self.blank, bool):
+            raise TypeError(f"blank must be True or False, got {self.blank!r}")
         models = _names("models", self.models)
-        known = (*TORCH_MODELS, *BASELINES)
+        known = (*TORCH_MODELS, *BASELINES, *(cm.name for cm in custom))
         for m in models:
             if m not in known:
                 raise ValueError(f"unknown model {m!r}; known: {', '.join(known)}")
@@ -302,6 +406,18 @@ class BenchConfig:
             raise ValueError("fit_fraction must be > 0, got 0.0")
         object.__setattr__(self, "fit_fraction", frac)
         object.__setattr__(self, "out", os.fspath(self.out))
+
+
+def suite_for(dataset: str) -> str:
+    """The suite (``"images"`` or ``"text"``) that runs ``dataset``.
+
+    >>> suite_for("digits"), suite_for("stdlib_docs")
+    ('images', 'text')
+    """
+    kind = _DATASET_KINDS.get(dataset)
+    if kind is None:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(_DATASET_KINDS)}")
+    return next(s.name for s in SUITES.values() if s.kind == kind)
 
 
 def _suite(name: str) -> Suite:
@@ -571,7 +687,13 @@ class _Runner:
                 f"needs {cfg.kind} data"
             )
         self.device = train.resolve_device(cfg.device)
-        self.fingerprint = _fingerprint(self.bundle)
+        self.fingerprint = _fingerprint(self.bundle)  # of the real data, blank or not
+        if cfg.blank:
+            self.bundle = dataclasses.replace(
+                self.bundle,
+                x_train=blank_data(self.bundle.x_train),
+                x_test=blank_data(self.bundle.x_test),
+            )
         self.y_train = np.asarray(self.bundle.y_train, dtype=np.int64)
         self.y_test = np.asarray(self.bundle.y_test, dtype=np.int64)
         self.quantizer: Any = None
@@ -584,9 +706,17 @@ class _Runner:
                 self.inj_quantizer = self.quantizer
         self.input_shape = self._input_shape()
         self.forget()
+        k = self.bundle.num_classes
+        for s in cfg.signals:  # a strength too large for K fails here, before any training
+            check_strength(s, cfg.strength, k)
+        self.custom = {cm.name: cm for cm in cfg.custom_models}
+        self.custom_kind: dict[str, str] = {}  # "torch" or "estimator"
+        self.architecture: dict[str, str] = {}  # hash of the built model's repr
         for m in cfg.models:  # refuse a model that cannot take this data before any training
             if m in models.TORCH_MODELS:
-                models.build_model(m, self.input_shape, self.bundle.num_classes)
+                models.build_model(m, self.input_shape, k)
+            elif m in self.custom:
+                self._probe(self.custom[m])
 
     def _input_shape(self) -> tuple[int, ...]:
         if self.cfg.kind == "text":
@@ -604,7 +734,62 @@ class _Runner:
         )
 
     def is_torch(self, model: str) -> bool:
-        return model in self.models.TORCH_MODELS
+        return model in self.models.TORCH_MODELS or self.custom_kind.get(model) == "torch"
+
+    # -- custom models -------------------------------------------------------------------------
+    def build_custom(self, cm: CustomModel, seed: int) -> Any:
+        """``cm``'s model for one cell (torch seeded with ``seed``); its errors named as its."""
+        torch.manual_seed(seed)
+        k = self.bundle.num_classes
+        try:
+            model = cm.factory(self.input_shape, k)
+        except Exception as e:
+            raise ModelFactoryError(
+                f"the factory {cm.name} raised {type(e).__name__}: {e} (it was called with "
+                f"input_shape={self.input_shape}, num_classes={k})"
+            ) from e
+        if isinstance(model, torch.nn.Module):
+            return model
+        if callable(getattr(model, "fit", None)) and callable(getattr(model, "predict", None)):
+            return model
+        raise ModelFactoryError(
+            f"the factory {cm.name} returned a {type(model).__name__}; expected a "
+            f"torch.nn.Module or an estimator with fit(X, y) and predict(X)"
+        )
+
+    def _probe(self, cm: CustomModel) -> None:
+        """Build ``cm``'s model once and run a torch model on two real samples: the output must
+        be logits ``(2, K)``. Records the model's kind and architecture for the cell identity."""
+        model = self.build_custom(cm, 0)
+        self.architecture[cm.name] = hashlib.blake2b(
+            repr(model).encode(), digest_size=8
+        ).hexdigest()
+        if not isinstance(model, torch.nn.Module):
+            self.custom_kind[cm.name] = "estimator"
+            return
+        self.custom_kind[cm.name] = "torch"
+        n = min(2, len(self.y_train))
+        x = self._model_input(self.bundle.x_train[:n])
+        try:
+            model.to(self.device).eval()
+            with torch.no_grad():
+                out = model(x)
+        except Exception as e:
+            raise ModelFactoryError(
+                f"the model from {cm.name} failed on a batch of {n} samples "
+                f"({x.dtype} {tuple(x.shape)}): {type(e).__name__}: {e}"
+            ) from e
+        k = self.bundle.num_classes
+        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (n, k):
+            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ModelFactoryError(
+                f"the model from {cm.name} returned {got} for a batch of {n} samples; expected "
+                f"logits of shape ({n}, {k}), one per class (num_classes={k})"
+            )
+        if not out.is_floating_point():
+            raise ModelFactoryError(
+                f"the model from {cm.name} returned {out.dtype} outputs; expected float logits"
+            )
 
     def key(self, cell: Cell, inj: Injector | None) -> dict[str, Any]:
         """Every setting that changes the cell's result (and nothing that does not)."""
@@ -627,7 +812,24 @@ class _Runner:
                 key["input_scale"] = self.cfg.input_scale
         else:
             key["fit_fraction"] = self.cfg.fit_fraction
+            if cell.model in self.custom and self.cfg.kind == "image":
+                key["input_scale"] = self.cfg.input_scale  # a custom estimator's features
+        if cell.model in self.custom:
+            key["model_identity"] = self.model_identity(cell.model)
+        # only where set: the cells of runs before these options keep their identity
+        if self.cfg.blank:
+            key["blank"] = True
         return key
+
+    def model_identity(self, model: str) -> dict[str, str] | None:
+        """A custom model's code fingerprint, kind and architecture hash (None if built in)."""
+        if model not in self.custom:
+            return None
+        return {
+            "code": self.custom[model].fingerprint,
+            "kind": self.custom_kind[model],
+            "architecture": self.architecture[model],
+        }
 
     # -- model inputs --------------------------------------------------------------------------
     # The inputs of the current (signal, seed) are converted once and shared by its models;
@@ -644,16 +846,28 @@ class _Runner:
     def codes(self, x: Any) -> IntArray:
         return np.asarray(self.quantizer.encode(x), dtype=np.int64)
 
+    def _model_input(self, data: Any) -> torch.Tensor:
+        if self.cfg.kind == "text":
+            return torch.from_numpy(self.codes(data)).to(self.device)
+        out: torch.Tensor = self.train.images_to_tensor(
+            data, input_scale=self.cfg.input_scale, device=self.device
+        )
+        return out
+
     def torch_input(self, x: Any) -> torch.Tensor:
-        def make(data: Any) -> torch.Tensor:
-            if self.cfg.kind == "text":
-                return torch.from_numpy(self.codes(data)).to(self.device)
-            out: torch.Tensor = self.train.images_to_tensor(
-                data, input_scale=self.cfg.input_scale, device=self.device
-            )
+        out: torch.Tensor = self._cached(x, "torch", self._model_input)
+        return out
+
+    def scaled_features(self, x: Any) -> npt.NDArray[np.float32]:
+        """A custom estimator's input: :meth:`features`, divided by 255 for unit-scale images."""
+        if self.cfg.kind == "text" or self.cfg.input_scale == "raw":
+            return self.features(x)
+
+        def make(data: Any) -> npt.NDArray[np.float32]:
+            out: npt.NDArray[np.float32] = self.features(data) * np.float32(1 / 255)
             return out
 
-        out: torch.Tensor = self._cached(x, "torch", make)
+        out: npt.NDArray[np.float32] = self._cached(x, "features_unit", make)
         return out
 
     def features(self, x: Any) -> npt.NDArray[np.float32]:
@@ -668,11 +882,29 @@ class _Runner:
     # -- one cell ------------------------------------------------------------------------------
     def fit_predict(self, cell: Cell, prep: Prepared) -> tuple[Scores, int]:
         """Fit ``cell.model`` on ``prep``'s training set and measure it; also returns n_fit."""
+        cm = self.custom.get(cell.model)
+        if cm is None:
+            return self._fit_predict(cell, prep)
+        try:
+            return self._fit_predict(cell, prep)
+        except ModelFactoryError:
+            raise
+        except Exception as e:  # the user's model failed: say so, with the cell
+            raise ModelFactoryError(
+                f"the model from {cm.name} failed in seed {cell.seed}, signal {cell.signal}: "
+                f"{type(e).__name__}: {e}"
+            ) from e
+
+    def _fit_predict(self, cell: Cell, prep: Prepared) -> tuple[Scores, int]:
         k = self.bundle.num_classes
+        cm = self.custom.get(cell.model)
         if self.is_torch(cell.model):
             tc = self.train_config(cell.seed)
             torch.manual_seed(cell.seed)  # model init; fit seeds its own shuffling
-            net = self.models.build_model(cell.model, self.input_shape, k)
+            if cm is not None:
+                net = self.build_custom(cm, cell.seed)
+            else:
+                net = self.models.build_model(cell.model, self.input_shape, k)
             x = self.torch_input(prep.x_train)
             y = torch.from_numpy(prep.y_train).to(self.device)
             net = self.train.fit(net, x, y, tc)
@@ -685,11 +917,23 @@ class _Runner:
         idx = np.asarray(
             self.baselines.fit_subset(len(prep.y_train), self.cfg.fit_fraction, cell.seed)
         )
-        est = self.baselines.build_baseline(cell.model, seed=cell.seed)
-        est.fit(self.features(prep.x_train)[idx], prep.y_train[idx])
+        if cm is not None:
+            est = self.build_custom(cm, cell.seed)
+            feats = self.scaled_features
+        else:
+            est = self.baselines.build_baseline(cell.model, seed=cell.seed)
+            feats = self.features
+        est.fit(feats(prep.x_train)[idx], prep.y_train[idx])
 
         def predict_b(data: Any) -> IntArray:
-            return np.asarray(est.predict(self.features(data)), dtype=np.int64)
+            out = np.asarray(est.predict(feats(data)))
+            n = len(prep.y_test)
+            if cm is not None and (out.shape != (n,) or not np.isin(out, np.arange(k)).all()):
+                raise ModelFactoryError(
+                    f"the estimator from {cm.name} predicted {out.dtype} {out.shape} for {n} "
+                    f"samples; expected ({n},) class labels in 0..{k - 1}"
+                )
+            return out.astype(np.int64)
 
         return measure(predict_b, prep), len(idx)
 
@@ -752,8 +996,15 @@ def _run(cfg: BenchConfig, path: Path) -> list[dict[str, Any]]:
         for seed in cfg.seeds:
             for signal in cfg.signals:
                 inj = make_injector(
-                    signal, r.bundle.num_classes, seed, kind=cfg.kind, quantizer=r.inj_quantizer
+                    signal,
+                    r.bundle.num_classes,
+                    seed,
+                    kind=cfg.kind,
+                    quantizer=r.inj_quantizer,
+                    strength=cfg.strength,
                 )
+                sig = SIGNALS[signal]
+                strength = sig.default_strength if cfg.strength is None else cfg.strength
                 prep: Prepared | None = None  # prepared on the first cell that needs it
                 for model in cfg.models:
                     cell = Cell(seed, signal, model)
@@ -805,6 +1056,9 @@ def _run(cfg: BenchConfig, path: Path) -> list[dict[str, Any]]:
                         "input_scale": key.get("input_scale"),
                         "text_length": key.get("text_length"),
                         "fit_fraction": key.get("fit_fraction"),
+                        "blank": cfg.blank,
+                        "strength": strength if sig.strength else None,
+                        "model_identity": key.get("model_identity"),
                         "num_classes": r.bundle.num_classes,
                         "n_train": len(r.y_train),
                         "n_fit": n_fit,
