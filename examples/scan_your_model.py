@@ -53,8 +53,8 @@ def paper_convnet(input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
 
 
 def shallow_max(input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
-    """The shallow max-pool net: per-pixel features, then their maximum over the image."""
-    return ShallowMaxNet(num_classes, input_shape[0])
+    """The shallow max-pool net: 64 per-pixel features, then their maximum over the image."""
+    return ShallowMaxNet(num_classes, input_shape[0], hidden=64)
 
 
 class Block(nn.Module):
