@@ -60,9 +60,19 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The main job on the embedded default data."""
+    """The main job, offline on the embedded data: the paper's tables and figures.
+
+    ``signalinject bench images`` (Table 1 on the digits) and ``bench text`` (Table 3 on the
+    standard-library docstrings), then the pictures of the signals, all under
+    ``signalinject-bench/``. Arguments after ``--`` go to both benchmarks (``-- --limit 300``).
+    """
     _install(session, "bench")
-    session.run("signalinject", "bench", "images", *session.posargs)
+    out = "signalinject-bench"
+    session.run("signalinject", "bench", "images", "--out", f"{out}/images", *session.posargs)
+    session.run("signalinject", "bench", "text", "--out", f"{out}/text", *session.posargs)
+    session.run("signalinject", "show", "all", "--contrast", "--out", f"{out}/signals.png")
+    for signal in ("mnemonic", "length_encoding", "pattern_char"):
+        session.run("signalinject", "show", signal, "--out", f"{out}/{signal}.png")
 
 
 @nox.session

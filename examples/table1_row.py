@@ -12,7 +12,7 @@ The same run from the command line::
     signalinject bench images --signals one_pixel --models convnet,decision_tree
 
 Results are resumable: run it again with the same ``--out`` and finished cells are read back,
-not recomputed. About a minute on 2 CPU cores (3 ConvNet epochs); ``SIGNALINJECT_EXAMPLES_QUICK=1``
+not recomputed. About a minute on 2 CPU cores (2 ConvNet epochs); ``SIGNALINJECT_EXAMPLES_QUICK=1``
 uses 300 samples and one epoch (what the test suite does). On real CIFAR-10 add
 ``--dataset cifar10 --data-dir DIR`` (the runner reads ``cifar-10-python.tar.gz`` there).
 """
@@ -47,7 +47,7 @@ def main() -> None:
         data_dir=args.data_dir,
         signals=(args.signal,),  # "clean" is always run too, first: the reference of the gain
         models=("convnet", "decision_tree"),
-        epochs=1 if QUICK else 3,
+        epochs=1 if QUICK else 2,
         limit=300 if QUICK else None,
         out=args.out,
         progress=not QUICK,
