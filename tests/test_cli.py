@@ -188,6 +188,49 @@ class TestRun:
             assert 0.0 <= r["reliance"] <= 1.0
 
 
+class TestControls:
+    def test_blank(self, tmp_path: Path) -> None:
+        out = tmp_path / "blank"
+        assert bench(out, "--blank", "--models", "decision_tree") == 0
+        clean, one = lines(out)
+        assert clean["blank"] is True
+        assert one["blank"] is True
+        # with nothing but zeros a model predicts one class; with the code the tree reads it
+        assert clean["accuracy"] <= 0.2
+        assert one["accuracy"] > 0.7
+        assert one["decode_accuracy"] == 1.0
+        normal = tmp_path / "normal"
+        assert bench(normal, "--models", "decision_tree") == 0
+        assert not set(ids(out)) & set(ids(normal))
+        assert [r["blank"] for r in lines(normal)] == [False, False]
+
+    def test_strength_keeps_the_signals_that_have_one(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        base = [x for x in IMAGES if x not in ("--signals", "one_pixel")]
+        argv = [*base, "--models", "decision_tree", "--strength", "16", "--out", str(tmp_path)]
+        assert cli.main(argv) == 0
+        assert "multiple_locations has no strength, left out" in capsys.readouterr().err
+        rows = lines(tmp_path)
+        assert [r["signal"] for r in rows] == [
+            "clean", "one_pixel", "pattern_pixels", "random_pixel", "orthogonal_noise",
+        ]  # fmt: skip
+        assert [r["strength"] for r in rows] == [None, 16.0, 16.0, 16.0, 16.0]
+        assert rows[3]["injector"]["values"][-1] == 144.0
+
+    def test_strength_of_a_signal_without_one(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert bench(tmp_path, "--signals", "multiple_locations", "--strength", "4") == 2
+        assert "signal 'multiple_locations' has no strength" in capsys.readouterr().err
+
+    def test_strength_too_large(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        assert bench(tmp_path, "--strength", "64", "--models", "decision_tree") == 2
+        err = capsys.readouterr().err
+        assert "strength 64 is too large for one_pixel with 10 classes" in err
+        assert not (tmp_path / RESULTS_FILE).exists()
+
+
 class TestErrors:
     def test_bad_model(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         assert bench(tmp_path, "--models", "resnet") == 2
@@ -208,6 +251,8 @@ class TestErrors:
             (["--epochs", "0"], "expected a positive integer, got 0"),
             (["--signals", ","], "expected comma-separated signals"),
             (["--input-scale", "big"], "invalid choice: 'big'"),
+            (["--strength", "0"], "expected a number > 0, got '0'"),
+            (["--strength", "x"], "expected a number > 0, got 'x'"),
         ],
     )
     def test_bad_arguments(

@@ -233,6 +233,97 @@ class TestReliance:
         assert on_codes.decode_accuracy == pytest.approx(expected)
 
 
+# -- the shut-down control and the cell identity ---------------------------------------------------
+class TestBlankAndIdentity:
+    def test_blank_data(self) -> None:
+        x = np.full((3, 4, 4, 3), 200, np.uint8)
+        b = runner.blank_data(x)
+        assert (b.shape, b.dtype, int(b.max())) == (x.shape, np.uint8, 0)
+        assert int(x.min()) == 200  # the input is untouched
+        assert runner.blank_data(["a", "bc"]) == ["", ""]
+
+    def test_on_blank_images_only_the_signal_is_left(self) -> None:
+        x, y = noise_images(30, 0)
+        inj = si.PatternPixels(K, on_value=255)
+        blank = runner.blank_data(x)
+        prep = prepare(inj, blank, y, blank, y)
+        corners = np.zeros(prep.x_train.shape[1:3], bool)
+        corners[[0, 0, -1, -1], [0, -1, 0, -1]] = True
+        assert (prep.x_train[:, ~corners] == 0).all()
+        assert prep.decode_accuracy == 1.0
+
+    @staticmethod
+    def _keys(**kw: Any) -> tuple[dict[str, Any], dict[str, Any], str]:
+        cfg = BenchConfig.for_suite(
+            "images", models=("convnet", "decision_tree"), limit=20, progress=False, **kw
+        )
+        r = runner._Runner(cfg)
+        inj = make_injector("one_pixel", K, 0)
+        torch_key = r.key(runner.Cell(0, "one_pixel", "convnet"), inj)
+        tree_key = r.key(runner.Cell(0, "one_pixel", "decision_tree"), inj)
+        return torch_key, tree_key, r.fingerprint
+
+    def test_the_identity_of_earlier_cells_is_kept(self) -> None:
+        # the fields of a cell's key before blank/strength/custom models existed: a default run
+        # must produce exactly these, so that its earlier results.jsonl lines are reused
+        torch_key, tree_key, _ = self._keys()
+        common = {"suite", "dataset", "data_fingerprint", "signal", "injector", "model", "seed"}
+        assert set(torch_key) == common | {"train", "input_scale"}
+        assert set(tree_key) == common | {"fit_fraction"}
+        assert torch_key["injector"] == si.OnePixel(K).get_config()
+
+    def test_blank_is_part_of_the_identity(self) -> None:
+        torch_key, tree_key, fingerprint = self._keys()
+        b_torch, b_tree, b_fingerprint = self._keys(blank=True)
+        assert b_torch == {**torch_key, "blank": True}
+        assert b_tree == {**tree_key, "blank": True}
+        assert b_fingerprint == fingerprint  # of the real data: blank is the key's own field
+
+    def test_strength_is_in_the_injector_config(self) -> None:
+        cfg = BenchConfig.for_suite(
+            "images", signals=("one_pixel",), strength=16, models=("decision_tree",)
+        )
+        assert cfg.strength == 16.0
+        inj = make_injector("one_pixel", K, 0, strength=cfg.strength)
+        assert inj is not None
+        assert list(inj.get_config()["values"]) == [16.0 * k for k in range(K)]
+
+    @pytest.mark.parametrize(
+        ("kw", "err", "match"),
+        [
+            (
+                {"signals": ("one_pixel", "multiple_locations"), "strength": 4},
+                ValueError,
+                "signal 'multiple_locations' has no strength",
+            ),
+            ({"strength": -2, "signals": ("one_pixel",)}, ValueError, "finite number > 0"),
+            ({"blank": 1}, TypeError, "blank must be True or False, got 1"),
+            ({"custom_models": "net"}, TypeError, "custom_models must be a sequence"),
+            ({"custom_models": ("net",)}, TypeError, "custom_models must hold CustomModel"),
+        ],
+    )
+    def test_bad_settings(self, kw: dict[str, Any], err: type[Exception], match: str) -> None:
+        with pytest.raises(err, match=match):
+            BenchConfig(**kw)
+
+    def test_strength_too_large_for_the_classes_fails_before_training(self, tmp_path: Any) -> None:
+        cfg = BenchConfig.for_suite(
+            "images", signals=("one_pixel",), strength=64, models=("decision_tree",), limit=20,
+            out=str(tmp_path), progress=False,
+        )  # fmt: skip
+        with pytest.raises(ValueError, match="too large for one_pixel with 10 classes"):
+            runner.run(cfg)
+        assert not (tmp_path / runner.RESULTS_FILE).exists()
+
+    def test_custom_model_arguments(self) -> None:
+        with pytest.raises(TypeError, match=r"CustomModel\.factory must be callable, got 3"):
+            runner.CustomModel("m", 3)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match=r"CustomModel\.name must be a non-empty string"):
+            runner.CustomModel("", len)
+        with pytest.raises(TypeError, match=r"CustomModel\.fingerprint must be a string"):
+            runner.CustomModel("m", len, 5)  # type: ignore[arg-type]
+
+
 # -- the results file ------------------------------------------------------------------------------
 def record(cid: str, **kw: Any) -> dict[str, Any]:
     base = dict.fromkeys(runner.REQUIRED_FIELDS, None)

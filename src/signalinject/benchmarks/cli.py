@@ -92,8 +92,8 @@ def _strengths(text: str) -> tuple[float, ...]:
     return out
 
 
-def _strength(text: str) -> float:
-    """``"16"`` -> ``16.0``: one positive number."""
+def _positive_float(text: str) -> float:
+    """``"16"`` -> ``16.0``: one finite number > 0 (a strength, a learning rate)."""
     try:
         v = float(text)
     except ValueError:
@@ -165,7 +165,7 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         )
         p.add_argument(
             "--strength",
-            type=_strength,
+            type=_positive_float,
             default=None,
             help="code strength in 0..255 units (pixel signals: step between class codes; "
             "noise: RMS); default: the paper's. Only signals with a strength run",
@@ -296,6 +296,7 @@ def add_scan_parser(subparsers: Subparsers) -> None:
         help="torch training epochs (default: 5 images, 10 text)",
     )  # fmt: skip
     p.add_argument("--batch-size", type=_positive, default=64, help="torch batch")
+    p.add_argument("--lr", type=_positive_float, default=1e-3, help="torch peak learning rate")
     p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument(
@@ -379,6 +380,9 @@ def run_bench(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ResultsLockedError) as e:  # say what to do, no traceback
         print(f"signalinject bench {args.suite}: error: {e}", file=sys.stderr)
         return 1
+    except ValueError as e:  # a setting that only the data can refuse (a strength too large)
+        print(f"signalinject bench {args.suite}: error: {e}", file=sys.stderr)
+        return 2
     paths = write_report(rows, cfg.out)
     print(paper_table(rows))
     print()
@@ -443,6 +447,7 @@ def run_scan(args: argparse.Namespace) -> int:
             signals=getattr(args, "signals", None),
             epochs=getattr(args, "epochs", None),
             batch_size=args.batch_size,
+            lr=args.lr,
             seeds=args.seeds,
             device=args.device,
             input_scale=args.input_scale,

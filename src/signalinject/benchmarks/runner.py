@@ -272,7 +272,8 @@ class BenchConfig:
             run, first, as the reference of ``gain``.
         models: torch models (``TORCH_MODELS``) and scikit-learn baselines (``BASELINES``).
         seeds: one run of every cell per seed (injector seed, model init, baseline subset).
-        epochs, batch_size, device: training of the torch models (``TrainConfig``).
+        epochs, batch_size, lr, device: training of the torch models (``TrainConfig``; ``lr``
+            is AdamW's peak learning rate, 1e-3 by default).
         input_scale: torch image input, ``"unit"`` (0..1) or ``"raw"`` (0..255 units); also the
             scale of a custom estimator's features (the built-in baselines always see 0..255).
         limit: use at most this many training and test samples (quick runs); None for all.
@@ -309,6 +310,7 @@ class BenchConfig:
     blank: bool = False
     strength: float | None = None
     custom_models: tuple[CustomModel, ...] = ()
+    lr: float = 1e-3
 
     @classmethod
     def for_suite(cls, suite: str, **overrides: Any) -> BenchConfig:
@@ -357,7 +359,7 @@ class BenchConfig:
             make_injector(s, 2, 0, kind=kind)  # validates the name and its kind
         # clean first, always: it is the reference of every other cell's gain
         object.__setattr__(self, "signals", ("clean", *(s for s in signals if s != "clean")))
-        if isinstance(self.custom_models, CustomModel) or not isinstance(
+        if isinstance(self.custom_models, (CustomModel, str)) or not isinstance(
             self.custom_models, Iterable
         ):
             raise TypeError(
@@ -394,6 +396,11 @@ class BenchConfig:
         resolve_device(self.device)  # a bad or unavailable device fails here, before any work
         check_int("epochs", self.epochs, low=1)
         check_int("batch_size", self.batch_size, low=1)
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)):
+            raise TypeError(f"lr must be a number, got {self.lr!r}")
+        if not 0 < self.lr < float("inf"):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
+        object.__setattr__(self, "lr", float(self.lr))
         if self.text_length is None:
             object.__setattr__(self, "text_length", TEXT_LENGTHS.get(self.dataset, 1014))
         check_int("text_length", self.text_length, low=1)
@@ -728,6 +735,7 @@ class _Runner:
         return self.train.TrainConfig(
             epochs=self.cfg.epochs,
             batch_size=self.cfg.batch_size,
+            lr=self.cfg.lr,
             device=str(self.device),
             seed=seed,
             progress=self.cfg.progress,

@@ -328,6 +328,7 @@ class ScanConfig:
             selects the signals.
         signals: the signals to scan (``clean`` always runs); None: every signal of the kind.
         epochs, batch_size: torch training; None: the suite's (images 5 / 64, text 10 / 64).
+        lr: AdamW's peak learning rate for torch models (cosine decay to 0).
         seeds: one run per seed; numbers are the mean (± std) over seeds.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         input_scale: image input of the models, ``"unit"`` (0..1) or ``"raw"`` (0..255).
@@ -346,6 +347,7 @@ class ScanConfig:
     signals: tuple[str, ...] | None = None
     epochs: int | None = None
     batch_size: int | None = None
+    lr: float = 1e-3
     seeds: tuple[int, ...] = (0,)
     device: str = "auto"
     input_scale: Literal["unit", "raw"] = "unit"
@@ -393,6 +395,7 @@ class ScanConfig:
             "custom_models": tuple(custom),
             "epochs": self.epochs or suite.epochs,
             "batch_size": self.batch_size or suite.batch_size,
+            "lr": self.lr,
             "seeds": self.seeds,
             "device": self.device,
             "input_scale": self.input_scale,
