@@ -212,6 +212,8 @@ def test_cli_writes_json_and_prints_markdown(
     doc = json.loads(out.read_text())
     assert doc["config"]["signals"] == ["OnePixel", *tp.TEXT_SIGNALS]
     assert doc["config"]["memory"] is False
+    assert len(doc["machine"]["load_average_1_5_15min"]) == 3
+    assert len(doc["machine"]["load_average_after_run"]) == 3
     ok = [r for r in doc["rows"] if r["status"] == "ok"]
     assert {r["signal"] for r in ok if r["kind"] == "image"} == {"OnePixel"}
     assert all("peak_extra_bytes" not in r for r in ok)
@@ -437,3 +439,23 @@ def test_memory_guard_skips_a_case_predicted_not_to_fit() -> None:
 def test_available_memory_is_positive_on_this_host() -> None:
     avail = tp.available_memory(None)
     assert avail is None or avail > 0
+
+
+def test_torch_cpu_peak_memory_counts_the_output() -> None:
+    # 2,000 x 16x16x3 uint8 = 1.5 MB: below glibc's mmap threshold, so its pages would be
+    # reused from the heap unseen by the RSS without the trim before the measurement.
+    cfg = tp.ThroughputConfig(
+        **{
+            **TINY,
+            "sizes": (2000,),
+            "image_shape": (16, 16, 3),
+            "dtypes": ("uint8",),
+            "backends": ("torch",),
+            "signals": ("OnePixel",),
+            "devices": ("cpu",),
+        },
+        art=False,
+    )
+    (row,) = tp.run(cfg)
+    if row["memory_method"] == "peak RSS":  # Linux
+        assert row["peak_extra_copies"] >= 0.9
