@@ -146,7 +146,8 @@ def signal_pixels(
         inj: an image injector.
         y: int64 labels ``(N,)``.
         index: int64 sample indices ``(N,)`` (they key the per-sample draws).
-        height, width: the image size in pixels.
+        height: the image height in pixels.
+        width: the image width in pixels.
 
     Returns:
         ``(rows, cols, carried)``: int64 ``(N, P)`` pixel coordinates (``P = 0`` for the dense

@@ -272,12 +272,15 @@ class BenchConfig:
             run, first, as the reference of ``gain``.
         models: torch models (``TORCH_MODELS``) and scikit-learn baselines (``BASELINES``).
         seeds: one run of every cell per seed (injector seed, model init, baseline subset).
-        epochs, batch_size, lr, device: training of the torch models (``TrainConfig``; ``lr``
-            is AdamW's peak learning rate, 1e-3 by default).
+        epochs: training epochs of the torch models (``TrainConfig``).
+        batch_size: batch size of the torch models.
+        lr: AdamW's peak learning rate of the torch models, 1e-3 by default.
+        device: where the torch models train: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         input_scale: torch image input, ``"unit"`` (0..1) or ``"raw"`` (0..255 units); also the
             scale of a custom estimator's features (the built-in baselines always see 0..255).
         limit: use at most this many training and test samples (quick runs); None for all.
-        data_dir, download: where the dataset files are, and whether to fetch them.
+        data_dir: where the dataset files are.
+        download: whether to fetch missing real data.
         out: output directory (``results.jsonl`` and the reports).
         text_length: characters per text after quantization; None: 1014 (Zhang et al.), but
             256 for the short ``stdlib_docs`` (median 155 characters), which also keeps the
@@ -506,8 +509,10 @@ def prepare(
 
     Args:
         inj: the injector, or None for the clean cell.
-        x_train, x_test: uint8 images ``(N, H, W, C)`` or lists of strings.
-        y_train, y_test: int64 labels ``(N,)``.
+        x_train: uint8 images ``(N, H, W, C)`` or a list of strings.
+        y_train: int64 labels ``(N,)``.
+        x_test: as ``x_train``, the test set.
+        y_test: as ``y_train``, the test set.
         seen: maps injected data to what the models see, which ``decode`` then reads (for text:
             the quantizer's codes, where e.g. space padding is invisible); None: the data itself.
     """

@@ -327,7 +327,8 @@ class ScanConfig:
         dataset: a dataset of :mod:`signalinject.benchmarks.datasets`; its kind (image or text)
             selects the signals.
         signals: the signals to scan (``clean`` always runs); None: every signal of the kind.
-        epochs, batch_size: torch training; None: the suite's (images 5 / 64, text 10 / 64).
+        epochs: torch training epochs; None: the suite's (images 5, text 10).
+        batch_size: torch batch size; None: the suite's (64).
         lr: AdamW's peak learning rate for torch models (cosine decay to 0).
         seeds: one run per seed; numbers are the mean (± std) over seeds.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
@@ -337,7 +338,8 @@ class ScanConfig:
             the torch models; the paper's baselines used 0.25).
         shutdown: also run the information shut-down control (blank data).
         limit: at most this many training and test samples (quick runs).
-        data_dir, download: where real datasets are, and whether to fetch CIFAR-10.
+        data_dir: where real datasets are.
+        download: whether to fetch CIFAR-10 when it is missing.
         out: output directory (``results.jsonl`` of the runner, ``scan.*``).
         progress: progress bars on stderr.
     """
