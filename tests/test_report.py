@@ -168,6 +168,29 @@ class TestFiles:
         assert img.shape[1] > 300
         assert img.std() > 0  # something was drawn
 
+    def test_the_header_names_the_controls(self, tmp_path: Path) -> None:
+        acc = {(s, m): [0.5] for s in SIGNALS for m in MODELS}
+        plain = write_report(make_rows(acc), tmp_path / "plain")["table"].read_text("utf-8")
+        assert "Shut-down" not in plain
+        assert "Code strength" not in plain
+        rows = [
+            {**r, "blank": True, "strength": None if r["signal"] == "clean" else 16.0}
+            for r in make_rows(acc)
+        ]
+        paths = write_report(rows, tmp_path / "blank")
+        md = paths["table"].read_text("utf-8")
+        assert "**Shut-down control: blank data**, only the signal." in md
+        assert "Code strength 16 (0..255 units)." in md
+        with open(paths["csv"], newline="", encoding="utf-8") as f:
+            got = list(csv.DictReader(f))
+        assert [(r["blank"], r["strength"]) for r in got[:4]] == [
+            ("True", ""), ("True", ""), ("True", ""), ("True", "16.0"),
+        ]  # fmt: skip
+        # the paper's strength is no news
+        paper = [{**r, "strength": None if r["signal"] == "clean" else 1.0} for r in rows]
+        md = write_report(paper, tmp_path / "paper")["table"].read_text("utf-8")
+        assert "Code strength" not in md
+
     def test_write_report_empty(self, tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="nothing to report"):
             write_report([], tmp_path)

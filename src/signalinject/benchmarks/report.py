@@ -84,6 +84,8 @@ CSV_FIELDS = (
     "input_scale",
     "text_length",
     "fit_fraction",
+    "blank",
+    "strength",
     "device",
     "seconds",
     "version",
@@ -317,16 +319,31 @@ def plot(rows: Sequence[Row], path: str | Path) -> Path:
     return path
 
 
+def _strength(rows: Sequence[Row]) -> float | None:
+    """The code strength the rows ran at, if one other than the paper's (``--strength``)."""
+    values = {float(r["strength"]) for r in rows if r.get("strength") is not None}
+    if len(values) != 1:
+        return None
+    (v,) = values
+    sig = SIGNALS.get(next(str(r["signal"]) for r in rows if r.get("strength") is not None))
+    default = None if sig is None else sig.default_strength
+    return None if default is not None and math.isclose(v, default, rel_tol=1e-6) else v
+
+
 def _header(rows: Sequence[Row]) -> str:
     r = rows[0]
     seeds = sorted({int(x["seed"]) for x in rows})
+    strength = _strength(rows)
     lines = [
         f"# Blindspot benchmark: {r['dataset']}",
         "",
         f"{r.get('data_description', '')}".strip(),
         "",
         f"Train {r.get('n_train')} / test {r.get('n_test')} samples, {r.get('num_classes')} "
-        f"classes; seeds {seeds}; signalinject {r.get('version')}. Torch models train on the "
+        f"classes; seeds {seeds}; signalinject {r.get('version')}."
+        + (" **Shut-down control: blank data**, only the signal." if r.get("blank") else "")
+        + ("" if strength is None else f" Code strength {strength:g} (0..255 units).")
+        + " Torch models train on the "
         "whole training set, the scikit-learn baselines on a quarter of it (as in the paper). "
         "Percentages, mean ± std over seeds. *Decode*: the signal read back by its injector "
         "(its information content). *Reliance*: on a test copy whose signal encodes a wrong "

@@ -149,11 +149,11 @@ def sweep(cfg: SweepConfig) -> list[dict[str, Any]]:
     for sig in cfg.signals:
         if sig not in SWEEP_SIGNALS:
             logger.warning("signal %s has no strength: skipped", sig)
-    k = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download, limit=1)
-    runs, skipped = plan(cfg, k.num_classes)
+    bundle = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download, limit=1)
+    runs, skipped = plan(cfg, bundle.num_classes)
     for sig, s in skipped:
         logger.warning(
-            "strength %g does not fit %s with %d classes: skipped", s, sig, k.num_classes
+            "strength %g does not fit %s with %d classes: skipped", s, sig, bundle.num_classes
         )
     rows: dict[str, dict[str, Any]] = {}
     for strength, signals in runs:
