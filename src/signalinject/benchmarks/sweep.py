@@ -70,8 +70,9 @@ class SweepConfig:
     Args:
         strengths: code strengths in 0..255 image units (each signal also runs at the paper's).
         signals: signals to sweep; those without a strength are skipped with a note.
-        models, epochs, batch_size, seeds, device, input_scale, limit, data_dir, download,
-            progress: as :class:`~signalinject.benchmarks.runner.BenchConfig`.
+        models: as :class:`~signalinject.benchmarks.runner.BenchConfig`, as are ``epochs``,
+            ``batch_size``, ``seeds``, ``device``, ``input_scale``, ``limit``, ``data_dir``,
+            ``download`` and ``progress``.
         dataset: an image dataset.
         blank: sweep on blank images (the shut-down control) instead of the data.
         out: output directory (``results.jsonl``, ``sweep.*``, one PNG per signal).
