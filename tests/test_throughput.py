@@ -414,6 +414,7 @@ def test_default_devices_are_cpu_plus_available_cuda() -> None:
         ("warmup", -1, "warmup must be a non-negative integer, got -1"),
         ("image_shape", (32, 32), r"image_shape must be \(H, W, C\), got \(32, 32\)"),
         ("image_shape", (32, 0, 3), "image_shape must hold positive integers, got 0"),
+        ("torch_threads", 0, "torch_threads must hold positive integers, got 0"),
     ],
 )
 def test_config_errors(field: str, value: Any, match: str) -> None:
@@ -459,3 +460,21 @@ def test_torch_cpu_peak_memory_counts_the_output() -> None:
     (row,) = tp.run(cfg)
     if row["memory_method"] == "peak RSS":  # Linux
         assert row["peak_extra_copies"] >= 0.9
+
+
+def test_threads_option_sets_torch_threads_for_the_run_only() -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    args = _parser().parse_args(["throughput", "--threads", "1"])
+    cfg = tp.config_from_args(args)
+    assert cfg.torch_threads == 1
+    cfg = tp.ThroughputConfig(
+        **{**TINY, "backends": ("torch",), "signals": ("OnePixel",), "dtypes": ("uint8",)},
+        torch_threads=1,
+        art=False,
+    )
+    (row,) = tp.run(cfg)
+    assert row["status"] == "ok"
+    assert row["threads"] == 1
+    assert torch.get_num_threads() == before
