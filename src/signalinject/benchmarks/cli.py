@@ -122,10 +122,8 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         help=f"the paper's experiments on {what}",
         description=(
             f"Inject each signal into the training and test {suite.kind} data, train every "
-            "model, and measure accuracy, gain over clean, the signal's decode accuracy and "
-            "the model's reliance on it. Torch models train on all the training data, the "
-            "scikit-learn baselines on a quarter of it (as in the paper). Resumable: finished "
-            "cells in OUT/results.jsonl are skipped."
+            "model, measure accuracy, gain, decode accuracy and reliance. Baselines fit on a "
+            "quarter of the training data (as in the paper). Resumable (OUT/results.jsonl)."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -154,7 +152,7 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
     p.add_argument(
         "--blank",
         action="store_true",
-        help="the shut-down control: blank data (all-zero images, empty texts) + the signal",
+        help="shut-down: blank data + the signal",
     )
     if suite.kind == "image":
         p.add_argument(
@@ -167,8 +165,7 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
             "--strength",
             type=_positive_float,
             default=None,
-            help="code strength in 0..255 units (pixel signals: step between class codes; "
-            "noise: RMS); default: the paper's. Only signals with a strength run",
+            help="code strength 0..255 (pixel step, noise RMS; others skipped); None: paper's",
         )
     else:
         p.add_argument(
@@ -182,7 +179,7 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         "--limit",
         type=_positive,
         default=None,
-        help="at most this many train and test samples (quick runs)",
+        help="at most this many samples per split",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run_bench, suite=suite.name)
@@ -271,9 +268,9 @@ def add_scan_parser(subparsers: Subparsers) -> None:
         "scan",
         help="scan your own model for blindspots",
         description=(
-            "Train your model on the data with each signal injected, and report its accuracy, "
-            "its reliance on the signal and a verdict (reads / partial / ignores), also on blank "
-            "data (the shut-down control). Writes OUT/scan.{md,json,csv,png}; resumable."
+            "Train your model with each signal injected; report accuracy, reliance and a "
+            "verdict (reads / partial / ignores), also on blank data (the shut-down control). "
+            "Writes OUT/scan.{md,json,csv,png}; resumable."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -281,8 +278,8 @@ def add_scan_parser(subparsers: Subparsers) -> None:
         "models",
         nargs="+",
         metavar="MODULE:FACTORY",
-        help="factory(input_shape, num_classes) -> nn.Module (logits) or sklearn-style "
-        "estimator; MODULE is a module name or a .py path; a built-in model name also works",
+        help="factory(input_shape, num_classes) -> nn.Module or estimator; MODULE: a module "
+        "or a .py path",
     )
     p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)}")
     p.add_argument("--data-dir", default=None, help="where the dataset files are")
@@ -305,7 +302,7 @@ def add_scan_parser(subparsers: Subparsers) -> None:
     )  # fmt: skip
     p.add_argument(
         "--text-length", type=_positive, default=argparse.SUPPRESS,
-        help="characters per text (default: 1014, 256 for stdlib_docs)",
+        help="characters per text (default: 1014; stdlib_docs 256)",
     )  # fmt: skip
     p.add_argument(
         "--fit-fraction", type=_fraction, default=1.0, help="training share for estimators"
