@@ -11,7 +11,7 @@ chance, or less: the model ignores it; this linear model does, 0.2% measured aft
     python examples/torch_dataset.py
 
 Takes under a minute on 2 CPU cores (20 s of CPU measured). ``SIGNALINJECT_EXAMPLES_QUICK=1``
-trains 40 steps instead of 150 (what the test suite does).
+trains 20 steps instead of 150 (what the test suite does).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 import signalinject as si
 from signalinject.benchmarks.datasets import load_digits32
 
-STEPS = 40 if os.environ.get("SIGNALINJECT_EXAMPLES_QUICK") == "1" else 150
+STEPS = 20 if os.environ.get("SIGNALINJECT_EXAMPLES_QUICK") == "1" else 150
 
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:

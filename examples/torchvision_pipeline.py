@@ -10,12 +10,14 @@ shape of ``torchvision.datasets.CIFAR10(root)`` items.
 
 torchvision is not installed in the default environment (its wheels import only beside their own
 torch; ``nox -s torchvision`` installs a matching pair). Without it this script says so, runs the
-same pipeline as plain callables instead, and exits 0. Takes a few seconds.
+same pipeline as plain callables instead, and exits 0. Takes a few seconds;
+``SIGNALINJECT_EXAMPLES_QUICK=1`` passes 256 of the 1352 images (what the test suite does).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +30,7 @@ import signalinject as si
 from signalinject.benchmarks.datasets import load_digits32
 
 MEAN, STD = 0.5, 0.25
+QUICK = os.environ.get("SIGNALINJECT_EXAMPLES_QUICK") == "1"
 
 
 def torchvision_pipeline(inj: si.Injector) -> Callable[..., Any]:
@@ -60,6 +63,8 @@ def main() -> None:
     data = load_digits32()
     pairs = zip(data.x_train, data.y_train, strict=True)
     base = [(Image.fromarray(img), int(lab)) for img, lab in pairs]
+    if QUICK:
+        base = base[:256]
     inj = si.RandomPixel(num_classes=10, seed=0)
 
     if importlib.util.find_spec("torchvision") is None:
