@@ -362,11 +362,20 @@ def test_unmeasured_targets_and_skipped_rows() -> None:
     assert met["positional >= 0.8x the copy floor"] is True
 
 
+def test_a_miss_just_below_the_limit_does_not_print_as_the_limit() -> None:
+    (t,) = [
+        t
+        for t in tp.check_targets([_row("OnePixel", ratio_to_floor=0.7985)], 1000)
+        if t["target"].startswith("positional")
+    ]
+    assert t["failures"] == ["OnePixel numpy cpu uint8 N=1000: 0.798x (limit 0.8x)"]
+
+
 def test_worst_case_is_the_furthest_below_its_limit() -> None:
     rows = [_row("OnePixel", ratio_to_floor=0.7), _row("RandomPixel", ratio_to_floor=0.3)]
     (t,) = [t for t in tp.check_targets(rows, 1000) if t["target"].startswith("positional")]
     assert len(t["failures"]) == 2
-    assert t["worst"].startswith("RandomPixel numpy cpu uint8 N=1000: 0.30x")
+    assert t["worst"] == "RandomPixel numpy cpu uint8 N=1000: 0.3x (limit 0.8x)"
 
 
 # -- configuration ------------------------------------------------------------------------------

@@ -837,7 +837,7 @@ def _fmt_value(column: str, v: float) -> str:
         return f"{v / 2**20:.1f} MiB"
     if column == "params_fraction":
         return f"{100 * v:.1f}%"
-    return f"{v:.2f}x"
+    return f"{v:.3g}x"  # 3 digits: 0.799x must not read as the limit 0.8x
 
 
 # -- output -------------------------------------------------------------------------------------
