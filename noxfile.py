@@ -73,6 +73,10 @@ def demo(session: nox.Session) -> None:
     session.run("signalinject", "show", "all", "--contrast", "--out", f"{out}/signals.png")
     for signal in ("mnemonic", "length_encoding", "pattern_char"):
         session.run("signalinject", "show", signal, "--out", f"{out}/{signal}.png")
+    session.log(
+        f"tables: {out}/images/results.md, {out}/text/results.md; "
+        f"figures: {out}/images/results.png, {out}/text/results.png, {out}/*.png"
+    )
 
 
 @nox.session
