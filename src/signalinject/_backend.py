@@ -104,6 +104,12 @@ def randint(index: ArrayT, bound: int, seed: int, stream: int, counter: int) -> 
 def gate(index: ArrayT, p: float, seed: int, stream: int, counter: int) -> ArrayT:
     """Boolean mask, True with probability ``p`` per index (exactly all for 1.0, none for 0.0)."""
     threshold = round(p * _TWO32)
+    if threshold <= 0 or threshold >= _TWO32:  # the answer needs no hash: skip its N-sized work
+        full = threshold > 0
+        if isinstance(index, torch.Tensor):
+            mask = torch.full(index.shape, full, dtype=torch.bool, device=index.device)
+            return cast("ArrayT", mask)
+        return cast("ArrayT", np.full(index.shape, full, dtype=bool))
     return cast("ArrayT", hash_u32(index, seed, stream, counter) < threshold)
 
 

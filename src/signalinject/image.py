@@ -49,6 +49,7 @@ __all__ = [
 
 Params = dict[str, Any]
 
+_BLOCK_ELEMENTS = 1 << 18  # ~1 MB of int32 per block of samples in OrthogonalNoise.apply
 _POSITION, _VALUE = 16, 17  # counters of the per-sample draws of this module
 _NOISE_STREAM = 0x4E015E  # stream of the noise basis, apart from every injector's class stream
 
@@ -198,8 +199,39 @@ def put_pixels(
     """
     gate_shape = (-1,) + (1,) * (values.ndim - 1)
     keep = carried.reshape(gate_shape)
-    orig = out[n, r, c]  # (*S, C): gathered, so that rows without the signal write back as is
-    out[n, r, c] = where(keep[..., None], values[..., None], orig)
+    flat = _flat_storage(out)
+    if flat is None:
+        orig = out[n, r, c]  # (*S, C): gathered, so rows without the signal write back as is
+        out[n, r, c] = where(keep[..., None], values[..., None], orig)
+        return
+    # Indexing a strided 4-D view costs far more than one write through linear offsets into
+    # the dense storage behind it (same elements, same values): the fast path of every layout.
+    base, (sn, sr, sc, sch) = flat
+    chan = arange_like(out.shape[3], out) * sch
+    off = (n * sn + r * sr + c * sc)[..., None] + chan  # (*S, C)
+    base[off] = where(keep[..., None], values[..., None], base[off])
+
+
+def _flat_storage(out: Array) -> tuple[Array, tuple[int, int, int, int]] | None:
+    """A 1-D view of the dense storage behind ``out`` and ``out``'s element strides, if any.
+
+    None where ``out`` does not cover one dense block (a slice, a broadcast, negative strides).
+    """
+    if isinstance(out, torch.Tensor):
+        st = tuple(int(s) for s in out.stride())
+        order = sorted(range(4), key=lambda d: -st[d])
+        dense = out.permute(order)
+        if not dense.is_contiguous():
+            return None
+        return dense.view(-1), (st[0], st[1], st[2], st[3])
+    if out.itemsize == 0 or any(s < 0 or s % out.itemsize for s in out.strides):
+        return None
+    st = tuple(s // out.itemsize for s in out.strides)
+    order = sorted(range(4), key=lambda d: -st[d])
+    dense_np = out.transpose(order)
+    if not dense_np.flags.c_contiguous or not dense_np.flags.writeable:
+        return None
+    return dense_np.reshape(-1), (st[0], st[1], st[2], st[3])
 
 
 def read_pixels(x: Array, n: Array, r: Array | int, c: Array | int) -> Array:
@@ -858,19 +890,48 @@ class OrthogonalNoise(ImageInjector):
     def apply(self, out: Array, params: Params) -> None:
         table = self._noise_table(out)
         is_int, lo, hi = _dtype_bounds(out)
-        if isinstance(out, torch.Tensor):
-            noise = table[params["row"]]
-            if is_int:
-                z = _saturating_add(out.to(torch.int64), noise, int(lo), int(hi))
+        small = is_int and hi - lo <= 0xFFFF
+        if small:
+            # Up to 16-bit images: a noise beyond +-(hi - lo) saturates anyway, so clipping the
+            # table there lets int16 (8-bit images) or int32 hold every sum exactly.
+            span = int(hi - lo)
+            table = table.clip(-span, span)
+            if isinstance(table, torch.Tensor):
+                table = table.to(torch.int16 if span <= 0xFF else torch.int32)
             else:
-                z = out.to(table.dtype) + noise
-            out.copy_(z)
+                table = table.astype(np.int16 if span <= 0xFF else np.int32)
+        # Walk ``out`` in its memory order (NCHW for a channels-first tensor) with the table laid
+        # out alike, so that every block is read and written contiguously; blocks of samples fit
+        # in cache, so the gather, add, clip and cast of a block are one pass over its memory and
+        # the temporaries stay O(block), not O(N).
+        per = max(1, _BLOCK_ELEMENTS // max(1, int(np.prod(out.shape[1:]))))
+        if isinstance(out, torch.Tensor) and isinstance(table, torch.Tensor):
+            st = out.stride()
+            order = [0, *sorted(range(1, 4), key=lambda d: -st[d])]
+            o_all, t_all = out.permute(order), table.permute(order).contiguous()
+            for s in range(0, out.shape[0], per):
+                o, t = o_all[s : s + per], t_all[params["row"][s : s + per]]
+                if small:
+                    o.copy_(t.add_(o).clamp_(lo, hi))
+                elif is_int:
+                    o.copy_(_saturating_add(o.to(torch.int64), t, int(lo), int(hi)))
+                else:
+                    o.copy_(t.add_(o))
             return
-        noise_np = np.asarray(table)[params["row"]]
-        if is_int:
-            out[...] = _saturating_add(out.astype(np.int64), noise_np, int(lo), int(hi))
-        else:
-            out[...] = out.astype(noise_np.dtype) + noise_np
+        out_np = np.asarray(out)
+        norder = [0, *sorted(range(1, 4), key=lambda d: -out_np.strides[d])]
+        on_all = out_np.transpose(norder)
+        tn_all = np.ascontiguousarray(np.asarray(table).transpose(norder))
+        for s in range(0, out.shape[0], per):
+            on, tn = on_all[s : s + per], tn_all[params["row"][s : s + per]]
+            if small:
+                np.add(tn, on, out=tn)
+                on[...] = np.clip(tn, lo, hi, out=tn)
+            elif is_int:
+                on[...] = _saturating_add(on.astype(np.int64), tn, int(lo), int(hi))
+            else:
+                np.add(tn, on, out=tn)
+                on[...] = tn
 
     def read(self, x: Array, index: Array) -> Array:
         shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
