@@ -20,7 +20,7 @@ from signalinject.benchmarks.datasets import load_digits32
 
 def main() -> None:
     data = load_digits32()
-    x, y = data.x_test, data.y_test  # uint8 (445, 32, 32, 3), int64 (445,)
+    x, y = np.asarray(data.x_test), data.y_test  # uint8 (445, 32, 32, 3), int64 (445,)
     k = data.num_classes
     print(f"{data.name}: x {x.dtype} {x.shape}, {k} classes")
 

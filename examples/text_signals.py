@@ -23,7 +23,7 @@ from signalinject.benchmarks.datasets import load_stdlib_docs
 
 def main() -> None:
     data = load_stdlib_docs()
-    texts, y = data.x_test, data.y_test  # list[str] (180), int64 (180,)
+    texts, y = [str(t) for t in data.x_test], data.y_test  # 180 texts, int64 (180,)
     k = data.num_classes
     print(f"{data.name}: {len(texts)} texts, {k} classes, e.g. {texts[0][:60]!r}")
 
