@@ -49,7 +49,7 @@ __all__ = [
 
 Params = dict[str, Any]
 
-_BLOCK_ELEMENTS = 1 << 18  # ~1 MB of int32 per block of samples in OrthogonalNoise.apply
+_BLOCK_ELEMENTS = 1 << 20  # elements per block of samples in OrthogonalNoise.apply (~2-4 MB)
 _POSITION, _VALUE = 16, 17  # counters of the per-sample draws of this module
 _NOISE_STREAM = 0x4E015E  # stream of the noise basis, apart from every injector's class stream
 

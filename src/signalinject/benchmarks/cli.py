@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from signalinject.benchmarks.figures import add_show_parser
 from signalinject.benchmarks.runner import SUITES, BenchConfig, ResultsLockedError, Suite
 from signalinject.benchmarks.signals import STRENGTH_SIGNALS, signal_names
+from signalinject.benchmarks.throughput import add_parser as add_throughput_parser
 
 __all__ = [
     "BENCH_COMMANDS",
@@ -245,7 +246,12 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
 
 
 #: The subcommands of ``bench``: each adds its parser to the given subparsers.
-BENCH_COMMANDS: list[Registrar] = [add_bench_images_parser, add_bench_text_parser, add_sweep_parser]
+BENCH_COMMANDS: list[Registrar] = [
+    add_bench_images_parser,
+    add_bench_text_parser,
+    add_sweep_parser,
+    add_throughput_parser,
+]
 
 
 def add_bench_parser(subparsers: Subparsers) -> None:
