@@ -1039,8 +1039,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=int,
         default=None,
-        help="torch intra-op threads during the run (default: torch's own); 1 steadies the "
-        "timings on a loaded machine",
+        help="torch intra-op threads (default: torch's own); 1 steadies timings on a busy machine",
     )
     parser.add_argument(
         "--no-memory",
