@@ -13,7 +13,7 @@ The same run from the command line::
 
 Results are resumable: run it again with the same ``--out`` and finished cells are read back,
 not recomputed. About a minute on 2 CPU cores (2 ConvNet epochs); ``SIGNALINJECT_EXAMPLES_QUICK=1``
-uses 200 samples and one epoch (what the test suite does). On real CIFAR-10 add
+uses 100 samples and one epoch (what the test suite does). On real CIFAR-10 add
 ``--dataset cifar10 --data-dir DIR`` (the runner reads ``cifar-10-python.tar.gz`` there).
 """
 
@@ -48,7 +48,7 @@ def main() -> None:
         signals=(args.signal,),  # "clean" is always run too, first: the reference of the gain
         models=("convnet", "decision_tree"),
         epochs=1 if QUICK else 2,
-        limit=200 if QUICK else None,
+        limit=100 if QUICK else None,
         out=args.out,
         progress=not QUICK,
     )
