@@ -244,7 +244,8 @@ class Compose:
     [[3, 1, 4, 1], [3, 1, 4, 1]]
     """
 
-    injectors: tuple[Injector, ...]
+    #: The children, in order (any sequence is accepted and stored as a tuple).
+    injectors: Sequence[Injector]
 
     def __post_init__(self) -> None:
         items = tuple(self.injectors)

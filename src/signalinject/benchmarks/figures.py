@@ -203,7 +203,7 @@ def _contrast_note(inj: Injector, contrast: bool) -> str:
     if rng is None:
         return (
             "the pair's value is drawn per sample in 0..255 and shown as it is; decode picks "
-            "the class whose pair is most alike, fooled where the background is flat"
+            "the closest pair, ties to the rarest value (fooled if it is the background's)"
         )
     lo, hi = rng
     if contrast:
