@@ -18,7 +18,7 @@ Scan them from the command line (the documented run, docs/scanning.md)::
 
     signalinject scan examples/scan_your_model.py:paper_convnet \\
         examples/scan_your_model.py:shallow_max examples/scan_your_model.py:tiny_resnet \\
-        --epochs 3 --out scan-digits
+        --epochs 3 --lr 2e-3 --out scan-digits
 
 or run this file, which does the same through the Python API (``--limit 200 --epochs 1`` for a
 quick look)::
@@ -105,13 +105,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Scan the three models through the Python API; print the table and the files written."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--epochs", type=int, default=3, help="training epochs (default: 3)")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: 2e-3)")
     p.add_argument("--limit", type=int, default=None, help="samples per split (default: all)")
     p.add_argument("--out", default="scan-digits", help="output directory (default: scan-digits)")
+    p.add_argument("--signals", default=None, help="e.g. one_pixel,noise (default: all five)")
     args = p.parse_args(argv)
     cfg = ScanConfig(
         models=tuple(custom_model(f) for f in (paper_convnet, shallow_max, tiny_resnet)),
         dataset="digits",
+        signals=None if args.signals is None else tuple(args.signals.split(",")),
         epochs=args.epochs,
+        lr=args.lr,
         limit=args.limit,
         out=args.out,
     )

@@ -551,3 +551,47 @@ class TestCli:
             if not e.split()[0].startswith("-h"):
                 assert "(default: " in e, e
         assert "factory(input_shape, num_classes)" in text
+
+
+# -- the worked example ----------------------------------------------------------------------------
+def _example() -> Any:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "scan_your_model.py"
+    spec = importlib.util.spec_from_file_location("scan_your_model_example", path)
+    assert spec is not None
+    assert spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class TestWorkedExample:
+    def test_factories_as_documented(self) -> None:
+        from signalinject.benchmarks.models import count_parameters
+
+        ex = _example()
+        x = torch.zeros(2, 3, 32, 32)
+        for name, params in [
+            ("paper_convnet", 608_778),
+            ("shallow_max", 906),
+            ("tiny_resnet", 78_042),
+        ]:
+            net = getattr(ex, name)((3, 32, 32), 10)
+            assert count_parameters(net) == params, name
+            assert net(x).shape == (2, 10)
+        # global average pooling: the ResNet's logits do not depend on the input's size
+        assert ex.tiny_resnet((3, 16, 24), 4)(torch.zeros(1, 3, 16, 24)).shape == (1, 4)
+
+    def test_main_prints_the_table_and_the_files(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        out = tmp_path / "scan"
+        argv = ["--limit", "30", "--epochs", "1", "--signals", "one_pixel", "--out", str(out)]
+        assert _example().main(argv) == 0
+        printed = capsys.readouterr().out
+        for name in ("paper_convnet", "shallow_max", "tiny_resnet"):
+            assert f"| {name} | Clean |" in printed
+        assert "|  | One pixel | 100.0 |" in printed
+        for name in ("scan.md", "scan.json", "scan.csv", "scan.png"):
+            assert f"{out / name}" in printed
