@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
+import shlex
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -595,3 +597,50 @@ class TestWorkedExample:
         assert "|  | One pixel | 100.0 |" in printed
         for name in ("scan.md", "scan.json", "scan.csv", "scan.png"):
             assert f"{out / name}" in printed
+
+
+# -- docs/scanning.md says only what works ---------------------------------------------------------
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "scanning.md"
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+def _doc_blocks(lang: str) -> list[str]:
+    text = DOCS.read_text(encoding="utf-8")
+    return [m.group(2) for m in FENCE.finditer(text) if m.group(1) == lang]
+
+
+class TestDocs:
+    def test_every_command_parses(self) -> None:
+        commands = [
+            shlex.split(line)
+            for block in _doc_blocks("bash")
+            for line in block.replace("\\\n", " ").splitlines()
+            if line.strip()
+        ]
+        assert len(commands) >= 4
+        parser = cli.build_parser()
+        for argv in commands:
+            assert argv[0] == "signalinject", argv
+            args = parser.parse_args(argv[1:])
+            for spec in getattr(args, "models", []):
+                if spec.startswith("examples/"):  # the worked example's factories exist
+                    path, _, name = spec.partition(":")
+                    assert callable(load_factory(f"{DOCS.parent.parent / path}:{name}").factory)
+
+    def test_python_blocks_run(self) -> None:
+        blocks = _doc_blocks("python")
+        assert blocks
+        for code in blocks:
+            namespace: dict[str, Any] = {}
+            exec(compile(code, str(DOCS), "exec"), namespace)  # our own docs' example
+            net = namespace["make_net"]((3, 32, 32), 10)
+            assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+    def test_pictures_exist_and_are_small(self) -> None:
+        text = DOCS.read_text(encoding="utf-8")
+        pictures = re.findall(r"!\[[^\]]*\]\((img/[^)]+\.png)\)", text)
+        assert len(pictures) >= 6
+        for rel in pictures:
+            path = DOCS.parent / rel
+            assert path.stat().st_size < 200_000, rel
+            assert path.read_bytes().startswith(b"\x89PNG")

@@ -337,4 +337,4 @@ class TestEndToEnd:
         for e in entries:
             if not e.split()[0].startswith("-h"):
                 assert "(default: " in e, e
-        assert "(default: 1,4,16,28,64,255)" in text
+        assert "(default: 1,4,16,28,64,128,255)" in text

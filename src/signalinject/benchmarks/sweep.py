@@ -58,7 +58,7 @@ SWEEP_SIGNALS: tuple[str, ...] = tuple(s for s in STRENGTH_SIGNALS if "image" in
 
 #: The default strengths (0..255 units): the paper's 1 up to the full pixel range. For 10 classes
 #: a one-pixel or random-pixel step stops at 28 (class 9's code 252).
-DEFAULT_STRENGTHS: tuple[float, ...] = (1, 4, 16, 28, 64, 255)
+DEFAULT_STRENGTHS: tuple[float, ...] = (1, 4, 16, 28, 64, 128, 255)
 
 Row = Mapping[str, Any]
 
@@ -235,7 +235,8 @@ def sweep_table(rows: Sequence[Row]) -> str:
         raise ValueError("rows hold no swept signal: nothing to tabulate")
     k = int(rows[0]["num_classes"])
     models = list(dict.fromkeys(m for _, m in pts))
-    signals = list(dict.fromkeys(s for s, _ in pts))
+    met = {s for s, _ in pts}
+    signals = [s for s in SIGNALS if s in met]  # in the benchmark's order
     parts: list[str] = []
     for sig in signals:
         strengths = sorted({s for m in models for s, _ in pts.get((sig, m), [])})
@@ -272,7 +273,10 @@ def sweep_table(rows: Sequence[Row]) -> str:
             o = next((o for o in on if o["signal"] == sig and o["model"] == m), None)
             line += ["–", "–"] if o is None else [_g(o["reads_from"]), _g(o["partial_from"])]
         body.append(line)
-    parts.append("### Where each model starts reading the signal (– : not in the sweep)")
+    parts.append(
+        "### Where each model starts reading the signal (the smallest strength swept with that "
+        "verdict; –: at none)"
+    )
     parts.append(_md(header, body))
     return "\n\n".join(parts)
 
@@ -342,7 +346,9 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
     if default is not None:
         ax_acc.text(default, 2, " paper", color="tab:red", fontsize=7)
     xs_all = sorted({s for p in pts.values() for s, _ in p})
-    ax_acc.set_xticks(xs_all, [f"{s:g}" for s in xs_all], fontsize=7)
+    for ax in (ax_acc, ax_rel):
+        ax.set_xticks(xs_all, [f"{s:g}" for s in xs_all], fontsize=7)
+        ax.tick_params(axis="y", labelsize=7)
     ax_acc.set_ylabel("test accuracy (%)", fontsize=8)
     ax_rel.set_ylabel("reliance (%)", fontsize=8)
     ax_acc.legend(fontsize=7, loc="lower right")
@@ -367,7 +373,7 @@ def write_sweep_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
     """Write ``sweep.md``, ``sweep.csv`` and ``sweep_<signal>.png`` per signal into ``out``.
 
     Returns:
-        The paths by kind: ``"table"``, ``"csv"`` and ``"figure:<signal>"``.
+        The paths by kind: ``"table"``, ``"csv"`` and ``"figure_<signal>"``.
     """
     if not rows:
         raise ValueError("rows is empty: nothing to report")
@@ -395,5 +401,5 @@ def write_sweep_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
             w.writerow({key: "" if v is None else v for key, v in line.items()})
     paths: dict[str, Path] = {"table": table, "csv": path_csv}
     for sig in dict.fromkeys(str(r["signal"]) for r in rows if r.get("strength") is not None):
-        paths[f"figure:{sig}"] = plot_sweep(rows, sig, out / f"sweep_{sig}.png")
+        paths[f"figure_{sig}"] = plot_sweep(rows, sig, out / f"sweep_{sig}.png")
     return paths
