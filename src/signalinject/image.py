@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
@@ -51,6 +51,8 @@ Params = dict[str, Any]
 
 _BLOCK_ELEMENTS = 1 << 20  # elements per block of samples in OrthogonalNoise.apply (~2-4 MB)
 _POSITION, _VALUE = 16, 17  # counters of the per-sample draws of this module
+#: Signed twins of the unsigned torch dtypes that ``index_put`` and type promotion lack.
+_UNSIGNED_VIEWS = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}
 _NOISE_STREAM = 0x4E015E  # stream of the noise basis, apart from every injector's class stream
 
 
@@ -184,7 +186,7 @@ def _check_inside(name: str, positions: Any, h: int, w: int) -> None:
 
 
 def put_pixels(
-    out: Array, n: Array, r: Array | int, c: Array | int, values: Array, carried: Array
+    out: Array, n: Array, r: Array | int, c: Array | int, values: Array, carried: Array | None
 ) -> None:
     """Write ``values`` at pixels ``(n, r, c)`` of a channels-last batch, in place.
 
@@ -195,21 +197,67 @@ def put_pixels(
         r: int64 rows (or one int); the pixels of one sample must be distinct.
         c: int64 columns (or one int).
         values: per-pixel values of shape ``S`` in ``out``'s dtype, written to every channel.
-        carried: bool ``(N,)``; rows where it is False are left as they are.
+        carried: bool ``(N,)``, rows where it is False are left as they are; None: every row
+            (``coverage == 1``: nothing to read back, and no mask to look at).
     """
-    gate_shape = (-1,) + (1,) * (values.ndim - 1)
-    keep = carried.reshape(gate_shape)
+    v: Any = values[..., None]  # (*S, 1): the same value in every channel
     flat = _flat_storage(out)
     if flat is None:
+        if carried is None:
+            out[n, r, c] = v
+            return
         orig = out[n, r, c]  # (*S, C): gathered, so rows without the signal write back as is
-        out[n, r, c] = where(keep[..., None], values[..., None], orig)
+        keep = carried.reshape((-1,) + (1,) * (values.ndim - 1))
+        out[n, r, c] = where(keep[..., None], v, orig)
         return
     # Indexing a strided 4-D view costs far more than one write through linear offsets into
     # the dense storage behind it (same elements, same values): the fast path of every layout.
     base, (sn, sr, sc, sch) = flat
+    if isinstance(base, torch.Tensor) and base.dtype in _UNSIGNED_VIEWS:
+        # torch's index_put has no unsigned 16-64 bit kernels; moving the same bits as the
+        # signed integer of the same size writes the same values.
+        base, v = base.view(_UNSIGNED_VIEWS[base.dtype]), v.view(_UNSIGNED_VIEWS[base.dtype])
     chan = arange_like(out.shape[3], out) * sch
     off = (n * sn + r * sr + c * sc)[..., None] + chan  # (*S, C)
-    base[off] = where(keep[..., None], values[..., None], base[off])
+    if carried is None:
+        base[off] = v
+        return
+    keep = carried.reshape((-1,) + (1,) * (values.ndim - 1))
+    base[off] = where(keep[..., None], v, base[off])
+
+
+def put_fixed(out: Array, r: int, c: int, values: Array, carried: Array | None) -> None:
+    """Write ``values`` ``(N,)`` at the same pixel ``(r, c)`` of every sample, every channel.
+
+    A strided view of that pixel across the batch, written with no index arrays at all: the
+    cheapest write of the fixed-position signals. ``carried`` as in :func:`put_pixels`.
+    """
+    dst: Any = out[:, r, c]  # (N, C) view
+    src: Any = values[:, None]
+    keep: Any = None if carried is None else carried[:, None]
+    if isinstance(dst, torch.Tensor):
+        dst.copy_(src if keep is None else torch.where(keep, src, dst))
+    elif carried is None:
+        dst[...] = src
+    else:
+        np.copyto(dst, src, where=keep)
+
+
+def _copy_from(out: Array, source: Array | None) -> None:
+    """Copy ``source`` (if any) into ``out``, both channels-last views of one shape."""
+    if source is not None:
+        dst: Any = out
+        dst[...] = source
+
+
+def _empty_like(x: Array) -> Array | None:
+    """An uninitialized batch laid out as ``x.clone()`` / ``x.copy()`` lays it out.
+
+    None where that would lose ``x``'s type (a tensor subclass whose ``empty_like`` returns a
+    plain tensor): the caller then copies instead.
+    """
+    out = torch.empty_like(x) if isinstance(x, torch.Tensor) else np.empty_like(x, order="C")
+    return out if type(out) is type(x) else None
 
 
 def _flat_storage(out: Array) -> tuple[Array, tuple[int, int, int, int]] | None:
@@ -261,6 +309,10 @@ def _labels_out(out: Array, single: bool) -> Any:
 class ImageInjector(Injector):
     """Base of the image injectors: layout handling, validation, copy, then ``apply``."""
 
+    #: ``apply`` reads the clean images from ``source`` and writes every element of ``out``: one
+    #: pass over memory instead of a copy followed by a read-modify-write of the whole batch.
+    _fuses_copy: ClassVar[bool] = False
+
     def __call__(
         self,
         x: Any,
@@ -293,15 +345,18 @@ class ImageInjector(Injector):
         labels = self.check_labels(y, x, single=single)
         idx = self.check_index(index, x, view.shape[0], single=single)
         params = self.make_params(labels, idx, view)
+        source = None
         if inplace:
             if isinstance(x, np.ndarray) and not x.flags.writeable:
                 raise ValueError("inplace=True needs a writeable x, got a read-only array")
             out = x
+        elif self._fuses_copy and (blank := _empty_like(x)) is not None:
+            out, source = blank, view
         else:
             out = x.clone() if isinstance(x, torch.Tensor) else x.copy()
         out_view, _ = _nhwc(out, channels_last, single=single)
         if view.shape[0]:
-            self.apply(out_view, params)
+            self.apply(out_view, params, source=source)
         return out
 
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
@@ -316,9 +371,21 @@ class ImageInjector(Injector):
         code, carried = self.codes(y, index)
         return {"code": code, "carried": carried, "index": index}
 
-    def apply(self, out: Array, params: Params) -> None:
-        """Write the signal described by ``params`` into the channels-last batch ``out``."""
+    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        """Write the signal described by ``params`` into the channels-last batch ``out``.
+
+        ``source``: the clean images, channels-last, shaped as ``out``, when they are not
+        already in ``out``; every element of ``out`` is then written.
+        """
         raise NotImplementedError
+
+    def _carried(self, params: Params) -> Array | None:
+        """The ``carried`` mask, or None when every sample carries the signal.
+
+        Decided from ``coverage`` alone, so that the common case reads no mask (and a GPU
+        never waits for one).
+        """
+        return None if self.coverage >= 1.0 else params["carried"]
 
     def decode(self, x: Any, *, index: Any = None, channels_last: bool | None = None) -> Any:
         """Read the encoded class back: int64 ``(N,)``, same backend and device.
@@ -390,10 +457,10 @@ class OnePixel(ImageInjector):
         p["value"] = table[p["code"]]
         return p
 
-    def apply(self, out: Array, params: Params) -> None:
+    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        _copy_from(out, source)
         r, c = self.position
-        n = arange_like(out.shape[0], out)
-        put_pixels(out, n, r, c, params["value"], params["carried"])
+        put_fixed(out, r, c, params["value"], self._carried(params))
 
     def read(self, x: Array, index: Array) -> Array:
         _check_inside("position", [self.position], x.shape[1], x.shape[2])
@@ -482,10 +549,11 @@ class PatternPixels(ImageInjector):
         p["value"] = table[bits]
         return p
 
-    def apply(self, out: Array, params: Params) -> None:
-        r, c, _ = self._rc(out)
-        n = arange_like(out.shape[0], out)[:, None]
-        put_pixels(out, n, r, c, params["value"], params["carried"])
+    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        _copy_from(out, source)
+        carried = self._carried(params)
+        for j, (r, c) in enumerate(self.pixel_positions(out.shape[1], out.shape[2])):
+            put_fixed(out, r, c, params["value"][:, j], carried)
 
     def read(self, x: Array, index: Array) -> Array:
         r, c, bit = self._rc(x)
@@ -539,9 +607,10 @@ class RandomPixel(ImageInjector):
         p["row"], p["col"] = self.locations(index, x.shape[1], x.shape[2])
         return p
 
-    def apply(self, out: Array, params: Params) -> None:
+    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        _copy_from(out, source)
         n = arange_like(out.shape[0], out)
-        put_pixels(out, n, params["row"], params["col"], params["value"], params["carried"])
+        put_pixels(out, n, params["row"], params["col"], params["value"], self._carried(params))
 
     def decode(self, x: Any, *, index: Any = None, channels_last: bool | None = None) -> Any:
         """Read the code: at the drawn location when ``index`` is given, else blind (see class)."""
@@ -702,13 +771,14 @@ class MultipleLocations(ImageInjector):
             p["value"] = np.asarray(value).astype(x.dtype)
         return p
 
-    def apply(self, out: Array, params: Params) -> None:
+    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        _copy_from(out, source)
         pair = params["pair"]
         n = arange_like(out.shape[0], out)[:, None]
         r, c = pair[:, 0::2], pair[:, 1::2]  # (N, 2) each
         v = params["value"][:, None]
         v = v.expand(-1, 2) if isinstance(v, torch.Tensor) else np.broadcast_to(v, r.shape)
-        put_pixels(out, n, r, c, v, params["carried"])
+        put_pixels(out, n, r, c, v, self._carried(params))
 
     def read(self, x: Array, index: Array) -> Array:
         t = self._pair_table(x)
@@ -811,6 +881,26 @@ def _saturating_add(x: Any, t: Any, lo: int, hi: int) -> Any:
     return z.clip(lo, hi)
 
 
+def _add_uint8(
+    out: npt.NDArray[Any], src: npt.NDArray[Any], table: npt.NDArray[Any], rows: Any, per: int
+) -> None:
+    """``out = clip(src + table[rows], 0, 255)`` for uint8 images, in blocks of ``per`` samples.
+
+    NumPy has no saturating add, and widening to int16 costs passes over memory. With the
+    noise ``t`` (in [-255, 255]) split as ``m = max(-t, 0)``, ``c = 255 - max(t, 0)`` and
+    ``t mod 256``, the sum ``min(max(x, m), c) + t`` never leaves [0, 255], so three uint8
+    operations give the exact saturated result.
+    """
+    m = np.ascontiguousarray((-table).clip(0, 255).astype(np.uint8))
+    c = np.ascontiguousarray((255 - table.clip(0, 255)).astype(np.uint8))
+    tw = np.ascontiguousarray(table.astype(np.int16).astype(np.uint8))  # t mod 256
+    for s in range(0, out.shape[0], per):
+        o, r = out[s : s + per], rows[s : s + per]
+        np.maximum(src[s : s + per], m[r], out=o)
+        np.minimum(o, c[r], out=o)
+        np.add(o, tw[r], out=o)
+
+
 @dataclasses.dataclass(frozen=True)
 class OrthogonalNoise(ImageInjector):
     """Add a dense per-class noise image, mutually orthogonal across classes ("noise").
@@ -887,50 +977,63 @@ class OrthogonalNoise(ImageInjector):
         p["row"] = where(p["carried"], p["code"], self.num_classes)
         return p
 
-    def apply(self, out: Array, params: Params) -> None:
-        table = self._noise_table(out)
+    _fuses_copy = True
+
+    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        src: Any = out if source is None else source
+        table: Any = self._noise_table(out)
         is_int, lo, hi = _dtype_bounds(out)
         small = is_int and hi - lo <= 0xFFFF
         if small:
             # Up to 16-bit images: a noise beyond +-(hi - lo) saturates anyway, so clipping the
             # table there lets int16 (8-bit images) or int32 hold every sum exactly.
-            span = int(hi - lo)
-            table = table.clip(-span, span)
-            if isinstance(table, torch.Tensor):
-                table = table.to(torch.int16 if span <= 0xFF else torch.int32)
-            else:
-                table = table.astype(np.int16 if span <= 0xFF else np.int32)
-        # Walk ``out`` in its memory order (NCHW for a channels-first tensor) with the table laid
-        # out alike, so that every block is read and written contiguously; blocks of samples fit
-        # in cache, so the gather, add, clip and cast of a block are one pass over its memory and
-        # the temporaries stay O(block), not O(N).
+            table = table.clip(-int(hi - lo), int(hi - lo))
+        rows = params["row"]
+        # Walk ``out`` in its memory order (NCHW for a channels-first tensor) with ``src`` and the
+        # table laid out alike, so that every block is read and written contiguously; blocks of
+        # samples fit in cache, so the gather, add, clip and cast of a block are one pass over
+        # its memory and the temporaries stay O(block), not O(N).
         per = max(1, _BLOCK_ELEMENTS // max(1, int(np.prod(out.shape[1:]))))
         if isinstance(out, torch.Tensor) and isinstance(table, torch.Tensor):
             st = out.stride()
             order = [0, *sorted(range(1, 4), key=lambda d: -st[d])]
-            o_all, t_all = out.permute(order), table.permute(order).contiguous()
+            o_all, s_all = out.permute(order), src.permute(order)
+            t_all = table.permute(order).contiguous()
+            if small:
+                t_all = t_all.to(torch.int16 if hi - lo <= 0xFF else torch.int32)
             for s in range(0, out.shape[0], per):
-                o, t = o_all[s : s + per], t_all[params["row"][s : s + per]]
+                o, x, t = o_all[s : s + per], s_all[s : s + per], t_all[rows[s : s + per]]
                 if small:
-                    o.copy_(t.add_(o).clamp_(lo, hi))
+                    # torch promotes no unsigned 16-bit dtype: widen such images explicitly.
+                    x = x.to(t.dtype) if x.dtype in _UNSIGNED_VIEWS else x
+                    o.copy_(t.add_(x).clamp_(lo, hi))
                 elif is_int:
-                    o.copy_(_saturating_add(o.to(torch.int64), t, int(lo), int(hi)))
-                else:
-                    o.copy_(t.add_(o))
+                    o.copy_(_saturating_add(x.to(torch.int64), t, int(lo), int(hi)))
+                elif t.dtype == o.dtype:
+                    torch.add(x, t, out=o)
+                else:  # float16/bfloat16 images: the sum in float32, then rounded once
+                    o.copy_(t.add_(x))
             return
         out_np = np.asarray(out)
         norder = [0, *sorted(range(1, 4), key=lambda d: -out_np.strides[d])]
-        on_all = out_np.transpose(norder)
+        on_all, sn_all = out_np.transpose(norder), np.asarray(src).transpose(norder)
         tn_all = np.ascontiguousarray(np.asarray(table).transpose(norder))
+        if out_np.dtype == np.uint8:
+            _add_uint8(on_all, sn_all, tn_all, rows, per)
+            return
+        if small:
+            tn_all = tn_all.astype(np.int16 if hi - lo <= 0xFF else np.int32)
         for s in range(0, out.shape[0], per):
-            on, tn = on_all[s : s + per], tn_all[params["row"][s : s + per]]
+            on, xn, tn = on_all[s : s + per], sn_all[s : s + per], tn_all[rows[s : s + per]]
             if small:
-                np.add(tn, on, out=tn)
+                np.add(tn, xn, out=tn)
                 on[...] = np.clip(tn, lo, hi, out=tn)
             elif is_int:
-                on[...] = _saturating_add(on.astype(np.int64), tn, int(lo), int(hi))
-            else:
-                np.add(tn, on, out=tn)
+                on[...] = _saturating_add(xn.astype(np.int64), tn, int(lo), int(hi))
+            elif tn.dtype == on.dtype:
+                np.add(xn, tn, out=on)
+            else:  # float16 images: the sum in float32, then rounded once
+                np.add(tn, xn, out=tn)
                 on[...] = tn
 
     def read(self, x: Array, index: Array) -> Array:
