@@ -411,6 +411,23 @@ def test_matches_a_plain_reference(
     assert np.array_equal(got, expected)
 
 
+@pytest.mark.parametrize("block", [1, 200, 10**6])
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "int64", "float16", "float32"])
+def test_noise_blocks_change_nothing(
+    block: int, backend: str, dtype: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OrthogonalNoise walks the batch in blocks of samples: any block size, the same result."""
+    monkeypatch.setattr(si.image, "_BLOCK_BYTES", {"numpy": block, "torch": block})
+    inj = si.OrthogonalNoise(5, strength=60.0 if dtype[0] in "iu" else 0.3, seed=4)
+    rng = np.random.default_rng(5)
+    x, y = images(rng, (11, 6, 5, 3), dtype), rng.integers(0, 5, 11)
+    expected = reference(inj, x, y, np.arange(11))
+    xb, yb = on(backend, x, y)
+    got = inj(xb, yb)
+    assert np.array_equal(from_torch(got) if backend == "torch" else got, expected)
+
+
 # -- one class per signal: the paper's literal encodings ----------------------------------------
 class TestOnePixel:
     def test_paper_encoding(self) -> None:
