@@ -428,6 +428,40 @@ def test_noise_blocks_change_nothing(
     assert np.array_equal(from_torch(got) if backend == "torch" else got, expected)
 
 
+@pytest.mark.parametrize(
+    "dtype", ["uint8", "int8", "uint16", "int16", "int64", "float16", "float32"]
+)
+@pytest.mark.parametrize("layout", ["nchw", "channels-last"])
+def test_noise_torch_kernels_match_the_reference(
+    dtype: str, layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CPU tensors take NumPy's kernels; torch's own (CUDA, autograd, bfloat16) must agree."""
+    monkeypatch.setattr(si.image, "_numpy_views", lambda *tensors: None)
+    monkeypatch.setattr(si.image, "_BLOCK_BYTES", {"numpy": 1000, "torch": 1000})
+    inj = si.OrthogonalNoise(5, strength=60.0 if dtype[0] in "iu" else 0.3, seed=8)
+    rng = np.random.default_rng(6)
+    x, y = images(rng, (7, 6, 5, 3), dtype), rng.integers(0, 5, 7)
+    t = to_torch(x)
+    if layout == "channels-last":
+        t = t.contiguous(memory_format=torch.channels_last)
+    expected = reference(inj, x, y, np.arange(7))
+    assert np.array_equal(from_torch(inj(t, torch.from_numpy(y))), expected)
+    inplace = t.clone()
+    inj(inplace, torch.from_numpy(y), inplace=True)
+    assert np.array_equal(from_torch(inplace), expected)
+
+
+def test_noise_keeps_the_autograd_graph() -> None:
+    """A float batch that tracks gradients gets the noise through torch ops (d out / d x = 1)."""
+    x = torch.rand(3, 3, 6, 5, requires_grad=True)
+    out = si.OrthogonalNoise(4, strength=0.1)(x, torch.tensor([0, 1, 3]))
+    out.sum().backward()
+    assert x.grad is not None
+    assert torch.equal(x.grad, torch.ones_like(x))
+    with torch.no_grad():
+        assert torch.equal(out, si.OrthogonalNoise(4, strength=0.1)(x.detach(), [0, 1, 3]))
+
+
 # -- one class per signal: the paper's literal encodings ----------------------------------------
 class TestOnePixel:
     def test_paper_encoding(self) -> None:
