@@ -10,6 +10,7 @@ import copy
 import dataclasses
 import json
 import pickle
+import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import signalinject as si
+import signalinject.text as text_module
 from signalinject.text import _best_subset_below
 
 # Characters that exercise every branch: letters of both cases, digits, punctuation of the
@@ -545,6 +547,191 @@ def test_cuda_matches_cpu() -> None:
     assert torch.equal(q.one_hot(gpu).cpu(), q.one_hot(cpu))
 
 
+# -- the codes path: block writes and the torch path of accelerators vs a plain reference ---------
+def _char_code(q: si.CharQuantizer, ch: str) -> int:
+    return q.alphabet.find(ch) + 1  # 0 for the space outside the alphabet
+
+
+def reference_codes(
+    inj: si.TextInjector, codes: np.ndarray, y: np.ndarray, index: np.ndarray
+) -> np.ndarray:
+    """Each signal's write on codes ``(N, L)``, one cell at a time in plain Python."""
+    code, carried = inj.codes(y, index)
+    q = inj.resolved_quantizer
+    out = codes.copy()
+    for i, row in enumerate(out):  # each row a view of out
+        if not carried[i]:
+            continue
+        c = int(code[i])
+        if isinstance(inj, si.Mnemonic):
+            row[0] = _char_code(q, inj.class_chars[c])
+        elif isinstance(inj, si.LengthEncoding):
+            n, pad = inj.class_lengths[c], _char_code(q, inj.pad)
+            used = max((j + 1 for j in range(len(row)) if row[j] != 0), default=0)
+            for j in range(len(row)):
+                if j >= n:
+                    row[j] = 0  # the cut
+                elif j >= used:
+                    row[j] = pad  # padding after the last non-zero code
+        else:
+            assert isinstance(inj, si.PatternChar)
+            for j, p in enumerate(inj.positions):
+                if (c >> j) & 1:
+                    row[p] = _char_code(q, inj.char)
+    return out
+
+
+CODE_INJECTORS: dict[str, si.TextInjector] = {
+    **INJECTORS,
+    "length-zhang-pad": si.LengthEncoding(5, pad="~"),
+    "pattern-zhang-rare": si.PatternChar(8, positions=(0, 500, 1013), char="~"),
+}
+
+
+def _code_batch(
+    data: st.DataObject, inj: si.TextInjector, dtype: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random codes as texts give them: zeros (spaces) inside, zero padding after a used length
+    (0 to the full frame), a few rows all zero; labels and indices."""
+    q = inj.resolved_quantizer
+    n = data.draw(st.integers(0, 40))
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    codes = rng.integers(1, q.size + 1, (n, q.length))
+    codes[rng.random((n, q.length)) < 0.2] = 0
+    codes[np.arange(q.length) >= rng.integers(0, q.length + 1, (n, 1))] = 0
+    y = rng.integers(0, inj.num_classes, n)
+    index = rng.integers(0, 2**40, n)
+    return codes.astype(dtype), y, index
+
+
+def _numpy_only(x: Any) -> Any:
+    """``text._host_view`` as on an accelerator: no NumPy view of any tensor."""
+    return x if isinstance(x, np.ndarray) else None
+
+
+def _check_all_paths(
+    inj: si.TextInjector, codes: np.ndarray, y: Any, index: Any, want: np.ndarray
+) -> None:
+    """NumPy, a CPU tensor (through its NumPy view) and the torch path of accelerators (run on
+    the CPU), each as a new output and in place, give ``want``; a new output leaves ``x``."""
+    as_t = (lambda v: torch.from_numpy(np.asarray(v))) if isinstance(y, np.ndarray) else None
+    ty, ti = (as_t(y), as_t(index)) if as_t else (y, index)
+    for device_path in (False, True):
+        with pytest.MonkeyPatch.context() as mp:
+            if device_path:
+                mp.setattr(text_module, "_host_view", _numpy_only)
+            for x in (codes.copy(), torch.from_numpy(codes.copy())):
+                lab, idx = (ty, ti) if isinstance(x, torch.Tensor) else (y, index)
+                before = copy.deepcopy(x)
+                out = inj(x, lab, index=idx)
+                got = out.numpy() if isinstance(out, torch.Tensor) else out
+                assert type(out) is type(x)
+                assert got.dtype == want.dtype
+                assert np.array_equal(got, want)
+                assert np.array_equal(np.asarray(x), np.asarray(before))
+                assert inj(x, lab, index=idx, inplace=True) is x
+                assert np.array_equal(np.asarray(x), want)
+
+
+@pytest.mark.parametrize("name", list(CODE_INJECTORS))
+@PROPS
+@given(data=st.data())
+def test_codes_match_the_plain_reference_on_every_path(name: str, data: st.DataObject) -> None:
+    inj = _variant(CODE_INJECTORS[name], data)
+    dtype = data.draw(st.sampled_from([np.int64, np.int16, np.uint8]))
+    codes, y, index = _code_batch(data, inj, dtype)
+    want = reference_codes(inj, codes, y, index)
+    row_bytes = codes.shape[1] * codes.itemsize
+    # One row per block, blocks that end inside a row's bytes, the default: the same result.
+    block = data.draw(st.sampled_from([1, 3 * row_bytes + 5, text_module._BLOCK_BYTES]))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(text_module, "_BLOCK_BYTES", block)
+        _check_all_paths(inj, codes, y, index, want)
+        if len(codes):  # one row, one label, one index
+            _check_all_paths(inj, codes[0], int(y[0]), int(index[0]), want[0])
+
+
+def test_zhang_frame_cut_and_pad_exact() -> None:
+    # Rows of every used length class: empty, inside each class length, on one, the full frame.
+    q = si.CharQuantizer()
+    lens = [0, 1, 150, 202, 203, 500, 811, 1013, 1014]
+    codes = np.where(np.arange(1014) < np.array(lens)[:, None], 7, 0).astype(np.int64)
+    y = np.arange(len(lens)) % 5
+    for pad, code in ((" ", 0), ("~", q.code_of("~"))):
+        inj = si.LengthEncoding(5, pad=pad, coverage=0.8, fidelity=0.9, seed=5)
+        want = reference_codes(inj, codes, y, np.arange(len(lens)))
+        assert (want != codes).any()
+        _check_all_paths(inj, codes, y, np.arange(len(lens)), want)
+        cls, carried = inj.codes(y, np.arange(len(lens)))
+        for i, n in enumerate(lens):  # the rule itself, against the class length
+            ell = inj.class_lengths[cls[i]]
+            if carried[i]:
+                pad_cells = [code] * max(0, ell - n)
+                assert want[i].tolist() == [7] * min(n, ell) + pad_cells + [0] * (1014 - ell)
+            else:
+                assert np.array_equal(want[i], codes[i])
+
+
+def test_codes_keep_the_layout_of_a_copy() -> None:
+    inj = si.LengthEncoding(5, pad="~")
+    codes = si.CharQuantizer().encode(["a short text", "x" * 900, "yz " * 300])
+    y = np.array([4, 0, 2])
+    want = inj(codes, y)
+    fortran = np.asfortranarray(codes)
+    out = inj(fortran, y)
+    assert out.flags.c_contiguous  # as fortran.copy() is
+    assert np.array_equal(out, want)
+    strided = np.zeros((6, 1014), np.int64)[::2]
+    strided[...] = codes
+    assert np.array_equal(inj(strided, y), want)
+    t = torch.from_numpy(np.ascontiguousarray(codes.T)).T  # column-major tensor
+    out_t = inj(t, torch.from_numpy(y))
+    assert out_t.stride() == t.clone().stride()
+    assert np.array_equal(out_t.numpy(), want)
+
+
+def test_torch_codes_of_unsigned_dtypes_on_the_cpu() -> None:
+    # Through the NumPy view: no torch kernel is needed for uint16/uint32 (aminmax has none).
+    codes = si.CharQuantizer().encode(["some text here", "more"], dtype=np.uint16)
+    y = np.array([1, 3])
+    for inj in (si.Mnemonic(5), si.LengthEncoding(5, pad="~"), si.PatternChar(5, char="~")):
+        want = inj(codes, y)
+        for dt in (torch.uint16, torch.uint32):
+            t = torch.from_numpy(codes.astype(np.int64)).to(dt)
+            out = inj(t, torch.from_numpy(y))
+            assert out.dtype == dt
+            assert np.array_equal(out.to(torch.int64).numpy(), want.astype(np.int64))
+            assert np.array_equal(inj.decode(out).numpy(), inj.decode(want))
+
+
+@pytest.mark.parametrize("name", ["mnemonic-zhang", "length-zhang", "length-zhang-pad",
+                                  "pattern-zhang"])  # fmt: skip
+def test_codes_peak_memory_is_one_copy(name: str) -> None:
+    # tracemalloc sees every NumPy allocation: the output, the O(N) parameters, the block
+    # temporaries. Full-size masks (N x L booleans) would add 1/8 of a copy each.
+    inj = dataclasses.replace(CODE_INJECTORS[name], coverage=0.9, fidelity=0.9)
+    n = 4000
+    codes, y, _ = _code_batch_fixed(inj, n)
+    inj(codes[:10], y[:10])  # lookup tables and caches outside the measurement
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        out = inj(codes, y)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert out.shape == codes.shape
+    assert peak <= codes.nbytes + 256 * n + text_module._BLOCK_BYTES // 2
+
+
+def _code_batch_fixed(inj: si.TextInjector, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    q = inj.resolved_quantizer
+    codes = rng.integers(1, q.size + 1, (n, q.length))
+    codes[np.arange(q.length) >= rng.integers(0, q.length + 1, (n, 1))] = 0
+    return codes, rng.integers(0, inj.num_classes, n), np.arange(n)
+
+
 # -- bad input -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", [None, b"bytes", 3])
 def test_non_str_item_is_refused(bad: object) -> None:
@@ -697,6 +884,49 @@ def test_codes_out_of_range() -> None:
         si.LengthEncoding(2)(codes, [0])
     with pytest.raises(ValueError, match=r"codes must be in \[0, 69\] .*got 70"):
         si.LengthEncoding(2).decode(codes)
+
+
+@pytest.mark.parametrize("bad", [70, -3])
+def test_codes_out_of_range_in_a_later_block(bad: int) -> None:
+    codes = np.zeros((50, 1014), np.int64)
+    codes[-1, -1] = bad
+    y = np.zeros(50, np.int64)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(text_module, "_BLOCK_BYTES", 1014 * 8)  # one row per block: the last fails
+        for inj in (si.Mnemonic(2), si.LengthEncoding(2), si.PatternChar(2)):
+            for x in (codes.copy(), torch.from_numpy(codes.copy())):
+                for inplace in (False, True):
+                    with pytest.raises(
+                        ValueError, match=rf"codes must be in \[0, 69\] .*got {bad}"
+                    ):
+                        inj(x, y, inplace=inplace)
+                    assert np.array_equal(np.asarray(x), codes)  # nothing written
+
+
+def test_codes_out_of_range_are_named_before_bad_labels() -> None:
+    codes = np.zeros((2, 1014), np.int64)
+    codes[1, 0] = 99
+    for x in (codes, torch.from_numpy(codes)):
+        with pytest.raises(ValueError, match=r"codes must be in \[0, 69\] .*got 99"):
+            si.Mnemonic(2)(x, [0, 5])
+        with pytest.raises(ValueError, match=r"codes must be in \[0, 69\] .*got 99"):
+            si.LengthEncoding(2)(x, [0, 1], index=[0, -1])
+    with pytest.raises(ValueError, match=r"y must hold labels in \[0, 1\]"):
+        si.Mnemonic(2)(np.zeros((2, 1014), np.int64), [0, 5])  # valid codes: the labels' turn
+
+
+def test_negative_codes_of_a_narrow_signed_dtype() -> None:
+    # Read as uint8, int8 -56 is 200 = the alphabet's size: only the sign tells it is invalid.
+    alphabet = "".join(chr(0x4E00 + i) for i in range(200))
+    q = si.CharQuantizer(alphabet, length=4)
+    inj = si.Mnemonic(2, chars=(alphabet[0], alphabet[1]), quantizer=q)
+    codes = np.array([[1, -56, 0, 0]], np.int8)
+    for x in (codes, torch.from_numpy(codes)):
+        with pytest.raises(ValueError, match=r"codes must be in \[0, 200\] .*got -56"):
+            inj(x, [1])
+        with pytest.raises(ValueError, match=r"codes must be in \[0, 200\] .*got -56"):
+            inj.decode(x)
+    assert inj(np.array([[1, 127, 0, 0]], np.int8), [1]).tolist() == [[2, 127, 0, 0]]
 
 
 def test_codes_dtype_too_small_for_the_written_code() -> None:
