@@ -462,6 +462,21 @@ def test_noise_keeps_the_autograd_graph() -> None:
         assert torch.equal(out, si.OrthogonalNoise(4, strength=0.1)(x.detach(), [0, 1, 3]))
 
 
+def test_code_tables_are_built_once_per_values_dtype_and_device() -> None:
+    """A table per batch would cost a host-device round trip per batch on a GPU."""
+    si.image._host_table.cache_clear()
+    inj = si.OnePixel(3, values=(5, 6, 7))
+    for _ in range(3):
+        inj(np.zeros((2, 4, 4, 1), np.uint8), [0, 2])
+        inj(torch.zeros(2, 1, 4, 4), [1, 2])
+    assert si.image._host_table.cache_info().misses == 2  # uint8 NumPy, float32 torch CPU
+    # Equal but differently stored values do not share a table: -0.0 keeps its sign bit.
+    neg = si.OnePixel(2, values=(-0.0, 1.0))(np.ones((1, 2, 2, 1), np.float32), [0])
+    pos = si.OnePixel(2, values=(0.0, 1.0))(np.ones((1, 2, 2, 1), np.float32), [0])
+    assert np.signbit(neg[0, 0, 0, 0])
+    assert not np.signbit(pos[0, 0, 0, 0])
+
+
 # -- one class per signal: the paper's literal encodings ----------------------------------------
 class TestOnePixel:
     def test_paper_encoding(self) -> None:

@@ -66,8 +66,13 @@ def _dtype_bounds(x: Array) -> tuple[bool, float, float]:
     Raises:
         TypeError: bool or complex images.
     """
-    if isinstance(x, torch.Tensor):
-        dt = x.dtype
+    return _bounds_of(x.dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def _bounds_of(dt: Any) -> tuple[bool, float, float]:
+    """:func:`_dtype_bounds` of one NumPy or torch dtype (cached: ``iinfo`` is not free)."""
+    if isinstance(dt, torch.dtype):
         if dt == torch.bool or dt.is_complex:
             raise TypeError(f"images must have an integer or floating dtype, got {dt}")
         if dt.is_floating_point:
@@ -75,32 +80,41 @@ def _dtype_bounds(x: Array) -> tuple[bool, float, float]:
             return False, fi.min, fi.max
         ii = torch.iinfo(dt)
         return True, ii.min, ii.max
-    ndt = x.dtype
-    if np.issubdtype(ndt, np.integer):
-        ni = np.iinfo(ndt)
+    if np.issubdtype(dt, np.integer):
+        ni = np.iinfo(dt)
         return True, int(ni.min), int(ni.max)
-    if np.issubdtype(ndt, np.floating):
-        nf = np.finfo(ndt)
+    if np.issubdtype(dt, np.floating):
+        nf = np.finfo(dt)
         return False, float(nf.min), float(nf.max)
-    raise TypeError(f"images must have an integer or floating dtype, got {ndt}")
+    raise TypeError(f"images must have an integer or floating dtype, got {dt}")
 
 
-def _table(values: tuple[float, ...], like: Array) -> Array:
-    """``values`` as a 1-D table in ``like``'s dtype, backend and device.
+@functools.lru_cache(maxsize=256)
+def _host_table(
+    values: tuple[float, ...], spelled: tuple[str, ...], dt: Any, device: torch.device | None
+) -> tuple[Array, tuple[float, ...]]:
+    """``values`` as a read-only 1-D table of dtype ``dt`` on ``device``, and as stored.
 
-    Cast on the host, then moved, so that the rounding is the same on every device. Integer
-    dtypes are built from Python ints (exact beyond 2**53).
+    Cast on the host, then moved, so that the rounding is the same on every device; integer
+    dtypes are built from Python ints (exact beyond 2**53). Built once per ``(values, dtype,
+    device)``: a table made per call would cost a host-to-device copy, and reading the stored
+    entries back a device-to-host one, at every batch. ``spelled`` (the ``repr`` of each value)
+    only keys the cache: ``0.0 == -0.0`` and ``1 == 1.0`` hash alike but may store differently.
     """
-    is_int = _dtype_bounds(like)[0]
-    if isinstance(like, torch.Tensor):
+    is_int = _bounds_of(dt)[0]
+    if isinstance(dt, torch.dtype):
         if is_int:
-            t = torch.tensor([int(v) for v in values], dtype=like.dtype)
+            t = torch.tensor([int(v) for v in values], dtype=dt)
         else:
-            t = torch.tensor(values, dtype=torch.float64).to(like.dtype)
-        return t.to(like.device)
-    if is_int:
-        return np.asarray([int(v) for v in values], dtype=like.dtype)
-    return np.asarray(values, dtype=np.float64).astype(like.dtype)
+            t = torch.tensor(values, dtype=torch.float64).to(dt)
+        return t.to(device), tuple(float(v) for v in t.tolist())
+    arr = (
+        np.asarray([int(v) for v in values], dtype=dt)
+        if is_int
+        else np.asarray(values, dtype=np.float64).astype(dt)
+    )
+    arr.setflags(write=False)
+    return arr, tuple(float(v) for v in arr.tolist())
 
 
 def _code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, tuple[float, ...]]:
@@ -119,8 +133,8 @@ def _code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, 
                 f"{name} must be {kind} in [{lo:g}, {hi:g}] to fit the image dtype "
                 f"{x.dtype}, got {v!r}"
             )
-    table = _table(values, x)
-    stored = tuple(float(s) for s in table.tolist())
+    device = x.device if isinstance(x, torch.Tensor) else None
+    table, stored = _host_table(values, tuple(map(repr, values)), x.dtype, device)
     if len(set(stored)) < len(set(values)):
         raise ValueError(
             f"{name} {values} are not distinct once stored as {x.dtype} ({stored}); "
