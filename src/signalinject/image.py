@@ -117,6 +117,16 @@ def _host_table(
     return arr, tuple(float(v) for v in arr.tolist())
 
 
+@functools.lru_cache(maxsize=256)
+def _int_table(rows: tuple[tuple[int, ...], ...], device: torch.device | None) -> Array:
+    """``rows`` as a read-only int64 2-D table on ``device`` (None: NumPy), built once."""
+    t = np.asarray(rows, dtype=np.int64)
+    if device is not None:
+        return torch.from_numpy(t).to(device)
+    t.setflags(write=False)
+    return t
+
+
 def _code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, tuple[float, ...]]:
     """The codes as ``x`` stores them: a table on ``x``'s device and the same as float64 floats.
 
@@ -571,8 +581,8 @@ class PatternPixels(ImageInjector):
                 f"the default corner positions coincide in an image of height {x.shape[1]} and "
                 f"width {x.shape[2]}; pass distinct positions"
             )
-        rcb = np.concatenate([np.asarray(pos, np.int64), np.arange(len(pos))[:, None]], axis=1)
-        t: Array = torch.from_numpy(rcb).to(x.device) if isinstance(x, torch.Tensor) else rcb
+        rcb = tuple((r, c, j) for j, (r, c) in enumerate(pos))
+        t = _int_table(rcb, x.device if isinstance(x, torch.Tensor) else None)
         return t[:, 0], t[:, 1], t[:, 2]
 
     def _values(self, x: Array) -> tuple[Array, tuple[float, ...]]:
@@ -777,8 +787,7 @@ class MultipleLocations(ImageInjector):
         h, w = x.shape[1], x.shape[2]
         pairs = self.pixel_pairs(h, w)
         _check_inside("pairs", [(p[0], p[1]) for p in pairs] + [(p[2], p[3]) for p in pairs], h, w)
-        t = np.asarray(pairs, dtype=np.int64)
-        return torch.from_numpy(t).to(x.device) if isinstance(x, torch.Tensor) else t
+        return _int_table(pairs, x.device if isinstance(x, torch.Tensor) else None)
 
     def _range(self, x: Array) -> tuple[bool, float, float]:
         """``(is_integer, low, high)`` of the per-sample value for images like ``x``."""
