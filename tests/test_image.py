@@ -343,17 +343,29 @@ REFERENCE_DTYPES = ["uint8", "int8", "uint16", "int16", "int32", "int64", "float
     kind=st.sampled_from(["one", "pattern", "random", "multiple", "noise"]),
     dtype=st.sampled_from(REFERENCE_DTYPES),
     coverage=st.sampled_from([1.0, 0.5]),
-    layout=st.sampled_from(["nhwc", "nchw", "torch", "torch-channels-last", "strided", "single"]),
+    layout=st.sampled_from(
+        ["nhwc", "nchw", "torch", "torch-channels-last", "strided", "torch-strided", "single"]
+    ),
     inplace=st.booleans(),
     loud=st.booleans(),
+    torch_kernels=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_matches_a_plain_reference(
-    kind: str, dtype: str, coverage: float, layout: str, inplace: bool, loud: bool, seed: int
+    kind: str,
+    dtype: str,
+    coverage: float,
+    layout: str,
+    inplace: bool,
+    loud: bool,
+    torch_kernels: bool,
+    seed: int,
 ) -> None:
     """Every layout, dtype and coverage: the fast writes equal the loop in :func:`reference`.
 
     ``loud`` noise (RMS 200 on integers, 20 on floats) saturates most integer pixels.
+    ``torch_kernels``: CPU tensors keep torch's kernels instead of going through NumPy views
+    (what CUDA tensors, and tensors that track gradients, always do).
     """
     rng = np.random.default_rng(seed)
     k = 6
@@ -388,6 +400,18 @@ def test_matches_a_plain_reference(
         assert (got is target) == inplace
         return got
 
+    with pytest.MonkeyPatch.context() as mp:
+        if torch_kernels:
+            mp.setattr(si.image, "_numpy_views", lambda *arrays: None)
+        got = _run_layout(layout, run, inj, x, y, index, inplace)
+    assert got.dtype == x.dtype
+    assert np.array_equal(got, expected)
+
+
+def _run_layout(
+    layout: str, run: Any, inj: Any, x: Any, y: Any, index: Any, inplace: bool
+) -> np.ndarray[Any, Any]:
+    """``x`` injected in ``layout``, returned as channels-last NumPy."""
     if layout == "nhwc":
         got = run(x, y, index)
     elif layout == "nchw":
@@ -400,15 +424,24 @@ def test_matches_a_plain_reference(
         t = to_torch(x).contiguous(memory_format=torch.channels_last)
         got = from_torch(run(t, torch.from_numpy(y), torch.from_numpy(index)))
     elif layout == "strided":  # a view that covers no dense block: every slow path
-        wide = np.zeros((n, 6, 10, 3), dt)
+        wide = np.zeros((len(x), 6, 10, 3), x.dtype)
         wide[:, :, ::2] = x
         view = wide[:, :, ::2]
         got = inj(view, y, index=index, inplace=inplace)
         assert np.array_equal(wide[:, :, 1::2], np.zeros_like(wide[:, :, 1::2]))
+    elif layout == "torch-strided":
+        wide_t = torch.zeros(
+            (len(x), x.shape[3], x.shape[1], 2 * x.shape[2]), dtype=to_torch(x).dtype
+        )
+        wide_t[..., ::2] = to_torch(x)
+        got_t = inj(
+            wide_t[..., ::2], torch.from_numpy(y), index=torch.from_numpy(index), inplace=inplace
+        )
+        assert not wide_t[..., 1::2].any()
+        got = from_torch(got_t)
     else:
         got = run(x[0], int(y[0]), int(index[0]))[None]
-    assert got.dtype == x.dtype
-    assert np.array_equal(got, expected)
+    return got
 
 
 @pytest.mark.parametrize("block", [1, 200, 10**6])

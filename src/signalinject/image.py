@@ -229,6 +229,10 @@ def put_pixels(
     """
     v: Any = values[..., None]  # (*S, 1): the same value in every channel
     keep: Any = None if carried is None else carried.reshape((-1,) + (1,) * (values.ndim - 1))
+    if isinstance(out, torch.Tensor) and out.dtype in _UNSIGNED_VIEWS:
+        # torch's index_put has no unsigned 16-64 bit kernels; moving the same bits as the
+        # signed integer of the same size writes the same values.
+        out, v = out.view(_UNSIGNED_VIEWS[out.dtype]), v.view(_UNSIGNED_VIEWS[out.dtype])
     flat = _flat_storage(out)
     if flat is None:
         # Rows without the signal write back what they hold (gathered first).
@@ -237,10 +241,6 @@ def put_pixels(
     # Indexing a strided 4-D view costs far more than one write through linear offsets into
     # the dense storage behind it (same elements, same values): the fast path of every layout.
     base, (sn, sr, sc, sch) = flat
-    if isinstance(base, torch.Tensor) and base.dtype in _UNSIGNED_VIEWS:
-        # torch's index_put has no unsigned 16-64 bit kernels; moving the same bits as the
-        # signed integer of the same size writes the same values.
-        base, v = base.view(_UNSIGNED_VIEWS[base.dtype]), v.view(_UNSIGNED_VIEWS[base.dtype])
     pix = n * sn + r * sr + c * sc  # (*S,): offsets of channel 0
     if isinstance(base, np.ndarray):
         # One write per channel: NumPy's fancy assignment is faster for C index arrays of
@@ -272,17 +272,24 @@ def put_fixed(out: Array, r: int, c: int, values: Array, carried: Array | None) 
         np.copyto(dst[:, ch], values, where=True if carried is None else carried)
 
 
-def _numpy_views(*tensors: torch.Tensor) -> tuple[npt.NDArray[Any], ...] | None:
-    """NumPy views of CPU tensors' memory (no copy), or None where one cannot be shared.
+def _numpy_views(*arrays: Array) -> tuple[npt.NDArray[Any], ...] | None:
+    """NumPy views of the arrays' memory (no copy; NumPy arrays as they are), or None.
 
-    None for tensors on another device, that track gradients, or of a dtype NumPy lacks.
+    None when a tensor is on another device than the CPU, tracks gradients, or has a dtype
+    NumPy lacks (bfloat16): those stay on torch's kernels.
     """
-    if any(t.device.type != "cpu" or t.requires_grad or t.dtype == torch.bfloat16 for t in tensors):
-        return None
-    try:
-        return tuple(t.numpy() for t in tensors)
-    except (TypeError, RuntimeError):  # e.g. a tensor with its conjugate or negative bit set
-        return None
+    out = []
+    for a in arrays:
+        if isinstance(a, np.ndarray):
+            out.append(a)
+            continue
+        if a.device.type != "cpu" or a.requires_grad or a.dtype == torch.bfloat16:
+            return None
+        try:
+            out.append(a.numpy())
+        except (TypeError, RuntimeError):  # e.g. a tensor with its conjugate or negative bit
+            return None
+    return tuple(out)
 
 
 def _itemsize(x: Array) -> int:
@@ -391,6 +398,13 @@ class ImageInjector(Injector):
         view, single = _nhwc(x, channels_last, single=_is_single(y))
         labels = self.check_labels(y, x, single=single)
         idx = self.check_index(index, x, view.shape[0], single=single)
+        # A CPU tensor is injected through NumPy views of its memory: NumPy's single-threaded
+        # kernels for these small O(N) draws and strided writes are faster here, and torch's
+        # intra-op threads stall on a busy machine (docs/performance.md). Same arithmetic, so
+        # the same bits (tested); tensors that track gradients keep the torch path.
+        host = _numpy_views(view, labels, idx) if isinstance(x, torch.Tensor) else None
+        if host is not None:
+            view, labels, idx = host
         params = self.make_params(labels, idx, view)
         source = None
         if inplace:
@@ -402,6 +416,8 @@ class ImageInjector(Injector):
         else:
             out = x.clone() if isinstance(x, torch.Tensor) else x.copy()
         out_view, _ = _nhwc(out, channels_last, single=single)
+        if host is not None and isinstance(out_view, torch.Tensor):
+            out_view = out_view.numpy()  # a clone (or x itself) of a tensor NumPy could view
         if view.shape[0]:
             self.apply(out_view, params, source=source)
         return out
@@ -1028,13 +1044,6 @@ class OrthogonalNoise(ImageInjector):
     def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         src: Any = out if source is None else source
         rows = params["row"]
-        if isinstance(out, torch.Tensor):
-            views = _numpy_views(out, src, rows)
-            if views is not None:
-                # The same memory through NumPy, whose kernels for this gather, add, clip and
-                # cast run 2-5x faster than torch's on CPU (measured at N = 50,000, uint8 and
-                # float32); the arithmetic, hence every output bit, is the same.
-                out, src, rows = views
         table: Any = self._noise_table(out)
         is_int, lo, hi = _dtype_bounds(out)
         small = is_int and hi - lo <= 0xFFFF
