@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ import pytest
 import torch
 from torch import nn
 
+import signalinject as si
 from signalinject.benchmarks.models import PaperConvNet
 from signalinject.benchmarks.train import (
     TrainConfig,
@@ -26,6 +28,7 @@ from signalinject.benchmarks.train import (
     predict,
     resolve_device,
 )
+from signalinject.benchmarks.trainspeed import image_injection_transform
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -130,10 +133,15 @@ def test_fit_learns_a_separable_problem() -> None:
     net = PaperConvNet(2, in_channels=1, image_size=(8, 8))
     history: list[dict[str, float]] = []
     cfg = dataclasses.replace(QUIET, epochs=8, batch_size=16, lr=3e-3)
+    t0 = time.perf_counter()
     out = fit(net, x, y, cfg, history=history)
+    elapsed = time.perf_counter() - t0
     assert out is net
     assert not net.training
     assert [h["epoch"] for h in history] == list(range(1, 9))
+    assert [sorted(h) for h in history] == [["accuracy", "epoch", "loss", "seconds"]] * 8
+    assert all(h["seconds"] > 0 for h in history)
+    assert sum(h["seconds"] for h in history) <= elapsed  # the epochs, within fit's time
     assert history[-1]["loss"] < 0.5 * history[0]["loss"]
     x_new, y_new = square_images(64, seed=1)
     pred = predict(net, x_new, cfg, batch_size=24)  # batches of 24, 24, 16
@@ -180,6 +188,92 @@ def test_batch_order_is_a_seeded_permutation_per_epoch() -> None:
     for epoch in orders[0]:
         assert sorted(epoch.tolist()) == list(range(10))
     assert not torch.equal(orders[0][0], orders[0][1])
+
+
+# -- batch_transform ------------------------------------------------------------------------------
+def test_batch_transform_gets_each_batch_with_its_labels_and_indices() -> None:
+    ids = torch.arange(10, dtype=torch.float32)[:, None]
+    y = torch.arange(10) % 2
+    calls: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+    def transform(xb: torch.Tensor, yb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        calls.append((xb.clone(), yb.clone(), idx.clone()))
+        return xb + 100  # what the model must see
+
+    cfg = dataclasses.replace(QUIET, epochs=2, batch_size=4, seed=5)
+    rec, plain = Recorder(), Recorder()
+    fit(rec, ids, y, cfg, batch_transform=transform)
+    fit(plain, ids, y, cfg)
+    assert [len(idx) for _, _, idx in calls] == [4, 4, 2] * 2
+    for xb, yb, idx in calls:
+        assert idx.dtype == torch.int64
+        assert torch.equal(xb, ids[idx])  # the rows of x at the indices, before any transform
+        assert torch.equal(yb, y[idx])
+    for epoch in range(2):
+        order = torch.cat([idx for _, _, idx in calls[epoch * 3 : epoch * 3 + 3]])
+        assert sorted(order.tolist()) == list(range(10))
+    # The model saw the transform's output, in the order of a run without the transform.
+    assert [(b - 100).tolist() for b in rec.seen] == [b.tolist() for b in plain.seen]
+    assert torch.equal(torch.cat(rec.seen) - 100, torch.cat([idx for _, _, idx in calls]))
+
+
+def model_params(model: nn.Module) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def train_convnet(
+    x: torch.Tensor, y: torch.Tensor, transform: Any = None, epochs: int = 2
+) -> list[torch.Tensor]:
+    torch.manual_seed(0)  # the same initial weights every time
+    net = PaperConvNet(4, in_channels=3, image_size=(8, 8))
+    cfg = dataclasses.replace(QUIET, epochs=epochs, batch_size=8, lr=3e-3, seed=2)
+    fit(net, x, y, cfg, batch_transform=transform)
+    return model_params(net)
+
+
+def test_injection_in_the_loop_trains_the_same_model_as_pre_injected_data() -> None:
+    g = torch.Generator().manual_seed(0)
+    x8 = torch.randint(0, 256, (20, 3, 8, 8), generator=g, dtype=torch.uint8)
+    y = torch.randint(0, 4, (20,), generator=g)
+    # Partial coverage and fidelity: the draws depend on each sample's index, so the transform
+    # must get the data set's indices, not the positions within the batch.
+    inj = si.OnePixel(4, position=(2, 5), values=(0, 90, 180, 255), coverage=0.6, fidelity=0.7,
+                      seed=3)  # fmt: skip
+    pre = inj(x8, y).to(torch.float32) / 255.0
+    in_loop = train_convnet(x8, y, image_injection_transform(inj, x8, y))
+    reference = train_convnet(pre, y)
+    assert all(torch.equal(a, b) for a, b in zip(in_loop, reference, strict=True))
+    clean = train_convnet(x8.to(torch.float32) / 255.0, y)
+    assert not all(torch.equal(a, b) for a, b in zip(in_loop, clean, strict=True))
+
+
+def test_injection_in_the_loop_leaves_the_resident_data_alone() -> None:
+    x8 = torch.zeros(8, 3, 8, 8, dtype=torch.uint8)
+    y = torch.arange(8) % 4
+    before = x8.clone()
+    train_convnet(x8, y, image_injection_transform(si.OnePixel(4, values=(9, 19, 29, 39)), x8, y),
+                  epochs=1)  # fmt: skip
+    assert torch.equal(x8, before)
+
+
+@pytest.mark.parametrize(
+    ("transform", "error", "match"),
+    [
+        ("not callable", TypeError, "batch_transform must be None or a callable .* got str"),
+        (lambda xb, yb, idx: xb.tolist(), TypeError, "must return a torch tensor, got list"),
+        (
+            lambda xb, yb, idx: xb[:1],
+            ValueError,
+            r"the batch's 4 samples on cpu, got shape \(1, 1\)",
+        ),
+        (lambda xb, yb, idx: xb.sum(), ValueError, r"4 samples on cpu, got shape \(\)"),
+    ],
+)
+def test_batch_transform_errors(transform: Any, error: type[Exception], match: str) -> None:
+    x, y = torch.zeros(8, 1), torch.zeros(8, dtype=torch.int64)
+    with pytest.raises(error, match=match):
+        fit(nn.Linear(1, 2), x, y, dataclasses.replace(QUIET, batch_size=4),
+            batch_transform=transform)  # fmt: skip
 
 
 class DenormalProbe(nn.Module):
@@ -260,11 +354,17 @@ class Recorder(nn.Module):
 torch.manual_seed(torch.distributed.get_rank() if torch.distributed.is_initialized() else 0)
 ids = torch.arange(11, dtype=torch.float32)[:, None]
 y = torch.arange(11) % 3
-net, history = Recorder(), []
+net, history, idxs = Recorder(), [], []
+def transform(xb, yb, idx):
+    idxs.append(idx.tolist())
+    assert torch.equal(yb, y[idx]) and torch.equal(xb, ids[idx])
+    return xb
 fit(net, ids, y, TrainConfig(epochs=2, batch_size=4, progress=False, device="cpu"),
-    history=history)
+    history=history, batch_transform=transform)
 rank = torch.distributed.get_rank()
-json.dump({"seen": net.seen, "history": history,
+for h in history:
+    del h["seconds"]  # wall-clock time: differs between ranks
+json.dump({"seen": net.seen, "history": history, "idx": idxs,
            "weight": net.linear.weight.flatten().tolist()},
           open(f"{sys.argv[1]}/rank{rank}.json", "w"))
 """
@@ -283,6 +383,8 @@ def test_ddp_under_torchrun(tmp_path: Path) -> None:
     # all-reduced gradients kept them equal.
     assert r0["weight"] == pytest.approx(r1["weight"], abs=1e-6)
     assert r0["history"] == r1["history"]  # loss and accuracy summed over both ranks
+    for r in (r0, r1):  # batch_transform got each batch's data set indices
+        assert r["idx"] == r["seen"]
     for epoch in range(2):
         seen0 = [i for b in r0["seen"][epoch * 2 : epoch * 2 + 2] for i in b]
         seen1 = [i for b in r1["seen"][epoch * 2 : epoch * 2 + 2] for i in b]

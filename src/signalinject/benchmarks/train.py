@@ -13,6 +13,11 @@
 - Under ``torchrun`` (``WORLD_SIZE`` > 1) it trains with DistributedDataParallel: every rank
   draws the same permutation and takes every ``world_size``-th index of it, padded to equal
   length (what ``DistributedSampler`` does); only rank 0 shows progress.
+- ``batch_transform(xb, yb, idx)``, if given, turns every gathered batch into what the model
+  sees, on the training device: the data can stay resident as uint8 (4x less memory than
+  float32) and be injected and converted batch by batch on the GPU
+  (:func:`signalinject.benchmarks.trainspeed.image_injection_transform` builds such a
+  transform from an injector).
 
 >>> import torch
 >>> x = torch.cat([torch.zeros(32, 2), torch.ones(32, 2)])
@@ -29,7 +34,8 @@ import contextlib
 import dataclasses
 import math
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import numpy as np
@@ -40,7 +46,10 @@ from torch import nn
 
 from signalinject.core import check_int
 
-__all__ = ["TrainConfig", "fit", "images_to_tensor", "predict", "resolve_device"]
+__all__ = ["BatchTransform", "TrainConfig", "fit", "images_to_tensor", "predict", "resolve_device"]
+
+#: ``(xb, yb, idx) -> batch``: what :func:`fit` calls on every training batch (see there).
+BatchTransform = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,17 +191,34 @@ def _prepare(x: torch.Tensor, device: torch.device, cfg: TrainConfig) -> torch.T
                 x = x.pin_memory()
         else:
             x = x.to(device)
+    return _layout(x, device, cfg)
+
+
+def _layout(x: torch.Tensor, device: torch.device, cfg: TrainConfig) -> torch.Tensor:
+    """``x`` in the training layout: channels-last for 4-D floating inputs on CUDA."""
     if device.type == "cuda" and cfg.channels_last and x.ndim == 4 and x.is_floating_point():
         x = x.contiguous(memory_format=torch.channels_last)
     return x
 
 
-def _batch(x: torch.Tensor, idx: torch.Tensor, device: torch.device, cfg: TrainConfig) -> Any:
-    """Rows ``idx`` (on ``x``'s device) of ``x``, on ``device`` in the training layout."""
-    xb = x.index_select(0, idx).to(device, non_blocking=True)
-    if device.type == "cuda" and cfg.channels_last and xb.ndim == 4 and xb.is_floating_point():
-        xb = xb.contiguous(memory_format=torch.channels_last)
-    return xb
+def _gather(x: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Rows ``idx`` (on ``x``'s device) of ``x``, on ``device``: always a new tensor."""
+    return x.index_select(0, idx).to(device, non_blocking=True)
+
+
+def _transformed(
+    transform: BatchTransform, xb: torch.Tensor, yb: torch.Tensor, idx: torch.Tensor
+) -> torch.Tensor:
+    """``transform(xb, yb, idx)``, checked (shape and device only: no host sync)."""
+    out = transform(xb, yb, idx)
+    if not isinstance(out, torch.Tensor):
+        raise TypeError(f"batch_transform must return a torch tensor, got {type(out).__name__}")
+    if out.ndim < 1 or out.shape[0] != xb.shape[0] or out.device != xb.device:
+        raise ValueError(
+            f"batch_transform must return the batch's {xb.shape[0]} samples on {xb.device}, "
+            f"got shape {tuple(out.shape)} on {out.device}"
+        )
+    return out
 
 
 def _check_xy(x: Any, y: Any) -> None:
@@ -216,21 +242,45 @@ def fit(
     cfg: TrainConfig,
     *,
     history: list[dict[str, float]] | None = None,
+    batch_transform: BatchTransform | None = None,
 ) -> nn.Module:
     """Train ``model`` on ``(x, y)`` with cross-entropy and AdamW; return it (in eval mode).
 
     Args:
-        model: logits ``(N, K)`` from ``x``'s samples.
-        x: inputs ``(N, ...)`` (float images, int64 codes), on any device.
+        model: logits ``(N, K)`` from ``x``'s samples (after ``batch_transform``, if any).
+        x: inputs ``(N, ...)`` (float images, int64 codes, or anything ``batch_transform``
+            turns into the model's input, such as uint8 images), on any device.
         y: int64 labels ``(N,)`` in ``0..K-1``.
         cfg: the settings.
-        history: if given, one ``{"epoch", "loss", "accuracy"}`` per epoch is appended
-            (training loss and accuracy of the epoch, averaged over all its samples and ranks).
+        history: if given, one ``{"epoch", "loss", "accuracy", "seconds"}`` per epoch is
+            appended: training loss and accuracy of the epoch, averaged over all its samples
+            and ranks, and its wall-clock seconds on this rank, up to the epoch's one host sync
+            (so on CUDA every kernel of the epoch is included; the first epoch also holds the
+            warm-up: cuDNN autotuning, ``torch.compile``).
+        batch_transform: if given, called on every training batch as
+            ``batch_transform(xb, yb, idx)``: ``xb`` the batch as gathered from ``x`` on the
+            training device (a new tensor, which the transform may overwrite; before the
+            channels-last step), ``yb`` its int64 labels ``(B,)`` and ``idx`` the int64 indices
+            ``(B,)`` of its samples in ``x``, both on the same device. It returns the batch the
+            model sees (``B`` samples on that device); a 4-D floating result is then made
+            channels-last on CUDA as usual. It should not wait for the GPU (no ``.item()``,
+            no data-dependent shapes): the loop has no host sync of its own. The batch order,
+            the DDP split and the seeds are the same with or without it.
 
     Returns:
         ``model`` itself (never a DDP or compiled wrapper), on the training device.
+
+    Raises:
+        TypeError: ``x``/``y`` not tensors, ``batch_transform`` not callable, or it returns no
+            tensor.
+        ValueError: bad labels or lengths, or a transformed batch of another length or device.
     """
     _check_xy(x, y)
+    if batch_transform is not None and not callable(batch_transform):
+        raise TypeError(
+            f"batch_transform must be None or a callable (xb, yb, idx) -> tensor, got "
+            f"{type(batch_transform).__name__}"
+        )
     rank, world, local_rank = _dist_env()
     device = resolve_device(cfg.device)
     if device.type == "cuda" and device.index is None:  # "cuda" -> "cuda:0": comparable
@@ -274,9 +324,12 @@ def fit(
         from tqdm import tqdm
 
         bar = tqdm(total=total, desc=f"train {type(model).__name__}", unit="step", leave=False)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)  # the first epoch's clock starts on an idle GPU
     with _flush_denormal(cfg.flush_denormal):
         model.train()
         for epoch in range(cfg.epochs):
+            t0 = time.perf_counter()
             perm = torch.randperm(n, generator=order)
             if world > 1:  # DistributedSampler: pad by wrapping around, then stride by rank
                 perm = perm.repeat(math.ceil(per_rank * world / n))[: per_rank * world]
@@ -290,8 +343,11 @@ def fit(
             correct = torch.zeros((), device=device, dtype=torch.int64)
             for start in range(0, len(perm), cfg.batch_size):
                 idx = perm[start : start + cfg.batch_size]
-                xb = _batch(x, perm_x[start : start + cfg.batch_size], device, cfg)
+                xb = _gather(x, perm_x[start : start + cfg.batch_size], device)
                 yb = y.index_select(0, idx)
+                if batch_transform is not None:
+                    xb = _transformed(batch_transform, xb, yb, idx)
+                xb = _layout(xb, device, cfg)
                 with _autocast(device, cfg.amp):
                     logits = net(xb)
                 loss = F.cross_entropy(logits.float(), yb)
@@ -309,13 +365,19 @@ def fit(
             if world > 1:
                 torch.distributed.all_reduce(stats)
             loss_v, correct_v = stats.tolist()  # the one host sync of the epoch
+            seconds = time.perf_counter() - t0  # after the sync: the epoch's GPU work is done
             count = len(perm) * world  # every rank ran the same number of samples
             if bar is not None:
                 bar.set_postfix(epoch=epoch + 1, loss=f"{loss_v / count:.4f}",
                                 acc=f"{correct_v / count:.3f}")  # fmt: skip
             if history is not None:
                 history.append(
-                    {"epoch": epoch + 1, "loss": loss_v / count, "accuracy": correct_v / count}
+                    {
+                        "epoch": epoch + 1,
+                        "loss": loss_v / count,
+                        "accuracy": correct_v / count,
+                        "seconds": seconds,
+                    }
                 )
     if bar is not None:
         bar.close()
