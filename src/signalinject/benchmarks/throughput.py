@@ -21,8 +21,9 @@ benchmark measures, median of ``repeats`` runs after ``warmup`` runs:
 
 Images are CIFAR-shaped, random uint8 content (float images in [0, 1]); texts are int64 codes as
 the Zhang et al. (2015) quantizer gives them, length 1014: random codes 1..69 up to a random used
-length, then zero padding. IBM ART's ``add_single_bd`` and
-``add_pattern_bd`` (label-independent triggers) are timed on the same NumPy batch when ``art`` is
+length, then zero padding. IBM ART's ``add_single_bd`` and ``add_pattern_bd``
+(label-independent triggers), and ``add_single_bd`` used per class (one call on ``x[y == k]``
+with pixel value ``k``: a label-revealing pixel), are timed on the same NumPy batch when ``art`` is
 importable. :func:`check_targets` states the issue's targets and whether each was met; the numbers
 measured on the project's 2-core CPU are in ``docs/performance.md``.
 
@@ -90,7 +91,13 @@ _GROUPS: dict[str, tuple[str, ...]] = {
 }
 _DTYPES = ("uint8", "int16", "int32", "float16", "float32", "float64")
 _BACKENDS = ("numpy", "torch")
-_ART = ("add_single_bd", "add_pattern_bd")
+_ART = ("add_single_bd", "add_pattern_bd", "add_single_bd_by_class")
+# Our injector that does what each ART function does, and the speedup target against it.
+_ART_RIVALS = {
+    "add_single_bd": ("OnePixel", "art_speedup"),
+    "add_pattern_bd": ("PatternPixels", "art_speedup"),
+    "add_single_bd_by_class": ("OnePixel", "art_by_class_speedup"),
+}
 # Memory target: one copy of the batch plus O(N) parameters, counted as 32 int64 per sample.
 _PER_SAMPLE_BYTES = 256
 
@@ -492,15 +499,15 @@ def _measure_injector(
 
 
 def _measure_reference(
-    case: _Case, name: str, fn: Callable[[Any], Any], cfg: ThroughputConfig
+    case: _Case, name: str, fn: Callable[[Any, Any], Any], cfg: ThroughputConfig
 ) -> dict[str, Any]:
-    """A label-independent trigger of another library, timed like an injector (copy only)."""
-    x = case.x
+    """A trigger of another library, ``fn(x, y)``, timed like an injector (copy only)."""
+    x, y = case.x, case.y
     n = int(x.shape[0])
     row = _base_row(case, f"art.{name}")
     sync = _sync_for(case.device)
     (floor_s, inject_s), times = _medians(
-        [lambda: _copy(x), lambda: fn(x)], cfg.repeats, cfg.warmup, sync
+        [lambda: _copy(x), lambda: fn(x, y)], cfg.repeats, cfg.warmup, sync
     )
     nbytes = row["batch_bytes"]
     row.update(
@@ -516,7 +523,7 @@ def _measure_reference(
         inject_times_ms=[t * 1e3 for t in times[1]],
     )
     if cfg.memory:
-        peak, method = _peak_extra(lambda: fn(x), case.backend, case.device)
+        peak, method = _peak_extra(lambda: fn(x, y), case.backend, case.device)
         row["peak_extra_bytes"] = peak
         row["peak_extra_copies"] = None if peak is None else peak / nbytes
         row["memory_method"] = method
@@ -543,12 +550,45 @@ def _text_classes(signals: Sequence[str]) -> tuple[dict[str, type[Injector]], st
     return found, note
 
 
-def _art_functions() -> tuple[dict[str, Callable[[Any], Any]], str | None]:
+def _by_class(trigger: Callable[..., Any], x: Any, y: Any) -> Any:
+    """ART used label-conditionally, as one would to make its trigger reveal the label: one
+    call per class on ``x[y == k]`` with pixel value ``k``, written back into a copy."""
+    out = np.copy(x)
+    for k in np.unique(y):
+        rows = y == k
+        out[rows] = trigger(x[rows], pixel_value=int(k))
+    return out
+
+
+def _art_functions() -> tuple[dict[str, Callable[[Any, Any], Any]], str | None]:
+    """IBM ART's triggers as ``f(x, y)`` (the label-independent ones ignore ``y``)."""
     try:
         mod = importlib.import_module("art.attacks.poisoning.perturbations")
     except Exception as e:  # any failure of an optional third-party import only skips it
         return {}, f"IBM ART (adversarial-robustness-toolbox) not importable ({type(e).__name__})"
-    return {name: getattr(mod, name) for name in _ART}, None
+    single, pattern = mod.add_single_bd, mod.add_pattern_bd
+    return {
+        "add_single_bd": lambda x, y: single(x),
+        "add_pattern_bd": lambda x, y: pattern(x),
+        "add_single_bd_by_class": functools.partial(_by_class, single),
+    }, None
+
+
+def _compare_with_art(rows: Sequence[dict[str, Any]]) -> None:
+    """Add ``art_speedup`` / ``art_by_class_speedup`` (ART's time / ours, same case, same run)
+    to our rows that have an ART counterpart."""
+    ours = {
+        (r["signal"], r["dtype"], r["n"]): r
+        for r in rows
+        if r.get("status") == "ok" and r["kind"] == "image" and r["backend"] == "numpy"
+    }
+    for r in rows:
+        if r.get("status") != "ok" or not str(r["signal"]).startswith("art."):
+            continue
+        rival, column = _ART_RIVALS[r["signal"].removeprefix("art.")]
+        mine = ours.get((rival, r["dtype"], r["n"]))
+        if mine is not None:
+            mine[column] = r["inject_ms"] / mine["inject_ms"]
 
 
 def _cases(cfg: ThroughputConfig) -> Iterator[tuple[str, str, torch.device | None]]:
@@ -629,6 +669,7 @@ def _run(cfg: ThroughputConfig, say: Callable[[str], None]) -> list[dict[str, An
                 rows.append(guard.measure(case, s, make, cfg))
                 say(_progress(rows[-1]))
             del x, y, case
+    _compare_with_art(rows)
     return rows
 
 
@@ -730,7 +771,7 @@ def _bound_of(row: Mapping[str, Any]) -> float:
 def _targets(reference_size: int | None) -> list[_Target]:
     def image(row: Mapping[str, Any]) -> bool:
         ref = reference_size is None or row["n"] == reference_size
-        return bool(row["kind"] == "image" and row["device"] == "cpu" and ref)
+        return bool(row["kind"] == "image" and ref)
 
     def positional(row: Mapping[str, Any]) -> bool:
         return image(row) and row["signal"] in POSITIONAL_SIGNALS
@@ -739,10 +780,13 @@ def _targets(reference_size: int | None) -> list[_Target]:
         return image(row) and row["signal"] == "OrthogonalNoise"
 
     def text(row: Mapping[str, Any]) -> bool:
-        return bool(row["kind"] == "text" and row["device"] == "cpu")
+        return bool(row["kind"] == "text")
 
     def injector(row: Mapping[str, Any]) -> bool:
         return image(row) or text(row)
+
+    def injector_cpu(row: Mapping[str, Any]) -> bool:  # the GPU ratio is reported, not judged
+        return injector(row) and row["device"] == "cpu"
 
     return [
         _Target("positional >= 0.8x the copy floor", "ratio_to_floor", 0.8, True, positional),
@@ -762,7 +806,25 @@ def _targets(reference_size: int | None) -> list[_Target]:
             positional,
         ),
         _Target(
-            ">= 4x faster than the per-sample loop + collate", "loop_speedup", 4.0, True, injector
+            ">= 4x faster than the per-sample loop + collate (CPU)",
+            "loop_speedup",
+            4.0,
+            True,
+            injector_cpu,
+        ),
+        _Target(
+            "no slower than ART's add_single_bd / add_pattern_bd (OnePixel / PatternPixels)",
+            "art_speedup",
+            1.0,
+            True,
+            image,
+        ),
+        _Target(
+            ">= 2x faster than ART's add_single_bd used per class (OnePixel)",
+            "art_by_class_speedup",
+            2.0,
+            True,
+            image,
         ),
         _Target(
             "parameter generation <= 10% of the injection", "params_fraction", 0.10, False, injector
@@ -790,8 +852,9 @@ def check_targets(
 ) -> list[dict[str, Any]]:
     """The issue's targets, judged on the measured rows.
 
-    Image targets are judged on the CPU rows at N = ``reference_size`` (all sizes when no row
-    has that N, or when it is None); text targets on the CPU text rows.
+    Image targets are judged on the rows at N = ``reference_size`` (all sizes when no row has
+    that N, or when it is None), text targets on every text row, on every device; the loop
+    target on the CPU only (the issue asks for the GPU ratio to be reported, not judged).
 
     Returns:
         One dict per target: ``target``, ``met`` (True/False, None when nothing was measured),
@@ -858,6 +921,8 @@ _COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("loop us/sample", "loop_us_per_sample", ".1f"),
     ("vs loop", "loop_speedup", ".1f"),
     ("params %", "params_fraction", "%"),
+    ("vs ART", "art_speedup", ".2f"),
+    ("vs ART per class", "art_by_class_speedup", ".2f"),
     ("peak extra (copies)", "peak_extra_copies", ".2f"),
 )
 
