@@ -915,6 +915,17 @@ def test_codes_out_of_range_are_named_before_bad_labels() -> None:
         si.Mnemonic(2)(np.zeros((2, 1014), np.int64), [0, 5])  # valid codes: the labels' turn
 
 
+def test_labels_or_index_on_another_device_than_cpu_codes() -> None:
+    # Parameters of CPU codes are drawn with NumPy, but a tensor off the CPU is named as such
+    # (the meta device stands in for an accelerator).
+    x = torch.zeros((2, 1014), dtype=torch.int64)
+    on_meta = torch.zeros(2, dtype=torch.int64, device="meta")
+    with pytest.raises(ValueError, match="y is on meta but the data is on cpu; move y to cpu"):
+        si.Mnemonic(2)(x, on_meta)
+    with pytest.raises(ValueError, match="index is on meta but the data is on cpu"):
+        si.PatternChar(2)(x, torch.zeros(2, dtype=torch.int64), index=on_meta)
+
+
 def test_negative_codes_of_a_narrow_signed_dtype() -> None:
     # Read as uint8, int8 -56 is 200 = the alphabet's size: only the sign tells it is invalid.
     alphabet = "".join(chr(0x4E00 + i) for i in range(200))
