@@ -217,6 +217,34 @@ def test_batch_transform_gets_each_batch_with_its_labels_and_indices() -> None:
     assert torch.equal(torch.cat(rec.seen) - 100, torch.cat([idx for _, _, idx in calls]))
 
 
+class LayoutProbe(nn.Module):
+    """Records each input and whether it is laid out channels-last in memory."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(1, 2)
+        self.seen: list[tuple[torch.Tensor, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen.append((x.detach().clone(), x.is_contiguous(memory_format=torch.channels_last)))
+        return self.linear(x.mean((1, 2, 3))[:, None])
+
+
+def test_a_channels_last_batch_is_gathered_channels_last() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 3, 4, 5, generator=g)
+    y = torch.zeros(6, dtype=torch.int64)
+    cfg = dataclasses.replace(QUIET, epochs=1, batch_size=4)
+    plain, cl = LayoutProbe(), LayoutProbe()
+    fit(plain, x, y, cfg)
+    fit(cl, x.contiguous(memory_format=torch.channels_last), y, cfg)
+    assert [b.shape[0] for b, _ in cl.seen] == [4, 2]
+    assert [is_cl for _, is_cl in plain.seen] == [False, False]
+    assert [is_cl for _, is_cl in cl.seen] == [True, True]
+    for (a, _), (b, _) in zip(plain.seen, cl.seen, strict=True):
+        assert torch.equal(a, b)  # the same rows, in the same order
+
+
 def model_params(model: nn.Module) -> list[torch.Tensor]:
     return [p.detach().clone() for p in model.parameters()]
 

@@ -59,16 +59,23 @@ IMAGE_INJECTORS = [
 ]
 
 
+@pytest.mark.parametrize("channels_last", [False, True])
 @pytest.mark.parametrize("inj", IMAGE_INJECTORS, ids=repr)
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(rows=subsets)
 def test_image_transform_is_the_injection_of_those_rows(
-    images: tuple[torch.Tensor, torch.Tensor], inj: si.ImageInjector, rows: list[int]
+    images: tuple[torch.Tensor, torch.Tensor],
+    inj: si.ImageInjector,
+    channels_last: bool,
+    rows: list[int],
 ) -> None:
     x, y = images
+    if channels_last:  # as fit gathers channels-last data (CIFAR's NHWC arrays, permuted)
+        x = x.contiguous(memory_format=torch.channels_last)
     idx = torch.tensor(rows)
     t = ts.image_injection_transform(inj, x, y)
-    got = t(x[idx].clone(), y[idx], idx)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    got = t(x[idx].contiguous(memory_format=fmt), y[idx], idx)
     assert got.dtype == torch.float32
     assert got.is_contiguous()  # on the CPU: the plain layout
     want = inj(x, y)[idx].to(torch.float32) / 255.0
@@ -287,8 +294,8 @@ def test_help_states_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     assert e.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
     for text in (
-        "images per epoch (default: 50000 on CUDA, 3072 on CPU)",
-        "texts per epoch (default: 50000 on CUDA, 384 on CPU)",
+        "images per epoch (default: 50000 on CUDA, 2048 on CPU)",
+        "texts per epoch (default: 50000 on CUDA, 256 on CPU)",
         "samples per step (default: 1024 on CUDA, 256 on CPU)",
         "the first untimed (warm-up) (default: 3)",
         "(default: convnet,convnet+onepixel,charcnn,charcnn+text)",

@@ -202,8 +202,19 @@ def _layout(x: torch.Tensor, device: torch.device, cfg: TrainConfig) -> torch.Te
 
 
 def _gather(x: torch.Tensor, idx: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Rows ``idx`` (on ``x``'s device) of ``x``, on ``device``: always a new tensor."""
-    return x.index_select(0, idx).to(device, non_blocking=True)
+    """Rows ``idx`` (on ``x``'s device) of ``x``, on ``device``: always a new tensor.
+
+    A channels-last ``x`` gives a channels-last batch, gathered as whole contiguous
+    ``(H, W, C)`` rows: ``index_select`` on the 4-D tensor itself would return a contiguous
+    ``(N, C, H, W)`` batch through a strided gather, which the channels-last step would then
+    transpose back.
+    """
+    cl = torch.channels_last
+    if x.ndim == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=cl):
+        xb = x.permute(0, 2, 3, 1).index_select(0, idx).permute(0, 3, 1, 2)
+    else:
+        xb = x.index_select(0, idx)
+    return xb.to(device, non_blocking=True)
 
 
 def _transformed(

@@ -33,7 +33,7 @@ project's machines are in ``docs/performance.md``.
 
 >>> cfg = TrainSpeedConfig(device="cpu").resolved()
 >>> cfg.n, cfg.text_n, cfg.batch_size, cfg.epochs
-(3072, 384, 256, 3)
+(2048, 256, 256, 3)
 """
 
 from __future__ import annotations
@@ -80,10 +80,11 @@ TEXT_SIGNALS: tuple[str, ...] = ("LengthEncoding", "Mnemonic")
 #: The issue's target for the in-loop case on one H200, and the batch size it is stated at.
 TARGET_IMAGES_PER_S = 250_000
 TARGET_BATCH_SIZE = 1024
-# Defaults per device. CPU: ~1.5 minutes for the four cases on 2 busy cores (measured there:
-# PaperConvNet ~350 images/s, CharCNN ~55 texts/s at batch 256).
+# Defaults per device. CPU: about a minute for the four cases on the project's 2-core VM when it
+# is idle (a training step at batch 256 measured there: PaperConvNet ~400 images/s, CharCNN
+# ~65 texts/s), 2-3 minutes when other jobs share the cores.
 _CUDA_N, _CUDA_BATCH = 50_000, 1024
-_CPU_N, _CPU_TEXT_N, _CPU_BATCH = 3072, 384, 256
+_CPU_N, _CPU_TEXT_N, _CPU_BATCH = 2048, 256, 256
 _IMAGE_SHAPE = (3, 32, 32)
 _TEXT_LENGTH = 1014
 _CLEAN_OF = {"convnet+onepixel": "convnet", "charcnn+text": "charcnn"}
@@ -215,8 +216,8 @@ class TrainSpeedConfig:
 
     Attributes:
         device: ``"auto"`` (CUDA if available, else CPU) or a torch device string.
-        n: images per epoch; None: 50,000 on CUDA, 3,072 on CPU.
-        text_n: texts per epoch; None: 50,000 on CUDA, 384 on CPU.
+        n: images per epoch; None: 50,000 on CUDA, 2,048 on CPU.
+        text_n: texts per epoch; None: 50,000 on CUDA, 256 on CPU.
         batch_size: samples per step; None: 1024 on CUDA, 256 on CPU.
         epochs: epochs per case, the first one untimed (warm-up); at least 2.
         compile: train through ``torch.compile``.
@@ -292,11 +293,16 @@ def _threads(n: int | None) -> Iterator[None]:
 
 
 def _images(n: int, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random CIFAR-shaped uint8 images ``(N, 3, 32, 32)`` and labels 0..9, on ``device``."""
+    """Random CIFAR-shaped uint8 images ``(N, 3, 32, 32)`` and labels 0..9, on ``device``.
+
+    Channels-last in memory on CUDA (the training layout there, and what CIFAR's ``(N, H, W,
+    C)`` arrays give as ``torch.from_numpy(x).permute(0, 3, 1, 2)``), contiguous on the CPU.
+    """
     g = torch.Generator().manual_seed(seed)
     x = torch.randint(0, 256, (n, *_IMAGE_SHAPE), generator=g, dtype=torch.uint8)
     y = torch.randint(0, 10, (n,), generator=g)
-    return x.to(device), y.to(device)
+    fmt = torch.channels_last if device.type == "cuda" else torch.contiguous_format
+    return x.to(device, memory_format=fmt), y.to(device)
 
 
 def _codes(n: int, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
