@@ -232,6 +232,11 @@ def test_tiny_run_rates_follow_from_the_epoch_times(
         ratio = rows[case]["samples_per_s"] / rows[clean]["samples_per_s"]
         assert rows[case]["vs_clean"] == pytest.approx(ratio)
     assert "vs_clean" not in rows["convnet"]
+    for case in ("convnet+onepixel", "charcnn+text"):  # the transform alone, timed per batch
+        r = rows[case]
+        assert 0 < r["transform_ms_per_batch"] < math.inf
+        assert 0 < r["transform_share"] < math.inf
+    assert not any("transform_share" in rows[c] for c in ("convnet", "charcnn"))
 
 
 def test_tiny_run_target_is_not_judged_on_cpu(tiny_run: tuple[dict[str, Any], str, int]) -> None:
@@ -252,8 +257,11 @@ def test_tiny_run_markdown(tiny_run: tuple[dict[str, Any], str, int]) -> None:
     assert table[0].startswith("| case | model | signal | injection | data on the device | N |")
     assert len(table) == 1 + len(ts.CASES)
     assert table[2].startswith("| convnet+onepixel | PaperConvNet | OnePixel | in loop | uint8")
-    rate = doc["rows"][1]["samples_per_s"]
-    assert f"| {rate:,.0f} | {doc['rows'][1]['vs_clean']:.3f} |" in table[2]
+    r = doc["rows"][1]
+    cells = f"| {r['samples_per_s']:,.0f} | {r['vs_clean']:.3f} | "
+    cells += f"{r['transform_ms_per_batch']:.3f} | {100 * r['transform_share']:.2f}% |"
+    assert table[2].endswith(cells)
+    assert table[1].endswith("| – | – | – |")  # the clean case: nothing to compare or time
 
 
 def test_one_case_and_mnemonic(capsys: pytest.CaptureFixture[str]) -> None:

@@ -43,7 +43,9 @@ import contextlib
 import dataclasses
 import json
 import math
+import statistics
 import sys
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,7 +53,13 @@ from typing import Any
 import torch
 
 from signalinject.benchmarks.models import CharCNN, PaperConvNet
-from signalinject.benchmarks.train import BatchTransform, TrainConfig, fit, resolve_device
+from signalinject.benchmarks.train import (
+    BatchTransform,
+    TrainConfig,
+    _gather,
+    fit,
+    resolve_device,
+)
 from signalinject.core import check_int
 from signalinject.image import ImageInjector, OnePixel
 from signalinject.text import LengthEncoding, Mnemonic, TextInjector
@@ -363,7 +371,7 @@ def _run_case(case: str, cfg: TrainSpeedConfig) -> dict[str, Any]:
     seconds = [h["seconds"] for h in history]
     timed = seconds[1:]
     n = int(x.shape[0])
-    return {
+    row: dict[str, Any] = {
         "case": case,
         **info,
         "n": n,
@@ -375,6 +383,34 @@ def _run_case(case: str, cfg: TrainSpeedConfig) -> dict[str, Any]:
         "samples_per_s": n * len(timed) / sum(timed),
         "final_loss": history[-1]["loss"],
     }
+    if transform is not None:
+        batches = _time_transform(transform, x, y, cfg.batch_size, cfg.seed)
+        row["transform_ms_per_batch"] = statistics.median(batches) * 1e3
+        row["transform_share"] = sum(batches) / row["seconds_per_epoch"]
+    return row
+
+
+def _time_transform(
+    transform: BatchTransform, x: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int
+) -> list[float]:
+    """Seconds of ``transform`` alone on each batch of one epoch (gathered as ``fit`` does).
+
+    The difference of two training runs is within the noise of a shared machine; this is the
+    injection's own cost. Synchronized per batch on CUDA: each time includes the launches.
+    """
+    sync: Callable[[], None] = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
+    perm = perm.to(x.device)
+    times = []
+    for start in range(0, len(perm), batch_size):
+        idx = perm[start : start + batch_size]
+        xb, yb = _gather(x, idx, x.device), y.index_select(0, idx)
+        sync()
+        t0 = time.perf_counter()
+        transform(xb, yb, idx)
+        sync()
+        times.append(time.perf_counter() - t0)
+    return times
 
 
 def check_target(rows: Sequence[Mapping[str, Any]], cfg: TrainSpeedConfig) -> dict[str, Any]:
@@ -432,7 +468,9 @@ def run(cfg: TrainSpeedConfig, log: Callable[[str], None] | None = None) -> list
     ``batch_size``, ``steps_per_epoch``, ``epoch_seconds`` (every epoch), ``warmup_seconds``
     (the first), ``seconds_per_epoch`` and ``samples_per_s`` (the mean over the timed epochs),
     ``final_loss``, and for an injected case ``vs_clean``: its ``samples_per_s`` over that of
-    the same model without injection (when both ran; below 1 is the injection's cost).
+    the same model without injection (when both ran; below 1 is the injection's cost, within
+    the noise of the machine), ``transform_ms_per_batch`` (median) and ``transform_share``
+    (one epoch of the transform alone over ``seconds_per_epoch``): the injection's own cost.
     """
     cfg = cfg.resolved()
     rows: list[dict[str, Any]] = []
@@ -501,15 +539,18 @@ def to_markdown(doc: Mapping[str, Any]) -> str:
         f"(first untimed), compile={cfg['compile']}, seed {cfg['seed']}.",
         "",
         "| case | model | signal | injection | data on the device | N | s/epoch | warm-up s "
-        "| samples/s | vs clean |",
-        "|---|---|---|---|---|---:|---:|---:|---:|---:|",
+        "| samples/s | vs clean | transform ms/batch | transform share |",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in doc["rows"]:
+        share = r.get("transform_share")
+        pct = "–" if share is None else f"{100 * share:.2f}%"
         lines.append(
             f"| {r['case']} | {r['model']} | {r['signal'] or '–'} | {r['injection']} | "
             f"{r['data']} | {r['n']:,} | {r['seconds_per_epoch']:.3f} | "
             f"{r['warmup_seconds']:.3f} | {r['samples_per_s']:,.0f} | "
-            f"{_fmt(r.get('vs_clean'), '.3f')} |"
+            f"{_fmt(r.get('vs_clean'), '.3f')} | {_fmt(r.get('transform_ms_per_batch'), '.3f')} "
+            f"| {pct} |"
         )
     t = doc["target"]
     value = "–" if t["value"] is None else f"{t['value']:,.0f} images/s"
