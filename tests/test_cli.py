@@ -319,6 +319,11 @@ class TestHelp:
             text = capsys.readouterr().out
             assert len(text.splitlines()) <= 30
             assert "bench" in text
+        with pytest.raises(SystemExit):
+            cli.main(["bench", "--help"])
+        listed = capsys.readouterr().out
+        for command in ("images", "text", "sweep", "throughput", "trainspeed"):
+            assert f"    {command}" in listed, command
 
     def test_python_dash_m(self) -> None:
         env = {**os.environ, "PYTHONWARNINGS": "error"}

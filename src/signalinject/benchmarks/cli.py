@@ -27,6 +27,7 @@ from signalinject.benchmarks.figures import add_show_parser
 from signalinject.benchmarks.runner import SUITES, BenchConfig, ResultsLockedError, Suite
 from signalinject.benchmarks.signals import STRENGTH_SIGNALS, signal_names
 from signalinject.benchmarks.throughput import add_parser as add_throughput_parser
+from signalinject.benchmarks.trainspeed import add_parser as add_trainspeed_parser
 
 __all__ = [
     "BENCH_COMMANDS",
@@ -251,6 +252,7 @@ BENCH_COMMANDS: list[Registrar] = [
     add_bench_text_parser,
     add_sweep_parser,
     add_throughput_parser,
+    add_trainspeed_parser,
 ]
 
 
