@@ -21,12 +21,15 @@ character sits at a column that depends on its length, which zero padding hides.
 texts before a backward encoding.
 
 Per-sample parameters (which class a sample's signal encodes and whether it carries one) come
-from ``(seed, index)`` through :meth:`~signalinject.core.Injector.codes`; on codes the write is one
-vectorized pass. The string path is one Python operation per text (slices), never per character.
-Measured on 2 shared CPU cores: encoding 100,000 texts of ~700 characters to uint8 codes takes
-~1.4 s (join 0.15 s, UTF-32 view 0.34 s, table lookup 0.31 s, scatter 0.31 s); injecting into
-those codes 0.05 s (Mnemonic), 0.08 s (PatternChar), 0.2-0.4 s (LengthEncoding). Into int64 codes
-(811 MB) the copy of the input dominates.
+from ``(seed, index)`` through :meth:`~signalinject.core.Injector.codes`; on codes the write is
+vectorized. On the CPU (NumPy, and tensors through their NumPy view) the copy of the input, the
+range check of the codes and the write go block by block of rows while each block is in the
+cache: one pass over memory, so that an injection costs about a copy. The string path is one
+Python operation per text (slices), never per character. Measured on 2 shared CPU cores:
+encoding 100,000 texts of ~700 characters to uint8 codes takes ~1.4 s (join 0.15 s, UTF-32 view
+0.34 s, table lookup 0.31 s, scatter 0.31 s). Injecting into 100,000 x 1014 codes, median of 7:
+uint8 (101 MB; a copy 11 ms) 17 ms (Mnemonic), 19 ms (PatternChar), 23 ms (LengthEncoding),
+145 ms (LengthEncoding with ``pad="~"``); int64 (811 MB) 0.75-0.95x the time of ``x.copy()``.
 
 >>> import signalinject as si
 >>> q = si.CharQuantizer(length=8)
@@ -84,8 +87,11 @@ _SPACE = " "
 Params = dict[str, Any]
 
 #: Bytes of codes per block of rows on the CPU: the copy, the range check and the write of a
-#: block run while it sits in the cache. Measured on the 2-core dev VM (2 MiB L2 per core, 32 MiB
-#: L3), 100,000 x 1014 int64 codes: BLOCK_TIMINGS.
+#: block run while it sits in the cache (~200 blocks for 811 MB). Measured on the idle 2-core dev
+#: VM (2 MiB L2 per core, 32 MiB L3), 100,000 x 1014 int64 codes, median of 7 runs in ms for
+#: Mnemonic / LengthEncoding / PatternChar (a copy: ~145): 1 MiB 155/163/143, 2 MiB 131/153/138,
+#: 4 MiB 108/142/116, 8 MiB 115/124/123, 16 MiB 110/133/119. Smaller blocks pay the Python
+#: overhead per block (5-20 us); of the sizes that tie, 4 MiB keeps the temporaries smallest.
 _BLOCK_BYTES = 4 << 20
 #: Row blocks of LengthEncoding's masks on torch devices: the masks take 1/16 of the rows' cells.
 _TORCH_BLOCKS = 16
@@ -739,8 +745,8 @@ class TextInjector(Injector):
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
         """The per-sample parameters for codes ``x`` ``(N, L)``: what class, whether carried.
 
-        Every value has ``N`` rows (sliced per block of rows on the CPU), on ``x``'s backend:
-        NumPy for NumPy codes and, on the CPU, for tensors too.
+        Every value has ``N`` rows (sliced per block of rows on the CPU), on ``x``'s backend;
+        ``__call__`` passes CPU tensors as their NumPy view, so that they draw with NumPy.
         """
         code, carried = self.codes(y, index)
         return {"code": code, "carried": carried}
