@@ -169,7 +169,7 @@ def _check_code_array(
 
     ``values=False`` checks the dtype and the shape only (no pass over the data): the caller
     checks the values with :func:`_check_code_values`, or block by block with
-    :func:`_out_of_range`, before it writes.
+    :func:`_out_of_range`, before it writes into ``x`` or returns.
     """
     if isinstance(x, torch.Tensor):
         bad_dtype = x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool
