@@ -14,6 +14,8 @@ from signalinject._backend import (
     as_index,
     gate,
     hash_u32,
+    mark_written,
+    numpy_view,
     randint,
     to_backend,
     uniform01,
@@ -245,3 +247,24 @@ def test_hash_identical_on_cuda() -> None:
         assert np.array_equal(u, uniform01(idx, seed, stream, counter))
         r = randint(torch.from_numpy(idx).cuda(), 1000, seed, stream, counter).cpu().numpy()
         assert np.array_equal(r, randint(idx, 1000, seed, stream, counter))
+
+
+def test_numpy_view_shares_memory_or_declines() -> None:
+    t = torch.zeros(2, 3, dtype=torch.int16).t()  # a strided view
+    v = numpy_view(t)
+    assert v is not None
+    v[1, 0] = 7
+    assert int(t[1, 0]) == 7  # the same memory
+    arr = np.ones(3)
+    assert numpy_view(arr) is arr
+    assert numpy_view(torch.zeros(2, requires_grad=True)) is None
+    assert numpy_view(torch.zeros(2, dtype=torch.bfloat16)) is None
+    assert numpy_view(torch.zeros(2, dtype=torch.complex64).conj()) is None
+
+
+def test_mark_written_bumps_the_autograd_version() -> None:
+    t = torch.zeros(3)
+    before = t._version
+    mark_written(t)
+    assert t._version == before + 1
+    mark_written(np.zeros(3))  # nothing to tell for NumPy

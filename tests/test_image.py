@@ -335,6 +335,11 @@ def reference(inj: Any, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], index:
     return out
 
 
+def _no_tensor_views(x: Any) -> Any:
+    """``numpy_view`` as on an accelerator: tensors keep torch's kernels."""
+    return x if isinstance(x, np.ndarray) else None
+
+
 REFERENCE_DTYPES = ["uint8", "int8", "uint16", "int16", "int32", "int64", "float16", "float32"]
 
 
@@ -402,7 +407,7 @@ def test_matches_a_plain_reference(
 
     with pytest.MonkeyPatch.context() as mp:
         if torch_kernels:
-            mp.setattr(si.image, "_numpy_views", lambda *arrays: None)
+            mp.setattr(si.image, "numpy_view", _no_tensor_views)
         got = _run_layout(layout, run, inj, x, y, index, inplace)
     assert got.dtype == x.dtype
     assert np.array_equal(got, expected)
@@ -469,7 +474,7 @@ def test_noise_torch_kernels_match_the_reference(
     dtype: str, layout: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """CPU tensors take NumPy's kernels; torch's own (CUDA, autograd, bfloat16) must agree."""
-    monkeypatch.setattr(si.image, "_numpy_views", lambda *tensors: None)
+    monkeypatch.setattr(si.image, "numpy_view", _no_tensor_views)
     monkeypatch.setattr(si.image, "_BLOCK_BYTES", {"numpy": 1000, "torch": 1000})
     inj = si.OrthogonalNoise(5, strength=60.0 if dtype[0] in "iu" else 0.3, seed=8)
     rng = np.random.default_rng(6)
@@ -508,6 +513,18 @@ def test_code_tables_are_built_once_per_values_dtype_and_device() -> None:
     pos = si.OnePixel(2, values=(0.0, 1.0))(np.ones((1, 2, 2, 1), np.float32), [0])
     assert np.signbit(neg[0, 0, 0, 0])
     assert not np.signbit(pos[0, 0, 0, 0])
+
+
+@pytest.mark.parametrize("inj", DEFAULTS, ids=name)
+def test_inplace_on_a_saved_tensor_trips_autograd(inj: Any) -> None:
+    """Written in place through a NumPy view, a tensor still bumps its autograd version: a
+    graph that saved it raises, as after any torch in-place op, instead of a wrong gradient."""
+    x = torch.rand(4, 3, 8, 8)
+    w = torch.rand(4, 3, 8, 8, requires_grad=True)
+    loss = (x * w).sum()  # saves x for w's gradient
+    inj(x, torch.tensor([0, 1, 2, 3]), inplace=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()  # type: ignore[no-untyped-call]
 
 
 # -- one class per signal: the paper's literal encodings ----------------------------------------

@@ -605,7 +605,7 @@ def _code_batch(
 
 
 def _numpy_only(x: Any) -> Any:
-    """``text._host_view`` as on an accelerator: no NumPy view of any tensor."""
+    """``text.numpy_view`` as on an accelerator: no NumPy view of any tensor."""
     return x if isinstance(x, np.ndarray) else None
 
 
@@ -619,7 +619,7 @@ def _check_all_paths(
     for device_path in (False, True):
         with pytest.MonkeyPatch.context() as mp:
             if device_path:
-                mp.setattr(text_module, "_host_view", _numpy_only)
+                mp.setattr(text_module, "numpy_view", _numpy_only)
             for x in (codes.copy(), torch.from_numpy(codes.copy())):
                 lab, idx = (ty, ti) if isinstance(x, torch.Tensor) else (y, index)
                 before = copy.deepcopy(x)
@@ -1028,3 +1028,14 @@ def test_one_hot_bad_codes() -> None:
         TypeError, match=r"CharQuantizer\.one_hot: codes must have an integer dtype"
     ):
         si.CharQuantizer().one_hot(np.zeros((1, 3), np.float64))
+
+
+def test_inplace_on_saved_codes_trips_autograd() -> None:
+    """Codes written in place through their NumPy view still bump the autograd version: an
+    embedding that saved them for its backward pass raises instead of a wrong gradient."""
+    codes = torch.randint(1, 70, (3, 1014))
+    emb = torch.nn.Embedding(70, 2)
+    loss = emb(codes).sum()
+    si.LengthEncoding(3)(codes, torch.tensor([0, 1, 2]), inplace=True)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()  # type: ignore[no-untyped-call]

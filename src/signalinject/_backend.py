@@ -21,6 +21,8 @@ __all__ = [
     "gate",
     "hash_u32",
     "is_torch",
+    "mark_written",
+    "numpy_view",
     "randint",
     "to_backend",
     "uniform01",
@@ -191,3 +193,33 @@ def where(cond: Array, a: Any, b: Any) -> Any:
     if isinstance(cond, torch.Tensor):
         return torch.where(cond, a, b)
     return np.where(cond, a, b)
+
+
+def numpy_view(x: Array) -> npt.NDArray[Any] | None:
+    """``x`` as a NumPy array sharing its memory: itself, or a CPU tensor's ``numpy()`` view.
+
+    The injectors run NumPy's kernels on CPU tensors through such views (same memory, same
+    arithmetic, same bits): single-threaded, they are faster here for the small ``O(N)`` draws
+    and strided writes, and they do not stall the way torch's intra-op threads do on a busy
+    machine. None where NumPy cannot view the tensor (on an accelerator, tracking gradients,
+    bfloat16, a conjugate or negative bit set): those keep torch's kernels.
+    """
+    if isinstance(x, np.ndarray):
+        return x
+    if x.device.type != "cpu" or x.requires_grad or x.dtype == torch.bfloat16:
+        return None
+    try:
+        return x.numpy()
+    except (TypeError, RuntimeError):
+        return None
+
+
+def mark_written(x: Any) -> None:
+    """Tell autograd that tensor ``x`` was written in place through a NumPy view.
+
+    torch's own in-place ops bump a tensor's version counter, so that a graph which saved the
+    tensor for its backward pass raises instead of silently using the new values; a write
+    through ``numpy()`` does not, hence this. No-op for NumPy arrays.
+    """
+    if isinstance(x, torch.Tensor):
+        torch.autograd.graph.increment_version(x)

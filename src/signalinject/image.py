@@ -33,7 +33,16 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from signalinject._backend import Array, arange_like, hash_u32, is_torch, uniform01, where
+from signalinject._backend import (
+    Array,
+    arange_like,
+    hash_u32,
+    is_torch,
+    mark_written,
+    numpy_view,
+    uniform01,
+    where,
+)
 from signalinject.core import Injector, check_finite_values, check_int
 
 __all__ = [
@@ -272,26 +281,6 @@ def put_fixed(out: Array, r: int, c: int, values: Array, carried: Array | None) 
         np.copyto(dst[:, ch], values, where=True if carried is None else carried)
 
 
-def _numpy_views(*arrays: Array) -> tuple[npt.NDArray[Any], ...] | None:
-    """NumPy views of the arrays' memory (no copy; NumPy arrays as they are), or None.
-
-    None when a tensor is on another device than the CPU, tracks gradients, or has a dtype
-    NumPy lacks (bfloat16): those stay on torch's kernels.
-    """
-    out = []
-    for a in arrays:
-        if isinstance(a, np.ndarray):
-            out.append(a)
-            continue
-        if a.device.type != "cpu" or a.requires_grad or a.dtype == torch.bfloat16:
-            return None
-        try:
-            out.append(a.numpy())
-        except (TypeError, RuntimeError):  # e.g. a tensor with its conjugate or negative bit
-            return None
-    return tuple(out)
-
-
 def _itemsize(x: Array) -> int:
     """Bytes per element of ``x``."""
     return x.element_size() if isinstance(x, torch.Tensor) else x.itemsize
@@ -398,13 +387,15 @@ class ImageInjector(Injector):
         view, single = _nhwc(x, channels_last, single=_is_single(y))
         labels = self.check_labels(y, x, single=single)
         idx = self.check_index(index, x, view.shape[0], single=single)
-        # A CPU tensor is injected through NumPy views of its memory: NumPy's single-threaded
-        # kernels for these small O(N) draws and strided writes are faster here, and torch's
-        # intra-op threads stall on a busy machine (docs/performance.md). Same arithmetic, so
-        # the same bits (tested); tensors that track gradients keep the torch path.
-        host = _numpy_views(view, labels, idx) if isinstance(x, torch.Tensor) else None
-        if host is not None:
-            view, labels, idx = host
+        # A CPU tensor is injected through NumPy views of its memory (see numpy_view).
+        host = None
+        if isinstance(x, torch.Tensor):
+            views = [numpy_view(a) for a in (view, labels, idx)]
+            host = [v for v in views if v is not None]
+            if len(host) == len(views):
+                view, labels, idx = host
+            else:
+                host = None
         params = self.make_params(labels, idx, view)
         source = None
         if inplace:
@@ -420,6 +411,8 @@ class ImageInjector(Injector):
             out_view = out_view.numpy()  # a clone (or x itself) of a tensor NumPy could view
         if view.shape[0]:
             self.apply(out_view, params, source=source)
+            if inplace and host is not None:
+                mark_written(x)
         return out
 
     def make_params(self, y: Array, index: Array, x: Array) -> Params:

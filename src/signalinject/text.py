@@ -50,7 +50,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from signalinject._backend import Array, ArrayT, where
+from signalinject._backend import Array, ArrayT, mark_written, numpy_view, where
 from signalinject.core import Injector, check_int
 
 __all__ = [
@@ -189,22 +189,6 @@ def _check_code_array(
         _check_code_values(x, who=who, size=size)
 
 
-def _host_view(x: Array) -> npt.NDArray[Any] | None:
-    """``x`` as a NumPy array sharing its memory: a CPU tensor's ``numpy()`` view.
-
-    None for a tensor NumPy cannot view (one on an accelerator, a tensor subclass): those take
-    the torch path.
-    """
-    if isinstance(x, np.ndarray):
-        return x
-    if x.device.type != "cpu":
-        return None
-    try:
-        return x.numpy()
-    except (RuntimeError, TypeError):
-        return None
-
-
 def _out_of_range(x: npt.NDArray[Any], size: int) -> bool:
     """True where integer codes ``x`` (non-empty) hold a value outside ``[0, size]``: one pass.
 
@@ -236,12 +220,12 @@ def _range_error(x: npt.NDArray[Any], *, who: str, size: int) -> ValueError:
 
 def _check_code_values(x: Array, *, who: str, size: int) -> None:
     """Refuse codes with a value outside ``[0, size]``: one pass over the data."""
-    host = _host_view(x)
+    host = numpy_view(x)
     if host is not None:
         if host.size and _out_of_range(host, size):
             raise _range_error(host, who=who, size=size)
         return
-    assert isinstance(x, torch.Tensor)  # for mypy: _host_view returns arrays as they are
+    assert isinstance(x, torch.Tensor)  # for mypy: numpy_view returns arrays as they are
     if not x.numel():
         return
     lo_t, hi_t = torch.aminmax(x)  # one pass over the data, one host sync
@@ -649,7 +633,7 @@ class TextInjector(Injector):
         """
         view, single = self._check_codes(x, values=False)
         q = self.resolved_quantizer
-        host = _host_view(x)
+        host = numpy_view(x)
         # The parameters of CPU codes are drawn with NumPy (the same bits; a few small NumPy
         # ops cost less than torch's, which matters one sample at a time), except where y or
         # index is a tensor off the CPU: torch's checks name that mismatch.
@@ -692,6 +676,8 @@ class TextInjector(Injector):
         if single:
             out_host, src = out_host[None], (None if src is None else src[None])
         self._write_blocks(out_host, src, {k: _host_param(v) for k, v in params.items()})
+        if inplace:
+            mark_written(x)
         return out
 
     def _write_blocks(
