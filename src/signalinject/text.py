@@ -255,10 +255,20 @@ def _arange(n: int, like: Array) -> Array:
 
 
 def _table(values: Sequence[int], like: Array) -> Array:
-    """A small int64 lookup table on ``like``'s backend and device."""
-    if isinstance(like, torch.Tensor):
-        return torch.tensor(list(values), dtype=torch.int64, device=like.device)
-    return np.asarray(values, dtype=np.int64)
+    """A small read-only int64 lookup table on ``like``'s backend and device."""
+    device = like.device if isinstance(like, torch.Tensor) else None
+    return _cached_table(tuple(int(v) for v in values), device)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_table(values: tuple[int, ...], device: torch.device | None) -> Array:
+    """Built once per ``(values, device)``: a new table per batch would cost a host-to-device
+    copy, which waits for the device, at every call on a GPU."""
+    t = np.asarray(values, dtype=np.int64)
+    if device is not None:
+        return torch.from_numpy(t).to(device)
+    t.setflags(write=False)
+    return t
 
 
 def _used_length(x: ArrayT) -> ArrayT:
