@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -12,6 +14,7 @@ from signalinject._backend import (
     _mix32,
     arange_like,
     as_index,
+    empty_like_host,
     gate,
     hash_u32,
     mark_written,
@@ -268,3 +271,31 @@ def test_mark_written_bumps_the_autograd_version() -> None:
     mark_written(t)
     assert t._version == before + 1
     mark_written(np.zeros(3))  # nothing to tell for NumPy
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: torch.zeros(2, 3, 4, 5, dtype=torch.uint8),
+        lambda: torch.zeros(2, 3, 4, 5).contiguous(memory_format=torch.channels_last),
+        lambda: torch.zeros(5, 1, 1, 3, dtype=torch.int64),
+        lambda: torch.zeros(3, 7, dtype=torch.int16).t(),
+    ],
+)
+def test_empty_like_host_has_the_layout_of_a_clone(make: Any) -> None:
+    x = make()
+    out = empty_like_host(x)
+    assert out is not None
+    assert type(out) is torch.Tensor
+    assert (out.shape, out.dtype, out.stride()) == (x.shape, x.dtype, x.clone().stride())
+
+
+def test_empty_like_host_declines_what_numpy_cannot_hold() -> None:
+    assert empty_like_host(torch.zeros(2, 6)[:, ::2]) is None  # not dense
+    assert empty_like_host(torch.zeros(2, dtype=torch.bfloat16)) is None
+    assert empty_like_host(torch.zeros(0, 3)) is None
+
+    class Sub(torch.Tensor):
+        pass
+
+    assert empty_like_host(torch.zeros(2).as_subclass(Sub)) is None

@@ -18,6 +18,7 @@ __all__ = [
     "ArrayT",
     "arange_like",
     "as_index",
+    "empty_like_host",
     "gate",
     "hash_u32",
     "is_torch",
@@ -223,3 +224,29 @@ def mark_written(x: Any) -> None:
     """
     if isinstance(x, torch.Tensor):
         torch.autograd.graph.increment_version(x)
+
+
+def empty_like_host(x: torch.Tensor) -> torch.Tensor | None:
+    """An uninitialized CPU tensor laid out as ``x.clone()`` would be, its memory from NumPy.
+
+    NumPy asks the kernel for transparent huge pages on large arrays and torch's CPU allocator
+    does not: writing a fresh 600 MB batch measured 73 ms in NumPy's memory against 267 ms in
+    torch's, most of it page faults. The result is a plain ``torch.Tensor`` (one that cannot be
+    resized beyond its size, as any ``torch.from_numpy`` tensor). None where ``x`` is not a
+    dense CPU tensor of a dtype NumPy has, or is a tensor subclass: allocate with torch then.
+    """
+    if type(x) is not torch.Tensor or x.device.type != "cpu" or x.dtype == torch.bfloat16:
+        return None
+    if x.numel() == 0:  # nothing to gain, and empty tensors' strides are a convention
+        return None
+    strides = x.stride()
+    order = sorted(range(x.ndim), key=lambda d: (-strides[d], d))
+    dense = x.permute(order)
+    if not dense.is_contiguous():
+        return None
+    try:
+        dt = torch.empty(0, dtype=x.dtype).numpy().dtype
+    except (TypeError, RuntimeError):
+        return None
+    buf = torch.from_numpy(np.empty(tuple(dense.shape), dtype=dt))
+    return buf.permute([order.index(d) for d in range(x.ndim)])

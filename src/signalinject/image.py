@@ -36,6 +36,7 @@ import torch
 from signalinject._backend import (
     Array,
     arange_like,
+    empty_like_host,
     hash_u32,
     is_torch,
     mark_written,
@@ -293,12 +294,19 @@ def _copy_from(out: Array, source: Array | None) -> None:
         dst[...] = source
 
 
-def _empty_like(x: Array) -> Array | None:
-    """An uninitialized batch laid out as ``x.clone()`` / ``x.copy()`` lays it out.
+def _blank_like(x: Array, viewable: bool, fuses_copy: bool) -> Array | None:
+    """An uninitialized output laid out as ``x.clone()`` / ``x.copy()`` lays it out, or None.
 
-    None where that would lose ``x``'s type (a tensor subclass whose ``empty_like`` returns a
-    plain tensor): the caller then copies instead.
+    A CPU tensor that NumPy can view gets NumPy-allocated memory (:func:`empty_like_host`: huge
+    pages) for every injector, which then copies ``x`` in itself; otherwise only an injector
+    that reads its source anyway (``fuses_copy``) takes a blank output. None where the type
+    would be lost (a tensor subclass whose ``empty_like`` returns a plain tensor): the caller
+    then copies ``x``.
     """
+    if viewable and isinstance(x, torch.Tensor) and (host := empty_like_host(x)) is not None:
+        return host
+    if not fuses_copy:
+        return None
     out = torch.empty_like(x) if isinstance(x, torch.Tensor) else np.empty_like(x, order="C")
     return out if type(out) is type(x) else None
 
@@ -402,7 +410,7 @@ class ImageInjector(Injector):
             if isinstance(x, np.ndarray) and not x.flags.writeable:
                 raise ValueError("inplace=True needs a writeable x, got a read-only array")
             out = x
-        elif self._fuses_copy and (blank := _empty_like(x)) is not None:
+        elif (blank := _blank_like(x, host is not None, self._fuses_copy)) is not None:
             out, source = blank, view
         else:
             out = x.clone() if isinstance(x, torch.Tensor) else x.copy()
