@@ -33,7 +33,13 @@ from signalinject.benchmarks.cli import build_parser, main
 ROOT = Path(__file__).resolve().parent.parent
 # The pages whose commands and code this file checks (docs/pipelines.md and
 # docs/scanning.md are checked by the tests of the code they document).
-PAGES = ["README.md", "docs/index.md", "docs/signals.md", "docs/reproducing.md"]
+PAGES = [
+    "README.md",
+    "docs/index.md",
+    "docs/signals.md",
+    "docs/reproducing.md",
+    "docs/performance.md",
+]
 HELP_MAX_LINES = 40  # a terminal screen
 HELP_COLUMNS = "80"
 FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```", re.MULTILINE | re.DOTALL)
