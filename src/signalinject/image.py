@@ -923,17 +923,46 @@ def _noise_table_numpy(
     return out
 
 
-@functools.lru_cache(maxsize=32)
-def _noise_table_torch(
-    seed: int,
-    k: int,
-    shape: tuple[int, int, int],
-    scale: float,
-    dtype: np.dtype[Any],
-    device: torch.device,
+#: ``(seed, K, (H, W, C), scale, table dtype)``: the arguments of :func:`_noise_table_numpy`.
+_NoiseKey = tuple[int, int, tuple[int, int, int], float, np.dtype[Any]]
+
+
+@functools.lru_cache(maxsize=64)
+def _noise_operands(
+    key: _NoiseKey, bounds: tuple[bool, float, float], order: tuple[int, ...], uint8_split: bool
+) -> tuple[npt.NDArray[Any], ...]:
+    """The noise table as ``OrthogonalNoise.apply`` reads it, built once per layout.
+
+    Laid out in the images' memory order ``order`` (so that each block is read contiguously).
+    For images of up to 16 bits (``bounds``: ``(is_integer, min, max)`` of their dtype) a noise
+    beyond ``+-(max - min)`` saturates anyway, so the table is clipped there and held in int16
+    (8-bit images) or int32, which hold every sum exactly; with ``uint8_split`` it is instead
+    the three uint8 operands of :func:`_add_uint8`. Read-only.
+    """
+    is_int, lo, hi = bounds
+    t = _noise_table_numpy(*key).transpose(order)
+    ops: tuple[npt.NDArray[Any], ...] = (t,)
+    if is_int and hi - lo <= 0xFFFF:
+        span = int(hi - lo)
+        t = t.clip(-span, span)
+        if uint8_split:
+            m = (-t).clip(0, 255).astype(np.uint8)
+            c = (255 - t.clip(0, 255)).astype(np.uint8)
+            ops = (m, c, t.astype(np.int16).astype(np.uint8))  # the last: t mod 256
+        else:
+            ops = (t.astype(np.int16 if span <= 0xFF else np.int32),)
+    out = tuple(np.ascontiguousarray(a) for a in ops)
+    for a in out:
+        a.setflags(write=False)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _noise_operand_torch(
+    key: _NoiseKey, bounds: tuple[bool, float, float], order: tuple[int, ...], device: torch.device
 ) -> torch.Tensor:
-    """:func:`_noise_table_numpy` on ``device``: the same numbers, built on the host."""
-    return torch.from_numpy(_noise_table_numpy(seed, k, shape, scale, dtype).copy()).to(device)
+    """:func:`_noise_operands`' table (not split) on ``device``: the same numbers."""
+    return torch.from_numpy(_noise_operands(key, bounds, order, False)[0].copy()).to(device)
 
 
 def _saturating_add(x: Any, t: Any, lo: int, hi: int) -> Any:
@@ -945,18 +974,20 @@ def _saturating_add(x: Any, t: Any, lo: int, hi: int) -> Any:
 
 
 def _add_uint8(
-    out: npt.NDArray[Any], src: npt.NDArray[Any], table: npt.NDArray[Any], rows: Any, per: int
+    out: npt.NDArray[Any],
+    src: npt.NDArray[Any],
+    operands: tuple[npt.NDArray[Any], ...],
+    rows: Any,
+    per: int,
 ) -> None:
-    """``out = clip(src + table[rows], 0, 255)`` for uint8 images, in blocks of ``per`` samples.
+    """``out = clip(src + t[rows], 0, 255)`` for uint8 images, in blocks of ``per`` samples.
 
     NumPy has no saturating add, and widening to int16 costs passes over memory. With the
-    noise ``t`` (in [-255, 255]) split as ``m = max(-t, 0)``, ``c = 255 - max(t, 0)`` and
-    ``t mod 256``, the sum ``min(max(x, m), c) + t`` never leaves [0, 255], so three uint8
-    operations give the exact saturated result.
+    noise ``t`` (in [-255, 255]) given as ``operands`` ``m = max(-t, 0)``, ``c = 255 -
+    max(t, 0)`` and ``t mod 256`` (:func:`_noise_operands`), the sum ``min(max(x, m), c) + t``
+    never leaves [0, 255], so three uint8 operations give the exact saturated result.
     """
-    m = np.ascontiguousarray((-table).clip(0, 255).astype(np.uint8))
-    c = np.ascontiguousarray((255 - table.clip(0, 255)).astype(np.uint8))
-    tw = np.ascontiguousarray(table.astype(np.int16).astype(np.uint8))  # t mod 256
+    m, c, tw = operands
     for s in range(0, out.shape[0], per):
         o, r = out[s : s + per], rows[s : s + per]
         np.maximum(src[s : s + per], m[r], out=o)
@@ -1013,12 +1044,19 @@ class OrthogonalNoise(ImageInjector):
             return self.strength
         return 0.03 * 255 if _dtype_bounds(x)[0] else 0.03
 
-    def _noise_table(self, x: Array) -> Array:
-        """``(K + 1, H, W, C)`` scaled noise on ``x``'s device; row K is all zero.
+    def _noise_table(self, x: Array) -> npt.NDArray[Any]:
+        """``(K + 1, H, W, C)`` scaled noise for images like ``x`` (NumPy); row K is all zero.
 
-        int64 (rounded) for integer images, float64 for float64 images, float32 otherwise: the
-        same rule for NumPy and torch, so both add the same numbers.
+        Raises:
+            TypeError: uint64 images.
+            ValueError: more classes than the image has elements (minus one).
         """
+        return _noise_table_numpy(*self._noise_key(x))
+
+    def _noise_key(self, x: Array) -> _NoiseKey:
+        """The table's arguments: int64 (rounded) for integer images, float64 for float64
+        images, float32 otherwise; the same rule for NumPy and torch, so both add the same
+        numbers."""
         is_int, _, hi = _dtype_bounds(x)
         if is_int and hi > 2**63:  # uint64: the int64 arithmetic below cannot hold it
             raise TypeError(f"OrthogonalNoise does not support images of dtype {x.dtype}")
@@ -1030,9 +1068,7 @@ class OrthogonalNoise(ImageInjector):
             dt = np.dtype(np.float64)
         else:
             dt = np.dtype(np.float32)
-        if isinstance(x, torch.Tensor):
-            return _noise_table_torch(self.seed, self.num_classes, shape, scale, dt, x.device)
-        return _noise_table_numpy(self.seed, self.num_classes, shape, scale, dt)
+        return self.seed, self.num_classes, shape, scale, dt
 
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
         self._noise_table(x)  # validates dtype and capacity against the image size
@@ -1045,26 +1081,20 @@ class OrthogonalNoise(ImageInjector):
     def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         src: Any = out if source is None else source
         rows = params["row"]
-        table: Any = self._noise_table(out)
-        is_int, lo, hi = _dtype_bounds(out)
-        small = is_int and hi - lo <= 0xFFFF
-        if small:
-            # Up to 16-bit images: a noise beyond +-(hi - lo) saturates anyway, so clipping the
-            # table there lets int16 (8-bit images) or int32 hold every sum exactly.
-            table = table.clip(-int(hi - lo), int(hi - lo))
+        key, bounds = self._noise_key(out), _dtype_bounds(out)
+        is_int, lo, hi = bounds
+        small = is_int and hi - lo <= 0xFFFF  # the table is clipped and narrowed (see operands)
         # Walk ``out`` in its memory order (NCHW for a channels-first tensor) with ``src`` and the
         # table laid out alike, so that every block is read and written contiguously; blocks of
         # samples fit in cache, so the gather, add, clip and cast of a block are one pass over
         # its memory and the temporaries stay O(block), not O(N).
         sample_bytes = max(1, int(np.prod(out.shape[1:])) * _itemsize(out))
         per = max(1, _BLOCK_BYTES["torch" if is_torch(out) else "numpy"] // sample_bytes)
-        if isinstance(out, torch.Tensor) and isinstance(table, torch.Tensor):
+        if isinstance(out, torch.Tensor):
             st = out.stride()
-            order = [0, *sorted(range(1, 4), key=lambda d: -st[d])]
+            order = (0, *sorted(range(1, 4), key=lambda d: -st[d]))
             o_all, s_all = out.permute(order), src.permute(order)
-            t_all = table.permute(order).contiguous()
-            if small:
-                t_all = t_all.to(torch.int16 if hi - lo <= 0xFF else torch.int32)
+            t_all = _noise_operand_torch(key, bounds, order, out.device)
             for s in range(0, out.shape[0], per):
                 o, x, t = o_all[s : s + per], s_all[s : s + per], t_all[rows[s : s + per]]
                 if small:
@@ -1079,14 +1109,14 @@ class OrthogonalNoise(ImageInjector):
                     o.copy_(t.add_(x))
             return
         out_np = np.asarray(out)
-        norder = [0, *sorted(range(1, 4), key=lambda d: -out_np.strides[d])]
+        norder = (0, *sorted(range(1, 4), key=lambda d: -out_np.strides[d]))
         on_all, sn_all = out_np.transpose(norder), np.asarray(src).transpose(norder)
-        tn_all = np.ascontiguousarray(np.asarray(table).transpose(norder))
-        if out_np.dtype == np.uint8:
-            _add_uint8(on_all, sn_all, tn_all, rows, per)
+        uint8 = out_np.dtype == np.uint8
+        operands = _noise_operands(key, bounds, norder, uint8)
+        if uint8:
+            _add_uint8(on_all, sn_all, operands, rows, per)
             return
-        if small:
-            tn_all = tn_all.astype(np.int16 if hi - lo <= 0xFF else np.int32)
+        (tn_all,) = operands
         for s in range(0, out.shape[0], per):
             on, xn, tn = on_all[s : s + per], sn_all[s : s + per], tn_all[rows[s : s + per]]
             if small:
