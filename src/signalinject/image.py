@@ -396,30 +396,26 @@ class ImageInjector(Injector):
         labels = self.check_labels(y, x, single=single)
         idx = self.check_index(index, x, view.shape[0], single=single)
         # A CPU tensor is injected through NumPy views of its memory (see numpy_view).
-        host = None
-        if isinstance(x, torch.Tensor):
-            views = [numpy_view(a) for a in (view, labels, idx)]
-            host = [v for v in views if v is not None]
-            if len(host) == len(views):
-                view, labels, idx = host
-            else:
-                host = None
+        views = [v for a in (view, labels, idx) if (v := numpy_view(a)) is not None]
+        host = is_torch(x) and len(views) == 3  # all three viewable
+        if host:
+            view, labels, idx = views
         params = self.make_params(labels, idx, view)
         source = None
         if inplace:
             if isinstance(x, np.ndarray) and not x.flags.writeable:
                 raise ValueError("inplace=True needs a writeable x, got a read-only array")
             out = x
-        elif (blank := _blank_like(x, host is not None, self._fuses_copy)) is not None:
+        elif (blank := _blank_like(x, host, self._fuses_copy)) is not None:
             out, source = blank, view
         else:
             out = x.clone() if isinstance(x, torch.Tensor) else x.copy()
         out_view, _ = _nhwc(out, channels_last, single=single)
-        if host is not None and isinstance(out_view, torch.Tensor):
+        if host and isinstance(out_view, torch.Tensor):
             out_view = out_view.numpy()  # a clone (or x itself) of a tensor NumPy could view
         if view.shape[0]:
             self.apply(out_view, params, source=source)
-            if inplace and host is not None:
+            if inplace and host:
                 mark_written(x)
         return out
 
