@@ -53,6 +53,7 @@ import torch
 from signalinject._backend import (
     Array,
     ArrayT,
+    arange_like,
     empty_like_host,
     mark_written,
     numpy_view,
@@ -244,21 +245,10 @@ def _check_code_values(x: Array, *, who: str, size: int) -> None:
         )
 
 
-def _host_param(v: Any) -> Any:
-    """A per-sample parameter as NumPy: a CPU tensor's view, anything else as it is."""
-    return v.numpy() if isinstance(v, torch.Tensor) else v
-
-
 def _int_dtype_max(x: Array) -> int:
     if isinstance(x, torch.Tensor):
         return int(torch.iinfo(x.dtype).max)
     return int(np.iinfo(x.dtype).max)
-
-
-def _arange(n: int, like: Array) -> Array:
-    if isinstance(like, torch.Tensor):
-        return torch.arange(n, device=like.device)
-    return np.arange(n)
 
 
 def _table(values: Sequence[int], like: Array) -> Array:
@@ -689,7 +679,7 @@ class TextInjector(Injector):
             out_host, src = out, host
         if single:
             out_host, src = out_host[None], (None if src is None else src[None])
-        self._write_blocks(out_host, src, {k: _host_param(v) for k, v in params.items()})
+        self._write_blocks(out_host, src, params)
         if inplace:
             mark_written(x)
         return out
@@ -1123,7 +1113,7 @@ class PatternChar(TextInjector):
         """``code``, ``carried`` and ``write``: bool ``(N, len(positions))``, True where bit j of
         ``code`` is set and the sample carries the signal."""
         p = super().make_params(y, index, x)
-        bits = (p["code"][:, None] >> _arange(len(self.positions), x)[None, :]) & 1
+        bits = (p["code"][:, None] >> arange_like(len(self.positions), x)[None, :]) & 1
         p["write"] = (bits == 1) & p["carried"][:, None]
         return p
 
