@@ -613,13 +613,20 @@ def run(cfg: ThroughputConfig, *, log: Callable[[str], None] | None = None) -> l
         ``note`` saying why (text injectors or ART not importable, no CUDA device); or
         ``"error"`` with the exception in ``note`` (the run goes on with the next case).
     """
-    threads = torch.get_num_threads()
-    if cfg.torch_threads is not None:
-        torch.set_num_threads(cfg.torch_threads)
-    try:
+    with _torch_threads(cfg.torch_threads):
         return _run(cfg, log or (lambda _line: None))
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op threads set to ``n`` inside the block (None: as they are), then restored."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
 
 
 def _run(cfg: ThroughputConfig, say: Callable[[str], None]) -> list[dict[str, Any]]:

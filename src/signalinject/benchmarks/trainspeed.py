@@ -25,8 +25,8 @@ The in-loop injection uses the injectors' sampling/applying split: the labels ar
 once for the whole data set before training, and each batch runs ``make_params`` then
 ``apply`` on the device. For OnePixel neither waits for the GPU (its code table is built once per
 dtype and device). The text injectors draw their parameters once for the whole data set (they
-depend on ``(seed, index, label)`` only) and each batch gathers its rows and applies them: their
-``make_params`` builds a small lookup table per call, a blocking host-to-device copy on CUDA.
+depend on ``(seed, index, label)`` only) and each batch gathers its rows and applies them: no
+per-sample hash at every step.
 
 Run ``python -m signalinject.benchmarks.trainspeed --help``; the numbers measured on the
 project's machines are in ``docs/performance.md``.
@@ -39,20 +39,20 @@ project's machines are in ``docs/performance.md``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import math
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from signalinject.benchmarks.models import CharCNN, PaperConvNet
+from signalinject.benchmarks.throughput import _csv, _torch_threads, machine_info
 from signalinject.benchmarks.train import (
     BatchTransform,
     TrainConfig,
@@ -162,8 +162,7 @@ def text_injection_transform(inj: TextInjector, x: torch.Tensor, y: torch.Tensor
 
     Checks the codes (range, width, dtype) and the labels of the whole data set once and draws
     the per-sample parameters once for all ``N`` samples (they depend on ``(seed, index,
-    label)`` only; ``make_params`` per batch would build its lookup table at every step, a
-    blocking host-to-device copy on CUDA). Each batch gathers its rows of the parameters by
+    label)`` only, so no step repeats the hash). Each batch gathers its rows of the parameters by
     ``idx`` and runs ``inj.apply_codes`` in place (``fit`` gathers a new tensor per batch): the
     same codes as ``inj(x, y)``'s rows.
 
@@ -289,17 +288,6 @@ class TrainSpeedConfig:
 
 
 # -- measuring ----------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _images(n: int, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """Random CIFAR-shaped uint8 images ``(N, 3, 32, 32)`` and labels 0..9, on ``device``.
 
@@ -474,7 +462,7 @@ def run(cfg: TrainSpeedConfig, log: Callable[[str], None] | None = None) -> list
     """
     cfg = cfg.resolved()
     rows: list[dict[str, Any]] = []
-    with _threads(cfg.threads):
+    with _torch_threads(cfg.threads):
         for case in cfg.cases:
             if log is not None:
                 log(f"trainspeed: {case} on {cfg.device} ...")
@@ -497,8 +485,6 @@ def device_name(device: str | torch.device) -> str:
     dev = torch.device(device)
     if dev.type == "cuda":
         return str(torch.cuda.get_device_name(dev))
-    from signalinject.benchmarks.throughput import machine_info
-
     return str(machine_info()["cpu"]) if dev.type == "cpu" else dev.type
 
 
@@ -508,8 +494,6 @@ def to_json(
     machine: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything of a run, JSON-serializable: config (resolved), machine, rows, target."""
-    from signalinject.benchmarks.throughput import machine_info
-
     cfg = cfg.resolved()
     info = dict(machine) if machine is not None else machine_info()
     info.setdefault("device", cfg.device)
@@ -559,13 +543,6 @@ def to_markdown(doc: Mapping[str, Any]) -> str:
 
 
 # -- command line -------------------------------------------------------------------------------
-def _csv(text: str) -> tuple[str, ...]:
-    items = tuple(s.strip() for s in text.split(",") if s.strip())
-    if not items:
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list, got {text!r}")
-    return items
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the benchmark's options (each with its default in ``--help``) to ``parser``."""
     d = TrainSpeedConfig()
@@ -607,7 +584,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cases",
-        type=_csv,
+        type=_csv(str),
         default=d.cases,
         help=f"cases to run, comma-separated (default: {','.join(d.cases)})",
     )
