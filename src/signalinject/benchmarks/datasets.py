@@ -409,8 +409,8 @@ def load_cifar10(
     split: Literal["train", "test"] = "train",
     download: bool = False,
     *,
-    url: str = CIFAR10_URL,
-    md5: str = CIFAR10_MD5,
+    url: str | None = None,
+    md5: str | None = None,
 ) -> tuple[ImageArray, IntArray]:
     """Read CIFAR-10 from the official python-format files.
 
@@ -421,18 +421,24 @@ def load_cifar10(
     Args:
         root: where the files are.
         split: ``"train"`` (50000 images) or ``"test"`` (10000).
-        download: when neither is found, fetch the archive from ``url`` into ``root`` and check
-            its ``md5`` first (the only time this function touches the network).
+        download: when neither is found, fetch the archive from ``url`` (default
+            :data:`CIFAR10_URL`) into ``root`` and check its ``md5`` (default
+            :data:`CIFAR10_MD5`) first: the only time this function touches the network.
 
     Returns:
         uint8 ``(N, 32, 32, 3)`` channels-last images and int64 ``(N,)`` labels in 0..9.
 
     Raises:
         FileNotFoundError: nothing found and ``download`` is False; says where to put what.
-        ValueError: a bad ``split``, or a file that is not a CIFAR-10 batch.
+        OSError: the download failed (no network, a timeout) or its md5 does not match.
+        ValueError: a bad ``split``, or a file that is not a CIFAR-10 batch (a wrong layout,
+            labels that are not integers 0..9, a batch over :data:`MAX_BATCH_BYTES`, a pickle
+            naming anything but NumPy arrays or claiming more bytes than it holds).
     """
     if split not in _CIFAR_FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    url = CIFAR10_URL if url is None else url
+    md5 = CIFAR10_MD5 if md5 is None else md5
     names = _CIFAR_FILES[split]
     base = Path(root).expanduser()
     folder = base if (base / names[0]).is_file() else base / _CIFAR_DIR
