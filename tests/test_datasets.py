@@ -298,7 +298,7 @@ def test_cifar_batch_too_large(
 
 def test_cifar_archive_that_is_not_gzip(tmp_path: Path) -> None:
     (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"PK\x03\x04 a zip, not a tar.gz")
-    with pytest.raises(ValueError, match="not a readable tar.gz archive"):
+    with pytest.raises(ValueError, match=r"not a readable tar\.gz archive"):
         load_cifar10(tmp_path, "test")
 
 

@@ -29,9 +29,28 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["append_bytes", "atomic_open", "atomic_write", "make_dir", "open_nofollow"]
+__all__ = [
+    "append_bytes",
+    "atomic_open",
+    "atomic_write",
+    "make_dir",
+    "open_nofollow",
+    "refuse_symlink",
+]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _symlink_error(path: str | os.PathLike[str]) -> OSError:
+    what = "is a symlink; refusing to write through it (remove the link)"
+    return OSError(errno.ELOOP, what, path)
+
+
+def refuse_symlink(path: str | os.PathLike[str]) -> None:
+    """Raise the :func:`open_nofollow` error now if ``path`` is a symlink (before a long run
+    that would write it at its end)."""
+    if os.path.islink(path):
+        raise _symlink_error(path)
 
 
 def open_nofollow(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> int:
@@ -45,9 +64,7 @@ def open_nofollow(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -
         return os.open(path, flags | _NOFOLLOW, mode)
     except OSError as e:
         if e.errno == errno.ELOOP or (e.errno == errno.EMLINK and os.path.islink(path)):
-            raise OSError(
-                errno.ELOOP, "is a symlink; refusing to write through it (remove the link)", path
-            ) from None
+            raise _symlink_error(path) from None
         raise
 
 

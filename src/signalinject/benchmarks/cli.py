@@ -542,8 +542,8 @@ def describe_error(e: BaseException) -> str:
     >>> describe_error(FileNotFoundError(2, "No such file or directory", "out/x"))
     'out/x: No such file or directory'
     """
-    if isinstance(e, OSError) and e.filename is not None and e.strerror:
-        msg = f"{e.filename}: {e.strerror}"
+    if isinstance(e, OSError) and e.strerror:
+        msg = e.strerror if e.filename is None else f"{e.filename}: {e.strerror}"
         if e.errno == errno.ENOSPC:
             msg += " (free some space, then run the same command again: it resumes there)"
     else:

@@ -78,7 +78,13 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from signalinject.benchmarks._files import append_bytes, atomic_write, make_dir, open_nofollow
+from signalinject.benchmarks._files import (
+    append_bytes,
+    atomic_write,
+    make_dir,
+    open_nofollow,
+    refuse_symlink,
+)
 from signalinject.benchmarks.signals import (
     SIGNALS,
     check_strength,
@@ -1128,6 +1134,8 @@ def _exclusive(out: Path) -> Iterator[None]:
 def _run(cfg: BenchConfig, path: Path) -> list[dict[str, Any]]:
     from signalinject import __version__
 
+    for p in (path, path.with_name(CORRUPT_FILE)):  # refused now, not after the first cell
+        refuse_symlink(p)
     done, bad = load_records(path)
     if bad:
         repair_records(path, done, bad)
