@@ -82,13 +82,12 @@ class _NoBreakFormatter(argparse.HelpFormatter):
 
 
 class HelpFormatter(_NoBreakFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Every option's default in its help, unless the help states it (``(default: ...)``) or
-    the option is an on/off flag; lines broken as :class:`_NoBreakFormatter` does."""
+    """Every option's default in its help, unless the help states it (``(default: ...)``);
+    lines broken as :class:`_NoBreakFormatter` does."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        text = action.help or ""
-        if "(default" in text or isinstance(action, argparse._StoreTrueAction):
-            return text
+        if "(default" in (action.help or ""):
+            return action.help
         return super()._get_help_string(action)
 
 
@@ -224,8 +223,7 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
             "--strength",
             type=_positive_float,
             default=None,
-            help="code strength 0..255 (pixel step, noise RMS; signals without one are left "
-            "out) (default: each signal's paper value)",
+            help="code strength 0..255, pixel step or noise RMS (default: the paper's)",
         )
     else:
         p.add_argument(
@@ -336,9 +334,8 @@ def add_scan_parser(subparsers: Subparsers) -> None:
         "scan",
         help="scan your own model for blindspots",
         description=(
-            "Train your model with each signal injected; report accuracy, reliance and a "
-            "verdict (reads / partial / ignores), also on blank data (the shut-down control). "
-            "Writes OUT/scan.{md,json,csv,png}; resumable."
+            "Train your model with each signal injected, also on blank data (the shut-down "
+            "control); report accuracy, reliance, a verdict. Writes OUT/scan.*; resumable."
         ),
         formatter_class=HelpFormatter,
     )
