@@ -619,6 +619,24 @@ class TestDataErrors:
             assert not (out / RESULTS_FILE).exists()  # nothing trained
 
 
+class TestShow:
+    def test_missing_data_says_download(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ["show", "one_pixel", "--dataset", "cifar10", "--data-dir", str(tmp_path)]
+        assert cli.main([*argv, "--out", str(tmp_path / "x.png")]) == 2
+        line = one_line(capsys.readouterr().err)
+        assert line.startswith(f"signalinject show: error: CIFAR-10 not found in {tmp_path}")
+        assert line.endswith("or pass --download")
+
+    def test_out_under_a_file(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        (tmp_path / "f").write_text("", encoding="utf-8")
+        assert cli.main(["show", "one_pixel", "-n", "2", "--out", str(tmp_path / "f/x.png")]) == 2
+        assert one_line(capsys.readouterr().err) == (
+            f"signalinject show: error: {tmp_path / 'f'}: is a file, expected a directory"
+        )
+
+
 class TestHelpText:
     COMMANDS: ClassVar[list[list[str]]] = [
         [], ["bench"], ["bench", "images"], ["bench", "text"], ["bench", "sweep"], ["scan"],
