@@ -173,10 +173,6 @@ def _text(v: Any) -> bool:
     return isinstance(v, str) and bool(v)
 
 
-def _hex_id(v: Any) -> bool:
-    return isinstance(v, str) and re.fullmatch(r"[0-9a-f]{1,64}", v) is not None
-
-
 def _texts(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(t, str) for t in v)
 
@@ -193,7 +189,7 @@ _SOME_UNIT = _optional(_UNIT)
 #: wrong type, a value out of range, NaN) and its cell is recomputed; :func:`append_record`
 #: refuses to write such a line. Fields not named here are kept unchecked.
 RECORD_FIELDS: dict[str, FieldSpec] = {
-    "cell_id": FieldSpec(_hex_id, "a hex string", required=True),
+    "cell_id": FieldSpec(_text, "a non-empty string", required=True),
     "dataset": FieldSpec(_text, "a non-empty string", required=True),
     "signal": FieldSpec(_text, "a non-empty string", required=True),
     "model": FieldSpec(_text, "a non-empty string", required=True),
@@ -219,7 +215,7 @@ RECORD_FIELDS: dict[str, FieldSpec] = {
     "n_test": FieldSpec(_integer(0), "an integer >= 0"),
     "limit": FieldSpec(_optional(_integer(1)), "null or an integer >= 1"),
     "data_description": FieldSpec(lambda v: isinstance(v, str), "a string"),
-    "data_fingerprint": FieldSpec(_hex_id, "a hex string"),
+    "data_fingerprint": FieldSpec(_text, "a non-empty string"),
     "device": FieldSpec(_text, "a non-empty string"),
     "version": FieldSpec(_text, "a non-empty string"),
     "seconds": FieldSpec(_number(0.0), "a number >= 0"),
