@@ -42,7 +42,9 @@ any moment loses at most the cell in flight. A cell is identified by a hash of e
 changes its result (data fingerprint, signal and injector config, model, seed, training config,
 input scale, text length, fit fraction; ``blank`` and a custom model's code and architecture only
 where they apply, so the cells of earlier versions keep their identity); corrupt or truncated
-lines are reported, moved to ``results.corrupt.jsonl`` and their cells recomputed.
+lines, and lines whose fields break :data:`RECORD_FIELDS` (a wrong type, a value out of range,
+NaN), are reported, moved to ``results.corrupt.jsonl`` and their cells recomputed. No file is
+written through a symlink (see :mod:`signalinject.benchmarks._files`).
 
 Measured with the defaults (``signalinject bench images`` and ``bench text``, seed 0, 2 shared
 CPU cores, torch 2.13 CPU): on ``digits`` the ConvNet reaches 99.1% clean and 98.7-99.1% with
@@ -95,11 +97,14 @@ from signalinject.benchmarks.signals import (
 from signalinject.core import Injector, check_fraction, check_int
 
 __all__ = [
+    "RECORD_FIELDS",
+    "REQUIRED_FIELDS",
     "RESULTS_FILE",
     "SUITES",
     "BenchConfig",
     "Cell",
     "CustomModel",
+    "FieldSpec",
     "ModelFactoryError",
     "Prepared",
     "ResultsLockedError",
@@ -111,6 +116,7 @@ __all__ = [
     "load_records",
     "measure",
     "prepare",
+    "record_problem",
     "reliance",
     "repair_records",
     "run",
