@@ -416,6 +416,40 @@ class TestUserCode:
         )
 
 
+@pytest.mark.slow
+def test_sigint_mid_run_says_it_resumes(tmp_path: Path) -> None:
+    """A real Ctrl-C (SIGINT) once the first cell is written: one line, status 130, whole lines
+    only; the same command then finishes the run."""
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "signalinject", *IMAGES, "--models", "decision_tree,convnet"]
+    argv += ["--epochs", "3", "--out", str(out)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not ((out / RESULTS_FILE).exists() and (out / RESULTS_FILE).stat().st_size):
+        assert time.monotonic() < deadline, "no cell finished in 120 s"
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == (
+        f"signalinject bench images: interrupted; the finished cells are saved in {out}: the "
+        "same command resumes where it left off"
+    )
+    assert "Traceback" not in err
+    done = lines(out)  # whole lines only
+    assert 1 <= len(done) < 4
+    rerun = subprocess.run(
+        [*argv[:-2], "--out", str(out)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert [r["cell_id"] for r in lines(out)[: len(done)]] == [r["cell_id"] for r in done]
+    assert len(lines(out)) == 4
+
+
 class TestOutputFiles:
     def test_bad_result_values_are_set_aside_and_recomputed(
         self, first_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
