@@ -892,6 +892,10 @@ def run_show(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"signalinject show: error: {e}", file=sys.stderr)
         return 2
-    # a missing dataset or an unwritable --out (OSError): one line from the CLI's main, exit 2
+    except OSError as e:  # data not there (the loader says where to put what), --out unwritable
+        from signalinject.benchmarks.cli import describe_error
+
+        print(f"signalinject show: error: {describe_error(e)}", file=sys.stderr)
+        return 2
     print(path)
     return 0
