@@ -248,7 +248,7 @@ class TestErrors:
     @pytest.mark.parametrize(
         ("args", "match"),
         [
-            (["--seeds", "x"], "expected seeds like 0,1,2 or 0-4, got 'x'"),
+            (["--seeds", "x"], "expected seeds like 0,1,2 or 0-4 (low to high, at most 1000), got 'x'"),
             (["--epochs", "0"], "expected a positive integer, got 0"),
             (["--signals", ","], "expected comma-separated signals"),
             (["--input-scale", "big"], "invalid choice: 'big'"),
@@ -287,6 +287,22 @@ class TestErrors:
     def test_seeds_syntax(self) -> None:
         parse = cli.build_parser().parse_args
         assert parse(["bench", "text", "--seeds", "0-2,7"]).seeds == (0, 1, 2, 7)
+        assert len(parse(["bench", "text", "--seeds", f"1-{cli.MAX_SEEDS}"]).seeds) == 1000
+
+    @pytest.mark.parametrize("seeds", ["0-4294967295", "5-2", "0-999,1000", "a-b", "-1"])
+    def test_seeds_bounded(self, seeds: str, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as e:
+            cli.main(["bench", "images", "--seeds", seeds])
+        assert e.value.code == 2
+        assert "expected seeds like 0,1,2 or 0-4 (low to high, at most 1000)" in (
+            capsys.readouterr().err
+        )
+
+    def test_text_length_bounded(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        argv = ["bench", "text", "--text-length", str(2**30), "--out", str(tmp_path)]
+        assert cli.main(argv) == 2
+        assert "text_length must be" in one_line(capsys.readouterr().err)
+        assert not (tmp_path / RESULTS_FILE).exists()
 
 
 class TestHelp:

@@ -115,16 +115,23 @@ def _csv(kind: str) -> Callable[[str], tuple[str, ...]]:
     return parse
 
 
+MAX_SEEDS = 1000  # a range such as 0-4294967295 is refused, not expanded
+
+
 def _seeds(text: str) -> tuple[int, ...]:
-    """``"0,1,2"`` -> ``(0, 1, 2)``; ``"0-4"`` -> ``(0, 1, 2, 3, 4)``."""
+    """``"0,1,2"`` -> ``(0, 1, 2)``; ``"0-4"`` -> ``(0, 1, 2, 3, 4)``; at most
+    :data:`MAX_SEEDS` seeds, a range low to high."""
     out: list[int] = []
     try:
         for part in _csv("seeds")(text):
             lo, sep, hi = part.partition("-")
-            out += range(int(lo), int(hi) + 1) if sep else [int(part)]
+            first, last = (int(lo), int(hi)) if sep else (int(part), int(part))
+            if last < first or len(out) + last - first + 1 > MAX_SEEDS:
+                raise ValueError
+            out += range(first, last + 1)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected seeds like 0,1,2 or 0-4, got {text!r}"
+            f"expected seeds like 0,1,2 or 0-4 (low to high, at most {MAX_SEEDS}), got {text!r}"
         ) from None
     return tuple(out)
 

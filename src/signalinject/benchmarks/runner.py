@@ -125,6 +125,8 @@ __all__ = [
 
 logger = logging.getLogger("signalinject.benchmarks")
 
+#: The longest ``text_length`` accepted (Zhang et al. use 1014).
+MAX_TEXT_LENGTH = 1 << 16
 RESULTS_FILE = "results.jsonl"
 CORRUPT_FILE = "results.corrupt.jsonl"
 LOCK_FILE = ".lock"
@@ -401,7 +403,8 @@ class BenchConfig:
         data_dir: where the dataset files are.
         download: whether to fetch missing real data.
         out: output directory (``results.jsonl`` and the reports).
-        text_length: characters per text after quantization; None: 1014 (Zhang et al.), but
+        text_length: characters per text after quantization, at most :data:`MAX_TEXT_LENGTH`;
+            None: 1014 (Zhang et al.), but
             256 for the short ``stdlib_docs`` (median 155 characters), which also keeps the
             char-CNN fast on a CPU.
         fit_fraction: fraction of the training set the baselines fit on (the paper: 1/4).
@@ -525,7 +528,8 @@ class BenchConfig:
         object.__setattr__(self, "lr", float(self.lr))
         if self.text_length is None:
             object.__setattr__(self, "text_length", TEXT_LENGTHS.get(self.dataset, 1014))
-        check_int("text_length", self.text_length, low=1)
+        # bounded: the codes are (N, text_length) int64, allocated before anything trains
+        check_int("text_length", self.text_length, low=1, high=MAX_TEXT_LENGTH)
         if self.limit is not None:
             check_int("limit", self.limit, low=1)
         if self.input_scale not in ("unit", "raw"):
