@@ -248,7 +248,7 @@ class TestErrors:
     @pytest.mark.parametrize(
         ("args", "match"),
         [
-            (["--seeds", "x"], "expected seeds like 0,1,2 or 0-4 (low to high, at most 1000), got 'x'"),
+            (["--seeds", "x"], "0,1,2 or 0-4 (low to high, at most 1000), got 'x'"),
             (["--epochs", "0"], "expected a positive integer, got 0"),
             (["--signals", ","], "expected comma-separated signals"),
             (["--input-scale", "big"], "invalid choice: 'big'"),

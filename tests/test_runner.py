@@ -459,7 +459,8 @@ class TestBenchConfig:
             ({"input_scale": "pixels"}, ValueError, "input_scale must be 'unit' or 'raw'"),
             ({"fit_fraction": 0.0}, ValueError, "fit_fraction must be > 0, got 0.0"),
             ({"fit_fraction": 2.0}, ValueError, r"fit_fraction must be in \[0, 1\], got 2.0"),
-            ({"text_length": 0}, ValueError, r"text_length must be in \[1, inf\], got 0"),
+            ({"text_length": 0}, ValueError, r"text_length must be in \[1, 65536\], got 0"),
+            ({"text_length": 2**16 + 1}, ValueError, r"text_length must be in \[1, 65536\]"),
             ({"device": "toaster"}, ValueError, "device must be 'auto' or a torch device string"),
         ],
     )
