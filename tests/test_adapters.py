@@ -103,7 +103,7 @@ class TestInjectedDataset:
     def test_the_base_dataset_is_never_modified(self) -> None:
         for base in (torch_base(), numpy_base()):
             before = copy.deepcopy(base)
-            ds = si.InjectedDataset(base, si.Compose([si.OnePixel(K), si.OrthogonalNoise(K)]))
+            ds = si.InjectedDataset(base, si.Compose([si.OrthogonalNoise(K), si.OnePixel(K)]))
             for i in range(len(ds)):
                 ds[i]
             for (a, la), (b, lb) in zip(before, base, strict=True):
