@@ -601,15 +601,14 @@ class TestHuggingFace:
             {"x": np.stack([a for a, _ in base]), "y": [lab for _, lab in base]}
         ).with_format(fmt)
         inj = si.MultipleLocations(K, seed=52)
-        fn = si.HFInjectMap(
-            inj, column="x", label_column="y", output_column="x_inj", channels_last=True
-        )
+        fn = si.HFInjectMap(inj, column="x", label_column="y", output_column="x_inj", dtype="uint8")
         out = ds.map(fn, batched=True, with_indices=True, batch_size=8)
         ref = reference(inj, base)
         got = out[:]["x_inj"]
         got = got.numpy() if isinstance(got, torch.Tensor) else np.asarray(got)
         assert np.array_equal(got, ref)
         assert "x" in out.column_names
+        assert out.features["x_inj"].feature.feature.feature.dtype == "uint8"
 
     def test_nested_list_column(self, hf: Any) -> None:
         base = numpy_base(6)
@@ -617,8 +616,9 @@ class TestHuggingFace:
             {"image": [a.tolist() for a, _ in base], "label": [lab for _, lab in base]}
         )
         inj = si.OnePixel(K)
-        out = ds.map(si.HFInjectMap(inj), batched=True, with_indices=True).with_format("numpy")
-        assert np.array_equal(out[:]["image"], reference(inj, base).astype(np.int64))
+        out = ds.map(si.HFInjectMap(inj, dtype="uint8"), batched=True, with_indices=True)
+        got = out.with_format("numpy")[:]["image"]
+        assert np.array_equal(got, reference(inj, base))
 
     def test_two_processes_give_the_same_rows(self, hf: Any) -> None:
         ds, _ = _hf_images(hf, 16)
@@ -654,7 +654,7 @@ class TestHuggingFace:
             {"image": [np.zeros((4, 4, 1), np.uint8)] * 4, "label": [0, 1, 12, 3]}
         )
         with pytest.raises(ValueError, match=r"sample index 2 \(row 2 of the batch\) has label 12"):
-            ds.map(si.HFInjectMap(si.OnePixel(K)), batched=True, with_indices=True)
+            ds.map(si.HFInjectMap(si.OnePixel(K), dtype="uint8"), batched=True, with_indices=True)
 
     def test_bad_arguments(self) -> None:
         with pytest.raises(TypeError, match="HFInjectMap: column must be a str, got 3"):

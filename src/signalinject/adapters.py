@@ -878,6 +878,7 @@ class HFInjectMap:
     def _inject_array(self, x: Any, y: npt.NDArray[Any], idx: npt.NDArray[np.int64]) -> Any:
         """Inject a numeric array/tensor batch in the stored dtype and the shown layout."""
         who = "HFInjectMap"
+        _check_batch_labels(who, y, idx, _num_classes(self.injector))
         kw: dict[str, Any] = {}
         if _is_image(self.injector):
             x = self._stored(x)
