@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-import torch
 from torch.utils.data import DataLoader
 
 import signalinject as si
@@ -218,7 +217,7 @@ class TestFingerprint:
         assert a._fingerprint != b._fingerprint
 
     def test_the_cache_of_another_version_is_not_reused(self, tmp_path: Any) -> None:
-        ds, x, y = array_dataset(6)
+        ds, _, _ = array_dataset(6)
         ds.save_to_disk(str(tmp_path / "ds"))
         on_disk = datasets.load_from_disk(str(tmp_path / "ds"))
         fn = si.HFInjectMap(si.OnePixel(K), column="x", label_column="y", dtype="uint8")
@@ -241,7 +240,7 @@ class TestArguments:
             si.HFInjectMap(si.OnePixel(K), index_offset=-1)
         with pytest.raises(TypeError, match="channels_last must be a bool or None, got 1"):
             si.HFInjectMap(si.OnePixel(K), channels_last=1)  # type: ignore[arg-type]
-        with pytest.raises(TypeError, match="dataset must be a datasets.Dataset"):
+        with pytest.raises(TypeError, match=r"dataset must be a datasets\.Dataset"):
             si.hf_inject([1, 2], si.OnePixel(K))
         ds, _, _ = array_dataset(2)
         with pytest.raises(ValueError, match=r"hf_inject: no column 'image'; columns: \['id'"):
