@@ -666,22 +666,42 @@ class TestHuggingFace:
 
 
 # -- docs/pipelines.md: the examples run as written ---------------------------------------------
-def doc_example(heading: str) -> str:
-    """The first ```python block under the ``## heading`` of docs/pipelines.md."""
+def doc_examples(heading: str) -> list[str]:
+    """The ```python blocks under the ``## heading`` of docs/pipelines.md."""
     text = DOCS.read_text()
     m = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
     assert m, f"no section '## {heading}' in {DOCS}"
-    block = re.search(r"^```python\n(.*?)^```", m.group(1), re.M | re.S)
-    assert block, f"no python block under '## {heading}'"
-    return block.group(1)
+    blocks = re.findall(r"^```python\n(.*?)^```", m.group(1), re.M | re.S)
+    assert blocks, f"no python block under '## {heading}'"
+    return blocks
 
 
-@pytest.mark.parametrize("heading", ["Plain torch: Dataset and DataLoader", "On-device batches"])
+def run_doc_examples(heading: str) -> None:
+    for i, code in enumerate(doc_examples(heading)):
+        exec(compile(code, f"{DOCS}:{heading}:{i}", "exec"), {"__name__": "__main__"})
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "The fast path: whole batches in the DataLoader workers",
+        "Plain torch: Dataset and DataLoader",
+        "Splits: `index_offset`",
+        "On-device batches",
+        "torch.compile",
+        "scikit-learn",
+    ],
+)
 def test_docs_example_runs(heading: str) -> None:
-    exec(compile(doc_example(heading), f"{DOCS}:{heading}", "exec"), {"__name__": "__main__"})
+    run_doc_examples(heading)
 
 
 def test_docs_hugging_face_example_runs(hf: Any) -> None:
     pytest.importorskip("PIL")
-    heading = "Hugging Face datasets"
-    exec(compile(doc_example(heading), f"{DOCS}:{heading}", "exec"), {"__name__": "__main__"})
+    run_doc_examples("Hugging Face datasets")
+
+
+def test_docs_lead_with_the_fast_path() -> None:
+    first = re.search(r"^## (.*)$", DOCS.read_text(), re.M)
+    assert first is not None
+    assert first.group(1).startswith("The fast path")

@@ -969,8 +969,13 @@ def hf_inject(
         dataset: a ``datasets.Dataset`` or ``datasets.IterableDataset``.
         injector: an :class:`~signalinject.core.Injector` or
             :class:`~signalinject.core.Compose`.
-        column, label_column, output_column, index_column, index_offset, channels_last: see
-            :class:`HFInjectMap` (``channels_last`` overrides the feature's layout).
+        column: the column holding the samples.
+        label_column: the column holding the integer labels.
+        output_column: where to write the injected samples (default: ``column``).
+        index_column: a column of stable integer ids to key the draws by (required for an
+            ``IterableDataset``).
+        index_offset: added to every key (see :class:`InjectedDataset`).
+        channels_last: overrides the layout the feature declares.
         **map_kwargs: passed to ``map`` (``num_proc=``, ``batch_size=``, ...).
 
     Raises:
