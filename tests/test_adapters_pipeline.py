@@ -285,6 +285,14 @@ class TestOrder:
         with pytest.warns(OrderWarning):
             si.HFInjectMap(comp)
 
+    @pytest.mark.parametrize("make", [si.InjectedDataset, si.InjectCollate, si.HFInjectMap])
+    def test_the_warning_points_at_the_callers_line(self, make: Any) -> None:
+        comp = si.Compose([si.PatternPixels(K), si.OrthogonalNoise(K)])
+        args = (base_tensors(4), comp) if make is si.InjectedDataset else (comp,)
+        with pytest.warns(OrderWarning) as record:
+            make(*args)
+        assert record[0].filename == __file__
+
     def test_the_warning_is_right_about_the_decode(self) -> None:
         # The warned order loses most of the pixel code; the advised order keeps all of it.
         x, y = base_tensors(200).tensors
