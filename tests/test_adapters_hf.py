@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from torch.utils.data import DataLoader
 
 import signalinject as si
@@ -168,6 +169,16 @@ class TestKeys:
                     seen[i] = got
                     rows += 1
             assert rows == 64
+
+    @pytest.mark.parametrize("fmt", [None, "numpy", "torch"])
+    def test_the_format_of_a_stream_is_kept(self, fmt: str | None) -> None:
+        ds, x, y = array_dataset(8)
+        stream = ds.to_iterable_dataset().with_format(fmt)
+        out = si.hf_inject(stream, si.OnePixel(K), column="x", label_column="y", index_column="id")
+        first = next(iter(out))["x"]
+        kind = {None: (list, np.ndarray), "numpy": np.ndarray, "torch": torch.Tensor}[fmt]
+        assert isinstance(first, kind)
+        assert np.array_equal(np.asarray(first, dtype=np.uint8), si.OnePixel(K)(x[0], int(y[0])))
 
     def test_index_offset_and_index_column(self) -> None:
         ds, x, y = array_dataset(10)

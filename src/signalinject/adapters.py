@@ -1035,6 +1035,8 @@ def hf_inject(
         )
     elif fmt is not None:
         out = out.with_format(None)
+    else:  # an IterableDataset: its format is not public; None when unformatted
+        out = out.with_format(getattr(getattr(dataset, "_formatting", None), "format_type", None))
     return out
 
 
