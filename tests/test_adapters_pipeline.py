@@ -113,6 +113,8 @@ class TestInjectCollate:
             collate([(np.zeros((4, 4, 1), np.uint8), 1.5, 3)])
         with pytest.raises(ValueError, match=r"sample index 4 \(row 0 of the batch\) has label 12"):
             collate([(np.zeros((4, 4, 1), np.uint8), 12, 4)])
+        with pytest.raises(ValueError, match=r"batch of keys \[4\]: images must be a batch"):
+            collate([(np.zeros((4, 4), np.uint8), 1, 4)])
         with pytest.raises(ValueError, match="got an empty batch"):
             collate([])
         with pytest.raises(TypeError, match="InjectCollate: transform must be callable, got int"):

@@ -623,6 +623,8 @@ class InjectCollate:
         try:
             out = _inject_batch(who, self.injector, batch, yb, kb, kw)
         except (ValueError, TypeError) as e:
+            if str(e).startswith(who):  # already names the sample
+                raise
             raise _reraise_at(e, f"{who}: batch of keys {keys.tolist()[:8]}") from e
         outs = [
             _rewrap(out[r], v) if isinstance(v, torch.Tensor) else out[r]
