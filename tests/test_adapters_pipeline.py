@@ -36,6 +36,8 @@ def base_numpy(n: int = 64) -> list[tuple[np.ndarray, int]]:
 
 
 INJECTORS = [
+    si.OnePixel(K, position=(2, 5), coverage=0.9),
+    si.PatternPixels(K, seed=5, fidelity=0.7),
     si.RandomPixel(K, seed=1, coverage=0.7, fidelity=0.8),
     si.OrthogonalNoise(K, seed=2),
     si.Compose([si.OrthogonalNoise(K, seed=3), si.MultipleLocations(K, seed=4)]),
@@ -48,7 +50,7 @@ def to_float(x: Any) -> torch.Tensor:
 
 # -- InjectCollate: the fast path ------------------------------------------------------------------
 class TestInjectCollate:
-    @pytest.mark.parametrize("inj", INJECTORS, ids=["RandomPixel", "OrthogonalNoise", "Compose"])
+    @pytest.mark.parametrize("inj", INJECTORS, ids=lambda i: type(i).__name__)
     @pytest.mark.parametrize("make_base", [base_tensors, base_numpy])
     def test_bit_identical_to_injected_dataset_with_workers(self, inj: Any, make_base: Any) -> None:
         base = make_base()
