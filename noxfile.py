@@ -175,3 +175,20 @@ def package(session: nox.Session) -> None:
     session.install(wheels[-1])
     session.run("python", "-c", "import signalinject, sys; print(signalinject.__version__)")
     session.run("signalinject", "--help", silent=True)
+
+
+@nox.session
+def lightning(session: nox.Session) -> None:
+    """The Lightning example of docs/pipelines.md with 2 ddp_spawn processes (not a default
+    session: Lightning is heavy)."""
+    _install(session, "test,lightning")
+    args = session.posargs or ["tests/test_lightning.py"]
+    session.run("python", "-m", "pytest", *args)
+
+
+@nox.session
+def skorch(session: nox.Session) -> None:
+    """skorch nets wrapped in signalinject.sklearn.InjectedEstimator (not a default session)."""
+    _install(session, "test,skorch")
+    args = session.posargs or ["tests/test_skorch.py"]
+    session.run("python", "-m", "pytest", *args)

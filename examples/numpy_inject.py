@@ -52,7 +52,8 @@ def main() -> None:
     assert np.array_equal(partial(x[:10], y[:10]), x3[:10])  # same draws in a smaller batch
 
     # Chain signals; every child keeps its own random stream.
-    both = si.Compose([si.RandomPixel(num_classes=k, seed=2), si.OrthogonalNoise(num_classes=k)])
+    # The noise first: a later child that writes every pixel would wipe the pixel code.
+    both = si.Compose([si.OrthogonalNoise(num_classes=k), si.RandomPixel(num_classes=k, seed=2)])
     print(f"  {both!r}")
     x4 = both(x, y)
 

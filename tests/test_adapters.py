@@ -103,7 +103,7 @@ class TestInjectedDataset:
     def test_the_base_dataset_is_never_modified(self) -> None:
         for base in (torch_base(), numpy_base()):
             before = copy.deepcopy(base)
-            ds = si.InjectedDataset(base, si.Compose([si.OnePixel(K), si.OrthogonalNoise(K)]))
+            ds = si.InjectedDataset(base, si.Compose([si.OrthogonalNoise(K), si.OnePixel(K)]))
             for i in range(len(ds)):
                 ds[i]
             for (a, la), (b, lb) in zip(before, base, strict=True):
@@ -601,15 +601,14 @@ class TestHuggingFace:
             {"x": np.stack([a for a, _ in base]), "y": [lab for _, lab in base]}
         ).with_format(fmt)
         inj = si.MultipleLocations(K, seed=52)
-        fn = si.HFInjectMap(
-            inj, column="x", label_column="y", output_column="x_inj", channels_last=True
-        )
+        fn = si.HFInjectMap(inj, column="x", label_column="y", output_column="x_inj", dtype="uint8")
         out = ds.map(fn, batched=True, with_indices=True, batch_size=8)
         ref = reference(inj, base)
         got = out[:]["x_inj"]
         got = got.numpy() if isinstance(got, torch.Tensor) else np.asarray(got)
         assert np.array_equal(got, ref)
         assert "x" in out.column_names
+        assert out.features["x_inj"].feature.feature.feature.dtype == "uint8"
 
     def test_nested_list_column(self, hf: Any) -> None:
         base = numpy_base(6)
@@ -617,8 +616,9 @@ class TestHuggingFace:
             {"image": [a.tolist() for a, _ in base], "label": [lab for _, lab in base]}
         )
         inj = si.OnePixel(K)
-        out = ds.map(si.HFInjectMap(inj), batched=True, with_indices=True).with_format("numpy")
-        assert np.array_equal(out[:]["image"], reference(inj, base).astype(np.int64))
+        out = ds.map(si.HFInjectMap(inj, dtype="uint8"), batched=True, with_indices=True)
+        got = out.with_format("numpy")[:]["image"]
+        assert np.array_equal(got, reference(inj, base))
 
     def test_two_processes_give_the_same_rows(self, hf: Any) -> None:
         ds, _ = _hf_images(hf, 16)
@@ -654,7 +654,7 @@ class TestHuggingFace:
             {"image": [np.zeros((4, 4, 1), np.uint8)] * 4, "label": [0, 1, 12, 3]}
         )
         with pytest.raises(ValueError, match=r"sample index 2 \(row 2 of the batch\) has label 12"):
-            ds.map(si.HFInjectMap(si.OnePixel(K)), batched=True, with_indices=True)
+            ds.map(si.HFInjectMap(si.OnePixel(K), dtype="uint8"), batched=True, with_indices=True)
 
     def test_bad_arguments(self) -> None:
         with pytest.raises(TypeError, match="HFInjectMap: column must be a str, got 3"):
@@ -666,22 +666,42 @@ class TestHuggingFace:
 
 
 # -- docs/pipelines.md: the examples run as written ---------------------------------------------
-def doc_example(heading: str) -> str:
-    """The first ```python block under the ``## heading`` of docs/pipelines.md."""
+def doc_examples(heading: str) -> list[str]:
+    """The ```python blocks under the ``## heading`` of docs/pipelines.md."""
     text = DOCS.read_text()
     m = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", text, re.M | re.S)
     assert m, f"no section '## {heading}' in {DOCS}"
-    block = re.search(r"^```python\n(.*?)^```", m.group(1), re.M | re.S)
-    assert block, f"no python block under '## {heading}'"
-    return block.group(1)
+    blocks = re.findall(r"^```python\n(.*?)^```", m.group(1), re.M | re.S)
+    assert blocks, f"no python block under '## {heading}'"
+    return blocks
 
 
-@pytest.mark.parametrize("heading", ["Plain torch: Dataset and DataLoader", "On-device batches"])
+def run_doc_examples(heading: str) -> None:
+    for i, code in enumerate(doc_examples(heading)):
+        exec(compile(code, f"{DOCS}:{heading}:{i}", "exec"), {"__name__": "__main__"})
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "The fast path: whole batches in the DataLoader workers",
+        "Plain torch: Dataset and DataLoader",
+        "Splits: `index_offset`",
+        "On-device batches",
+        "torch.compile",
+        "scikit-learn",
+    ],
+)
 def test_docs_example_runs(heading: str) -> None:
-    exec(compile(doc_example(heading), f"{DOCS}:{heading}", "exec"), {"__name__": "__main__"})
+    run_doc_examples(heading)
 
 
 def test_docs_hugging_face_example_runs(hf: Any) -> None:
     pytest.importorskip("PIL")
-    heading = "Hugging Face datasets"
-    exec(compile(doc_example(heading), f"{DOCS}:{heading}", "exec"), {"__name__": "__main__"})
+    run_doc_examples("Hugging Face datasets")
+
+
+def test_docs_lead_with_the_fast_path() -> None:
+    first = re.search(r"^## (.*)$", DOCS.read_text(), re.M)
+    assert first is not None
+    assert first.group(1).startswith("The fast path")

@@ -58,7 +58,7 @@ def test_plain_tensor_stays_plain() -> None:
 def test_in_v2_compose_equals_injected_dataset() -> None:
     # ToImage then inject (in the pipeline) == inject the PIL image's array then ToImage.
     base = pil_base()
-    inj = si.Compose([si.RandomPixel(K, seed=2), si.OrthogonalNoise(K, seed=3)])
+    inj = si.Compose([si.OrthogonalNoise(K, seed=3), si.RandomPixel(K, seed=2)])
     pipeline = v2.Compose([v2.ToImage(), si.InjectTransform(inj)])
     via_pipeline = si.IndexedDataset(base, transforms=pipeline)
     per_sample = si.InjectedDataset(base, inj, transform=v2.ToImage())

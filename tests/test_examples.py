@@ -30,6 +30,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "torch_dataset.py": ["step   20", "test accuracy with the signal:", "reliance"],
     "torchvision_pipeline.py": ["torchvision pipeline:", "every signal read back"],
+    "collate_speed.py": ["InjectedDataset  InjectCollate", "identical batches on both paths"],
     "table1_row.py": ["| One pixel |", "decision_tree: accuracy", "table: "],
     "scan_your_model.py": [],  # its own tests check its output (tests/test_scan.py)
 }

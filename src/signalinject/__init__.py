@@ -7,8 +7,11 @@ Networks" (2016). See https://signalinject.readthedocs.io for the guide.
 from signalinject.adapters import (
     HFInjectMap,
     IndexedDataset,
+    InjectCollate,
     InjectedDataset,
     InjectTransform,
+    decode_batch,
+    hf_inject,
     inject_batch,
 )
 from signalinject.core import Compose, Injector, from_config
@@ -39,6 +42,7 @@ __all__ = [
     "HFInjectMap",
     "ImageInjector",
     "IndexedDataset",
+    "InjectCollate",
     "InjectTransform",
     "InjectedDataset",
     "Injector",
@@ -52,7 +56,9 @@ __all__ = [
     "RandomPixel",
     "TextInjector",
     "__version__",
+    "decode_batch",
     "from_config",
+    "hf_inject",
     "inject_batch",
     "orthogonal_noise_basis",
 ]

@@ -1,48 +1,79 @@
-"""Adapters: inject signals inside torch, torchvision and Hugging Face ``datasets`` pipelines.
+"""Adapters: inject signals inside torch, torchvision, Hugging Face ``datasets`` pipelines.
 
-Every adapter keys the per-sample draws by the sample's *dataset index*, so a sample is injected
-the same way whatever the batch, shuffling, DataLoader worker, epoch or DDP rank:
+Every adapter keys the per-sample draws by the sample's *dataset index* (plus ``index_offset``,
+which keeps the keys of a validation or test split apart from the training split's), so a sample
+is injected the same way whatever the batch, shuffling, DataLoader worker, epoch or DDP rank:
 
+- :class:`IndexedDataset` + :class:`InjectCollate` (the fast path): the DataLoader workers
+  collate and inject whole batches; the result equals :class:`InjectedDataset`'s, bit for bit.
 - :class:`InjectedDataset` wraps a map-style dataset of ``(sample, label)`` items and injects on
   the CPU, in ``__getitem__``, into the raw sample (before any ``transform``).
 - :class:`IndexedDataset` + :func:`inject_batch`: the loader yields ``(x, y, index)`` and whole
-  batches are injected after they reach the GPU; the result equals :class:`InjectedDataset`'s,
-  sample by sample.
+  batches are injected after they reach the GPU (also inside a ``torch.compile``'d step).
 - :class:`InjectTransform` is a transform of ``(image, label, index)`` for
   ``torchvision.transforms.v2.Compose`` (the index comes from :class:`IndexedDataset`).
-- :class:`HFInjectMap` is a function for ``datasets.Dataset.map(batched=True,
-  with_indices=True)``.
+- :func:`hf_inject` injects a Hugging Face ``Dataset`` or ``IterableDataset`` column in its stored
+  layout and dtype; :class:`HFInjectMap` is the function it gives ``map``.
 
-PIL images are converted to NumPy arrays, channels-last ``(H, W, C)`` (grayscale gets ``C=1``),
-in the image's own dtype, before injection. Pillow is never imported by this module: a sample is
-a PIL image only if ``PIL.Image`` is already loaded.
+Layouts are never guessed: an image batch whose shape contradicts the layout in force (NumPy
+channels-last, torch channels-first, or ``channels_last=``) is refused, e.g. a torch batch
+``(N, 32, 32, 3)`` without ``channels_last=True``. PIL images are converted to NumPy arrays,
+channels-last ``(H, W, C)`` (grayscale gets ``C=1``), in the image's own dtype, before injection.
+Pillow is never imported by this module: a sample is a PIL image only if ``PIL.Image`` is loaded.
+
+Injectors and ``Compose`` are allow-listed for ``torch.load(weights_only=True)`` when this module
+is imported (:func:`checkpoint_globals`), so they can be stored in checkpoints, e.g. as Lightning
+hyperparameters.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
 import numbers
 import operator
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 
+from signalinject import image as _image
+from signalinject import text as _text
 from signalinject._backend import to_backend
 from signalinject.core import Compose, Injector
+from signalinject.footprint import warn_order
 
 __all__ = [
     "HFInjectMap",
     "IndexedDataset",
+    "InjectCollate",
     "InjectTransform",
     "InjectedDataset",
+    "checkpoint_globals",
+    "decode_batch",
+    "hf_inject",
     "inject_batch",
     "pil_to_array",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _eager(fn: F) -> F:
+    """``fn`` run eagerly inside a ``torch.compile``'d function (one graph break, exact result)."""
+    return cast(F, torch.compiler.disable(fn))  # type: ignore[no-untyped-call]
+
+
+def _version() -> str:
+    """The installed signalinject version (part of every Hugging Face cache fingerprint)."""
+    try:
+        return importlib.metadata.version("signalinject")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return "unknown"
 
 
 class MapDataset(Protocol):
@@ -52,13 +83,72 @@ class MapDataset(Protocol):
 
 
 # -- small helpers ------------------------------------------------------------------------------
-def _check_injector(who: str, injector: object) -> Injector | Compose:
+def _check_injector(who: str, injector: object, warn_at: int | None = None) -> Injector | Compose:
+    """``injector`` if it is one.
+
+    ``warn_at``: a ``Compose`` whose order loses a code warns (OrderWarning) with this
+    ``stacklevel`` (2: the caller of this function); None: no warning (per-batch calls).
+    """
     if not isinstance(injector, (Injector, Compose)):
         raise TypeError(
             f"{who}: injector must be a signalinject Injector or Compose, got "
             f"{type(injector).__name__}"
         )
+    if warn_at is not None and isinstance(injector, Compose):
+        warn_order(injector.injectors, stacklevel=warn_at)
     return injector
+
+
+def _check_offset(who: str, index_offset: object) -> int:
+    """``index_offset`` as a non-negative int (added to every dataset index)."""
+    if isinstance(index_offset, bool) or not isinstance(index_offset, numbers.Integral):
+        raise TypeError(f"{who}: index_offset must be an integer, got {index_offset!r}")
+    if index_offset < 0:
+        raise ValueError(f"{who}: index_offset must be >= 0, got {index_offset}")
+    return int(index_offset)
+
+
+def _check_layout_arg(who: str, channels_last: object) -> None:
+    if channels_last is not None and not isinstance(channels_last, bool):
+        raise TypeError(f"{who}: channels_last must be a bool or None, got {channels_last!r}")
+
+
+def _is_image(injector: Injector | Compose) -> bool:
+    children = injector.injectors if isinstance(injector, Compose) else (injector,)
+    return all(isinstance(c, _image.ImageInjector) for c in children)
+
+
+#: Channel counts an image axis can plausibly hold (grey, grey+alpha, RGB, RGBA).
+_CHANNELS = range(1, 5)
+
+
+def _layout(who: str, injector: Injector | Compose, x: Any, channels_last: bool | None) -> bool:
+    """The layout of image batch/sample ``x``: ``channels_last`` if given, else the default one
+    (NumPy channels-last, torch channels-first) unless ``x``'s shape contradicts it.
+
+    Raises:
+        ValueError: no ``channels_last`` and the default layout's channel axis holds more than
+            4 channels while the other layout's holds 1 to 4, e.g. a torch ``(N, 32, 32, 3)``.
+    """
+    default = not isinstance(x, torch.Tensor)
+    if channels_last is not None:
+        return channels_last
+    if not _is_image(injector) or not isinstance(x, (np.ndarray, torch.Tensor)):
+        return default
+    if x.ndim not in (3, 4):
+        return default  # the injector explains the shape
+    first, last = int(x.shape[-3]), int(x.shape[-1])
+    here, there = (last, first) if default else (first, last)
+    if here not in _CHANNELS and there in _CHANNELS:
+        kind = "a NumPy array" if default else "a torch tensor"
+        seen = "(..., C, H, W)" if default else "(..., H, W, C)"
+        raise ValueError(
+            f"{who}: {kind} of shape {tuple(x.shape)} looks {seen} ({there} channels), not the "
+            f"default {'channels-last' if default else 'channels-first'} layout ({here} "
+            f"channels); pass channels_last={not default} if it is {seen}, or "
+            f"channels_last={default} to keep the default"
+        )
+    return default
 
 
 def _num_classes(injector: Injector | Compose) -> int:
@@ -140,7 +230,7 @@ def _rewrap(out: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 
 def _inject_one(
-    injector: Injector | Compose, sample: Any, label: Any, key: int, kwargs: Mapping[str, Any]
+    who: str, injector: Injector | Compose, sample: Any, label: Any, key: int, cl: bool | None
 ) -> Any:
     """Inject one raw sample keyed by ``key``; PIL images come back as arrays."""
     if _is_pil(sample):
@@ -150,10 +240,18 @@ def _inject_one(
             f"samples must be NumPy arrays, torch tensors, PIL images or str, got "
             f"{type(sample).__name__}"
         )
+    kw = {} if isinstance(sample, str) else _layout_kw(who, injector, sample, cl)
     if isinstance(sample, torch.Tensor) and type(sample) is not torch.Tensor:
         plain = sample.as_subclass(torch.Tensor)
-        return _rewrap(injector(plain, label, index=key, **kwargs), sample)
-    return injector(sample, label, index=key, **kwargs)
+        return _rewrap(injector(plain, label, index=key, **kw), sample)
+    return injector(sample, label, index=key, **kw)
+
+
+def _layout_kw(who: str, injector: Injector | Compose, x: Any, cl: bool | None) -> dict[str, Any]:
+    """``{"channels_last": ...}`` for image injectors (checked by :func:`_layout`), else ``{}``."""
+    if not _is_image(injector):
+        return {} if cl is None else {"channels_last": cl}
+    return {"channels_last": _layout(who, injector, x, cl)}
 
 
 def _reraise_at(e: Exception, where: str) -> Exception:
@@ -185,9 +283,10 @@ def _normalize_key(i: int, base: Any) -> int:
 class InjectedDataset(Dataset[tuple[Any, ...]]):
     """A map-style dataset whose samples carry the signal of their label.
 
-    ``ds[i]`` reads ``(sample, label) = base[i]``, injects into the raw ``sample`` keyed by the
-    dataset index ``i`` (before ``transform``: "the pixel holds the class number" means the raw
-    pixel), then applies ``transform`` to the injected sample.
+    ``ds[i]`` reads ``(sample, label) = base[i]``, injects into the raw ``sample`` keyed by
+    ``i + index_offset`` (before ``transform``: "the pixel holds the class number" means the raw
+    pixel), then applies ``transform`` to the injected sample. :class:`InjectCollate` gives the
+    same batches several times faster.
 
     Args:
         base: map-style dataset of ``(sample, label)`` items; samples are NumPy arrays, torch
@@ -197,9 +296,12 @@ class InjectedDataset(Dataset[tuple[Any, ...]]):
         injector: an :class:`~signalinject.core.Injector` or
             :class:`~signalinject.core.Compose`.
         transform: applied to the injected sample (e.g. ``ToTensor``, normalization).
-        return_index: yield ``(sample, label, index)`` instead of ``(sample, label)``.
+        return_index: yield ``(sample, label, key)`` instead of ``(sample, label)``.
         channels_last: layout override passed to image injectors (default: the injector's,
-            channels-last for NumPy, channels-first for torch).
+            channels-last for NumPy, channels-first for torch; a sample whose shape contradicts
+            it is refused).
+        index_offset: added to every dataset index to make the key of the draws (e.g.
+            ``len(train)`` for a validation split, so that its keys differ from training's).
 
     ``len`` and indexing errors are the base dataset's; the base is never modified. A bad item
     raises a ``TypeError``/``ValueError`` naming its index. The wrapper pickles whenever ``base``
@@ -222,9 +324,10 @@ class InjectedDataset(Dataset[tuple[Any, ...]]):
         transform: Callable[[Any], Any] | None = None,
         return_index: bool = False,
         channels_last: bool | None = None,
+        index_offset: int = 0,
     ) -> None:
         self.base = base
-        self.injector = _check_injector("InjectedDataset", injector)
+        self.injector = _check_injector("InjectedDataset", injector, warn_at=3)
         if transform is not None and not callable(transform):
             raise TypeError(
                 f"InjectedDataset: transform must be callable or None, got "
@@ -234,11 +337,9 @@ class InjectedDataset(Dataset[tuple[Any, ...]]):
         if not isinstance(return_index, bool):
             raise TypeError(f"InjectedDataset: return_index must be a bool, got {return_index!r}")
         self.return_index = return_index
-        if channels_last is not None and not isinstance(channels_last, bool):
-            raise TypeError(
-                f"InjectedDataset: channels_last must be a bool or None, got {channels_last!r}"
-            )
+        _check_layout_arg("InjectedDataset", channels_last)
         self.channels_last = channels_last
+        self.index_offset = _check_offset("InjectedDataset", index_offset)
 
     def __len__(self) -> int:
         return len(self.base)  # type: ignore[arg-type]
@@ -246,10 +347,11 @@ class InjectedDataset(Dataset[tuple[Any, ...]]):
     def __getitem__(self, index: int) -> tuple[Any, ...]:
         i = _key("InjectedDataset", index)
         sample, label = _split_item("InjectedDataset", self.base[i], i, self.base)
-        key = _normalize_key(i, self.base)
-        kw = {} if self.channels_last is None else {"channels_last": self.channels_last}
+        key = _normalize_key(i, self.base) + self.index_offset
         try:
-            x = _inject_one(self.injector, sample, label, key, kw)
+            x = _inject_one(
+                "InjectedDataset", self.injector, sample, label, key, self.channels_last
+            )
         except (ValueError, TypeError) as e:
             raise _reraise_at(e, f"InjectedDataset: item {i} of {type(self.base).__name__}") from e
         if self.transform is not None:
@@ -259,12 +361,14 @@ class InjectedDataset(Dataset[tuple[Any, ...]]):
     def __repr__(self) -> str:
         return (
             f"InjectedDataset(base={type(self.base).__name__}, injector={self.injector!r}, "
-            f"transform={self.transform!r}, return_index={self.return_index})"
+            f"transform={self.transform!r}, return_index={self.return_index}, "
+            f"index_offset={self.index_offset})"
         )
 
 
 class IndexedDataset(Dataset[tuple[Any, ...]]):
-    """Yield ``(sample, label, index)``: the dataset index travels with the sample.
+    """Yield ``(sample, label, key)``: the key of the draws (the dataset index plus
+    ``index_offset``) travels with the sample.
 
     The index is what :func:`inject_batch` (on-device injection) and :class:`InjectTransform`
     (inside torchvision v2 pipelines) need, since a transform alone never sees it.
@@ -274,6 +378,7 @@ class IndexedDataset(Dataset[tuple[Any, ...]]):
         transforms: optional joint transform called as ``transforms(sample, label, index)`` and
             returning ``(sample, label, index)``, e.g. a ``torchvision.transforms.v2.Compose``
             that holds an :class:`InjectTransform`.
+        index_offset: added to every dataset index (see :class:`InjectedDataset`).
 
     >>> import numpy as np, signalinject as si
     >>> ds = si.IndexedDataset([(np.zeros((2, 2, 1)), 1), (np.ones((2, 2, 1)), 0)])
@@ -282,8 +387,15 @@ class IndexedDataset(Dataset[tuple[Any, ...]]):
     (0, 1)
     """
 
-    def __init__(self, base: MapDataset, *, transforms: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        base: MapDataset,
+        *,
+        transforms: Callable[..., Any] | None = None,
+        index_offset: int = 0,
+    ) -> None:
         self.base = base
+        self.index_offset = _check_offset("IndexedDataset", index_offset)
         if transforms is not None and not callable(transforms):
             raise TypeError(
                 f"IndexedDataset: transforms must be callable or None, got "
@@ -297,7 +409,7 @@ class IndexedDataset(Dataset[tuple[Any, ...]]):
     def __getitem__(self, index: int) -> tuple[Any, ...]:
         i = _key("IndexedDataset", index)
         sample, label = _split_item("IndexedDataset", self.base[i], i, self.base)
-        key = _normalize_key(i, self.base)
+        key = _normalize_key(i, self.base) + self.index_offset
         if self.transforms is None:
             return sample, label, key
         out = self.transforms(sample, label, key)
@@ -310,7 +422,10 @@ class IndexedDataset(Dataset[tuple[Any, ...]]):
         return out
 
     def __repr__(self) -> str:
-        return f"IndexedDataset(base={type(self.base).__name__}, transforms={self.transforms!r})"
+        return (
+            f"IndexedDataset(base={type(self.base).__name__}, transforms={self.transforms!r}, "
+            f"index_offset={self.index_offset})"
+        )
 
 
 # -- batches ---------------------------------------------------------------------------------------
@@ -342,11 +457,33 @@ def _raise_label(who: str, row: int, label: int, index: Any, k: int) -> None:
     raise ValueError(f"{who}: {at} has label {label}, outside [0, {k - 1}] (num_classes={k})")
 
 
+def _inject_batch(
+    who: str, injector: Injector | Compose, x: Any, y: Any, index: Any, kwargs: dict[str, Any]
+) -> Any:
+    """:func:`inject_batch` without the ``torch.compile`` guard (also run by InjectCollate)."""
+    if isinstance(x, torch.Tensor):
+        # Labels and indices are collated on the CPU; move them next to the data.
+        if isinstance(y, torch.Tensor):
+            y = y.to(x.device, non_blocking=True)
+        if isinstance(index, torch.Tensor):
+            index = index.to(x.device, non_blocking=True)
+    _check_batch_labels(who, y, index, _num_classes(injector))
+    cl = kwargs.pop("channels_last", None)
+    _check_layout_arg(who, cl)
+    kwargs.update(_layout_kw(who, injector, x, cl))
+    if isinstance(x, torch.Tensor) and type(x) is not torch.Tensor:
+        return _rewrap(injector(x.as_subclass(torch.Tensor), y, index=index, **kwargs), x)
+    return injector(x, y, index=index, **kwargs)
+
+
+@_eager
 def inject_batch(injector: Injector | Compose, x: Any, y: Any, index: Any, **kwargs: Any) -> Any:
     """Inject a collated batch where it lives (e.g. on the GPU), keyed by its dataset indices.
 
     With ``(x, y, index)`` from a DataLoader over :class:`IndexedDataset`, the result equals
     :class:`InjectedDataset`'s output sample by sample (on the same raw samples and layout).
+    Inside a ``torch.compile``'d function it runs eagerly (one graph break) and gives the eager
+    result.
 
     Args:
         injector: an :class:`~signalinject.core.Injector` or
@@ -355,26 +492,169 @@ def inject_batch(injector: Injector | Compose, x: Any, y: Any, index: Any, **kwa
             ``list[str]`` for text injectors.
         y: int labels ``(N,)`` (tensor on any device, NumPy, list).
         index: int dataset indices ``(N,)`` as the loader yields them (any device).
-        **kwargs: passed to the injector (``channels_last=``, ``inplace=``).
+        **kwargs: passed to the injector (``channels_last=``, ``inplace=``). Without
+            ``channels_last`` a tensor is channels-first ``(N, C, H, W)`` and an array
+            channels-last; a batch whose shape contradicts that is refused.
 
     Returns:
         The injected batch: same type, dtype, shape and device as ``x``.
 
     Raises:
         ValueError: a label outside ``[0, num_classes)`` (the message names its dataset index),
-            or any error of the injector.
+            a shape that contradicts the layout, or any error of the injector.
     """
-    inj = _check_injector("inject_batch", injector)
-    if isinstance(x, torch.Tensor):
-        # Labels and indices are collated on the CPU; move them next to the data.
-        if isinstance(y, torch.Tensor):
-            y = y.to(x.device, non_blocking=True)
-        if isinstance(index, torch.Tensor):
-            index = index.to(x.device, non_blocking=True)
-    _check_batch_labels("inject_batch", y, index, _num_classes(inj))
-    if isinstance(x, torch.Tensor) and type(x) is not torch.Tensor:
-        return _rewrap(inj(x.as_subclass(torch.Tensor), y, index=index, **kwargs), x)
-    return inj(x, y, index=index, **kwargs)
+    return _inject_batch(
+        "inject_batch", _check_injector("inject_batch", injector), x, y, index, dict(kwargs)
+    )
+
+
+@_eager
+def decode_batch(
+    injector: Injector | Compose, x: Any, *, index: Any = None, channels_last: bool | None = None
+) -> Any:
+    """``injector.decode(x)`` with the layout checks of :func:`inject_batch`.
+
+    Args:
+        injector: an :class:`~signalinject.core.Injector` or
+            :class:`~signalinject.core.Compose`.
+        x: an injected batch (or one sample), as :func:`inject_batch` takes it.
+        index: the samples' keys, for the signals that need them (``RandomPixel``).
+        channels_last: the layout (default: channels-first for tensors, channels-last for
+            arrays; a batch whose shape contradicts it is refused).
+
+    Returns:
+        int64 labels ``(N,)`` (``(len(injectors), N)`` for a ``Compose``), on ``x``'s backend.
+    """
+    inj = _check_injector("decode_batch", injector)
+    _check_layout_arg("decode_batch", channels_last)
+    kw = _layout_kw("decode_batch", inj, x, channels_last)
+    if index is not None:
+        if isinstance(x, torch.Tensor) and isinstance(index, torch.Tensor):
+            index = index.to(x.device)
+        kw["index"] = index
+    return inj.decode(x, **kw)
+
+
+@dataclasses.dataclass(frozen=True)
+class InjectCollate:
+    """A DataLoader ``collate_fn`` that injects whole batches in the workers (the fast path).
+
+    Give it a DataLoader over :class:`IndexedDataset` (whose items are ``(sample, label,
+    key)``): it stacks the raw samples, injects the batch in one vectorized call keyed by the
+    keys, applies ``transform`` to each injected sample and collates with ``collate_fn``. The
+    batches are bit-identical to those of the same DataLoader over :class:`InjectedDataset`
+    (same ``transform``, ``channels_last``, ``index_offset``), at a fraction of the cost.
+
+    Args:
+        injector: an :class:`~signalinject.core.Injector` or
+            :class:`~signalinject.core.Compose`.
+        transform: applied to each injected sample (as :class:`InjectedDataset`'s).
+        return_index: batches ``(x, y, key)`` instead of ``(x, y)``.
+        channels_last: layout of the samples (as :class:`InjectedDataset`'s).
+        collate_fn: collates the ``(sample, label)`` pairs (default:
+            ``torch.utils.data.default_collate``).
+
+    Samples may be NumPy arrays, tensors (subclasses kept), PIL images (as NumPy arrays) or
+    ``str``; the samples of one batch must share their shape and dtype.
+
+    >>> import torch, signalinject as si
+    >>> from torch.utils.data import DataLoader, TensorDataset
+    >>> base = TensorDataset(torch.zeros(4, 1, 2, 2, dtype=torch.uint8), torch.tensor([3, 1, 4, 1]))
+    >>> inj = si.OnePixel(num_classes=10)
+    >>> loader = DataLoader(si.IndexedDataset(base), batch_size=4, collate_fn=si.InjectCollate(inj))
+    >>> x, y = next(iter(loader))
+    >>> x[:, 0, 0, 0].tolist(), y.tolist()
+    ([3, 1, 4, 1], [3, 1, 4, 1])
+    """
+
+    injector: Injector | Compose
+    transform: Callable[[Any], Any] | None = None
+    return_index: bool = False
+    channels_last: bool | None = None
+    collate_fn: Callable[[list[Any]], Any] = default_collate
+
+    def __post_init__(self) -> None:
+        _check_injector("InjectCollate", self.injector, warn_at=4)
+        for name in ("transform", "collate_fn"):
+            f = getattr(self, name)
+            if f is not None and not callable(f):
+                raise TypeError(f"InjectCollate: {name} must be callable, got {type(f).__name__}")
+        if not isinstance(self.return_index, bool):
+            raise TypeError(
+                f"InjectCollate: return_index must be a bool, got {self.return_index!r}"
+            )
+        _check_layout_arg("InjectCollate", self.channels_last)
+
+    def __call__(self, items: Sequence[Any]) -> Any:
+        """``[(sample, label, key), ...]`` -> the collated injected batch."""
+        who = "InjectCollate"
+        if not items:
+            raise ValueError(f"{who}: got an empty batch")
+        for item in items:
+            if not isinstance(item, (tuple, list)) or len(item) != 3:
+                raise TypeError(
+                    f"{who}: items must be (sample, label, key) triples, got "
+                    f"{type(item).__name__}; use a DataLoader over signalinject.IndexedDataset"
+                )
+        samples = [pil_to_array(it[0]) if _is_pil(it[0]) else it[0] for it in items]
+        labels = [it[1] for it in items]
+        keys = torch.as_tensor([_key(who, it[2]) for it in items], dtype=torch.int64)
+        first = samples[0]
+        if isinstance(first, str):
+            batch: Any = list(samples)
+        elif all(
+            isinstance(v, type(first)) and v.shape == first.shape and v.dtype == first.dtype
+            for v in samples
+        ):
+            batch = (
+                torch.stack([cast(torch.Tensor, v).as_subclass(torch.Tensor) for v in samples])
+                if isinstance(first, torch.Tensor)
+                else np.stack(samples)
+            )
+        else:
+            raise TypeError(
+                f"{who}: the samples of a batch must be arrays or tensors of one shape and dtype "
+                f"(or str), got {sorted({_describe(v) for v in samples})}; use InjectedDataset"
+            )
+        y = [_label(who, lab, int(k)) for lab, k in zip(labels, keys, strict=True)]
+        yb = keys.new_tensor(y) if isinstance(batch, torch.Tensor) else np.asarray(y, np.int64)
+        kb = keys if isinstance(batch, torch.Tensor) else keys.numpy()
+        kw = {} if self.channels_last is None else {"channels_last": self.channels_last}
+        try:
+            out = _inject_batch(who, self.injector, batch, yb, kb, kw)
+        except (ValueError, TypeError) as e:
+            if str(e).startswith(who):  # already names the sample
+                raise
+            raise _reraise_at(e, f"{who}: batch of keys {keys.tolist()[:8]}") from e
+        outs = [
+            _rewrap(out[r], v) if isinstance(v, torch.Tensor) else out[r]
+            for r, v in enumerate(samples)
+        ]
+        if self.transform is not None:
+            outs = [self.transform(v) for v in outs]
+        if self.return_index:
+            return self.collate_fn(
+                [(v, lab, int(k)) for v, lab, k in zip(outs, labels, keys, strict=True)]
+            )
+        return self.collate_fn(list(zip(outs, labels, strict=True)))
+
+
+def _label(who: str, label: object, key: int) -> int:
+    """One sample's label as an int (ints, NumPy integers, 0-d integer tensors)."""
+    try:
+        if isinstance(label, bool):
+            raise TypeError
+        return operator.index(label)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(
+            f"{who}: the label of sample key {key} must be an integer, got {label!r}"
+        ) from None
+
+
+def _describe(v: Any) -> str:
+    if isinstance(v, (np.ndarray, torch.Tensor)):
+        return f"{type(v).__name__} {tuple(v.shape)} {v.dtype}"
+    return type(v).__name__
 
 
 # -- torchvision -----------------------------------------------------------------------------------
@@ -405,11 +685,8 @@ class InjectTransform:
     channels_last: bool | None = None
 
     def __post_init__(self) -> None:
-        _check_injector("InjectTransform", self.injector)
-        if self.channels_last is not None and not isinstance(self.channels_last, bool):
-            raise TypeError(
-                f"InjectTransform: channels_last must be a bool or None, got {self.channels_last!r}"
-            )
+        _check_injector("InjectTransform", self.injector, warn_at=4)
+        _check_layout_arg("InjectTransform", self.channels_last)
 
     def __call__(self, *inputs: Any) -> tuple[Any, Any, Any]:
         """``(image, label, index) -> (injected image, label, index)``; also one such tuple."""
@@ -425,32 +702,53 @@ class InjectTransform:
         key = _key("InjectTransform", index)
         if key < 0:
             raise ValueError(f"InjectTransform: index must be non-negative, got {key}")
-        kw = {} if self.channels_last is None else {"channels_last": self.channels_last}
+        who, cl = "InjectTransform", self.channels_last
         try:
             if _is_pil(image):
-                out = _array_to_pil(
-                    _inject_one(self.injector, pil_to_array(image), label, key, kw), image
-                )
+                arr = pil_to_array(image)
+                out = _array_to_pil(_inject_one(who, self.injector, arr, label, key, cl), image)
             else:
-                out = _inject_one(self.injector, image, label, key, kw)
+                out = _inject_one(who, self.injector, image, label, key, cl)
         except (ValueError, TypeError) as e:
             raise _reraise_at(e, f"InjectTransform: sample index {key}") from e
         return out, label, index
 
 
 # -- Hugging Face datasets ---------------------------------------------------------------------
+def _layout_from_shape(who: str, shape: Sequence[int]) -> bool:
+    """Channels-last (True) or first (False) from a sample shape ``(A, B, C)``, else refuse."""
+    first, last = int(shape[0]), int(shape[-1])
+    if last in _CHANNELS and first not in _CHANNELS:
+        return True
+    if first in _CHANNELS and last not in _CHANNELS:
+        return False
+    raise ValueError(
+        f"{who}: the layout of images of shape {tuple(shape)} is ambiguous (either axis could "
+        f"hold the channels); pass channels_last=True for (H, W, C) or False for (C, H, W)"
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class HFInjectMap:
     """A function for ``datasets.Dataset.map(fn, batched=True, with_indices=True)``.
 
-    Injects ``batch[column]`` keyed by the row indices ``map`` passes, with labels from
-    ``batch[label_column]``, and returns ``{output_column: injected}`` (default: ``column``
-    itself, replaced). The column may hold PIL images (returned as PIL images of the same
-    mode), NumPy arrays or tensors (formats ``"numpy"``/``"torch"``: one vectorized call),
-    nested lists (returned as NumPy arrays), or ``str`` for text injectors.
+    :func:`hf_inject` builds it from the dataset's features and calls ``map``; use this class
+    directly only to pass it to ``map`` yourself. Injects ``batch[column]`` with labels from
+    ``batch[label_column]``, keyed by ``batch[index_column]`` (a stable id) or else by the row
+    indices ``map`` passes, plus ``index_offset``; returns ``{output_column: injected}``
+    (default: ``column`` itself, replaced).
 
-    The indices are the rows of the dataset ``map`` is called on: inject before ``shuffle``,
-    ``select`` or ``train_test_split`` to key each sample by its original position.
+    The column may hold PIL images (channels-last; returned as PIL images of the same mode),
+    NumPy arrays or tensors (formats ``"numpy"``/``"torch"``: one vectorized call), nested lists
+    (returned as one NumPy array), or ``str`` for text injectors. Arrays and tensors are
+    injected in ``dtype``, the column's stored dtype (HF formats hand a ``uint8`` column over
+    as ``int64``: an integer batch wider than 16 bits is refused without ``dtype``), and in
+    the layout ``channels_last``, or the one their shape shows (refused when ambiguous): HF
+    stores images channels-last, and its torch format gives ``Image`` columns channels-first.
+
+    Without ``index_column`` the keys are the rows of the dataset ``map`` runs on: inject before
+    ``shuffle``, ``select`` or ``train_test_split``, and never key an ``IterableDataset`` by
+    ``with_indices`` (it counts per worker and follows the shuffle).
 
     Args:
         injector: an :class:`~signalinject.core.Injector` or
@@ -458,7 +756,14 @@ class HFInjectMap:
         column: the column holding the samples.
         label_column: the column holding the integer labels.
         output_column: where to write the injected samples (default: ``column``).
-        channels_last: layout override for image injectors.
+        channels_last: the layout of array/tensor images (default: read from their shape).
+        index_column: a column of stable integer ids to key the draws by.
+        index_offset: added to every key (see :class:`InjectedDataset`).
+        dtype: the stored dtype of array/tensor samples (e.g. ``"uint8"``): injected and
+            returned in it.
+
+    The installed signalinject version is a field (``version``), so ``map``'s cache fingerprint
+    changes with it: an upgrade never reuses a cache written by another version.
     """
 
     injector: Injector | Compose
@@ -466,74 +771,294 @@ class HFInjectMap:
     label_column: str = "label"
     output_column: str | None = None
     channels_last: bool | None = None
+    index_column: str | None = None
+    index_offset: int = 0
+    dtype: str | None = None
+    version: str = dataclasses.field(default="", init=False, repr=False)
 
     def __post_init__(self) -> None:
-        _check_injector("HFInjectMap", self.injector)
+        who = "HFInjectMap"
+        _check_injector(who, self.injector, warn_at=4)
         for name in ("column", "label_column"):
             if not isinstance(getattr(self, name), str):
-                raise TypeError(f"HFInjectMap: {name} must be a str, got {getattr(self, name)!r}")
-        if self.output_column is not None and not isinstance(self.output_column, str):
-            raise TypeError(
-                f"HFInjectMap: output_column must be a str or None, got {self.output_column!r}"
-            )
+                raise TypeError(f"{who}: {name} must be a str, got {getattr(self, name)!r}")
+        for name in ("output_column", "index_column", "dtype"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise TypeError(f"{who}: {name} must be a str or None, got {getattr(self, name)!r}")
+        if self.dtype is not None:
+            try:
+                np.dtype(self.dtype)
+            except TypeError:
+                raise TypeError(
+                    f"{who}: dtype must name a NumPy dtype, got {self.dtype!r}"
+                ) from None
+        _check_layout_arg(who, self.channels_last)
+        _check_offset(who, self.index_offset)
+        object.__setattr__(self, "version", _version())
 
-    def __call__(self, batch: Mapping[str, Any], indices: Sequence[int]) -> dict[str, Any]:
+    def __call__(
+        self, batch: Mapping[str, Any], indices: Sequence[int] | None = None
+    ) -> dict[str, Any]:
         """Inject one batch: ``batch`` maps column names to ``N`` values, ``indices`` has ``N``."""
-        for col in (self.column, self.label_column):
+        who = "HFInjectMap"
+        cols = [self.column, self.label_column]
+        if self.index_column is not None:
+            cols.append(self.index_column)
+        for col in cols:
             if col not in batch:
-                raise ValueError(
-                    f"HFInjectMap: no column {col!r} in the batch; columns: {sorted(batch)}"
+                raise ValueError(f"{who}: no column {col!r} in the batch; columns: {sorted(batch)}")
+        if self.index_column is not None:
+            ids = batch[self.index_column]
+            idx = np.asarray(ids.cpu() if isinstance(ids, torch.Tensor) else ids)
+            if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
+                raise TypeError(
+                    f"{who}: index_column {self.index_column!r} must hold one integer per row, "
+                    f"got {idx.dtype} of shape {idx.shape}"
                 )
-        if isinstance(indices, numbers.Integral) or not hasattr(indices, "__len__"):
-            raise TypeError(
-                "HFInjectMap: indices must be a list of row indices; call "
-                "Dataset.map(fn, batched=True, with_indices=True)"
-            )
-        idx = np.asarray(indices, dtype=np.int64)
+            idx = idx.astype(np.int64)
+        else:
+            if (
+                indices is None
+                or isinstance(indices, numbers.Integral)
+                or not hasattr(indices, "__len__")
+            ):
+                raise TypeError(
+                    f"{who}: indices must be a list of row indices; call Dataset.map(fn, "
+                    f"batched=True, with_indices=True), or key by a column with index_column="
+                )
+            idx = np.asarray(indices, dtype=np.int64)
+        idx = idx + self.index_offset
         values, labels = batch[self.column], batch[self.label_column]
         if len(values) != len(idx) or len(labels) != len(idx):
             raise ValueError(
-                f"HFInjectMap: the batch has {len(values)} samples, {len(labels)} labels and "
-                f"{len(idx)} indices; call Dataset.map(fn, batched=True, with_indices=True)"
+                f"{who}: the batch has {len(values)} samples, {len(labels)} labels and "
+                f"{len(idx)} keys; call Dataset.map(fn, batched=True, with_indices=True)"
             )
         out_col = self.column if self.output_column is None else self.output_column
         return {out_col: self._inject(values, labels, idx)}
 
     def _inject(self, values: Any, labels: Any, idx: npt.NDArray[np.int64]) -> Any:
-        kw = {} if self.channels_last is None else {"channels_last": self.channels_last}
         who = "HFInjectMap"
+        y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
         if isinstance(values, torch.Tensor) or (
             isinstance(values, np.ndarray) and values.dtype != object
         ):
-            index = (
-                torch.from_numpy(idx).to(values.device) if isinstance(values, torch.Tensor) else idx
-            )
-            return inject_batch(self.injector, values, labels, index, **kw)
+            return self._inject_array(values, y, idx)
         values = list(values)
-        y = to_backend(
-            labels.to(torch.int64) if isinstance(labels, torch.Tensor) else labels,
-            idx,
-            name="labels",
-        )
-        _check_batch_labels(who, y, idx, _num_classes(self.injector))
         if values and all(isinstance(v, str) for v in values):
-            return self.injector(values, y, index=idx, **kw)
+            yt = to_backend(y, idx, name="labels")
+            _check_batch_labels(who, yt, idx, _num_classes(self.injector))
+            return self.injector(values, yt, index=idx)
         pil = [_is_pil(v) for v in values]
+        if not any(pil):
+            try:
+                arr = np.asarray(values)
+            except ValueError:  # ragged nested lists
+                arr = np.empty(0, dtype=object)
+            if arr.dtype != object and arr.ndim >= 2:
+                return self._inject_array(arr, y, idx)
         arrays = [pil_to_array(v) if p else np.asarray(v) for v, p in zip(values, pil, strict=True)]
+        if not all(pil):
+            raise TypeError(
+                f"{who}: the column {self.column!r} must hold PIL images, arrays of one shape, "
+                f"or str, got {sorted({_describe(a) for a in arrays})}"
+            )
+        _check_batch_labels(who, y, idx, _num_classes(self.injector))
+        kw = {"channels_last": True} if _is_image(self.injector) else {}  # PIL is (H, W, C)
         try:
-            if arrays and all(
-                a.shape == arrays[0].shape and a.dtype == arrays[0].dtype for a in arrays
-            ):
-                # One vectorized call for a batch of equal shapes.
+            if all(a.shape == arrays[0].shape and a.dtype == arrays[0].dtype for a in arrays):
                 injected = list(self.injector(np.stack(arrays), y, index=idx, **kw))
             else:
                 injected = [
                     self.injector(a, int(yi), index=int(i), **kw)
                     for a, yi, i in zip(arrays, y, idx, strict=True)
                 ]
-            return [
-                _array_to_pil(a, v) if p else a
-                for a, v, p in zip(injected, values, pil, strict=True)
-            ]
+            return [_array_to_pil(a, v) for a, v in zip(injected, values, strict=True)]
         except (ValueError, TypeError) as e:
             raise _reraise_at(e, f"{who}: rows {int(idx[0])}..{int(idx[-1])}") from e
+
+    def _inject_array(self, x: Any, y: npt.NDArray[Any], idx: npt.NDArray[np.int64]) -> Any:
+        """Inject a numeric array/tensor batch in the stored dtype and the shown layout."""
+        who = "HFInjectMap"
+        _check_batch_labels(who, y, idx, _num_classes(self.injector))
+        kw: dict[str, Any] = {}
+        if _is_image(self.injector):
+            x = self._stored(x)
+            cl = self.channels_last
+            if cl is None and x.ndim == 4:
+                cl = _layout_from_shape(who, tuple(x.shape[1:]))
+            kw["channels_last"] = cl
+        if isinstance(x, torch.Tensor):
+            yb: Any = torch.from_numpy(np.ascontiguousarray(y))
+            ib: Any = torch.from_numpy(idx).to(x.device)
+        else:
+            yb, ib = y, idx
+        return _inject_batch(who, self.injector, x, yb, ib, kw)
+
+    def _stored(self, x: Any) -> Any:
+        """``x`` in the stored dtype (refusing a lossy cast, or a widened one without dtype)."""
+        who = "HFInjectMap"
+        if self.dtype is None:
+            itemsize = x.element_size() if isinstance(x, torch.Tensor) else x.dtype.itemsize
+            is_int = (
+                (not x.dtype.is_floating_point)
+                if isinstance(x, torch.Tensor)
+                else (np.issubdtype(x.dtype, np.integer))
+            )
+            if is_int and itemsize > 2:
+                raise ValueError(
+                    f"{who}: column {self.column!r} arrives as {x.dtype}, which HF formats give "
+                    f"any integer column (its stored dtype is usually uint8); pass dtype= the "
+                    f"stored dtype, e.g. dtype='uint8', or use signalinject.adapters.hf_inject"
+                )
+            return x
+        target = np.dtype(self.dtype)
+        if isinstance(x, torch.Tensor):
+            tt = torch.from_numpy(np.empty(0, target)).dtype
+            out = x.to(tt)
+            exact = bool(torch.equal(out.to(x.dtype), x))
+        else:
+            out = x.astype(target)
+            exact = bool(np.array_equal(out.astype(x.dtype), x))
+        if not exact:
+            raise ValueError(
+                f"{who}: column {self.column!r} holds values that {self.dtype} cannot store "
+                f"exactly (got {x.dtype}, range {float(x.min()):g}..{float(x.max()):g}); pass the "
+                f"column's stored dtype"
+            )
+        return out
+
+
+def _feature_dtype_layout(feature: Any) -> tuple[str | None, bool | None, bool]:
+    """``(dtype, channels_last, is_image)`` of an HF feature (None where it does not say)."""
+    name = type(feature).__name__
+    if name == "Image":
+        return None, True, True
+    if hasattr(feature, "shape") and hasattr(feature, "dtype"):  # Array2D..Array5D
+        shape = tuple(feature.shape)
+        cl = _layout_from_shape("hf_inject", shape) if len(shape) == 3 else None
+        return str(feature.dtype), cl, False
+    inner = feature
+    while hasattr(inner, "feature"):  # List / Sequence / LargeList, nested
+        inner = inner.feature
+    dt = getattr(inner, "dtype", None)
+    if inner is not feature and isinstance(dt, str) and dt not in ("string", "large_string"):
+        return dt, None, False
+    return None, None, False
+
+
+def hf_inject(
+    dataset: Any,
+    injector: Injector | Compose,
+    *,
+    column: str = "image",
+    label_column: str = "label",
+    output_column: str | None = None,
+    index_column: str | None = None,
+    index_offset: int = 0,
+    channels_last: bool | None = None,
+    **map_kwargs: Any,
+) -> Any:
+    """A Hugging Face ``Dataset`` or ``IterableDataset`` whose ``column`` carries the signal.
+
+    Reads the column's feature to inject in its stored layout and dtype (an ``Image`` feature
+    as PIL images, channels-last; an array or list feature in its NumPy dtype, e.g. ``uint8``
+    stays ``uint8``, clipped in range), declares the output features so that Arrow keeps that
+    dtype, and restores the dataset's format. The keys are ``batch[index_column]`` (a stable id
+    column) or the row indices of ``dataset``, plus ``index_offset``.
+
+    Args:
+        dataset: a ``datasets.Dataset`` or ``datasets.IterableDataset``.
+        injector: an :class:`~signalinject.core.Injector` or
+            :class:`~signalinject.core.Compose`.
+        column: the column holding the samples.
+        label_column: the column holding the integer labels.
+        output_column: where to write the injected samples (default: ``column``).
+        index_column: a column of stable integer ids to key the draws by (required for an
+            ``IterableDataset``).
+        index_offset: added to every key (see :class:`InjectedDataset`).
+        channels_last: overrides the layout the feature declares.
+        **map_kwargs: passed to ``map`` (``num_proc=``, ``batch_size=``, ...).
+
+    Raises:
+        ValueError: an ``IterableDataset`` without ``index_column`` (its ``with_indices``
+            counts per worker and follows the shuffle: no stable key), a missing column.
+    """
+    import datasets
+
+    who = "hf_inject"
+    iterable = isinstance(dataset, datasets.IterableDataset)
+    if not iterable and not isinstance(dataset, datasets.Dataset):
+        raise TypeError(
+            f"{who}: dataset must be a datasets.Dataset or IterableDataset, got "
+            f"{type(dataset).__name__}"
+        )
+    if iterable and index_column is None:
+        raise ValueError(
+            f"{who}: an IterableDataset has no stable row index (with_indices counts per "
+            f"worker and follows the shuffle); pass index_column= a column of stable ids"
+        )
+    features = dataset.features
+    if features is not None and column not in features:
+        raise ValueError(f"{who}: no column {column!r}; columns: {sorted(features)}")
+    dtype, cl, is_image = (None, None, False)
+    if features is not None:
+        dtype, cl, is_image = _feature_dtype_layout(features[column])
+    if channels_last is not None:
+        cl = channels_last
+    fn = HFInjectMap(
+        injector,
+        column=column,
+        label_column=label_column,
+        output_column=output_column,
+        channels_last=cl,
+        index_column=index_column,
+        index_offset=index_offset,
+        dtype=dtype,
+    )
+    out_features = None
+    if features is not None:
+        out_features = features.copy()
+        out_features[output_column or column] = features[column]
+    fmt = None if iterable else dataset.format
+    source = dataset.with_format(None if is_image or dtype is None else "numpy")
+    out = source.map(
+        fn, batched=True, with_indices=index_column is None, features=out_features, **map_kwargs
+    )
+    if fmt is not None and fmt["type"] is not None:
+        cols = fmt["columns"]
+        if cols is not None and output_column is not None and output_column not in cols:
+            cols = [*cols, output_column]
+        out = out.with_format(
+            fmt["type"],
+            columns=cols,
+            output_all_columns=fmt["output_all_columns"],
+            **fmt["format_kwargs"],
+        )
+    elif fmt is not None:
+        out = out.with_format(None)
+    else:  # an IterableDataset: its format is not public; None when unformatted
+        out = out.with_format(getattr(getattr(dataset, "_formatting", None), "format_type", None))
+    return out
+
+
+# -- checkpoints --------------------------------------------------------------------------------
+def checkpoint_globals() -> list[type]:
+    """The classes ``torch.load(weights_only=True)`` needs to load signalinject injectors.
+
+    Every injector class of this package, ``Compose`` and ``CharQuantizer``: they are
+    allow-listed (``torch.serialization.add_safe_globals``) when this module is imported. Pass
+    your own injector classes to ``add_safe_globals`` yourself, or store ``get_config()`` (a
+    JSON-able dict) and rebuild with ``signalinject.from_config``.
+    """
+    found: list[type] = []
+    stack: list[type] = [Injector]
+    while stack:
+        cls = stack.pop()
+        if cls.__module__.startswith("signalinject.") and cls not in found:
+            found.append(cls)
+        stack.extend(cls.__subclasses__())
+    return [Compose, _text.CharQuantizer, *sorted(found, key=lambda c: c.__qualname__)]
+
+
+torch.serialization.add_safe_globals(list[Any](checkpoint_globals()))

@@ -1,0 +1,150 @@
+"""Where each injector writes, and the order check of the children of a ``Compose``.
+
+In a :class:`~signalinject.core.Compose` the children write in turn, so a later child that writes
+where an earlier child wrote its code destroys that code: with ``Compose([RandomPixel,
+OrthogonalNoise])`` the noise, added to every pixel, leaves the pixel code readable in 19% of the
+samples (100% the other way round). :func:`order_conflicts` names every such pair and
+:func:`warn_order` warns about them (:class:`OrderWarning`); the adapters call it when they are
+given a ``Compose``.
+
+What each signal writes:
+
+| signal                                         | writes                                        |
+|------------------------------------------------|-----------------------------------------------|
+| `OrthogonalNoise`                              | every pixel                                   |
+| `OnePixel`, `PatternPixels`, `MultipleLocations` | fixed pixels (per image size)               |
+| `RandomPixel`                                  | one pixel drawn per sample                    |
+| `Mnemonic`, `PatternChar`                      | fixed character positions                     |
+| `LengthEncoding`                               | every position from its shortest class length |
+
+A conflict is reported when a later child writes every pixel, when two children's fixed pixels
+(or characters) meet, or when a ``LengthEncoding`` cuts an earlier child's positions. A
+``RandomPixel`` landing on another child's fixed pixel is not reported: it happens in
+``P / (H * W)`` of the samples for ``P`` fixed pixels (0.1% for one pixel of a 32x32 image).
+Fixed pixels are compared at the image sizes in :data:`SIZES` that hold every position.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+from signalinject.core import Injector
+from signalinject.image import (
+    MultipleLocations,
+    OnePixel,
+    OrthogonalNoise,
+    PatternPixels,
+    RandomPixel,
+)
+from signalinject.text import LengthEncoding, Mnemonic, PatternChar
+
+__all__ = ["SIZES", "OrderWarning", "order_conflicts", "pixels_written", "warn_order"]
+
+#: Image sizes ``(height, width)`` at which fixed pixels are compared.
+SIZES: tuple[tuple[int, int], ...] = ((8, 8), (28, 28), (32, 32), (64, 64), (224, 224))
+
+Written = frozenset[tuple[int, int]] | Literal["every pixel", "one drawn pixel"] | None
+
+
+class OrderWarning(UserWarning):
+    """A later child of a ``Compose`` can overwrite an earlier child's code."""
+
+
+def pixels_written(injector: Injector, height: int, width: int) -> Written:
+    """The pixels ``(row, column)`` an image injector can write in a ``height x width`` image.
+
+    Returns:
+        A frozenset of pixels (fixed positions, every class's included), ``"every pixel"``,
+        ``"one drawn pixel"``, or None for an injector this module does not know (text ones
+        included).
+    """
+    if isinstance(injector, OrthogonalNoise):
+        return "every pixel"
+    if isinstance(injector, RandomPixel):
+        return "one drawn pixel"
+    if isinstance(injector, OnePixel):
+        return frozenset({tuple(injector.position)})  # type: ignore[arg-type]
+    if isinstance(injector, PatternPixels):
+        return frozenset(tuple(p) for p in injector.pixel_positions(height, width))  # type: ignore[misc]
+    if isinstance(injector, MultipleLocations):
+        pairs = injector.pixel_pairs(height, width)
+        return frozenset((p[0], p[1]) for p in pairs) | frozenset((p[2], p[3]) for p in pairs)
+    return None
+
+
+def _text_written(injector: Injector) -> tuple[frozenset[int], int | None] | None:
+    """Fixed character positions, and the position from which the text is cut (LengthEncoding)."""
+    if isinstance(injector, Mnemonic):
+        return frozenset({0}), None
+    if isinstance(injector, PatternChar):
+        return frozenset(injector.positions), None
+    if isinstance(injector, LengthEncoding):
+        return frozenset(), min(injector.class_lengths)
+    return None
+
+
+def _image_conflict(early: Injector, late: Injector) -> str | None:
+    for h, w in SIZES:
+        a, b = pixels_written(early, h, w), pixels_written(late, h, w)
+        if a is None or b is None:
+            return None
+        if b == "every pixel":
+            return f"{type(late).__name__} writes every pixel"
+        if isinstance(a, frozenset) and isinstance(b, frozenset):
+            if any(r >= h or c >= w for r, c in a | b):
+                continue  # a position outside this size: compare at a larger one
+            both = sorted(a & b)
+            if both:
+                return f"both write pixel {both[0]} in a {h}x{w} image"
+            return None
+    return None
+
+
+def _text_conflict(early: Injector, late: Injector) -> str | None:
+    a, b = _text_written(early), _text_written(late)
+    if a is None or b is None:
+        return None
+    both = sorted(a[0] & b[0])
+    if both:
+        return f"both write character {both[0]}"
+    if b[1] is not None and a[0] and max(a[0]) >= b[1]:
+        return f"{type(late).__name__} cuts texts to {b[1]} characters, before position {max(a[0])}"
+    return None
+
+
+def order_conflicts(injectors: Sequence[Injector]) -> list[str]:
+    """One sentence per pair ``(earlier, later)`` where the later child can overwrite the code.
+
+    >>> import signalinject as si
+    >>> (line,) = order_conflicts([si.RandomPixel(10), si.OrthogonalNoise(10)])
+    >>> print(line)  # doctest: +NORMALIZE_WHITESPACE
+    injectors[1] (OrthogonalNoise) can overwrite the code of injectors[0] (RandomPixel):
+    OrthogonalNoise writes every pixel
+    >>> order_conflicts([si.OrthogonalNoise(10), si.RandomPixel(10)])
+    []
+    """
+    out = []
+    for j, late in enumerate(injectors):
+        for i, early in enumerate(injectors[:j]):
+            why = _image_conflict(early, late) or _text_conflict(early, late)
+            if why:
+                out.append(
+                    f"injectors[{j}] ({type(late).__name__}) can overwrite the code of "
+                    f"injectors[{i}] ({type(early).__name__}): {why}"
+                )
+    return out
+
+
+def warn_order(injectors: Sequence[Injector], *, stacklevel: int = 2) -> None:
+    """Warn (:class:`OrderWarning`) about each pair of :func:`order_conflicts`.
+
+    The advice in the message: put the child that writes every pixel (or cuts the text) first.
+    """
+    for msg in order_conflicts(injectors):
+        warnings.warn(
+            f"Compose: {msg}; put the injector that writes more first",
+            OrderWarning,
+            stacklevel=stacklevel + 1,
+        )
