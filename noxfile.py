@@ -1,7 +1,18 @@
-"""Developer sessions. Every session installs the CPU wheel ``torch==2.13.0`` before the package,
-so that pip never resolves a bare ``torch`` (which would pull a multi-GB CUDA build)."""
+"""Developer sessions. Every session that needs torch installs it through :func:`install_torch`
+before the package, so that pip never resolves a bare ``torch`` (on Linux the default build pulls
+several GB of CUDA libraries): on a machine without a GPU it is PyTorch's CPU-only build from
+PyTorch's CPU wheel index when that index answers within a few seconds, else the pinned version
+from the default index (with a notice); where a GPU is present, or ``SIGNALINJECT_TORCH=cuda``
+asks for it, the default (CUDA) build. ``SIGNALINJECT_TORCH=cpu`` forces the CPU choice."""
 
 from __future__ import annotations
+
+import glob
+import os
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
 
 import nox
 
@@ -12,10 +23,72 @@ TORCH = "torch==2.13.0"
 # Real torchvision only imports beside its matching torch; this pair is ~5.5 GB installed, so it
 # lives in its own session, outside the default CI path.
 TORCHVISION = ("torch==2.14.1", "torchvision==0.29.1")
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+PROBE_TIMEOUT_S = 3.0
+
+
+def has_gpu() -> bool:
+    """An NVIDIA GPU on this machine: ``nvidia-smi`` on the PATH or a ``/dev/nvidia<N>``."""
+    return shutil.which("nvidia-smi") is not None or bool(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def reachable(url: str, timeout: float = PROBE_TIMEOUT_S) -> bool:
+    """Whether ``url`` answers an HTTP request within ``timeout`` seconds (any status counts)."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout):
+            return True
+    except urllib.error.HTTPError:  # it answered, with an error status: it is there
+        return True
+    except (OSError, ValueError):  # no network, DNS, refused, timed out, a proxy that fails
+        return False
+
+
+def torch_install(
+    requirements: tuple[str, ...] = (TORCH,),
+    env: Mapping[str, str] = os.environ,
+    gpu: Callable[[], bool] = has_gpu,
+    probe: Callable[[str], bool] = reachable,
+) -> tuple[list[str], str]:
+    """The ``pip install`` arguments for ``requirements`` (torch and its companions) and a
+    one-line notice of the choice.
+
+    ``SIGNALINJECT_TORCH`` (``cuda`` or ``cpu``, default: ``cuda`` where :func:`has_gpu`)
+    decides the build; the CPU build comes from :data:`CPU_INDEX` when ``probe`` reaches it,
+    else from the default index.
+    """
+    choice = env.get("SIGNALINJECT_TORCH", "").strip().lower()
+    if choice not in ("", "cpu", "cuda"):
+        raise ValueError(f"SIGNALINJECT_TORCH must be 'cpu' or 'cuda', got {choice!r}")
+    pins = " ".join(requirements)
+    if choice == "cuda" or (not choice and gpu()):
+        why = "SIGNALINJECT_TORCH=cuda" if choice else "a GPU is present"
+        return [*requirements], f"{pins}: the default (CUDA) build, {why}"
+    if probe(CPU_INDEX):
+        return [
+            *requirements,
+            "--index-url",
+            CPU_INDEX,
+        ], f"{pins}: the CPU-only build from {CPU_INDEX}"
+    return [*requirements], (
+        f"{pins}: {CPU_INDEX} is not reachable; installing from the default index (where that "
+        "is PyPI alone, the CUDA build: several GB)"
+    )
+
+
+_CHOICES: dict[tuple[str, ...], tuple[list[str], str]] = {}
+
+
+def install_torch(session: nox.Session, requirements: tuple[str, ...] = (TORCH,)) -> None:
+    """Install ``requirements`` as :func:`torch_install` decides (probed once per nox run)."""
+    if requirements not in _CHOICES:
+        _CHOICES[requirements] = torch_install(requirements)
+    args, notice = _CHOICES[requirements]
+    session.log(notice)
+    session.install(*args)
 
 
 def _install(session: nox.Session, extras: str) -> None:
-    session.install(TORCH)
+    install_torch(session)
     session.install("-e", f".[{extras}]")
 
 
@@ -45,8 +118,8 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def torchvision(session: nox.Session) -> None:
     """The adapters against real torchvision (not a default session: ~5.5 GB to install)."""
-    session.install(*TORCHVISION)
-    session.install("-e", ".[test]")
+    install_torch(session, TORCHVISION)
+    session.install("-e", ".[test,torchvision]")
     args = session.posargs or ["tests/test_adapters_torchvision.py", "tests/test_adapters.py"]
     session.run("python", "-m", "pytest", *args)
 
@@ -82,7 +155,6 @@ def demo(session: nox.Session) -> None:
 @nox.session
 def package(session: nox.Session) -> None:
     """Build the wheel, check what it holds, install it alone and run the CLI from it."""
-    import glob
     import zipfile
 
     session.install("build>=1.0")
@@ -99,7 +171,7 @@ def package(session: nox.Session) -> None:
     missing = [n for n in needed if n not in names]
     if missing or not any(n.endswith("/licenses/LICENSE") for n in names):
         session.error(f"the wheel lacks {missing or 'LICENSE'}: {sorted(names)}")
-    session.install(TORCH)
+    install_torch(session)
     session.install(wheels[-1])
     session.run("python", "-c", "import signalinject, sys; print(signalinject.__version__)")
     session.run("signalinject", "--help", silent=True)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -247,7 +248,7 @@ class TestErrors:
     @pytest.mark.parametrize(
         ("args", "match"),
         [
-            (["--seeds", "x"], "expected seeds like 0,1,2 or 0-4, got 'x'"),
+            (["--seeds", "x"], "0,1,2 or 0-4 (low to high, at most 1000), got 'x'"),
             (["--epochs", "0"], "expected a positive integer, got 0"),
             (["--signals", ","], "expected comma-separated signals"),
             (["--input-scale", "big"], "invalid choice: 'big'"),
@@ -265,8 +266,11 @@ class TestErrors:
 
     def test_missing_real_data(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         args = ["--dataset", "cifar10", "--data-dir", str(tmp_path), "--models", "decision_tree"]
-        assert bench(tmp_path / "out", *args) == 1
-        assert f"CIFAR-10 not found in {tmp_path}" in capsys.readouterr().err
+        assert bench(tmp_path / "out", *args) == 2
+        err = capsys.readouterr().err
+        assert f"CIFAR-10 not found in {tmp_path}" in err
+        assert err.rstrip().endswith("or pass --download")  # the option, not the API's argument
+        assert "download=True" not in err
 
     def test_output_directory_in_use(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -283,6 +287,22 @@ class TestErrors:
     def test_seeds_syntax(self) -> None:
         parse = cli.build_parser().parse_args
         assert parse(["bench", "text", "--seeds", "0-2,7"]).seeds == (0, 1, 2, 7)
+        assert len(parse(["bench", "text", "--seeds", f"1-{cli.MAX_SEEDS}"]).seeds) == 1000
+
+    @pytest.mark.parametrize("seeds", ["0-4294967295", "5-2", "0-999,1000", "a-b", "-1"])
+    def test_seeds_bounded(self, seeds: str, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as e:
+            cli.main(["bench", "images", "--seeds", seeds])
+        assert e.value.code == 2
+        assert "expected seeds like 0,1,2 or 0-4 (low to high, at most 1000)" in (
+            capsys.readouterr().err
+        )
+
+    def test_text_length_bounded(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        argv = ["bench", "text", "--text-length", str(2**30), "--out", str(tmp_path)]
+        assert cli.main(argv) == 2
+        assert "text_length must be" in one_line(capsys.readouterr().err)
+        assert not (tmp_path / RESULTS_FILE).exists()
 
 
 class TestHelp:
@@ -333,3 +353,368 @@ class TestHelp:
         )  # fmt: skip
         assert got.returncode == 0, got.stderr
         assert "--input-scale" in got.stdout
+
+
+# -- hostile inputs: each is one line on stderr and an exit status, nothing half-written ---------
+def one_line(err: str) -> str:
+    """The single line of ``err`` (fails if there is not exactly one)."""
+    got = err.strip().splitlines()
+    assert len(got) == 1, got
+    return got[0]
+
+
+USER_MODELS = """
+import sys
+
+from sklearn.tree import DecisionTreeClassifier
+
+
+def exits(input_shape, num_classes):
+    sys.exit(0)
+
+
+def exits_in_fit(input_shape, num_classes):
+    class Quitter(DecisionTreeClassifier):
+        def fit(self, X, y):
+            sys.exit(0)
+
+    return Quitter()
+
+
+def interrupted(input_shape, num_classes):
+    raise KeyboardInterrupt
+
+
+def tree(input_shape, num_classes):
+    return DecisionTreeClassifier(random_state=0)
+"""
+
+
+def scan(out: Path, *models: str) -> int:
+    return cli.main([
+        "scan", *models, "--limit", "40", "--signals", "one_pixel", "--no-shutdown",
+        "--no-progress", "--out", str(out),
+    ])  # fmt: skip
+
+
+class TestUserCode:
+    @pytest.fixture
+    def models(self, tmp_path: Path) -> Path:
+        path = tmp_path / "user_models.py"
+        path.write_text(USER_MODELS, encoding="utf-8")
+        return path
+
+    @pytest.mark.parametrize("factory", ["exits", "exits_in_fit"])
+    def test_sys_exit_0_is_a_failure(
+        self, tmp_path: Path, models: Path, factory: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert scan(tmp_path / "out", f"{models}:{factory}") == 2
+        line = one_line(capsys.readouterr().err)
+        assert line.startswith("signalinject scan: error: ")
+        assert f"{models}:{factory}" in line
+        assert "SystemExit: 0" in line
+
+    def test_sys_exit_at_import(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        path = tmp_path / "quits.py"
+        path.write_text("import sys\nsys.exit(0)\n", encoding="utf-8")
+        assert scan(tmp_path / "out", f"{path}:f") == 2
+        line = one_line(capsys.readouterr().err)
+        assert f"importing {str(path)!r} raised SystemExit: 0" in line
+
+    def test_ctrl_c_says_the_run_resumes(
+        self, tmp_path: Path, models: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        out = tmp_path / "out"
+        assert scan(out, f"{models}:interrupted") == 130
+        assert one_line(capsys.readouterr().err) == (
+            f"signalinject scan: interrupted; the finished cells are saved in {out}: the same "
+            "command resumes where it left off"
+        )
+
+
+@pytest.mark.slow
+def test_sigint_mid_run_says_it_resumes(tmp_path: Path) -> None:
+    """A real Ctrl-C (SIGINT) once the first cell is written: one line, status 130, whole lines
+    only; the same command then finishes the run."""
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "signalinject", *IMAGES, "--models", "decision_tree,convnet"]
+    argv += ["--epochs", "3", "--out", str(out)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not ((out / RESULTS_FILE).exists() and (out / RESULTS_FILE).stat().st_size):
+        assert time.monotonic() < deadline, "no cell finished in 120 s"
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == (
+        f"signalinject bench images: interrupted; the finished cells are saved in {out}: the "
+        "same command resumes where it left off"
+    )
+    assert "Traceback" not in err
+    done = lines(out)  # whole lines only
+    assert 1 <= len(done) < 4
+    rerun = subprocess.run(
+        [*argv[:-2], "--out", str(out)], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert [r["cell_id"] for r in lines(out)[: len(done)]] == [r["cell_id"] for r in done]
+    assert len(lines(out)) == 4
+
+
+class TestOutputFiles:
+    def test_bad_result_values_are_set_aside_and_recomputed(
+        self, first_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        out = copy_run(first_run, tmp_path / "typed")
+        path = out / RESULTS_FILE
+        rows = lines(first_run)
+        broken = [
+            {**rows[0], "accuracy": "abc"},
+            {**rows[1], "seed": "zero"},
+            {**rows[2], "model": None},
+            rows[3],
+        ]
+        text = "\n".join(json.dumps(r) for r in broken).replace('"abc"', "NaN", 0) + "\n"
+        path.write_text(text, encoding="utf-8")
+        with caplog.at_level(logging.WARNING, logger="signalinject.benchmarks"):
+            assert bench(out) == 0
+        for no, field in ((1, "accuracy"), (2, "seed"), (3, "model")):
+            assert f"{path}:{no}: unusable line (the field '{field}' is" in caplog.text
+        assert sorted(ids(out)) == sorted(ids(first_run))
+        assert [r["accuracy"] for r in lines(out)] == [r["accuracy"] for r in rows[3:] + rows[:3]]
+        assert len((out / CORRUPT_FILE).read_text(encoding="utf-8").splitlines()) == 3
+        assert (out / "results.md").stat().st_size > 0
+
+    def test_nan_result_is_set_aside(self, first_run: Path, tmp_path: Path) -> None:
+        out = copy_run(first_run, tmp_path / "nan")
+        path = out / RESULTS_FILE
+        text = path.read_text(encoding="utf-8").splitlines()
+        acc = json.loads(text[3])["accuracy"]
+        text[3] = text[3].replace(f'"accuracy": {json.dumps(acc)}', '"accuracy": NaN', 1)
+        path.write_text("\n".join(text) + "\n", encoding="utf-8")
+        assert load_records(path)[1][0][0] == 4
+        assert bench(out) == 0
+        assert lines(out)[-1]["accuracy"] == acc
+
+    @pytest.mark.parametrize("name", [".lock", RESULTS_FILE])
+    def test_a_symlink_is_never_written_through(
+        self, tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        target = tmp_path / "precious.txt"
+        target.write_text("keep\n", encoding="utf-8")
+        out = tmp_path / "out"
+        out.mkdir()
+        (out / name).symlink_to(target)
+        assert bench(out, "--models", "decision_tree") == 2
+        line = one_line(capsys.readouterr().err)
+        assert line == (
+            f"signalinject bench images: error: {out / name}: is a symlink; refusing to write "
+            "through it (remove the link)"
+        )
+        assert target.read_text(encoding="utf-8") == "keep\n"
+
+    def test_a_symlinked_report_is_replaced_not_followed(
+        self, first_run: Path, tmp_path: Path
+    ) -> None:
+        out = copy_run(first_run, tmp_path / "linked")
+        target = tmp_path / "precious.txt"
+        target.write_text("keep\n", encoding="utf-8")
+        for name in ("results.md", "results.png", "results.csv", "summary.csv"):
+            (out / name).unlink()
+            (out / name).symlink_to(target)
+        assert bench(out) == 0
+        assert target.read_text(encoding="utf-8") == "keep\n"
+        assert not (out / "results.png").is_symlink()
+        assert (out / "results.png").read_bytes()[:4] == b"\x89PNG"
+
+    @pytest.mark.parametrize(
+        ("setup", "match"),
+        [
+            ("out_is_a_file", "{out}: is a file, expected a directory"),
+            ("results_is_a_dir", "{out}/results.jsonl: Is a directory"),
+            ("figure_is_a_dir", "{out}/results.png: is a directory, expected a file"),
+        ],
+    )
+    def test_paths_in_the_way(
+        self, first_run: Path, tmp_path: Path, setup: str, match: str,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:  # fmt: skip
+        out = tmp_path / "out"
+        if setup == "out_is_a_file":
+            out.write_text("", encoding="utf-8")
+        elif setup == "results_is_a_dir":
+            (out / RESULTS_FILE).mkdir(parents=True)
+        else:
+            copy_run(first_run, out)
+            (out / "results.png").unlink()
+            (out / "results.png").mkdir()
+        assert bench(out) == 2
+        line = one_line(capsys.readouterr().err)
+        assert line == f"signalinject bench images: error: {match.format(out=out)}"
+        assert not list(out.parent.rglob("*.tmp")) if out.is_dir() else True
+
+    def test_read_only_out(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A directory the run may not write to. root writes anywhere, so there the refusal
+        of the file system is simulated (``os.open`` raising EACCES as it would)."""
+        import errno
+
+        from signalinject.benchmarks import _files
+
+        out = tmp_path / "ro"
+        out.mkdir()
+        if os.geteuid() == 0:
+            real_open = os.open
+
+            def refused(path: Any, flags: int, mode: int = 0o777) -> int:
+                if str(path).startswith(str(out)):
+                    raise PermissionError(errno.EACCES, "Permission denied", str(path))
+                return real_open(path, flags, mode)
+
+            monkeypatch.setattr(_files.os, "open", refused)
+        else:
+            out.chmod(0o500)
+        try:
+            assert bench(out, "--models", "decision_tree") == 2
+        finally:
+            out.chmod(0o700)
+        line = one_line(capsys.readouterr().err)
+        assert line == f"signalinject bench images: error: {out}/.lock: Permission denied"
+
+    def test_full_disk(
+        self, first_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:  # fmt: skip
+        """ENOSPC while the last cell's line is appended (a real full disk cannot be made
+        here: ``os.write`` fails as it would): one line, and the file is left whole."""
+        import errno
+
+        from signalinject.benchmarks import _files
+
+        out = copy_run(first_run, tmp_path / "full")
+        path = out / RESULTS_FILE
+        kept = path.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]
+        path.write_text("".join(kept), encoding="utf-8")
+
+        def full(fd: int, data: Any) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(_files.os, "write", full)
+        assert bench(out) == 2
+        assert one_line(capsys.readouterr().err) == (
+            "signalinject bench images: error: No space left on device (free some space, then "
+            "run the same command again: it resumes there)"
+        )
+        assert path.read_text(encoding="utf-8") == "".join(kept)
+
+
+class TestDataErrors:
+    def test_download_without_a_network(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """urllib's URLError, here from a URL that cannot be fetched (as without a network)."""
+        from signalinject.benchmarks import datasets
+
+        url = (tmp_path / "offline" / "cifar-10-python.tar.gz").as_uri()
+        monkeypatch.setattr(datasets, "CIFAR10_URL", url)
+        args = ["--dataset", "cifar10", "--data-dir", str(tmp_path / "d"), "--download"]
+        assert bench(tmp_path / "out", *args, "--models", "decision_tree") == 2
+        line = one_line(capsys.readouterr().err)
+        assert line.startswith(f"signalinject bench images: error: cannot download {url} (")
+        assert line.endswith(f"put cifar-10-python.tar.gz in {tmp_path / 'd'} by hand")
+
+    def test_zhang_archive_that_is_not_gzip(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        (tmp_path / "yelp_review_full_csv.tgz").write_bytes(b"not a gzip file")
+        args = ["bench", "text", "--dataset", "yelp_full", "--data-dir", str(tmp_path)]
+        assert cli.main([*args, "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+        line = one_line(capsys.readouterr().err)
+        assert "yelp_review_full_csv.tgz: not a readable tar.gz archive" in line
+
+    def test_cifar_labels_of_the_wrong_type(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        import numpy as np
+
+        from test_datasets import py2_pickle
+
+        folder = tmp_path / "cifar-10-batches-py"
+        folder.mkdir()
+        batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": [0.5, 1.5]}
+        for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+            (folder / name).write_bytes(py2_pickle(batch))
+        args = ["--dataset", "cifar10", "--data-dir", str(tmp_path), "--models", "decision_tree"]
+        assert bench(tmp_path / "out", *args) == 2
+        line = one_line(capsys.readouterr().err)
+        assert "b'labels' must be a list of integers 0..9, got a list holding float" in line
+
+    def test_signals_are_checked_before_the_first_cell(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        base = ["bench", "text", "--limit", "30", "--models", "decision_tree", "--no-progress"]
+        for length, match in (
+            ("1", "signal length_encoding cannot run with text_length=1: LengthEncoding"),
+            ("100", "signal pattern_char cannot run with text_length=100: positions"),
+        ):
+            out = tmp_path / length
+            assert cli.main([*base, "--text-length", length, "--out", str(out)]) == 2
+            assert match in one_line(capsys.readouterr().err)
+            assert not (out / RESULTS_FILE).exists()  # nothing trained
+
+
+class TestShow:
+    def test_missing_data_says_download(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ["show", "one_pixel", "--dataset", "cifar10", "--data-dir", str(tmp_path)]
+        assert cli.main([*argv, "--out", str(tmp_path / "x.png")]) == 2
+        line = one_line(capsys.readouterr().err)
+        assert line.startswith(f"signalinject show: error: CIFAR-10 not found in {tmp_path}")
+        assert line.endswith("or pass --download")
+
+    def test_out_under_a_file(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        (tmp_path / "f").write_text("", encoding="utf-8")
+        assert cli.main(["show", "one_pixel", "-n", "2", "--out", str(tmp_path / "f/x.png")]) == 2
+        assert one_line(capsys.readouterr().err) == (
+            f"signalinject show: error: {tmp_path / 'f'}: is a file, expected a directory"
+        )
+
+
+class TestHelpText:
+    COMMANDS: ClassVar[list[list[str]]] = [
+        [], ["bench"], ["bench", "images"], ["bench", "text"], ["bench", "sweep"], ["scan"],
+        ["show"], ["bench", "throughput"], ["bench", "trainspeed"],
+    ]  # fmt: skip
+
+    @pytest.mark.parametrize("columns", ["60", "100"])
+    @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "top")
+    def test_no_internal_references_no_words_cut(
+        self, command: list[str], columns: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:  # fmt: skip
+        from signalinject.benchmarks.runner import SUITES
+        from signalinject.benchmarks.signals import signal_names
+
+        monkeypatch.setenv("COLUMNS", columns)
+        with pytest.raises(SystemExit):
+            cli.main([*command, "--help"])
+        text = capsys.readouterr().out
+        assert "issue" not in text.lower()
+        assert "(default: None)" not in text  # the real default, in words
+        words = set(re.findall(r"[\w.-]+", text))
+        names = {*signal_names("image"), *signal_names("text")}
+        for suite in SUITES.values():
+            names.update(suite.models)
+        for name in names:  # a name in the help is never cut into two lines
+            parts = [w for w in words if w != name and len(w) > 2 and name.startswith(w)]
+            cut = [p for p in parts if name[len(p) :] in words]
+            assert not cut, (name, cut)
+        for line in text.splitlines():  # nor an option at its hyphen (--text-|length)
+            assert not line.rstrip().endswith(("-", "_")), line

@@ -218,6 +218,100 @@ def test_cifar_archive_missing_member(tmp_path: Path, cifar_batches: dict[str, A
         load_cifar10(tmp_path, "train")
 
 
+# -- crafted CIFAR-10 files: clear errors, bounded memory ------------------------------------------
+@pytest.mark.parametrize(
+    ("labels", "match"),
+    [
+        ([0.5, 1.0], "b'labels' must be a list of integers 0..9, got a list holding float"),
+        ([True, False], "got a list holding bool"),
+        ([b"cat", b"dog"], "got a list holding bytes"),
+        (np.array([0.0, 1.0]), r"got a float64 array of shape \(2,\)"),
+        (np.zeros((2, 1), np.int64), r"got a int64 array of shape \(2, 1\)"),
+        ({0: 1, 1: 2}, "got a dict"),
+        (b"\x00\x01", "got a bytes"),
+    ],
+)
+def test_cifar_labels_of_the_wrong_type(tmp_path: Path, labels: Any, match: str) -> None:
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    batch = {b"data": np.zeros((2, 3072), np.uint8), b"labels": labels}
+    (folder / "test_batch").write_bytes(py2_pickle(batch))
+    with pytest.raises(ValueError, match=match):
+        load_cifar10(tmp_path, "test")
+
+
+def test_cifar_integer_array_labels_are_read(tmp_path: Path) -> None:
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    labels = np.array([3, 9], np.uint8)
+    (folder / "test_batch").write_bytes(
+        py2_pickle({b"data": np.zeros((2, 3072), np.uint8), b"labels": labels})
+    )
+    assert load_cifar10(tmp_path, "test")[1].tolist() == [3, 9]
+
+
+@pytest.mark.parametrize(
+    "opcode",
+    [
+        pickle.BINBYTES8 + struct.pack("<Q", 2**40),  # bytes claiming a terabyte
+        pickle.BINUNICODE8 + struct.pack("<Q", 2**40),
+        pickle.BYTEARRAY8 + struct.pack("<Q", 2**40),
+        pickle.BINSTRING + struct.pack("<i", 2**31 - 1),  # a Python 2 str claiming 2 GB
+        pickle.FRAME + struct.pack("<Q", 2**40),
+    ],
+    ids=["BINBYTES8", "BINUNICODE8", "BYTEARRAY8", "BINSTRING", "FRAME"],
+)
+def test_cifar_pickle_claiming_gigabytes(tmp_path: Path, opcode: bytes) -> None:
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(pickle.PROTO + b"\x05" + opcode + b"abc")
+    with pytest.raises(ValueError, match=r"test_batch: not a CIFAR-10 batch \(malformed pickle"):
+        load_cifar10(tmp_path, "test")
+
+
+def test_cifar_pickle_that_multiplies_one_array(tmp_path: Path) -> None:
+    """A batch that builds many arrays (a crafted one can rebuild one stored buffer into many
+    copies, each as large as the file) is refused after a few."""
+    a = np.zeros((1, 3072), np.uint8)
+    batch = {b"data": a, b"labels": [0], b"copies": [a.copy() for _ in range(6)]}
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(py2_pickle(batch))
+    with pytest.raises(ValueError, match="builds more than 4"):
+        load_cifar10(tmp_path, "test")
+
+
+def test_cifar_batch_too_large(
+    tmp_path: Path, cifar_batches: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from signalinject.benchmarks import datasets
+
+    folder = write_cifar_folder(tmp_path / "f", cifar_batches)
+    archive = write_cifar_archive(tmp_path / "a", cifar_batches)
+    size = len(py2_pickle(cifar_batches["test_batch"]))
+    monkeypatch.setattr(datasets, "MAX_BATCH_BYTES", size - 1)  # one byte less than the file
+    with pytest.raises(ValueError, match=r"test_batch: larger than 0 MiB; a CIFAR-10 batch is 31"):
+        load_cifar10(folder, "test")
+    with pytest.raises(ValueError, match=rf"test_batch: claims {size} bytes; a CIFAR-10 batch"):
+        load_cifar10(archive, "test")
+
+
+def test_cifar_archive_that_is_not_gzip(tmp_path: Path) -> None:
+    (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"PK\x03\x04 a zip, not a tar.gz")
+    with pytest.raises(ValueError, match=r"not a readable tar\.gz archive"):
+        load_cifar10(tmp_path, "test")
+
+
+def test_cifar_download_without_a_network(tmp_path: Path) -> None:
+    """A URL that cannot be fetched (here a file that does not exist: urllib's URLError, as
+    without a network) gives one OSError that says what to do, and leaves nothing behind."""
+    url = (tmp_path / "nowhere" / "cifar-10-python.tar.gz").as_uri()
+    dest = tmp_path / "data"
+    with pytest.raises(OSError, match=r"cannot download file://.* check the network, or put"):
+        load_cifar10(dest, "test", download=True, url=url)
+    assert not any(dest.iterdir())
+
+
 # -- Zhang et al. CSVs -------------------------------------------------------------------------
 YELP = (
     '"5","Great place, ""really"" good.\\nWould go again! "\n'
@@ -324,6 +418,46 @@ def test_load_dataset_zhang(tmp_path: Path, layout: str) -> None:
 def test_load_dataset_zhang_missing(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"yelp_review_full_csv/train\.csv .* no official"):
         load_dataset("yelp_full", data_dir=tmp_path, download=True)
+
+
+def _zhang_archive(path: Path, members: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"not gzip at all", b"\x1f\x8b\x08\x00 truncated gzip header"]
+)
+def test_zhang_archive_that_is_not_gzip(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "yelp_review_full_csv.tgz").write_bytes(content)
+    with pytest.raises(ValueError, match=r"yelp_review_full_csv\.tgz: not a readable tar\.gz"):
+        load_dataset("yelp_full", data_dir=tmp_path)
+
+
+def test_zhang_archive_missing_member(tmp_path: Path) -> None:
+    _zhang_archive(tmp_path / "yelp_review_full_csv.tgz", {"yelp_review_full_csv/a.csv": b""})
+    with pytest.raises(ValueError, match=r"yelp_review_full_csv/train\.csv is missing"):
+        load_dataset("yelp_full", data_dir=tmp_path)
+
+
+def test_zhang_line_too_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file without newlines (binary, crafted) is refused line by line, never read whole."""
+    from signalinject.benchmarks import datasets
+
+    monkeypatch.setattr(datasets, "MAX_LINE_CHARS", 100)
+    path = write(tmp_path / "train.csv", '"1","ok"\n"2","' + "x" * 200 + '"\n')
+    with pytest.raises(ValueError, match="line 2 is longer than 100 characters"):
+        load_zhang_csv(path)
+    archive = _zhang_archive(
+        tmp_path / "yelp_review_full_csv.tgz",
+        {"yelp_review_full_csv/train.csv": path.read_bytes(), "yelp_review_full_csv/test.csv": b""},
+    )
+    with pytest.raises(ValueError, match=rf"{archive.name}:.*train\.csv: line 2 is longer"):
+        load_dataset("yelp_full", data_dir=tmp_path)
 
 
 # -- embedded datasets ---------------------------------------------------------------------------

@@ -356,7 +356,7 @@ def test_run_show_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[s
             str(tmp_path / "p.png"),
         ]
     )
-    assert F.run_show(args) == 1  # real data missing: the loader's message, no traceback
+    assert F.run_show(args) == 2  # real data missing: the loader's message, no traceback
     assert "signalinject show: error:" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         show_parser().parse_args(["show", "two_pixels"])

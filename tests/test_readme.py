@@ -16,6 +16,7 @@ import ast
 import contextlib
 import importlib.metadata
 import io
+import itertools
 import os
 import re
 import shlex
@@ -116,10 +117,11 @@ def _torch_pin() -> str:
 
 def _check_pip(args: list[str]) -> None:
     assert args[0] == "install", args
-    for req in args[1:]:
-        if req.startswith("-") and req != "-e":
-            continue
-        if req == "-e":
+    with_value = {"--index-url", "--extra-index-url"}  # options whose value is not a requirement
+    for before, req in itertools.pairwise(args):
+        if req.startswith("-") or before in with_value:
+            if before in with_value:
+                assert req == "https://download.pytorch.org/whl/cpu", f"odd index {req}"
             continue
         m = re.fullmatch(r"\.(?:\[([\w,-]+)\])?", req)
         if m:  # the project itself, with extras

@@ -326,7 +326,9 @@ class TestBlankAndIdentity:
 
 # -- the results file ------------------------------------------------------------------------------
 def record(cid: str, **kw: Any) -> dict[str, Any]:
+    """A valid result line of a clean cell (the fields :data:`runner.REQUIRED_FIELDS` names)."""
     base = dict.fromkeys(runner.REQUIRED_FIELDS, None)
+    base.update(model="decision_tree", seed=0, accuracy=0.5, clean_accuracy=0.5, gain=0.0)
     return {**base, "cell_id": cid, "dataset": "digits", "signal": "clean", **kw}
 
 
@@ -347,7 +349,7 @@ class TestResultsFile:
         assert load_records(tmp_path / "nope.jsonl") == ({}, [])
 
     def test_refuses_nan(self, tmp_path: Path) -> None:
-        with pytest.raises(ValueError, match="Out of range float values"):
+        with pytest.raises(ValueError, match="the field 'accuracy' is NaN, expected a number"):
             append_record(tmp_path / "r.jsonl", record("aa", accuracy=float("nan")))
         assert not (tmp_path / "r.jsonl").exists()  # nothing is written
 
@@ -457,7 +459,8 @@ class TestBenchConfig:
             ({"input_scale": "pixels"}, ValueError, "input_scale must be 'unit' or 'raw'"),
             ({"fit_fraction": 0.0}, ValueError, "fit_fraction must be > 0, got 0.0"),
             ({"fit_fraction": 2.0}, ValueError, r"fit_fraction must be in \[0, 1\], got 2.0"),
-            ({"text_length": 0}, ValueError, r"text_length must be in \[1, inf\], got 0"),
+            ({"text_length": 0}, ValueError, r"text_length must be in \[1, 65536\], got 0"),
+            ({"text_length": 2**16 + 1}, ValueError, r"text_length must be in \[1, 65536\]"),
             ({"device": "toaster"}, ValueError, "device must be 'auto' or a torch device string"),
         ],
     )

@@ -18,7 +18,9 @@ its parser (``add_<name>_parser(subparsers)``) and sets ``func`` to its handler
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,6 +38,7 @@ __all__ = [
     "add_scan_parser",
     "add_sweep_parser",
     "build_parser",
+    "describe_error",
     "main",
 ]
 
@@ -44,6 +47,59 @@ if TYPE_CHECKING:  # what add_subparsers() returns (not subscriptable at run tim
 else:
     Subparsers = argparse._SubParsersAction
 Registrar = Callable[[Any], None]
+
+_DATA_DIR_HELP = (
+    "where the real datasets' files are (default: $SIGNALINJECT_DATA_DIR, else "
+    "~/.cache/signalinject)"
+)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width`` columns, broken at spaces and after the commas of a
+    list such as ``one_pixel,pattern_pixels``, never inside a name (``--text-length``)."""
+    tokens = list(re.finditer(r"[^\s,]*,(?=\S)|\S+", text))
+    lines: list[str] = []
+    line = ""
+    for i, tok in enumerate(tokens):
+        glued = i > 0 and tokens[i - 1].end() == tok.start()  # "a,|b": no space between
+        sep = "" if glued or not line else " "
+        if line and len(line) + len(sep) + len(tok.group()) > width:
+            lines.append(line)
+            line = tok.group()
+        else:
+            line += sep + tok.group()
+    return [*lines, line] if line else lines
+
+
+class _NoBreakFormatter(argparse.HelpFormatter):
+    """argparse's help, its lines broken by :func:`_wrap` (argparse itself cuts long words)."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return _wrap(text, width)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n".join(indent + line for line in _wrap(text, width - len(indent)))
+
+
+class HelpFormatter(_NoBreakFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help, unless the help states it (``(default: ...)``);
+    lines broken as :class:`_NoBreakFormatter` does."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if "(default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _no_break(parser: argparse.ArgumentParser) -> None:
+    """Give ``parser`` and all its subcommands' parsers the no-break formatters."""
+    base = parser.formatter_class
+    defaults = isinstance(base, type) and issubclass(base, argparse.ArgumentDefaultsHelpFormatter)
+    parser.formatter_class = HelpFormatter if defaults else _NoBreakFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases: one parser, once
+                _no_break(sub)
 
 
 def _csv(kind: str) -> Callable[[str], tuple[str, ...]]:
@@ -59,16 +115,23 @@ def _csv(kind: str) -> Callable[[str], tuple[str, ...]]:
     return parse
 
 
+MAX_SEEDS = 1000  # a range such as 0-4294967295 is refused, not expanded
+
+
 def _seeds(text: str) -> tuple[int, ...]:
-    """``"0,1,2"`` -> ``(0, 1, 2)``; ``"0-4"`` -> ``(0, 1, 2, 3, 4)``."""
+    """``"0,1,2"`` -> ``(0, 1, 2)``; ``"0-4"`` -> ``(0, 1, 2, 3, 4)``; at most
+    :data:`MAX_SEEDS` seeds, a range low to high."""
     out: list[int] = []
     try:
         for part in _csv("seeds")(text):
             lo, sep, hi = part.partition("-")
-            out += range(int(lo), int(hi) + 1) if sep else [int(part)]
+            first, last = (int(lo), int(hi)) if sep else (int(part), int(part))
+            if last < first or len(out) + last - first + 1 > MAX_SEEDS:
+                raise ValueError
+            out += range(first, last + 1)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected seeds like 0,1,2 or 0-4, got {text!r}"
+            f"expected seeds like 0,1,2 or 0-4 (low to high, at most {MAX_SEEDS}), got {text!r}"
         ) from None
     return tuple(out)
 
@@ -127,10 +190,10 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
             "model, measure accuracy, gain, decode accuracy and reliance. Baselines fit on a "
             "quarter of the training data (as in the paper). Resumable (OUT/results.jsonl)."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--dataset", default=suite.dataset, help=f"one of {', '.join(DATASETS)}")
-    p.add_argument("--data-dir", default=None, help="where the dataset files are")
+    p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
     p.add_argument("--download", action="store_true", help="download missing real data")
     p.add_argument(
         "--signals",
@@ -167,7 +230,7 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
             "--strength",
             type=_positive_float,
             default=None,
-            help="code strength 0..255 (pixel step, noise RMS; others skipped); None: paper's",
+            help="code strength 0..255, pixel step or noise RMS (default: the paper's)",
         )
     else:
         p.add_argument(
@@ -181,10 +244,10 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         "--limit",
         type=_positive,
         default=None,
-        help="at most this many samples per split",
+        help="at most this many samples per split (default: all)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.set_defaults(func=run_bench, suite=suite.name)
+    p.set_defaults(func=run_bench, suite=suite.name, resumable=True)
 
 
 def add_bench_images_parser(subparsers: Subparsers) -> None:
@@ -212,10 +275,10 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
             "accuracy and reliance per signal. multiple_locations has no strength: skipped. "
             "Resumable like 'bench images'."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--dataset", default=d.dataset, help="an image dataset")
-    p.add_argument("--data-dir", default=None, help="where the dataset files are")
+    p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
     p.add_argument("--download", action="store_true", help="download missing real data")
     p.add_argument(
         "--strengths",
@@ -240,10 +303,12 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
         help="torch input: 0..1 or 0..255 units",
     )  # fmt: skip
     p.add_argument("--blank", action="store_true", help="sweep on blank images (shut-down)")
-    p.add_argument("--limit", type=_positive, default=None, help="at most this many samples")
+    p.add_argument(
+        "--limit", type=_positive, default=None, help="at most this many samples (default: all)"
+    )
     p.add_argument("--out", default=d.out, help="output directory")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.set_defaults(func=run_sweep)
+    p.set_defaults(func=run_sweep, resumable=True)
 
 
 #: The subcommands of ``bench``: each adds its parser to the given subparsers.
@@ -276,11 +341,10 @@ def add_scan_parser(subparsers: Subparsers) -> None:
         "scan",
         help="scan your own model for blindspots",
         description=(
-            "Train your model with each signal injected; report accuracy, reliance and a "
-            "verdict (reads / partial / ignores), also on blank data (the shut-down control). "
-            "Writes OUT/scan.{md,json,csv,png}; resumable."
+            "Train your model with each signal injected, also on blank data (the shut-down "
+            "control); report accuracy, reliance, a verdict. Writes OUT/scan.*; resumable."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument(
         "models",
@@ -290,7 +354,7 @@ def add_scan_parser(subparsers: Subparsers) -> None:
         "or a .py path",
     )
     p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)}")
-    p.add_argument("--data-dir", default=None, help="where the dataset files are")
+    p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
     p.add_argument("--download", action="store_true", help="download missing real data")
     p.add_argument(
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
@@ -318,10 +382,12 @@ def add_scan_parser(subparsers: Subparsers) -> None:
     p.add_argument(
         "--no-shutdown", action="store_true", help="skip the blank-data shut-down control"
     )
-    p.add_argument("--limit", type=_positive, default=None, help="at most this many samples")
+    p.add_argument(
+        "--limit", type=_positive, default=None, help="at most this many samples (default: all)"
+    )
     p.add_argument("--out", default="signalinject-scan", help="output directory")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
-    p.set_defaults(func=run_scan)
+    p.set_defaults(func=run_scan, resumable=True)
 
 
 #: The top-level subcommands: each adds its parser to the given subparsers.
@@ -341,6 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for add in COMMANDS:
         add(sub)
+    _no_break(parser)
     return parser
 
 
@@ -378,15 +445,12 @@ def run_bench(args: argparse.Namespace) -> int:
     try:
         cfg = BenchConfig.for_suite(args.suite, **options)
     except (TypeError, ValueError) as e:
-        print(f"signalinject bench {args.suite}: error: {e}", file=sys.stderr)
+        print(f"signalinject bench {args.suite}: error: {describe_error(e)}", file=sys.stderr)
         return 2
     try:
         rows = run(cfg)
-    except (FileNotFoundError, ResultsLockedError) as e:  # say what to do, no traceback
-        print(f"signalinject bench {args.suite}: error: {e}", file=sys.stderr)
-        return 1
     except ValueError as e:  # a setting that only the data can refuse (a strength too large)
-        print(f"signalinject bench {args.suite}: error: {e}", file=sys.stderr)
+        print(f"signalinject bench {args.suite}: error: {describe_error(e)}", file=sys.stderr)
         return 2
     paths = write_report(rows, cfg.out)
     print(paper_table(rows))
@@ -421,11 +485,8 @@ def run_sweep(args: argparse.Namespace) -> int:
         )
         rows = sweep(cfg)
     except (TypeError, ValueError) as e:
-        print(f"signalinject bench sweep: error: {e}", file=sys.stderr)
+        print(f"signalinject bench sweep: error: {describe_error(e)}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ResultsLockedError) as e:
-        print(f"signalinject bench sweep: error: {e}", file=sys.stderr)
-        return 1
     paths = write_sweep_report(rows, cfg.out)
     print(sweep_table(rows))
     print()
@@ -467,11 +528,8 @@ def run_scan(args: argparse.Namespace) -> int:
         )
         rows = scan(cfg)
     except (TypeError, ValueError) as e:  # ModelFactoryError included: the user's model failed
-        print(f"signalinject scan: error: {e}", file=sys.stderr)
+        print(f"signalinject scan: error: {describe_error(e)}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ResultsLockedError) as e:
-        print(f"signalinject scan: error: {e}", file=sys.stderr)
-        return 1
     paths = write_scan_report(rows, cfg.out, config_summary(cfg))
     print(scan_table(rows))
     print()
@@ -481,13 +539,58 @@ def run_scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def describe_error(e: BaseException) -> str:
+    """``e`` as the one line the command line prints: a file error as ``FILE: what``, the API's
+    ``download=True`` as the option ``--download``, line breaks folded.
+
+    >>> describe_error(FileNotFoundError(2, "No such file or directory", "out/x"))
+    'out/x: No such file or directory'
+    """
+    if isinstance(e, OSError) and e.strerror:
+        msg = e.strerror if e.filename is None else f"{e.filename}: {e.strerror}"
+        if e.errno == errno.ENOSPC:
+            msg += " (free some space, then run the same command again: it resumes there)"
+    else:
+        msg = str(e) or type(e).__name__
+    return " ".join(msg.replace("download=True", "--download").split())
+
+
+def _command(args: argparse.Namespace) -> str:
+    """``"signalinject bench images"``: the command that ran, for its messages."""
+    words = ["signalinject", args.command, getattr(args, "bench", None)]
+    return " ".join(w for w in words if w)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``signalinject`` console script and ``python -m signalinject``."""
+    """Entry point of the ``signalinject`` console script and ``python -m signalinject``.
+
+    Exit status: 0 done; 2 a user error (a bad argument, missing or malformed data, a failing
+    model factory, an output path that cannot be written, no network for ``--download``); 1 the
+    output directory is in use by another run; 130 interrupted (Ctrl-C). Errors are one line on
+    stderr, never a traceback.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not logging.getLogger().handlers:  # an application's own logging setup wins
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
-    code: int = args.func(args)
+    command = _command(args)
+    try:
+        code: int = args.func(args)
+    except KeyboardInterrupt:
+        out = getattr(args, "out", None)
+        resume = (
+            f"; the finished cells are saved in {out}: the same command resumes where it left off"
+            if getattr(args, "resumable", False)
+            else ""
+        )
+        print(f"{command}: interrupted{resume}", file=sys.stderr)
+        return 130
+    except ResultsLockedError as e:
+        print(f"{command}: error: {describe_error(e)}", file=sys.stderr)
+        return 1
+    except OSError as e:  # a file or the network (URLError), wherever it happened
+        print(f"{command}: error: {describe_error(e)}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -26,15 +26,18 @@ import codecs
 import csv
 import dataclasses
 import hashlib
+import http.client
 import io
+import itertools
 import os
 import pickle
+import pickletools
 import shutil
 import tarfile
 import tempfile
 import urllib.request
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, ClassVar, Literal
 
@@ -47,6 +50,8 @@ __all__ = [
     "CIFAR10_MD5",
     "CIFAR10_URL",
     "DATASETS",
+    "MAX_BATCH_BYTES",
+    "MAX_LINE_CHARS",
     "DataBundle",
     "default_data_dir",
     "load_cifar10",
@@ -244,7 +249,7 @@ def load_stdlib_docs(*, pinned: bool = True) -> DataBundle:
 
 
 # -- CIFAR-10 ------------------------------------------------------------------------------------
-_RECONSTRUCT = np.empty(0).__reduce__()[0]  # numpy's ndarray rebuild function (pickle global)
+_RECONSTRUCT: Any = np.empty(0).__reduce__()[0]  # numpy's ndarray rebuild function (pickle global)
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -263,7 +268,23 @@ class _ArrayUnpickler(pickle.Unpickler):
         ("_codecs", "encode"): codecs.encode,  # bytes pickled by Python 3 at protocol <= 2
     }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._arrays = 0
+
+    def _reconstruct(self, *args: Any) -> Any:
+        """NumPy's rebuild, at most a few times per batch (memo references cannot multiply a
+        large array's data into many copies)."""
+        self._arrays += 1
+        if self._arrays > _MAX_ARRAYS:
+            raise pickle.UnpicklingError(
+                f"a CIFAR-10 batch holds one image array; this one builds more than {_MAX_ARRAYS}"
+            )
+        return _RECONSTRUCT(*args)
+
     def find_class(self, module: str, name: str) -> Any:
+        if name == "_reconstruct" and (module, name) in self._ALLOWED:
+            return self._reconstruct
         try:
             return self._ALLOWED[(module, name)]
         except KeyError:
@@ -273,12 +294,42 @@ class _ArrayUnpickler(pickle.Unpickler):
             ) from None
 
 
-def _read_batch(f: IO[bytes], source: str) -> tuple[ImageArray, IntArray]:
-    """One pickled batch -> uint8 ``(N, 32, 32, 3)`` and int64 ``(N,)``."""
+#: The largest CIFAR-10 batch file read (the official ones are 31 MB): a file or an archive
+#: member that claims more is refused before anything is allocated.
+MAX_BATCH_BYTES = 64 << 20
+_MAX_ARRAYS = 4  # arrays one batch may build (the official ones hold one: b'data')
+
+
+def _check_pickle(raw: bytes, source: str) -> None:
+    """Walk the opcodes of ``raw``: every length an opcode claims must be in the data.
+
+    The C unpickler allocates what a length field claims before reading it, so a ten-byte file
+    claiming a terabyte string would fail with an empty MemoryError (or be killed); the walk
+    reads each argument from the bytes at hand and stops at the first claim beyond them.
+    """
     try:
-        batch = _ArrayUnpickler(f, encoding="bytes").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
-        raise ValueError(f"{source}: not a CIFAR-10 batch ({e})") from e
+        for _ in pickletools.genops(raw):
+            pass
+    except ValueError as e:
+        raise ValueError(f"{source}: not a CIFAR-10 batch (malformed pickle: {e})") from None
+
+
+def _read_batch(f: IO[bytes], source: str) -> tuple[ImageArray, IntArray]:
+    """One pickled batch -> uint8 ``(N, 32, 32, 3)`` and int64 ``(N,)``.
+
+    At most :data:`MAX_BATCH_BYTES` are read; the pickle is checked (:func:`_check_pickle`) and
+    may build at most a few arrays, so a crafted file fails with a clear error, bounded in memory.
+    """
+    raw = f.read(MAX_BATCH_BYTES + 1)
+    if len(raw) > MAX_BATCH_BYTES:
+        raise ValueError(
+            f"{source}: larger than {MAX_BATCH_BYTES >> 20} MiB; a CIFAR-10 batch is 31 MB"
+        )
+    _check_pickle(raw, source)
+    try:
+        batch = _ArrayUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, MemoryError) as e:
+        raise ValueError(f"{source}: not a CIFAR-10 batch ({type(e).__name__}: {e})") from e
     if not isinstance(batch, dict):
         raise ValueError(f"{source}: expected a pickled dict, got {type(batch).__name__}")
     # The official files are Python 2 pickles: their keys load as bytes.
@@ -290,7 +341,7 @@ def _read_batch(f: IO[bytes], source: str) -> tuple[ImageArray, IntArray]:
         raise ValueError(
             f"{source}: b'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}"
         )
-    y = np.asarray(labels, dtype=np.int64)
+    y = _cifar_labels(labels, source)
     if y.shape != (data.shape[0],):
         raise ValueError(f"{source}: {data.shape[0]} images but {y.size} labels")
     if y.size and (y.min() < 0 or y.max() > 9):
@@ -298,6 +349,28 @@ def _read_batch(f: IO[bytes], source: str) -> tuple[ImageArray, IntArray]:
     # Each row is the red plane, then green, then blue, each 32x32 in row-major order.
     x = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return np.ascontiguousarray(x), y
+
+
+def _cifar_labels(labels: Any, source: str) -> IntArray:
+    """``b'labels'`` as int64 ``(N,)``: a list of ints or an integer array, nothing else (a
+    float, a bool or a string label is an error, never truncated to a class)."""
+    if isinstance(labels, np.ndarray):
+        ok = labels.ndim == 1 and labels.dtype.kind in "iu"
+    else:
+        ok = isinstance(labels, list) and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in labels
+        )
+    if not ok:
+        what = (
+            f"{labels.dtype} array of shape {labels.shape}"
+            if isinstance(labels, np.ndarray)
+            else type(labels).__name__
+            if not isinstance(labels, list)
+            else "list holding "
+            + ", ".join(sorted({type(v).__name__ for v in labels if type(v) is not int}))
+        )
+        raise ValueError(f"{source}: b'labels' must be a list of integers 0..9, got a {what}")
+    return np.asarray(labels, dtype=np.int64).reshape(-1)
 
 
 def _md5(path: Path) -> str:
@@ -314,8 +387,15 @@ def _download(url: str, dest: Path, md5: str) -> None:
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, suffix=".part")
     tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url) as response:
-            shutil.copyfileobj(response, out, 1 << 20)
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as response:
+                shutil.copyfileobj(response, out, 1 << 20)
+        except (OSError, http.client.HTTPException) as e:  # URLError, a timeout, a reset
+            reason = getattr(e, "reason", None) or e
+            raise OSError(
+                f"cannot download {url} ({reason}); check the network, or put "
+                f"{dest.name} in {dest.parent} by hand"
+            ) from e
         got = _md5(tmp)
         if got != md5:
             raise OSError(f"download of {url} is corrupt: md5 {got}, expected {md5}")
@@ -329,8 +409,8 @@ def load_cifar10(
     split: Literal["train", "test"] = "train",
     download: bool = False,
     *,
-    url: str = CIFAR10_URL,
-    md5: str = CIFAR10_MD5,
+    url: str | None = None,
+    md5: str | None = None,
 ) -> tuple[ImageArray, IntArray]:
     """Read CIFAR-10 from the official python-format files.
 
@@ -341,18 +421,24 @@ def load_cifar10(
     Args:
         root: where the files are.
         split: ``"train"`` (50000 images) or ``"test"`` (10000).
-        download: when neither is found, fetch the archive from ``url`` into ``root`` and check
-            its ``md5`` first (the only time this function touches the network).
+        download: when neither is found, fetch the archive from ``url`` (default
+            :data:`CIFAR10_URL`) into ``root`` and check its ``md5`` (default
+            :data:`CIFAR10_MD5`) first: the only time this function touches the network.
 
     Returns:
         uint8 ``(N, 32, 32, 3)`` channels-last images and int64 ``(N,)`` labels in 0..9.
 
     Raises:
         FileNotFoundError: nothing found and ``download`` is False; says where to put what.
-        ValueError: a bad ``split``, or a file that is not a CIFAR-10 batch.
+        OSError: the download failed (no network, a timeout) or its md5 does not match.
+        ValueError: a bad ``split``, or a file that is not a CIFAR-10 batch (a wrong layout,
+            labels that are not integers 0..9, a batch over :data:`MAX_BATCH_BYTES`, a pickle
+            naming anything but NumPy arrays or claiming more bytes than it holds).
     """
     if split not in _CIFAR_FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    url = CIFAR10_URL if url is None else url
+    md5 = CIFAR10_MD5 if md5 is None else md5
     names = _CIFAR_FILES[split]
     base = Path(root).expanduser()
     folder = base if (base / names[0]).is_file() else base / _CIFAR_DIR
@@ -385,6 +471,11 @@ def _read_archive(archive: Path, names: tuple[str, ...]) -> list[tuple[ImageArra
             for member in tar:
                 stem = member.name.rsplit("/", 1)[-1]
                 if member.isfile() and stem in names and stem not in found:
+                    if member.size > MAX_BATCH_BYTES:
+                        raise ValueError(
+                            f"{archive}:{member.name}: claims {member.size} bytes; a CIFAR-10 "
+                            f"batch is 31 MB (at most {MAX_BATCH_BYTES >> 20} MiB is read)"
+                        )
                     f = tar.extractfile(member)
                     assert f is not None  # a regular file always has a file object
                     with f:
@@ -484,8 +575,32 @@ def load_zhang_csv(
     p = Path(path)
     with p.open(encoding="utf-8", errors="replace", newline="") as f:
         return parse_zhang_csv(
-            f, str(p), num_classes=num_classes, limit=limit, reverse_fields=reverse_fields
+            _bounded_lines(f, str(p)),
+            str(p),
+            num_classes=num_classes,
+            limit=limit,
+            reverse_fields=reverse_fields,
         )
+
+
+#: The longest physical line of a Zhang et al. CSV read (their longest is ~11 K characters);
+#: a longer one is refused before it is held in memory whole.
+MAX_LINE_CHARS = 1 << 20
+
+
+def _bounded_lines(f: IO[str], source: str) -> Iterator[str]:
+    """The lines of ``f``, refusing one longer than :data:`MAX_LINE_CHARS` (e.g. a crafted or
+    binary file without newlines) before it is read whole."""
+    for no in itertools.count(1):
+        line = f.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_CHARS:
+            raise ValueError(
+                f"{source}: line {no} is longer than {MAX_LINE_CHARS} characters; a Zhang et "
+                f"al. CSV row is a few thousand"
+            )
+        yield line
 
 
 def _load_zhang(name: str, root: Path, *, download: bool, limit: int | None) -> DataBundle:
@@ -517,12 +632,20 @@ def _load_zhang(name: str, root: Path, *, download: bool, limit: int | None) -> 
 def _zhang_from_archive(
     archive: Path, member: str, k: int, limit: int | None
 ) -> tuple[list[str], IntArray]:
-    with tarfile.open(archive, "r:gz") as tar:
-        try:
-            raw = tar.extractfile(member)
-        except KeyError:
-            raise ValueError(f"{archive}: {member} is missing from the archive") from None
-        if raw is None:
-            raise ValueError(f"{archive}: {member} is not a regular file")
-        with io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as f:
-            return parse_zhang_csv(f, f"{archive}:{member}", num_classes=k, limit=limit)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            try:
+                raw = tar.extractfile(member)
+            except KeyError:
+                raise ValueError(f"{archive}: {member} is missing from the archive") from None
+            if raw is None:
+                raise ValueError(f"{archive}: {member} is not a regular file")
+            with io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as f:
+                lines = _bounded_lines(f, f"{archive}:{member}")
+                return parse_zhang_csv(lines, f"{archive}:{member}", num_classes=k, limit=limit)
+    except (tarfile.TarError, EOFError, zlib.error) as e:  # not gzip, truncated, corrupt
+        raise ValueError(f"{archive}: not a readable tar.gz archive ({e})") from e
+    except OSError as e:
+        if e.filename is not None:  # the file itself could not be read: say so as it is
+            raise
+        raise ValueError(f"{archive}: not a readable tar.gz archive ({e})") from e

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from signalinject.benchmarks._files import atomic_open, make_dir
 from signalinject.benchmarks.signals import SIGNALS, make_injector
 from signalinject.core import Injector
 from signalinject.image import (
@@ -803,8 +804,9 @@ def show(
         fig = image_figure(signal, bundle, n=n, seed=seed, contrast=contrast)
     else:
         fig = text_figure(signal, bundle, n=n, seed=seed, contrast=contrast, dpi=dpi)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi, format="png")
+    make_dir(path.parent)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, dpi=dpi, format="png")
     return path
 
 
@@ -890,8 +892,10 @@ def run_show(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"signalinject show: error: {e}", file=sys.stderr)
         return 2
-    except FileNotFoundError as e:  # real data not there: the loader says where to put what
-        print(f"signalinject show: error: {e}", file=sys.stderr)
-        return 1
+    except OSError as e:  # data not there (the loader says where to put what), --out unwritable
+        from signalinject.benchmarks.cli import describe_error
+
+        print(f"signalinject show: error: {describe_error(e)}", file=sys.stderr)
+        return 2
     print(path)
     return 0

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.signals import SIGNALS
 
 __all__ = [
@@ -228,7 +229,7 @@ def model_table(rows: Sequence[Row], metric: str = "accuracy") -> str:
 def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
     """One line per cell with the scalar fields (:data:`CSV_FIELDS`); the injector as JSON."""
     path = Path(path)
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
         w.writeheader()
         for r in rows:
@@ -241,7 +242,7 @@ def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
 def _write_summary_csv(rows: Sequence[Row], path: Path) -> Path:
     stats = summarize(rows)
     fields = ["signal", "model", "seeds"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    with atomic_open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(fields)
         for sig in _signals(rows):
@@ -315,7 +316,8 @@ def plot(rows: Sequence[Row], path: str | Path) -> Path:
     fig.legend(
         handles, labels, loc="outside lower center", ncols=min(len(labels), 3), fontsize="small"
     )
-    fig.savefig(path, dpi=110)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, dpi=110, format="png")
     return path
 
 
@@ -362,7 +364,7 @@ def write_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
     if not rows:
         raise ValueError("rows is empty: nothing to report")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
     md = (
         "\n\n".join(
             [
@@ -378,7 +380,7 @@ def write_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
         + "\n"
     )
     table = out / "results.md"
-    table.write_text(md, encoding="utf-8")
+    atomic_write(table, md)
     return {
         "table": table,
         "csv": write_csv(rows, out / "results.csv"),

@@ -42,7 +42,9 @@ any moment loses at most the cell in flight. A cell is identified by a hash of e
 changes its result (data fingerprint, signal and injector config, model, seed, training config,
 input scale, text length, fit fraction; ``blank`` and a custom model's code and architecture only
 where they apply, so the cells of earlier versions keep their identity); corrupt or truncated
-lines are reported, moved to ``results.corrupt.jsonl`` and their cells recomputed.
+lines, and lines whose fields break :data:`RECORD_FIELDS` (a wrong type, a value out of range,
+NaN), are reported, moved to ``results.corrupt.jsonl`` and their cells recomputed. No file is
+written through a symlink (see :mod:`signalinject.benchmarks._files`).
 
 Measured with the defaults (``signalinject bench images`` and ``bench text``, seed 0, 2 shared
 CPU cores, torch 2.13 CPU): on ``digits`` the ConvNet reaches 99.1% clean and 98.7-99.1% with
@@ -65,6 +67,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import time
@@ -77,6 +80,13 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from signalinject.benchmarks._files import (
+    append_bytes,
+    atomic_write,
+    make_dir,
+    open_nofollow,
+    refuse_symlink,
+)
 from signalinject.benchmarks.signals import (
     SIGNALS,
     check_strength,
@@ -87,11 +97,14 @@ from signalinject.benchmarks.signals import (
 from signalinject.core import Injector, check_fraction, check_int
 
 __all__ = [
+    "RECORD_FIELDS",
+    "REQUIRED_FIELDS",
     "RESULTS_FILE",
     "SUITES",
     "BenchConfig",
     "Cell",
     "CustomModel",
+    "FieldSpec",
     "ModelFactoryError",
     "Prepared",
     "ResultsLockedError",
@@ -103,6 +116,7 @@ __all__ = [
     "load_records",
     "measure",
     "prepare",
+    "record_problem",
     "reliance",
     "repair_records",
     "run",
@@ -111,27 +125,134 @@ __all__ = [
 
 logger = logging.getLogger("signalinject.benchmarks")
 
+#: The longest ``text_length`` accepted (Zhang et al. use 1014).
+MAX_TEXT_LENGTH = 1 << 16
 RESULTS_FILE = "results.jsonl"
 CORRUPT_FILE = "results.corrupt.jsonl"
 LOCK_FILE = ".lock"
 
-# Fields every complete result line has; a line without one of them is treated as corrupt.
-REQUIRED_FIELDS = (
-    "cell_id",
-    "dataset",
-    "signal",
-    "model",
-    "seed",
-    "accuracy",
-    "clean_accuracy",
-    "gain",
-    "decode_accuracy",
-    "reliance",
-    "reliance_true_accuracy",
-)
-
 Kind = Literal["image", "text"]
 IntArray = npt.NDArray[np.int64]
+
+
+# -- the schema of a result line ----------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class FieldSpec:
+    """What one field of a result line may hold.
+
+    Attributes:
+        check: ``check(value) -> bool``, True for an acceptable value (type and range).
+        expected: what ``check`` accepts, in words (for the message of a refused line).
+        required: a line without the field is refused (older optional fields are checked only
+            when present, so lines of earlier versions stay readable).
+    """
+
+    check: Callable[[Any], bool]
+    expected: str
+    required: bool = False
+
+
+def _number(low: float = -math.inf, high: float = math.inf) -> Callable[[Any], bool]:
+    """A finite int or float (not a bool) in ``[low, high]``."""
+
+    def check(v: Any) -> bool:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        return ok and low <= v <= high
+
+    return check
+
+
+def _integer(low: int, high: int | None = None) -> Callable[[Any], bool]:
+    """An int (not a bool) in ``[low, high]``."""
+
+    def check(v: Any) -> bool:
+        ok = isinstance(v, int) and not isinstance(v, bool)
+        return ok and low <= v and (high is None or v <= high)
+
+    return check
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """``check``, or None."""
+    return lambda v: v is None or check(v)
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str) and bool(v)
+
+
+def _texts(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(t, str) for t in v)
+
+
+def _mapping(v: Any) -> bool:
+    return isinstance(v, dict)
+
+
+_UNIT = _number(0.0, 1.0)
+_SOME_UNIT = _optional(_UNIT)
+
+#: Every field a result line may have and what it may hold: the one place the line's schema is
+#: declared. :func:`load_records` sets aside a line that breaks it (a missing required field, a
+#: wrong type, a value out of range, NaN) and its cell is recomputed; :func:`append_record`
+#: refuses to write such a line. Fields not named here are kept unchecked.
+RECORD_FIELDS: dict[str, FieldSpec] = {
+    "cell_id": FieldSpec(_text, "a non-empty string", required=True),
+    "dataset": FieldSpec(_text, "a non-empty string", required=True),
+    "signal": FieldSpec(_text, "a non-empty string", required=True),
+    "model": FieldSpec(_text, "a non-empty string", required=True),
+    "seed": FieldSpec(_integer(0, 2**32 - 1), "an integer in 0..2**32-1", required=True),
+    "accuracy": FieldSpec(_UNIT, "a number in 0..1", required=True),
+    "clean_accuracy": FieldSpec(_UNIT, "a number in 0..1", required=True),
+    "gain": FieldSpec(_number(-1.0, 1.0), "a number in -1..1", required=True),
+    "decode_accuracy": FieldSpec(_SOME_UNIT, "null or a number in 0..1", required=True),
+    "reliance": FieldSpec(_SOME_UNIT, "null or a number in 0..1", required=True),
+    "reliance_true_accuracy": FieldSpec(_SOME_UNIT, "null or a number in 0..1", required=True),
+    "suite": FieldSpec(_text, "a non-empty string"),
+    "injector": FieldSpec(_optional(_mapping), "null or an object"),
+    "train": FieldSpec(_optional(_mapping), "null or an object"),
+    "input_scale": FieldSpec(_optional(lambda v: v in ("unit", "raw")), "null, 'unit' or 'raw'"),
+    "text_length": FieldSpec(_optional(_integer(1)), "null or an integer >= 1"),
+    "fit_fraction": FieldSpec(_optional(_number(0.0, 1.0)), "null or a number in 0..1"),
+    "blank": FieldSpec(lambda v: isinstance(v, bool), "true or false"),
+    "strength": FieldSpec(_optional(_number(0.0)), "null or a number >= 0"),
+    "model_identity": FieldSpec(_optional(_mapping), "null or an object"),
+    "num_classes": FieldSpec(_integer(2), "an integer >= 2"),
+    "n_train": FieldSpec(_integer(0), "an integer >= 0"),
+    "n_fit": FieldSpec(_integer(0), "an integer >= 0"),
+    "n_test": FieldSpec(_integer(0), "an integer >= 0"),
+    "limit": FieldSpec(_optional(_integer(1)), "null or an integer >= 1"),
+    "data_description": FieldSpec(lambda v: isinstance(v, str), "a string"),
+    "data_fingerprint": FieldSpec(_text, "a non-empty string"),
+    "device": FieldSpec(_text, "a non-empty string"),
+    "version": FieldSpec(_text, "a non-empty string"),
+    "seconds": FieldSpec(_number(0.0), "a number >= 0"),
+    "warnings": FieldSpec(_texts, "a list of strings"),
+    "finished_at": FieldSpec(lambda v: isinstance(v, str), "a string"),
+}
+
+#: The fields every complete result line has; a line without one of them is set aside.
+REQUIRED_FIELDS: tuple[str, ...] = tuple(k for k, f in RECORD_FIELDS.items() if f.required)
+
+
+def record_problem(rec: Any) -> str | None:
+    """What makes ``rec`` an unusable result line (one sentence), or None if it is a good one.
+
+    >>> record_problem({"cell_id": "ab"})
+    "the field 'dataset' is missing"
+    """
+    if not isinstance(rec, dict):
+        return f"a line must be a JSON object, got {type(rec).__name__}"
+    for name, spec in RECORD_FIELDS.items():
+        if name not in rec:
+            if spec.required:
+                return f"the field {name!r} is missing"
+            continue
+        if not spec.check(rec[name]):
+            value = json.dumps(rec[name], allow_nan=True)
+            value = value if len(value) <= 40 else value[:37] + "..."
+            return f"the field {name!r} is {value}, expected {spec.expected}"
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -282,7 +403,8 @@ class BenchConfig:
         data_dir: where the dataset files are.
         download: whether to fetch missing real data.
         out: output directory (``results.jsonl`` and the reports).
-        text_length: characters per text after quantization; None: 1014 (Zhang et al.), but
+        text_length: characters per text after quantization, at most :data:`MAX_TEXT_LENGTH`;
+            None: 1014 (Zhang et al.), but
             256 for the short ``stdlib_docs`` (median 155 characters), which also keeps the
             char-CNN fast on a CPU.
         fit_fraction: fraction of the training set the baselines fit on (the paper: 1/4).
@@ -406,7 +528,8 @@ class BenchConfig:
         object.__setattr__(self, "lr", float(self.lr))
         if self.text_length is None:
             object.__setattr__(self, "text_length", TEXT_LENGTHS.get(self.dataset, 1014))
-        check_int("text_length", self.text_length, low=1)
+        # bounded: the codes are (N, text_length) int64, allocated before anything trains
+        check_int("text_length", self.text_length, low=1, high=MAX_TEXT_LENGTH)
         if self.limit is not None:
             check_int("limit", self.limit, low=1)
         if self.input_scale not in ("unit", "raw"):
@@ -573,17 +696,18 @@ def measure(predict: Callable[[Any], IntArray], prep: Prepared) -> Scores:
 def append_record(path: Path, record: Mapping[str, Any]) -> None:
     """Append ``record`` as one JSON line: a single write of the complete line, then fsync.
 
-    The file is opened with O_APPEND, so the line lands at the end even if the file grew.
+    The file is opened with O_APPEND (the line lands at the end even if the file grew) and
+    O_NOFOLLOW (a symlink is refused, its target never written).
+
+    Raises:
+        ValueError: ``record`` breaks :data:`RECORD_FIELDS` (nothing is written).
+        OSError: ``path`` is a symlink, a directory, or cannot be written.
     """
+    problem = record_problem(dict(record))
+    if problem is not None:
+        raise ValueError(f"refusing to write a result line to {path}: {problem}")
     data = (json.dumps(record, allow_nan=False, sort_keys=False) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        view = memoryview(data)
-        while view:  # a regular file takes it in one write; loop in case of a short write
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    append_bytes(path, data)
 
 
 _CELL_ID = re.compile(rb'"cell_id"\s*:\s*"([0-9a-f]+)"')
@@ -594,8 +718,11 @@ def load_records(path: Path) -> tuple[dict[str, dict[str, Any]], list[tuple[int,
 
     Returns:
         ``(records, bad)``: records by ``cell_id`` (the first line of a cell wins) and
-        ``(line_number, raw_line)`` for every corrupt, truncated or duplicated line. A missing
-        file has no records.
+        ``(line_number, raw_line)`` for every corrupt, truncated, duplicated line or one that
+        breaks :data:`RECORD_FIELDS`. A missing file has no records.
+
+    Raises:
+        OSError: ``path`` is a directory or cannot be read.
     """
     if not path.exists():
         return {}, []
@@ -618,15 +745,21 @@ def load_records(path: Path) -> tuple[dict[str, dict[str, Any]], list[tuple[int,
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:
+    """The record on ``line``, or None if it is not valid JSON or breaks the schema."""
+    rec, _ = _parse_why(line)
+    return rec
+
+
+def _parse_why(line: bytes) -> tuple[dict[str, Any] | None, str]:
+    """``(record, "")``, or ``(None, why the line is refused)``."""
     try:
         rec = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(rec, dict) or any(k not in rec for k in REQUIRED_FIELDS):
-        return None
-    if not isinstance(rec["cell_id"], str):
-        return None
-    return rec
+    except ValueError:  # UnicodeDecodeError included
+        return None, "corrupt or truncated line"
+    problem = record_problem(rec)
+    if problem is not None:
+        return None, f"unusable line ({problem})"
+    return rec, ""
 
 
 def repair_records(
@@ -634,31 +767,24 @@ def repair_records(
 ) -> None:
     """Say which lines are bad, move them aside and rewrite ``path`` with the good ones.
 
-    The rewrite goes through a temporary file and a rename, so a crash leaves either file whole.
+    The bad lines are appended to ``results.corrupt.jsonl`` beside ``path``; the rewrite goes
+    through a temporary file and a rename, so a crash leaves either file whole. Neither file is
+    written through a symlink.
     """
     quarantine = path.with_name(CORRUPT_FILE)
     good_ids = set(records)
     for no, line in bad:
         m = _CELL_ID.search(line)
         cid = m.group(1).decode() if m else None
-        if cid is not None and cid in good_ids and _parse(line) is not None:
+        rec, why = _parse_why(line)
+        if rec is not None and cid in good_ids:
             what = f"duplicate line for cell {cid} (the first one is kept)"
         else:
             cell = f"cell {cid}" if cid else "its cell (id unreadable)"
-            what = f"corrupt or truncated line; {cell} will be recomputed"
+            what = f"{why}; {cell} will be recomputed"
         logger.warning("%s:%d: %s; the line is moved to %s", path, no, what, quarantine)
-    with open(quarantine, "ab") as q:
-        for _, line in bad:
-            q.write(line + b"\n")
-        q.flush()
-        os.fsync(q.fileno())
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        for rec in records.values():
-            f.write((json.dumps(rec, allow_nan=False) + "\n").encode())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    append_bytes(quarantine, b"".join(line + b"\n" for _, line in bad))
+    atomic_write(path, "".join(json.dumps(rec, allow_nan=False) + "\n" for rec in records.values()))
 
 
 # -- the run ---------------------------------------------------------------------------------------
@@ -721,6 +847,15 @@ class _Runner:
         k = self.bundle.num_classes
         for s in cfg.signals:  # a strength too large for K fails here, before any training
             check_strength(s, cfg.strength, k)
+        for s in cfg.signals:  # so does a signal the data cannot hold (capacity, text length)
+            try:
+                make_injector(
+                    s, k, cfg.seeds[0], kind=cfg.kind, quantizer=self.inj_quantizer,
+                    strength=cfg.strength,
+                )  # fmt: skip
+            except ValueError as e:
+                what = f"text_length={cfg.frame_length}" if cfg.kind == "text" else cfg.dataset
+                raise ValueError(f"signal {s} cannot run with {what}: {e}") from e
         self.custom = {cm.name: cm for cm in cfg.custom_models}
         self.custom_kind: dict[str, str] = {}  # "torch" or "estimator"
         self.architecture: dict[str, str] = {}  # hash of the built model's repr
@@ -756,7 +891,9 @@ class _Runner:
         k = self.bundle.num_classes
         try:
             model = cm.factory(self.input_shape, k)
-        except Exception as e:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:  # sys.exit() in user code is a failure too, never a success
             raise ModelFactoryError(
                 f"the factory {cm.name} raised {type(e).__name__}: {e} (it was called with "
                 f"input_shape={self.input_shape}, num_classes={k})"
@@ -787,7 +924,9 @@ class _Runner:
             model.to(self.device).eval()
             with torch.no_grad():
                 out = model(x)
-        except Exception as e:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as e:
             raise ModelFactoryError(
                 f"the model from {cm.name} failed on a batch of {n} samples "
                 f"({x.dtype} {tuple(x.shape)}): {type(e).__name__}: {e}"
@@ -900,9 +1039,9 @@ class _Runner:
             return self._fit_predict(cell, prep)
         try:
             return self._fit_predict(cell, prep)
-        except ModelFactoryError:
+        except (ModelFactoryError, KeyboardInterrupt):
             raise
-        except Exception as e:  # the user's model failed: say so, with the cell
+        except BaseException as e:  # the user's model failed (or exited): say so, with the cell
             raise ModelFactoryError(
                 f"the model from {cm.name} failed in seed {cell.seed}, signal {cell.signal}: "
                 f"{type(e).__name__}: {e}"
@@ -959,7 +1098,6 @@ def run(cfg: BenchConfig) -> list[dict[str, Any]]:
         the file and the new ones, exactly as written (see the module doc for the fields).
     """
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
         return _run(cfg, out / RESULTS_FILE)
 
@@ -970,19 +1108,22 @@ class ResultsLockedError(RuntimeError):
 
 @contextlib.contextmanager
 def _exclusive(out: Path) -> Iterator[None]:
-    """Hold an advisory lock on ``out/.lock`` (POSIX ``flock``) for the block.
+    """Create ``out`` and hold an advisory lock on ``out/.lock`` (POSIX ``flock``) for the block.
 
     The kernel drops the lock when the process dies, so a killed run never leaves it behind.
-    Where ``fcntl`` does not exist (Windows) the block runs unlocked.
+    The lock file is opened without following a symlink and never truncated. Where ``fcntl``
+    does not exist (Windows) the block runs unlocked.
     """
+    make_dir(out)
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    with open(out / LOCK_FILE, "w") as f:
+    fd = open_nofollow(out / LOCK_FILE, os.O_WRONLY | os.O_CREAT)
+    try:
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise ResultsLockedError(
                 f"another signalinject run is writing to {out}; wait for it to finish or "
@@ -991,16 +1132,21 @@ def _exclusive(out: Path) -> Iterator[None]:
         try:
             yield
         finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _run(cfg: BenchConfig, path: Path) -> list[dict[str, Any]]:
     from signalinject import __version__
 
+    for p in (path, path.with_name(CORRUPT_FILE)):  # refused now, not after the first cell
+        refuse_symlink(p)
     done, bad = load_records(path)
     if bad:
         repair_records(path, done, bad)
     r = _Runner(cfg)
+    append_bytes(path, b"")  # a results file that cannot be written fails now, before training
     grid = cell_grid(cfg)
     rows: list[dict[str, Any]] = []
     n_done = 0

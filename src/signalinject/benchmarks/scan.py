@@ -70,6 +70,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.report import MODEL_NAMES, Stat
 from signalinject.benchmarks.runner import (
     SUITES,
@@ -218,7 +219,10 @@ def _import_file(path: Path, spec: str) -> ModuleType:
         sys.path.append(folder)
     try:
         ispec.loader.exec_module(mod)
-    except (Exception, SystemExit) as e:
+    except KeyboardInterrupt:
+        del sys.modules[name]
+        raise
+    except BaseException as e:  # sys.exit() at import is a failure too
         del sys.modules[name]
         raise ModelFactoryError(
             f"{spec!r}: importing {str(path)!r} raised {type(e).__name__}: {e}"
@@ -242,7 +246,9 @@ def _import_module(module: str, spec: str) -> ModuleType:
         raise ModelFactoryError(
             f"{spec!r}: importing {module!r} raised {type(e).__name__}: {e}{_where(e, None)}"
         ) from e
-    except (Exception, SystemExit) as e:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # sys.exit() at import is a failure too
         raise ModelFactoryError(
             f"{spec!r}: importing {module!r} raised {type(e).__name__}: {e}{_where(e, None)}"
         ) from e
@@ -663,8 +669,9 @@ def plot_scan(rows: Sequence[Row], path: str | Path) -> Path:
         "reliance on a wrong-class signal",
         fontsize=10,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    make_dir(path.parent)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, dpi=100, format="png")
     return path
 
 
@@ -684,7 +691,7 @@ def write_scan_report(
     if not rows:
         raise ValueError("rows is empty: nothing to report")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
     r0 = rows[0]
     k = int(r0["num_classes"])
     head = (
@@ -694,15 +701,15 @@ def write_scan_report(
     )
     md = "\n\n".join([head, scan_table(rows), _legend(k)]) + "\n"
     table = out / "scan.md"
-    table.write_text(md, encoding="utf-8")
+    atomic_write(table, md)
     js = out / "scan.json"
-    js.write_text(
+    atomic_write(
+        js,
         json.dumps({"config": dict(config or {}), "rows": list(rows)}, indent=1, default=str)
         + "\n",
-        encoding="utf-8",
     )
     path_csv = out / "scan.csv"
-    with open(path_csv, "w", newline="", encoding="utf-8") as f:
+    with atomic_open(path_csv, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=SCAN_FIELDS, extrasaction="ignore")
         w.writeheader()
         for r in rows:

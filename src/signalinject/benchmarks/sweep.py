@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.report import MODEL_NAMES, Stat
 from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
 from signalinject.benchmarks.scan import IGNORES, READS, verdict
@@ -360,8 +361,9 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
         f"strength = {SIGNALS[signal].strength}",
         fontsize=9,
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    make_dir(path.parent)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, dpi=100, format="png")
     return path
 
 
@@ -378,7 +380,7 @@ def write_sweep_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
     if not rows:
         raise ValueError("rows is empty: nothing to report")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_dir(out)
     r0 = rows[0]
     k = int(r0["num_classes"])
     lo, hi = 100 * (1 / k + IGNORES * (1 - 1 / k)), 100 * (1 / k + READS * (1 - 1 / k))
@@ -390,9 +392,9 @@ def write_sweep_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
         f">= {hi:.0f}%, ignores < {lo:.0f}%, partial in between."
     )
     table = out / "sweep.md"
-    table.write_text(head + "\n\n" + sweep_table(rows) + "\n", encoding="utf-8")
+    atomic_write(table, head + "\n\n" + sweep_table(rows) + "\n")
     path_csv = out / "sweep.csv"
-    with open(path_csv, "w", newline="", encoding="utf-8") as f:
+    with atomic_open(path_csv, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=_CSV, extrasaction="ignore")
         w.writeheader()
         for r in rows:

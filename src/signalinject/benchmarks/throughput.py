@@ -1,4 +1,4 @@
-"""Throughput of the injectors against the cost of a plain copy (issue 7).
+"""Throughput of the injectors against the cost of a plain copy.
 
 The claim under test: injecting a signal into a whole batch costs about what copying the batch
 costs, because the per-sample parameters are ``O(N)`` small arrays and the write touches a few
@@ -59,6 +59,7 @@ import numpy as np
 import torch
 
 import signalinject
+from signalinject.benchmarks._files import atomic_write, make_dir
 from signalinject.core import Injector
 
 __all__ = [
@@ -1190,8 +1191,8 @@ def main(args: argparse.Namespace) -> int:
     if args.out is not None:
         after = machine_info()["load_average_1_5_15min"]
         doc = to_json(rows, cfg, {**machine, "load_average_after_run": after})
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(doc, indent=1) + "\n")
+        make_dir(args.out.parent)
+        atomic_write(args.out, json.dumps(doc, indent=1) + "\n")
     return 0
 
 

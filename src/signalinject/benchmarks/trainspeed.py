@@ -1,4 +1,4 @@
-"""Training throughput with the signal injected on the device, inside the loop (issue 7).
+"""Training throughput with the signal injected on the device, inside the loop.
 
 The claim under test: the paper's ConvNet trains at >= 250,000 images/s on one H200 GPU with
 bf16 autocast, channels-last, batch 1024, the data resident on the GPU and the signal injected
@@ -51,6 +51,7 @@ from typing import Any
 
 import torch
 
+from signalinject.benchmarks._files import atomic_write, make_dir
 from signalinject.benchmarks.models import CharCNN, PaperConvNet
 from signalinject.benchmarks.throughput import _csv, _torch_threads, machine_info
 from signalinject.benchmarks.train import (
@@ -651,8 +652,8 @@ def run_args(args: argparse.Namespace) -> int:
     doc = to_json(rows, cfg)
     print(to_markdown(doc))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(doc, indent=1) + "\n")
+        make_dir(args.out.parent)
+        atomic_write(args.out, json.dumps(doc, indent=1) + "\n")
     return 0
 
 

@@ -1,0 +1,147 @@
+"""Writing the benchmark's output files: never through a symlink, never half-way.
+
+Every file the benchmarks write goes through one of these helpers:
+
+- :func:`append_bytes` appends to a log-like file (``results.jsonl``): ``O_APPEND`` with
+  ``O_NOFOLLOW``, one write of the whole data, then ``fsync``;
+- :func:`open_nofollow` opens a file that must stay where it is (the ``.lock``) without
+  following a symlink;
+- :func:`atomic_write` and :func:`atomic_open` write a whole file (reports, tables, figures) to a
+  temporary file in the same directory, then rename it over the target. A crash, a full disk or
+  an exception leaves the old file (or none), never a half-written one; a symlink at the target
+  is replaced by the new file, its target is never written.
+
+Where the platform has no ``O_NOFOLLOW`` (Windows) the symlink check is skipped.
+
+>>> import tempfile
+>>> d = Path(tempfile.mkdtemp())
+>>> atomic_write(d / "a.txt", "hello\\n").read_text()
+'hello\\n'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = [
+    "append_bytes",
+    "atomic_open",
+    "atomic_write",
+    "make_dir",
+    "open_nofollow",
+    "refuse_symlink",
+]
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _symlink_error(path: str | os.PathLike[str]) -> OSError:
+    what = "is a symlink; refusing to write through it (remove the link)"
+    return OSError(errno.ELOOP, what, path)
+
+
+def refuse_symlink(path: str | os.PathLike[str]) -> None:
+    """Raise the :func:`open_nofollow` error now if ``path`` is a symlink (before a long run
+    that would write it at its end)."""
+    if os.path.islink(path):
+        raise _symlink_error(path)
+
+
+def open_nofollow(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> int:
+    """``os.open(path, flags | O_NOFOLLOW)``: a file descriptor, never through a symlink.
+
+    Raises:
+        OSError: ``path`` is a symlink (errno ``ELOOP``; the message says so), or any error of
+            ``os.open``.
+    """
+    try:
+        return os.open(path, flags | _NOFOLLOW, mode)
+    except OSError as e:
+        if e.errno == errno.ELOOP or (e.errno == errno.EMLINK and os.path.islink(path)):
+            raise _symlink_error(path) from None
+        raise
+
+
+def append_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Append ``data`` to ``path`` (created 0o644 if missing) with one write, then fsync.
+
+    ``O_APPEND`` puts the data at the end even if the file grew; a short write is continued; a
+    failed write (a full disk) is cut back off, so the file ends where it ended before.
+    """
+    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        start = os.fstat(fd).st_size
+        try:
+            view = memoryview(data)
+            while view:  # a regular file takes it in one write; loop in case of a short write
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except OSError:  # a full disk mid-line: take the part back, so no half line remains
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, start)
+            raise
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_open(
+    path: str | os.PathLike[str], mode: str = "w", *, newline: str | None = None
+) -> Iterator[IO[Any]]:
+    """A file object for ``path`` in ``mode`` (``"w"``: UTF-8 text, ``"wb"``: bytes) whose
+    content replaces ``path`` only when the block ends without an exception.
+
+    The data goes to a temporary file beside ``path`` (so the rename stays on one file system),
+    is fsynced, then renamed over ``path``; on any error the temporary file is removed and
+    ``path`` is left as it was.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"mode must be 'w' or 'wb', got {mode!r}")
+    target = Path(path)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, expected a file", str(target))
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        if hasattr(os, "fchmod"):  # mkstemp makes it 0o600; a report is as readable as others
+            os.fchmod(fd, 0o644)
+        encoding = None if mode == "wb" else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
+    """Replace ``path`` with ``data`` (text is written as UTF-8) through :func:`atomic_open`.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+    """
+    with atomic_open(path, "wb") as f:
+        f.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(path)
+
+
+def make_dir(path: str | os.PathLike[str]) -> Path:
+    """Create the directory ``path`` and its parents (nothing if it exists) and return it.
+
+    Raises:
+        NotADirectoryError: ``path`` is a file (or a symlink to one).
+        OSError: it cannot be created (a read-only file system, no permission).
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "is a file, expected a directory", str(p))
+    p.mkdir(parents=True, exist_ok=True)
+    return p

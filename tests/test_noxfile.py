@@ -1,0 +1,106 @@
+"""The noxfile's choice of torch build: CPU-only from PyTorch's CPU index where it answers, else
+the default index with a notice; the default (CUDA) build where a GPU is present or asked for.
+The probe and the GPU check are injected; one real probe must give up within seconds."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def noxfile() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("_signalinject_noxfile", ROOT / "noxfile.py")
+    assert spec is not None
+    assert spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def choose(noxfile: ModuleType, env: dict[str, str], gpu: bool, up: bool) -> tuple[list[str], str]:
+    probed: list[str] = []
+
+    def probe(url: str) -> bool:
+        probed.append(url)
+        return up
+
+    args, notice = noxfile.torch_install(env=env, gpu=lambda: gpu, probe=probe)
+    assert probed in ([], [noxfile.CPU_INDEX])
+    return args, notice
+
+
+class TestChoice:
+    def test_cpu_machine_index_reachable(self, noxfile: ModuleType) -> None:
+        args, notice = choose(noxfile, {}, gpu=False, up=True)
+        assert args == ["torch==2.13.0", "--index-url", "https://download.pytorch.org/whl/cpu"]
+        assert notice == (
+            "torch==2.13.0: the CPU-only build from https://download.pytorch.org/whl/cpu"
+        )
+
+    def test_cpu_machine_index_unreachable(self, noxfile: ModuleType) -> None:
+        args, notice = choose(noxfile, {}, gpu=False, up=False)
+        assert args == ["torch==2.13.0"]
+        assert notice.startswith(
+            "torch==2.13.0: https://download.pytorch.org/whl/cpu is not reachable; installing "
+            "from the default index"
+        )
+        assert "\n" not in notice
+
+    @pytest.mark.parametrize("up", [True, False])
+    def test_gpu_present(self, noxfile: ModuleType, up: bool) -> None:
+        args, notice = choose(noxfile, {}, gpu=True, up=up)
+        assert args == ["torch==2.13.0"]
+        assert notice == "torch==2.13.0: the default (CUDA) build, a GPU is present"
+
+    @pytest.mark.parametrize("gpu", [True, False])
+    def test_forced(self, noxfile: ModuleType, gpu: bool) -> None:
+        args, notice = choose(noxfile, {"SIGNALINJECT_TORCH": "cuda"}, gpu=gpu, up=True)
+        assert args == ["torch==2.13.0"]
+        assert notice.endswith("the default (CUDA) build, SIGNALINJECT_TORCH=cuda")
+        args, _ = choose(noxfile, {"SIGNALINJECT_TORCH": " CPU "}, gpu=gpu, up=True)
+        assert args[1:] == ["--index-url", noxfile.CPU_INDEX]  # a GPU machine can ask for CPU
+        args, _ = choose(noxfile, {"SIGNALINJECT_TORCH": "cpu"}, gpu=gpu, up=False)
+        assert args == ["torch==2.13.0"]
+
+    def test_bad_choice(self, noxfile: ModuleType) -> None:
+        with pytest.raises(
+            ValueError, match="SIGNALINJECT_TORCH must be 'cpu' or 'cuda', got 'rocm'"
+        ):
+            choose(noxfile, {"SIGNALINJECT_TORCH": "rocm"}, gpu=False, up=True)
+
+    def test_companions_come_from_the_same_index(self, noxfile: ModuleType) -> None:
+        args, _ = noxfile.torch_install(
+            noxfile.TORCHVISION, env={}, gpu=lambda: False, probe=lambda url: True
+        )
+        assert args == [*noxfile.TORCHVISION, "--index-url", noxfile.CPU_INDEX]
+
+    def test_every_torch_install_goes_through_the_helper(self) -> None:
+        text = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+        assert "session.install(TORCH" not in text
+        assert "session.install(*TORCHVISION" not in text
+
+
+class TestProbe:
+    def test_real_probe_is_quick(self, noxfile: ModuleType) -> None:
+        """The real check against PyTorch's index, whatever the network here: an answer within
+        seconds (the development machines cannot reach it and get False)."""
+        t0 = time.monotonic()
+        got = noxfile.reachable(noxfile.CPU_INDEX)
+        assert isinstance(got, bool)
+        assert time.monotonic() - t0 < 3 * noxfile.PROBE_TIMEOUT_S
+
+    def test_unreachable_address(self, noxfile: ModuleType) -> None:
+        t0 = time.monotonic()
+        assert noxfile.reachable("http://127.0.0.1:9/", timeout=1.0) is False  # discard port
+        assert noxfile.reachable("not a url") is False
+        assert time.monotonic() - t0 < 5
+
+    def test_has_gpu_is_a_bool(self, noxfile: ModuleType) -> None:
+        assert isinstance(noxfile.has_gpu(), bool)
