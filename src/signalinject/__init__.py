@@ -11,7 +11,7 @@ from signalinject.adapters import (
     InjectTransform,
     inject_batch,
 )
-from signalinject.core import Compose, Injector, from_config
+from signalinject.core import Compose, Injector, from_config, get_signal, list_signals
 from signalinject.image import (
     ImageInjector,
     MultipleLocations,
@@ -53,6 +53,8 @@ __all__ = [
     "TextInjector",
     "__version__",
     "from_config",
+    "get_signal",
     "inject_batch",
+    "list_signals",
     "orthogonal_noise_basis",
 ]

@@ -1,9 +1,14 @@
-"""The ``Injector`` base class, ``Compose`` and configuration round-trips.
+"""The ``Injector`` base class, the registry of signals, ``Compose`` and configurations.
 
 An injector is a small frozen dataclass. Calling it on data ``x`` with labels ``y`` draws the
 per-sample parameters from ``(seed, index, y)`` (:meth:`Injector.codes`) and then writes them in
 one vectorized pass. Domain subclasses (:mod:`signalinject.image`, :mod:`signalinject.text`)
 implement ``__call__`` and ``decode``.
+
+A signal registers by being defined: a subclass that declares a ``name`` (``one_pixel``) is a
+signal of the registry (:func:`get_signal`, :func:`list_signals`), which the benchmarks, ``show``,
+the throughput benchmark and the tests read. Its ``name`` keys its configuration and, through
+``stream``, its random draws, so moving or renaming the class changes neither.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -20,16 +26,74 @@ import torch
 
 from signalinject._backend import Array, as_index, gate, randint, to_backend, where
 
-__all__ = ["Compose", "Injector", "from_config"]
+__all__ = ["Compose", "Injector", "from_config", "get_signal", "list_signals"]
 
 # Counters of the draws shared by every injector; subclasses use counters >= 16.
 _COVERAGE, _FIDELITY, _WRONG_CLASS = 1, 2, 3
 
+#: The signals by ``name``, in the order they were defined.
 _REGISTRY: dict[str, type[Injector]] = {}
+#: Every other name a signal answers to: its aliases, its ``module.qualname`` (the 0.1.0 configs'
+#: ``__class_fullname__``), mapped to its ``name``.
+_ALIASES: dict[str, str] = {}
+_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+_COMPOSE = "compose"
 
 
 def _fullname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _register(cls: type[Injector]) -> None:
+    """Add ``cls`` (which declares ``name``) to the registry; refuse a name already taken."""
+    name = cls.__dict__["name"]
+    if not isinstance(name, str) or not _NAME.match(name) or name == _COMPOSE:
+        raise ValueError(
+            f"{cls.__qualname__}.name must be a short snake_case identifier (like "
+            f"'one_pixel'), other than {_COMPOSE!r}, got {name!r}"
+        )
+    keys = (name, *cls.aliases, _fullname(cls))
+    for key in keys:
+        owner = _REGISTRY.get(_ALIASES.get(key, key))
+        # The same class defined again (a module imported twice, a notebook cell run again)
+        # replaces the old one; another class may not take its names.
+        if owner is not None and _fullname(owner) != _fullname(cls):
+            raise ValueError(
+                f"signal name {key!r} of {_fullname(cls)} is already taken by {_fullname(owner)}"
+            )
+    _REGISTRY[name] = cls
+    for key in keys[1:]:
+        _ALIASES[key] = name
+
+
+def get_signal(name: str) -> type[Injector]:
+    """The signal class registered as ``name``, one of its aliases or its ``module.qualname``.
+
+    >>> import signalinject as si
+    >>> si.get_signal("one_pixel") is si.get_signal("signalinject.image.OnePixel") is si.OnePixel
+    True
+
+    Raises:
+        ValueError: no signal answers to ``name``; the message lists the known names.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a signal name must be a str, got {name!r} ({type(name).__name__})")
+    cls = _REGISTRY.get(_ALIASES.get(name, name))
+    if cls is None:
+        raise ValueError(f"unknown signal {name!r}; known: {', '.join(_REGISTRY)}")
+    return cls
+
+
+def list_signals(kind: str | None = None) -> dict[str, type[Injector]]:
+    """The registered signals by name, in definition order; ``kind``: only ``image``/``text``.
+
+    >>> import signalinject as si
+    >>> list(si.list_signals("text"))
+    ['mnemonic', 'length_encoding', 'pattern_char']
+    """
+    if kind is not None and kind not in ("image", "text"):
+        raise ValueError(f"kind must be 'image', 'text' or None, got {kind!r}")
+    return {n: c for n, c in _REGISTRY.items() if kind is None or c.kind == kind}
 
 
 def check_int(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:
@@ -86,37 +150,109 @@ class Injector:
     coverage: float = dataclasses.field(default=1.0, kw_only=True)
     fidelity: float = dataclasses.field(default=1.0, kw_only=True)
 
+    # -- what a signal declares (class attributes; the registry and the benchmarks read them) --
+    #: Stable short name (``one_pixel``): declaring it registers the class as a signal. Configs,
+    #: the random stream and the benchmarks' cell ids key on it, never on where the class lives.
+    name: ClassVar[str]
+    #: Other names the signal answers to in :func:`get_signal` and :func:`from_config` (old
+    #: names, the ``module.qualname`` of a class that moved).
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: Id of the signal's random stream; frozen once published (default: crc32 of ``name``).
+    #: The 0.1.0 signals declare crc32 of their class name, their 0.1.0 value.
+    stream: ClassVar[int]
+    #: What the signal is written into: ``"image"`` or ``"text"`` (set by the family base).
+    kind: ClassVar[str] = ""
+    #: Its name in the paper it comes from (Hoffer & Fine 2016 for the built-in ones).
+    paper_name: ClassVar[str | None] = None
+    #: Where it writes, in words (what ``show`` outlines).
+    writes: ClassVar[str] = ""
+    #: What the benchmark's ``strength`` scales, in words; None: the signal has no strength.
+    strength_scales: ClassVar[str | None] = None
+    #: The paper's strength (what the benchmark's ``strength=None`` means).
+    paper_strength: ClassVar[float | None] = None
+    #: ``decode`` needs the sample indices to find the signal (else it decodes blind).
+    decode_needs_index: ClassVar[bool] = False
+    #: Part of the benchmarks' default signal lists (the paper's signals).
+    default_grid: ClassVar[bool] = False
+    #: The 0.1.0 ``__class_fullname__`` of the signals that existed then: results' cell ids hash
+    #: the config in that form (:meth:`identity`), so 0.1.0 results keep resolving.
+    legacy_id: ClassVar[str | None] = None
     #: Largest ``num_classes`` the signal can encode (None: unbounded or known at call time).
     capacity: ClassVar[int | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _REGISTRY[_fullname(cls)] = cls
+        if "name" not in cls.__dict__:
+            return  # a family base (ImageInjector), or a subclass that is no signal of its own
+        # Declared per class, never inherited: a subclass with a name of its own is a new
+        # signal, with its own stream and ids, and not in the default lists unless it says so.
+        if "stream" not in cls.__dict__:
+            cls.stream = zlib.crc32(str(cls.__dict__["name"]).encode())
+        for attr, default in (("legacy_id", None), ("default_grid", False), ("aliases", ())):
+            if attr not in cls.__dict__:
+                setattr(cls, attr, default)
+        if cls.legacy_id is not None:
+            cls.aliases = (*cls.aliases, cls.legacy_id)
+        _register(cls)
 
     def __post_init__(self) -> None:
         check_int("num_classes", self.num_classes, low=2)
+        self._set("seed", check_int("seed", self.seed, low=0, high=2**64 - 1))
+        self._set("coverage", check_fraction("coverage", self.coverage))
+        self._set("fidelity", check_fraction("fidelity", self.fidelity))
+        self._normalize()
+        # Checked together, after every field is normalized: a capacity may depend on them.
         cap = self._capacity()
         if cap is not None and self.num_classes > cap:
             raise ValueError(
                 f"{type(self).__name__}: num_classes={self.num_classes} exceeds the signal's "
                 f"capacity of {cap} classes"
             )
-        object.__setattr__(self, "seed", check_int("seed", self.seed, low=0, high=2**64 - 1))
-        object.__setattr__(self, "coverage", check_fraction("coverage", self.coverage))
-        object.__setattr__(self, "fidelity", check_fraction("fidelity", self.fidelity))
+        self._validate()
+
+    def _normalize(self) -> None:
+        """Check and normalize each of the subclass's own fields (chain with ``super()``)."""
+
+    def _validate(self) -> None:
+        """Rules across fields, run once every field is normalized (chain with ``super()``)."""
 
     def _capacity(self) -> int | None:
         """The capacity of this configuration (subclasses with variable capacity override)."""
         return self.capacity
 
     def _set(self, name: str, value: object) -> None:
-        """Normalize a field in ``__post_init__`` (the dataclass is frozen)."""
+        """Normalize a field in ``_normalize`` (the dataclass is frozen)."""
         object.__setattr__(self, name, value)
 
-    @property
-    def stream(self) -> int:
-        """Stable id of this injector's random stream: crc32 of the class name."""
-        return zlib.crc32(type(self).__name__.encode())
+    # -- fitted signals and the benchmarks --------------------------------------------------
+    def fit(self, x: Any, y: Any) -> Injector:
+        """A new injector fitted to data ``x`` with labels ``y``, its fit held in its fields.
+
+        The signals fitted to data (their code depends on the data, e.g. the One-Pixel
+        Shortcut) override this; every other signal needs no fit and returns itself unchanged,
+        so that a pipeline can call ``fit`` on any injector.
+        """
+        return self
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The benchmark's injector: the paper's defaults, ``strength`` applied if given.
+
+        ``quantizer`` matters to text signals only. Signals with a strength override this and
+        :meth:`check_strength`.
+        """
+        if strength is not None:
+            raise ValueError(f"signal {cls.name!r} has no strength")
+        return cls(num_classes, seed=seed)
+
+    @classmethod
+    def check_strength(cls, strength: float, num_classes: int | None) -> None:
+        """Refuse a benchmark ``strength`` (finite, > 0) that the signal cannot take.
+
+        The default accepts any; the pixel signals refuse codes that uint8 cannot hold.
+        """
 
     # -- per-sample draws -----------------------------------------------------------------
     def codes(self, y: Array, index: Array) -> tuple[Array, Array]:
@@ -195,12 +331,33 @@ class Injector:
 
     # -- configuration --------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
-        """A JSON-serializable description: ``{"__class_fullname__": ..., **init_args}``."""
-        cfg: dict[str, Any] = {"__class_fullname__": _fullname(type(self))}
+        """A JSON-serializable description: ``{"name": ..., **init_args}``.
+
+        Raises:
+            TypeError: the class declares no ``name`` of its own (a subclass of a signal that
+                is not registered): its config would rebuild its parent.
+        """
+        cls = type(self)
+        if "name" not in cls.__dict__:
+            raise TypeError(
+                f"{cls.__qualname__} declares no name of its own, so it has no config; give "
+                f"it a class attribute name = '...' to register it as a signal"
+            )
+        cfg: dict[str, Any] = {"name": cls.name}
         for f in dataclasses.fields(self):
             if f.init:
                 cfg[f.name] = _jsonable(getattr(self, f.name))
         return cfg
+
+    def identity(self) -> dict[str, Any]:
+        """The config as results' cell ids hash it: :meth:`get_config`, except that a signal
+        of 0.1.0 keeps the form it had then (``__class_fullname__``: its :attr:`legacy_id`),
+        so that results computed by 0.1.0 keep resolving."""
+        cfg = self.get_config()
+        if self.legacy_id is None:
+            return cfg
+        del cfg["name"]
+        return {"__class_fullname__": self.legacy_id, **cfg}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Injector | Compose:
@@ -287,11 +444,8 @@ class Compose:
         return np.stack(rows)
 
     def get_config(self) -> dict[str, Any]:
-        """``{"__class_fullname__": "signalinject.core.Compose", "injectors": [...]}``."""
-        return {
-            "__class_fullname__": _fullname(Compose),
-            "injectors": [inj.get_config() for inj in self.injectors],
-        }
+        """``{"name": "compose", "injectors": [...]}``."""
+        return {"name": _COMPOSE, "injectors": [inj.get_config() for inj in self.injectors]}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Injector | Compose:
@@ -302,22 +456,28 @@ class Compose:
 def from_config(config: Mapping[str, Any]) -> Injector | Compose:
     """Rebuild an injector or a ``Compose`` from a ``get_config()`` dictionary.
 
+    The signal is named by ``"name"`` (a registered name or alias), or, in 0.1.0 configs, by
+    ``"__class_fullname__"`` (the class's ``module.qualname`` then).
+
     Raises:
-        ValueError: the class name is missing or not a signalinject injector.
+        ValueError: the name is missing or names no registered signal.
     """
-    if not isinstance(config, Mapping) or "__class_fullname__" not in config:
-        raise ValueError(f"config must be a mapping with '__class_fullname__', got {config!r}")
-    name = config["__class_fullname__"]
-    args = {k: v for k, v in config.items() if k != "__class_fullname__"}
-    if name == _fullname(Compose):
-        return Compose(tuple(_as_injector(from_config(c)) for c in args["injectors"]))
-    cls = _REGISTRY.get(name)
-    if cls is None:
+    keys = ("name", "__class_fullname__")
+    if not isinstance(config, Mapping) or sum(k in config for k in keys) != 1:
         raise ValueError(
-            f"unknown injector class {name!r}; known: {sorted(_REGISTRY)} and "
-            f"{_fullname(Compose)!r}"
+            f"config must be a mapping with 'name' (or, from 0.1.0, '__class_fullname__'), "
+            f"got {config!r}"
         )
-    return cls(**{k: _tupled(v) for k, v in args.items()})
+    key = "name" if "name" in config else "__class_fullname__"
+    name = config[key]
+    args = {k: v for k, v in config.items() if k != key}
+    if name in (_COMPOSE, _fullname(Compose)):
+        return Compose(tuple(_as_injector(from_config(c)) for c in args["injectors"]))
+    if not isinstance(name, str) or _REGISTRY.get(_ALIASES.get(name, name)) is None:
+        raise ValueError(
+            f"unknown injector {name!r}; known: {', '.join(_REGISTRY)} and {_COMPOSE!r}"
+        )
+    return get_signal(name)(**{k: _tupled(v) for k, v in args.items()})
 
 
 def _as_injector(obj: Injector | Compose) -> Injector:

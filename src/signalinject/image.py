@@ -360,6 +360,8 @@ def _labels_out(out: Array, single: bool) -> Any:
 class ImageInjector(Injector):
     """Base of the image injectors: layout handling, validation, copy, then ``apply``."""
 
+    kind: ClassVar[str] = "image"
+
     #: ``apply`` reads the clean images from ``source`` and writes every element of ``out``: one
     #: pass over memory instead of a copy followed by a read-modify-write of the whole batch.
     _fuses_copy: ClassVar[bool] = False
@@ -439,6 +441,18 @@ class ImageInjector(Injector):
         """
         raise NotImplementedError
 
+    def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
+        """Where the signal writes in each image of ``height`` x ``width`` (what ``show``
+        outlines): int64 ``(N, P)`` rows and columns (NumPy) for labels and indices ``(N,)``;
+        ``P = 0`` for a dense signal (the default)."""
+        n = int(y.shape[0])
+        return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.int64)
+
+    def code_range(self) -> tuple[float, float] | None:
+        """The lowest and highest code value written (for a display's contrast stretch);
+        None where the values are not codes (drawn, or dense)."""
+        return None
+
     def _carried(self, params: Params) -> Array | None:
         """The ``carried`` mask, or None when every sample carries the signal.
 
@@ -460,6 +474,26 @@ class ImageInjector(Injector):
     def read(self, x: Array, index: Array) -> Array:
         """The decoding rule on a channels-last batch (see each class)."""
         raise NotImplementedError
+
+
+_STEP = "step between class codes (class k's pixel value is k * strength)"
+
+
+def _check_step_strength(
+    name: str, strength: float, num_classes: int | None, *, per_class: bool
+) -> None:
+    """The benchmark's pixel codes are uint8: ``strength`` whole, the largest code <= 255."""
+    if strength != math.floor(strength):
+        raise ValueError(
+            f"{name} writes uint8 pixels: strength must be a whole number, got {strength!r}"
+        )
+    top = strength * ((num_classes or 1) - 1) if per_class else strength
+    if top > 255:
+        most = 255 // ((num_classes or 2) - 1) if per_class else 255
+        raise ValueError(
+            f"strength {strength:g} is too large for {name} with {num_classes} classes: its "
+            f"largest code would be {top:g} > 255 (at most {most})"
+        )
 
 
 def _code_values(name: str, values: Any, k: int) -> tuple[float, ...]:
@@ -496,14 +530,44 @@ class OnePixel(ImageInjector):
     ([[7, 7, 7], [2, 2, 2]], [7, 2])
     """
 
+    name: ClassVar[str] = "one_pixel"
+    stream: ClassVar[int] = 0x6E7E5A42  # crc32(b"OnePixel"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.image.OnePixel"
+    paper_name: ClassVar[str | None] = "One pixel"
+    writes: ClassVar[str] = "one fixed pixel, every channel"
+    strength_scales: ClassVar[str | None] = _STEP
+    paper_strength: ClassVar[float | None] = 1
+    default_grid: ClassVar[bool] = True
+
     position: tuple[int, int] = (0, 0)
     values: tuple[float, ...] | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _normalize(self) -> None:
+        super()._normalize()
         self._set("position", _check_position("position", self.position))
         if self.values is not None:
             self._set("values", _code_values("values", self.values, self.num_classes))
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The paper's (codes ``0..K-1``), or codes ``0, s, 2s, ...`` for ``strength=s``."""
+        if strength is None or strength == 1:
+            return cls(num_classes, seed=seed)
+        return cls(num_classes, seed=seed, values=tuple(k * strength for k in range(num_classes)))
+
+    @classmethod
+    def check_strength(cls, strength: float, num_classes: int | None) -> None:
+        _check_step_strength(cls.name, strength, num_classes, per_class=True)
+
+    def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
+        n = int(y.shape[0])
+        r, c = self.position
+        return np.full((n, 1), r, np.int64), np.full((n, 1), c, np.int64)
+
+    def code_range(self) -> tuple[float, float] | None:
+        return min(self.code_values), max(self.code_values)
 
     @property
     def code_values(self) -> tuple[float, ...]:
@@ -551,12 +615,21 @@ class PatternPixels(ImageInjector):
     [[1, 9, 9, 0], [9, 9, 9, 9], [9, 9, 9, 9], [1, 9, 9, 0]]
     """
 
+    name: ClassVar[str] = "pattern_pixels"
+    stream: ClassVar[int] = 0x5F27A8E7  # crc32(b"PatternPixels"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.image.PatternPixels"
+    paper_name: ClassVar[str | None] = "Pattern pixels"
+    writes: ClassVar[str] = "fixed pixels (default: the four corners), every channel"
+    strength_scales: ClassVar[str | None] = "value of a set bit (on_value; off_value 0)"
+    paper_strength: ClassVar[float | None] = 1
+    default_grid: ClassVar[bool] = True
+
     positions: tuple[tuple[int, int], ...] | None = None
     on_value: float = 1
     off_value: float = 0
 
-    def __post_init__(self) -> None:
-        # positions first: the capacity checked by the base depends on them.
+    def _normalize(self) -> None:
+        super()._normalize()
         if self.positions is not None:
             if isinstance(self.positions, str | bytes) or not hasattr(self.positions, "__len__"):
                 raise TypeError(
@@ -568,7 +641,6 @@ class PatternPixels(ImageInjector):
             if len(set(pos)) != len(pos):
                 raise ValueError(f"positions must be distinct, got {pos}")
             self._set("positions", pos)
-        super().__post_init__()
         (on,) = check_finite_values("on_value", (self.on_value,))
         (off,) = check_finite_values("off_value", (self.off_value,))
         if on == off:
@@ -578,6 +650,27 @@ class PatternPixels(ImageInjector):
 
     def _capacity(self) -> int:
         return int(2 ** (4 if self.positions is None else len(self.positions)))
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The paper's (bits 1 / 0), or ``on_value=strength`` (``off_value`` 0)."""
+        if strength is None or strength == 1:
+            return cls(num_classes, seed=seed)
+        return cls(num_classes, seed=seed, on_value=strength, off_value=0)
+
+    @classmethod
+    def check_strength(cls, strength: float, num_classes: int | None) -> None:
+        _check_step_strength(cls.name, strength, num_classes, per_class=False)
+
+    def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
+        pos = np.asarray(self.pixel_positions(height, width), np.int64)
+        n = int(y.shape[0])
+        return np.tile(pos[:, 0], (n, 1)), np.tile(pos[:, 1], (n, 1))
+
+    def code_range(self) -> tuple[float, float] | None:
+        return min(self.off_value, self.on_value), max(self.off_value, self.on_value)
 
     def pixel_positions(self, height: int, width: int) -> tuple[tuple[int, int], ...]:
         """The bit pixels for an image of this size (resolves the default corners)."""
@@ -643,10 +736,20 @@ class RandomPixel(ImageInjector):
     (vectorized over samples and pixels).
     """
 
+    name: ClassVar[str] = "random_pixel"
+    stream: ClassVar[int] = 0x04B59283  # crc32(b"RandomPixel"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.image.RandomPixel"
+    paper_name: ClassVar[str | None] = "Random pixel"
+    writes: ClassVar[str] = "one pixel per sample at a location drawn from (seed, index)"
+    strength_scales: ClassVar[str | None] = _STEP
+    paper_strength: ClassVar[float | None] = 1
+    decode_needs_index: ClassVar[bool] = True
+    default_grid: ClassVar[bool] = True
+
     values: tuple[float, ...] | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _normalize(self) -> None:
+        super()._normalize()
         if self.values is not None:
             self._set("values", _code_values("values", self.values, self.num_classes))
 
@@ -654,6 +757,26 @@ class RandomPixel(ImageInjector):
     def code_values(self) -> tuple[float, ...]:
         """The code of each class (``values`` or ``0..K-1``)."""
         return _code_values("values", self.values, self.num_classes)
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The paper's (codes ``0..K-1``), or codes ``0, s, 2s, ...`` for ``strength=s``."""
+        if strength is None or strength == 1:
+            return cls(num_classes, seed=seed)
+        return cls(num_classes, seed=seed, values=tuple(k * strength for k in range(num_classes)))
+
+    @classmethod
+    def check_strength(cls, strength: float, num_classes: int | None) -> None:
+        _check_step_strength(cls.name, strength, num_classes, per_class=True)
+
+    def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
+        r, c = self.locations(index, height, width)
+        return np.asarray(r)[:, None], np.asarray(c)[:, None]
+
+    def code_range(self) -> tuple[float, float] | None:
+        return min(self.code_values), max(self.code_values)
 
     def locations(self, index: Array, height: int, width: int) -> tuple[Array, Array]:
         """The ``(row, column)`` drawn for each sample index: int64 ``(N,)`` each."""
@@ -753,11 +876,18 @@ class MultipleLocations(ImageInjector):
     the 1797 scikit-learn digits upsampled to 32x32x3.
     """
 
+    name: ClassVar[str] = "multiple_locations"
+    stream: ClassVar[int] = 0x6412CF33  # crc32(b"MultipleLocations"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.image.MultipleLocations"
+    paper_name: ClassVar[str | None] = "Multiple locations"
+    writes: ClassVar[str] = "a class-specific pair of pixels, every channel"
+    default_grid: ClassVar[bool] = True
+
     pairs: tuple[tuple[tuple[int, int], tuple[int, int]], ...] | None = None
     value_range: tuple[float, float] | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _normalize(self) -> None:
+        super()._normalize()
         if self.pairs is not None:
             self._set("pairs", self._check_pairs(self.pairs))
         if self.value_range is not None:
@@ -788,6 +918,11 @@ class MultipleLocations(ImageInjector):
         if len({frozenset(p) for p in out}) != len(out):
             raise ValueError(f"pairs must be distinct, one per class, got {tuple(out)}")
         return tuple(out)
+
+    def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
+        code = np.asarray(self.codes(np.asarray(y), np.asarray(index))[0])
+        pairs = np.asarray(self.pixel_pairs(height, width), np.int64)[code]  # (N, 4)
+        return pairs[:, 0::2], pairs[:, 1::2]
 
     def pixel_pairs(self, height: int, width: int) -> tuple[tuple[int, int, int, int], ...]:
         """Each class's ``(r1, c1, r2, c2)`` for an image of this size."""
@@ -1024,15 +1159,34 @@ class OrthogonalNoise(ImageInjector):
     [0, 4, 9]
     """
 
+    name: ClassVar[str] = "orthogonal_noise"
+    stream: ClassVar[int] = 0x08A38740  # crc32(b"OrthogonalNoise"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.image.OrthogonalNoise"
+    paper_name: ClassVar[str | None] = "Noise"
+    writes: ClassVar[str] = "every element (a dense noise image added)"
+    strength_scales: ClassVar[str | None] = "per-element RMS of the noise"
+    paper_strength: ClassVar[float | None] = 0.03 * 255  # 7.65: 3% of the range
+    default_grid: ClassVar[bool] = True
+
     strength: float | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _normalize(self) -> None:
+        super()._normalize()
         if self.strength is not None:
             (s,) = check_finite_values("strength", (self.strength,))
             if s <= 0:
                 raise ValueError(f"strength must be > 0, got {s}")
             self._set("strength", float(s))
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The paper's (3% of the range: RMS 7.65 on uint8), or RMS ``strength``."""
+        paper = cls.paper_strength
+        if strength is None or (paper and math.isclose(strength, paper, rel_tol=1e-6)):
+            return cls(num_classes, seed=seed)
+        return cls(num_classes, seed=seed, strength=strength)
 
     def rms(self, x: Array) -> float:
         """The noise RMS used for images of ``x``'s dtype."""

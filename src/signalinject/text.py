@@ -44,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -550,9 +550,12 @@ class TextInjector(Injector):
             default ``CharQuantizer()``. A ``get_config()`` dictionary of one is accepted.
     """
 
+    kind: ClassVar[str] = "text"
+
     quantizer: CharQuantizer | None = dataclasses.field(default=None, kw_only=True)
 
-    def __post_init__(self) -> None:
+    def _normalize(self) -> None:
+        super()._normalize()
         q = self.quantizer
         if isinstance(q, Mapping):
             q = CharQuantizer(**q)
@@ -562,7 +565,15 @@ class TextInjector(Injector):
                 f"{type(q).__name__}"
             )
         self._set("quantizer", q)
-        super().__post_init__()
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The paper's injector, writing codes of ``quantizer`` (None: Zhang's)."""
+        if strength is not None:
+            raise ValueError(f"signal {cls.name!r} has no strength")
+        return cls(num_classes, seed=seed, quantizer=quantizer)
 
     @property
     def resolved_quantizer(self) -> CharQuantizer:
@@ -727,6 +738,11 @@ class TextInjector(Injector):
             )
         return (x[None] if x.ndim == 1 else x), x.ndim == 1
 
+    def text_location(self, text: str) -> tuple[int, ...]:
+        """The positions of an injected ``text`` that carry the signal (what ``show``
+        outlines); default none."""
+        return ()
+
     # -- what subclasses implement -----------------------------------------------------------
     def _written_codes(self) -> tuple[int, ...]:
         """Every code the injector may write on codes (for the dtype check)."""
@@ -804,10 +820,17 @@ class Mnemonic(TextInjector):
     [2, 4, 0]
     """
 
+    name: ClassVar[str] = "mnemonic"
+    stream: ClassVar[int] = 0x7420F38B  # crc32(b"Mnemonic"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.text.Mnemonic"
+    paper_name: ClassVar[str | None] = "Mnemonic"
+    writes: ClassVar[str] = "the first character"
+    default_grid: ClassVar[bool] = True
+
     chars: str | tuple[str, ...] | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _normalize(self) -> None:
+        super()._normalize()
         if self.chars is not None:
             self._set(
                 "chars",
@@ -861,6 +884,9 @@ class Mnemonic(TextInjector):
         first = first.long() if isinstance(first, torch.Tensor) else first.astype(np.int64)
         return _table(inverse, x)[first]
 
+    def text_location(self, text: str) -> tuple[int, ...]:
+        return (0,)
+
     def read_texts(self, texts: list[str]) -> list[int]:
         inverse = {c: k for k, c in enumerate(self.class_chars)}
         return [inverse.get(t[:1], -1) for t in texts]
@@ -902,11 +928,18 @@ class LengthEncoding(TextInjector):
     [0, 2, 1]
     """
 
+    name: ClassVar[str] = "length_encoding"
+    stream: ClassVar[int] = 0xFDA208D5  # crc32(b"LengthEncoding"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.text.LengthEncoding"
+    paper_name: ClassVar[str | None] = "Length encoding"
+    writes: ClassVar[str] = "the end of the text (cut or padded to the class's length)"
+    default_grid: ClassVar[bool] = True
+
     lengths: tuple[int, ...] | None = None
     pad: str = _SPACE
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _normalize(self) -> None:
+        super()._normalize()
         q = self.resolved_quantizer
         if self.lengths is not None:
             if isinstance(self.lengths, (str, bytes)) or not isinstance(
@@ -1007,6 +1040,9 @@ class LengthEncoding(TextInjector):
             return cls[torch.searchsorted(sorted_lens, used)]
         return cls[np.searchsorted(sorted_lens, used)]
 
+    def text_location(self, text: str) -> tuple[int, ...]:
+        return (len(text) - 1,)  # the length is the code: the end is the place to look
+
     def read_texts(self, texts: list[str]) -> list[int]:
         inverse = {n: k for k, n in enumerate(self.class_lengths)}
         return [inverse.get(len(t), -1) for t in texts]
@@ -1076,10 +1112,18 @@ class PatternChar(TextInjector):
     [5, 2]
     """
 
+    name: ClassVar[str] = "pattern_char"
+    stream: ClassVar[int] = 0x1CA72F2C  # crc32(b"PatternChar"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.text.PatternChar"
+    paper_name: ClassVar[str | None] = "Pattern char"
+    writes: ClassVar[str] = "the characters at fixed positions (default 50, 150, 200)"
+    default_grid: ClassVar[bool] = True
+
     positions: tuple[int, ...] = (50, 150, 200)
     char: str = _SPACE
 
-    def __post_init__(self) -> None:
+    def _normalize(self) -> None:
+        super()._normalize()
         pos = self.positions
         if isinstance(pos, (str, bytes)) or not isinstance(pos, (Sequence, np.ndarray)):
             raise TypeError(f"positions must be a sequence of integers, got {pos!r}")
@@ -1095,7 +1139,6 @@ class PatternChar(TextInjector):
         if len(norm) > 62:
             raise ValueError(f"positions can hold at most 62 bits (int64 labels), got {len(norm)}")
         self._set("positions", norm)
-        super().__post_init__()
         q = self.resolved_quantizer
         if norm[-1] >= q.length:
             raise ValueError(
@@ -1151,6 +1194,9 @@ class PatternChar(TextInjector):
         weights = _table([1 << j for j in range(len(self.positions))], x)
         b = hit.to(torch.int64) if isinstance(hit, torch.Tensor) else hit.astype(np.int64)
         return _best_subset_below((b * weights).sum(1), self.num_classes, len(self.positions))
+
+    def text_location(self, text: str) -> tuple[int, ...]:
+        return self.positions
 
     def read_texts(self, texts: list[str]) -> list[int]:
         ch, pos = self.char, self.positions
