@@ -368,6 +368,29 @@ class Injector:
     def __call__(self, x: Any, y: Any, *, index: Any = None, inplace: bool = False) -> Any:
         raise NotImplementedError
 
+    def make_params(self, y: Array, index: Array, x: Array) -> dict[str, Any]:
+        """Sample (and validate) the per-sample parameters for the batch ``x``; writes nothing.
+
+        ``x`` is the batch as :meth:`apply` takes it: images channels-last ``(N, H, W, C)``,
+        codes ``(N, L)``; ``y`` and ``index`` int64 ``(N,)`` on its backend. Raises before
+        anything is written when ``x`` cannot take the signal.
+
+        Returns:
+            ``code`` int64 ``(N,)`` (the class each signal encodes) and ``carried`` bool
+            ``(N,)``, plus what each signal adds, each with ``N`` rows on ``x``'s backend.
+        """
+        code, carried = self.codes(y, index)
+        return {"code": code, "carried": carried}
+
+    def apply(self, out: Any, params: dict[str, Any], *, source: Any = None) -> None:
+        """Write the signal described by ``params`` (:meth:`make_params`) into ``out`` in place.
+
+        ``out``: the batch as :meth:`make_params` took it, holding the clean data, unless
+        ``source`` (the clean data, shaped as ``out``) is given: then every element of ``out``
+        is written. No validation: the kernel level under ``__call__``.
+        """
+        raise NotImplementedError
+
     def decode(self, x: Any) -> Any:
         """Read the encoded class back from injected data (int64 labels, same backend)."""
         raise NotImplementedError

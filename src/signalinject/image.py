@@ -430,15 +430,24 @@ class ImageInjector(Injector):
             ``code`` int64 ``(N,)`` (the class each signal encodes), ``carried`` bool ``(N,)``,
             ``index`` int64 ``(N,)``, plus what each subclass adds.
         """
-        code, carried = self.codes(y, index)
-        return {"code": code, "carried": carried, "index": index}
+        return {**super().make_params(y, index, x), "index": index}
 
     def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         """Write the signal described by ``params`` into the channels-last batch ``out``.
 
-        ``source``: the clean images, channels-last, shaped as ``out``, when they are not
-        already in ``out``; every element of ``out`` is then written.
+        ``out`` holds the clean images, unless ``source`` (the clean images, channels-last,
+        shaped as ``out``) is given: then every element of ``out`` is written. The signal's
+        :meth:`write` does the writing; a signal that declares ``_fuses_copy`` reads
+        ``source`` itself, for the others it is copied into ``out`` first.
         """
+        if source is not None and not self._fuses_copy:
+            _copy_from(out, source)
+            source = None
+        self.write(out, params, source=source)
+
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        """Write the signal into ``out``, which holds the clean images (channels-last), in
+        place; ``source`` only for a signal that declares ``_fuses_copy`` (see :meth:`apply`)."""
         raise NotImplementedError
 
     def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
@@ -581,8 +590,7 @@ class OnePixel(ImageInjector):
         p["value"] = table[p["code"]]
         return p
 
-    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
-        _copy_from(out, source)
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         r, c = self.position
         put_fixed(out, r, c, params["value"], self._carried(params))
 
@@ -702,8 +710,7 @@ class PatternPixels(ImageInjector):
         p["value"] = table[bits]
         return p
 
-    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
-        _copy_from(out, source)
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         carried = self._carried(params)
         for j, (r, c) in enumerate(self.pixel_positions(out.shape[1], out.shape[2])):
             put_fixed(out, r, c, params["value"][:, j], carried)
@@ -790,8 +797,7 @@ class RandomPixel(ImageInjector):
         p["row"], p["col"] = self.locations(index, x.shape[1], x.shape[2])
         return p
 
-    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
-        _copy_from(out, source)
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         n = arange_like(out.shape[0], out)
         put_pixels(out, n, params["row"], params["col"], params["value"], self._carried(params))
 
@@ -965,8 +971,7 @@ class MultipleLocations(ImageInjector):
             p["value"] = np.asarray(value).astype(x.dtype)
         return p
 
-    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
-        _copy_from(out, source)
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         pair = params["pair"]
         n = arange_like(out.shape[0], out)[:, None]
         r, c = pair[:, 0::2], pair[:, 1::2]  # (N, 2) each
@@ -1228,7 +1233,7 @@ class OrthogonalNoise(ImageInjector):
 
     _fuses_copy = True
 
-    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         src: Any = out if source is None else source
         rows = params["row"]
         key, bounds = self._noise_key(out), _dtype_bounds(out)

@@ -754,8 +754,13 @@ class TextInjector(Injector):
         Every value has ``N`` rows (sliced per block of rows on the CPU), on ``x``'s backend;
         ``__call__`` passes CPU tensors as their NumPy view, so that they draw with NumPy.
         """
-        code, carried = self.codes(y, index)
-        return {"code": code, "carried": carried}
+        return super().make_params(y, index, x)
+
+    def apply(self, out: Any, params: Params, *, source: Any = None) -> None:
+        """Write into codes ``out`` ``(N, L)`` (copied from ``source`` first, if given)."""
+        if source is not None:
+            out[...] = source
+        self.apply_codes(out, params)
 
     def apply_codes(self, out: Array, params: Params) -> None:
         """Write the signal into codes ``out`` ``(N, L)`` in place, vectorized over the rows.

@@ -78,7 +78,6 @@ __all__ = [
 ]
 
 
-
 # Rows name a signal by its class name (``OnePixel``), as the tables of docs/performance.md do.
 def _classes() -> dict[str, type[Injector]]:
     """Every registered signal by class name, read from the registry at each call."""
@@ -107,6 +106,7 @@ def __getattr__(name: str) -> tuple[str, ...]:
     if name in groups:
         return _groups()[groups[name]]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _DTYPES = ("uint8", "int16", "int32", "float16", "float32", "float64")
 _BACKENDS = ("numpy", "torch")
@@ -495,7 +495,7 @@ def _measure_injector(
     if args is None:
         row["params_ms"] = row["params_fraction"] = None
     else:
-        make_params = inj.make_params  # type: ignore[attr-defined]
+        make_params = inj.make_params
         (params_s,), _ = _medians([lambda: make_params(*args)], cfg.repeats, cfg.warmup, sync)
         row["params_ms"] = params_s * 1e3
         row["params_fraction"] = params_s / inject_s
