@@ -18,6 +18,7 @@ __all__ = [
     "ArrayT",
     "arange_like",
     "as_index",
+    "check_writable",
     "empty_like_host",
     "gate",
     "hash_u32",
@@ -247,3 +248,46 @@ def empty_like_host(x: torch.Tensor) -> torch.Tensor | None:
         return None
     buf = torch.from_numpy(np.empty(tuple(dense.shape), dtype=host.dtype))
     return buf.permute([order.index(d) for d in range(x.ndim)])
+
+
+def _may_overlap(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """Whether a strided view may reach one memory location from two indices.
+
+    The sufficient condition for no overlap: the axes (of size > 1) sorted by ``|stride|``
+    each step over the whole extent of the smaller ones. Every view made by slicing,
+    transposing or reshaping a dense array meets it; a broadcast (stride 0) or a crafted
+    ``as_strided`` view that does not is refused.
+    """
+    if 0 in shape:  # no element at all
+        return False
+    extent = 0
+    for size, stride in sorted(
+        ((n, abs(s)) for n, s in zip(shape, strides, strict=True) if n > 1), key=lambda t: t[1]
+    ):
+        if stride <= extent:
+            return True
+        extent += stride * (size - 1)
+    return False
+
+
+def check_writable(x: Array, *, name: str = "x") -> None:
+    """Refuse to write into ``x`` in place where the write could not be what it looks like.
+
+    Raises:
+        ValueError: a read-only NumPy array, or memory shared between elements (an
+            ``expand``/``broadcast_to`` view, crafted strides): writing each sample's signal
+            there would write them all over each other, as torch's own in-place ops refuse.
+    """
+    if isinstance(x, np.ndarray):
+        if not x.flags.writeable:
+            raise ValueError(f"inplace=True needs a writeable {name}, got a read-only array")
+        strides = tuple(s // x.itemsize if x.itemsize else 0 for s in x.strides)
+    else:
+        strides = tuple(x.stride())
+    if _may_overlap(tuple(x.shape), strides):
+        raise ValueError(
+                f"inplace=True needs {name} whose elements do not share memory, got shape "
+                f"{tuple(x.shape)} with strides {strides} (an expanded or broadcast view): "
+                f"every sample's signal would be written over the others; pass a copy of {name} "
+                f"(x.clone(), x.copy()) or inplace=False"
+            )

@@ -24,7 +24,15 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from signalinject._backend import Array, as_index, gate, randint, to_backend, where
+from signalinject._backend import (
+    Array,
+    as_index,
+    check_writable,
+    gate,
+    randint,
+    to_backend,
+    where,
+)
 
 __all__ = ["Compose", "Injector", "from_config", "get_signal", "list_signals"]
 
@@ -201,6 +209,11 @@ class Injector:
         self._set("coverage", check_fraction("coverage", self.coverage))
         self._set("fidelity", check_fraction("fidelity", self.fidelity))
         self._normalize()
+        if self.fidelity < 1.0 and self.num_classes > 2**31:
+            raise ValueError(
+                f"{type(self).__name__}: fidelity < 1 draws wrong classes among num_classes, "
+                f"at most 2**31, got num_classes={self.num_classes}"
+            )
         # Checked together, after every field is normalized: a capacity may depend on them.
         cap = self._capacity()
         if cap is not None and self.num_classes > cap:
@@ -443,21 +456,29 @@ class Compose:
     ) -> Any:
         """Apply every injector in order, all keyed by the same ``index``.
 
-        The first child writes into a copy and the others into that copy. Each child checks its
-        input before it writes, so a child that refuses ``x`` leaves ``x`` untouched even with
-        ``inplace=True``: for arrays and tensors the result is copied into ``x`` only at the end.
+        The first child writes into a copy and the others into that copy; with ``inplace=True``
+        the result is written into ``x`` (an array, a tensor or a list of texts) only once every
+        child has succeeded, so a child that refuses leaves ``x`` as it was.
+
+        Raises:
+            ValueError: ``inplace=True`` into a read-only or self-overlapping array (checked
+                before any child runs), or any child's refusal.
         """
         arrays = isinstance(x, np.ndarray | torch.Tensor)
+        if inplace and arrays:
+            check_writable(x)
         out = x
         for i, inj in enumerate(self.injectors):
-            out = inj(out, y, index=index, inplace=i > 0 or (inplace and not arrays), **kw)
-        if inplace and arrays:
-            if isinstance(x, torch.Tensor):
-                x.copy_(out)
-            else:
-                x[...] = out
-            return x
-        return out
+            out = inj(out, y, index=index, inplace=i > 0, **kw)
+        if not inplace or not isinstance(x, np.ndarray | torch.Tensor | list):
+            return out
+        if isinstance(x, torch.Tensor):
+            x.copy_(out)
+        elif isinstance(x, list):
+            x[:] = out
+        else:
+            x[...] = out
+        return x
 
     def decode(self, x: Any, **kw: Any) -> Any:
         """Each child's decode, stacked: int64 ``(len(injectors), N)`` (or ``(len,)``)."""

@@ -36,6 +36,7 @@ import torch
 from signalinject._backend import (
     Array,
     arange_like,
+    check_writable,
     empty_like_host,
     hash_u32,
     is_torch,
@@ -195,6 +196,7 @@ def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[A
                 f"{tuple(x.shape)}{hint}"
             )
         single = x.ndim == 3
+        _check_decodable(x)
     want = 3 if single else 4
     if x.ndim != want:
         what = f"one image {one} for an integer label" if single else f"a batch {batch}"
@@ -206,6 +208,19 @@ def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[A
     if min(x4.shape[1:]) == 0:
         raise ValueError(f"images must have non-empty H, W and C, got shape {tuple(x.shape)}")
     return x4, single
+
+
+def _check_decodable(x: Array) -> None:
+    """Refuse images holding NaN for ``decode``: a NaN compares false to every code, so the
+    decoded label would be an artefact of the rule's tie-breaking."""
+    if _dtype_bounds(x)[0]:
+        return
+    nan = torch.isnan(x).any() if isinstance(x, torch.Tensor) else np.isnan(x).any()
+    if bool(nan):
+        raise ValueError(
+            "decode: the images hold NaN, which no signal's code can be read from; replace "
+            "them (e.g. nan_to_num) before decoding"
+        )
 
 
 def _check_position(name: str, pos: object) -> tuple[int, int]:
@@ -405,8 +420,7 @@ class ImageInjector(Injector):
         params = self.make_params(labels, idx, view)
         source = None
         if inplace:
-            if isinstance(x, np.ndarray) and not x.flags.writeable:
-                raise ValueError("inplace=True needs a writeable x, got a read-only array")
+            check_writable(x)
             out = x
         elif (blank := _blank_like(x, host, self._fuses_copy)) is not None:
             out, source = blank, view
@@ -517,9 +531,69 @@ def _code_values(name: str, values: Any, k: int) -> tuple[float, ...]:
     return vals
 
 
+#: Most classes the default codes ``0..K-1`` of a pixel signal hold (the values of uint16):
+#: their table is built per dtype; pass ``values=`` for other codes.
+_MAX_DEFAULT_CODES = 1 << 16
+
+
+class _ClassCodes:
+    """What :class:`OnePixel` and :class:`RandomPixel` share: one code value per class."""
+
+    num_classes: int
+    values: tuple[float, ...] | None
+    name: ClassVar[str]
+
+    def _capacity(self) -> int | None:
+        return _MAX_DEFAULT_CODES if self.values is None else None
+
+    @property
+    def code_values(self) -> tuple[float, ...]:
+        """The code of each class (``values`` or ``0..K-1``)."""
+        return _code_values("values", self.values, self.num_classes)
+
+    def _codes(self, x: Array) -> tuple[Array, tuple[float, ...]]:
+        """The codes as images like ``x`` store them (see :func:`_code_table`); the default
+        codes' capacity is checked against ``x``'s dtype first, before they are built."""
+        if self.values is None:
+            is_int, _, hi = _dtype_bounds(x)
+            top = hi if is_int else _exact_integers(x)
+            if self.num_classes - 1 > top:
+                raise ValueError(
+                    f"{type(self).__name__}: num_classes={self.num_classes} needs the codes "
+                    f"0..{self.num_classes - 1}, but images of dtype {x.dtype} hold distinct "
+                    f"integers only up to {top:g}; pass fewer classes, values=, or a wider dtype"
+                )
+        return _code_table("values", self.code_values, x)
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The paper's (codes ``0..K-1``), or codes ``0, s, 2s, ...`` for ``strength=s``."""
+        make: Any = cls
+        if strength is None or strength == 1:
+            return make(num_classes, seed=seed)  # type: ignore[no-any-return]
+        values = tuple(k * strength for k in range(num_classes))
+        return make(num_classes, seed=seed, values=values)  # type: ignore[no-any-return]
+
+    @classmethod
+    def check_strength(cls, strength: float, num_classes: int | None) -> None:
+        _check_step_strength(cls.name, strength, num_classes, per_class=True)
+
+    def code_range(self) -> tuple[float, float] | None:
+        return min(self.code_values), max(self.code_values)
+
+
+def _exact_integers(x: Array) -> float:
+    """The largest n such that a float dtype holds every integer 0..n (2048 for float16)."""
+    dt = x.dtype
+    eps = torch.finfo(dt).eps if isinstance(dt, torch.dtype) else np.finfo(dt).eps
+    return 2.0 / float(eps)
+
+
 # -- the five signals ----------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
-class OnePixel(ImageInjector):
+class OnePixel(_ClassCodes, ImageInjector):
     """One fixed pixel, all channels, holds the class code (the paper's "one pixel").
 
     Args:
@@ -557,35 +631,15 @@ class OnePixel(ImageInjector):
         if self.values is not None:
             self._set("values", _code_values("values", self.values, self.num_classes))
 
-    @classmethod
-    def for_benchmark(
-        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
-    ) -> Injector:
-        """The paper's (codes ``0..K-1``), or codes ``0, s, 2s, ...`` for ``strength=s``."""
-        if strength is None or strength == 1:
-            return cls(num_classes, seed=seed)
-        return cls(num_classes, seed=seed, values=tuple(k * strength for k in range(num_classes)))
-
-    @classmethod
-    def check_strength(cls, strength: float, num_classes: int | None) -> None:
-        _check_step_strength(cls.name, strength, num_classes, per_class=True)
-
     def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
         n = int(y.shape[0])
         r, c = self.position
         return np.full((n, 1), r, np.int64), np.full((n, 1), c, np.int64)
 
-    def code_range(self) -> tuple[float, float] | None:
-        return min(self.code_values), max(self.code_values)
-
-    @property
-    def code_values(self) -> tuple[float, ...]:
-        """The code of each class (``values`` or ``0..K-1``)."""
-        return _code_values("values", self.values, self.num_classes)
 
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
         _check_inside("position", [self.position], x.shape[1], x.shape[2])
-        table, _ = _code_table("values", self.code_values, x)
+        table, _ = self._codes(x)
         p = super().make_params(y, index, x)
         p["value"] = table[p["code"]]
         return p
@@ -596,7 +650,7 @@ class OnePixel(ImageInjector):
 
     def read(self, x: Array, index: Array) -> Array:
         _check_inside("position", [self.position], x.shape[1], x.shape[2])
-        _, stored = _code_table("values", self.code_values, x)
+        _, stored = self._codes(x)
         r, c = self.position
         return _nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
 
@@ -724,7 +778,7 @@ class PatternPixels(ImageInjector):
 
 
 @dataclasses.dataclass(frozen=True)
-class RandomPixel(ImageInjector):
+class RandomPixel(_ClassCodes, ImageInjector):
     """One pixel at a location drawn per sample holds the class code ("random pixel").
 
     The location is uniform over the ``H * W`` pixels and a pure function of
@@ -760,30 +814,10 @@ class RandomPixel(ImageInjector):
         if self.values is not None:
             self._set("values", _code_values("values", self.values, self.num_classes))
 
-    @property
-    def code_values(self) -> tuple[float, ...]:
-        """The code of each class (``values`` or ``0..K-1``)."""
-        return _code_values("values", self.values, self.num_classes)
-
-    @classmethod
-    def for_benchmark(
-        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
-    ) -> Injector:
-        """The paper's (codes ``0..K-1``), or codes ``0, s, 2s, ...`` for ``strength=s``."""
-        if strength is None or strength == 1:
-            return cls(num_classes, seed=seed)
-        return cls(num_classes, seed=seed, values=tuple(k * strength for k in range(num_classes)))
-
-    @classmethod
-    def check_strength(cls, strength: float, num_classes: int | None) -> None:
-        _check_step_strength(cls.name, strength, num_classes, per_class=True)
-
     def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
         r, c = self.locations(index, height, width)
         return np.asarray(r)[:, None], np.asarray(c)[:, None]
 
-    def code_range(self) -> tuple[float, float] | None:
-        return min(self.code_values), max(self.code_values)
 
     def locations(self, index: Array, height: int, width: int) -> tuple[Array, Array]:
         """The ``(row, column)`` drawn for each sample index: int64 ``(N,)`` each."""
@@ -791,7 +825,7 @@ class RandomPixel(ImageInjector):
         return loc // width, loc % width
 
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
-        table, _ = _code_table("values", self.code_values, x)
+        table, _ = self._codes(x)
         p = super().make_params(y, index, x)
         p["value"] = table[p["code"]]
         p["row"], p["col"] = self.locations(index, x.shape[1], x.shape[2])
@@ -809,12 +843,12 @@ class RandomPixel(ImageInjector):
         return super().decode(x, index=index, channels_last=channels_last)
 
     def read(self, x: Array, index: Array) -> Array:
-        _, stored = _code_table("values", self.code_values, x)
+        _, stored = self._codes(x)
         r, c = self.locations(index, x.shape[1], x.shape[2])
         return _nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
 
     def _read_blind(self, x: Array) -> Array:
-        table, _ = _code_table("values", self.code_values, x)
+        table, _ = self._codes(x)
         first = x[..., 0]  # (N, H, W)
         same: Any = x == x[..., :1]
         uniform = same.all(-1)  # pixels whose channels are all equal
@@ -901,6 +935,10 @@ class MultipleLocations(ImageInjector):
             if len(vr) != 2 or not vr[0] <= vr[1]:
                 raise ValueError(
                     f"value_range must be (low, high) with low <= high, got {self.value_range!r}"
+                )
+            if not math.isfinite(vr[1] - vr[0]):
+                raise ValueError(
+                    f"value_range must have a finite width (high - low), got {self.value_range!r}"
                 )
             self._set("value_range", vr)
 
@@ -1226,7 +1264,17 @@ class OrthogonalNoise(ImageInjector):
         return self.seed, self.num_classes, shape, scale, dt
 
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
-        self._noise_table(x)  # validates dtype and capacity against the image size
+        seed, k, shape, scale, _ = self._noise_key(x)
+        is_int, _, hi = _dtype_bounds(x)
+        basis = _basis_f64(seed, k, shape)  # validates the capacity against the image size
+        peak = scale * float(np.abs(basis).max())
+        if not is_int and not peak <= hi:  # also inf/NaN: a float image would hold inf
+            raise ValueError(
+                f"OrthogonalNoise: strength={self.rms(x):g} makes noise values up to {peak:g}, "
+                f"beyond the largest {x.dtype} ({hi:g}): the images would hold inf; pass a "
+                f"smaller strength"
+            )
+        self._noise_table(x)
         p = super().make_params(y, index, x)
         p["row"] = where(p["carried"], p["code"], self.num_classes)
         return p

@@ -54,6 +54,7 @@ from signalinject._backend import (
     Array,
     ArrayT,
     arange_like,
+    check_writable,
     empty_like_host,
     mark_written,
     numpy_view,
@@ -666,6 +667,8 @@ class TextInjector(Injector):
             # ahead of everything would name them.
             _check_code_values(x, who=type(self).__name__, size=q.size)
             raise
+        if inplace:
+            check_writable(x)
         if host is None or inplace:
             _check_code_values(x, who=type(self).__name__, size=q.size)  # before any write
         if host is None:
