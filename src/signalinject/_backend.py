@@ -286,8 +286,8 @@ def check_writable(x: Array, *, name: str = "x") -> None:
         strides = tuple(x.stride())
     if _may_overlap(tuple(x.shape), strides):
         raise ValueError(
-                f"inplace=True needs {name} whose elements do not share memory, got shape "
-                f"{tuple(x.shape)} with strides {strides} (an expanded or broadcast view): "
-                f"every sample's signal would be written over the others; pass a copy of {name} "
-                f"(x.clone(), x.copy()) or inplace=False"
-            )
+            f"inplace=True needs {name} whose elements do not share memory, got shape "
+            f"{tuple(x.shape)} with strides {strides} (an expanded or broadcast view): "
+            f"every sample's signal would be written over the others; pass a copy of {name} "
+            f"(x.clone(), x.copy()) or inplace=False"
+        )

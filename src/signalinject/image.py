@@ -636,7 +636,6 @@ class OnePixel(_ClassCodes, ImageInjector):
         r, c = self.position
         return np.full((n, 1), r, np.int64), np.full((n, 1), c, np.int64)
 
-
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
         _check_inside("position", [self.position], x.shape[1], x.shape[2])
         table, _ = self._codes(x)
@@ -817,7 +816,6 @@ class RandomPixel(_ClassCodes, ImageInjector):
     def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
         r, c = self.locations(index, height, width)
         return np.asarray(r)[:, None], np.asarray(c)[:, None]
-
 
     def locations(self, index: Array, height: int, width: int) -> tuple[Array, Array]:
         """The ``(row, column)`` drawn for each sample index: int64 ``(N,)`` each."""
