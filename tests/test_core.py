@@ -475,3 +475,49 @@ def test_a_subclass_without_its_own_name_has_no_config() -> None:
 def test_fit_returns_the_same_injector_for_signals_without_a_fit() -> None:
     inj = si.RandomPixel(4)
     assert inj.fit(np.zeros((2, 4, 4, 1)), np.array([0, 1])) is inj
+
+
+# -- validate once, then inject fast -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("inj", "x", "kw"),
+    [
+        (si.OnePixel(10, coverage=0.5), np.zeros((6, 8, 8, 3), np.uint8), {}),
+        (si.RandomPixel(10, fidelity=0.5), torch.zeros(6, 3, 8, 8), {}),
+        (
+            si.OrthogonalNoise(10),
+            torch.zeros(6, 8, 8, 3, dtype=torch.uint8),
+            {"channels_last": True},
+        ),
+        (si.MultipleLocations(10), np.zeros((6, 3, 8, 8), np.float32), {"channels_last": False}),
+        (si.Mnemonic(5, coverage=0.5), si.CharQuantizer(length=20).encode(["ab"] * 6), {}),
+    ],
+    ids=["numpy", "torch", "torch-channels-last", "numpy-channels-first", "codes"],
+)
+def test_prepare_then_inject_fast_equals_the_call(inj: Any, x: Any, kw: dict[str, Any]) -> None:
+    if isinstance(inj, si.Mnemonic):
+        inj = si.Mnemonic(5, coverage=0.5, quantizer=si.CharQuantizer(length=20))
+    y = np.array([3, 1, 4, 1, 0, 2])
+    idx = np.array([10, 2, 7, 2**33, 5, 6])
+    if isinstance(x, torch.Tensor):
+        y, idx = torch.from_numpy(y), torch.from_numpy(idx)
+    expected = inj(x, y, index=idx, **kw)
+    before = clone_like(x)
+    fast = inj.prepare(x, **kw)
+    assert_same(x, before)  # preparing writes nothing
+    assert pickle.loads(pickle.dumps(fast)) == fast
+    out = clone_like(x)
+    assert fast(out, y, idx) is out
+    assert_same(out, expected)
+
+
+def clone_like(x: Any) -> Any:
+    return x.clone() if isinstance(x, torch.Tensor) else x.copy()
+
+
+def test_prepare_refuses_what_a_call_refuses() -> None:
+    with pytest.raises(ValueError, match=r"position \(9, 9\) lies outside the image"):
+        si.OnePixel(10, position=(9, 9)).prepare(np.zeros((2, 8, 8, 3), np.uint8))
+    with pytest.raises(TypeError, match=r"prepare: like must be a non-empty batch"):
+        si.OnePixel(10).prepare(np.zeros((0, 8, 8, 3), np.uint8))
+    with pytest.raises(TypeError, match=r"prepare: like must be a non-empty batch .* got list"):
+        si.Mnemonic(5).prepare(["abc"])

@@ -11,7 +11,14 @@ from signalinject.adapters import (
     InjectTransform,
     inject_batch,
 )
-from signalinject.core import Compose, Injector, from_config, get_signal, list_signals
+from signalinject.core import (
+    Compose,
+    Injector,
+    Prepared,
+    from_config,
+    get_signal,
+    list_signals,
+)
 from signalinject.image import (
     ImageInjector,
     MultipleLocations,
@@ -49,6 +56,7 @@ __all__ = [
     "OrthogonalNoise",
     "PatternChar",
     "PatternPixels",
+    "Prepared",
     "RandomPixel",
     "TextInjector",
     "__version__",

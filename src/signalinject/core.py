@@ -34,7 +34,7 @@ from signalinject._backend import (
     where,
 )
 
-__all__ = ["Compose", "Injector", "from_config", "get_signal", "list_signals"]
+__all__ = ["Compose", "Injector", "Prepared", "from_config", "get_signal", "list_signals"]
 
 # Counters of the draws shared by every injector; subclasses use counters >= 16.
 _COVERAGE, _FIDELITY, _WRONG_CLASS = 1, 2, 3
@@ -395,6 +395,41 @@ class Injector:
         code, carried = self.codes(y, index)
         return {"code": code, "carried": carried}
 
+    def kernel_view(self, x: Any, **options: Any) -> Any:
+        """The batch ``x`` as :meth:`make_params` and :meth:`apply` take it (a view, no copy):
+        itself here; images are viewed channels-last (``options``: ``channels_last``)."""
+        return x
+
+    def prepare(self, like: Any, **options: Any) -> Prepared:
+        """Validate once for batches like ``like``; the result injects fast, unchecked.
+
+        "Validate once, then inject fast" for training loops: ``fast = inj.prepare(x)`` runs
+        every check of a call (type, dtype, layout, that the signal fits ``like``'s shape and
+        dtype) on one sample of ``like``, which it leaves untouched; ``fast(xb, yb, idx)`` then
+        writes into each batch in place with no check and no host sync on a GPU.
+
+        Args:
+            like: a batch ``(N, ...)`` (array or tensor, ``N >= 1``) shaped and typed as the
+                batches to come.
+            **options: the call's options (``channels_last`` for images).
+
+        Raises:
+            TypeError, ValueError: as a call on ``like`` would.
+
+        >>> import numpy as np, signalinject as si
+        >>> x = np.zeros((4, 8, 8, 3), np.uint8)
+        >>> fast = si.OnePixel(10).prepare(x)
+        >>> fast(x, np.array([7, 1, 2, 3]), np.arange(4))[:, 0, 0, 0].tolist()
+        [7, 1, 2, 3]
+        """
+        if not isinstance(like, np.ndarray | torch.Tensor) or like.ndim == 0 or not len(like):
+            raise TypeError(
+                f"prepare: like must be a non-empty batch (a numpy.ndarray or torch.Tensor), "
+                f"got {type(like).__name__}"
+            )
+        self(like[:1], [0], index=[0], **options)  # every check of a call, on one sample
+        return Prepared(self, tuple(sorted(options.items())))
+
     def apply(self, out: Any, params: dict[str, Any], *, source: Any = None) -> None:
         """Write the signal described by ``params`` (:meth:`make_params`) into ``out`` in place.
 
@@ -407,6 +442,27 @@ class Injector:
     def decode(self, x: Any) -> Any:
         """Read the encoded class back from injected data (int64 labels, same backend)."""
         raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """An injector validated once for batches like one (:meth:`Injector.prepare`).
+
+    ``fast(x, y, index)`` writes the signal into ``x`` in place and returns it: no checks, so
+    ``x`` must be shaped, typed and laid out as the batch it was prepared for, and ``y`` and
+    ``index`` int64 ``(N,)`` on ``x``'s backend and device (as a ``DataLoader`` gives them).
+    The same values as ``injector(x, y, index=index)``; picklable.
+    """
+
+    injector: Injector
+    #: The call's options (``channels_last``), as sorted ``(name, value)`` pairs.
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __call__(self, x: Any, y: Any, index: Any) -> Any:
+        inj = self.injector
+        view = inj.kernel_view(x, **dict(self.options))
+        inj.apply(view, inj.make_params(y, index, view))
+        return x
 
 
 def _jsonable(v: Any) -> Any:

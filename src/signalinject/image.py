@@ -435,6 +435,15 @@ class ImageInjector(Injector):
                 mark_written(x)
         return out
 
+    def kernel_view(self, x: Any, **options: Any) -> Any:
+        """The batch as a channels-last view (no copy), as ``make_params``/``apply`` take it;
+        ``options``: the call's ``channels_last``."""
+        channels_last = options.get("channels_last")
+        cl = (not is_torch(x)) if channels_last is None else channels_last
+        if cl:
+            return x
+        return x.permute(0, 2, 3, 1) if isinstance(x, torch.Tensor) else x.transpose(0, 2, 3, 1)
+
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
         """Draw and validate the per-sample parameters for channels-last images ``x``.
 
