@@ -55,13 +55,8 @@ def name(inj: Any) -> str:
     return f"{type(inj).__name__}-{inj.num_classes}{extra}-s{inj.seed % 1000}"
 
 
-DEFAULTS = [
-    si.OnePixel(10),
-    si.PatternPixels(10),
-    si.RandomPixel(10),
-    si.MultipleLocations(10),
-    si.OrthogonalNoise(10),
-]
+#: The paper's image signals, read from the registry (each with its defaults, K = 10).
+DEFAULTS = [cls(10) for cls in si.list_signals("image").values() if cls.default_grid]
 CUSTOM = [
     si.OnePixel(5, position=(2, 7), values=(10, 60, 110, 160, 250), seed=3),
     si.PatternPixels(6, positions=((1, 1), (4, 2), (7, 7)), on_value=200, off_value=20, seed=5),

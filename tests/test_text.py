@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import signalinject as si
 import signalinject.text as text_module
+from checks import check_decode, check_injector, check_kernel, check_pipeline
 from signalinject.text import _best_subset_below
 
 # Characters that exercise every branch: letters of both cases, digits, punctuation of the
@@ -203,6 +204,23 @@ def _variant(inj: si.TextInjector, data: st.DataObject) -> si.TextInjector:
 def _only_nonzero_chars(inj: si.TextInjector) -> bool:
     """LengthEncoding with a non-space pad agrees on codes only for texts ending in a code."""
     return isinstance(inj, si.LengthEncoding) and inj.pad != " "
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_shared_checker_at_every_level(name: str) -> None:
+    inj = dataclasses.replace(INJECTORS[name], coverage=0.7, fidelity=0.6, seed=4)
+    q = inj.resolved_quantizer
+    texts = ["", "hello world", "Crème brûlée!" * 3, "x" * (q.length + 5), "a b c", "the end"]
+    y = np.arange(len(texts)) % inj.num_classes
+    index = np.array([3, 0, 2**35, 9, 1, 77])
+    check_injector(inj, texts, y, index=index)
+    for codes in (q.encode(texts, dtype=np.uint8), q.encode(texts, backend="torch")):
+        labels = torch.from_numpy(y) if isinstance(codes, torch.Tensor) else y
+        idx = torch.from_numpy(index) if isinstance(codes, torch.Tensor) else index
+        check_injector(inj, codes, labels, index=idx)
+        check_decode(inj, inj(codes, labels, index=idx))
+        check_kernel(inj, codes, labels, index=idx)
+        check_pipeline(inj, codes, labels, index=idx)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,4 +1,4 @@
-"""Throughput of the injectors against the cost of a plain copy (issue 7).
+"""Throughput of the injectors against the cost of a plain copy.
 
 The claim under test: injecting a signal into a whole batch costs about what copying the batch
 costs, because the per-sample parameters are ``O(N)`` small arrays and the write touches a few

@@ -1,4 +1,4 @@
-"""Training throughput with the signal injected on the device, inside the loop (issue 7).
+"""Training throughput with the signal injected on the device, inside the loop.
 
 The claim under test: the paper's ConvNet trains at >= 250,000 images/s on one H200 GPU with
 bf16 autocast, channels-last, batch 1024, the data resident on the GPU and the signal injected
