@@ -36,9 +36,11 @@ import torch
 from signalinject._backend import (
     Array,
     arange_like,
+    block_bytes,
     check_writable,
     empty_like_host,
     hash_u32,
+    int_table,
     is_torch,
     mark_written,
     numpy_view,
@@ -126,16 +128,6 @@ def _host_table(
     )
     arr.setflags(write=False)
     return arr, tuple(float(v) for v in arr.tolist())
-
-
-@functools.lru_cache(maxsize=256)
-def _int_table(rows: tuple[tuple[int, ...], ...], device: torch.device | None) -> Array:
-    """``rows`` as a read-only int64 2-D table on ``device`` (None: NumPy), built once."""
-    t = np.asarray(rows, dtype=np.int64)
-    if device is not None:
-        return torch.from_numpy(t).to(device)
-    t.setflags(write=False)
-    return t
 
 
 def _code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, tuple[float, ...]]:
@@ -758,7 +750,7 @@ class PatternPixels(ImageInjector):
                 f"width {x.shape[2]}; pass distinct positions"
             )
         rcb = tuple((r, c, j) for j, (r, c) in enumerate(pos))
-        t = _int_table(rcb, x.device if isinstance(x, torch.Tensor) else None)
+        t = int_table(rcb, x)
         return t[:, 0], t[:, 1], t[:, 2]
 
     def _values(self, x: Array) -> tuple[Array, tuple[float, ...]]:
@@ -986,7 +978,7 @@ class MultipleLocations(ImageInjector):
         h, w = x.shape[1], x.shape[2]
         pairs = self.pixel_pairs(h, w)
         _check_inside("pairs", [(p[0], p[1]) for p in pairs] + [(p[2], p[3]) for p in pairs], h, w)
-        return _int_table(pairs, x.device if isinstance(x, torch.Tensor) else None)
+        return int_table(pairs, x)
 
     def _range(self, x: Array) -> tuple[bool, float, float]:
         """``(is_integer, low, high)`` of the per-sample value for images like ``x``."""
@@ -1299,7 +1291,9 @@ class OrthogonalNoise(ImageInjector):
         # samples fit in cache, so the gather, add, clip and cast of a block are one pass over
         # its memory and the temporaries stay O(block), not O(N).
         sample_bytes = max(1, int(np.prod(out.shape[1:])) * _itemsize(out))
-        per = max(1, _BLOCK_BYTES["torch" if is_torch(out) else "numpy"] // sample_bytes)
+        per = max(
+            1, block_bytes(_BLOCK_BYTES["torch" if is_torch(out) else "numpy"]) // sample_bytes
+        )
         if isinstance(out, torch.Tensor):
             st = out.stride()
             order = (0, *sorted(range(1, 4), key=lambda d: -st[d]))

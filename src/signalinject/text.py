@@ -54,8 +54,10 @@ from signalinject._backend import (
     Array,
     ArrayT,
     arange_like,
+    block_bytes,
     check_writable,
     empty_like_host,
+    int_table,
     mark_written,
     numpy_view,
     where,
@@ -250,23 +252,6 @@ def _int_dtype_max(x: Array) -> int:
     if isinstance(x, torch.Tensor):
         return int(torch.iinfo(x.dtype).max)
     return int(np.iinfo(x.dtype).max)
-
-
-def _table(values: Sequence[int], like: Array) -> Array:
-    """A small read-only int64 lookup table on ``like``'s backend and device."""
-    device = like.device if isinstance(like, torch.Tensor) else None
-    return _cached_table(tuple(int(v) for v in values), device)
-
-
-@functools.lru_cache(maxsize=256)
-def _cached_table(values: tuple[int, ...], device: torch.device | None) -> Array:
-    """Built once per ``(values, device)``: a new table per batch would cost a host-to-device
-    copy, which waits for the device, at every call on a GPU."""
-    t = np.asarray(values, dtype=np.int64)
-    if device is not None:
-        return torch.from_numpy(t).to(device)
-    t.setflags(write=False)
-    return t
 
 
 def _used_length(x: ArrayT) -> ArrayT:
@@ -708,7 +693,7 @@ class TextInjector(Injector):
         """
         n, width = out.shape
         size = self.resolved_quantizer.size
-        rows = max(1, _BLOCK_BYTES // max(1, width * out.itemsize))
+        rows = max(1, block_bytes(_BLOCK_BYTES) // max(1, width * out.itemsize))
         for start in range(0, n, rows):
             stop = min(n, start + rows)
             block = out[start:stop]
@@ -874,7 +859,7 @@ class Mnemonic(TextInjector):
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
         """``code``, ``carried`` and ``value``: the code written in column 0, int64 ``(N,)``."""
         p = super().make_params(y, index, x)
-        p["value"] = _table(self.class_codes, x)[p["code"]]
+        p["value"] = int_table(self.class_codes, x)[p["code"]]
         return p
 
     def apply_codes(self, out: Array, params: Params) -> None:
@@ -890,7 +875,7 @@ class Mnemonic(TextInjector):
             inverse[c] = k
         first = x[:, 0]
         first = first.long() if isinstance(first, torch.Tensor) else first.astype(np.int64)
-        return _table(inverse, x)[first]
+        return int_table(inverse, x)[first]
 
     def text_location(self, text: str) -> tuple[int, ...]:
         return (0,)
@@ -989,7 +974,7 @@ class LengthEncoding(TextInjector):
         """``code``, ``carried``; ``length``: the class length of ``code``, and ``cut_class``:
         ``code`` where carried, else -1 (no cut), both int64 ``(N,)``."""
         p = super().make_params(y, index, x)
-        p["length"] = _table(self.class_lengths, x)[p["code"]]
+        p["length"] = int_table(self.class_lengths, x)[p["code"]]
         p["cut_class"] = where(p["carried"], p["code"], -1)
         return p
 
@@ -1041,8 +1026,8 @@ class LengthEncoding(TextInjector):
 
     def read_codes(self, x: Array) -> Array:
         order = sorted(range(self.num_classes), key=lambda k: self.class_lengths[k])
-        sorted_lens = _table([self.class_lengths[k] for k in order], x)
-        cls = _table([*order, -1], x)  # position K: longer than every class length
+        sorted_lens = int_table([self.class_lengths[k] for k in order], x)
+        cls = int_table([*order, -1], x)  # position K: longer than every class length
         used = _used_length(x)
         if isinstance(sorted_lens, torch.Tensor) and isinstance(used, torch.Tensor):
             return cls[torch.searchsorted(sorted_lens, used)]
@@ -1170,7 +1155,7 @@ class PatternChar(TextInjector):
 
     def apply_codes(self, out: Array, params: Params) -> None:
         value, write = self._written_codes()[0], params["write"]
-        pos = _table(self.positions, out)
+        pos = int_table(self.positions, out)
         if isinstance(out, torch.Tensor):
             out[:, pos] = torch.where(write, value, out[:, pos])
         else:
@@ -1198,8 +1183,8 @@ class PatternChar(TextInjector):
 
     def read_codes(self, x: Array) -> Array:
         value = self._written_codes()[0]
-        hit = x[:, _table(self.positions, x)] == value
-        weights = _table([1 << j for j in range(len(self.positions))], x)
+        hit = x[:, int_table(self.positions, x)] == value
+        weights = int_table([1 << j for j in range(len(self.positions))], x)
         b = hit.to(torch.int64) if isinstance(hit, torch.Tensor) else hit.astype(np.int64)
         return _best_subset_below((b * weights).sum(1), self.num_classes, len(self.positions))
 
