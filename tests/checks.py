@@ -221,8 +221,9 @@ def check_kernel(inj: Any, x: Any, y: Any, *, index: Any = None, **kw: Any) -> N
     idx = inj.check_index(index, view, n, single=False)
     params = inj.make_params(labels, idx, view)
     assert_same(x, before)  # sampling never writes
-    for key, value in params.items():
-        assert int(value.shape[0]) == n, key  # per-sample parameters: N rows each
+    assert isinstance(params, si.Params)
+    for f in dataclasses.fields(params):  # typed per-sample parameters: N rows each
+        assert int(getattr(params, f.name).shape[0]) == n, f.name
     out = clone(x)
     inj.apply(_kernel_view(inj, out, kw.get("channels_last")), params)
     assert_same(out, expected)

@@ -305,22 +305,22 @@ def reference(inj: Any, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], index:
     p = inj.make_params(y, index, x)
     out = x.copy()
     for i in range(n):
-        if not p["carried"][i]:
+        if not p.carried[i]:
             continue
         if isinstance(inj, si.OnePixel):
-            out[i, inj.position[0], inj.position[1], :] = p["value"][i]
+            out[i, inj.position[0], inj.position[1], :] = p.value[i]
         elif isinstance(inj, si.PatternPixels):
             for j, (r, c) in enumerate(inj.pixel_positions(h, w)):
-                out[i, r, c, :] = p["value"][i, j]
+                out[i, r, c, :] = p.value[i, j]
         elif isinstance(inj, si.RandomPixel):
-            out[i, p["row"][i], p["col"][i], :] = p["value"][i]
+            out[i, p.row[i], p.col[i], :] = p.value[i]
         elif isinstance(inj, si.MultipleLocations):
-            r1, c1, r2, c2 = (int(v) for v in p["pair"][i])
-            out[i, r1, c1, :] = out[i, r2, c2, :] = p["value"][i]
+            r1, c1, r2, c2 = (int(v) for v in p.pair[i])
+            out[i, r1, c1, :] = out[i, r2, c2, :] = p.value[i]
         else:
             scale = inj.rms(x) * math.sqrt(x[0].size)
             noise = si.orthogonal_noise_basis(inj.num_classes, x.shape[1:], seed=inj.seed)
-            add = noise[p["code"][i]] * scale
+            add = noise[p.code[i]] * scale
             if x.dtype.kind in "iu":
                 info = np.iinfo(x.dtype)
                 total = x[i].astype(object) + np.rint(add).astype(np.int64).astype(object)

@@ -18,6 +18,13 @@ from signalinject.benchmarks import cli
 
 
 @dataclasses.dataclass(frozen=True)
+class CenterParams(si.ImageParams):
+    """What CenterPixel writes: the center pixel's value per sample."""
+
+    value: Any
+
+
+@dataclasses.dataclass(frozen=True)
 class CenterPixel(si.ImageInjector):
     """The center pixel holds ``step * k`` for class k (every channel)."""
 
@@ -26,15 +33,14 @@ class CenterPixel(si.ImageInjector):
 
     step: int = 20
 
-    def make_params(self, y: Any, index: Any, x: Any) -> dict[str, Any]:
+    def make_params(self, y: Any, index: Any, x: Any) -> CenterParams:
         p = super().make_params(y, index, x)
-        p["value"] = p["code"] * self.step
-        return p
+        return p.extend(CenterParams, value=p.code * self.step)
 
-    def write(self, out: Any, params: dict[str, Any], *, source: Any = None) -> None:
+    def write(self, out: Any, params: Any, *, source: Any = None) -> None:
         r, c = out.shape[1] // 2, out.shape[2] // 2
-        keep = params["carried"][:, None]
-        value = params["value"][:, None]
+        keep = params.carried[:, None]
+        value = params.value[:, None]
         if isinstance(out, torch.Tensor):
             out[:, r, c] = torch.where(keep, value.to(out.dtype), out[:, r, c])
         else:

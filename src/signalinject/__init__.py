@@ -14,6 +14,7 @@ from signalinject.adapters import (
 from signalinject.core import (
     Compose,
     Injector,
+    Params,
     Prepared,
     from_config,
     get_signal,
@@ -21,6 +22,7 @@ from signalinject.core import (
 )
 from signalinject.image import (
     ImageInjector,
+    ImageParams,
     MultipleLocations,
     OnePixel,
     OrthogonalNoise,
@@ -45,6 +47,7 @@ __all__ = [
     "Compose",
     "HFInjectMap",
     "ImageInjector",
+    "ImageParams",
     "IndexedDataset",
     "InjectTransform",
     "InjectedDataset",
@@ -54,6 +57,7 @@ __all__ = [
     "MultipleLocations",
     "OnePixel",
     "OrthogonalNoise",
+    "Params",
     "PatternChar",
     "PatternPixels",
     "Prepared",

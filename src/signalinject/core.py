@@ -18,8 +18,8 @@ import math
 import numbers
 import re
 import zlib
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -34,7 +34,15 @@ from signalinject._backend import (
     where,
 )
 
-__all__ = ["Compose", "Injector", "Prepared", "from_config", "get_signal", "list_signals"]
+__all__ = [
+    "Compose",
+    "Injector",
+    "Params",
+    "Prepared",
+    "from_config",
+    "get_signal",
+    "list_signals",
+]
 
 # Counters of the draws shared by every injector; subclasses use counters >= 16.
 _COVERAGE, _FIDELITY, _WRONG_CLASS = 1, 2, 3
@@ -102,6 +110,40 @@ def list_signals(kind: str | None = None) -> dict[str, type[Injector]]:
     if kind is not None and kind not in ("image", "text"):
         raise ValueError(f"kind must be 'image', 'text' or None, got {kind!r}")
     return {n: c for n, c in _REGISTRY.items() if kind is None or c.kind == kind}
+
+
+P = TypeVar("P", bound="Params")
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    """Per-sample parameters (:meth:`Injector.make_params`): typed, one field per quantity.
+
+    Every field holds ``N`` rows (one per sample) on the batch's backend and device. Each signal
+    family extends this class with what it writes (a small frozen dataclass: the fields say what
+    they are, instead of dict keys whose meaning changes from signal to signal).
+
+    Attributes:
+        code: int64 ``(N,)``: the class each sample's signal encodes (``fidelity`` applied).
+        carried: bool ``(N,)``: True where the sample carries the signal (``coverage``).
+    """
+
+    code: Any
+    carried: Any
+
+    def take(self: P, rows: Any) -> P:
+        """The parameters of ``rows`` (a slice or an integer index array of the backend)."""
+        return self.map(lambda v: v[rows])
+
+    def map(self: P, fn: Callable[[Any], Any]) -> P:
+        """``fn`` applied to every field (e.g. ``lambda v: v.to(device)``)."""
+        return dataclasses.replace(
+            self, **{f.name: fn(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        )
+
+    def extend(self, cls: type[P], **more: Any) -> P:
+        """These parameters as ``cls`` (a subclass), with the fields it adds set from ``more``."""
+        return cls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, **more)
 
 
 def check_int(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:
@@ -381,7 +423,7 @@ class Injector:
     def __call__(self, x: Any, y: Any, *, index: Any = None, inplace: bool = False) -> Any:
         raise NotImplementedError
 
-    def make_params(self, y: Array, index: Array, x: Array) -> dict[str, Any]:
+    def make_params(self, y: Array, index: Array, x: Array) -> Params:
         """Sample (and validate) the per-sample parameters for the batch ``x``; writes nothing.
 
         ``x`` is the batch as :meth:`apply` takes it: images channels-last ``(N, H, W, C)``,
@@ -389,11 +431,11 @@ class Injector:
         anything is written when ``x`` cannot take the signal.
 
         Returns:
-            ``code`` int64 ``(N,)`` (the class each signal encodes) and ``carried`` bool
-            ``(N,)``, plus what each signal adds, each with ``N`` rows on ``x``'s backend.
+            :class:`Params` (``code``, ``carried``), or the signal's subclass of it with what
+            it writes, each field with ``N`` rows on ``x``'s backend.
         """
         code, carried = self.codes(y, index)
-        return {"code": code, "carried": carried}
+        return Params(code, carried)
 
     def kernel_view(self, x: Any, **options: Any) -> Any:
         """The batch ``x`` as :meth:`make_params` and :meth:`apply` take it (a view, no copy):
@@ -430,7 +472,7 @@ class Injector:
         self(like[:1], [0], index=[0], **options)  # every check of a call, on one sample
         return Prepared(self, tuple(sorted(options.items())))
 
-    def apply(self, out: Any, params: dict[str, Any], *, source: Any = None) -> None:
+    def apply(self, out: Any, params: Params, *, source: Any = None) -> None:
         """Write the signal described by ``params`` (:meth:`make_params`) into ``out`` in place.
 
         ``out``: the batch as :meth:`make_params` took it, holding the clean data, unless

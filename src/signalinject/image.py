@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -47,20 +47,64 @@ from signalinject._backend import (
     uniform01,
     where,
 )
-from signalinject.core import Injector, check_finite_values, check_int
+from signalinject.core import Injector, Params, check_finite_values, check_int
 
 __all__ = [
     "ImageInjector",
+    "ImageParams",
+    "LocatedParams",
     "MultipleLocations",
+    "NoiseParams",
     "OnePixel",
     "OrthogonalNoise",
+    "PairParams",
     "PatternPixels",
+    "PixelParams",
     "RandomPixel",
     "default_pairs",
     "orthogonal_noise_basis",
 ]
 
-Params = dict[str, Any]
+
+@dataclasses.dataclass(frozen=True)
+class ImageParams(Params):
+    """Per-sample parameters of an image signal: :class:`~signalinject.core.Params` and
+    ``index`` int64 ``(N,)``, the sample indices that keyed the draws."""
+
+    index: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelParams(ImageParams):
+    """``value``: what each sample's code pixels get, in the images' dtype: ``(N,)``, or
+    ``(N, P)`` for ``P`` pixels per sample (``PatternPixels``: one bit each)."""
+
+    value: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class LocatedParams(PixelParams):
+    """``row``, ``col`` int64 ``(N,)``: the pixel drawn for each sample (``RandomPixel``)."""
+
+    row: Any
+    col: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class PairParams(PixelParams):
+    """``pair`` int64 ``(N, 4)``: ``(r1, c1, r2, c2)`` of each sample's code class; ``value``
+    ``(N,)`` the value both pixels get (``MultipleLocations``)."""
+
+    pair: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseParams(ImageParams):
+    """``noise_row`` int64 ``(N,)``: the row of the noise table added to each sample, the code
+    where carried and K (all zero) elsewhere (``OrthogonalNoise``)."""
+
+    noise_row: Any
+
 
 #: Bytes of images per block in OrthogonalNoise.apply: NumPy blocks stay in a core's L2 cache;
 #: torch's per-call overhead is several times NumPy's, so its blocks are larger (measured best
@@ -436,7 +480,7 @@ class ImageInjector(Injector):
             return x
         return x.permute(0, 2, 3, 1) if isinstance(x, torch.Tensor) else x.transpose(0, 2, 3, 1)
 
-    def make_params(self, y: Array, index: Array, x: Array) -> Params:
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         """Draw and validate the per-sample parameters for channels-last images ``x``.
 
         Writes nothing; raises before anything is written when ``x`` cannot take the signal.
@@ -445,7 +489,7 @@ class ImageInjector(Injector):
             ``code`` int64 ``(N,)`` (the class each signal encodes), ``carried`` bool ``(N,)``,
             ``index`` int64 ``(N,)``, plus what each subclass adds.
         """
-        return {**super().make_params(y, index, x), "index": index}
+        return super().make_params(y, index, x).extend(ImageParams, index=index)
 
     def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         """Write the signal described by ``params`` into the channels-last batch ``out``.
@@ -483,7 +527,7 @@ class ImageInjector(Injector):
         Decided from ``coverage`` alone, so that the common case reads no mask (and a GPU
         never waits for one).
         """
-        return None if self.coverage >= 1.0 else params["carried"]
+        return None if self.coverage >= 1.0 else params.carried
 
     def decode(self, x: Any, *, index: Any = None, channels_last: bool | None = None) -> Any:
         """Read the encoded class back: int64 ``(N,)``, same backend and device.
@@ -637,16 +681,15 @@ class OnePixel(_ClassCodes, ImageInjector):
         r, c = self.position
         return np.full((n, 1), r, np.int64), np.full((n, 1), c, np.int64)
 
-    def make_params(self, y: Array, index: Array, x: Array) -> Params:
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         _check_inside("position", [self.position], x.shape[1], x.shape[2])
         table, _ = self._codes(x)
         p = super().make_params(y, index, x)
-        p["value"] = table[p["code"]]
-        return p
+        return p.extend(PixelParams, value=table[p.code])
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         r, c = self.position
-        put_fixed(out, r, c, params["value"], self._carried(params))
+        put_fixed(out, r, c, cast("PixelParams", params).value, self._carried(params))
 
     def read(self, x: Array, index: Array) -> Array:
         _check_inside("position", [self.position], x.shape[1], x.shape[2])
@@ -756,18 +799,17 @@ class PatternPixels(ImageInjector):
     def _values(self, x: Array) -> tuple[Array, tuple[float, ...]]:
         return _code_table("on_value/off_value", (self.off_value, self.on_value), x)
 
-    def make_params(self, y: Array, index: Array, x: Array) -> Params:
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         _, _, bit = self._rc(x)
         table, _ = self._values(x)
         p = super().make_params(y, index, x)
-        bits = (p["code"][:, None] >> bit) & 1  # (N, P): bit j of each code
-        p["value"] = table[bits]
-        return p
+        bits = (p.code[:, None] >> bit) & 1  # (N, P): bit j of each code
+        return p.extend(PixelParams, value=table[bits])
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         carried = self._carried(params)
         for j, (r, c) in enumerate(self.pixel_positions(out.shape[1], out.shape[2])):
-            put_fixed(out, r, c, params["value"][:, j], carried)
+            put_fixed(out, r, c, cast("PixelParams", params).value[:, j], carried)
 
     def read(self, x: Array, index: Array) -> Array:
         r, c, bit = self._rc(x)
@@ -823,16 +865,16 @@ class RandomPixel(_ClassCodes, ImageInjector):
         loc = self.draw_int(index, height * width, _POSITION)
         return loc // width, loc % width
 
-    def make_params(self, y: Array, index: Array, x: Array) -> Params:
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         table, _ = self._codes(x)
         p = super().make_params(y, index, x)
-        p["value"] = table[p["code"]]
-        p["row"], p["col"] = self.locations(index, x.shape[1], x.shape[2])
-        return p
+        row, col = self.locations(index, x.shape[1], x.shape[2])
+        return p.extend(LocatedParams, value=table[p.code], row=row, col=col)
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         n = arange_like(out.shape[0], out)
-        put_pixels(out, n, params["row"], params["col"], params["value"], self._carried(params))
+        p = cast("LocatedParams", params)
+        put_pixels(out, n, p.row, p.col, p.value, self._carried(params))
 
     def decode(self, x: Any, *, index: Any = None, channels_last: bool | None = None) -> Any:
         """Read the code: at the drawn location when ``index`` is given, else blind (see class)."""
@@ -993,26 +1035,26 @@ class MultipleLocations(ImageInjector):
             )
         return is_int, a, b
 
-    def make_params(self, y: Array, index: Array, x: Array) -> Params:
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         table = self._pair_table(x)
         is_int, lo, hi = self._range(x)
         p = super().make_params(y, index, x)
-        p["pair"] = table[p["code"]]
+        pair = table[p.code]
         if is_int:
             value = self.draw_int(index, int(hi - lo) + 1, _VALUE) + int(lo)
         else:
             value = uniform01(index, self.seed, self.stream, _VALUE) * (hi - lo) + lo
         if isinstance(x, torch.Tensor):
-            p["value"] = torch.as_tensor(value).to(x.dtype)
+            value = torch.as_tensor(value).to(x.dtype)
         else:
-            p["value"] = np.asarray(value).astype(x.dtype)
-        return p
+            value = np.asarray(value).astype(x.dtype)
+        return p.extend(PairParams, value=value, pair=pair)
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
-        pair = params["pair"]
+        pair = cast("PairParams", params).pair
         n = arange_like(out.shape[0], out)[:, None]
         r, c = pair[:, 0::2], pair[:, 1::2]  # (N, 2) each
-        v = params["value"][:, None]
+        v = cast("PairParams", params).value[:, None]
         v = v.expand(-1, 2) if isinstance(v, torch.Tensor) else np.broadcast_to(v, r.shape)
         put_pixels(out, n, r, c, v, self._carried(params))
 
@@ -1262,7 +1304,7 @@ class OrthogonalNoise(ImageInjector):
             dt = np.dtype(np.float32)
         return self.seed, self.num_classes, shape, scale, dt
 
-    def make_params(self, y: Array, index: Array, x: Array) -> Params:
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         seed, k, shape, scale, _ = self._noise_key(x)
         is_int, _, hi = _dtype_bounds(x)
         basis = _basis_f64(seed, k, shape)  # validates the capacity against the image size
@@ -1275,14 +1317,13 @@ class OrthogonalNoise(ImageInjector):
             )
         self._noise_table(x)
         p = super().make_params(y, index, x)
-        p["row"] = where(p["carried"], p["code"], self.num_classes)
-        return p
+        return p.extend(NoiseParams, noise_row=where(p.carried, p.code, self.num_classes))
 
     _fuses_copy = True
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         src: Any = out if source is None else source
-        rows = params["row"]
+        rows = cast("NoiseParams", params).noise_row
         key, bounds = self._noise_key(out), _dtype_bounds(out)
         is_int, lo, hi = bounds
         small = is_int and hi - lo <= 0xFFFF  # the table is clipped and narrowed (see operands)

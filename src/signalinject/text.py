@@ -62,12 +62,15 @@ from signalinject._backend import (
     numpy_view,
     where,
 )
-from signalinject.core import Injector, check_int
+from signalinject.core import Injector, Params, check_int
 
 __all__ = [
     "ZHANG_ALPHABET",
+    "BitParams",
+    "CharParams",
     "CharQuantizer",
     "LengthEncoding",
+    "LengthParams",
     "Mnemonic",
     "PatternChar",
     "TextInjector",
@@ -95,7 +98,30 @@ ZHANG_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-,;.!?:'\"/\\|_@#$%^&*~`+=
 _N_CODEPOINTS = 0x110000
 _SPACE = " "
 
-Params = dict[str, Any]
+
+@dataclasses.dataclass(frozen=True)
+class CharParams(Params):
+    """``value`` int64 ``(N,)``: the code each sample's first character gets (``Mnemonic``)."""
+
+    value: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class LengthParams(Params):
+    """``length`` int64 ``(N,)``: the class length of each code; ``cut_class`` int64 ``(N,)``:
+    the code where carried, else -1 (no cut) (``LengthEncoding``)."""
+
+    length: Any
+    cut_class: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class BitParams(Params):
+    """``write`` bool ``(N, P)``: True where bit j of the code is set and the sample carries
+    the signal: position j gets the character (``PatternChar``)."""
+
+    write: Any
+
 
 #: Bytes of codes per block of rows on the CPU: the copy, the range check and the write of a
 #: block run while it sits in the cache (~200 blocks for 811 MB). Measured on the idle 2-core dev
@@ -701,7 +727,7 @@ class TextInjector(Injector):
                 np.copyto(block, src[start:stop])
                 if _out_of_range(block, size):
                     raise _range_error(src, who=type(self).__name__, size=size)
-            self.apply_codes(block, {k: v[start:stop] for k, v in params.items()})
+            self.apply_codes(block, params.take(slice(start, stop)))
 
     def _check_codes(self, x: Array, *, values: bool = True) -> tuple[Array, bool]:
         who, q = type(self).__name__, self.resolved_quantizer
@@ -859,11 +885,10 @@ class Mnemonic(TextInjector):
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
         """``code``, ``carried`` and ``value``: the code written in column 0, int64 ``(N,)``."""
         p = super().make_params(y, index, x)
-        p["value"] = int_table(self.class_codes, x)[p["code"]]
-        return p
+        return p.extend(CharParams, value=int_table(self.class_codes, x)[p.code])
 
     def apply_codes(self, out: Array, params: Params) -> None:
-        carried, value = params["carried"], params["value"]
+        carried, value = params.carried, cast("CharParams", params).value
         if isinstance(out, torch.Tensor):
             out[:, 0] = torch.where(carried, value, out[:, 0])
         else:  # no temporary; the value fits the dtype (checked against it before)
@@ -974,9 +999,8 @@ class LengthEncoding(TextInjector):
         """``code``, ``carried``; ``length``: the class length of ``code``, and ``cut_class``:
         ``code`` where carried, else -1 (no cut), both int64 ``(N,)``."""
         p = super().make_params(y, index, x)
-        p["length"] = int_table(self.class_lengths, x)[p["code"]]
-        p["cut_class"] = where(p["carried"], p["code"], -1)
-        return p
+        length = int_table(self.class_lengths, x)[p.code]
+        return p.extend(LengthParams, length=length, cut_class=where(p.carried, p.code, -1))
 
     def apply_codes(self, out: Array, params: Params) -> None:
         """Carried rows: columns from ``length`` on become 0; with a non-zero ``pad`` code, the
@@ -990,13 +1014,14 @@ class LengthEncoding(TextInjector):
         if isinstance(out, torch.Tensor):
             self._apply_torch(out, params, pad)
             return
-        carried, width = params["carried"], out.shape[1]
+        p = cast("LengthParams", params)
+        carried, width = p.carried, out.shape[1]
         if pad:  # before the cut: the used length is read from the codes as they came
             cols = _column_numbers(width)[:-1]
-            ell = np.where(carried, params["length"], 0).astype(cols.dtype)  # 0: no padding
+            ell = np.where(carried, p.length, 0).astype(cols.dtype)  # 0: no padding
             used = _used_length(out).astype(cols.dtype)
             np.copyto(out, pad, where=(cols >= used[:, None]) & (cols < ell[:, None]))
-        cls, lens = params["cut_class"], self.class_lengths
+        cls, lens = p.cut_class, self.class_lengths
         present = np.bincount(cls + 1, minlength=len(lens) + 1)[1:]  # the classes in this block
         for k in np.flatnonzero(present).tolist():
             if lens[k] < width:
@@ -1004,7 +1029,7 @@ class LengthEncoding(TextInjector):
 
     def _apply_torch(self, out: torch.Tensor, params: Params, pad: int) -> None:
         n, width = out.shape
-        carried, length = params["carried"], params["length"]
+        carried, length = params.carried, cast("LengthParams", params).length
         cut_at = torch.where(carried, length, width)[:, None]  # width: no cut
         fill_to = torch.where(carried, length, 0)[:, None]  # 0: no padding
         cols = torch.arange(width, device=out.device)
@@ -1149,12 +1174,11 @@ class PatternChar(TextInjector):
         """``code``, ``carried`` and ``write``: bool ``(N, len(positions))``, True where bit j of
         ``code`` is set and the sample carries the signal."""
         p = super().make_params(y, index, x)
-        bits = (p["code"][:, None] >> arange_like(len(self.positions), x)[None, :]) & 1
-        p["write"] = (bits == 1) & p["carried"][:, None]
-        return p
+        bits = (p.code[:, None] >> arange_like(len(self.positions), x)[None, :]) & 1
+        return p.extend(BitParams, write=(bits == 1) & p.carried[:, None])
 
     def apply_codes(self, out: Array, params: Params) -> None:
-        value, write = self._written_codes()[0], params["write"]
+        value, write = self._written_codes()[0], cast("BitParams", params).write
         pos = int_table(self.positions, out)
         if isinstance(out, torch.Tensor):
             out[:, pos] = torch.where(write, value, out[:, pos])

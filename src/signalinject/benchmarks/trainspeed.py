@@ -60,7 +60,7 @@ from signalinject.benchmarks.train import (
     fit,
     resolve_device,
 )
-from signalinject.core import check_int
+from signalinject.core import Params, check_int
 from signalinject.image import ImageInjector, OnePixel
 from signalinject.text import LengthEncoding, Mnemonic, TextInjector
 
@@ -199,12 +199,12 @@ def text_injection_transform(inj: TextInjector, x: torch.Tensor, y: torch.Tensor
             f"text_injection_transform: codes must be in [0, {size}], got {lo if lo < 0 else hi}"
         )
     params = inj.make_params(labels, torch.arange(x.shape[0], device=x.device), x)
-    on_device: dict[torch.device, dict[str, Any]] = {x.device: params}
+    on_device: dict[torch.device, Params] = {x.device: params}
 
     def transform(xb: torch.Tensor, yb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         if idx.device not in on_device:  # x stayed on the host: parameters moved once
-            on_device[idx.device] = {k: v.to(idx.device) for k, v in params.items()}
-        inj.apply_codes(xb, {k: v.index_select(0, idx) for k, v in on_device[idx.device].items()})
+            on_device[idx.device] = params.map(lambda v: v.to(idx.device))
+        inj.apply_codes(xb, on_device[idx.device].take(idx))
         return xb
 
     return transform
