@@ -137,13 +137,23 @@ class Params:
 
     def map(self: P, fn: Callable[[Any], Any]) -> P:
         """``fn`` applied to every field (e.g. ``lambda v: v.to(device)``)."""
-        return dataclasses.replace(
-            self, **{f.name: fn(getattr(self, f.name)) for f in dataclasses.fields(self)}
-        )
+        return type(self)(*(fn(getattr(self, n)) for n in _field_names(type(self))))
 
     def extend(self, cls: type[P], **more: Any) -> P:
         """These parameters as ``cls`` (a subclass), with the fields it adds set from ``more``."""
-        return cls(**{f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, **more)
+        return cls(*(getattr(self, n) for n in _field_names(type(self))), **more)
+
+
+_FIELD_NAMES: dict[type[Params], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Params]) -> tuple[str, ...]:
+    """The fields of a ``Params`` class in order (cached: ``dataclasses.fields`` is not free,
+    and one-sample calls build parameters at every call)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def check_int(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:

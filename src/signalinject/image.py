@@ -489,7 +489,8 @@ class ImageInjector(Injector):
             ``code`` int64 ``(N,)`` (the class each signal encodes), ``carried`` bool ``(N,)``,
             ``index`` int64 ``(N,)``, plus what each subclass adds.
         """
-        return super().make_params(y, index, x).extend(ImageParams, index=index)
+        code, carried = self.codes(y, index)
+        return ImageParams(code, carried, index)
 
     def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         """Write the signal described by ``params`` into the channels-last batch ``out``.
@@ -685,7 +686,7 @@ class OnePixel(_ClassCodes, ImageInjector):
         _check_inside("position", [self.position], x.shape[1], x.shape[2])
         table, _ = self._codes(x)
         p = super().make_params(y, index, x)
-        return p.extend(PixelParams, value=table[p.code])
+        return PixelParams(p.code, p.carried, p.index, table[p.code])
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         r, c = self.position
@@ -804,7 +805,7 @@ class PatternPixels(ImageInjector):
         table, _ = self._values(x)
         p = super().make_params(y, index, x)
         bits = (p.code[:, None] >> bit) & 1  # (N, P): bit j of each code
-        return p.extend(PixelParams, value=table[bits])
+        return PixelParams(p.code, p.carried, p.index, table[bits])
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         carried = self._carried(params)
@@ -869,7 +870,7 @@ class RandomPixel(_ClassCodes, ImageInjector):
         table, _ = self._codes(x)
         p = super().make_params(y, index, x)
         row, col = self.locations(index, x.shape[1], x.shape[2])
-        return p.extend(LocatedParams, value=table[p.code], row=row, col=col)
+        return LocatedParams(p.code, p.carried, p.index, table[p.code], row, col)
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         n = arange_like(out.shape[0], out)
@@ -1048,7 +1049,7 @@ class MultipleLocations(ImageInjector):
             value = torch.as_tensor(value).to(x.dtype)
         else:
             value = np.asarray(value).astype(x.dtype)
-        return p.extend(PairParams, value=value, pair=pair)
+        return PairParams(p.code, p.carried, p.index, value, pair)
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         pair = cast("PairParams", params).pair
@@ -1317,7 +1318,7 @@ class OrthogonalNoise(ImageInjector):
             )
         self._noise_table(x)
         p = super().make_params(y, index, x)
-        return p.extend(NoiseParams, noise_row=where(p.carried, p.code, self.num_classes))
+        return NoiseParams(p.code, p.carried, p.index, where(p.carried, p.code, self.num_classes))
 
     _fuses_copy = True
 

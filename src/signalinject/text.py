@@ -727,7 +727,8 @@ class TextInjector(Injector):
                 np.copyto(block, src[start:stop])
                 if _out_of_range(block, size):
                     raise _range_error(src, who=type(self).__name__, size=size)
-            self.apply_codes(block, params.take(slice(start, stop)))
+            whole = start == 0 and stop == n  # one block (small batches): nothing to slice
+            self.apply_codes(block, params if whole else params.take(slice(start, stop)))
 
     def _check_codes(self, x: Array, *, values: bool = True) -> tuple[Array, bool]:
         who, q = type(self).__name__, self.resolved_quantizer
@@ -885,7 +886,7 @@ class Mnemonic(TextInjector):
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
         """``code``, ``carried`` and ``value``: the code written in column 0, int64 ``(N,)``."""
         p = super().make_params(y, index, x)
-        return p.extend(CharParams, value=int_table(self.class_codes, x)[p.code])
+        return CharParams(p.code, p.carried, int_table(self.class_codes, x)[p.code])
 
     def apply_codes(self, out: Array, params: Params) -> None:
         carried, value = params.carried, cast("CharParams", params).value
@@ -1000,7 +1001,7 @@ class LengthEncoding(TextInjector):
         ``code`` where carried, else -1 (no cut), both int64 ``(N,)``."""
         p = super().make_params(y, index, x)
         length = int_table(self.class_lengths, x)[p.code]
-        return p.extend(LengthParams, length=length, cut_class=where(p.carried, p.code, -1))
+        return LengthParams(p.code, p.carried, length, where(p.carried, p.code, -1))
 
     def apply_codes(self, out: Array, params: Params) -> None:
         """Carried rows: columns from ``length`` on become 0; with a non-zero ``pad`` code, the
@@ -1175,7 +1176,7 @@ class PatternChar(TextInjector):
         ``code`` is set and the sample carries the signal."""
         p = super().make_params(y, index, x)
         bits = (p.code[:, None] >> arange_like(len(self.positions), x)[None, :]) & 1
-        return p.extend(BitParams, write=(bits == 1) & p.carried[:, None])
+        return BitParams(p.code, p.carried, (bits == 1) & p.carried[:, None])
 
     def apply_codes(self, out: Array, params: Params) -> None:
         value, write = self._written_codes()[0], cast("BitParams", params).write
