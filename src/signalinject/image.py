@@ -47,7 +47,7 @@ from signalinject._backend import (
     uniform01,
     where,
 )
-from signalinject.core import Injector, Params, check_finite_values, check_int
+from signalinject.core import Injector, Params, Real, check_finite_values, check_int, checked
 
 __all__ = [
     "ImageInjector",
@@ -731,8 +731,8 @@ class PatternPixels(ImageInjector):
     default_grid: ClassVar[bool] = True
 
     positions: tuple[tuple[int, int], ...] | None = None
-    on_value: float = 1
-    off_value: float = 0
+    on_value: float = checked(Real(), default=1)
+    off_value: float = checked(Real(), default=0)
 
     def _normalize(self) -> None:
         super()._normalize()
@@ -747,12 +747,8 @@ class PatternPixels(ImageInjector):
             if len(set(pos)) != len(pos):
                 raise ValueError(f"positions must be distinct, got {pos}")
             self._set("positions", pos)
-        (on,) = check_finite_values("on_value", (self.on_value,))
-        (off,) = check_finite_values("off_value", (self.off_value,))
-        if on == off:
-            raise ValueError(f"on_value and off_value must differ, got {on} for both")
-        self._set("on_value", on)
-        self._set("off_value", off)
+        if self.on_value == self.off_value:
+            raise ValueError(f"on_value and off_value must differ, got {self.on_value} for both")
 
     def _capacity(self) -> int:
         return int(2 ** (4 if self.positions is None else len(self.positions)))
@@ -1253,15 +1249,9 @@ class OrthogonalNoise(ImageInjector):
     paper_strength: ClassVar[float | None] = 0.03 * 255  # 7.65: 3% of the range
     default_grid: ClassVar[bool] = True
 
-    strength: float | None = None
-
-    def _normalize(self) -> None:
-        super()._normalize()
-        if self.strength is not None:
-            (s,) = check_finite_values("strength", (self.strength,))
-            if s <= 0:
-                raise ValueError(f"strength must be > 0, got {s}")
-            self._set("strength", float(s))
+    strength: float | None = checked(
+        Real(positive=True, optional=True, as_float=True), default=None
+    )
 
     @classmethod
     def for_benchmark(
