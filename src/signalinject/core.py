@@ -333,6 +333,16 @@ class Injector:
         """The capacity of this configuration (subclasses with variable capacity override)."""
         return self.capacity
 
+    def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
+        """The largest ``num_classes`` this configuration can encode in samples of ``shape``
+        and ``dtype`` (NumPy or torch); None: unbounded.
+
+        ``shape``: one sample as the kernels see it, ``(H, W, C)`` channels-last for images,
+        ``(L,)`` for codes. The default is the configuration's capacity; signals whose capacity
+        depends on the data (the pixel codes a dtype holds, the elements of an image) say so.
+        """
+        return self._capacity()
+
     def _set(self, name: str, value: object) -> None:
         """Normalize a field in ``_normalize`` (the dataclass is frozen)."""
         object.__setattr__(self, name, value)
