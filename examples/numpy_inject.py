@@ -61,7 +61,7 @@ def main() -> None:
     cfg = both.get_config()
     again = si.from_config(cfg)
     assert np.array_equal(again(x, y), x4)
-    print(f"  config round trip OK: {cfg['__class_fullname__']}")
+    print(f"  config round trip OK: {cfg['name']}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,23 @@
-"""Shared checkers for injector tests, in the style of torchvision v2's ``check_transform``.
+"""Shared checkers for injector tests, in the style of torchvision v2's tests.
 
-They work for any injector called as ``inj(x, y, index=..., inplace=..., **kw)`` on a NumPy array
-or a torch tensor whose first axis is the batch, with labels ``y`` of shape ``(N,)`` (NumPy or
-torch), and for its ``decode(x, **kw)``. Image and text tests both use them.
+Three levels, as torchvision's ``check_kernel`` / ``check_functional`` / ``check_transform``:
+
+- :func:`check_kernel`: sampling (``make_params``, which writes nothing) and writing (``apply``)
+  called apart on the batch as they take it, equal to the call;
+- :func:`check_injector`: the call ``inj(x, y, index=..., inplace=..., **kw)`` on a NumPy array or
+  a torch tensor whose first axis is the batch (no mutation, type kept, per sample = batched,
+  pickling, config and ``repr`` round trips, ``inplace``);
+- :func:`check_pipeline`: the injector inside ``Compose`` and ``InjectedDataset``.
+
+:func:`check_signal` runs every level on sample data of the signal's kind, for any registered
+signal class (``tests/test_signals.py`` runs it on the whole registry). Image and text tests both
+use these checkers.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import pickle
 from typing import Any
@@ -23,8 +33,12 @@ __all__ = [
     "assert_same",
     "check_decode",
     "check_injector",
+    "check_kernel",
+    "check_pipeline",
     "check_rejects",
+    "check_signal",
     "clone",
+    "sample_data",
     "take",
     "to_numpy",
 ]
@@ -50,12 +64,18 @@ def take(x: Any, sel: np.ndarray[Any, Any]) -> Any:
     """Rows ``sel`` (int NumPy array) of ``x``, on ``x``'s backend and device."""
     if isinstance(x, torch.Tensor):
         return x[torch.as_tensor(sel, device=x.device)]
+    if isinstance(x, list):  # texts
+        return [x[i] for i in sel.tolist()]
     return np.asarray(x)[sel]
 
 
 def assert_like(actual: Any, expected: Any) -> None:
-    """Same type, dtype, shape and device (values not compared)."""
+    """Same type, dtype, shape and device (values not compared); lists (texts): type and
+    length."""
     assert type(actual) is type(expected), (type(actual), type(expected))
+    if isinstance(expected, list):
+        assert len(actual) == len(expected)
+        return
     assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
     assert tuple(actual.shape) == tuple(expected.shape), (actual.shape, expected.shape)
     if isinstance(expected, torch.Tensor):
@@ -70,6 +90,10 @@ def assert_same(actual: Any, expected: Any) -> None:
     assert_like(actual, expected)
     a, e = to_numpy(actual), to_numpy(expected)
     np.testing.assert_array_equal(a, e, strict=True)
+
+
+#: Names a signal's ``repr`` may hold besides its class (a text signal's quantizer).
+_REPR_NAMES = {"CharQuantizer": si.CharQuantizer}
 
 
 def check_injector(
@@ -107,7 +131,7 @@ def check_injector(
     assert_same(x, before)  # the input is untouched
     assert_same(inj(x, y, index=index, **kw), out)  # deterministic
 
-    n = int(x.shape[0])
+    n = len(x)
     idx = np.arange(n) if index is None else to_numpy(index)
     labels = to_numpy(y)
     for i in range(min(n, per_sample)):
@@ -127,7 +151,7 @@ def check_injector(
     assert rebuilt == inj
     assert_same(rebuilt(x, y, index=index, **kw), out)
     if check_repr:
-        assert eval(repr(inj), {type(inj).__name__: type(inj)}) == inj
+        assert eval(repr(inj), {type(inj).__name__: type(inj), **_REPR_NAMES}) == inj
 
     target = clone(x)
     returned = inj(target, y, index=index, inplace=True, **kw)
@@ -175,3 +199,99 @@ def check_rejects(inj: Any, x: Any, y: Any, exc: type[Exception], match: str, **
         assert_same(x, before)
     else:
         assert x == before
+
+
+def _kernel_view(inj: Any, x: Any, channels_last: bool | None = None) -> Any:
+    """The batch as ``make_params``/``apply`` take it: images channels-last, codes as they are."""
+    if inj.kind == "image":
+        cl = not isinstance(x, torch.Tensor) if channels_last is None else channels_last
+        if not cl:
+            return x.permute(0, 2, 3, 1) if isinstance(x, torch.Tensor) else x.transpose(0, 2, 3, 1)
+    return x
+
+
+def check_kernel(inj: Any, x: Any, y: Any, *, index: Any = None, **kw: Any) -> None:
+    """Sampling and writing apart: ``make_params`` writes nothing and ``apply`` of its parameters
+    into a copy (and, from ``source``, into an empty batch) gives ``inj(x, y)``."""
+    expected = inj(x, y, index=index, **kw)
+    before = clone(x)
+    n = int(x.shape[0])
+    view = _kernel_view(inj, x, kw.get("channels_last"))
+    labels = inj.check_labels(y, view, single=False)
+    idx = inj.check_index(index, view, n, single=False)
+    params = inj.make_params(labels, idx, view)
+    assert_same(x, before)  # sampling never writes
+    assert isinstance(params, si.Params)
+    for f in dataclasses.fields(params):  # typed per-sample parameters: N rows each
+        assert int(getattr(params, f.name).shape[0]) == n, f.name
+    out = clone(x)
+    inj.apply(_kernel_view(inj, out, kw.get("channels_last")), params)
+    assert_same(out, expected)
+    fresh = torch.zeros_like(x) if isinstance(x, torch.Tensor) else np.zeros_like(x)
+    inj.apply(_kernel_view(inj, fresh, kw.get("channels_last")), params, source=view)
+    assert_same(fresh, expected)
+    assert_same(x, before)
+
+
+def check_pipeline(inj: Any, x: Any, y: Any, *, index: Any = None) -> None:
+    """``Compose([inj])`` equals ``inj``; ``InjectedDataset`` items equal the batch's rows."""
+    expected = inj(x, y, index=index)
+    assert_same(si.Compose([inj])(x, y, index=index), expected)
+    assert_same(si.Compose([inj]).decode(expected)[0], inj.decode(expected))
+    labels = to_numpy(y)
+    idx = np.arange(len(labels)) if index is None else to_numpy(index)
+    if index is None:  # the dataset keys each sample by its position
+        base = [(x[i], int(labels[i])) for i in range(len(labels))]
+        ds = si.InjectedDataset(base, inj)
+        for i in range(len(labels)):
+            sample, label = ds[i]
+            assert label == int(labels[i])
+            assert_same(sample, expected[i])
+    assert len(idx) == len(labels)
+
+
+def sample_data(cls: type[Any], *, n: int = 6, seed: int = 0) -> list[tuple[str, Any, Any]]:
+    """``[(name, x, y)]``: batches of ``cls``'s kind for the checkers (labels for K = 4).
+
+    Images: NumPy uint8 ``(n, 16, 16, 3)`` channels-last and torch float32 ``(n, 3, 16, 16)``;
+    text: a list of str and NumPy uint8 codes of Zhang's quantizer, ``length`` 256.
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, n)
+    if cls.kind == "image":
+        u8 = rng.integers(0, 256, (n, 16, 16, 3), dtype=np.uint8)
+        f32 = torch.from_numpy(rng.random((n, 3, 16, 16), dtype=np.float32))
+        return [("numpy_uint8", u8, y), ("torch_float32", f32, torch.from_numpy(y))]
+    words = ["signal", "inject", "blind", "spot", "The", "model", "x", "42!"]
+    texts = [" ".join(rng.choice(words, int(rng.integers(0, 60)))) for _ in range(n)]
+    codes = si.CharQuantizer(length=256).encode(texts, dtype=np.uint8)
+    return [("texts", texts, y), ("numpy_uint8_codes", codes, y)]
+
+
+def check_signal(cls: type[Any], **overrides: Any) -> None:
+    """Every level of checks for a registered signal class, on :func:`sample_data`.
+
+    The injector is the benchmark's (``cls.for_benchmark``, K = 4), with ``coverage`` and
+    ``fidelity`` below 1 so that every branch of the write runs; ``overrides`` replace fields
+    (e.g. a text signal's ``quantizer``).
+    """
+    assert si.get_signal(cls.name) is cls
+    assert cls.kind in ("image", "text")
+    quantizer = si.CharQuantizer(length=256)
+    kw = {"quantizer": quantizer} if cls.kind == "text" else {}
+    base = cls.for_benchmark(4, 3, **kw)
+    inj = dataclasses.replace(base, coverage=0.7, fidelity=0.6, **overrides)
+    assert si.from_config(inj.get_config()) == inj
+    index = np.array([9, 2, 2**33, 0, 41, 7])
+    for _name, x, y in sample_data(cls):
+        idx = torch.from_numpy(index) if isinstance(x, torch.Tensor) else index
+        check_injector(inj, x, y)
+        check_injector(inj, x, y, index=idx)
+        decode_index = idx if cls.decode_needs_index else None
+        if isinstance(x, list):
+            inj.decode(inj(x, y, index=idx))
+            continue
+        check_decode(inj, inj(x, y, index=idx), index=decode_index)
+        check_kernel(inj, x, y, index=idx)
+        check_pipeline(inj, x, y)
+        check_pipeline(inj, x, y, index=idx)

@@ -11,9 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signalinject._backend import (
+    CpuRoute,
     _mix32,
     arange_like,
     as_index,
+    block_bytes,
+    cpu_route,
     empty_like_host,
     gate,
     hash_u32,
@@ -299,3 +302,43 @@ def test_empty_like_host_declines_what_numpy_cannot_hold() -> None:
         pass
 
     assert empty_like_host(torch.zeros(2).as_subclass(Sub)) is None
+
+
+def test_cpu_route_switches_paths_and_restores() -> None:
+    t = torch.zeros(3)
+    assert numpy_view(t) is not None
+    with cpu_route(tensor_views=False) as route:
+        assert route == CpuRoute(tensor_views=False)
+        assert numpy_view(t) is None
+        assert block_bytes(123) == 123
+        with cpu_route(block_bytes=7):
+            assert block_bytes(123) == 7
+            assert numpy_view(t) is None  # the outer change holds
+        assert block_bytes(123) == 123
+    assert numpy_view(t) is not None
+    arr = np.zeros(2)
+    with cpu_route(tensor_views=False):
+        assert numpy_view(arr) is arr  # arrays are always their own view
+
+
+def test_cpu_route_rejects() -> None:
+    with (
+        pytest.raises(TypeError, match=r"unexpected keyword argument 'blocks'"),
+        cpu_route(blocks=1),
+    ):
+        pass
+    with (
+        pytest.raises(TypeError, match=r"tensor_views must be True or False, got 1"),
+        cpu_route(tensor_views=1),
+    ):
+        pass
+    with (
+        pytest.raises(TypeError, match=r"block_bytes must be an integer or None, got 2.5"),
+        cpu_route(block_bytes=2.5),
+    ):
+        pass
+    with (
+        pytest.raises(ValueError, match=r"block_bytes must be >= 1, got 0"),
+        cpu_route(block_bytes=0),
+    ):
+        pass

@@ -5,10 +5,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pickle
-from typing import Any
+import zlib
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -269,7 +271,8 @@ def test_get_config_is_json_and_round_trips() -> None:
         6, positions=[[0, 1], [2, 3], [4, 5]], on_value=9, seed=2**63 + 5, coverage=0.25
     )
     cfg = inj.get_config()
-    assert cfg["__class_fullname__"] == "signalinject.image.PatternPixels"
+    assert cfg["name"] == "pattern_pixels"
+    assert "__class_fullname__" not in cfg
     assert cfg["positions"] == [[0, 1], [2, 3], [4, 5]]
     text = json.dumps(cfg)
     back = si.from_config(json.loads(text))
@@ -283,8 +286,11 @@ def test_get_config_is_json_and_round_trips() -> None:
     ("config", "match"),
     [
         ({"__class_fullname__": "signalinject.image.Nope", "num_classes": 2}, r"unknown injector"),
-        ({"__class_fullname__": "builtins.dict"}, r"unknown injector class 'builtins.dict'"),
-        ({"num_classes": 2}, r"config must be a mapping with '__class_fullname__'"),
+        ({"__class_fullname__": "builtins.dict"}, r"unknown injector 'builtins.dict'"),
+        ({"name": "nope", "num_classes": 2}, r"unknown injector 'nope'; known: one_pixel, "),
+        ({"name": 3}, r"unknown injector 3"),
+        ({"num_classes": 2}, r"config must be a mapping with 'name'"),
+        ({"name": "one_pixel", "__class_fullname__": "x"}, r"config must be a mapping with"),
         ([("__class_fullname__", "x")], r"config must be a mapping"),
         (
             {
@@ -294,7 +300,16 @@ def test_get_config_is_json_and_round_trips() -> None:
             r"a Compose cannot hold another Compose",
         ),
     ],
-    ids=["unknown", "not-an-injector", "no-class", "not-a-mapping", "nested-compose"],
+    ids=[
+        "unknown",
+        "not-an-injector",
+        "unknown-name",
+        "name-not-str",
+        "no-class",
+        "both-keys",
+        "not-a-mapping",
+        "nested-compose",
+    ],
 )
 def test_from_config_rejects(config: Any, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -361,8 +376,10 @@ def test_compose_inplace_torch() -> None:
 def test_compose_config_pickle_repr() -> None:
     c = si.Compose([si.OnePixel(4, seed=1), si.OrthogonalNoise(4, strength=0.5)])
     cfg = json.loads(json.dumps(c.get_config()))
-    assert cfg["__class_fullname__"] == "signalinject.core.Compose"
+    assert cfg["name"] == "compose"
     assert si.from_config(cfg) == c
+    old = {"__class_fullname__": "signalinject.core.Compose", "injectors": cfg["injectors"]}
+    assert si.from_config(old) == c  # a 0.1.0 Compose config
     assert pickle.loads(pickle.dumps(c)) == c
     assert "OnePixel(num_classes=4" in repr(c)
     assert "OrthogonalNoise(num_classes=4" in repr(c)
@@ -375,3 +392,160 @@ def test_compose_rejects() -> None:
         si.Compose([])
     with pytest.raises(TypeError, match=r"Compose: injectors\[1\] must be an Injector, got str"):
         si.Compose([si.OnePixel(2), "OnePixel"])  # type: ignore[list-item]
+
+
+# -- identity and the registry -----------------------------------------------------------------
+def test_names_streams_and_legacy_ids_are_frozen() -> None:
+    # the 0.1.0 streams (crc32 of the class names then): a draw must never change
+    expected = {
+        "one_pixel": (si.OnePixel, 0x6E7E5A42),
+        "pattern_pixels": (si.PatternPixels, 0x5F27A8E7),
+        "random_pixel": (si.RandomPixel, 0x04B59283),
+        "multiple_locations": (si.MultipleLocations, 0x6412CF33),
+        "orthogonal_noise": (si.OrthogonalNoise, 0x08A38740),
+        "mnemonic": (si.Mnemonic, 0x7420F38B),
+        "length_encoding": (si.LengthEncoding, 0xFDA208D5),
+        "pattern_char": (si.PatternChar, 0x1CA72F2C),
+    }
+    for name, (cls, stream) in expected.items():
+        assert si.get_signal(name) is cls
+        assert cls.name == name
+        assert cls.stream == stream == zlib.crc32(cls.__name__.encode())
+        assert cls.legacy_id == f"{cls.__module__}.{cls.__name__}"
+        assert si.get_signal(cls.legacy_id) is cls
+    assert list(si.list_signals("image"))[:5] == list(expected)[:5]
+    assert list(si.list_signals("text"))[:3] == list(expected)[5:]
+
+
+def test_identity_keeps_the_0_1_0_form_and_config_the_name() -> None:
+    inj = si.OnePixel(3, seed=2)
+    cfg, ident = inj.get_config(), inj.identity()
+    assert cfg["name"] == "one_pixel"
+    assert ident["__class_fullname__"] == "signalinject.image.OnePixel"
+    assert {k: v for k, v in ident.items() if k != "__class_fullname__"} == {
+        k: v for k, v in cfg.items() if k != "name"
+    }
+    assert si.from_config(ident) == si.from_config(cfg) == inj
+
+
+def test_a_signal_registers_by_being_defined() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Corner(si.OnePixel):
+        name: ClassVar[str] = "test_core_corner"
+
+    assert si.get_signal("test_core_corner") is Corner
+    assert Corner.stream == zlib.crc32(b"test_core_corner")  # default: crc32 of its name
+    # what only the declaring class may have is not inherited
+    assert Corner.legacy_id is None
+    assert not Corner.default_grid
+    inj = Corner(3, position=(1, 1))
+    assert inj.get_config()["name"] == "test_core_corner"
+    assert si.from_config(inj.get_config()) == inj
+    assert si.list_signals("image")["test_core_corner"] is Corner
+
+
+def test_registry_refuses_bad_and_taken_names() -> None:
+    with pytest.raises(ValueError, match=r"name must be a short snake_case identifier"):
+
+        class Bad(si.OnePixel):
+            name: ClassVar[str] = "Bad Name"
+
+    with pytest.raises(ValueError, match=r"signal name 'one_pixel' of .* is already taken by "):
+
+        class Twin(si.OnePixel):
+            name: ClassVar[str] = "one_pixel"
+
+    with pytest.raises(ValueError, match=r"unknown signal 'nope'; known: one_pixel, "):
+        si.get_signal("nope")
+    with pytest.raises(TypeError, match=r"a signal name must be a str, got 3"):
+        si.get_signal(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"kind must be 'image', 'text' or None, got 'audio'"):
+        si.list_signals("audio")
+
+
+def test_a_subclass_without_its_own_name_has_no_config() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Private(si.OnePixel):
+        pass
+
+    with pytest.raises(TypeError, match=r"Private declares no name of its own"):
+        Private(2).get_config()
+
+
+def test_fit_returns_the_same_injector_for_signals_without_a_fit() -> None:
+    inj = si.RandomPixel(4)
+    assert inj.fit(np.zeros((2, 4, 4, 1)), np.array([0, 1])) is inj
+
+
+# -- validate once, then inject fast -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("inj", "x", "kw"),
+    [
+        (si.OnePixel(10, coverage=0.5), np.zeros((6, 8, 8, 3), np.uint8), {}),
+        (si.RandomPixel(10, fidelity=0.5), torch.zeros(6, 3, 8, 8), {}),
+        (
+            si.OrthogonalNoise(10),
+            torch.zeros(6, 8, 8, 3, dtype=torch.uint8),
+            {"channels_last": True},
+        ),
+        (si.MultipleLocations(10), np.zeros((6, 3, 8, 8), np.float32), {"channels_last": False}),
+        (si.Mnemonic(5, coverage=0.5), si.CharQuantizer(length=20).encode(["ab"] * 6), {}),
+    ],
+    ids=["numpy", "torch", "torch-channels-last", "numpy-channels-first", "codes"],
+)
+def test_prepare_then_inject_fast_equals_the_call(inj: Any, x: Any, kw: dict[str, Any]) -> None:
+    if isinstance(inj, si.Mnemonic):
+        inj = si.Mnemonic(5, coverage=0.5, quantizer=si.CharQuantizer(length=20))
+    y = np.array([3, 1, 4, 1, 0, 2])
+    idx = np.array([10, 2, 7, 2**33, 5, 6])
+    if isinstance(x, torch.Tensor):
+        y, idx = torch.from_numpy(y), torch.from_numpy(idx)
+    expected = inj(x, y, index=idx, **kw)
+    before = clone_like(x)
+    fast = inj.prepare(x, **kw)
+    assert_same(x, before)  # preparing writes nothing
+    assert pickle.loads(pickle.dumps(fast)) == fast
+    out = clone_like(x)
+    assert fast(out, y, idx) is out
+    assert_same(out, expected)
+
+
+def clone_like(x: Any) -> Any:
+    return x.clone() if isinstance(x, torch.Tensor) else x.copy()
+
+
+def test_prepare_refuses_what_a_call_refuses() -> None:
+    with pytest.raises(ValueError, match=r"position \(9, 9\) lies outside the image"):
+        si.OnePixel(10, position=(9, 9)).prepare(np.zeros((2, 8, 8, 3), np.uint8))
+    with pytest.raises(TypeError, match=r"prepare: like must be a non-empty batch"):
+        si.OnePixel(10).prepare(np.zeros((0, 8, 8, 3), np.uint8))
+    with pytest.raises(TypeError, match=r"prepare: like must be a non-empty batch .* got list"):
+        si.Mnemonic(5).prepare(["abc"])
+
+
+# -- declared field rules ----------------------------------------------------------------------
+def test_declared_rules_run_field_by_field_before_the_signals_own_checks() -> None:
+    from signalinject.core import Integer, Real, checked
+
+    @dataclasses.dataclass(frozen=True)
+    class Stepped(si.OnePixel):
+        name: ClassVar[str] = "test_core_stepped"
+        step: int = checked(Integer(low=1, high=255), default=1)
+        gain: float | None = checked(
+            Real(positive=True, optional=True, as_float=True), default=None
+        )
+
+    inj = Stepped(np.int64(4), step=np.uint8(3), gain=2)  # type: ignore[arg-type]
+    assert (type(inj.num_classes), type(inj.step), inj.gain) == (int, int, 2.0)
+    with pytest.raises(ValueError, match=r"step must be in \[1, 255\], got 0"):
+        Stepped(4, step=0)
+    with pytest.raises(TypeError, match=r"step must be an integer, got 1\.5 \(float\)"):
+        Stepped(4, step=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"gain must be > 0, got -1"):
+        Stepped(4, gain=-1)
+    with pytest.raises(ValueError, match=r"gain must hold finite numbers, got nan"):
+        Stepped(4, gain=math.nan)
+    # the base fields' rules run first, in field order
+    with pytest.raises(TypeError, match=r"num_classes must be an integer, got '4'"):
+        Stepped("4", step=0)  # type: ignore[arg-type]
+    assert si.from_config(inj.get_config()) == inj

@@ -19,6 +19,7 @@ from torch.overrides import TorchFunctionMode
 
 import signalinject as si
 from checks import assert_same, check_decode, check_injector, check_rejects, to_numpy
+from signalinject._backend import cpu_route
 from signalinject.image import default_pairs
 
 DTYPES = ["uint8", "int16", "float16", "float32", "float64"]
@@ -55,13 +56,8 @@ def name(inj: Any) -> str:
     return f"{type(inj).__name__}-{inj.num_classes}{extra}-s{inj.seed % 1000}"
 
 
-DEFAULTS = [
-    si.OnePixel(10),
-    si.PatternPixels(10),
-    si.RandomPixel(10),
-    si.MultipleLocations(10),
-    si.OrthogonalNoise(10),
-]
+#: The paper's image signals, read from the registry (each with its defaults, K = 10).
+DEFAULTS = [cls(10) for cls in si.list_signals("image").values() if cls.default_grid]
 CUSTOM = [
     si.OnePixel(5, position=(2, 7), values=(10, 60, 110, 160, 250), seed=3),
     si.PatternPixels(6, positions=((1, 1), (4, 2), (7, 7)), on_value=200, off_value=20, seed=5),
@@ -309,22 +305,22 @@ def reference(inj: Any, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], index:
     p = inj.make_params(y, index, x)
     out = x.copy()
     for i in range(n):
-        if not p["carried"][i]:
+        if not p.carried[i]:
             continue
         if isinstance(inj, si.OnePixel):
-            out[i, inj.position[0], inj.position[1], :] = p["value"][i]
+            out[i, inj.position[0], inj.position[1], :] = p.value[i]
         elif isinstance(inj, si.PatternPixels):
             for j, (r, c) in enumerate(inj.pixel_positions(h, w)):
-                out[i, r, c, :] = p["value"][i, j]
+                out[i, r, c, :] = p.value[i, j]
         elif isinstance(inj, si.RandomPixel):
-            out[i, p["row"][i], p["col"][i], :] = p["value"][i]
+            out[i, p.row[i], p.col[i], :] = p.value[i]
         elif isinstance(inj, si.MultipleLocations):
-            r1, c1, r2, c2 = (int(v) for v in p["pair"][i])
-            out[i, r1, c1, :] = out[i, r2, c2, :] = p["value"][i]
+            r1, c1, r2, c2 = (int(v) for v in p.pair[i])
+            out[i, r1, c1, :] = out[i, r2, c2, :] = p.value[i]
         else:
             scale = inj.rms(x) * math.sqrt(x[0].size)
             noise = si.orthogonal_noise_basis(inj.num_classes, x.shape[1:], seed=inj.seed)
-            add = noise[p["code"][i]] * scale
+            add = noise[p.code[i]] * scale
             if x.dtype.kind in "iu":
                 info = np.iinfo(x.dtype)
                 total = x[i].astype(object) + np.rint(add).astype(np.int64).astype(object)
@@ -333,11 +329,6 @@ def reference(inj: Any, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], index:
                 wide = np.float64 if x.dtype == np.float64 else np.float32
                 out[i] = (x[i].astype(wide) + add.astype(wide)).astype(x.dtype)
     return out
-
-
-def _no_tensor_views(x: Any) -> Any:
-    """``numpy_view`` as on an accelerator: tensors keep torch's kernels."""
-    return x if isinstance(x, np.ndarray) else None
 
 
 REFERENCE_DTYPES = ["uint8", "int8", "uint16", "int16", "int32", "int64", "float16", "float32"]
@@ -405,9 +396,7 @@ def test_matches_a_plain_reference(
         assert (got is target) == inplace
         return got
 
-    with pytest.MonkeyPatch.context() as mp:
-        if torch_kernels:
-            mp.setattr(si.image, "numpy_view", _no_tensor_views)
+    with cpu_route(tensor_views=not torch_kernels):
         got = _run_layout(layout, run, inj, x, y, index, inplace)
     assert got.dtype == x.dtype
     assert np.array_equal(got, expected)
@@ -452,17 +441,15 @@ def _run_layout(
 @pytest.mark.parametrize("block", [1, 200, 10**6])
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("dtype", ["uint8", "int16", "int64", "float16", "float32"])
-def test_noise_blocks_change_nothing(
-    block: int, backend: str, dtype: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_noise_blocks_change_nothing(block: int, backend: str, dtype: str) -> None:
     """OrthogonalNoise walks the batch in blocks of samples: any block size, the same result."""
-    monkeypatch.setattr(si.image, "_BLOCK_BYTES", {"numpy": block, "torch": block})
     inj = si.OrthogonalNoise(5, strength=60.0 if dtype[0] in "iu" else 0.3, seed=4)
     rng = np.random.default_rng(5)
     x, y = images(rng, (11, 6, 5, 3), dtype), rng.integers(0, 5, 11)
     expected = reference(inj, x, y, np.arange(11))
     xb, yb = on(backend, x, y)
-    got = inj(xb, yb)
+    with cpu_route(block_bytes=block):
+        got = inj(xb, yb)
     assert np.array_equal(from_torch(got) if backend == "torch" else got, expected)
 
 
@@ -470,12 +457,13 @@ def test_noise_blocks_change_nothing(
     "dtype", ["uint8", "int8", "uint16", "int16", "int64", "float16", "float32"]
 )
 @pytest.mark.parametrize("layout", ["nchw", "channels-last"])
-def test_noise_torch_kernels_match_the_reference(
-    dtype: str, layout: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_noise_torch_kernels_match_the_reference(dtype: str, layout: str) -> None:
     """CPU tensors take NumPy's kernels; torch's own (CUDA, autograd, bfloat16) must agree."""
-    monkeypatch.setattr(si.image, "numpy_view", _no_tensor_views)
-    monkeypatch.setattr(si.image, "_BLOCK_BYTES", {"numpy": 1000, "torch": 1000})
+    with cpu_route(tensor_views=False, block_bytes=1000):
+        _noise_torch_kernels(dtype, layout)
+
+
+def _noise_torch_kernels(dtype: str, layout: str) -> None:
     inj = si.OrthogonalNoise(5, strength=60.0 if dtype[0] in "iu" else 0.3, seed=8)
     rng = np.random.default_rng(6)
     x, y = images(rng, (7, 6, 5, 3), dtype), rng.integers(0, 5, 7)

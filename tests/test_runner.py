@@ -270,7 +270,7 @@ class TestBlankAndIdentity:
         common = {"suite", "dataset", "data_fingerprint", "signal", "injector", "model", "seed"}
         assert set(torch_key) == common | {"train", "input_scale"}
         assert set(tree_key) == common | {"fit_fraction"}
-        assert torch_key["injector"] == si.OnePixel(K).get_config()
+        assert torch_key["injector"] == si.OnePixel(K).identity()
 
     def test_blank_is_part_of_the_identity(self) -> None:
         torch_key, tree_key, fingerprint = self._keys()

@@ -22,6 +22,8 @@ from hypothesis import strategies as st
 
 import signalinject as si
 import signalinject.text as text_module
+from checks import check_decode, check_injector, check_kernel, check_pipeline
+from signalinject._backend import cpu_route
 from signalinject.text import _best_subset_below
 
 # Characters that exercise every branch: letters of both cases, digits, punctuation of the
@@ -203,6 +205,23 @@ def _variant(inj: si.TextInjector, data: st.DataObject) -> si.TextInjector:
 def _only_nonzero_chars(inj: si.TextInjector) -> bool:
     """LengthEncoding with a non-space pad agrees on codes only for texts ending in a code."""
     return isinstance(inj, si.LengthEncoding) and inj.pad != " "
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_shared_checker_at_every_level(name: str) -> None:
+    inj = dataclasses.replace(INJECTORS[name], coverage=0.7, fidelity=0.6, seed=4)
+    q = inj.resolved_quantizer
+    texts = ["", "hello world", "Crème brûlée!" * 3, "x" * (q.length + 5), "a b c", "the end"]
+    y = np.arange(len(texts)) % inj.num_classes
+    index = np.array([3, 0, 2**35, 9, 1, 77])
+    check_injector(inj, texts, y, index=index)
+    for codes in (q.encode(texts, dtype=np.uint8), q.encode(texts, backend="torch")):
+        labels = torch.from_numpy(y) if isinstance(codes, torch.Tensor) else y
+        idx = torch.from_numpy(index) if isinstance(codes, torch.Tensor) else index
+        check_injector(inj, codes, labels, index=idx)
+        check_decode(inj, inj(codes, labels, index=idx))
+        check_kernel(inj, codes, labels, index=idx)
+        check_pipeline(inj, codes, labels, index=idx)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -604,11 +623,6 @@ def _code_batch(
     return codes.astype(dtype), y, index
 
 
-def _numpy_only(x: Any) -> Any:
-    """``text.numpy_view`` as on an accelerator: no NumPy view of any tensor."""
-    return x if isinstance(x, np.ndarray) else None
-
-
 def _check_all_paths(
     inj: si.TextInjector, codes: np.ndarray, y: Any, index: Any, want: np.ndarray
 ) -> None:
@@ -617,9 +631,7 @@ def _check_all_paths(
     as_t = (lambda v: torch.from_numpy(np.asarray(v))) if isinstance(y, np.ndarray) else None
     ty, ti = (as_t(y), as_t(index)) if as_t else (y, index)
     for device_path in (False, True):
-        with pytest.MonkeyPatch.context() as mp:
-            if device_path:
-                mp.setattr(text_module, "numpy_view", _numpy_only)
+        with cpu_route(tensor_views=not device_path):
             for x in (codes.copy(), torch.from_numpy(codes.copy())):
                 lab, idx = (ty, ti) if isinstance(x, torch.Tensor) else (y, index)
                 before = copy.deepcopy(x)
@@ -644,8 +656,7 @@ def test_codes_match_the_plain_reference_on_every_path(name: str, data: st.DataO
     row_bytes = codes.shape[1] * codes.itemsize
     # One row per block, blocks that end inside a row's bytes, the default: the same result.
     block = data.draw(st.sampled_from([1, 3 * row_bytes + 5, text_module._BLOCK_BYTES]))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(text_module, "_BLOCK_BYTES", block)
+    with cpu_route(block_bytes=block):
         _check_all_paths(inj, codes, y, index, want)
         if len(codes):  # one row, one label, one index
             _check_all_paths(inj, codes[0], int(y[0]), int(index[0]), want[0])
@@ -891,8 +902,7 @@ def test_codes_out_of_range_in_a_later_block(bad: int) -> None:
     codes = np.zeros((50, 1014), np.int64)
     codes[-1, -1] = bad
     y = np.zeros(50, np.int64)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(text_module, "_BLOCK_BYTES", 1014 * 8)  # one row per block: the last fails
+    with cpu_route(block_bytes=1014 * 8):  # one row per block: the last fails
         for inj in (si.Mnemonic(2), si.LengthEncoding(2), si.PatternChar(2)):
             for x in (codes.copy(), torch.from_numpy(codes.copy())):
                 for inplace in (False, True):
@@ -980,7 +990,7 @@ def test_quantizer_upper_case_alphabet_with_lowercase() -> None:
 
 
 def test_quantizer_bad_length() -> None:
-    with pytest.raises(ValueError, match=r"length must be in \[1, inf\], got 0"):
+    with pytest.raises(ValueError, match=r"length must be in \[1, 16777216\], got 0"):
         si.CharQuantizer(length=0)
 
 

@@ -14,9 +14,18 @@ from signalinject.adapters import (
     hf_inject,
     inject_batch,
 )
-from signalinject.core import Compose, Injector, from_config
+from signalinject.core import (
+    Compose,
+    Injector,
+    Params,
+    Prepared,
+    from_config,
+    get_signal,
+    list_signals,
+)
 from signalinject.image import (
     ImageInjector,
+    ImageParams,
     MultipleLocations,
     OnePixel,
     OrthogonalNoise,
@@ -41,6 +50,7 @@ __all__ = [
     "Compose",
     "HFInjectMap",
     "ImageInjector",
+    "ImageParams",
     "IndexedDataset",
     "InjectCollate",
     "InjectTransform",
@@ -51,14 +61,18 @@ __all__ = [
     "MultipleLocations",
     "OnePixel",
     "OrthogonalNoise",
+    "Params",
     "PatternChar",
     "PatternPixels",
+    "Prepared",
     "RandomPixel",
     "TextInjector",
     "__version__",
     "decode_batch",
     "from_config",
+    "get_signal",
     "hf_inject",
     "inject_batch",
+    "list_signals",
     "orthogonal_noise_basis",
 ]

@@ -7,6 +7,11 @@ and therefore bit-identical in NumPy and torch, on CPU and GPU.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
+import functools
+from collections.abc import Iterator
 from typing import Any, TypeAlias, TypeVar, cast
 
 import numpy as np
@@ -16,11 +21,16 @@ import torch
 __all__ = [
     "Array",
     "ArrayT",
+    "CpuRoute",
     "arange_like",
     "as_index",
+    "block_bytes",
+    "check_writable",
+    "cpu_route",
     "empty_like_host",
     "gate",
     "hash_u32",
+    "int_table",
     "is_torch",
     "mark_written",
     "numpy_view",
@@ -35,6 +45,63 @@ Array: TypeAlias = np.ndarray[Any, Any] | torch.Tensor
 #: ``f(x: ArrayT) -> ArrayT`` keeps the backend for mypy; a bound (not a constraint) so that a
 #: plain ``Array`` is accepted too.
 ArrayT = TypeVar("ArrayT", bound=Array)
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuRoute:
+    """How the injectors run on the CPU (one setting for image and text signals).
+
+    Attributes:
+        tensor_views: inject CPU tensors through NumPy views of their memory (the default, see
+            :func:`numpy_view`); False: torch's own kernels, as on an accelerator.
+        block_bytes: bytes per block of the blocked loops (the noise of ``OrthogonalNoise``,
+            the text injectors' copy-check-write); None: each loop's measured default.
+    """
+
+    tensor_views: bool = True
+    block_bytes: int | None = None
+
+
+_ROUTE: contextvars.ContextVar[CpuRoute] = contextvars.ContextVar(
+    "signalinject_cpu_route",
+    default=CpuRoute(),  # noqa: B039 (frozen: immutable)
+)
+
+
+@contextlib.contextmanager
+def cpu_route(**changes: Any) -> Iterator[CpuRoute]:
+    """Run the enclosed calls with :class:`CpuRoute` fields changed (any path is then reachable
+    without touching module globals); the previous route is restored on exit.
+
+    >>> import torch
+    >>> with cpu_route(tensor_views=False):
+    ...     numpy_view(torch.zeros(2)) is None
+    True
+
+    Raises:
+        TypeError: an unknown field, or a value of the wrong type.
+        ValueError: ``block_bytes`` below 1.
+    """
+    route = dataclasses.replace(_ROUTE.get(), **changes)
+    if not isinstance(route.tensor_views, bool):
+        raise TypeError(f"tensor_views must be True or False, got {route.tensor_views!r}")
+    b = route.block_bytes
+    if b is not None and (isinstance(b, bool) or not isinstance(b, int)):
+        raise TypeError(f"block_bytes must be an integer or None, got {b!r}")
+    if b is not None and b < 1:
+        raise ValueError(f"block_bytes must be >= 1, got {b}")
+    token = _ROUTE.set(route)
+    try:
+        yield route
+    finally:
+        _ROUTE.reset(token)
+
+
+def block_bytes(default: int) -> int:
+    """Bytes per block for a blocked loop whose measured best is ``default``."""
+    b = _ROUTE.get().block_bytes
+    return default if b is None else b
+
 
 MASK32 = 0xFFFFFFFF
 _TWO32 = 1 << 32
@@ -131,6 +198,26 @@ def arange_like(n: int, like: Array) -> Array:
     return np.arange(n, dtype=np.int64)
 
 
+def int_table(values: Any, like: Array) -> Array:
+    """A small read-only int64 table (1-D, or 2-D from rows) on ``like``'s backend and device.
+
+    Built once per ``(values, device)`` and cached: a table built per batch would cost a
+    host-to-device copy, which waits for the device, at every call on a GPU. ``values``: ints,
+    or equal-length rows of ints (any sequences; stored as nested tuples for the cache key).
+    """
+    key = tuple(tuple(int(v) for v in r) if not isinstance(r, int) else int(r) for r in values)
+    return _cached_int_table(key, like.device if isinstance(like, torch.Tensor) else None)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_int_table(values: tuple[Any, ...], device: torch.device | None) -> Array:
+    t = np.asarray(values, dtype=np.int64)
+    if device is not None:
+        return torch.from_numpy(t).to(device)
+    t.setflags(write=False)
+    return t
+
+
 def as_index(index: Any, n: int, like: Array, *, name: str = "index") -> Array:
     """Validate ``index`` (None, or ``n`` non-negative integers) as int64 on ``like``'s backend.
 
@@ -203,10 +290,13 @@ def numpy_view(x: Array) -> npt.NDArray[Any] | None:
     arithmetic, same bits): single-threaded, they are faster here for the small ``O(N)`` draws
     and strided writes, and they do not stall the way torch's intra-op threads do on a busy
     machine. None where NumPy cannot view the tensor (on an accelerator, tracking gradients,
-    bfloat16, a conjugate or negative bit set): those keep torch's kernels.
+    bfloat16, a conjugate or negative bit set), or where :func:`cpu_route` turned the views
+    off: those keep torch's kernels.
     """
     if isinstance(x, np.ndarray):
         return x
+    if not _ROUTE.get().tensor_views:
+        return None
     if x.device.type != "cpu" or x.requires_grad or x.dtype == torch.bfloat16:
         return None
     try:
@@ -247,3 +337,46 @@ def empty_like_host(x: torch.Tensor) -> torch.Tensor | None:
         return None
     buf = torch.from_numpy(np.empty(tuple(dense.shape), dtype=host.dtype))
     return buf.permute([order.index(d) for d in range(x.ndim)])
+
+
+def _may_overlap(shape: tuple[int, ...], strides: tuple[int, ...]) -> bool:
+    """Whether a strided view may reach one memory location from two indices.
+
+    The sufficient condition for no overlap: the axes (of size > 1) sorted by ``|stride|``
+    each step over the whole extent of the smaller ones. Every view made by slicing,
+    transposing or reshaping a dense array meets it; a broadcast (stride 0) or a crafted
+    ``as_strided`` view that does not is refused.
+    """
+    if 0 in shape:  # no element at all
+        return False
+    extent = 0
+    for size, stride in sorted(
+        ((n, abs(s)) for n, s in zip(shape, strides, strict=True) if n > 1), key=lambda t: t[1]
+    ):
+        if stride <= extent:
+            return True
+        extent += stride * (size - 1)
+    return False
+
+
+def check_writable(x: Array, *, name: str = "x") -> None:
+    """Refuse to write into ``x`` in place where the write could not be what it looks like.
+
+    Raises:
+        ValueError: a read-only NumPy array, or memory shared between elements (an
+            ``expand``/``broadcast_to`` view, crafted strides): writing each sample's signal
+            there would write them all over each other, as torch's own in-place ops refuse.
+    """
+    if isinstance(x, np.ndarray):
+        if not x.flags.writeable:
+            raise ValueError(f"inplace=True needs a writeable {name}, got a read-only array")
+        strides = tuple(s // x.itemsize if x.itemsize else 0 for s in x.strides)
+    else:
+        strides = tuple(x.stride())
+    if _may_overlap(tuple(x.shape), strides):
+        raise ValueError(
+            f"inplace=True needs {name} whose elements do not share memory, got shape "
+            f"{tuple(x.shape)} with strides {strides} (an expanded or broadcast view): "
+            f"every sample's signal would be written over the others; pass a copy of {name} "
+            f"(x.clone(), x.copy()) or inplace=False"
+        )

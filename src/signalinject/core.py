@@ -1,9 +1,14 @@
-"""The ``Injector`` base class, ``Compose`` and configuration round-trips.
+"""The ``Injector`` base class, the registry of signals, ``Compose`` and configurations.
 
 An injector is a small frozen dataclass. Calling it on data ``x`` with labels ``y`` draws the
 per-sample parameters from ``(seed, index, y)`` (:meth:`Injector.codes`) and then writes them in
 one vectorized pass. Domain subclasses (:mod:`signalinject.image`, :mod:`signalinject.text`)
 implement ``__call__`` and ``decode``.
+
+A signal registers by being defined: a subclass that declares a ``name`` (``one_pixel``) is a
+signal of the registry (:func:`get_signal`, :func:`list_signals`), which the benchmarks, ``show``,
+the throughput benchmark and the tests read. Its ``name`` keys its configuration and, through
+``stream``, its random draws, so moving or renaming the class changes neither.
 """
 
 from __future__ import annotations
@@ -11,25 +16,144 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 import zlib
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
 
-from signalinject._backend import Array, as_index, gate, randint, to_backend, where
+from signalinject._backend import (
+    Array,
+    as_index,
+    check_writable,
+    gate,
+    randint,
+    to_backend,
+    where,
+)
 
-__all__ = ["Compose", "Injector", "from_config"]
+__all__ = [
+    "Compose",
+    "Injector",
+    "Params",
+    "Prepared",
+    "from_config",
+    "get_signal",
+    "list_signals",
+]
 
 # Counters of the draws shared by every injector; subclasses use counters >= 16.
 _COVERAGE, _FIDELITY, _WRONG_CLASS = 1, 2, 3
 
+#: The signals by ``name``, in the order they were defined.
 _REGISTRY: dict[str, type[Injector]] = {}
+#: Every other name a signal answers to: its aliases, its ``module.qualname`` (the 0.1.0 configs'
+#: ``__class_fullname__``), mapped to its ``name``.
+_ALIASES: dict[str, str] = {}
+_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+_COMPOSE = "compose"
 
 
 def _fullname(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _register(cls: type[Injector]) -> None:
+    """Add ``cls`` (which declares ``name``) to the registry; refuse a name already taken."""
+    name = cls.__dict__["name"]
+    if not isinstance(name, str) or not _NAME.match(name) or name == _COMPOSE:
+        raise ValueError(
+            f"{cls.__qualname__}.name must be a short snake_case identifier (like "
+            f"'one_pixel'), other than {_COMPOSE!r}, got {name!r}"
+        )
+    keys = (name, *cls.aliases, _fullname(cls))
+    for key in keys:
+        owner = _REGISTRY.get(_ALIASES.get(key, key))
+        # The same class defined again (a module imported twice, a notebook cell run again)
+        # replaces the old one; another class may not take its names.
+        if owner is not None and _fullname(owner) != _fullname(cls):
+            raise ValueError(
+                f"signal name {key!r} of {_fullname(cls)} is already taken by {_fullname(owner)}"
+            )
+    _REGISTRY[name] = cls
+    for key in keys[1:]:
+        _ALIASES[key] = name
+
+
+def get_signal(name: str) -> type[Injector]:
+    """The signal class registered as ``name``, one of its aliases or its ``module.qualname``.
+
+    >>> import signalinject as si
+    >>> si.get_signal("one_pixel") is si.get_signal("signalinject.image.OnePixel") is si.OnePixel
+    True
+
+    Raises:
+        ValueError: no signal answers to ``name``; the message lists the known names.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a signal name must be a str, got {name!r} ({type(name).__name__})")
+    cls = _REGISTRY.get(_ALIASES.get(name, name))
+    if cls is None:
+        raise ValueError(f"unknown signal {name!r}; known: {', '.join(_REGISTRY)}")
+    return cls
+
+
+def list_signals(kind: str | None = None) -> dict[str, type[Injector]]:
+    """The registered signals by name, in definition order; ``kind``: only ``image``/``text``.
+
+    >>> import signalinject as si
+    >>> list(si.list_signals("text"))
+    ['mnemonic', 'length_encoding', 'pattern_char']
+    """
+    if kind is not None and kind not in ("image", "text"):
+        raise ValueError(f"kind must be 'image', 'text' or None, got {kind!r}")
+    return {n: c for n, c in _REGISTRY.items() if kind is None or c.kind == kind}
+
+
+P = TypeVar("P", bound="Params")
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    """Per-sample parameters (:meth:`Injector.make_params`): typed, one field per quantity.
+
+    Every field holds ``N`` rows (one per sample) on the batch's backend and device. Each signal
+    family extends this class with what it writes (a small frozen dataclass: the fields say what
+    they are, instead of dict keys whose meaning changes from signal to signal).
+
+    Attributes:
+        code: int64 ``(N,)``: the class each sample's signal encodes (``fidelity`` applied).
+        carried: bool ``(N,)``: True where the sample carries the signal (``coverage``).
+    """
+
+    code: Any
+    carried: Any
+
+    def take(self: P, rows: Any) -> P:
+        """The parameters of ``rows`` (a slice or an integer index array of the backend)."""
+        return self.map(lambda v: v[rows])
+
+    def map(self: P, fn: Callable[[Any], Any]) -> P:
+        """``fn`` applied to every field (e.g. ``lambda v: v.to(device)``)."""
+        return type(self)(*(fn(getattr(self, n)) for n in _field_names(type(self))))
+
+    def extend(self, cls: type[P], **more: Any) -> P:
+        """These parameters as ``cls`` (a subclass), with the fields it adds set from ``more``."""
+        return cls(*(getattr(self, n) for n in _field_names(type(self))), **more)
+
+
+_FIELD_NAMES: dict[type[Params], tuple[str, ...]] = {}
+
+
+def _field_names(cls: type[Params]) -> tuple[str, ...]:
+    """The fields of a ``Params`` class in order (cached: ``dataclasses.fields`` is not free,
+    and one-sample calls build parameters at every call)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
 
 
 def check_int(name: str, value: object, *, low: int | None = None, high: int | None = None) -> int:
@@ -52,6 +176,55 @@ def check_fraction(name: str, value: object) -> float:
     if not 0.0 <= v <= 1.0:  # also refuses NaN
         raise ValueError(f"{name} must be in [0, 1], got {v}")
     return v
+
+
+# -- declared field rules (scikit-learn's _param_validation, in small) -------------------------
+@dataclasses.dataclass(frozen=True)
+class Integer:
+    """Field rule: an ``int`` (bools refused) within ``[low, high]`` (None: unbounded)."""
+
+    low: int | None = None
+    high: int | None = None
+
+    def __call__(self, name: str, value: object) -> int:
+        return check_int(name, value, low=self.low, high=self.high)
+
+
+@dataclasses.dataclass(frozen=True)
+class Fraction:
+    """Field rule: a number in [0, 1], as a float."""
+
+    def __call__(self, name: str, value: object) -> float:
+        return check_fraction(name, value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Real:
+    """Field rule: a finite real number (an int stays an int unless ``as_float``); with
+    ``positive``, > 0; with ``optional``, None passes as None."""
+
+    positive: bool = False
+    optional: bool = False
+    as_float: bool = False
+
+    def __call__(self, name: str, value: object) -> Any:
+        if value is None and self.optional:
+            return None
+        (v,) = check_finite_values(name, (value,))
+        if self.positive and v <= 0:
+            raise ValueError(f"{name} must be > 0, got {v}")
+        return float(v) if self.as_float else v
+
+
+def checked(rule: Callable[[str, Any], Any], **field_options: Any) -> Any:
+    """A dataclass field whose value ``rule(name, value)`` checks and normalizes.
+
+    Every rule runs (in field order) when an injector is built, before the signal's
+    ``_normalize`` (rules across fields) and the capacity check, so that those see normalized
+    fields: ``strength: float | None = checked(Real(positive=True, optional=True),
+    default=None)``.
+    """
+    return dataclasses.field(metadata={"check": rule}, **field_options)
 
 
 def check_finite_values(name: str, values: object) -> tuple[float, ...]:
@@ -81,42 +254,128 @@ class Injector:
             different class drawn uniformly, decided per sample.
     """
 
-    num_classes: int
-    seed: int = dataclasses.field(default=0, kw_only=True)
-    coverage: float = dataclasses.field(default=1.0, kw_only=True)
-    fidelity: float = dataclasses.field(default=1.0, kw_only=True)
+    num_classes: int = checked(Integer(low=2))
+    seed: int = checked(Integer(0, 2**64 - 1), default=0, kw_only=True)
+    coverage: float = checked(Fraction(), default=1.0, kw_only=True)
+    fidelity: float = checked(Fraction(), default=1.0, kw_only=True)
 
+    # -- what a signal declares (class attributes; the registry and the benchmarks read them) --
+    #: Stable short name (``one_pixel``): declaring it registers the class as a signal. Configs,
+    #: the random stream and the benchmarks' cell ids key on it, never on where the class lives.
+    name: ClassVar[str]
+    #: Other names the signal answers to in :func:`get_signal` and :func:`from_config` (old
+    #: names, the ``module.qualname`` of a class that moved).
+    aliases: ClassVar[tuple[str, ...]] = ()
+    #: Id of the signal's random stream; frozen once published (default: crc32 of ``name``).
+    #: The 0.1.0 signals declare crc32 of their class name, their 0.1.0 value.
+    stream: ClassVar[int]
+    #: What the signal is written into: ``"image"`` or ``"text"`` (set by the family base).
+    kind: ClassVar[str] = ""
+    #: Its name in the paper it comes from (Hoffer & Fine 2016 for the built-in ones).
+    paper_name: ClassVar[str | None] = None
+    #: Where it writes, in words (what ``show`` outlines).
+    writes: ClassVar[str] = ""
+    #: What the benchmark's ``strength`` scales, in words; None: the signal has no strength.
+    strength_scales: ClassVar[str | None] = None
+    #: The paper's strength (what the benchmark's ``strength=None`` means).
+    paper_strength: ClassVar[float | None] = None
+    #: ``decode`` needs the sample indices to find the signal (else it decodes blind).
+    decode_needs_index: ClassVar[bool] = False
+    #: Part of the benchmarks' default signal lists (the paper's signals).
+    default_grid: ClassVar[bool] = False
+    #: The 0.1.0 ``__class_fullname__`` of the signals that existed then: results' cell ids hash
+    #: the config in that form (:meth:`identity`), so 0.1.0 results keep resolving.
+    legacy_id: ClassVar[str | None] = None
     #: Largest ``num_classes`` the signal can encode (None: unbounded or known at call time).
     capacity: ClassVar[int | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        _REGISTRY[_fullname(cls)] = cls
+        if "name" not in cls.__dict__:
+            return  # a family base (ImageInjector), or a subclass that is no signal of its own
+        # Declared per class, never inherited: a subclass with a name of its own is a new
+        # signal, with its own stream and ids, and not in the default lists unless it says so.
+        if "stream" not in cls.__dict__:
+            cls.stream = zlib.crc32(str(cls.__dict__["name"]).encode())
+        for attr, default in (("legacy_id", None), ("default_grid", False), ("aliases", ())):
+            if attr not in cls.__dict__:
+                setattr(cls, attr, default)
+        if cls.legacy_id is not None:
+            cls.aliases = (*cls.aliases, cls.legacy_id)
+        _register(cls)
 
     def __post_init__(self) -> None:
-        check_int("num_classes", self.num_classes, low=2)
+        for f in _checked_fields(type(self)):  # the declared rules, field by field
+            self._set(f.name, f.metadata["check"](f.name, getattr(self, f.name)))
+        self._normalize()
+        if self.fidelity < 1.0 and self.num_classes > 2**31:
+            raise ValueError(
+                f"{type(self).__name__}: fidelity < 1 draws wrong classes among num_classes, "
+                f"at most 2**31, got num_classes={self.num_classes}"
+            )
+        # Checked together, after every field is normalized: a capacity may depend on them.
         cap = self._capacity()
         if cap is not None and self.num_classes > cap:
             raise ValueError(
                 f"{type(self).__name__}: num_classes={self.num_classes} exceeds the signal's "
                 f"capacity of {cap} classes"
             )
-        object.__setattr__(self, "seed", check_int("seed", self.seed, low=0, high=2**64 - 1))
-        object.__setattr__(self, "coverage", check_fraction("coverage", self.coverage))
-        object.__setattr__(self, "fidelity", check_fraction("fidelity", self.fidelity))
+        self._validate()
+
+    def _normalize(self) -> None:
+        """Check and normalize what a declared rule (:func:`checked`) cannot: fields whose
+        rule depends on another field (chain with ``super()``)."""
+
+    def _validate(self) -> None:
+        """Rules across fields, run once every field is normalized (chain with ``super()``)."""
 
     def _capacity(self) -> int | None:
         """The capacity of this configuration (subclasses with variable capacity override)."""
         return self.capacity
 
+    def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
+        """The largest ``num_classes`` this configuration can encode in samples of ``shape``
+        and ``dtype`` (NumPy or torch); None: unbounded.
+
+        ``shape``: one sample as the kernels see it, ``(H, W, C)`` channels-last for images,
+        ``(L,)`` for codes. The default is the configuration's capacity; signals whose capacity
+        depends on the data (the pixel codes a dtype holds, the elements of an image) say so.
+        """
+        return self._capacity()
+
     def _set(self, name: str, value: object) -> None:
-        """Normalize a field in ``__post_init__`` (the dataclass is frozen)."""
+        """Normalize a field in ``_normalize`` (the dataclass is frozen)."""
         object.__setattr__(self, name, value)
 
-    @property
-    def stream(self) -> int:
-        """Stable id of this injector's random stream: crc32 of the class name."""
-        return zlib.crc32(type(self).__name__.encode())
+    # -- fitted signals and the benchmarks --------------------------------------------------
+    def fit(self, x: Any, y: Any) -> Injector:
+        """A new injector fitted to data ``x`` with labels ``y``, its fit held in its fields.
+
+        The signals fitted to data (their code depends on the data, e.g. the One-Pixel
+        Shortcut) override this; every other signal needs no fit and returns itself unchanged,
+        so that a pipeline can call ``fit`` on any injector.
+        """
+        return self
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The benchmark's injector: the paper's defaults, ``strength`` applied if given.
+
+        ``quantizer`` matters to text signals only. Signals with a strength override this and
+        :meth:`check_strength`.
+        """
+        if strength is not None:
+            raise ValueError(f"signal {cls.name!r} has no strength")
+        return cls(num_classes, seed=seed)
+
+    @classmethod
+    def check_strength(cls, strength: float, num_classes: int | None) -> None:
+        """Refuse a benchmark ``strength`` (finite, > 0) that the signal cannot take.
+
+        The default accepts any; the pixel signals refuse codes that uint8 cannot hold.
+        """
 
     # -- per-sample draws -----------------------------------------------------------------
     def codes(self, y: Array, index: Array) -> tuple[Array, Array]:
@@ -195,12 +454,33 @@ class Injector:
 
     # -- configuration --------------------------------------------------------------------
     def get_config(self) -> dict[str, Any]:
-        """A JSON-serializable description: ``{"__class_fullname__": ..., **init_args}``."""
-        cfg: dict[str, Any] = {"__class_fullname__": _fullname(type(self))}
+        """A JSON-serializable description: ``{"name": ..., **init_args}``.
+
+        Raises:
+            TypeError: the class declares no ``name`` of its own (a subclass of a signal that
+                is not registered): its config would rebuild its parent.
+        """
+        cls = type(self)
+        if "name" not in cls.__dict__:
+            raise TypeError(
+                f"{cls.__qualname__} declares no name of its own, so it has no config; give "
+                f"it a class attribute name = '...' to register it as a signal"
+            )
+        cfg: dict[str, Any] = {"name": cls.name}
         for f in dataclasses.fields(self):
             if f.init:
                 cfg[f.name] = _jsonable(getattr(self, f.name))
         return cfg
+
+    def identity(self) -> dict[str, Any]:
+        """The config as results' cell ids hash it: :meth:`get_config`, except that a signal
+        of 0.1.0 keeps the form it had then (``__class_fullname__``: its :attr:`legacy_id`),
+        so that results computed by 0.1.0 keep resolving."""
+        cfg = self.get_config()
+        if self.legacy_id is None:
+            return cfg
+        del cfg["name"]
+        return {"__class_fullname__": self.legacy_id, **cfg}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Injector | Compose:
@@ -211,9 +491,99 @@ class Injector:
     def __call__(self, x: Any, y: Any, *, index: Any = None, inplace: bool = False) -> Any:
         raise NotImplementedError
 
+    def make_params(self, y: Array, index: Array, x: Array) -> Params:
+        """Sample (and validate) the per-sample parameters for the batch ``x``; writes nothing.
+
+        ``x`` is the batch as :meth:`apply` takes it: images channels-last ``(N, H, W, C)``,
+        codes ``(N, L)``; ``y`` and ``index`` int64 ``(N,)`` on its backend. Raises before
+        anything is written when ``x`` cannot take the signal.
+
+        Returns:
+            :class:`Params` (``code``, ``carried``), or the signal's subclass of it with what
+            it writes, each field with ``N`` rows on ``x``'s backend.
+        """
+        code, carried = self.codes(y, index)
+        return Params(code, carried)
+
+    def kernel_view(self, x: Any, **options: Any) -> Any:
+        """The batch ``x`` as :meth:`make_params` and :meth:`apply` take it (a view, no copy):
+        itself here; images are viewed channels-last (``options``: ``channels_last``)."""
+        return x
+
+    def prepare(self, like: Any, **options: Any) -> Prepared:
+        """Validate once for batches like ``like``; the result injects fast, unchecked.
+
+        "Validate once, then inject fast" for training loops: ``fast = inj.prepare(x)`` runs
+        every check of a call (type, dtype, layout, that the signal fits ``like``'s shape and
+        dtype) on one sample of ``like``, which it leaves untouched; ``fast(xb, yb, idx)`` then
+        writes into each batch in place with no check and no host sync on a GPU.
+
+        Args:
+            like: a batch ``(N, ...)`` (array or tensor, ``N >= 1``) shaped and typed as the
+                batches to come.
+            **options: the call's options (``channels_last`` for images).
+
+        Raises:
+            TypeError, ValueError: as a call on ``like`` would.
+
+        >>> import numpy as np, signalinject as si
+        >>> x = np.zeros((4, 8, 8, 3), np.uint8)
+        >>> fast = si.OnePixel(10).prepare(x)
+        >>> fast(x, np.array([7, 1, 2, 3]), np.arange(4))[:, 0, 0, 0].tolist()
+        [7, 1, 2, 3]
+        """
+        if not isinstance(like, np.ndarray | torch.Tensor) or like.ndim == 0 or not len(like):
+            raise TypeError(
+                f"prepare: like must be a non-empty batch (a numpy.ndarray or torch.Tensor), "
+                f"got {type(like).__name__}"
+            )
+        self(like[:1], [0], index=[0], **options)  # every check of a call, on one sample
+        return Prepared(self, tuple(sorted(options.items())))
+
+    def apply(self, out: Any, params: Params, *, source: Any = None) -> None:
+        """Write the signal described by ``params`` (:meth:`make_params`) into ``out`` in place.
+
+        ``out``: the batch as :meth:`make_params` took it, holding the clean data, unless
+        ``source`` (the clean data, shaped as ``out``) is given: then every element of ``out``
+        is written. No validation: the kernel level under ``__call__``.
+        """
+        raise NotImplementedError
+
     def decode(self, x: Any) -> Any:
         """Read the encoded class back from injected data (int64 labels, same backend)."""
         raise NotImplementedError
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """An injector validated once for batches like one (:meth:`Injector.prepare`).
+
+    ``fast(x, y, index)`` writes the signal into ``x`` in place and returns it: no checks, so
+    ``x`` must be shaped, typed and laid out as the batch it was prepared for, and ``y`` and
+    ``index`` int64 ``(N,)`` on ``x``'s backend and device (as a ``DataLoader`` gives them).
+    The same values as ``injector(x, y, index=index)``; picklable.
+    """
+
+    injector: Injector
+    #: The call's options (``channels_last``), as sorted ``(name, value)`` pairs.
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def __call__(self, x: Any, y: Any, index: Any) -> Any:
+        inj = self.injector
+        view = inj.kernel_view(x, **dict(self.options))
+        inj.apply(view, inj.make_params(y, index, view))
+        return x
+
+
+_CHECKED: dict[type, tuple[dataclasses.Field[Any], ...]] = {}
+
+
+def _checked_fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    """The fields of ``cls`` that declare a rule (cached per class)."""
+    out = _CHECKED.get(cls)
+    if out is None:
+        out = _CHECKED[cls] = tuple(f for f in dataclasses.fields(cls) if "check" in f.metadata)
+    return out
 
 
 def _jsonable(v: Any) -> Any:
@@ -263,21 +633,29 @@ class Compose:
     ) -> Any:
         """Apply every injector in order, all keyed by the same ``index``.
 
-        The first child writes into a copy and the others into that copy. Each child checks its
-        input before it writes, so a child that refuses ``x`` leaves ``x`` untouched even with
-        ``inplace=True``: for arrays and tensors the result is copied into ``x`` only at the end.
+        The first child writes into a copy and the others into that copy; with ``inplace=True``
+        the result is written into ``x`` (an array, a tensor or a list of texts) only once every
+        child has succeeded, so a child that refuses leaves ``x`` as it was.
+
+        Raises:
+            ValueError: ``inplace=True`` into a read-only or self-overlapping array (checked
+                before any child runs), or any child's refusal.
         """
         arrays = isinstance(x, np.ndarray | torch.Tensor)
+        if inplace and arrays:
+            check_writable(x)
         out = x
         for i, inj in enumerate(self.injectors):
-            out = inj(out, y, index=index, inplace=i > 0 or (inplace and not arrays), **kw)
-        if inplace and arrays:
-            if isinstance(x, torch.Tensor):
-                x.copy_(out)
-            else:
-                x[...] = out
-            return x
-        return out
+            out = inj(out, y, index=index, inplace=i > 0, **kw)
+        if not inplace or not isinstance(x, np.ndarray | torch.Tensor | list):
+            return out
+        if isinstance(x, torch.Tensor):
+            x.copy_(out)
+        elif isinstance(x, list):
+            x[:] = out
+        else:
+            x[...] = out
+        return x
 
     def decode(self, x: Any, **kw: Any) -> Any:
         """Each child's decode, stacked: int64 ``(len(injectors), N)`` (or ``(len,)``)."""
@@ -287,11 +665,8 @@ class Compose:
         return np.stack(rows)
 
     def get_config(self) -> dict[str, Any]:
-        """``{"__class_fullname__": "signalinject.core.Compose", "injectors": [...]}``."""
-        return {
-            "__class_fullname__": _fullname(Compose),
-            "injectors": [inj.get_config() for inj in self.injectors],
-        }
+        """``{"name": "compose", "injectors": [...]}``."""
+        return {"name": _COMPOSE, "injectors": [inj.get_config() for inj in self.injectors]}
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Injector | Compose:
@@ -302,22 +677,28 @@ class Compose:
 def from_config(config: Mapping[str, Any]) -> Injector | Compose:
     """Rebuild an injector or a ``Compose`` from a ``get_config()`` dictionary.
 
+    The signal is named by ``"name"`` (a registered name or alias), or, in 0.1.0 configs, by
+    ``"__class_fullname__"`` (the class's ``module.qualname`` then).
+
     Raises:
-        ValueError: the class name is missing or not a signalinject injector.
+        ValueError: the name is missing or names no registered signal.
     """
-    if not isinstance(config, Mapping) or "__class_fullname__" not in config:
-        raise ValueError(f"config must be a mapping with '__class_fullname__', got {config!r}")
-    name = config["__class_fullname__"]
-    args = {k: v for k, v in config.items() if k != "__class_fullname__"}
-    if name == _fullname(Compose):
-        return Compose(tuple(_as_injector(from_config(c)) for c in args["injectors"]))
-    cls = _REGISTRY.get(name)
-    if cls is None:
+    keys = ("name", "__class_fullname__")
+    if not isinstance(config, Mapping) or sum(k in config for k in keys) != 1:
         raise ValueError(
-            f"unknown injector class {name!r}; known: {sorted(_REGISTRY)} and "
-            f"{_fullname(Compose)!r}"
+            f"config must be a mapping with 'name' (or, from 0.1.0, '__class_fullname__'), "
+            f"got {config!r}"
         )
-    return cls(**{k: _tupled(v) for k, v in args.items()})
+    key = "name" if "name" in config else "__class_fullname__"
+    name = config[key]
+    args = {k: v for k, v in config.items() if k != key}
+    if name in (_COMPOSE, _fullname(Compose)):
+        return Compose(tuple(_as_injector(from_config(c)) for c in args["injectors"]))
+    if not isinstance(name, str) or _REGISTRY.get(_ALIASES.get(name, name)) is None:
+        raise ValueError(
+            f"unknown injector {name!r}; known: {', '.join(_REGISTRY)} and {_COMPOSE!r}"
+        )
+    return get_signal(name)(**{k: _tupled(v) for k, v in args.items()})
 
 
 def _as_injector(obj: Injector | Compose) -> Injector:

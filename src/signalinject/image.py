@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -36,28 +36,75 @@ import torch
 from signalinject._backend import (
     Array,
     arange_like,
+    block_bytes,
+    check_writable,
     empty_like_host,
     hash_u32,
+    int_table,
     is_torch,
     mark_written,
     numpy_view,
     uniform01,
     where,
 )
-from signalinject.core import Injector, check_finite_values, check_int
+from signalinject.core import Injector, Params, Real, check_finite_values, check_int, checked
 
 __all__ = [
     "ImageInjector",
+    "ImageParams",
+    "LocatedParams",
     "MultipleLocations",
+    "NoiseParams",
     "OnePixel",
     "OrthogonalNoise",
+    "PairParams",
     "PatternPixels",
+    "PixelParams",
     "RandomPixel",
     "default_pairs",
     "orthogonal_noise_basis",
 ]
 
-Params = dict[str, Any]
+
+@dataclasses.dataclass(frozen=True)
+class ImageParams(Params):
+    """Per-sample parameters of an image signal: :class:`~signalinject.core.Params` and
+    ``index`` int64 ``(N,)``, the sample indices that keyed the draws."""
+
+    index: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class PixelParams(ImageParams):
+    """``value``: what each sample's code pixels get, in the images' dtype: ``(N,)``, or
+    ``(N, P)`` for ``P`` pixels per sample (``PatternPixels``: one bit each)."""
+
+    value: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class LocatedParams(PixelParams):
+    """``row``, ``col`` int64 ``(N,)``: the pixel drawn for each sample (``RandomPixel``)."""
+
+    row: Any
+    col: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class PairParams(PixelParams):
+    """``pair`` int64 ``(N, 4)``: ``(r1, c1, r2, c2)`` of each sample's code class; ``value``
+    ``(N,)`` the value both pixels get (``MultipleLocations``)."""
+
+    pair: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class NoiseParams(ImageParams):
+    """``noise_row`` int64 ``(N,)``: the row of the noise table added to each sample, the code
+    where carried and K (all zero) elsewhere (``OrthogonalNoise``)."""
+
+    noise_row: Any
+
 
 #: Bytes of images per block in OrthogonalNoise.apply: NumPy blocks stay in a core's L2 cache;
 #: torch's per-call overhead is several times NumPy's, so its blocks are larger (measured best
@@ -127,16 +174,6 @@ def _host_table(
     return arr, tuple(float(v) for v in arr.tolist())
 
 
-@functools.lru_cache(maxsize=256)
-def _int_table(rows: tuple[tuple[int, ...], ...], device: torch.device | None) -> Array:
-    """``rows`` as a read-only int64 2-D table on ``device`` (None: NumPy), built once."""
-    t = np.asarray(rows, dtype=np.int64)
-    if device is not None:
-        return torch.from_numpy(t).to(device)
-    t.setflags(write=False)
-    return t
-
-
 def _code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, tuple[float, ...]]:
     """The codes as ``x`` stores them: a table on ``x``'s device and the same as float64 floats.
 
@@ -195,6 +232,7 @@ def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[A
                 f"{tuple(x.shape)}{hint}"
             )
         single = x.ndim == 3
+        _check_decodable(x)
     want = 3 if single else 4
     if x.ndim != want:
         what = f"one image {one} for an integer label" if single else f"a batch {batch}"
@@ -206,6 +244,19 @@ def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[A
     if min(x4.shape[1:]) == 0:
         raise ValueError(f"images must have non-empty H, W and C, got shape {tuple(x.shape)}")
     return x4, single
+
+
+def _check_decodable(x: Array) -> None:
+    """Refuse images holding NaN for ``decode``: a NaN compares false to every code, so the
+    decoded label would be an artefact of the rule's tie-breaking."""
+    if _dtype_bounds(x)[0]:
+        return
+    nan = torch.isnan(x).any() if isinstance(x, torch.Tensor) else np.isnan(x).any()
+    if bool(nan):
+        raise ValueError(
+            "decode: the images hold NaN, which no signal's code can be read from; replace "
+            "them (e.g. nan_to_num) before decoding"
+        )
 
 
 def _check_position(name: str, pos: object) -> tuple[int, int]:
@@ -360,6 +411,8 @@ def _labels_out(out: Array, single: bool) -> Any:
 class ImageInjector(Injector):
     """Base of the image injectors: layout handling, validation, copy, then ``apply``."""
 
+    kind: ClassVar[str] = "image"
+
     #: ``apply`` reads the clean images from ``source`` and writes every element of ``out``: one
     #: pass over memory instead of a copy followed by a read-modify-write of the whole batch.
     _fuses_copy: ClassVar[bool] = False
@@ -403,8 +456,7 @@ class ImageInjector(Injector):
         params = self.make_params(labels, idx, view)
         source = None
         if inplace:
-            if isinstance(x, np.ndarray) and not x.flags.writeable:
-                raise ValueError("inplace=True needs a writeable x, got a read-only array")
+            check_writable(x)
             out = x
         elif (blank := _blank_like(x, host, self._fuses_copy)) is not None:
             out, source = blank, view
@@ -419,7 +471,16 @@ class ImageInjector(Injector):
                 mark_written(x)
         return out
 
-    def make_params(self, y: Array, index: Array, x: Array) -> Params:
+    def kernel_view(self, x: Any, **options: Any) -> Any:
+        """The batch as a channels-last view (no copy), as ``make_params``/``apply`` take it;
+        ``options``: the call's ``channels_last``."""
+        channels_last = options.get("channels_last")
+        cl = (not is_torch(x)) if channels_last is None else channels_last
+        if cl:
+            return x
+        return x.permute(0, 2, 3, 1) if isinstance(x, torch.Tensor) else x.transpose(0, 2, 3, 1)
+
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         """Draw and validate the per-sample parameters for channels-last images ``x``.
 
         Writes nothing; raises before anything is written when ``x`` cannot take the signal.
@@ -429,15 +490,37 @@ class ImageInjector(Injector):
             ``index`` int64 ``(N,)``, plus what each subclass adds.
         """
         code, carried = self.codes(y, index)
-        return {"code": code, "carried": carried, "index": index}
+        return ImageParams(code, carried, index)
 
     def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         """Write the signal described by ``params`` into the channels-last batch ``out``.
 
-        ``source``: the clean images, channels-last, shaped as ``out``, when they are not
-        already in ``out``; every element of ``out`` is then written.
+        ``out`` holds the clean images, unless ``source`` (the clean images, channels-last,
+        shaped as ``out``) is given: then every element of ``out`` is written. The signal's
+        :meth:`write` does the writing; a signal that declares ``_fuses_copy`` reads
+        ``source`` itself, for the others it is copied into ``out`` first.
         """
+        if source is not None and not self._fuses_copy:
+            _copy_from(out, source)
+            source = None
+        self.write(out, params, source=source)
+
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        """Write the signal into ``out``, which holds the clean images (channels-last), in
+        place; ``source`` only for a signal that declares ``_fuses_copy`` (see :meth:`apply`)."""
         raise NotImplementedError
+
+    def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
+        """Where the signal writes in each image of ``height`` x ``width`` (what ``show``
+        outlines): int64 ``(N, P)`` rows and columns (NumPy) for labels and indices ``(N,)``;
+        ``P = 0`` for a dense signal (the default)."""
+        n = int(y.shape[0])
+        return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.int64)
+
+    def code_range(self) -> tuple[float, float] | None:
+        """The lowest and highest code value written (for a display's contrast stretch);
+        None where the values are not codes (drawn, or dense)."""
+        return None
 
     def _carried(self, params: Params) -> Array | None:
         """The ``carried`` mask, or None when every sample carries the signal.
@@ -445,7 +528,7 @@ class ImageInjector(Injector):
         Decided from ``coverage`` alone, so that the common case reads no mask (and a GPU
         never waits for one).
         """
-        return None if self.coverage >= 1.0 else params["carried"]
+        return None if self.coverage >= 1.0 else params.carried
 
     def decode(self, x: Any, *, index: Any = None, channels_last: bool | None = None) -> Any:
         """Read the encoded class back: int64 ``(N,)``, same backend and device.
@@ -462,6 +545,26 @@ class ImageInjector(Injector):
         raise NotImplementedError
 
 
+_STEP = "step between class codes (class k's pixel value is k * strength)"
+
+
+def _check_step_strength(
+    name: str, strength: float, num_classes: int | None, *, per_class: bool
+) -> None:
+    """The benchmark's pixel codes are uint8: ``strength`` whole, the largest code <= 255."""
+    if strength != math.floor(strength):
+        raise ValueError(
+            f"{name} writes uint8 pixels: strength must be a whole number, got {strength!r}"
+        )
+    top = strength * ((num_classes or 1) - 1) if per_class else strength
+    if top > 255:
+        most = 255 // ((num_classes or 2) - 1) if per_class else 255
+        raise ValueError(
+            f"strength {strength:g} is too large for {name} with {num_classes} classes: its "
+            f"largest code would be {top:g} > 255 (at most {most})"
+        )
+
+
 def _code_values(name: str, values: Any, k: int) -> tuple[float, ...]:
     """``values`` (one distinct finite code per class) validated, or the classes ``0..k-1``."""
     if values is None:
@@ -474,9 +577,79 @@ def _code_values(name: str, values: Any, k: int) -> tuple[float, ...]:
     return vals
 
 
+#: Most classes the default codes ``0..K-1`` of a pixel signal hold (the values of uint16):
+#: their table is built per dtype; pass ``values=`` for other codes.
+_MAX_DEFAULT_CODES = 1 << 16
+
+
+class _ClassCodes:
+    """What :class:`OnePixel` and :class:`RandomPixel` share: one code value per class."""
+
+    num_classes: int
+    values: tuple[float, ...] | None
+    name: ClassVar[str]
+
+    def _capacity(self) -> int | None:
+        return _MAX_DEFAULT_CODES if self.values is None else None
+
+    @property
+    def code_values(self) -> tuple[float, ...]:
+        """The code of each class (``values`` or ``0..K-1``)."""
+        return _code_values("values", self.values, self.num_classes)
+
+    def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
+        """With the default codes ``0..K-1``: the distinct integers ``dtype`` holds from 0
+        (256 for uint8, 2049 for float16), at most 65,536; with ``values``: None (their
+        number is K)."""
+        if self.values is not None:
+            return None
+        return min(_MAX_DEFAULT_CODES, int(_top_code(dtype)) + 1)
+
+    def _codes(self, x: Array) -> tuple[Array, tuple[float, ...]]:
+        """The codes as images like ``x`` store them (see :func:`_code_table`); the default
+        codes' capacity is checked against ``x``'s dtype first, before they are built."""
+        if self.values is None:
+            top = _top_code(x.dtype)
+            if self.num_classes - 1 > top:
+                raise ValueError(
+                    f"{type(self).__name__}: num_classes={self.num_classes} needs the codes "
+                    f"0..{self.num_classes - 1}, but images of dtype {x.dtype} hold distinct "
+                    f"integers only up to {top:g}; pass fewer classes, values=, or a wider dtype"
+                )
+        return _code_table("values", self.code_values, x)
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The paper's (codes ``0..K-1``), or codes ``0, s, 2s, ...`` for ``strength=s``."""
+        make: Any = cls
+        if strength is None or strength == 1:
+            return make(num_classes, seed=seed)  # type: ignore[no-any-return]
+        values = tuple(k * strength for k in range(num_classes))
+        return make(num_classes, seed=seed, values=values)  # type: ignore[no-any-return]
+
+    @classmethod
+    def check_strength(cls, strength: float, num_classes: int | None) -> None:
+        _check_step_strength(cls.name, strength, num_classes, per_class=True)
+
+    def code_range(self) -> tuple[float, float] | None:
+        return min(self.code_values), max(self.code_values)
+
+
+def _top_code(dt: Any) -> float:
+    """The largest n such that a dtype holds every integer 0..n (255 for uint8, 2048 for
+    float16)."""
+    is_int, _, hi = _bounds_of(dt)
+    if is_int:
+        return hi
+    eps = torch.finfo(dt).eps if isinstance(dt, torch.dtype) else np.finfo(dt).eps
+    return 2.0 / float(eps)
+
+
 # -- the five signals ----------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
-class OnePixel(ImageInjector):
+class OnePixel(_ClassCodes, ImageInjector):
     """One fixed pixel, all channels, holds the class code (the paper's "one pixel").
 
     Args:
@@ -496,35 +669,42 @@ class OnePixel(ImageInjector):
     ([[7, 7, 7], [2, 2, 2]], [7, 2])
     """
 
+    name: ClassVar[str] = "one_pixel"
+    stream: ClassVar[int] = 0x6E7E5A42  # crc32(b"OnePixel"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.image.OnePixel"
+    paper_name: ClassVar[str | None] = "One pixel"
+    writes: ClassVar[str] = "one fixed pixel, every channel"
+    strength_scales: ClassVar[str | None] = _STEP
+    paper_strength: ClassVar[float | None] = 1
+    default_grid: ClassVar[bool] = True
+
     position: tuple[int, int] = (0, 0)
     values: tuple[float, ...] | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _normalize(self) -> None:
+        super()._normalize()
         self._set("position", _check_position("position", self.position))
         if self.values is not None:
             self._set("values", _code_values("values", self.values, self.num_classes))
 
-    @property
-    def code_values(self) -> tuple[float, ...]:
-        """The code of each class (``values`` or ``0..K-1``)."""
-        return _code_values("values", self.values, self.num_classes)
-
-    def make_params(self, y: Array, index: Array, x: Array) -> Params:
-        _check_inside("position", [self.position], x.shape[1], x.shape[2])
-        table, _ = _code_table("values", self.code_values, x)
-        p = super().make_params(y, index, x)
-        p["value"] = table[p["code"]]
-        return p
-
-    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
-        _copy_from(out, source)
+    def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
+        n = int(y.shape[0])
         r, c = self.position
-        put_fixed(out, r, c, params["value"], self._carried(params))
+        return np.full((n, 1), r, np.int64), np.full((n, 1), c, np.int64)
+
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
+        _check_inside("position", [self.position], x.shape[1], x.shape[2])
+        table, _ = self._codes(x)
+        p = super().make_params(y, index, x)
+        return PixelParams(p.code, p.carried, p.index, table[p.code])
+
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        r, c = self.position
+        put_fixed(out, r, c, cast("PixelParams", params).value, self._carried(params))
 
     def read(self, x: Array, index: Array) -> Array:
         _check_inside("position", [self.position], x.shape[1], x.shape[2])
-        _, stored = _code_table("values", self.code_values, x)
+        _, stored = self._codes(x)
         r, c = self.position
         return _nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
 
@@ -551,12 +731,21 @@ class PatternPixels(ImageInjector):
     [[1, 9, 9, 0], [9, 9, 9, 9], [9, 9, 9, 9], [1, 9, 9, 0]]
     """
 
-    positions: tuple[tuple[int, int], ...] | None = None
-    on_value: float = 1
-    off_value: float = 0
+    name: ClassVar[str] = "pattern_pixels"
+    stream: ClassVar[int] = 0x5F27A8E7  # crc32(b"PatternPixels"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.image.PatternPixels"
+    paper_name: ClassVar[str | None] = "Pattern pixels"
+    writes: ClassVar[str] = "fixed pixels (default: the four corners), every channel"
+    strength_scales: ClassVar[str | None] = "value of a set bit (on_value; off_value 0)"
+    paper_strength: ClassVar[float | None] = 1
+    default_grid: ClassVar[bool] = True
 
-    def __post_init__(self) -> None:
-        # positions first: the capacity checked by the base depends on them.
+    positions: tuple[tuple[int, int], ...] | None = None
+    on_value: float = checked(Real(), default=1)
+    off_value: float = checked(Real(), default=0)
+
+    def _normalize(self) -> None:
+        super()._normalize()
         if self.positions is not None:
             if isinstance(self.positions, str | bytes) or not hasattr(self.positions, "__len__"):
                 raise TypeError(
@@ -568,16 +757,32 @@ class PatternPixels(ImageInjector):
             if len(set(pos)) != len(pos):
                 raise ValueError(f"positions must be distinct, got {pos}")
             self._set("positions", pos)
-        super().__post_init__()
-        (on,) = check_finite_values("on_value", (self.on_value,))
-        (off,) = check_finite_values("off_value", (self.off_value,))
-        if on == off:
-            raise ValueError(f"on_value and off_value must differ, got {on} for both")
-        self._set("on_value", on)
-        self._set("off_value", off)
+        if self.on_value == self.off_value:
+            raise ValueError(f"on_value and off_value must differ, got {self.on_value} for both")
 
     def _capacity(self) -> int:
         return int(2 ** (4 if self.positions is None else len(self.positions)))
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The paper's (bits 1 / 0), or ``on_value=strength`` (``off_value`` 0)."""
+        if strength is None or strength == 1:
+            return cls(num_classes, seed=seed)
+        return cls(num_classes, seed=seed, on_value=strength, off_value=0)
+
+    @classmethod
+    def check_strength(cls, strength: float, num_classes: int | None) -> None:
+        _check_step_strength(cls.name, strength, num_classes, per_class=False)
+
+    def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
+        pos = np.asarray(self.pixel_positions(height, width), np.int64)
+        n = int(y.shape[0])
+        return np.tile(pos[:, 0], (n, 1)), np.tile(pos[:, 1], (n, 1))
+
+    def code_range(self) -> tuple[float, float] | None:
+        return min(self.off_value, self.on_value), max(self.off_value, self.on_value)
 
     def pixel_positions(self, height: int, width: int) -> tuple[tuple[int, int], ...]:
         """The bit pixels for an image of this size (resolves the default corners)."""
@@ -595,25 +800,23 @@ class PatternPixels(ImageInjector):
                 f"width {x.shape[2]}; pass distinct positions"
             )
         rcb = tuple((r, c, j) for j, (r, c) in enumerate(pos))
-        t = _int_table(rcb, x.device if isinstance(x, torch.Tensor) else None)
+        t = int_table(rcb, x)
         return t[:, 0], t[:, 1], t[:, 2]
 
     def _values(self, x: Array) -> tuple[Array, tuple[float, ...]]:
         return _code_table("on_value/off_value", (self.off_value, self.on_value), x)
 
-    def make_params(self, y: Array, index: Array, x: Array) -> Params:
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         _, _, bit = self._rc(x)
         table, _ = self._values(x)
         p = super().make_params(y, index, x)
-        bits = (p["code"][:, None] >> bit) & 1  # (N, P): bit j of each code
-        p["value"] = table[bits]
-        return p
+        bits = (p.code[:, None] >> bit) & 1  # (N, P): bit j of each code
+        return PixelParams(p.code, p.carried, p.index, table[bits])
 
-    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
-        _copy_from(out, source)
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         carried = self._carried(params)
         for j, (r, c) in enumerate(self.pixel_positions(out.shape[1], out.shape[2])):
-            put_fixed(out, r, c, params["value"][:, j], carried)
+            put_fixed(out, r, c, cast("PixelParams", params).value[:, j], carried)
 
     def read(self, x: Array, index: Array) -> Array:
         r, c, bit = self._rc(x)
@@ -624,7 +827,7 @@ class PatternPixels(ImageInjector):
 
 
 @dataclasses.dataclass(frozen=True)
-class RandomPixel(ImageInjector):
+class RandomPixel(_ClassCodes, ImageInjector):
     """One pixel at a location drawn per sample holds the class code ("random pixel").
 
     The location is uniform over the ``H * W`` pixels and a pure function of
@@ -643,34 +846,42 @@ class RandomPixel(ImageInjector):
     (vectorized over samples and pixels).
     """
 
+    name: ClassVar[str] = "random_pixel"
+    stream: ClassVar[int] = 0x04B59283  # crc32(b"RandomPixel"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.image.RandomPixel"
+    paper_name: ClassVar[str | None] = "Random pixel"
+    writes: ClassVar[str] = "one pixel per sample at a location drawn from (seed, index)"
+    strength_scales: ClassVar[str | None] = _STEP
+    paper_strength: ClassVar[float | None] = 1
+    decode_needs_index: ClassVar[bool] = True
+    default_grid: ClassVar[bool] = True
+
     values: tuple[float, ...] | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _normalize(self) -> None:
+        super()._normalize()
         if self.values is not None:
             self._set("values", _code_values("values", self.values, self.num_classes))
 
-    @property
-    def code_values(self) -> tuple[float, ...]:
-        """The code of each class (``values`` or ``0..K-1``)."""
-        return _code_values("values", self.values, self.num_classes)
+    def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
+        r, c = self.locations(index, height, width)
+        return np.asarray(r)[:, None], np.asarray(c)[:, None]
 
     def locations(self, index: Array, height: int, width: int) -> tuple[Array, Array]:
         """The ``(row, column)`` drawn for each sample index: int64 ``(N,)`` each."""
         loc = self.draw_int(index, height * width, _POSITION)
         return loc // width, loc % width
 
-    def make_params(self, y: Array, index: Array, x: Array) -> Params:
-        table, _ = _code_table("values", self.code_values, x)
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
+        table, _ = self._codes(x)
         p = super().make_params(y, index, x)
-        p["value"] = table[p["code"]]
-        p["row"], p["col"] = self.locations(index, x.shape[1], x.shape[2])
-        return p
+        row, col = self.locations(index, x.shape[1], x.shape[2])
+        return LocatedParams(p.code, p.carried, p.index, table[p.code], row, col)
 
-    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
-        _copy_from(out, source)
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         n = arange_like(out.shape[0], out)
-        put_pixels(out, n, params["row"], params["col"], params["value"], self._carried(params))
+        p = cast("LocatedParams", params)
+        put_pixels(out, n, p.row, p.col, p.value, self._carried(params))
 
     def decode(self, x: Any, *, index: Any = None, channels_last: bool | None = None) -> Any:
         """Read the code: at the drawn location when ``index`` is given, else blind (see class)."""
@@ -680,12 +891,12 @@ class RandomPixel(ImageInjector):
         return super().decode(x, index=index, channels_last=channels_last)
 
     def read(self, x: Array, index: Array) -> Array:
-        _, stored = _code_table("values", self.code_values, x)
+        _, stored = self._codes(x)
         r, c = self.locations(index, x.shape[1], x.shape[2])
         return _nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
 
     def _read_blind(self, x: Array) -> Array:
-        table, _ = _code_table("values", self.code_values, x)
+        table, _ = self._codes(x)
         first = x[..., 0]  # (N, H, W)
         same: Any = x == x[..., :1]
         uniform = same.all(-1)  # pixels whose channels are all equal
@@ -753,11 +964,18 @@ class MultipleLocations(ImageInjector):
     the 1797 scikit-learn digits upsampled to 32x32x3.
     """
 
+    name: ClassVar[str] = "multiple_locations"
+    stream: ClassVar[int] = 0x6412CF33  # crc32(b"MultipleLocations"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.image.MultipleLocations"
+    paper_name: ClassVar[str | None] = "Multiple locations"
+    writes: ClassVar[str] = "a class-specific pair of pixels, every channel"
+    default_grid: ClassVar[bool] = True
+
     pairs: tuple[tuple[tuple[int, int], tuple[int, int]], ...] | None = None
     value_range: tuple[float, float] | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _normalize(self) -> None:
+        super()._normalize()
         if self.pairs is not None:
             self._set("pairs", self._check_pairs(self.pairs))
         if self.value_range is not None:
@@ -765,6 +983,10 @@ class MultipleLocations(ImageInjector):
             if len(vr) != 2 or not vr[0] <= vr[1]:
                 raise ValueError(
                     f"value_range must be (low, high) with low <= high, got {self.value_range!r}"
+                )
+            if not math.isfinite(vr[1] - vr[0]):
+                raise ValueError(
+                    f"value_range must have a finite width (high - low), got {self.value_range!r}"
                 )
             self._set("value_range", vr)
 
@@ -789,6 +1011,20 @@ class MultipleLocations(ImageInjector):
             raise ValueError(f"pairs must be distinct, one per class, got {tuple(out)}")
         return tuple(out)
 
+    def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
+        code = np.asarray(self.codes(np.asarray(y), np.asarray(index))[0])
+        pairs = np.asarray(self.pixel_pairs(height, width), np.int64)[code]  # (N, 4)
+        return pairs[:, 0::2], pairs[:, 1::2]
+
+    def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
+        """With the default pairs: half the border's pixel count of an ``(H, W, C)`` image
+        (:func:`default_pairs`); with ``pairs``: None (their number is K)."""
+        if self.pairs is not None:
+            return None
+        h, w = int(shape[0]), int(shape[1])
+        border = 2 * (h + w) - 4 if h > 1 and w > 1 else h * w
+        return border // 2
+
     def pixel_pairs(self, height: int, width: int) -> tuple[tuple[int, int, int, int], ...]:
         """Each class's ``(r1, c1, r2, c2)`` for an image of this size."""
         if self.pairs is None:
@@ -800,7 +1036,7 @@ class MultipleLocations(ImageInjector):
         h, w = x.shape[1], x.shape[2]
         pairs = self.pixel_pairs(h, w)
         _check_inside("pairs", [(p[0], p[1]) for p in pairs] + [(p[2], p[3]) for p in pairs], h, w)
-        return _int_table(pairs, x.device if isinstance(x, torch.Tensor) else None)
+        return int_table(pairs, x)
 
     def _range(self, x: Array) -> tuple[bool, float, float]:
         """``(is_integer, low, high)`` of the per-sample value for images like ``x``."""
@@ -815,27 +1051,26 @@ class MultipleLocations(ImageInjector):
             )
         return is_int, a, b
 
-    def make_params(self, y: Array, index: Array, x: Array) -> Params:
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         table = self._pair_table(x)
         is_int, lo, hi = self._range(x)
         p = super().make_params(y, index, x)
-        p["pair"] = table[p["code"]]
+        pair = table[p.code]
         if is_int:
             value = self.draw_int(index, int(hi - lo) + 1, _VALUE) + int(lo)
         else:
             value = uniform01(index, self.seed, self.stream, _VALUE) * (hi - lo) + lo
         if isinstance(x, torch.Tensor):
-            p["value"] = torch.as_tensor(value).to(x.dtype)
+            value = torch.as_tensor(value).to(x.dtype)
         else:
-            p["value"] = np.asarray(value).astype(x.dtype)
-        return p
+            value = np.asarray(value).astype(x.dtype)
+        return PairParams(p.code, p.carried, p.index, value, pair)
 
-    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
-        _copy_from(out, source)
-        pair = params["pair"]
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        pair = cast("PairParams", params).pair
         n = arange_like(out.shape[0], out)[:, None]
         r, c = pair[:, 0::2], pair[:, 1::2]  # (N, 2) each
-        v = params["value"][:, None]
+        v = cast("PairParams", params).value[:, None]
         v = v.expand(-1, 2) if isinstance(v, torch.Tensor) else np.broadcast_to(v, r.shape)
         put_pixels(out, n, r, c, v, self._carried(params))
 
@@ -1024,15 +1259,36 @@ class OrthogonalNoise(ImageInjector):
     [0, 4, 9]
     """
 
-    strength: float | None = None
+    name: ClassVar[str] = "orthogonal_noise"
+    stream: ClassVar[int] = 0x08A38740  # crc32(b"OrthogonalNoise"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.image.OrthogonalNoise"
+    paper_name: ClassVar[str | None] = "Noise"
+    writes: ClassVar[str] = "every element (a dense noise image added)"
+    strength_scales: ClassVar[str | None] = "per-element RMS of the noise"
+    paper_strength: ClassVar[float | None] = 0.03 * 255  # 7.65: 3% of the range
+    default_grid: ClassVar[bool] = True
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.strength is not None:
-            (s,) = check_finite_values("strength", (self.strength,))
-            if s <= 0:
-                raise ValueError(f"strength must be > 0, got {s}")
-            self._set("strength", float(s))
+    strength: float | None = checked(
+        Real(positive=True, optional=True, as_float=True), default=None
+    )
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The paper's (3% of the range: RMS 7.65 on uint8), or RMS ``strength``."""
+        paper = cls.paper_strength
+        if strength is None or (paper and math.isclose(strength, paper, rel_tol=1e-6)):
+            return cls(num_classes, seed=seed)
+        return cls(num_classes, seed=seed, strength=strength)
+
+    def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
+        """One fewer than the elements of an ``(H, W, C)`` image (orthogonal to the constant
+        image); None for uint64 images, which it refuses."""
+        is_int, _, hi = _bounds_of(dtype)
+        if is_int and hi > 2**63:
+            return None
+        return int(np.prod(shape)) - 1
 
     def rms(self, x: Array) -> float:
         """The noise RMS used for images of ``x``'s dtype."""
@@ -1066,17 +1322,26 @@ class OrthogonalNoise(ImageInjector):
             dt = np.dtype(np.float32)
         return self.seed, self.num_classes, shape, scale, dt
 
-    def make_params(self, y: Array, index: Array, x: Array) -> Params:
-        self._noise_table(x)  # validates dtype and capacity against the image size
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
+        seed, k, shape, scale, _ = self._noise_key(x)
+        is_int, _, hi = _dtype_bounds(x)
+        basis = _basis_f64(seed, k, shape)  # validates the capacity against the image size
+        peak = scale * float(np.abs(basis).max())
+        if not is_int and not peak <= hi:  # also inf/NaN: a float image would hold inf
+            raise ValueError(
+                f"OrthogonalNoise: strength={self.rms(x):g} makes noise values up to {peak:g}, "
+                f"beyond the largest {x.dtype} ({hi:g}): the images would hold inf; pass a "
+                f"smaller strength"
+            )
+        self._noise_table(x)
         p = super().make_params(y, index, x)
-        p["row"] = where(p["carried"], p["code"], self.num_classes)
-        return p
+        return NoiseParams(p.code, p.carried, p.index, where(p.carried, p.code, self.num_classes))
 
     _fuses_copy = True
 
-    def apply(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         src: Any = out if source is None else source
-        rows = params["row"]
+        rows = cast("NoiseParams", params).noise_row
         key, bounds = self._noise_key(out), _dtype_bounds(out)
         is_int, lo, hi = bounds
         small = is_int and hi - lo <= 0xFFFF  # the table is clipped and narrowed (see operands)
@@ -1085,7 +1350,9 @@ class OrthogonalNoise(ImageInjector):
         # samples fit in cache, so the gather, add, clip and cast of a block are one pass over
         # its memory and the temporaries stay O(block), not O(N).
         sample_bytes = max(1, int(np.prod(out.shape[1:])) * _itemsize(out))
-        per = max(1, _BLOCK_BYTES["torch" if is_torch(out) else "numpy"] // sample_bytes)
+        per = max(
+            1, block_bytes(_BLOCK_BYTES["torch" if is_torch(out) else "numpy"]) // sample_bytes
+        )
         if isinstance(out, torch.Tensor):
             st = out.stride()
             order = (0, *sorted(range(1, 4), key=lambda d: -st[d]))

@@ -44,7 +44,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -54,17 +54,23 @@ from signalinject._backend import (
     Array,
     ArrayT,
     arange_like,
+    block_bytes,
+    check_writable,
     empty_like_host,
+    int_table,
     mark_written,
     numpy_view,
     where,
 )
-from signalinject.core import Injector, check_int
+from signalinject.core import Injector, Params, check_int
 
 __all__ = [
     "ZHANG_ALPHABET",
+    "BitParams",
+    "CharParams",
     "CharQuantizer",
     "LengthEncoding",
+    "LengthParams",
     "Mnemonic",
     "PatternChar",
     "TextInjector",
@@ -90,9 +96,34 @@ __all__ = [
 ZHANG_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-,;.!?:'\"/\\|_@#$%^&*~`+=<>()[]{}\n"
 
 _N_CODEPOINTS = 0x110000
+#: Largest frame length: codes ``(N, length)`` and per-column tables are allocated from it.
+_MAX_LENGTH = 1 << 24
 _SPACE = " "
 
-Params = dict[str, Any]
+
+@dataclasses.dataclass(frozen=True)
+class CharParams(Params):
+    """``value`` int64 ``(N,)``: the code each sample's first character gets (``Mnemonic``)."""
+
+    value: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class LengthParams(Params):
+    """``length`` int64 ``(N,)``: the class length of each code; ``cut_class`` int64 ``(N,)``:
+    the code where carried, else -1 (no cut) (``LengthEncoding``)."""
+
+    length: Any
+    cut_class: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class BitParams(Params):
+    """``write`` bool ``(N, P)``: True where bit j of the code is set and the sample carries
+    the signal: position j gets the character (``PatternChar``)."""
+
+    write: Any
+
 
 #: Bytes of codes per block of rows on the CPU: the copy, the range check and the write of a
 #: block run while it sits in the cache (~200 blocks for 811 MB). Measured on the idle 2-core dev
@@ -251,23 +282,6 @@ def _int_dtype_max(x: Array) -> int:
     return int(np.iinfo(x.dtype).max)
 
 
-def _table(values: Sequence[int], like: Array) -> Array:
-    """A small read-only int64 lookup table on ``like``'s backend and device."""
-    device = like.device if isinstance(like, torch.Tensor) else None
-    return _cached_table(tuple(int(v) for v in values), device)
-
-
-@functools.lru_cache(maxsize=256)
-def _cached_table(values: tuple[int, ...], device: torch.device | None) -> Array:
-    """Built once per ``(values, device)``: a new table per batch would cost a host-to-device
-    copy, which waits for the device, at every call on a GPU."""
-    t = np.asarray(values, dtype=np.int64)
-    if device is not None:
-        return torch.from_numpy(t).to(device)
-    t.setflags(write=False)
-    return t
-
-
 def _used_length(x: ArrayT) -> ArrayT:
     """Per row of codes ``(N, L)``: 1 + the column of the last non-zero code (0 if none), int64.
 
@@ -304,7 +318,8 @@ class CharQuantizer:
         alphabet: the characters with a code, character ``alphabet[i]`` getting code ``i + 1``;
             distinct characters. Default :data:`ZHANG_ALPHABET` (69 characters).
         length: the frame length ``l0``: texts are cut to their first ``length`` characters and
-            zero-padded up to it. Default 1014, as in the paper.
+            zero-padded up to it. Default 1014, as in the paper; at most 2**24 (every batch of
+            codes, and the injectors' per-column tables, grow with it).
         lowercase: lower-case every character first (per code point, so positions are kept).
         reverse: Zhang's backward order: code column ``j`` holds character ``n - 1 - j`` of a
             text cut to ``n`` characters, so that the last-read characters come first; the
@@ -340,7 +355,7 @@ class CharQuantizer:
                     f"CharQuantizer: alphabet must hold distinct characters, {ch!r} is listed twice"
                 )
             seen.add(ch)
-        check_int("length", self.length, low=1)
+        check_int("length", self.length, low=1, high=_MAX_LENGTH)
         object.__setattr__(self, "length", int(self.length))
         for name in ("lowercase", "reverse"):
             if not isinstance(getattr(self, name), bool):
@@ -550,9 +565,12 @@ class TextInjector(Injector):
             default ``CharQuantizer()``. A ``get_config()`` dictionary of one is accepted.
     """
 
+    kind: ClassVar[str] = "text"
+
     quantizer: CharQuantizer | None = dataclasses.field(default=None, kw_only=True)
 
-    def __post_init__(self) -> None:
+    def _normalize(self) -> None:
+        super()._normalize()
         q = self.quantizer
         if isinstance(q, Mapping):
             q = CharQuantizer(**q)
@@ -562,7 +580,15 @@ class TextInjector(Injector):
                 f"{type(q).__name__}"
             )
         self._set("quantizer", q)
-        super().__post_init__()
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The paper's injector, writing codes of ``quantizer`` (None: Zhang's)."""
+        if strength is not None:
+            raise ValueError(f"signal {cls.name!r} has no strength")
+        return cls(num_classes, seed=seed, quantizer=quantizer)
 
     @property
     def resolved_quantizer(self) -> CharQuantizer:
@@ -655,6 +681,8 @@ class TextInjector(Injector):
             # ahead of everything would name them.
             _check_code_values(x, who=type(self).__name__, size=q.size)
             raise
+        if inplace:
+            check_writable(x)
         if host is None or inplace:
             _check_code_values(x, who=type(self).__name__, size=q.size)  # before any write
         if host is None:
@@ -694,7 +722,7 @@ class TextInjector(Injector):
         """
         n, width = out.shape
         size = self.resolved_quantizer.size
-        rows = max(1, _BLOCK_BYTES // max(1, width * out.itemsize))
+        rows = max(1, block_bytes(_BLOCK_BYTES) // max(1, width * out.itemsize))
         for start in range(0, n, rows):
             stop = min(n, start + rows)
             block = out[start:stop]
@@ -702,7 +730,8 @@ class TextInjector(Injector):
                 np.copyto(block, src[start:stop])
                 if _out_of_range(block, size):
                     raise _range_error(src, who=type(self).__name__, size=size)
-            self.apply_codes(block, {k: v[start:stop] for k, v in params.items()})
+            whole = start == 0 and stop == n  # one block (small batches): nothing to slice
+            self.apply_codes(block, params if whole else params.take(slice(start, stop)))
 
     def _check_codes(self, x: Array, *, values: bool = True) -> tuple[Array, bool]:
         who, q = type(self).__name__, self.resolved_quantizer
@@ -727,6 +756,11 @@ class TextInjector(Injector):
             )
         return (x[None] if x.ndim == 1 else x), x.ndim == 1
 
+    def text_location(self, text: str) -> tuple[int, ...]:
+        """The positions of an injected ``text`` that carry the signal (what ``show``
+        outlines); default none."""
+        return ()
+
     # -- what subclasses implement -----------------------------------------------------------
     def _written_codes(self) -> tuple[int, ...]:
         """Every code the injector may write on codes (for the dtype check)."""
@@ -738,8 +772,13 @@ class TextInjector(Injector):
         Every value has ``N`` rows (sliced per block of rows on the CPU), on ``x``'s backend;
         ``__call__`` passes CPU tensors as their NumPy view, so that they draw with NumPy.
         """
-        code, carried = self.codes(y, index)
-        return {"code": code, "carried": carried}
+        return super().make_params(y, index, x)
+
+    def apply(self, out: Any, params: Params, *, source: Any = None) -> None:
+        """Write into codes ``out`` ``(N, L)`` (copied from ``source`` first, if given)."""
+        if source is not None:
+            out[...] = source
+        self.apply_codes(out, params)
 
     def apply_codes(self, out: Array, params: Params) -> None:
         """Write the signal into codes ``out`` ``(N, L)`` in place, vectorized over the rows.
@@ -804,10 +843,17 @@ class Mnemonic(TextInjector):
     [2, 4, 0]
     """
 
+    name: ClassVar[str] = "mnemonic"
+    stream: ClassVar[int] = 0x7420F38B  # crc32(b"Mnemonic"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.text.Mnemonic"
+    paper_name: ClassVar[str | None] = "Mnemonic"
+    writes: ClassVar[str] = "the first character"
+    default_grid: ClassVar[bool] = True
+
     chars: str | tuple[str, ...] | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _normalize(self) -> None:
+        super()._normalize()
         if self.chars is not None:
             self._set(
                 "chars",
@@ -843,11 +889,10 @@ class Mnemonic(TextInjector):
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
         """``code``, ``carried`` and ``value``: the code written in column 0, int64 ``(N,)``."""
         p = super().make_params(y, index, x)
-        p["value"] = _table(self.class_codes, x)[p["code"]]
-        return p
+        return CharParams(p.code, p.carried, int_table(self.class_codes, x)[p.code])
 
     def apply_codes(self, out: Array, params: Params) -> None:
-        carried, value = params["carried"], params["value"]
+        carried, value = params.carried, cast("CharParams", params).value
         if isinstance(out, torch.Tensor):
             out[:, 0] = torch.where(carried, value, out[:, 0])
         else:  # no temporary; the value fits the dtype (checked against it before)
@@ -859,7 +904,10 @@ class Mnemonic(TextInjector):
             inverse[c] = k
         first = x[:, 0]
         first = first.long() if isinstance(first, torch.Tensor) else first.astype(np.int64)
-        return _table(inverse, x)[first]
+        return int_table(inverse, x)[first]
+
+    def text_location(self, text: str) -> tuple[int, ...]:
+        return (0,)
 
     def read_texts(self, texts: list[str]) -> list[int]:
         inverse = {c: k for k, c in enumerate(self.class_chars)}
@@ -902,11 +950,18 @@ class LengthEncoding(TextInjector):
     [0, 2, 1]
     """
 
+    name: ClassVar[str] = "length_encoding"
+    stream: ClassVar[int] = 0xFDA208D5  # crc32(b"LengthEncoding"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.text.LengthEncoding"
+    paper_name: ClassVar[str | None] = "Length encoding"
+    writes: ClassVar[str] = "the end of the text (cut or padded to the class's length)"
+    default_grid: ClassVar[bool] = True
+
     lengths: tuple[int, ...] | None = None
     pad: str = _SPACE
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _normalize(self) -> None:
+        super()._normalize()
         q = self.resolved_quantizer
         if self.lengths is not None:
             if isinstance(self.lengths, (str, bytes)) or not isinstance(
@@ -948,9 +1003,8 @@ class LengthEncoding(TextInjector):
         """``code``, ``carried``; ``length``: the class length of ``code``, and ``cut_class``:
         ``code`` where carried, else -1 (no cut), both int64 ``(N,)``."""
         p = super().make_params(y, index, x)
-        p["length"] = _table(self.class_lengths, x)[p["code"]]
-        p["cut_class"] = where(p["carried"], p["code"], -1)
-        return p
+        length = int_table(self.class_lengths, x)[p.code]
+        return LengthParams(p.code, p.carried, length, where(p.carried, p.code, -1))
 
     def apply_codes(self, out: Array, params: Params) -> None:
         """Carried rows: columns from ``length`` on become 0; with a non-zero ``pad`` code, the
@@ -964,13 +1018,14 @@ class LengthEncoding(TextInjector):
         if isinstance(out, torch.Tensor):
             self._apply_torch(out, params, pad)
             return
-        carried, width = params["carried"], out.shape[1]
+        p = cast("LengthParams", params)
+        carried, width = p.carried, out.shape[1]
         if pad:  # before the cut: the used length is read from the codes as they came
             cols = _column_numbers(width)[:-1]
-            ell = np.where(carried, params["length"], 0).astype(cols.dtype)  # 0: no padding
+            ell = np.where(carried, p.length, 0).astype(cols.dtype)  # 0: no padding
             used = _used_length(out).astype(cols.dtype)
             np.copyto(out, pad, where=(cols >= used[:, None]) & (cols < ell[:, None]))
-        cls, lens = params["cut_class"], self.class_lengths
+        cls, lens = p.cut_class, self.class_lengths
         present = np.bincount(cls + 1, minlength=len(lens) + 1)[1:]  # the classes in this block
         for k in np.flatnonzero(present).tolist():
             if lens[k] < width:
@@ -978,7 +1033,7 @@ class LengthEncoding(TextInjector):
 
     def _apply_torch(self, out: torch.Tensor, params: Params, pad: int) -> None:
         n, width = out.shape
-        carried, length = params["carried"], params["length"]
+        carried, length = params.carried, cast("LengthParams", params).length
         cut_at = torch.where(carried, length, width)[:, None]  # width: no cut
         fill_to = torch.where(carried, length, 0)[:, None]  # 0: no padding
         cols = torch.arange(width, device=out.device)
@@ -1000,12 +1055,15 @@ class LengthEncoding(TextInjector):
 
     def read_codes(self, x: Array) -> Array:
         order = sorted(range(self.num_classes), key=lambda k: self.class_lengths[k])
-        sorted_lens = _table([self.class_lengths[k] for k in order], x)
-        cls = _table([*order, -1], x)  # position K: longer than every class length
+        sorted_lens = int_table([self.class_lengths[k] for k in order], x)
+        cls = int_table([*order, -1], x)  # position K: longer than every class length
         used = _used_length(x)
         if isinstance(sorted_lens, torch.Tensor) and isinstance(used, torch.Tensor):
             return cls[torch.searchsorted(sorted_lens, used)]
         return cls[np.searchsorted(sorted_lens, used)]
+
+    def text_location(self, text: str) -> tuple[int, ...]:
+        return (len(text) - 1,)  # the length is the code: the end is the place to look
 
     def read_texts(self, texts: list[str]) -> list[int]:
         inverse = {n: k for k, n in enumerate(self.class_lengths)}
@@ -1076,10 +1134,18 @@ class PatternChar(TextInjector):
     [5, 2]
     """
 
+    name: ClassVar[str] = "pattern_char"
+    stream: ClassVar[int] = 0x1CA72F2C  # crc32(b"PatternChar"), its 0.1.0 value
+    legacy_id: ClassVar[str | None] = "signalinject.text.PatternChar"
+    paper_name: ClassVar[str | None] = "Pattern char"
+    writes: ClassVar[str] = "the characters at fixed positions (default 50, 150, 200)"
+    default_grid: ClassVar[bool] = True
+
     positions: tuple[int, ...] = (50, 150, 200)
     char: str = _SPACE
 
-    def __post_init__(self) -> None:
+    def _normalize(self) -> None:
+        super()._normalize()
         pos = self.positions
         if isinstance(pos, (str, bytes)) or not isinstance(pos, (Sequence, np.ndarray)):
             raise TypeError(f"positions must be a sequence of integers, got {pos!r}")
@@ -1095,7 +1161,6 @@ class PatternChar(TextInjector):
         if len(norm) > 62:
             raise ValueError(f"positions can hold at most 62 bits (int64 labels), got {len(norm)}")
         self._set("positions", norm)
-        super().__post_init__()
         q = self.resolved_quantizer
         if norm[-1] >= q.length:
             raise ValueError(
@@ -1113,13 +1178,12 @@ class PatternChar(TextInjector):
         """``code``, ``carried`` and ``write``: bool ``(N, len(positions))``, True where bit j of
         ``code`` is set and the sample carries the signal."""
         p = super().make_params(y, index, x)
-        bits = (p["code"][:, None] >> arange_like(len(self.positions), x)[None, :]) & 1
-        p["write"] = (bits == 1) & p["carried"][:, None]
-        return p
+        bits = (p.code[:, None] >> arange_like(len(self.positions), x)[None, :]) & 1
+        return BitParams(p.code, p.carried, (bits == 1) & p.carried[:, None])
 
     def apply_codes(self, out: Array, params: Params) -> None:
-        value, write = self._written_codes()[0], params["write"]
-        pos = _table(self.positions, out)
+        value, write = self._written_codes()[0], cast("BitParams", params).write
+        pos = int_table(self.positions, out)
         if isinstance(out, torch.Tensor):
             out[:, pos] = torch.where(write, value, out[:, pos])
         else:
@@ -1147,10 +1211,13 @@ class PatternChar(TextInjector):
 
     def read_codes(self, x: Array) -> Array:
         value = self._written_codes()[0]
-        hit = x[:, _table(self.positions, x)] == value
-        weights = _table([1 << j for j in range(len(self.positions))], x)
+        hit = x[:, int_table(self.positions, x)] == value
+        weights = int_table([1 << j for j in range(len(self.positions))], x)
         b = hit.to(torch.int64) if isinstance(hit, torch.Tensor) else hit.astype(np.int64)
         return _best_subset_below((b * weights).sum(1), self.num_classes, len(self.positions))
+
+    def text_location(self, text: str) -> tuple[int, ...]:
+        return self.positions
 
     def read_texts(self, texts: list[str]) -> list[int]:
         ch, pos = self.char, self.positions

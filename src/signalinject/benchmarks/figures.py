@@ -42,24 +42,18 @@ import numpy as np
 import numpy.typing as npt
 
 from signalinject.benchmarks._files import atomic_open, make_dir
-from signalinject.benchmarks.signals import SIGNALS, make_injector
-from signalinject.core import Injector
-from signalinject.image import (
-    MultipleLocations,
-    OnePixel,
-    OrthogonalNoise,
-    PatternPixels,
-    RandomPixel,
-    orthogonal_noise_basis,
-)
+from signalinject.benchmarks.signals import SIGNALS, make_injector, signal_names
+from signalinject.core import Injector, list_signals
+from signalinject.image import ImageInjector, OrthogonalNoise, orthogonal_noise_basis
+from signalinject.text import TextInjector
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "IMAGE_SIGNALS",
-    "SHOW_SIGNALS",
-    "TEXT_SIGNALS",
+    "IMAGE_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
+    "SHOW_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
+    "TEXT_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
     "add_show_parser",
     "image_figure",
     "overview_figure",
@@ -72,16 +66,28 @@ __all__ = [
 
 IntArray = npt.NDArray[np.int64]
 
-#: The image signals ``show`` draws, in the paper's order (Table 1).
-IMAGE_SIGNALS: tuple[str, ...] = tuple(
-    n for n, s in SIGNALS.items() if n != "clean" and "image" in s.kinds
-)
-#: The text signals ``show`` draws, in the paper's order (Table 3).
-TEXT_SIGNALS: tuple[str, ...] = tuple(
-    n for n, s in SIGNALS.items() if n != "clean" and "text" in s.kinds
-)
-#: Every name ``show`` accepts; ``all`` is the overview of the image signals.
-SHOW_SIGNALS: tuple[str, ...] = (*IMAGE_SIGNALS, *TEXT_SIGNALS, "all")
+
+def _names(kind: str) -> tuple[str, ...]:
+    """The registered signals of ``kind`` ``show`` draws, in definition order (the paper's
+    order for its signals), read from the registry at each call."""
+    return tuple(list_signals(kind))
+
+
+def _show_names() -> tuple[str, ...]:
+    return (*_names("image"), *_names("text"), "all")
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    # IMAGE_SIGNALS / TEXT_SIGNALS: the signals show draws; SHOW_SIGNALS: every name it accepts
+    # ("all" is the overview of the paper's image signals). Live views of the registry.
+    if name == "IMAGE_SIGNALS":
+        return _names("image")
+    if name == "TEXT_SIGNALS":
+        return _names("text")
+    if name == "SHOW_SIGNALS":
+        return _show_names()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 DEFAULT_DATASET = {"image": "digits", "text": "stdlib_docs"}
 DEFAULT_N = {"image": 8, "text": 5}
@@ -154,32 +160,16 @@ def signal_pixels(
         ``(rows, cols, carried)``: int64 ``(N, P)`` pixel coordinates (``P = 0`` for the dense
         ``OrthogonalNoise``) and bool ``(N,)``, True where the sample carries the signal.
     """
-    code, carried = inj.codes(y, index)
-    code, carried = np.asarray(code), np.asarray(carried)
-    n = len(y)
-    if isinstance(inj, OnePixel):
-        rc = np.broadcast_to(np.asarray([inj.position], np.int64), (n, 1, 2))
-    elif isinstance(inj, PatternPixels):
-        pos = np.asarray(inj.pixel_positions(height, width), np.int64)
-        rc = np.broadcast_to(pos, (n, *pos.shape))
-    elif isinstance(inj, RandomPixel):
-        r, c = inj.locations(index, height, width)
-        rc = np.stack([np.asarray(r), np.asarray(c)], -1)[:, None, :]
-    elif isinstance(inj, MultipleLocations):
-        pairs = np.asarray(inj.pixel_pairs(height, width), np.int64)[code]  # (N, 4)
-        rc = pairs.reshape(n, 2, 2)
-    else:  # dense signals have no location to mark
-        rc = np.zeros((n, 0, 2), np.int64)
-    return rc[..., 0].astype(np.int64), rc[..., 1].astype(np.int64), carried.astype(bool)
+    carried = np.asarray(inj.codes(y, index)[1])
+    if not isinstance(inj, ImageInjector):
+        raise TypeError(f"signal_pixels needs an image injector, got {type(inj).__name__}")
+    rows, cols = inj.pixels(y, index, height, width)  # what the signal declares
+    return np.asarray(rows, np.int64), np.asarray(cols, np.int64), carried.astype(bool)
 
 
 def _code_range(inj: Injector) -> tuple[float, float] | None:
     """The lowest and highest code value written, for the contrast stretch (None: no stretch)."""
-    if isinstance(inj, (OnePixel, RandomPixel)):
-        return min(inj.code_values), max(inj.code_values)
-    if isinstance(inj, PatternPixels):
-        return min(inj.off_value, inj.on_value), max(inj.off_value, inj.on_value)
-    return None  # MultipleLocations draws its values over the full range already
+    return inj.code_range() if isinstance(inj, ImageInjector) else None
 
 
 def _rgb(f: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -423,7 +413,7 @@ def image_figure(
     for i, lab in enumerate(labels):
         axes[i, 0].set_ylabel(lab, fontsize=9)
     where = "red squares: the written pixels; " if not noisy else ""
-    if isinstance(inj, RandomPixel):  # the oracle: a model has no index to find the pixel by
+    if inj.decode_needs_index:  # the oracle: a model has no index to find the pixel by
         where = "red squares: the pixel drawn for each sample (decode reads it there); "
     _titles(
         fig,
@@ -440,8 +430,9 @@ def overview_figure(
 ) -> Figure:
     """The five image signals on the same ``n`` examples: one row per signal (``show all``)."""
     x, y, index = _image_examples(bundle, n)
-    fig, axes = _grid(len(IMAGE_SIGNALS), len(y), top_in=0.95)
-    for i, signal in enumerate(IMAGE_SIGNALS):
+    names = signal_names("image")[1:]  # the paper's, without clean
+    fig, axes = _grid(len(names), len(y), top_in=0.95)
+    for i, signal in enumerate(names):
         inj = make_injector(signal, bundle.num_classes, seed, kind="image")
         assert inj is not None
         got = _inject(inj, x, y, index)
@@ -507,12 +498,9 @@ def text_marks(signal: str, inj: Injector, clean: str, injected: str) -> TextMar
     common = min(len(clean), len(injected))
     changed = [i for i in range(common) if clean[i] != injected[i]]
     changed += range(common, len(injected))  # padding added by the signal
-    if signal == "mnemonic":
-        location: tuple[int, ...] = (0,)
-    elif signal == "pattern_char":
-        location = tuple(int(p) for p in getattr(inj, "positions", ()))
-    else:  # length_encoding: the length is the code, the text's end the place to look
-        location = (len(injected) - 1,)
+    location: tuple[int, ...] = ()
+    if isinstance(inj, TextInjector):  # where the signal declares it writes
+        location = inj.text_location(injected)
     location = tuple(p for p in location if 0 <= p < len(injected))
     return TextMarks(tuple(changed), location, len(clean), len(injected))
 
@@ -727,15 +715,16 @@ def text_figure(
 # -- the entry point -----------------------------------------------------------------------------
 def _signal_kind(signal: object) -> str:
     """``"image"`` or ``"text"`` for a name ``show`` accepts (``all``: image), else ValueError."""
-    if not isinstance(signal, str) or signal not in SHOW_SIGNALS:
-        raise ValueError(f"unknown signal {signal!r}; expected one of: {', '.join(SHOW_SIGNALS)}")
-    return "text" if signal in TEXT_SIGNALS else "image"
+    names = _show_names()
+    if not isinstance(signal, str) or signal not in names:
+        raise ValueError(f"unknown signal {signal!r}; expected one of: {', '.join(names)}")
+    return "text" if signal in _names("text") else "image"
 
 
 def _check_signal(signal: str, kind: str) -> None:
     """Refuse a name that is not one of ``kind``'s signals (``all`` is not one signal)."""
     if _signal_kind(signal) != kind or signal == "all":
-        names = IMAGE_SIGNALS if kind == "image" else TEXT_SIGNALS
+        names = _names(kind)
         article = "an" if kind == "image" else "a"
         raise ValueError(
             f"signal {signal!r} is not {article} {kind} signal; expected one of: {', '.join(names)}"
@@ -824,11 +813,12 @@ def add_show_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
             "image signals in one picture. The path is printed at the end."
         ),
     )
+    names = _show_names()
     p.add_argument(
         "signal",
         metavar="SIGNAL",
-        choices=SHOW_SIGNALS,
-        help=f"the signal to draw, one of: {', '.join(SHOW_SIGNALS)}",
+        choices=names,
+        help=f"the signal to draw, one of: {', '.join(names)}",
     )
     p.add_argument(
         "--out",

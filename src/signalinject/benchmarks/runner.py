@@ -950,7 +950,7 @@ class _Runner:
             "dataset": self.cfg.dataset,
             "data_fingerprint": self.fingerprint,
             "signal": cell.signal,
-            "injector": None if inj is None else inj.get_config(),
+            "injector": None if inj is None else inj.identity(),
             "model": cell.model,
             "seed": cell.seed,
         }

@@ -1,5 +1,10 @@
 """The benchmark's signals by name: each name maps to an injector factory with the paper's defaults.
 
+Everything here is read from the registry of signals (:func:`signalinject.list_signals`): a
+signal's name, kind, paper name, strength and factory (:meth:`~signalinject.Injector.for_benchmark`)
+are declared by its class, and a signal defined anywhere (a user's module) is a benchmark signal
+by name. The default lists (:func:`signal_names`) hold the signals that declare ``default_grid``.
+
 A factory takes ``(num_classes, seed)`` and returns a fresh :class:`~signalinject.Injector`
 (``clean`` returns None: no signal). Image signals write into uint8 ``(N, H, W, C)`` images in
 0..255 units (the class number itself is the pixel's code, as in the paper); text signals edit the
@@ -36,23 +41,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
-from signalinject.core import Injector
-from signalinject.image import (
-    MultipleLocations,
-    OnePixel,
-    OrthogonalNoise,
-    PatternPixels,
-    RandomPixel,
-)
+from signalinject.core import Injector, list_signals
 
 __all__ = [
-    "IMAGE_SIGNALS",
+    "IMAGE_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
     "SIGNALS",
-    "STRENGTH_SIGNALS",
-    "TEXT_SIGNALS",
+    "STRENGTH_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
+    "TEXT_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
     "Signal",
     "check_strength",
     "make_injector",
@@ -66,10 +64,10 @@ Factory = Callable[..., "Injector | None"]
 
 @dataclasses.dataclass(frozen=True)
 class Signal:
-    """One benchmark signal.
+    """One benchmark signal: what its class declares (see :class:`~signalinject.Injector`).
 
     Attributes:
-        name: the benchmark's name (``one_pixel``).
+        name: the benchmark's name (``one_pixel``): the class's ``name``.
         kinds: the data kinds it applies to (``clean`` applies to both).
         paper_name: its name in Hoffer & Fine (2016), Table 1 or Table 3.
         factory: ``(num_classes, seed) -> Injector`` with the paper's defaults (None for
@@ -78,6 +76,7 @@ class Signal:
             strength also take ``strength=`` (see the module doc).
         strength: what ``strength`` sets, in words; None: the signal has no strength.
         default_strength: the paper's strength (what ``strength=None`` means).
+        cls: the injector class (None for ``clean``).
     """
 
     name: str
@@ -86,115 +85,97 @@ class Signal:
     factory: Factory
     strength: str | None = None
     default_strength: float | None = None
+    cls: type[Injector] | None = None
 
 
 def _clean(num_classes: int, seed: int, **_: Any) -> None:
     return None
 
 
-# The text injectors are imported when called, so that the image suite does not depend on the
-# text module being importable.
-def _mnemonic(num_classes: int, seed: int, quantizer: Any = None) -> Injector:
-    from signalinject.text import Mnemonic
-
-    return Mnemonic(num_classes, seed=seed, quantizer=quantizer)
+_CLEAN = Signal("clean", ("image", "text"), "Clean", _clean)
 
 
-def _length_encoding(num_classes: int, seed: int, quantizer: Any = None) -> Injector:
-    from signalinject.text import LengthEncoding
-
-    return LengthEncoding(num_classes, seed=seed, quantizer=quantizer)
+_VIEWS: dict[type[Injector], Signal] = {}
 
 
-def _pattern_char(num_classes: int, seed: int, quantizer: Any = None) -> Injector:
-    from signalinject.text import PatternChar
+def _signal(cls: type[Injector]) -> Signal:
+    """The benchmark's view of a registered signal class (built once per class)."""
+    if cls in _VIEWS:
+        return _VIEWS[cls]
 
-    return PatternChar(num_classes, seed=seed, quantizer=quantizer)
-
-
-def _image(cls: type[Injector]) -> Factory:
-    def factory(num_classes: int, seed: int) -> Injector:
-        return cls(num_classes, seed=seed)
+    def factory(num_classes: int, seed: int, **kw: Any) -> Injector:
+        return cls.for_benchmark(num_classes, seed, **kw)
 
     factory.__name__ = f"make_{cls.__name__}"
-    return factory
-
-
-# The image signals with a strength: None (or the paper's strength) gives the paper's injector
-# itself, so a sweep's point at the paper's strength is the same cell as ``bench images``'.
-def _one_pixel(num_classes: int, seed: int, strength: float | None = None) -> Injector:
-    if strength is None or strength == 1:
-        return OnePixel(num_classes, seed=seed)
-    return OnePixel(num_classes, seed=seed, values=tuple(k * strength for k in range(num_classes)))
-
-
-def _random_pixel(num_classes: int, seed: int, strength: float | None = None) -> Injector:
-    if strength is None or strength == 1:
-        return RandomPixel(num_classes, seed=seed)
-    values = tuple(k * strength for k in range(num_classes))
-    return RandomPixel(num_classes, seed=seed, values=values)
-
-
-def _pattern_pixels(num_classes: int, seed: int, strength: float | None = None) -> Injector:
-    if strength is None or strength == 1:
-        return PatternPixels(num_classes, seed=seed)
-    return PatternPixels(num_classes, seed=seed, on_value=strength, off_value=0)
-
-
-_NOISE_DEFAULT = 0.03 * 255  # OrthogonalNoise's default RMS on uint8 images
-
-
-def _orthogonal_noise(num_classes: int, seed: int, strength: float | None = None) -> Injector:
-    if strength is None or math.isclose(strength, _NOISE_DEFAULT, rel_tol=1e-6):  # 7.65
-        return OrthogonalNoise(num_classes, seed=seed)
-    return OrthogonalNoise(num_classes, seed=seed, strength=strength)
-
-
-_STEP = "step between class codes (class k's pixel value is k * strength)"
-
-
-SIGNALS: dict[str, Signal] = {
-    s.name: s
-    for s in (
-        Signal("clean", ("image", "text"), "Clean", _clean),
-        Signal("one_pixel", ("image",), "One pixel", _one_pixel, _STEP, 1),
-        Signal(
-            "pattern_pixels",
-            ("image",),
-            "Pattern pixels",
-            _pattern_pixels,
-            "value of a set bit (on_value; off_value 0)",
-            1,
-        ),
-        Signal("random_pixel", ("image",), "Random pixel", _random_pixel, _STEP, 1),
-        Signal("multiple_locations", ("image",), "Multiple locations", _image(MultipleLocations)),
-        Signal(
-            "orthogonal_noise",
-            ("image",),
-            "Noise",
-            _orthogonal_noise,
-            "per-element RMS of the noise",
-            _NOISE_DEFAULT,
-        ),
-        Signal("mnemonic", ("text",), "Mnemonic", _mnemonic),
-        Signal("length_encoding", ("text",), "Length encoding", _length_encoding),
-        Signal("pattern_char", ("text",), "Pattern char", _pattern_char),
+    kind: Kind = "text" if cls.kind == "text" else "image"
+    sig = Signal(
+        cls.name,
+        (kind,),
+        cls.paper_name or cls.__name__,
+        factory,
+        cls.strength_scales,
+        cls.paper_strength,
+        cls,
     )
-}
+    _VIEWS[cls] = sig
+    return sig
 
-IMAGE_SIGNALS: tuple[str, ...] = tuple(n for n, s in SIGNALS.items() if "image" in s.kinds)
-TEXT_SIGNALS: tuple[str, ...] = tuple(n for n, s in SIGNALS.items() if "text" in s.kinds)
-#: The signals that take a ``strength`` (see the module doc).
-STRENGTH_SIGNALS: tuple[str, ...] = tuple(n for n, s in SIGNALS.items() if s.strength)
+
+class _Signals(Mapping[str, Signal]):
+    """The benchmark's signals by name: ``clean``, then every registered signal, read from the
+    registry at each use (a signal defined after this module was imported is in it)."""
+
+    def __getitem__(self, name: str) -> Signal:
+        if name == "clean":
+            return _CLEAN
+        cls = list_signals().get(name)
+        if cls is None:
+            raise KeyError(name)
+        return _signal(cls)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("clean", *list_signals()))
+
+    def __len__(self) -> int:
+        return 1 + len(list_signals())
+
+    def __repr__(self) -> str:
+        return f"SIGNALS({', '.join(self)})"
+
+
+#: Every benchmark signal by name (a live view of the registry; ``clean`` first).
+SIGNALS: Mapping[str, Signal] = _Signals()
+
+
+def _defaults(kind: Kind) -> tuple[str, ...]:
+    return ("clean", *(n for n, c in list_signals(kind).items() if c.default_grid))
+
+
+def _strength_signals() -> tuple[str, ...]:
+    """The default signals that take a ``strength`` (see the module doc)."""
+    return tuple(n for n in (*_defaults("image"), *_defaults("text")) if SIGNALS[n].strength)
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    # IMAGE_SIGNALS, TEXT_SIGNALS, STRENGTH_SIGNALS: the default lists, read from the registry.
+    if name == "IMAGE_SIGNALS":
+        return _defaults("image")
+    if name == "TEXT_SIGNALS":
+        return _defaults("text")
+    if name == "STRENGTH_SIGNALS":
+        return _strength_signals()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def signal_names(kind: Kind) -> tuple[str, ...]:
-    """The signal names for ``kind`` (``"image"`` or ``"text"``), ``clean`` first."""
-    if kind == "image":
-        return IMAGE_SIGNALS
-    if kind == "text":
-        return TEXT_SIGNALS
-    raise ValueError(f"kind must be 'image' or 'text', got {kind!r}")
+    """The default signal names for ``kind`` (``"image"`` or ``"text"``), ``clean`` first.
+
+    The registered signals that declare ``default_grid`` (the paper's); any other registered
+    signal runs when named.
+    """
+    if kind not in ("image", "text"):
+        raise ValueError(f"kind must be 'image' or 'text', got {kind!r}")
+    return _defaults(kind)
 
 
 def check_strength(name: str, strength: float | None, num_classes: int | None = None) -> None:
@@ -217,23 +198,12 @@ def check_strength(name: str, strength: float | None, num_classes: int | None = 
         raise ValueError(f"unknown signal {name!r}; known: {', '.join(SIGNALS)}")
     if sig.strength is None:
         raise ValueError(
-            f"signal {name!r} has no strength (signals with one: {', '.join(STRENGTH_SIGNALS)})"
+            f"signal {name!r} has no strength (signals with one: {', '.join(_strength_signals())})"
         )
     if not math.isfinite(strength) or strength <= 0:
         raise ValueError(f"strength must be a finite number > 0, got {strength!r}")
-    if name == "orthogonal_noise":
-        return
-    if strength != math.floor(strength):
-        raise ValueError(
-            f"{name} writes uint8 pixels: strength must be a whole number, got {strength!r}"
-        )
-    top = strength if name == "pattern_pixels" else strength * ((num_classes or 1) - 1)
-    if top > 255:
-        most = 255 if name == "pattern_pixels" else 255 // ((num_classes or 2) - 1)
-        raise ValueError(
-            f"strength {strength:g} is too large for {name} with {num_classes} classes: its "
-            f"largest code would be {top:g} > 255 (at most {most})"
-        )
+    assert sig.cls is not None  # only clean has no class
+    sig.cls.check_strength(strength, num_classes)
 
 
 def make_injector(

@@ -60,12 +60,14 @@ import torch
 
 import signalinject
 from signalinject.benchmarks._files import atomic_write, make_dir
-from signalinject.core import Injector
+from signalinject.core import Injector, list_signals
+from signalinject.image import ImageInjector
+from signalinject.text import CharQuantizer
 
 __all__ = [
-    "IMAGE_SIGNALS",
-    "POSITIONAL_SIGNALS",
-    "TEXT_SIGNALS",
+    "IMAGE_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
+    "POSITIONAL_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
+    "TEXT_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
     "ThroughputConfig",
     "add_arguments",
     "add_parser",
@@ -76,20 +78,37 @@ __all__ = [
     "to_markdown",
 ]
 
-POSITIONAL_SIGNALS: tuple[str, ...] = (
-    "OnePixel",
-    "PatternPixels",
-    "RandomPixel",
-    "MultipleLocations",
-)
-IMAGE_SIGNALS: tuple[str, ...] = (*POSITIONAL_SIGNALS, "OrthogonalNoise")
-TEXT_SIGNALS: tuple[str, ...] = ("Mnemonic", "LengthEncoding", "PatternChar")
-_GROUPS: dict[str, tuple[str, ...]] = {
-    "all": IMAGE_SIGNALS + TEXT_SIGNALS,
-    "image": IMAGE_SIGNALS,
-    "positional": POSITIONAL_SIGNALS,
-    "text": TEXT_SIGNALS,
-}
+
+# Rows name a signal by its class name (``OnePixel``), as the tables of docs/performance.md do.
+def _classes() -> dict[str, type[Injector]]:
+    """Every registered signal by class name, read from the registry at each call."""
+    return {cls.__name__: cls for cls in list_signals().values()}
+
+
+def _positional(cls: type[Injector]) -> bool:
+    """An image signal that declares the pixels it writes (not a dense one)."""
+    return issubclass(cls, ImageInjector) and cls.pixels is not ImageInjector.pixels
+
+
+def _groups() -> dict[str, tuple[str, ...]]:
+    """The groups of ``--signals``: the registry's default signals (the paper's), by kind.
+
+    ``positional``: the image signals that write at pixels (those that declare ``pixels``).
+    """
+    image = tuple(c.__name__ for c in list_signals("image").values() if c.default_grid)
+    text = tuple(c.__name__ for c in list_signals("text").values() if c.default_grid)
+    positional = tuple(n for n in image if _positional(_classes()[n]))
+    return {"all": image + text, "image": image, "positional": positional, "text": text}
+
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    # IMAGE_SIGNALS, POSITIONAL_SIGNALS, TEXT_SIGNALS: the groups, read from the registry.
+    groups = {"IMAGE_SIGNALS": "image", "POSITIONAL_SIGNALS": "positional", "TEXT_SIGNALS": "text"}
+    if name in groups:
+        return _groups()[groups[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _DTYPES = ("uint8", "int16", "int32", "float16", "float32", "float64")
 _BACKENDS = ("numpy", "torch")
 # The ART triggers timed, each with our injector that does what it does and the speedup
@@ -105,21 +124,22 @@ _PER_SAMPLE_BYTES = 256
 
 
 def _signal_name(name: str) -> str:
-    """The class name for ``OnePixel``, ``one_pixel`` or ``onepixel``; ValueError otherwise."""
+    """The class name of a registered signal, given as ``OnePixel``, its registered name
+    (``one_pixel``) or ``onepixel``; ValueError otherwise."""
     key = name.replace("_", "").replace("-", "").lower()
-    for known in IMAGE_SIGNALS + TEXT_SIGNALS:
-        if known.lower() == key:
+    for known, cls in _classes().items():
+        if key in (known.lower(), cls.name.replace("_", "")):
             return known
     raise ValueError(
-        f"unknown signal {name!r}; known: {', '.join(IMAGE_SIGNALS + TEXT_SIGNALS)} "
-        f"or a group: {', '.join(_GROUPS)}"
+        f"unknown signal {name!r}; known: {', '.join(_classes())} "
+        f"or a group: {', '.join(_groups())}"
     )
 
 
 def _expand_signals(names: Sequence[str]) -> tuple[str, ...]:
     out: list[str] = []
     for name in names:
-        for s in _GROUPS.get(name.lower()) or (_signal_name(name),):
+        for s in _groups().get(name.lower()) or (_signal_name(name),):
             if s not in out:
                 out.append(s)
     return tuple(out)
@@ -476,7 +496,7 @@ def _measure_injector(
     if args is None:
         row["params_ms"] = row["params_fraction"] = None
     else:
-        make_params = inj.make_params  # type: ignore[attr-defined]
+        make_params = inj.make_params
         (params_s,), _ = _medians([lambda: make_params(*args)], cfg.repeats, cfg.warmup, sync)
         row["params_ms"] = params_s * 1e3
         row["params_fraction"] = params_s / inject_s
@@ -537,21 +557,6 @@ def _skipped(kind: str, signal: str, note: str, **fields: Any) -> dict[str, Any]
 
 
 # -- the run ------------------------------------------------------------------------------------
-def _text_classes(signals: Sequence[str]) -> tuple[dict[str, type[Injector]], str | None]:
-    """The importable text injector classes, and why the others are not."""
-    wanted = [s for s in signals if s in TEXT_SIGNALS]
-    if not wanted:
-        return {}, None
-    try:
-        mod = importlib.import_module("signalinject.text")
-    except ImportError as e:
-        return {}, f"signalinject.text is not importable ({e})"
-    found = {s: getattr(mod, s) for s in wanted if isinstance(getattr(mod, s, None), type)}
-    missing = [s for s in wanted if s not in found]
-    note = f"not in signalinject.text: {', '.join(missing)}" if missing else None
-    return found, note
-
-
 def _by_class(trigger: Callable[..., Any], x: Any, y: Any) -> Any:
     """ART used label-conditionally, as one would to make its trigger reveal the label: one
     call per class on ``x[y == k]`` with pixel value ``k``, written back into a copy."""
@@ -633,16 +638,12 @@ def _torch_threads(n: int | None) -> Iterator[None]:
 
 def _run(cfg: ThroughputConfig, say: Callable[[str], None]) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    image_signals = [s for s in cfg.signals if s in IMAGE_SIGNALS]
-    text_classes, text_note = _text_classes(cfg.signals)
+    classes = _classes()
+    image_signals = [s for s in cfg.signals if classes[s].kind == "image"]
+    text_classes = {s: classes[s] for s in cfg.signals if classes[s].kind == "text"}
     text_kwargs: dict[str, Any] = {}
     if text_classes and cfg.text_length != 1014:  # the injectors default to Zhang's 1014
-        quantizer = importlib.import_module("signalinject.text").CharQuantizer
-        text_kwargs["quantizer"] = quantizer(length=cfg.text_length)
-    if text_note is not None:
-        for s in cfg.signals:
-            if s in TEXT_SIGNALS and s not in text_classes:
-                rows.append(_skipped("text", s, text_note))
+        text_kwargs["quantizer"] = CharQuantizer(length=cfg.text_length)
     art, art_note = _art_functions() if cfg.art and "numpy" in cfg.backends else ({}, None)
     if art_note is not None:
         rows.append(_skipped("reference", "art", art_note))
@@ -660,7 +661,7 @@ def _run(cfg: ThroughputConfig, say: Callable[[str], None]) -> list[dict[str, An
                 y = _labels(backend, device, n, cfg.num_classes, cfg.seed)
                 case = _Case("image", backend, device, dtype, x, y)
                 for s in image_signals:
-                    make = functools.partial(getattr(signalinject, s), cfg.num_classes)
+                    make = functools.partial(classes[s], cfg.num_classes)
                     rows.append(guard.measure(case, s, make, cfg))
                     say(_progress(rows[-1]))
                 if backend == "numpy":
@@ -783,7 +784,7 @@ def _targets(reference_size: int | None) -> list[_Target]:
         return bool(row["kind"] == "image" and ref)
 
     def positional(row: Mapping[str, Any]) -> bool:
-        return image(row) and row["signal"] in POSITIONAL_SIGNALS
+        return image(row) and row["signal"] in _groups()["positional"]
 
     def noise(row: Mapping[str, Any]) -> bool:
         return image(row) and row["signal"] == "OrthogonalNoise"

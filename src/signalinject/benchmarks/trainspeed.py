@@ -61,7 +61,7 @@ from signalinject.benchmarks.train import (
     fit,
     resolve_device,
 )
-from signalinject.core import check_int
+from signalinject.core import Params, check_int
 from signalinject.image import ImageInjector, OnePixel
 from signalinject.text import LengthEncoding, Mnemonic, TextInjector
 
@@ -107,12 +107,12 @@ def image_injection_transform(
 
     Checks once, before training, what a per-batch check would pay a host sync for at every
     step: the labels ``y`` of the whole data set and that the signal fits images of ``x``'s
-    shape and dtype. Each batch then runs ``inj.make_params(yb, idx, view)`` and
-    ``inj.apply(view, params)`` on a channels-last view of the gathered batch (written in place:
-    ``fit`` gathers a new tensor per batch) and returns float32 ``xb / 255`` in [0, 1], laid out
-    channels-last on CUDA when ``channels_last`` (as ``fit`` wants it: no second copy). The
-    per-sample draws are keyed by the data set index ``idx``: training on ``x`` with this
-    transform gives the same batches as training on ``inj(x, y).float() / 255``.
+    shape and dtype (``inj.prepare(x)``). Each batch then runs the prepared injector, which
+    writes into the gathered batch in place (``fit`` gathers a new tensor per batch), and
+    returns float32 ``xb / 255`` in [0, 1], laid out channels-last on CUDA when
+    ``channels_last`` (as ``fit`` wants it: no second copy). The per-sample draws are keyed by
+    the data set index ``idx``: training on ``x`` with this transform gives the same batches as
+    training on ``inj(x, y).float() / 255``.
 
     Args:
         inj: an image injector (``OnePixel``, ``PatternPixels``, ...).
@@ -145,13 +145,11 @@ def image_injection_transform(
             f"image_injection_transform needs a non-empty batch (N, C, H, W), got shape "
             f"{tuple(x.shape)}"
         )
-    labels = inj.check_labels(y, x, single=False)  # the data set's one host sync
-    first = torch.zeros(1, dtype=torch.int64, device=x.device)
-    inj.make_params(labels[:1], first, x[:1].permute(0, 2, 3, 1))  # raises if it cannot fit
+    inj.check_labels(y, x, single=False)  # the data set's one host sync
+    fast = inj.prepare(x)  # raises if the signal cannot fit; then no check per batch
 
     def transform(xb: torch.Tensor, yb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-        view = xb.permute(0, 2, 3, 1)  # (B, H, W, C): the injectors' layout, no copy
-        inj.apply(view, inj.make_params(yb, idx, view))
+        fast(xb, yb, idx)  # in place: fit gathers a new tensor per batch
         fmt = torch.channels_last if channels_last and xb.is_cuda else torch.contiguous_format
         return xb.to(torch.float32, memory_format=fmt).div_(255.0)
 
@@ -202,12 +200,12 @@ def text_injection_transform(inj: TextInjector, x: torch.Tensor, y: torch.Tensor
             f"text_injection_transform: codes must be in [0, {size}], got {lo if lo < 0 else hi}"
         )
     params = inj.make_params(labels, torch.arange(x.shape[0], device=x.device), x)
-    on_device: dict[torch.device, dict[str, Any]] = {x.device: params}
+    on_device: dict[torch.device, Params] = {x.device: params}
 
     def transform(xb: torch.Tensor, yb: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         if idx.device not in on_device:  # x stayed on the host: parameters moved once
-            on_device[idx.device] = {k: v.to(idx.device) for k, v in params.items()}
-        inj.apply_codes(xb, {k: v.index_select(0, idx) for k, v in on_device[idx.device].items()})
+            on_device[idx.device] = params.map(lambda v: v.to(idx.device))
+        inj.apply_codes(xb, on_device[idx.device].take(idx))
         return xb
 
     return transform
