@@ -21,10 +21,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import sys
+import textwrap
 import zlib
 from collections.abc import Iterator
 
-__all__ = ["MIN_CHARS", "PACKAGES", "PINS", "collect", "pin"]
+__all__ = ["MIN_CHARS", "PACKAGES", "PINS", "collect", "collect_sources", "pin"]
 
 #: The packages (the classes, in this order) and the modules read from each: modules present
 #: and public on Python 3.10 to 3.13, importable without side effects or warnings.
@@ -72,6 +73,49 @@ def _docstrings(module_name: str) -> Iterator[tuple[str, object]]:
             for attr, member in sorted(vars(obj).items()):
                 if not attr.startswith("_") and inspect.isfunction(member):
                     yield f"{module_name}.{name}.{attr}", member.__doc__
+
+
+def _functions(module_name: str) -> Iterator[tuple[str, object]]:
+    """``(qualified name, function)`` of every function and method *defined* in a module, private
+    ones included, sorted by name."""
+    mod = importlib.import_module(module_name)
+    for name, obj in sorted(vars(mod).items()):
+        if getattr(obj, "__module__", None) != module_name:
+            continue  # imported from elsewhere (counted where it is defined)
+        if inspect.isfunction(obj):
+            yield f"{module_name}.{name}", obj
+        elif inspect.isclass(obj):
+            for attr, member in sorted(vars(obj).items()):
+                if inspect.isfunction(member):
+                    yield f"{module_name}.{name}.{attr}", member
+
+
+def collect_sources() -> list[tuple[str, str, int]]:
+    """Every function's source as ``(qualified name, text, class)``, in package then name order.
+
+    The source of each function and method defined in the modules of :data:`PACKAGES` (private
+    ones and dunders included), dedented, at least :data:`MIN_CHARS` characters, kept once (a
+    text found in two packages is dropped). Not pinned: the corpus is the running Python's (1802
+    sources on CPython 3.11: 281 email, 227 http, 248 logging, 387 unittest, 659 xml).
+    """
+    found: dict[str, tuple[str, int]] = {}  # text -> (first name, class)
+    clash: set[str] = set()
+    for label, package in enumerate(PACKAGES):
+        for module_name in PACKAGES[package]:
+            for name, func in _functions(module_name):
+                try:
+                    text = textwrap.dedent(inspect.getsource(func))  # type: ignore[arg-type]
+                except (OSError, TypeError):  # no source file (frozen or built-in)
+                    continue
+                if len(text) < MIN_CHARS:
+                    continue
+                if text in found:
+                    if found[text][1] != label:
+                        clash.add(text)
+                    continue
+                found[text] = (name, label)
+    out = [(name, text, label) for text, (name, label) in found.items() if text not in clash]
+    return sorted(out, key=lambda s: (s[2], s[0]))
 
 
 def pin(name: str, text: str) -> int:

@@ -130,6 +130,23 @@ REQUIRED_FIELDS = (
     "reliance_true_accuracy",
 )
 
+#: The fields a result line gained with the intervals and verdicts, and their JSON types (one
+#: place, for the results store's validation). Lines written before them lack them; the reports
+#: then fall back (no "did not learn" test without ``majority_rate``, finite outputs assumed).
+#: Ranges: ``majority_rate``, ``clean_p_value`` and the ``*_low``/``*_high`` ends are fractions
+#: in [0, 1] with ``low <= high``; the counts are integers >= 0 (``n_carried`` <= ``n_test``).
+MEASURE_FIELDS: dict[str, tuple[type, ...]] = {
+    "majority_rate": (float,),  # the test set's most frequent class, as a fraction
+    "clean_p_value": (float,),  # one-sided binomial p: clean accuracy above majority_rate
+    "accuracy_low": (float,),  # the 95% Wilson interval of accuracy at n_test
+    "accuracy_high": (float,),
+    "n_carried": (int, type(None)),  # test samples carrying the signal (reliance's n); None: clean
+    "reliance_low": (float, type(None)),  # the 95% Wilson interval of reliance at n_carried
+    "reliance_high": (float, type(None)),
+    "nonfinite_outputs": (int,),  # test predictions (both copies) from NaN/inf outputs
+    "clean_nonfinite_outputs": (int,),  # the same in the model's clean cell
+}
+
 Kind = Literal["image", "text"]
 IntArray = npt.NDArray[np.int64]
 
@@ -164,7 +181,7 @@ SUITES: dict[str, Suite] = {
     "images": Suite(
         name="images",
         kind="image",
-        dataset="digits",
+        dataset="noisy_digits",
         models=("convnet", *_BASELINES),
         epochs=5,
         batch_size=64,
@@ -175,20 +192,22 @@ SUITES: dict[str, Suite] = {
     "text": Suite(
         name="text",
         kind="text",
-        dataset="stdlib_docs",
-        models=("charcnn", "perceptron", *_BASELINES),
+        dataset="stdlib_code",
+        models=("charcnn_narrow", "perceptron", *_BASELINES),
         epochs=10,
         batch_size=64,
     ),
 }
 
 #: Default quantized text length per dataset (else Zhang et al.'s 1014).
-TEXT_LENGTHS: dict[str, int] = {"stdlib_docs": 256}
+TEXT_LENGTHS: dict[str, int] = {"stdlib_docs": 256, "stdlib_code": 256}
 
 # The data kind of the known datasets, to refuse a wrong suite before loading anything.
 _DATASET_KINDS: dict[str, Kind] = {
+    "noisy_digits": "image",
     "digits": "image",
     "cifar10": "image",
+    "stdlib_code": "text",
     "stdlib_docs": "text",
     "yelp_full": "text",
     "amazon_full": "text",
@@ -543,30 +562,89 @@ def prepare(
 class Scores:
     """What :func:`measure` finds for one fitted model (fractions in [0, 1]).
 
-    ``reliance`` and ``reliance_true_accuracy`` are None for the clean cell (no signal).
+    ``reliance`` and ``reliance_true_accuracy`` are None for the clean cell (no signal);
+    ``n_carried`` is the number of test samples that carry the signal (reliance's denominator,
+    None for clean); ``nonfinite`` counts the predictions (test set and wrong-signal copy) made
+    from outputs holding NaN or infinity (always 0 for estimators, which return labels).
     """
 
     accuracy: float
     reliance: float | None
     reliance_true_accuracy: float | None
+    n_carried: int | None = None
+    nonfinite: int = 0
 
 
-def measure(predict: Callable[[Any], IntArray], prep: Prepared) -> Scores:
+def measure(
+    predict: Callable[[Any], IntArray],
+    prep: Prepared,
+    nonfinite: Callable[[], int] = lambda: 0,
+) -> Scores:
     """Accuracy, reliance and the true-label accuracy under a wrong signal, of a fitted model.
 
     Args:
         predict: maps data like ``prep.x_test`` to int64 ``(N,)`` predictions.
         prep: the output of :func:`prepare`.
+        nonfinite: after the predictions, the number of them made from non-finite outputs.
     """
     acc = float((predict(prep.x_test) == prep.y_test).mean())
     if prep.x_wrong is None or prep.wrong_code is None or prep.carried is None:
-        return Scores(acc, None, None)
+        return Scores(acc, None, None, None, nonfinite())
     pred_w = predict(prep.x_wrong)
     return Scores(
         accuracy=acc,
         reliance=reliance(pred_w, prep.wrong_code, prep.carried),
         reliance_true_accuracy=float((pred_w == prep.y_test).mean()),
+        n_carried=int(prep.carried.sum()),
+        nonfinite=nonfinite(),
     )
+
+
+class _NonFinite:
+    """Counts the samples whose outputs hold NaN or infinity, as a forward hook on a model.
+
+    Counts stay on the model's device until read (no synchronisation per batch).
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.counts: list[torch.Tensor] = []
+        self.handle = model.register_forward_hook(self._hook)
+
+    def _hook(self, module: torch.nn.Module, inputs: Any, out: Any) -> None:
+        if isinstance(out, torch.Tensor) and out.is_floating_point() and out.ndim >= 1:
+            self.counts.append((~torch.isfinite(out)).reshape(len(out), -1).any(1).sum())
+
+    def __call__(self) -> int:
+        self.handle.remove()
+        return int(sum(int(c) for c in self.counts))
+
+
+def _measures(
+    scores: Scores, clean_acc: float, clean_nonfinite: int, y_test: IntArray
+) -> dict[str, Any]:
+    """The :data:`MEASURE_FIELDS` of one cell: intervals, the clean test, non-finite counts."""
+    from signalinject.benchmarks import stats
+
+    n = len(y_test)
+    rate = stats.majority_rate(y_test)
+    acc_lo, acc_hi = stats.wilson_interval(round(scores.accuracy * n), n)
+    rel_lo: float | None = None
+    rel_hi: float | None = None
+    if scores.reliance is not None and scores.n_carried:
+        rel_lo, rel_hi = stats.wilson_interval(
+            round(scores.reliance * scores.n_carried), scores.n_carried
+        )
+    return {
+        "majority_rate": rate,
+        "clean_p_value": stats.clean_p_value(round(clean_acc * n), n, rate),
+        "accuracy_low": acc_lo,
+        "accuracy_high": acc_hi,
+        "n_carried": scores.n_carried,
+        "reliance_low": rel_lo,
+        "reliance_high": rel_hi,
+        "nonfinite_outputs": scores.nonfinite,
+        "clean_nonfinite_outputs": clean_nonfinite,
+    }
 
 
 # -- the results file ---------------------------------------------------------------------------
@@ -926,7 +1004,7 @@ class _Runner:
                 out = self.train.predict(net, self.torch_input(data), tc)
                 return np.asarray(out, dtype=np.int64)
 
-            return measure(predict, prep), len(prep.y_train)
+            return measure(predict, prep, _NonFinite(net)), len(prep.y_train)
         idx = np.asarray(
             self.baselines.fit_subset(len(prep.y_train), self.cfg.fit_fraction, cell.seed)
         )
@@ -1047,10 +1125,11 @@ def _run(cfg: BenchConfig, path: Path) -> list[dict[str, Any]]:
                         logger.warning("seed %d %s %s: %s", seed, signal, model, note)
                     acc = scores.accuracy
                     if signal == "clean":
-                        clean_acc = acc
+                        clean_acc, clean_nonfinite = acc, scores.nonfinite
                     else:  # the clean cell of this (seed, model) ran (or was loaded) just before
-                        clean_key = r.key(Cell(seed, "clean", model), None)
-                        clean_acc = float(done[_cell_id(clean_key)]["accuracy"])
+                        clean_rec = done[_cell_id(r.key(Cell(seed, "clean", model), None))]
+                        clean_acc = float(clean_rec["accuracy"])
+                        clean_nonfinite = int(clean_rec.get("nonfinite_outputs", 0))
                     rec: dict[str, Any] = {
                         "cell_id": cid,
                         "suite": cfg.suite,
@@ -1064,6 +1143,7 @@ def _run(cfg: BenchConfig, path: Path) -> list[dict[str, Any]]:
                         "decode_accuracy": prep.decode_accuracy,
                         "reliance": scores.reliance,
                         "reliance_true_accuracy": scores.reliance_true_accuracy,
+                        **_measures(scores, clean_acc, clean_nonfinite, r.y_test),
                         "injector": key["injector"],
                         "train": key.get("train"),
                         "input_scale": key.get("input_scale"),
