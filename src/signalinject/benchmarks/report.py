@@ -323,8 +323,8 @@ def model_fits(rows: Sequence[Row]) -> dict[str, ModelFit]:
             int(r.get("nonfinite_outputs") or 0) or int(r.get("clean_nonfinite_outputs") or 0)
             for r in grp
         )
-        rates = [r.get("majority_rate") for r in grp if r.get("majority_rate") is not None]
-        rate = float(rates[0]) if rates else None
+        rates = [float(r["majority_rate"]) for r in grp if r.get("majority_rate") is not None]
+        rate = rates[0] if rates else None
         # the clean accuracy of each seed: from its clean row, else as recorded in its cells
         per_seed: dict[int, tuple[float, int]] = {}
         for r in grp:
