@@ -155,8 +155,9 @@ class TestVerdict:
         # a mean above the reads line but an interval reaching below it: not yet "reads"
         assert stats.verdict(0.6, 10, interval=(0.5, 0.7)) == "partial"
         assert stats.verdict(0.6, 10, interval=(0.56, 0.64)) == "reads"
-        # a mean below the ignores line but an interval reaching above it: not "ignores"
-        assert stats.verdict(0.15, 10, interval=(0.1, 0.2)) == "partial"
+        # "ignores" is the absence of evidence: the point value decides
+        assert stats.verdict(0.15, 10, interval=(0.1, 0.2)) == "ignores"
+        assert stats.verdict(0.25, 10, interval=(0.2, 0.3)) == "partial"
 
     def test_did_not_learn_replaces_only_ignores(self) -> None:
         assert stats.verdict(0.05, 10, learned=False) == "did not learn"

@@ -834,7 +834,7 @@ def _header(rows: Sequence[Row]) -> str:
         "by its injector (its information content). *Reliance*: on a test copy whose signal "
         "encodes a wrong class, the fraction of predictions equal to that class. *Verdict*: "
         "**reads** when the interval's low end of reliance is at least half-way from chance "
-        "(1/K) to 100%, **ignores** when its high end is within a tenth of that way from "
+        "(1/K) to 100%, **ignores** when the reliance is within a tenth of that way from "
         "chance, **partial** otherwise; **did not learn** replaces *ignores* for a model whose "
         "clean accuracy is not significantly above the test set's majority-class rate "
         f"(one-sided binomial test, p < {_stats.ALPHA:g}; never on blank data); **non-finite**: "

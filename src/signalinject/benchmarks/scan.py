@@ -29,16 +29,16 @@ The verdict
     the wrong class written into it with probability ``(1 - accuracy) / (K - 1)``, at most
     ``1/K`` for a model at least as good as chance. With the *normalized reliance*
     ``rho = (reliance - 1/K) / (1 - 1/K)`` (0 at chance, 1 when every prediction follows the
-    signal), judged on the 95% interval of the reliance (Wilson at the number of test samples
-    that carry the signal for one seed, across seeds for several; see
-    :mod:`signalinject.benchmarks.stats`):
+    signal); a claim of reading is judged on the low end of the reliance's 95% interval (Wilson
+    at the number of test samples that carry the signal for one seed, across seeds for several;
+    see :mod:`signalinject.benchmarks.stats`):
 
     =================  =============================================  ========================
     verdict            rule                                           for K = 10 (no interval)
     =================  =============================================  ========================
     ``reads``          ``rho >= 0.5`` at the interval's low end       reliance >= 55%
     ``partial``        in between
-    ``ignores``        ``rho < 0.1`` at the interval's high end       reliance < 19%
+    ``ignores``        ``rho < 0.1``                                  reliance < 19%
     ``did not learn``  ``ignores``, but the model's clean accuracy is
                        not significantly above the test set's
                        majority-class rate (one-sided binomial test,
@@ -138,6 +138,8 @@ SCAN_FIELDS = (
     "blank_accuracy_std",
     "clean_accuracy_low",
     "clean_accuracy_high",
+    "blank_clean_accuracy_low",
+    "blank_clean_accuracy_high",
     "accuracy_low",
     "accuracy_high",
     "reliance_low",
@@ -491,6 +493,8 @@ def summarize_scan(rows: Sequence[Row], blank_rows: Sequence[Row] = ()) -> list[
                     "blank_reliance_std": br.std,
                     "accuracy_std": st["accuracy"].std,
                     "blank_accuracy_std": ba.std,
+                    "blank_clean_accuracy_low": bclean.low,
+                    "blank_clean_accuracy_high": bclean.high,
                     "clean_accuracy_low": clean.low,
                     "clean_accuracy_high": clean.high,
                     "accuracy_low": st["accuracy"].low,
@@ -576,7 +580,7 @@ def _legend(k: int) -> str:
         "*Decode*: the signal read back by its injector (its information content). *Reliance*: "
         "on a test copy whose signal encodes a wrong class, the fraction of predictions equal "
         f"to that class. Brackets: 95% intervals. *Verdict* (K = {k}): **reads** if the "
-        f"reliance interval's low end is >= {hi:.0f}%, **ignores** if its high end is below "
+        f"reliance interval's low end is >= {hi:.0f}%, **ignores** if the reliance is below "
         f"{lo:.0f}% (chance is {100 / k:.0f}%), **partial** otherwise; **did not learn** "
         "replaces *ignores* when the model's clean accuracy is not significantly above the test "
         "set's majority-class rate (one-sided binomial test, p < 0.01): its lack of reaction to "

@@ -13,7 +13,8 @@ verdict of a model on a signal.
   The majority rate, not 1/K, is the rate of a model that learned nothing but the most frequent
   class: the char-CNN's 46/180 on an old stand-in beat 1/5 at p = 0.04 while predicting mostly
   one class (46 of the 180 test texts were of that class).
-- :func:`verdict`: ``reads`` / ``partial`` / ``ignores`` from the reliance and its interval;
+- :func:`verdict`: ``reads`` (the reliance's interval lies above the reads line) / ``partial`` /
+  ``ignores`` (the reliance is below the ignores line);
   ``did not learn`` replaces ``ignores`` for a model that did not learn the clean task, and
   ``non-finite`` any verdict of a model whose outputs held NaN or infinity.
 
@@ -203,9 +204,10 @@ def verdict(
         reliance: the reliance (mean over seeds), a fraction; None or NaN: no sample carried the
             signal.
         num_classes: K.
-        interval: the reliance's 95% interval; ``reads`` needs its lower end at or above the
-            :data:`READS` line, ``ignores`` its upper end below the :data:`IGNORES` line. None:
-            the point value decides.
+        interval: the reliance's 95% interval: ``reads`` needs its low end at or above the
+            :data:`READS` line (a claim of reading needs the evidence); None: the point value
+            decides. ``ignores`` is the point value below the :data:`IGNORES` line (no
+            evidence of reading); ``partial`` anything else.
         learned: False when the model did not learn the clean task (:func:`learned`): then
             ``did not learn`` replaces ``ignores`` (a model that follows the signal still
             ``reads`` it). Always True for blank-data runs.
@@ -216,11 +218,11 @@ def verdict(
         return NON_FINITE
     if reliance is None or math.isnan(float(reliance)):
         return None
-    lo, hi = (float(reliance), float(reliance)) if interval is None else interval
+    lo = float(reliance) if interval is None else float(interval[0])
     # the tolerance makes a value exactly at a threshold (e.g. 19% for K = 10) land on the
     # documented side despite float rounding in the normalization
     if normalized_reliance(lo, num_classes) + 1e-9 >= READS:
         return "reads"
-    if normalized_reliance(hi, num_classes) + 1e-9 < IGNORES:
+    if normalized_reliance(float(reliance), num_classes) + 1e-9 < IGNORES:
         return "ignores" if learned else DID_NOT_LEARN
     return "partial"

@@ -410,8 +410,8 @@ def write_sweep_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
         f"\n\nTrain {r0.get('n_train')} / test {r0.get('n_test')} samples, {k} classes, image "
         f"input scale {r0.get('input_scale') or '–'} for torch models, seeds "
         f"{sorted({int(r['seed']) for r in rows})}. Percentages, mean and 95% interval. Verdict "
-        f"from the reliance's interval: reads if its low end >= {hi:.0f}%, ignores if its high "
-        f"end < {lo:.0f}%, partial otherwise; 'did not learn' replaces 'ignores' for a model "
+        f"from the reliance: reads if its 95% interval's low end >= {hi:.0f}%, ignores if it is "
+        f"< {lo:.0f}%, partial otherwise; 'did not learn' replaces 'ignores' for a model "
         "whose clean accuracy is not significantly above the majority-class rate (one-sided "
         "binomial test, p < 0.01; not on blank data), 'non-finite' marks NaN or infinite outputs."
     )
