@@ -132,6 +132,7 @@ _MAIN_MODELS = ("convnet", "charcnn", "charcnn_narrow", "charcnn_large")
 PAPER: dict[str, dict[str, Any]] = {
     "image": {
         "dataset": "CIFAR-10",
+        "model": "ConvNet",
         "main": {
             "clean": "84.7",
             **{
@@ -155,6 +156,7 @@ PAPER: dict[str, dict[str, Any]] = {
     },
     "text": {
         "dataset": "Yelp / Amazon Full",
+        "model": "Char-CNN",
         "main": {
             "clean": "62.05 / 62.05",
             **{s: "no significant gain" for s in ("mnemonic", "length_encoding", "pattern_char")},
@@ -523,10 +525,11 @@ def paper_table(rows: Sequence[Row], main_model: str | None = None) -> str:
     """
     lines = headline(rows, main_model)
     main = _name(_main(rows, main_model))
-    pdata = PAPER[_kind(rows)]["dataset"]
+    paper = PAPER[_kind(rows)]
+    pdata = paper["dataset"]
     header = [
         "Signal", "Decode", main, f"{main} reliance", f"{main} verdict",
-        f"Paper: {main} ({pdata})", "Best reader", "Accuracy", "Gain", "Reliance", "Verdict",
+        f"Paper: {paper['model']} ({pdata})", "Best reader", "Accuracy", "Gain", "Reliance", "Verdict",
         f"Paper: best competitor ({pdata})", "Most accurate",
     ]  # fmt: skip
     body = []

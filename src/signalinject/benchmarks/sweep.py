@@ -81,7 +81,7 @@ class SweepConfig:
     strengths: tuple[float, ...] = DEFAULT_STRENGTHS
     signals: tuple[str, ...] = SWEEP_SIGNALS
     models: tuple[str, ...] = ("convnet", "decision_tree")
-    dataset: str = "digits"
+    dataset: str = SUITES["images"].dataset
     epochs: int = SUITES["images"].epochs
     batch_size: int = SUITES["images"].batch_size
     seeds: tuple[int, ...] = (0,)
