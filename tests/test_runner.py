@@ -442,7 +442,11 @@ class TestBenchConfig:
         ("kw", "err", "match"),
         [
             ({"suite": "audio"}, ValueError, "unknown suite 'audio'; known: images, text"),
-            ({"dataset": "mnist"}, ValueError, "unknown dataset 'mnist'; known: noisy_digits, digits"),
+            (
+                {"dataset": "mnist"},
+                ValueError,
+                "unknown dataset 'mnist'; known: noisy_digits, digits",
+            ),
             ({"dataset": "stdlib_docs"}, ValueError, "holds text data but suite='images'"),
             ({"signals": ("mnemonic",)}, ValueError, "'mnemonic' applies to text data"),
             ({"signals": ()}, ValueError, "signals must name at least one entry"),

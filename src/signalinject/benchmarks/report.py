@@ -529,8 +529,8 @@ def paper_table(rows: Sequence[Row], main_model: str | None = None) -> str:
     pdata = paper["dataset"]
     header = [
         "Signal", "Decode", main, f"{main} reliance", f"{main} verdict",
-        f"Paper: {paper['model']} ({pdata})", "Best reader", "Accuracy", "Gain", "Reliance", "Verdict",
-        f"Paper: best competitor ({pdata})", "Most accurate",
+        f"Paper: {paper['model']} ({pdata})", "Best reader", "Accuracy", "Gain", "Reliance",
+        "Verdict", f"Paper: best competitor ({pdata})", "Most accurate",
     ]  # fmt: skip
     body = []
     for h in lines:
