@@ -339,3 +339,18 @@ class TestFiles:
             got = report.read_rows(path)
         assert got == rows
         assert f"{path}:3: corrupt, truncated or duplicated line left out" in caplog.text
+
+
+class TestColours:
+    def test_one_colour_per_model_in_every_chart(self) -> None:
+        domain = {"convnet", "charcnn", "charcnn_large", "charcnn_narrow"}
+        others = [m for m in report.MODEL_NAMES if m not in domain]
+        colours = [report.model_color(m) for m in others]
+        assert len(set(colours)) == len(colours)  # the competitors are told apart
+        assert {report.model_color(m) for m in domain} == {report.model_color("convnet")}
+        assert report.model_color("convnet") not in colours
+        # users' models: distinct spare colours, by their order among the models drawn
+        users = ["a.py:net", "b.py:net"]
+        mine = [report.model_color(m, [*others, *users]) for m in users]
+        assert len(set(mine)) == 2
+        assert not set(mine) & set(colours)
