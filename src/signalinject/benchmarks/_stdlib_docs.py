@@ -1,4 +1,5 @@
-"""The ``stdlib_docs`` corpus: docstrings of five standard-library packages, one class each.
+"""The ``stdlib_docs`` and ``stdlib_code`` corpora: docstrings (:func:`collect`) and function
+sources (:func:`collect_sources`) of five standard-library packages, one class each.
 
 Pure standard library (no NumPy) so that it runs on any bare interpreter: the pins below were made
 by running a copy of this file (outside the package, so that nothing there shadows a standard
