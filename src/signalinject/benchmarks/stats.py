@@ -18,8 +18,8 @@ verdict of a model on a signal.
   ``did not learn`` replaces ``ignores`` for a model that did not learn the clean task, and
   ``non-finite`` any verdict of a model whose outputs held NaN or infinity.
 
->>> [round(v, 4) for v in wilson_interval(5, 10)]
-[0.2366, 0.7634]
+>>> tuple(round(v, 4) for v in wilson_interval(5, 10))
+(0.2366, 0.7634)
 >>> learned(46, 180, 46 / 180), learned(120, 180, 46 / 180)
 (False, True)
 >>> verdict(0.95, 10, interval=(0.93, 0.97)), verdict(0.05, 10, interval=(0.03, 0.07))
@@ -116,10 +116,10 @@ def seed_interval(
         n: the number of samples each fraction is measured on (the test set, or the test samples
             that carry the signal): one for all seeds, or one per seed.
 
-    >>> [round(v, 3) for v in seed_interval([0.9], 100)]
-    [0.826, 0.945]
-    >>> [round(v, 3) for v in seed_interval([0.80, 0.90, 0.85], 100)]
-    [0.726, 0.974]
+    >>> tuple(round(v, 3) for v in seed_interval([0.9], 100))
+    (0.826, 0.945)
+    >>> tuple(round(v, 3) for v in seed_interval([0.80, 0.90, 0.85], 100))
+    (0.726, 0.974)
     """
     vals = [float(v) for v in values]
     if not vals:
