@@ -3,6 +3,8 @@ so that pip never resolves a bare ``torch`` (which would pull a multi-GB CUDA bu
 
 from __future__ import annotations
 
+import os
+
 import nox
 
 nox.options.sessions = ["lint", "typecheck", "docs", "tests", "package"]
@@ -66,10 +68,15 @@ def demo(session: nox.Session) -> None:
     paper's ConvNet at 70-90% clean, as on CIFAR-10) and ``bench text`` (Table 3 on
     ``stdlib_code``, function sources of five standard-library packages, with a narrow
     char-CNN), each with the paper's numbers beside ours, then the pictures of the signals, all
-    under ``signalinject-bench/``. About 6-10 CPU-minutes (docs/reproducing.md). Arguments
-    after ``--`` go to both benchmarks (``-- --seeds 0,1,2``, ``-- --limit 300``).
+    under ``signalinject-bench/``. Arguments after ``--`` go to both benchmarks
+    (``-- --seeds 0,1,2``, ``-- --limit 300``).
+
+    Torch and the BLAS run on one thread (``OMP_NUM_THREADS=1`` unless set): on a shared
+    machine idle threads spin and double the CPU time for nothing; the measured cost is in
+    docs/reproducing.md. ``OMP_NUM_THREADS=2 nox -s demo`` trades CPU time for wall time.
     """
     _install(session, "bench")
+    session.env["OMP_NUM_THREADS"] = os.environ.get("OMP_NUM_THREADS", "1")
     out = "signalinject-bench"
     session.run("signalinject", "bench", "images", "--out", f"{out}/images", *session.posargs)
     session.run("signalinject", "bench", "text", "--out", f"{out}/text", *session.posargs)
