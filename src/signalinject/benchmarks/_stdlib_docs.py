@@ -99,24 +99,34 @@ def collect_sources() -> list[tuple[str, str, int]]:
     text found in two packages is dropped). Not pinned: the corpus is the running Python's (1802
     sources on CPython 3.11: 281 email, 227 http, 248 logging, 387 unittest, 659 xml).
     """
+
+    def sources() -> Iterator[tuple[str, str | None, int]]:
+        for label, package in enumerate(PACKAGES):
+            for module_name in PACKAGES[package]:
+                for name, func in _functions(module_name):
+                    try:
+                        text = textwrap.dedent(inspect.getsource(func))  # type: ignore[arg-type]
+                    except (OSError, TypeError):  # no source file (frozen or built-in)
+                        text = None
+                    yield name, text, label
+
+    return sorted(_keep_once(sources()), key=lambda s: (s[2], s[0]))
+
+
+def _keep_once(samples: Iterator[tuple[str, str | None, int]]) -> list[tuple[str, str, int]]:
+    """``(name, text, class)`` of the texts of at least :data:`MIN_CHARS` characters, each once
+    under its first name; a text found in two classes is dropped (None: no text)."""
     found: dict[str, tuple[str, int]] = {}  # text -> (first name, class)
     clash: set[str] = set()
-    for label, package in enumerate(PACKAGES):
-        for module_name in PACKAGES[package]:
-            for name, func in _functions(module_name):
-                try:
-                    text = textwrap.dedent(inspect.getsource(func))  # type: ignore[arg-type]
-                except (OSError, TypeError):  # no source file (frozen or built-in)
-                    continue
-                if len(text) < MIN_CHARS:
-                    continue
-                if text in found:
-                    if found[text][1] != label:
-                        clash.add(text)
-                    continue
-                found[text] = (name, label)
-    out = [(name, text, label) for text, (name, label) in found.items() if text not in clash]
-    return sorted(out, key=lambda s: (s[2], s[0]))
+    for name, text, label in samples:
+        if text is None or len(text) < MIN_CHARS:
+            continue
+        if text in found:
+            if found[text][1] != label:
+                clash.add(text)
+            continue
+        found[text] = (name, label)
+    return [(name, text, label) for text, (name, label) in found.items() if text not in clash]
 
 
 def pin(name: str, text: str) -> int:
@@ -131,22 +141,14 @@ def collect(*, pinned: bool = True) -> list[tuple[str, str, int]]:
         pinned: keep only the samples in :data:`PINS` (the corpus common to 3.10-3.13); False
             keeps everything this Python has.
     """
-    found: dict[str, tuple[str, int]] = {}  # text -> (first name, class)
-    clash: set[str] = set()
-    for label, package in enumerate(PACKAGES):
-        for module_name in PACKAGES[package]:
-            for name, doc in _docstrings(module_name):
-                if not isinstance(doc, str):
-                    continue
-                text = inspect.cleandoc(doc)
-                if len(text) < MIN_CHARS:
-                    continue
-                if text in found:
-                    if found[text][1] != label:
-                        clash.add(text)
-                    continue
-                found[text] = (name, label)
-    out = [(name, text, label) for text, (name, label) in found.items() if text not in clash]
+
+    def docstrings() -> Iterator[tuple[str, str | None, int]]:
+        for label, package in enumerate(PACKAGES):
+            for module_name in PACKAGES[package]:
+                for name, doc in _docstrings(module_name):
+                    yield name, inspect.cleandoc(doc) if isinstance(doc, str) else None, label
+
+    out = _keep_once(docstrings())
     if pinned:
         out = [s for s in out if pin(s[0], s[1]) in PINS]
     return sorted(out, key=lambda s: (s[2], s[0]))
