@@ -329,8 +329,8 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
                 marker="o", capsize=2, color=model_color(m, models),
                 ls="--" if failed else "-", label=label,
             )  # fmt: skip
-            if metric == "reliance":  # a visible mark on every 0%
-                zero = [x for x, y in zip(xs, ys, strict=True) if y == y and y < 0.5]
+            zero = [x for x, y in zip(xs, ys, strict=True) if y == y and y < 0.5]
+            if metric == "reliance" and zero:  # a visible mark on every 0%
                 ax.plot(
                     zero, [0.0] * len(zero), marker="^", ls="none", ms=6, clip_on=False,
                     color=model_color(m, models), markeredgecolor="black", zorder=3,
@@ -368,6 +368,7 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
         ax_acc.text(default, ax_acc.get_ylim()[0] + 2, " paper", color="tab:red", fontsize=7)
     xs_all = sorted({s for p in pts.values() for s, _, _ in p})
     for ax in (ax_acc, ax_rel):
+        ax.set_xlim(xs_all[0] / 1.3, xs_all[-1] * 1.3)
         ax.set_xticks(xs_all, [f"{s:g}" for s in xs_all], fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
     ax_acc.set_ylabel("test accuracy (%), 95% interval", fontsize=8)
