@@ -242,6 +242,14 @@ class Stat:
             return cls(mean, std, len(vals), lo, hi)
         return cls(mean, std, len(vals))
 
+    def words(self) -> str:
+        """``"97.5% (95% interval 96.1-98.4%)"``; ``"97.5%"`` without an interval."""
+        if self.mean is None:
+            return "–"
+        if self.low is None or self.high is None:
+            return f"{100 * self.mean:.1f}%"
+        return f"{100 * self.mean:.1f}% (95% interval {100 * self.low:.1f}-{100 * self.high:.1f}%)"
+
     def pct(self) -> str:
         """``"97.5 [96.1, 98.4]"`` (percent, 95% interval), ``"97.5"`` without an interval,
         ``"–"`` when not applicable."""
@@ -640,12 +648,12 @@ def _notes(rows: Sequence[Row]) -> str:
         p = f"p = {fit.p_value:.2g}"
         if fit.learned:
             out.append(
-                f"The {_name(main)} learned the clean task: {fit.clean.pct()}% against a "
+                f"The {_name(main)} learned the clean task: {fit.clean.words()} against a "
                 f"majority-class rate of {rate} (one-sided binomial test, {p})."
             )
         else:
             out.append(
-                f"**The {_name(main)} did not learn the clean task**: {fit.clean.pct()}% is not "
+                f"**The {_name(main)} did not learn the clean task**: {fit.clean.words()} is not "
                 f"significantly above the majority-class rate of {rate} (one-sided binomial "
                 f"test, {p} >= {_stats.ALPHA:g}). Its lack of gain with a signal is "
                 "uninformative: it does not confirm the paper's blindspot, it only shows a "

@@ -515,9 +515,13 @@ def summarize_scan(rows: Sequence[Row], blank_rows: Sequence[Row] = ()) -> list[
 
 
 # -- the report ------------------------------------------------------------------------------------
+def _stat(r: Row, key: str) -> Stat:
+    """``r[key]`` with its 95% interval (``key_low``, ``key_high``) when known."""
+    return Stat(r.get(key), None, 1, r.get(f"{key}_low"), r.get(f"{key}_high"))
+
+
 def _pct(r: Row, key: str) -> str:
-    """``r[key]`` in percent with its 95% interval (``key_low``, ``key_high``) when known."""
-    return Stat(r.get(key), None, 1, r.get(f"{key}_low"), r.get(f"{key}_high")).pct()
+    return _stat(r, key).pct()
 
 
 def _signed(mean: float | None) -> str:
@@ -602,8 +606,9 @@ def _scan_notes(rows: Sequence[Row]) -> str:
         elif r.get("learned") is False:
             rate = r.get("majority_rate")
             p = r.get("clean_p_value")
+            clean = _stat(r, "clean_accuracy").words()
             out.append(
-                f"**{name} did not learn the clean task**: {_pct(r, 'clean_accuracy')}% is not "
+                f"**{name} did not learn the clean task**: {clean} is not "
                 f"significantly above the majority-class rate of {100 * float(rate or 0):.1f}% "
                 f"(one-sided binomial test, p = {float(p or 1):.2g}); that it ignores the "
                 "signals is uninformative. Train it longer (--epochs), check its learning rate "
