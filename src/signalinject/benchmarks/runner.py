@@ -54,7 +54,7 @@ tables, three seeds, the paper's numbers beside them, are in docs/reproducing.md
 
 >>> cfg = BenchConfig.for_suite("images", seeds=(0, 1), limit=200)
 >>> cfg.dataset, cfg.signals[:2], cfg.seeds
-('digits', ('clean', 'one_pixel'), (0, 1))
+('noisy_digits', ('clean', 'one_pixel'), (0, 1))
 """
 
 from __future__ import annotations
