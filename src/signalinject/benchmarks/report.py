@@ -804,9 +804,10 @@ def plot(rows: Sequence[Row], path: str | Path) -> Path:
     ax_rel.set_xticks(x, [_signal_name(s) for s in signals], rotation=20, ha="right")
     handles, labels = ax_acc.get_legend_handles_labels()
     h2, l2 = ax_rel.get_legend_handles_labels()
+    longest = max(len(t) for t in labels + l2)
     fig.legend(
-        handles + h2, labels + l2, loc="outside lower center", ncols=min(len(labels) + 2, 4),
-        fontsize="small",
+        handles + h2, labels + l2, loc="outside lower center", fontsize="small",
+        ncols=min(len(labels) + 2, 4 if longest < 24 else 3 if longest < 36 else 2),
     )  # fmt: skip
     fig.savefig(path, dpi=110)
     return path
