@@ -278,30 +278,54 @@ def test_checkpoint_globals_lists_every_injector_class() -> None:
 
 # -- Compose order ---------------------------------------------------------------------------------
 class TestOrder:
-    def test_a_dense_child_after_a_pixel_code_warns(self) -> None:
-        comp = si.Compose([si.RandomPixel(K), si.OrthogonalNoise(K)])
+    def test_a_dense_child_after_a_pixel_code_warns_once_where_it_is_built(self) -> None:
         with pytest.warns(OrderWarning, match=r"injectors\[1\] \(OrthogonalNoise\) can overwrite"):
+            comp = si.Compose([si.RandomPixel(K), si.OrthogonalNoise(K)])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the adapters do not warn a second time
             si.InjectedDataset(base_tensors(4), comp)
-        with pytest.warns(OrderWarning, match="put the injector that writes more first"):
             si.InjectCollate(comp)
-        with pytest.warns(OrderWarning):
             si.InjectTransform(comp)
-        with pytest.warns(OrderWarning):
             si.HFInjectMap(comp)
 
-    @pytest.mark.parametrize("make", [si.InjectedDataset, si.InjectCollate, si.HFInjectMap])
-    def test_the_warning_points_at_the_callers_line(self, make: Any) -> None:
-        comp = si.Compose([si.PatternPixels(K), si.OrthogonalNoise(K)])
-        args = (base_tensors(4), comp) if make is si.InjectedDataset else (comp,)
-        with pytest.warns(OrderWarning) as record:
-            make(*args)
-        assert record[0].filename == __file__
+    def test_the_warning_points_at_the_callers_line(self) -> None:
+        with pytest.warns(OrderWarning, match="put the injector that writes more first") as rec:
+            si.Compose([si.PatternPixels(K), si.OrthogonalNoise(K)])
+        assert rec[0].filename == __file__
+
+    @pytest.mark.parametrize(
+        "children",
+        [
+            [si.OnePixel(K), si.OnePixel(K)],  # the same pixel
+            [si.MultipleLocations(K), si.PatternPixels(K)],  # a corner of the border pairs
+            [si.Mnemonic(K), si.PatternChar(4, positions=(0, 5))],  # character 0
+            [si.PatternChar(4), si.LengthEncoding(K)],  # a cut before position 200
+        ],
+    )
+    def test_every_family_declares_where_it_writes(self, children: list[Any]) -> None:
+        with pytest.warns(OrderWarning):
+            si.Compose(children)
+
+    @pytest.mark.parametrize(
+        "children",
+        [
+            [si.OrthogonalNoise(K), si.RandomPixel(K)],
+            [si.OnePixel(K), si.OnePixel(K, position=(5, 5))],
+            [si.PatternPixels(K), si.RandomPixel(K)],  # a drawn pixel is not reported
+            [si.LengthEncoding(K), si.Mnemonic(K)],
+        ],
+    )
+    def test_orders_that_keep_every_code_do_not_warn(self, children: list[Any]) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            si.Compose(children)
 
     def test_the_warning_is_right_about_the_decode(self) -> None:
         # The warned order loses most of the pixel code; the advised order keeps all of it.
         x, y = base_tensors(200).tensors
         rp = si.RandomPixel(K, seed=1)
-        bad = si.Compose([rp, si.OrthogonalNoise(K, seed=2)])
+        with pytest.warns(OrderWarning):
+            bad = si.Compose([rp, si.OrthogonalNoise(K, seed=2)])
         good = si.Compose([si.OrthogonalNoise(K, seed=2), rp])
         idx = torch.arange(200)
         acc_bad = float((rp.decode(bad(x, y), index=idx) == y).float().mean())

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import pytest
 import torch
 
 import signalinject as si
@@ -90,3 +91,15 @@ def test_bench_throughput_takes_it(tmp_path: Path) -> None:
     ours = [r for r in rows if r["signal"] == "CenterPixel"]
     assert [r["backend"] for r in ours] == ["numpy", "torch"]
     assert all(r["status"] == "ok" for r in ours)
+
+
+def test_the_compose_order_check_takes_it() -> None:
+    from signalinject.footprint import OrderWarning, order_conflicts
+
+    # Its pixels() name the center: a later CenterPixel overwrites a pixel code at (4, 4) of an
+    # 8x8 image, and that is found at construction with no edit of the order check.
+    (line,) = order_conflicts([si.OnePixel(10, position=(4, 4)), CenterPixel(10)])
+    assert "both write pixel (4, 4) in a 8x8 image" in line
+    with pytest.warns(OrderWarning, match=r"CenterPixel"):
+        si.Compose([si.OnePixel(10, position=(4, 4)), CenterPixel(10)])
+    assert order_conflicts([CenterPixel(10), si.OnePixel(10)]) == []

@@ -45,7 +45,6 @@ from signalinject import image as _image
 from signalinject import text as _text
 from signalinject._backend import to_backend
 from signalinject.core import Compose, Injector
-from signalinject.footprint import warn_order
 
 __all__ = [
     "HFInjectMap",
@@ -83,19 +82,13 @@ class MapDataset(Protocol):
 
 
 # -- small helpers ------------------------------------------------------------------------------
-def _check_injector(who: str, injector: object, warn_at: int | None = None) -> Injector | Compose:
-    """``injector`` if it is one.
-
-    ``warn_at``: a ``Compose`` whose order loses a code warns (OrderWarning) with this
-    ``stacklevel`` (2: the caller of this function); None: no warning (per-batch calls).
-    """
+def _check_injector(who: str, injector: object) -> Injector | Compose:
+    """``injector`` if it is one (a ``Compose`` warned about its order when it was built)."""
     if not isinstance(injector, (Injector, Compose)):
         raise TypeError(
             f"{who}: injector must be a signalinject Injector or Compose, got "
             f"{type(injector).__name__}"
         )
-    if warn_at is not None and isinstance(injector, Compose):
-        warn_order(injector.injectors, stacklevel=warn_at)
     return injector
 
 
@@ -327,7 +320,7 @@ class InjectedDataset(Dataset[tuple[Any, ...]]):
         index_offset: int = 0,
     ) -> None:
         self.base = base
-        self.injector = _check_injector("InjectedDataset", injector, warn_at=3)
+        self.injector = _check_injector("InjectedDataset", injector)
         if transform is not None and not callable(transform):
             raise TypeError(
                 f"InjectedDataset: transform must be callable or None, got "
@@ -574,7 +567,7 @@ class InjectCollate:
     collate_fn: Callable[[list[Any]], Any] = default_collate
 
     def __post_init__(self) -> None:
-        _check_injector("InjectCollate", self.injector, warn_at=4)
+        _check_injector("InjectCollate", self.injector)
         for name in ("transform", "collate_fn"):
             f = getattr(self, name)
             if f is not None and not callable(f):
@@ -685,7 +678,7 @@ class InjectTransform:
     channels_last: bool | None = None
 
     def __post_init__(self) -> None:
-        _check_injector("InjectTransform", self.injector, warn_at=4)
+        _check_injector("InjectTransform", self.injector)
         _check_layout_arg("InjectTransform", self.channels_last)
 
     def __call__(self, *inputs: Any) -> tuple[Any, Any, Any]:
@@ -778,7 +771,7 @@ class HFInjectMap:
 
     def __post_init__(self) -> None:
         who = "HFInjectMap"
-        _check_injector(who, self.injector, warn_at=4)
+        _check_injector(who, self.injector)
         for name in ("column", "label_column"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{who}: {name} must be a str, got {getattr(self, name)!r}")

@@ -606,6 +606,9 @@ class Compose:
 
     Each child keeps its own random stream (its class and seed), so adding or removing a child
     never changes another child's draws. ``decode`` returns one row of labels per child.
+    Building one warns (:class:`~signalinject.footprint.OrderWarning`) where a later child can
+    overwrite an earlier child's code (:func:`~signalinject.footprint.order_conflicts`): put the
+    child that writes more first.
 
     >>> import numpy as np, signalinject as si
     >>> c = si.Compose([si.OnePixel(10), si.OnePixel(10, position=(5, 5))])
@@ -627,6 +630,10 @@ class Compose:
                     f"Compose: injectors[{i}] must be an Injector, got {type(inj).__name__}"
                 )
         object.__setattr__(self, "injectors", items)
+        # Imported here: footprint reads the image and text families, which import this module.
+        from signalinject.footprint import warn_order
+
+        warn_order(items, stacklevel=3)  # at the line that builds the Compose
 
     def __call__(
         self, x: Any, y: Any, *, index: Any = None, inplace: bool = False, **kw: Any

@@ -1,95 +1,67 @@
-"""Where each injector writes, and the order check of the children of a ``Compose``.
+"""The order check of the children of a ``Compose``.
 
 In a :class:`~signalinject.core.Compose` the children write in turn, so a later child that writes
 where an earlier child wrote its code destroys that code: with ``Compose([RandomPixel,
 OrthogonalNoise])`` the noise, added to every pixel, leaves the pixel code readable in 19% of the
 samples (100% the other way round). :func:`order_conflicts` names every such pair and
-:func:`warn_order` warns about them (:class:`OrderWarning`); the adapters call it when they are
-given a ``Compose``.
+:func:`warn_order` warns about them (:class:`OrderWarning`); ``Compose`` calls it when it is
+built.
 
-What each signal writes:
-
-| signal                                         | writes                                        |
-|------------------------------------------------|-----------------------------------------------|
-| `OrthogonalNoise`                              | every pixel                                   |
-| `OnePixel`, `PatternPixels`, `MultipleLocations` | fixed pixels (per image size)               |
-| `RandomPixel`                                  | one pixel drawn per sample                    |
-| `Mnemonic`, `PatternChar`                      | fixed character positions                     |
-| `LengthEncoding`                               | every position from its shortest class length |
-
-A conflict is reported when a later child writes every pixel, when two children's fixed pixels
-(or characters) meet, or when a ``LengthEncoding`` cuts an earlier child's positions. A
-``RandomPixel`` landing on another child's fixed pixel is not reported: it happens in
-``P / (H * W)`` of the samples for ``P`` fixed pixels (0.1% for one pixel of a 32x32 image).
-Fixed pixels are compared at the image sizes in :data:`SIZES` that hold every position.
+Each signal declares where it writes (:meth:`~signalinject.image.ImageInjector.footprint`,
+:meth:`~signalinject.text.TextInjector.footprint`), so a new signal takes part with no edit
+here. A conflict is reported when a later child writes every pixel, when two children's fixed
+pixels (or characters) meet, or when a later child cuts or pads the text before an earlier
+child's positions. A signal that writes one pixel drawn per sample landing on another child's
+fixed pixel is not reported: it happens in ``P / (H * W)`` of the samples for ``P`` fixed pixels
+(0.1% for one pixel of a 32x32 image). Fixed pixels are compared at the image sizes in
+:data:`SIZES` that hold every position.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Literal
 
 from signalinject.core import Injector
-from signalinject.image import (
-    MultipleLocations,
-    OnePixel,
-    OrthogonalNoise,
-    PatternPixels,
-    RandomPixel,
-)
-from signalinject.text import LengthEncoding, Mnemonic, PatternChar
+from signalinject.image import Footprint, ImageInjector
+from signalinject.text import TextFootprint, TextInjector
 
 __all__ = ["SIZES", "OrderWarning", "order_conflicts", "pixels_written", "warn_order"]
 
 #: Image sizes ``(height, width)`` at which fixed pixels are compared.
 SIZES: tuple[tuple[int, int], ...] = ((8, 8), (28, 28), (32, 32), (64, 64), (224, 224))
 
-Written = frozenset[tuple[int, int]] | Literal["every pixel", "one drawn pixel"] | None
-
 
 class OrderWarning(UserWarning):
     """A later child of a ``Compose`` can overwrite an earlier child's code."""
 
 
-def pixels_written(injector: Injector, height: int, width: int) -> Written:
-    """The pixels ``(row, column)`` an image injector can write in a ``height x width`` image.
+def pixels_written(injector: Injector, height: int, width: int) -> Footprint | None:
+    """The pixels ``(row, column)`` an image injector can write in a ``height x width`` image
+    (its :meth:`~signalinject.image.ImageInjector.footprint`).
 
     Returns:
         A frozenset of pixels (fixed positions, every class's included), ``"every pixel"``,
-        ``"one drawn pixel"``, or None for an injector this module does not know (text ones
-        included).
+        ``"one drawn pixel"``, or None for a text injector or a signal that cannot be laid out
+        at this size.
     """
-    if isinstance(injector, OrthogonalNoise):
-        return "every pixel"
-    if isinstance(injector, RandomPixel):
-        return "one drawn pixel"
-    if isinstance(injector, OnePixel):
-        return frozenset({tuple(injector.position)})  # type: ignore[arg-type]
-    if isinstance(injector, PatternPixels):
-        return frozenset(tuple(p) for p in injector.pixel_positions(height, width))  # type: ignore[misc]
-    if isinstance(injector, MultipleLocations):
-        pairs = injector.pixel_pairs(height, width)
-        return frozenset((p[0], p[1]) for p in pairs) | frozenset((p[2], p[3]) for p in pairs)
-    return None
+    if not isinstance(injector, ImageInjector):
+        return None
+    try:
+        return injector.footprint(height, width)
+    except ValueError:  # e.g. more classes than pairs of border pixels at this size
+        return None
 
 
-def _text_written(injector: Injector) -> tuple[frozenset[int], int | None] | None:
-    """Fixed character positions, and the position from which the text is cut (LengthEncoding)."""
-    if isinstance(injector, Mnemonic):
-        return frozenset({0}), None
-    if isinstance(injector, PatternChar):
-        return frozenset(injector.positions), None
-    if isinstance(injector, LengthEncoding):
-        return frozenset(), min(injector.class_lengths)
-    return None
+def _text_written(injector: Injector) -> TextFootprint | None:
+    return injector.footprint() if isinstance(injector, TextInjector) else None
 
 
 def _image_conflict(early: Injector, late: Injector) -> str | None:
     for h, w in SIZES:
         a, b = pixels_written(early, h, w), pixels_written(late, h, w)
         if a is None or b is None:
-            return None
+            continue  # a text injector, or one that does not fit this size: try a larger one
         if b == "every pixel":
             return f"{type(late).__name__} writes every pixel"
         if isinstance(a, frozenset) and isinstance(b, frozenset):

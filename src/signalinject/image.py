@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +50,7 @@ from signalinject._backend import (
 from signalinject.core import Injector, Params, Real, check_finite_values, check_int, checked
 
 __all__ = [
+    "Footprint",
     "ImageInjector",
     "ImageParams",
     "LocatedParams",
@@ -64,6 +65,10 @@ __all__ = [
     "default_pairs",
     "orthogonal_noise_basis",
 ]
+
+#: Where an image signal may write (:meth:`ImageInjector.footprint`): fixed pixels
+#: ``(row, column)``, every pixel, or one pixel drawn per sample.
+Footprint = frozenset[tuple[int, int]] | Literal["every pixel", "one drawn pixel"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -517,6 +522,23 @@ class ImageInjector(Injector):
         n = int(y.shape[0])
         return np.zeros((n, 0), np.int64), np.zeros((n, 0), np.int64)
 
+    def footprint(self, height: int, width: int) -> Footprint:
+        """Every pixel ``(row, column)`` the signal may write in a ``height`` x ``width`` image,
+        over all classes and samples (what a later child of a ``Compose`` must leave alone):
+        a frozenset, or ``"every pixel"`` (a dense signal), or ``"one drawn pixel"`` (a location
+        drawn per sample). The default reads :meth:`pixels` for every class: fixed positions,
+        or ``"every pixel"`` where it names none.
+
+        Raises:
+            ValueError: the signal cannot be laid out in an image of this size.
+        """
+        k = np.arange(self.num_classes, dtype=np.int64)
+        rows, cols = self.pixels(k, np.zeros_like(k), height, width)
+        if np.asarray(rows).shape[1] == 0:
+            return "every pixel"
+        r, c = np.asarray(rows).ravel().tolist(), np.asarray(cols).ravel().tolist()
+        return frozenset(zip(r, c, strict=True))
+
     def code_range(self) -> tuple[float, float] | None:
         """The lowest and highest code value written (for a display's contrast stretch);
         None where the values are not codes (drawn, or dense)."""
@@ -867,6 +889,9 @@ class RandomPixel(_ClassCodes, ImageInjector):
         r, c = self.locations(index, height, width)
         return np.asarray(r)[:, None], np.asarray(c)[:, None]
 
+    def footprint(self, height: int, width: int) -> Footprint:
+        return "one drawn pixel"
+
     def locations(self, index: Array, height: int, width: int) -> tuple[Array, Array]:
         """The ``(row, column)`` drawn for each sample index: int64 ``(N,)`` each."""
         loc = self.draw_int(index, height * width, _POSITION)
@@ -1015,6 +1040,10 @@ class MultipleLocations(ImageInjector):
         code = np.asarray(self.codes(np.asarray(y), np.asarray(index))[0])
         pairs = np.asarray(self.pixel_pairs(height, width), np.int64)[code]  # (N, 4)
         return pairs[:, 0::2], pairs[:, 1::2]
+
+    def footprint(self, height: int, width: int) -> Footprint:
+        pairs = self.pixel_pairs(height, width)  # every class's pair, whatever the draws
+        return frozenset((p[0], p[1]) for p in pairs) | frozenset((p[2], p[3]) for p in pairs)
 
     def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
         """With the default pairs: half the border's pixel count of an ``(H, W, C)`` image

@@ -73,8 +73,13 @@ __all__ = [
     "LengthParams",
     "Mnemonic",
     "PatternChar",
+    "TextFootprint",
     "TextInjector",
 ]
+
+#: Where a text signal may write (:meth:`TextInjector.footprint`): the fixed character positions,
+#: and the position from which it may cut or pad the text (None: the length is kept).
+TextFootprint = tuple[frozenset[int], int | None]
 
 #: The alphabet of Zhang, Zhao & LeCun (2015), one code per character, in their order: the 26
 #: lower-case letters, the 10 digits, their punctuation list and the new line (69 characters,
@@ -761,6 +766,13 @@ class TextInjector(Injector):
         outlines); default none."""
         return ()
 
+    def footprint(self) -> TextFootprint | None:
+        """Where the signal writes, over all classes and samples (what a later child of a
+        ``Compose`` must leave alone): the fixed character positions it may write, and the
+        position from which it may cut or pad the text (None: it keeps the length); None where
+        the signal does not declare it (the default)."""
+        return None
+
     # -- what subclasses implement -----------------------------------------------------------
     def _written_codes(self) -> tuple[int, ...]:
         """Every code the injector may write on codes (for the dtype check)."""
@@ -908,6 +920,9 @@ class Mnemonic(TextInjector):
 
     def text_location(self, text: str) -> tuple[int, ...]:
         return (0,)
+
+    def footprint(self) -> TextFootprint | None:
+        return frozenset({0}), None
 
     def read_texts(self, texts: list[str]) -> list[int]:
         inverse = {c: k for k, c in enumerate(self.class_chars)}
@@ -1065,6 +1080,9 @@ class LengthEncoding(TextInjector):
     def text_location(self, text: str) -> tuple[int, ...]:
         return (len(text) - 1,)  # the length is the code: the end is the place to look
 
+    def footprint(self) -> TextFootprint | None:
+        return frozenset(), min(self.class_lengths)
+
     def read_texts(self, texts: list[str]) -> list[int]:
         inverse = {n: k for k, n in enumerate(self.class_lengths)}
         return [inverse.get(len(t), -1) for t in texts]
@@ -1218,6 +1236,9 @@ class PatternChar(TextInjector):
 
     def text_location(self, text: str) -> tuple[int, ...]:
         return self.positions
+
+    def footprint(self) -> TextFootprint | None:
+        return frozenset(self.positions), None
 
     def read_texts(self, texts: list[str]) -> list[int]:
         ch, pos = self.char, self.positions

@@ -26,7 +26,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from signalinject.benchmarks.figures import add_show_parser
-from signalinject.benchmarks.runner import SUITES, BenchConfig, ResultsLockedError, Suite
+from signalinject.benchmarks.runner import (
+    SUITES,
+    BenchConfig,
+    ResultsLockedError,
+    Suite,
+    suite_for,
+)
 from signalinject.benchmarks.signals import STRENGTH_SIGNALS, signal_names
 from signalinject.benchmarks.throughput import add_parser as add_throughput_parser
 from signalinject.benchmarks.trainspeed import add_parser as add_trainspeed_parser
@@ -192,7 +198,8 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         ),
         formatter_class=HelpFormatter,
     )
-    p.add_argument("--dataset", default=suite.dataset, help=f"one of {', '.join(DATASETS)}")
+    names = [d for d in DATASETS if suite_for(d) == suite.name]  # this suite's data sets
+    p.add_argument("--dataset", default=suite.dataset, help=f"one of {', '.join(names)}")
     p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
     p.add_argument("--download", action="store_true", help="download missing real data")
     p.add_argument(
