@@ -282,10 +282,24 @@ def test_show_defaults_to_signal_png_in_cwd(
             r"signal 'mnemonic' needs text data, but dataset 'digits' holds image data",
         ),
         ({"signal": "one_pixel", "dataset": "mnist"}, ValueError, r"unknown dataset 'mnist'"),
-        ({"signal": "one_pixel", "n": 0}, ValueError, r"n must be an integer >= 1, got 0"),
-        ({"signal": "one_pixel", "n": 2.5}, ValueError, r"n must be an integer >= 1, got 2.5"),
-        ({"signal": "one_pixel", "dpi": 5}, ValueError, r"dpi must be an integer >= 10, got 5"),
-        ({"signal": "one_pixel", "seed": -1}, ValueError, r"seed must be an integer >= 0"),
+        ({"signal": "one_pixel", "n": 0}, ValueError, r"n must be an integer in \[1, 64\], got 0"),
+        (
+            {"signal": "one_pixel", "n": 2.5},
+            ValueError,
+            r"n must be an integer in \[1, 64\], got 2.5",
+        ),
+        ({"signal": "one_pixel", "n": 10**9}, ValueError, r"n must be an integer in \[1, 64\]"),
+        (
+            {"signal": "one_pixel", "dpi": 5},
+            ValueError,
+            r"dpi must be an integer in \[10, 600\], got 5",
+        ),
+        (
+            {"signal": "one_pixel", "dpi": 10**6},
+            ValueError,
+            r"dpi must be an integer in \[10, 600\]",
+        ),
+        ({"signal": "one_pixel", "seed": -1}, ValueError, r"seed must be an integer in \[0, "),
         (
             {"signal": "one_pixel", "out": "fig.jpg"},
             ValueError,

@@ -90,6 +90,9 @@ def __getattr__(name: str) -> tuple[str, ...]:
 
 
 DEFAULT_DATASET = {"image": "digits", "text": "stdlib_docs"}
+#: Most examples and dots per inch :func:`show` draws (the figure grows with both).
+MAX_N, MAX_DPI = 64, 600
+
 DEFAULT_N = {"image": 8, "text": 5}
 #: Factor by which ``contrast=True`` amplifies the orthogonal noise for display.
 NOISE_GAIN = 4.0
@@ -773,9 +776,12 @@ def show(
     """
     kind = _signal_kind(signal)
     n = DEFAULT_N[kind] if n is None else n
-    for arg, value, low in (("n", n, 1), ("dpi", dpi, 10), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{arg} must be an integer >= {low}, got {value!r}")
+    # Upper bounds: a figure grows with n and dpi (a huge -n or --dpi would exhaust memory
+    # before anything is drawn); seeds are the 64-bit seeds of the injectors.
+    bounds = (("n", n, 1, MAX_N), ("dpi", dpi, 10, MAX_DPI), ("seed", seed, 0, 2**64 - 1))
+    for arg, value, low, high in bounds:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"{arg} must be an integer in [{low}, {high}], got {value!r}")
     path = Path(f"{signal}.png") if out is None else Path(out)
     if path.suffix.lower() != ".png":
         raise ValueError(f"out must be a .png path, got {str(path)!r}")
@@ -849,7 +855,7 @@ def add_show_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         type=int,
         default=None,
         dest="n",
-        help=f"number of examples (default: {DEFAULT_N['image']} images, "
+        help=f"number of examples, at most {MAX_N} (default: {DEFAULT_N['image']} images, "
         f"{DEFAULT_N['text']} texts)",
     )
     p.add_argument("--seed", type=int, default=0, help="the injector's seed (default: 0)")
