@@ -521,3 +521,31 @@ def test_prepare_refuses_what_a_call_refuses() -> None:
         si.OnePixel(10).prepare(np.zeros((0, 8, 8, 3), np.uint8))
     with pytest.raises(TypeError, match=r"prepare: like must be a non-empty batch .* got list"):
         si.Mnemonic(5).prepare(["abc"])
+
+
+# -- declared field rules ----------------------------------------------------------------------
+def test_declared_rules_run_field_by_field_before_the_signals_own_checks() -> None:
+    from signalinject.core import Integer, Real, checked
+
+    @dataclasses.dataclass(frozen=True)
+    class Stepped(si.OnePixel):
+        name: ClassVar[str] = "test_core_stepped"
+        step: int = checked(Integer(low=1, high=255), default=1)
+        gain: float | None = checked(
+            Real(positive=True, optional=True, as_float=True), default=None
+        )
+
+    inj = Stepped(np.int64(4), step=np.uint8(3), gain=2)  # type: ignore[arg-type]
+    assert (type(inj.num_classes), type(inj.step), inj.gain) == (int, int, 2.0)
+    with pytest.raises(ValueError, match=r"step must be in \[1, 255\], got 0"):
+        Stepped(4, step=0)
+    with pytest.raises(TypeError, match=r"step must be an integer, got 1\.5 \(float\)"):
+        Stepped(4, step=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"gain must be > 0, got -1"):
+        Stepped(4, gain=-1)
+    with pytest.raises(ValueError, match=r"gain must hold finite numbers, got nan"):
+        Stepped(4, gain=math.nan)
+    # the base fields' rules run first, in field order
+    with pytest.raises(TypeError, match=r"num_classes must be an integer, got '4'"):
+        Stepped("4", step=0)  # type: ignore[arg-type]
+    assert si.from_config(inj.get_config()) == inj

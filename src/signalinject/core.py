@@ -178,6 +178,55 @@ def check_fraction(name: str, value: object) -> float:
     return v
 
 
+# -- declared field rules (scikit-learn's _param_validation, in small) -------------------------
+@dataclasses.dataclass(frozen=True)
+class Integer:
+    """Field rule: an ``int`` (bools refused) within ``[low, high]`` (None: unbounded)."""
+
+    low: int | None = None
+    high: int | None = None
+
+    def __call__(self, name: str, value: object) -> int:
+        return check_int(name, value, low=self.low, high=self.high)
+
+
+@dataclasses.dataclass(frozen=True)
+class Fraction:
+    """Field rule: a number in [0, 1], as a float."""
+
+    def __call__(self, name: str, value: object) -> float:
+        return check_fraction(name, value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Real:
+    """Field rule: a finite real number (an int stays an int unless ``as_float``); with
+    ``positive``, > 0; with ``optional``, None passes as None."""
+
+    positive: bool = False
+    optional: bool = False
+    as_float: bool = False
+
+    def __call__(self, name: str, value: object) -> Any:
+        if value is None and self.optional:
+            return None
+        (v,) = check_finite_values(name, (value,))
+        if self.positive and v <= 0:
+            raise ValueError(f"{name} must be > 0, got {v}")
+        return float(v) if self.as_float else v
+
+
+def checked(rule: Callable[[str, Any], Any], **field_options: Any) -> Any:
+    """A dataclass field whose value ``rule(name, value)`` checks and normalizes.
+
+    Every rule runs (in field order) when an injector is built, before the signal's
+    ``_normalize`` (rules across fields) and the capacity check, so that those see normalized
+    fields: ``strength: float | None = checked(Real(positive=True, optional=True),
+    default=None)``.
+    """
+    return dataclasses.field(metadata={"check": rule}, **field_options)
+
+
 def check_finite_values(name: str, values: object) -> tuple[float, ...]:
     """A sequence of finite real numbers as a tuple of floats (ints stay ints)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
@@ -205,10 +254,10 @@ class Injector:
             different class drawn uniformly, decided per sample.
     """
 
-    num_classes: int
-    seed: int = dataclasses.field(default=0, kw_only=True)
-    coverage: float = dataclasses.field(default=1.0, kw_only=True)
-    fidelity: float = dataclasses.field(default=1.0, kw_only=True)
+    num_classes: int = checked(Integer(low=2))
+    seed: int = checked(Integer(0, 2**64 - 1), default=0, kw_only=True)
+    coverage: float = checked(Fraction(), default=1.0, kw_only=True)
+    fidelity: float = checked(Fraction(), default=1.0, kw_only=True)
 
     # -- what a signal declares (class attributes; the registry and the benchmarks read them) --
     #: Stable short name (``one_pixel``): declaring it registers the class as a signal. Configs,
@@ -256,10 +305,8 @@ class Injector:
         _register(cls)
 
     def __post_init__(self) -> None:
-        check_int("num_classes", self.num_classes, low=2)
-        self._set("seed", check_int("seed", self.seed, low=0, high=2**64 - 1))
-        self._set("coverage", check_fraction("coverage", self.coverage))
-        self._set("fidelity", check_fraction("fidelity", self.fidelity))
+        for f in _checked_fields(type(self)):  # the declared rules, field by field
+            self._set(f.name, f.metadata["check"](f.name, getattr(self, f.name)))
         self._normalize()
         if self.fidelity < 1.0 and self.num_classes > 2**31:
             raise ValueError(
@@ -276,7 +323,8 @@ class Injector:
         self._validate()
 
     def _normalize(self) -> None:
-        """Check and normalize each of the subclass's own fields (chain with ``super()``)."""
+        """Check and normalize what a declared rule (:func:`checked`) cannot: fields whose
+        rule depends on another field (chain with ``super()``)."""
 
     def _validate(self) -> None:
         """Rules across fields, run once every field is normalized (chain with ``super()``)."""
@@ -284,6 +332,16 @@ class Injector:
     def _capacity(self) -> int | None:
         """The capacity of this configuration (subclasses with variable capacity override)."""
         return self.capacity
+
+    def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
+        """The largest ``num_classes`` this configuration can encode in samples of ``shape``
+        and ``dtype`` (NumPy or torch); None: unbounded.
+
+        ``shape``: one sample as the kernels see it, ``(H, W, C)`` channels-last for images,
+        ``(L,)`` for codes. The default is the configuration's capacity; signals whose capacity
+        depends on the data (the pixel codes a dtype holds, the elements of an image) say so.
+        """
+        return self._capacity()
 
     def _set(self, name: str, value: object) -> None:
         """Normalize a field in ``_normalize`` (the dataclass is frozen)."""
@@ -515,6 +573,17 @@ class Prepared:
         view = inj.kernel_view(x, **dict(self.options))
         inj.apply(view, inj.make_params(y, index, view))
         return x
+
+
+_CHECKED: dict[type, tuple[dataclasses.Field[Any], ...]] = {}
+
+
+def _checked_fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    """The fields of ``cls`` that declare a rule (cached per class)."""
+    out = _CHECKED.get(cls)
+    if out is None:
+        out = _CHECKED[cls] = tuple(f for f in dataclasses.fields(cls) if "check" in f.metadata)
+    return out
 
 
 def _jsonable(v: Any) -> Any:

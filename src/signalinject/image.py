@@ -47,7 +47,7 @@ from signalinject._backend import (
     uniform01,
     where,
 )
-from signalinject.core import Injector, Params, check_finite_values, check_int
+from signalinject.core import Injector, Params, Real, check_finite_values, check_int, checked
 
 __all__ = [
     "ImageInjector",
@@ -597,12 +597,19 @@ class _ClassCodes:
         """The code of each class (``values`` or ``0..K-1``)."""
         return _code_values("values", self.values, self.num_classes)
 
+    def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
+        """With the default codes ``0..K-1``: the distinct integers ``dtype`` holds from 0
+        (256 for uint8, 2049 for float16), at most 65,536; with ``values``: None (their
+        number is K)."""
+        if self.values is not None:
+            return None
+        return min(_MAX_DEFAULT_CODES, int(_top_code(dtype)) + 1)
+
     def _codes(self, x: Array) -> tuple[Array, tuple[float, ...]]:
         """The codes as images like ``x`` store them (see :func:`_code_table`); the default
         codes' capacity is checked against ``x``'s dtype first, before they are built."""
         if self.values is None:
-            is_int, _, hi = _dtype_bounds(x)
-            top = hi if is_int else _exact_integers(x)
+            top = _top_code(x.dtype)
             if self.num_classes - 1 > top:
                 raise ValueError(
                     f"{type(self).__name__}: num_classes={self.num_classes} needs the codes "
@@ -630,9 +637,12 @@ class _ClassCodes:
         return min(self.code_values), max(self.code_values)
 
 
-def _exact_integers(x: Array) -> float:
-    """The largest n such that a float dtype holds every integer 0..n (2048 for float16)."""
-    dt = x.dtype
+def _top_code(dt: Any) -> float:
+    """The largest n such that a dtype holds every integer 0..n (255 for uint8, 2048 for
+    float16)."""
+    is_int, _, hi = _bounds_of(dt)
+    if is_int:
+        return hi
     eps = torch.finfo(dt).eps if isinstance(dt, torch.dtype) else np.finfo(dt).eps
     return 2.0 / float(eps)
 
@@ -731,8 +741,8 @@ class PatternPixels(ImageInjector):
     default_grid: ClassVar[bool] = True
 
     positions: tuple[tuple[int, int], ...] | None = None
-    on_value: float = 1
-    off_value: float = 0
+    on_value: float = checked(Real(), default=1)
+    off_value: float = checked(Real(), default=0)
 
     def _normalize(self) -> None:
         super()._normalize()
@@ -747,12 +757,8 @@ class PatternPixels(ImageInjector):
             if len(set(pos)) != len(pos):
                 raise ValueError(f"positions must be distinct, got {pos}")
             self._set("positions", pos)
-        (on,) = check_finite_values("on_value", (self.on_value,))
-        (off,) = check_finite_values("off_value", (self.off_value,))
-        if on == off:
-            raise ValueError(f"on_value and off_value must differ, got {on} for both")
-        self._set("on_value", on)
-        self._set("off_value", off)
+        if self.on_value == self.off_value:
+            raise ValueError(f"on_value and off_value must differ, got {self.on_value} for both")
 
     def _capacity(self) -> int:
         return int(2 ** (4 if self.positions is None else len(self.positions)))
@@ -1010,6 +1016,15 @@ class MultipleLocations(ImageInjector):
         pairs = np.asarray(self.pixel_pairs(height, width), np.int64)[code]  # (N, 4)
         return pairs[:, 0::2], pairs[:, 1::2]
 
+    def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
+        """With the default pairs: half the border's pixel count of an ``(H, W, C)`` image
+        (:func:`default_pairs`); with ``pairs``: None (their number is K)."""
+        if self.pairs is not None:
+            return None
+        h, w = int(shape[0]), int(shape[1])
+        border = 2 * (h + w) - 4 if h > 1 and w > 1 else h * w
+        return border // 2
+
     def pixel_pairs(self, height: int, width: int) -> tuple[tuple[int, int, int, int], ...]:
         """Each class's ``(r1, c1, r2, c2)`` for an image of this size."""
         if self.pairs is None:
@@ -1253,15 +1268,9 @@ class OrthogonalNoise(ImageInjector):
     paper_strength: ClassVar[float | None] = 0.03 * 255  # 7.65: 3% of the range
     default_grid: ClassVar[bool] = True
 
-    strength: float | None = None
-
-    def _normalize(self) -> None:
-        super()._normalize()
-        if self.strength is not None:
-            (s,) = check_finite_values("strength", (self.strength,))
-            if s <= 0:
-                raise ValueError(f"strength must be > 0, got {s}")
-            self._set("strength", float(s))
+    strength: float | None = checked(
+        Real(positive=True, optional=True, as_float=True), default=None
+    )
 
     @classmethod
     def for_benchmark(
@@ -1272,6 +1281,14 @@ class OrthogonalNoise(ImageInjector):
         if strength is None or (paper and math.isclose(strength, paper, rel_tol=1e-6)):
             return cls(num_classes, seed=seed)
         return cls(num_classes, seed=seed, strength=strength)
+
+    def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
+        """One fewer than the elements of an ``(H, W, C)`` image (orthogonal to the constant
+        image); None for uint64 images, which it refuses."""
+        is_int, _, hi = _bounds_of(dtype)
+        if is_int and hi > 2**63:
+            return None
+        return int(np.prod(shape)) - 1
 
     def rms(self, x: Array) -> float:
         """The noise RMS used for images of ``x``'s dtype."""
