@@ -31,7 +31,7 @@ import numpy.typing as npt
 import torch
 
 from signalinject._backend import Array, arange_like, hash_u32, int_table, where
-from signalinject.core import Injector, Params, check_finite_values, check_int
+from signalinject.core import Injector, Integer, Params, Real, check_int, checked
 from signalinject.image import (
     ImageInjector,
     ImageParams,
@@ -72,14 +72,8 @@ class ShortcutParams(ImageParams):
     colour: Any
 
 
-def _check_strength_field(value: object) -> float | None:
-    """``strength`` (the value of a lit channel) as a finite float > 0, or None."""
-    if value is None:
-        return None
-    (s,) = check_finite_values("strength", (value,))
-    if s <= 0:
-        raise ValueError(f"strength must be > 0, got {s}")
-    return float(s)
+#: The rule of an optional ``strength`` field: a finite float > 0, or None (the default).
+_STRENGTH = Real(positive=True, optional=True, as_float=True)
 
 
 def _on_value(strength: float | None, x: Array) -> float:
@@ -207,7 +201,7 @@ class OnePixelShortcut(ImageInjector):
 
     positions: tuple[tuple[int, int], ...] | None = None
     colours: tuple[tuple[int, ...], ...] | None = None
-    strength: float | None = None
+    strength: float | None = checked(_STRENGTH, default=None)
 
     def _normalize(self) -> None:
         super()._normalize()
@@ -240,7 +234,6 @@ class OnePixelShortcut(ImageInjector):
                 )
             self._set("positions", pos)
             self._set("colours", tuple(cols))
-        self._set("strength", _check_strength_field(self.strength))
 
     @classmethod
     def for_benchmark(
@@ -412,16 +405,14 @@ class ClassPatch(ImageInjector):
     strength_scales: ClassVar[str | None] = "value of a set bit (default the dtype's max)"
     paper_strength: ClassVar[float | None] = 255
 
-    size: int = 3
+    size: int = checked(Integer(1, 5), default=3)
     position: tuple[int, int] | None = None
-    strength: float | None = None
+    strength: float | None = checked(_STRENGTH, default=None)
 
     def _normalize(self) -> None:
         super()._normalize()
-        self._set("size", check_int("size", self.size, low=1, high=5))
         if self.position is not None:
             self._set("position", _check_position("position", self.position))
-        self._set("strength", _check_strength_field(self.strength))
 
     def _capacity(self) -> int:
         return int(2 ** (self.size * self.size))
@@ -539,14 +530,12 @@ class Blend(ImageInjector):
     strength_scales: ClassVar[str | None] = "alpha, the pattern's blend weight"
     paper_strength: ClassVar[float | None] = 0.2
 
-    strength: float = 0.2
+    strength: float = checked(Real(as_float=True), default=0.2)
 
     def _normalize(self) -> None:
         super()._normalize()
-        (a,) = check_finite_values("strength", (self.strength,))
-        if not 0.0 < a < 1.0:
-            raise ValueError(f"strength (alpha) must be in (0, 1), got {a}")
-        self._set("strength", float(a))
+        if not 0.0 < self.strength < 1.0:
+            raise ValueError(f"strength (alpha) must be in (0, 1), got {self.strength}")
 
     @classmethod
     def for_benchmark(
@@ -643,11 +632,7 @@ class Sinusoid(ImageInjector):
     strength_scales: ClassVar[str | None] = "amplitude delta in image units"
     paper_strength: ClassVar[float | None] = 20
 
-    strength: float | None = None
-
-    def _normalize(self) -> None:
-        super()._normalize()
-        self._set("strength", _check_strength_field(self.strength))
+    strength: float | None = checked(_STRENGTH, default=None)
 
     @classmethod
     def for_benchmark(
@@ -657,6 +642,10 @@ class Sinusoid(ImageInjector):
         if strength is None or strength == cls.paper_strength:
             return cls(num_classes, seed=seed)
         return cls(num_classes, seed=seed, strength=strength)
+
+    def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
+        """Frequencies 1..K below half the width ``shape[1]``: K at most ``(W - 1) // 2``."""
+        return (int(shape[1]) - 1) // 2
 
     def delta(self, x: Array) -> float:
         """The amplitude used for images like ``x``."""
