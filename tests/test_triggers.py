@@ -174,7 +174,8 @@ def test_blend_is_the_literal_formula() -> None:
     np.testing.assert_array_equal(inj(x, [2, 0, 1]), want)
     xf = x.astype(np.float64) / 255
     np.testing.assert_allclose(inj(xf, [2, 0, 1]), 0.7 * xf + 0.3 * pat[[2, 0, 1]], rtol=1e-15)
-    assert pat.min() >= 0 and pat.max() < 1
+    assert pat.min() >= 0
+    assert pat.max() < 1
     assert not pat.flags.writeable
 
 
