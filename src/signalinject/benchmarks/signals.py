@@ -174,7 +174,7 @@ def user_signal(spec: str) -> Signal:
     from signalinject.benchmarks.runner import ModelFactoryError
     from signalinject.benchmarks.scan import load_factory
 
-    fn = load_factory(spec).factory
+    fn: Any = load_factory(spec).factory  # typed for models; here (num_classes, seed)
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):  # a builtin without a signature: positional only
