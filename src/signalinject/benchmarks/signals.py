@@ -56,6 +56,7 @@ __all__ = [
     "check_strength",
     "make_injector",
     "signal_names",
+    "sweepable",
     "user_signal",
     "wrong_signal",
 ]
@@ -240,6 +241,13 @@ def signal_names(kind: Kind) -> tuple[str, ...]:
     if kind not in ("image", "text"):
         raise ValueError(f"kind must be 'image' or 'text', got {kind!r}")
     return _defaults(kind)
+
+
+def sweepable(name: str) -> bool:
+    """Whether ``sweep`` can run signal ``name``: an image signal with a ``strength`` (a
+    registered name or a user's ``MODULE:FACTORY``)."""
+    sig = SIGNALS.get(name)
+    return sig is not None and "image" in sig.kinds and sig.strength is not None
 
 
 def check_strength(name: str, strength: float | None, num_classes: int | None = None) -> None:
