@@ -213,3 +213,9 @@ def test_overlap_check_accepts_every_view_of_dense_memory(shape: list[int], data
         with pytest.raises(ValueError, match=r"do not share memory"):
             check_writable(torch.from_numpy(view.copy()).narrow(axis, 0, 1)
                            .expand(*grown))  # fmt: skip
+
+
+def test_a_frame_length_that_would_allocate_gigabytes_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"length must be in \[1, 16777216\], got 1099511627776"):
+        si.CharQuantizer(length=2**40)
+    assert si.CharQuantizer(length=2**24).length == 2**24

@@ -96,6 +96,8 @@ __all__ = [
 ZHANG_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-,;.!?:'\"/\\|_@#$%^&*~`+=<>()[]{}\n"
 
 _N_CODEPOINTS = 0x110000
+#: Largest frame length: codes ``(N, length)`` and per-column tables are allocated from it.
+_MAX_LENGTH = 1 << 24
 _SPACE = " "
 
 
@@ -316,7 +318,8 @@ class CharQuantizer:
         alphabet: the characters with a code, character ``alphabet[i]`` getting code ``i + 1``;
             distinct characters. Default :data:`ZHANG_ALPHABET` (69 characters).
         length: the frame length ``l0``: texts are cut to their first ``length`` characters and
-            zero-padded up to it. Default 1014, as in the paper.
+            zero-padded up to it. Default 1014, as in the paper; at most 2**24 (every batch of
+            codes, and the injectors' per-column tables, grow with it).
         lowercase: lower-case every character first (per code point, so positions are kept).
         reverse: Zhang's backward order: code column ``j`` holds character ``n - 1 - j`` of a
             text cut to ``n`` characters, so that the last-read characters come first; the
@@ -352,7 +355,7 @@ class CharQuantizer:
                     f"CharQuantizer: alphabet must hold distinct characters, {ch!r} is listed twice"
                 )
             seen.add(ch)
-        check_int("length", self.length, low=1)
+        check_int("length", self.length, low=1, high=_MAX_LENGTH)
         object.__setattr__(self, "length", int(self.length))
         for name in ("lowercase", "reverse"):
             if not isinstance(getattr(self, name), bool):
