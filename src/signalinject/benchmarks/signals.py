@@ -207,7 +207,7 @@ def user_signal(spec: str) -> Signal:
     if strength is None and "strength" in takes:
         strength = "the factory's strength="
     default = cls.paper_strength if strength is not None else None
-    sig = Signal(spec, (kind,), cls.paper_name or spec, factory, strength, default, cls)
+    sig = Signal(spec, (kind,), cls.paper_name or cls.name, factory, strength, default, cls)
     _USER[spec] = sig
     return sig
 
