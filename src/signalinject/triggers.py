@@ -159,6 +159,22 @@ def _refuse_wide(who: str, x: Array, bound: float) -> None:
         raise TypeError(f"{who} does not support images of dtype {x.dtype}")
 
 
+class _Strength:
+    """``for_benchmark`` of the signals whose ``strength`` field is None by default."""
+
+    paper_strength: ClassVar[float | None]
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The default injector (unfitted, for a fitted signal), or ``strength`` given."""
+        make: Any = cls
+        if strength is None or strength == cls.paper_strength:
+            return make(num_classes, seed=seed)  # type: ignore[no-any-return]
+        return make(num_classes, seed=seed, strength=strength)  # type: ignore[no-any-return]
+
+
 # -- One-Pixel Shortcut --------------------------------------------------------------------------
 def _colours(channels: int) -> npt.NDArray[np.float64]:
     """The ``2**C`` extreme colours (each channel 0 or 1), float64 ``(2**C, C)``."""
@@ -166,7 +182,7 @@ def _colours(channels: int) -> npt.NDArray[np.float64]:
 
 
 @dataclasses.dataclass(frozen=True)
-class OnePixelShortcut(ImageInjector):
+class OnePixelShortcut(_Strength, ImageInjector):
     """Per class, one pixel set to one extreme colour found from the data (Wu et al. 2023).
 
     The One-Pixel Shortcut searches, for each class, the pixel position and the extreme colour
@@ -234,16 +250,6 @@ class OnePixelShortcut(ImageInjector):
                 )
             self._set("positions", pos)
             self._set("colours", tuple(cols))
-
-    @classmethod
-    def for_benchmark(
-        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
-    ) -> Injector:
-        """Unfitted (the benchmark fits it to the training set); ``strength`` the lit value."""
-        paper = cls.paper_strength
-        if strength is None or strength == paper:
-            return cls(num_classes, seed=seed)
-        return cls(num_classes, seed=seed, strength=strength)
 
     @classmethod
     def check_strength(cls, strength: float, num_classes: int | None) -> None:
@@ -375,7 +381,7 @@ class OnePixelShortcut(ImageInjector):
 
 # -- ClassPatch ----------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
-class ClassPatch(ImageInjector):
+class ClassPatch(_Strength, ImageInjector):
     """A square patch whose pixels hold the bits of the class (BadNets-style, Gu et al. 2017).
 
     Pixel j of the ``size x size`` patch (row-major) holds bit j of the class: ``strength``
@@ -416,15 +422,6 @@ class ClassPatch(ImageInjector):
 
     def _capacity(self) -> int:
         return int(2 ** (self.size * self.size))
-
-    @classmethod
-    def for_benchmark(
-        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
-    ) -> Injector:
-        """Bits at the dtype's maximum, or ``strength`` (off 0)."""
-        if strength is None or strength == cls.paper_strength:
-            return cls(num_classes, seed=seed)
-        return cls(num_classes, seed=seed, strength=strength)
 
     @classmethod
     def check_strength(cls, strength: float, num_classes: int | None) -> None:
@@ -603,7 +600,7 @@ def _sines(k: int, width: int) -> npt.NDArray[np.float64]:
 
 
 @dataclasses.dataclass(frozen=True)
-class Sinusoid(ImageInjector):
+class Sinusoid(_Strength, ImageInjector):
     """Add a class-specific column sinusoid to every row and channel (SIG, Barni et al. 2019).
 
     ``out = x + delta * sin(2 pi f_k column / W)`` with ``f_k = k + 1`` cycles across the width:
@@ -633,15 +630,6 @@ class Sinusoid(ImageInjector):
     paper_strength: ClassVar[float | None] = 20
 
     strength: float | None = checked(_STRENGTH, default=None)
-
-    @classmethod
-    def for_benchmark(
-        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
-    ) -> Injector:
-        """delta 20 (on 0..255), or ``strength``."""
-        if strength is None or strength == cls.paper_strength:
-            return cls(num_classes, seed=seed)
-        return cls(num_classes, seed=seed, strength=strength)
 
     def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
         """Frequencies 1..K below half the width ``shape[1]``: K at most ``(W - 1) // 2``."""
