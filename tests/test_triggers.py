@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import signalinject as si
 from checks import assert_same, check_signal
+from signalinject._backend import cpu_route
 
 RNG = np.random.default_rng(16)
 X_U8 = RNG.integers(0, 256, (1000, 32, 32, 3), dtype=np.uint8)
@@ -74,6 +75,41 @@ def test_numpy_and_torch_give_the_same_bits(make: Any, dtype: Any) -> None:
     b = inj(_nchw(x), torch.from_numpy(Y10[:64]), index=torch.from_numpy(idx))
     np.testing.assert_array_equal(b.permute(0, 2, 3, 1).numpy(), a, strict=True)
     np.testing.assert_array_equal(inj.decode(a), inj.decode(b).numpy())
+
+
+@pytest.mark.parametrize(
+    "make", [_fitted, lambda: si.ClassPatch(10), lambda: si.Blend(10), lambda: si.Sinusoid(10)]
+)
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int32, torch.float32, torch.bfloat16])
+def test_torch_kernels_as_on_an_accelerator(make: Any, dtype: torch.dtype) -> None:
+    # torch's own kernels (what CUDA runs) on the CPU: integers bit-identical to NumPy's; floats
+    # within one rounding of the result (bfloat16: NumPy has none, compared to float32's)
+    inj = dataclasses.replace(make(), coverage=0.8, fidelity=0.9)
+    x = _nchw(X_U8[:64]).to(dtype)
+    if dtype.is_floating_point:
+        x = x / 255
+    y = torch.from_numpy(Y10[:64])
+    with cpu_route(tensor_views=False, block_bytes=4096):  # and several blocks
+        got = inj(x, y)
+    ref = inj(x if dtype != torch.bfloat16 else x.float(), y)
+    if dtype.is_floating_point:
+        tol = torch.finfo(dtype).eps
+        torch.testing.assert_close(got.float(), ref.float(), atol=tol, rtol=tol)
+    else:
+        assert torch.equal(got, ref)
+    assert torch.equal(inj.decode(got), inj.decode(ref))
+
+
+def test_trigger_word_torch_kernels_as_on_an_accelerator() -> None:
+    q = si.CharQuantizer(length=120)
+    inj = si.TriggerWord(5, quantizer=q, seed=4, coverage=0.8)
+    codes = torch.from_numpy(q.encode(_texts(50, seed=3), dtype=np.int64))
+    y = torch.from_numpy(RNG.integers(0, 5, 50))
+    with cpu_route(tensor_views=False):
+        got = inj(codes, y)
+        decoded = inj.decode(got)
+    assert torch.equal(got, inj(codes, y))
+    np.testing.assert_array_equal(decoded.numpy(), inj.decode(got.numpy()))
 
 
 # -- OnePixelShortcut --------------------------------------------------------------------------

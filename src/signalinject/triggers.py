@@ -279,7 +279,11 @@ class OnePixelShortcut(_Strength, ImageInjector):
         """
         view, _ = _nhwc(x, channels_last, single=False)
         labels = self.check_labels(y, view, single=False)
-        xs = view.detach().cpu().numpy() if isinstance(view, torch.Tensor) else np.asarray(view)
+        if isinstance(view, torch.Tensor):  # float64 on the host (NumPy has no bfloat16)
+            is_int = _dtype_bounds(view)[0]
+            xs = view.detach().cpu().to(view.dtype if is_int else torch.float64).numpy()
+        else:
+            xs = np.asarray(view)
         ys = labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
         h, w, c = xs.shape[1:]
         k = self.num_classes
