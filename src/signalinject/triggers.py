@@ -603,6 +603,23 @@ def _sines(k: int, width: int) -> npt.NDArray[np.float64]:
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _wave(
+    delta: float, k: int, width: int, dtype: str, span: float, device: torch.device | None
+) -> tuple[Array, Any]:
+    """``delta * sin(2 pi f col / width)`` ``(K, 1, W, 1)`` made on the host in float64, then
+    cast to ``dtype`` (integers: rounded half to even, clipped to ``+-span``) on ``device``."""
+    wave = delta * _sines(k, width)[:, None, :, None]
+    if dtype.startswith("int"):
+        wave = np.clip(np.rint(wave), -span, span)
+    if device is None:
+        out = wave.astype(dtype)
+        out.setflags(write=False)
+        return out, out.dtype
+    dt = getattr(torch, dtype)
+    return torch.from_numpy(wave).to(device=device, dtype=dt), dt
+
+
 @dataclasses.dataclass(frozen=True)
 class Sinusoid(_Strength, ImageInjector):
     """Add a class-specific column sinusoid to every row and channel (SIG, Barni et al. 2019).
@@ -644,7 +661,8 @@ class Sinusoid(_Strength, ImageInjector):
         return _scaled(self.strength, 20.0, x)
 
     def _table(self, x: Array) -> tuple[Array, Any]:
-        """The K sinusoids ``(K, 1, W, 1)`` as added, and the compute dtype."""
+        """The K sinusoids ``(K, 1, W, 1)`` as added, and the compute dtype (cached per
+        amplitude, K, width, dtype and device)."""
         _refuse_wide("Sinusoid", x, 2**63)  # int64 arithmetic
         k, width = self.num_classes, int(x.shape[2])
         if 2 * k >= width:
@@ -652,13 +670,16 @@ class Sinusoid(_Strength, ImageInjector):
                 f"Sinusoid: num_classes={k} needs frequencies up to {k} cycles, below half the "
                 f"width ({width}); pass fewer classes or wider images"
             )
-        wave = self.delta(x) * _sines(k, width)[:, None, :, None]
-        is_int, _, _ = _dtype_bounds(x)
+        is_int, lo, hi = _dtype_bounds(x)
         if is_int:
-            dt: Any = torch.int64 if isinstance(x, torch.Tensor) else np.dtype(np.int64)
-            return _host_tensor(np.rint(wave), x, dt), dt
-        dt = _compute_dtype(x)
-        return _host_tensor(wave, x, dt), dt
+            # A wave beyond +-(hi - lo) saturates anyway: 8/16-bit images add in int16/int32,
+            # which hold every sum exactly; wider ones in int64, saturating by hand.
+            span = hi - lo
+            name = "int16" if span <= 0xFF else "int32" if span <= 0xFFFF else "int64"
+        else:
+            name = str(_compute_dtype(x)).removeprefix("torch.")
+        device = x.device if isinstance(x, torch.Tensor) else None
+        return _wave(self.delta(x), k, width, name, float(hi - lo), device)
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         self._table(x)
@@ -670,15 +691,19 @@ class Sinusoid(_Strength, ImageInjector):
         table, dt = self._table(out)
         is_int, lo, hi = _dtype_bounds(out)
 
+        wide = dt in (torch.int64, np.int64)
+
         def add(xb: Any, code: Any) -> Any:
             t = table[code]
             if isinstance(xb, torch.Tensor):
-                if is_int:
+                if wide:
                     return _saturating_add(xb.to(dt), t, int(lo), int(hi)).to(out.dtype)
-                return (xb.to(dt) + t).to(out.dtype)
-            if is_int:
+                v = xb.to(dt) + t
+                return (v.clamp_(lo, hi) if is_int else v).to(out.dtype)
+            if wide:
                 return _saturating_add(xb.astype(dt), t, int(lo), int(hi)).astype(out.dtype)
-            return (xb.astype(dt) + t).astype(out.dtype)
+            v = xb.astype(dt) + t
+            return (np.clip(v, lo, hi, out=v) if is_int else v).astype(out.dtype)
 
         _dense_write(out, params, source, self._carried(params), add)
 
