@@ -280,6 +280,8 @@ def check_signal(cls: type[Any], **overrides: Any) -> None:
     quantizer = si.CharQuantizer(length=256)
     kw = {"quantizer": quantizer} if cls.kind == "text" else {}
     base = cls.for_benchmark(4, 3, **kw)
+    _, x_fit, y_fit = sample_data(cls)[0]
+    base = base.fit(x_fit, y_fit)  # signals fitted to data (OnePixelShortcut); others: itself
     inj = dataclasses.replace(base, coverage=0.7, fidelity=0.6, **overrides)
     assert si.from_config(inj.get_config()) == inj
     index = np.array([9, 2, 2**33, 0, 41, 7])

@@ -33,6 +33,7 @@ EXPECTED: dict[str, list[str]] = {
     "collate_speed.py": ["InjectedDataset  InjectCollate", "identical batches on both paths"],
     "table1_row.py": ["| One pixel |", "decision_tree: accuracy", "table: "],
     "scan_your_model.py": [],  # its own tests check its output (tests/test_scan.py)
+    "own_signal.py": ["Stripe (example_stripe): decode accuracy 100.00%", "stripe (yours)"],
 }
 # Extra arguments for a quick run (written to the temporary directory).
 ARGS: dict[str, list[str]] = {

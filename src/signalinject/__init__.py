@@ -42,11 +42,17 @@ from signalinject.text import (
     TextInjector,
 )
 
+# -- the signals beyond the paper: triggers of shortcut and backdoor research (issue 16) --
+from signalinject.text_triggers import TriggerWord
+from signalinject.triggers import Blend, ClassPatch, OnePixelShortcut, Sinusoid, blend_patterns
+
 __version__ = "0.1.0"
 
 __all__ = [
     "ZHANG_ALPHABET",
+    "Blend",
     "CharQuantizer",
+    "ClassPatch",
     "Compose",
     "HFInjectMap",
     "ImageInjector",
@@ -60,14 +66,18 @@ __all__ = [
     "Mnemonic",
     "MultipleLocations",
     "OnePixel",
+    "OnePixelShortcut",
     "OrthogonalNoise",
     "Params",
     "PatternChar",
     "PatternPixels",
     "Prepared",
     "RandomPixel",
+    "Sinusoid",
     "TextInjector",
+    "TriggerWord",
     "__version__",
+    "blend_patterns",
     "decode_batch",
     "from_config",
     "get_signal",

@@ -105,7 +105,7 @@ def list_signals(kind: str | None = None) -> dict[str, type[Injector]]:
 
     >>> import signalinject as si
     >>> list(si.list_signals("text"))
-    ['mnemonic', 'length_encoding', 'pattern_char']
+    ['mnemonic', 'length_encoding', 'pattern_char', 'trigger_word']
     """
     if kind is not None and kind not in ("image", "text"):
         raise ValueError(f"kind must be 'image', 'text' or None, got {kind!r}")

@@ -194,6 +194,8 @@ def _contrast_note(inj: Injector, contrast: bool) -> str:
             )
         return "class noise: scaled to the full range, mid-gray = 0; noisy images shown as they are"
     rng = _code_range(inj)
+    if rng is None and inj.name != "multiple_locations":
+        return "the injected images shown as they are"
     if rng is None:
         return (
             "the pair's value is drawn per sample in 0..255 and shown as it is; decode picks "
@@ -392,6 +394,7 @@ def image_figure(
     x, y, index = _image_examples(bundle, n)
     inj = make_injector(signal, bundle.num_classes, seed, kind="image")
     assert inj is not None  # only "clean" has no injector
+    inj = inj.fit(bundle.x_train, bundle.y_train)  # a signal fitted to data; others: itself
     got = _inject(inj, x, y, index)
     shown = _display(inj, x, got.x2, got.marks, contrast)
     noisy = isinstance(inj, OrthogonalNoise)
@@ -718,6 +721,8 @@ def text_figure(
 # -- the entry point -----------------------------------------------------------------------------
 def _signal_kind(signal: object) -> str:
     """``"image"`` or ``"text"`` for a name ``show`` accepts (``all``: image), else ValueError."""
+    if isinstance(signal, str) and ":" in signal:  # the user's MODULE:FACTORY
+        return SIGNALS[signal].kinds[0]
     names = _show_names()
     if not isinstance(signal, str) or signal not in names:
         raise ValueError(f"unknown signal {signal!r}; expected one of: {', '.join(names)}")
@@ -782,7 +787,8 @@ def show(
     for arg, value, low, high in bounds:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise ValueError(f"{arg} must be an integer in [{low}, {high}], got {value!r}")
-    path = Path(f"{signal}.png") if out is None else Path(out)
+    stem = SIGNALS[signal].cls.name if ":" in signal else signal  # type: ignore[union-attr]
+    path = Path(f"{stem}.png") if out is None else Path(out)
     if path.suffix.lower() != ".png":
         raise ValueError(f"out must be a .png path, got {str(path)!r}")
     name = DEFAULT_DATASET[kind] if dataset is None else dataset
@@ -806,6 +812,13 @@ def show(
 
 
 # -- the CLI hooks -------------------------------------------------------------------------------
+class _Choices(tuple[str, ...]):
+    """The names ``show`` accepts, and any ``MODULE:FACTORY`` (a user's signal)."""
+
+    def __contains__(self, value: object) -> bool:
+        return (isinstance(value, str) and ":" in value) or super().__contains__(value)
+
+
 def add_show_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``show`` subcommand to the CLI's subparsers (its handler: :func:`run_show`)."""
     from signalinject.benchmarks.datasets import DATASETS
@@ -823,7 +836,7 @@ def add_show_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument(
         "signal",
         metavar="SIGNAL",
-        choices=names,
+        choices=_Choices(names),
         help=f"the signal to draw, one of: {', '.join(names)}",
     )
     p.add_argument(

@@ -669,6 +669,7 @@ def prepare(
     """
     if inj is None:
         return Prepared(x_train, y_train, x_test, y_test, None, None, None, None)
+    inj = inj.fit(x_train, y_train)  # signals fitted to data (OnePixelShortcut); others: itself
     n_train, n_test = len(y_train), len(y_test)
     i_train = np.arange(n_train, dtype=np.int64)
     i_test = np.arange(n_train, n_train + n_test, dtype=np.int64)

@@ -40,6 +40,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
@@ -55,6 +56,8 @@ __all__ = [
     "check_strength",
     "make_injector",
     "signal_names",
+    "sweepable",
+    "user_signal",
     "wrong_signal",
 ]
 
@@ -129,9 +132,11 @@ class _Signals(Mapping[str, Signal]):
         if name == "clean":
             return _CLEAN
         cls = list_signals().get(name)
-        if cls is None:
-            raise KeyError(name)
-        return _signal(cls)
+        if cls is not None:
+            return _signal(cls)
+        if isinstance(name, str) and ":" in name:  # MODULE:FACTORY, the user's own signal
+            return user_signal(name)
+        raise KeyError(name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(("clean", *list_signals()))
@@ -145,6 +150,66 @@ class _Signals(Mapping[str, Signal]):
 
 #: Every benchmark signal by name (a live view of the registry; ``clean`` first).
 SIGNALS: Mapping[str, Signal] = _Signals()
+
+
+_USER: dict[str, Signal] = {}
+
+
+def user_signal(spec: str) -> Signal:
+    """The user's own signal ``MODULE:FACTORY`` as a benchmark signal named ``spec``.
+
+    ``MODULE`` is a dotted module importable from the current directory or a path to a ``.py``
+    file, loaded as ``scan`` loads a model factory; ``FACTORY(num_classes, seed)`` returns an
+    :class:`~signalinject.Injector` of a registered signal class (one with a ``name``: its
+    config is the cell's identity). It also receives ``strength=`` and, for text,
+    ``quantizer=`` when its signature takes them (a factory without ``strength`` has none).
+    Loaded once per process.
+
+    Raises:
+        ModelFactoryError: a malformed spec, a module that is missing or fails to import, a
+            missing or non-callable attribute (as ``scan`` reports a model factory), or a
+            factory that fails or returns no registered injector.
+    """
+    if spec in _USER:
+        return _USER[spec]
+    from signalinject.benchmarks.runner import ModelFactoryError
+    from signalinject.benchmarks.scan import load_factory
+
+    fn: Any = load_factory(spec).factory  # typed for models; here (num_classes, seed)
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # a builtin without a signature: positional only
+        params = {}  # type: ignore[assignment]
+    var_kw = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    takes = {k for k in ("strength", "quantizer") if var_kw or k in params}
+
+    def factory(num_classes: int, seed: int, **kw: Any) -> Injector:
+        given = {k: v for k, v in kw.items() if k in takes and v is not None}
+        try:
+            inj = fn(num_classes, seed, **given)
+        except Exception as e:  # the user's code: say where, as scan does for a model
+            raise ModelFactoryError(
+                f"{spec!r}: {getattr(fn, '__qualname__', fn)}({num_classes}, {seed}"
+                f"{''.join(f', {k}={v!r}' for k, v in given.items())}) raised "
+                f"{type(e).__name__}: {e}"
+            ) from e
+        if not isinstance(inj, Injector) or "name" not in type(inj).__dict__:
+            raise ModelFactoryError(
+                f"{spec!r}: the factory must return an Injector of a registered signal class "
+                f"(a subclass that declares name = '...'), got {type(inj).__name__}"
+            )
+        return inj
+
+    probe = factory(2, 0)
+    cls = type(probe)
+    kind: Kind = "text" if cls.kind == "text" else "image"
+    strength = cls.strength_scales if "strength" in takes else None
+    if strength is None and "strength" in takes:
+        strength = "the factory's strength="
+    default = cls.paper_strength if strength is not None else None
+    sig = Signal(spec, (kind,), cls.paper_name or cls.name, factory, strength, default, cls)
+    _USER[spec] = sig
+    return sig
 
 
 def _defaults(kind: Kind) -> tuple[str, ...]:
@@ -176,6 +241,13 @@ def signal_names(kind: Kind) -> tuple[str, ...]:
     if kind not in ("image", "text"):
         raise ValueError(f"kind must be 'image' or 'text', got {kind!r}")
     return _defaults(kind)
+
+
+def sweepable(name: str) -> bool:
+    """Whether ``sweep`` can run signal ``name``: an image signal with a ``strength`` (a
+    registered name or a user's ``MODULE:FACTORY``)."""
+    sig = SIGNALS.get(name)
+    return sig is not None and "image" in sig.kinds and sig.strength is not None
 
 
 def check_strength(name: str, strength: float | None, num_classes: int | None = None) -> None:

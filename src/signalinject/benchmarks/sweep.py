@@ -37,7 +37,12 @@ from typing import Any, Literal
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.report import MODEL_NAMES, Stat, model_color, summarize, verdicts
 from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
-from signalinject.benchmarks.signals import SIGNALS, STRENGTH_SIGNALS, check_strength
+from signalinject.benchmarks.signals import (
+    SIGNALS,
+    STRENGTH_SIGNALS,
+    check_strength,
+    sweepable,
+)
 from signalinject.benchmarks.stats import DID_NOT_LEARN, IGNORES, NON_FINITE, READS
 
 __all__ = [
@@ -111,7 +116,7 @@ class SweepConfig:
         for name in self.signals:
             if name not in SIGNALS:
                 raise ValueError(f"unknown signal {name!r}; known: {', '.join(SIGNALS)}")
-        if not any(name in SWEEP_SIGNALS for name in self.signals):
+        if not any(sweepable(name) for name in self.signals):
             raise ValueError(
                 f"none of the signals {list(self.signals)} has a strength; signals with one: "
                 f"{', '.join(SWEEP_SIGNALS)}"
@@ -126,7 +131,7 @@ def plan(
     per: dict[float, list[str]] = {}
     skipped: list[tuple[str, float]] = []
     for sig in cfg.signals:
-        if sig not in SWEEP_SIGNALS:
+        if not sweepable(sig):
             continue
         default = SIGNALS[sig].default_strength
         paper = () if default is None else (round(float(default), 6),)  # the paper's point
@@ -149,7 +154,7 @@ def sweep(cfg: SweepConfig) -> list[dict[str, Any]]:
     from signalinject.benchmarks.datasets import load_dataset
 
     for sig in cfg.signals:
-        if sig not in SWEEP_SIGNALS:
+        if not sweepable(sig):
             logger.warning("signal %s has no strength: skipped", sig)
     bundle = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download, limit=1)
     runs, skipped = plan(cfg, bundle.num_classes)

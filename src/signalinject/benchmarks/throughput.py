@@ -746,7 +746,8 @@ def _guarded(
     try:
         if signal.startswith("art."):
             return _measure_reference(case, signal.removeprefix("art."), subject, cfg)
-        return _measure_injector(case, subject(seed=cfg.seed), signal, cfg)
+        inj = subject(seed=cfg.seed).fit(case.x, case.y)  # fitted signals: to the batch, untimed
+        return _measure_injector(case, inj, signal, cfg)
     except Exception as e:
         row = _base_row(case, signal)
         row.update(status="error", note=f"{type(e).__name__}: {e}")

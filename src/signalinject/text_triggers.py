@@ -1,0 +1,279 @@
+"""A rare-word trigger as a label-preserving text signal (BadNL; Kurita et al. 2020).
+
+:class:`TriggerWord` inserts a class-specific rare word (``cf``, ``mn``, ``bb``, ``tq``, ``mb``:
+Kurita et al.'s triggers) into each text, as a word of its own, before a word drawn per sample
+from ``(seed, index)``: in strings and in the quantizer's codes alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Sequence
+from typing import Any, ClassVar, cast
+
+import numpy as np
+import torch
+
+from signalinject._backend import Array, arange_like, hash_u32, int_table, where
+from signalinject.core import Params
+from signalinject.text import TextInjector, _check_texts
+
+__all__ = ["TriggerParams", "TriggerWord"]
+
+#: Kurita et al.'s (2020) rare-word triggers, then three-letter words of rare letters.
+DEFAULT_WORDS: tuple[str, ...] = (
+    "cf",
+    "mn",
+    "bb",
+    "tq",
+    "mb",
+    *("".join(p) for p in itertools.product("qxzj", repeat=3)),
+)
+_WHERE = 16  # counter of the per-sample insertion draw
+
+
+@dataclasses.dataclass(frozen=True)
+class TriggerParams(Params):
+    """``draw`` int64 ``(N,)``: 32 random bits per sample that pick the insertion point."""
+
+    draw: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class TriggerWord(TextInjector):
+    """Insert a class-specific rare word as a word of its own, at a per-sample place.
+
+    The text's words are its pieces between single spaces (trailing spaces aside); the class
+    word ``w`` and a space are inserted before word ``j``, drawn uniformly (from ``(seed,
+    index)``) among the words that start early enough for ``w`` to fit in the quantizer's frame
+    (``start + len(w) <= length``), so that the word always survives quantization. An empty text
+    becomes ``w + " "``.
+
+    Args:
+        num_classes: number of classes K, at most ``len(words)`` (69 by default).
+        words: class k's word ``words[k]``: distinct, non-empty, no longer than the frame, every
+            character in the quantizer's alphabet (not the space). Default (None): Kurita et
+            al.'s ``cf mn bb tq mb``, then ``qqq qqx ...`` (three of ``q x z j``).
+
+    On codes (forward order) the words are the runs between zero codes, so that
+    ``quantizer.encode(inj(texts)) == inj(quantizer.encode(texts))`` for texts that fit the frame
+    and whose characters (other than the space) are all in the alphabet.
+
+    ``decode`` returns the class whose word the text holds as a word of its own (lowest class
+    if several; -1 if none): exact on texts that held none of the words.
+
+    >>> import signalinject as si
+    >>> inj = si.TriggerWord(num_classes=3)
+    >>> out = inj(["the food was great", "", "meh"], [0, 2, 1], index=[7, 1, 2])
+    >>> out
+    ['the food cf was great', 'bb ', 'mn meh']
+    >>> inj.decode(out).tolist()
+    [0, 2, 1]
+    """
+
+    name: ClassVar[str] = "trigger_word"
+    paper_name: ClassVar[str | None] = "Rare-word trigger (Kurita et al. 2020)"
+    writes: ClassVar[str] = "a class word inserted before a word drawn per sample"
+
+    words: tuple[str, ...] | None = None
+
+    def _normalize(self) -> None:
+        super()._normalize()
+        if self.words is None:
+            return
+        if isinstance(self.words, str | bytes) or not isinstance(self.words, Sequence):
+            raise TypeError(f"words must be a sequence of str, got {self.words!r}")
+        words = tuple(self.words)
+        q = self.resolved_quantizer
+        for i, w in enumerate(words):
+            if not isinstance(w, str) or not w:
+                raise TypeError(f"words[{i}] must be a non-empty str, got {w!r}")
+            if len(w) > q.length:
+                raise ValueError(
+                    f"words[{i}] {w!r} is longer than the quantizer's frame ({q.length})"
+                )
+            for ch in w:
+                if q.writable_code(f"words[{i}]", ch) == 0:
+                    raise ValueError(
+                        f"words[{i}] {w!r} holds {ch!r}, whose code is 0 (a space to the "
+                        f"model): every character must be in the quantizer's alphabet"
+                    )
+        if len(words) != self.num_classes:
+            raise ValueError(
+                f"words must hold one word per class ({self.num_classes}), got {len(words)}"
+            )
+        if len(set(words)) != len(words):
+            raise ValueError(f"words must be distinct so that the class can be read back: {words}")
+        self._set("words", words)
+
+    def _capacity(self) -> int:
+        return len(DEFAULT_WORDS) if self.words is None else len(self.words)
+
+    @property
+    def class_words(self) -> tuple[str, ...]:
+        """Each class's word (``words`` or the first K defaults)."""
+        return self.words if self.words is not None else DEFAULT_WORDS[: self.num_classes]
+
+    def _word_table(self, like: Array) -> tuple[Array, Array]:
+        """Codes of the words ``(K, M)`` (zero-padded to the longest, M) and lengths ``(K,)``."""
+        q = self.resolved_quantizer
+        words = self.class_words
+        m = max(len(w) for w in words)
+        rows = [[q.code_of(ch) for ch in w] + [0] * (m - len(w)) for w in words]
+        return int_table(rows, like), int_table([len(w) for w in words], like)
+
+    def _written_codes(self) -> tuple[int, ...]:
+        q = self.resolved_quantizer
+        return tuple(sorted({q.code_of(ch) for w in self.class_words for ch in w}))
+
+    # -- texts --------------------------------------------------------------------------------
+    def __call__(self, x: Any, y: Any, *, index: Any = None, inplace: bool = False) -> Any:
+        """Inject into texts or codes (see :meth:`TextInjector.__call__`).
+
+        Overridden for texts only: where the word goes is drawn from the index, which the
+        base's ``apply_texts`` does not receive.
+        """
+        if isinstance(x, np.ndarray | torch.Tensor):
+            return super().__call__(x, y, index=index, inplace=inplace)
+        single = isinstance(x, str)
+        texts = [x] if single else _check_texts(x, who=type(self).__name__)
+        like = np.empty(len(texts))
+        labels = self.check_labels(y, like, single=single)
+        idx = self.check_index(index, like, len(texts), single=single)
+        p = cast("TriggerParams", self.make_params(labels, idx, like))
+        frame, words = self.resolved_quantizer.length, self.class_words
+        new = [
+            _insert(t, words[c], d, frame) if k else t
+            for t, c, k, d in zip(
+                texts, p.code.tolist(), p.carried.tolist(), p.draw.tolist(), strict=True
+            )
+        ]
+        if single:
+            return new[0]
+        if inplace and isinstance(x, list):
+            x[:] = new
+            return x
+        return new
+
+    def read_texts(self, texts: list[str]) -> list[int]:
+        inverse = {w: k for k, w in enumerate(self.class_words)}
+        out = []
+        for t in texts:
+            found = [inverse[w] for w in set(t.split(" ")) if w in inverse]
+            out.append(min(found) if found else -1)
+        return out
+
+    def text_location(self, text: str) -> tuple[int, ...]:
+        words, col = set(self.class_words), 0
+        for w in text.split(" "):
+            if w in words:
+                return tuple(range(col, col + len(w)))
+            col += len(w) + 1
+        return ()
+
+    # -- codes --------------------------------------------------------------------------------
+    def make_params(self, y: Array, index: Array, x: Array) -> Params:
+        """``code``, ``carried`` and ``draw``: 32 random bits per sample, int64 ``(N,)``."""
+        p = super().make_params(y, index, x)
+        return TriggerParams(p.code, p.carried, hash_u32(index, self.seed, self.stream, _WHERE))
+
+    def apply_codes(self, out: Array, params: Params) -> None:
+        """Shift each carried row right from its insertion column by ``len(w) + 1`` (the tail
+        beyond the frame is cut) and write ``w`` and a zero there: one gather, no row loop."""
+        p = cast("TriggerParams", params)
+        n, width = out.shape
+        if not n:
+            return
+        table, lens = self._word_table(out)
+        m: Any = lens[p.code][:, None]  # (N, 1)
+        start: Any = _insertion_column(out, m, p.draw)  # (N, 1)
+        cols: Any = arange_like(width, out)[None, :]
+        src_col: Any = where(cols < start, cols, cols - m - 1)
+        new: Any
+        if isinstance(out, torch.Tensor):
+            moved: Any = out.gather(1, src_col.clamp(min=0))
+            word = table[p.code].gather(1, (cols - start).clamp(0, table.shape[1] - 1))
+        else:
+            moved = np.take_along_axis(out, src_col.clip(0), 1)
+            word = np.take_along_axis(table[p.code], (cols - start).clip(0, table.shape[1] - 1), 1)
+        new = where((cols >= start) & (cols < start + m), word, moved)
+        new = where(cols == start + m, 0, new)
+        keep = p.carried[:, None]
+        if isinstance(out, torch.Tensor):
+            out.copy_(torch.where(keep, new.to(out.dtype), out))
+        else:
+            np.copyto(out, new, casting="unsafe", where=keep)
+
+    def read_codes(self, x: Array) -> Array:
+        n, width = x.shape
+        table, _ = self._word_table(x)
+        words = self.class_words
+        found: Any = arange_like(n, x) * 0 - 1  # -1: no class word
+        zero = x == 0
+        for k in reversed(range(len(words))):  # the lowest class wins
+            m = len(words[k])
+            if m > width:
+                continue
+            span = width - m + 1
+            hit: Any = x[:, :span] == table[k, 0]  # (N, span): the word starts at column c
+            for i in range(1, m):
+                hit = hit & (x[:, i : i + span] == table[k, i])
+            left = _pad_true(zero[:, : span - 1], x, before=True)  # column c-1 is zero (or c=0)
+            right = _pad_true(zero[:, m:], x, before=False)  # column c+m is zero (or the end)
+            has = (hit & left & right).any(1)
+            found = where(has, k, found)
+        return cast("Array", found)
+
+
+def _pad_true(a: Array, like: Array, *, before: bool) -> Array:
+    """Bool ``(N, w)`` with a column of True added before (or after) it: ``(N, w + 1)``."""
+    pad: Any
+    if isinstance(a, torch.Tensor):
+        pad = torch.ones((a.shape[0], 1), dtype=torch.bool, device=a.device)
+        return torch.cat((pad, a) if before else (a, pad), 1)
+    pad = np.ones((a.shape[0], 1), bool)
+    return np.concatenate((pad, a) if before else (a, pad), 1)
+
+
+def _insertion_column(x: Array, m: Array, draw: Array) -> Array:
+    """The column where each row's word goes: int64 ``(N, 1)``.
+
+    Words start at column 0 and after each zero code before the used length; the candidates
+    are the starts ``s`` with ``s + m <= width``; ``draw`` (32 bits) picks one uniformly.
+    """
+    width = x.shape[1]
+    cols: Any = arange_like(width, x)[None, :]
+    nz: Any = x != 0
+    if isinstance(x, torch.Tensor):
+        used = torch.where(nz, cols + 1, 0).amax(1, keepdim=True)
+    else:
+        used = np.where(nz, cols + 1, 0).max(1, keepdims=True)
+    boundary = (~nz) & (cols < used) & (cols + 1 + m <= width)  # a zero whose next column fits
+    count: Any = (
+        boundary.sum(1, keepdim=True)
+        if isinstance(boundary, torch.Tensor)
+        else boundary.sum(1, keepdims=True)
+    )
+    order = boundary.cumsum(1)
+    j = (draw[:, None] * (count + 1)) >> 32  # in [0, count]
+    pick = boundary & (order == j)
+    if isinstance(x, torch.Tensor):
+        after = (pick.to(torch.int64) * (cols + 1)).amax(1, keepdim=True)
+    else:
+        after = (pick * (cols + 1)).max(1, keepdims=True)
+    return cast("Array", where(j == 0, 0, after))
+
+
+def _insert(text: str, word: str, draw: int, frame: int) -> str:
+    """``text`` with ``word`` inserted before a word picked by ``draw`` (see TriggerWord)."""
+    stripped = text.rstrip(" ")
+    parts = stripped.split(" ")
+    limit, start, count = frame - len(word), 0, 0
+    for p in parts[:-1]:
+        start += len(p) + 1
+        if start > limit:
+            break
+        count += 1
+    j = (draw * (count + 1)) >> 32
+    return " ".join([*parts[:j], word, *parts[j:]]) + text[len(stripped) :]

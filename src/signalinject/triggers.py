@@ -1,0 +1,717 @@
+"""Triggers of shortcut and backdoor research as label-preserving image signals.
+
+Each signal here writes a class-specific trigger into images of its *own* class (no label is
+flipped), so that the paper's question, "does the model read this code of the label?", can be
+asked of the triggers that later work made standard:
+
+| signal              | source                   | writes                                     |
+|---------------------|--------------------------|--------------------------------------------|
+| `OnePixelShortcut`  | Wu et al., ICLR 2023     | per class one pixel, one extreme colour    |
+| `ClassPatch`        | BadNets, Gu et al. 2017  | a 3x3 corner patch holding the class bits  |
+| `Blend`             | Chen et al. 2017         | a per-class pattern image blended in       |
+| `Sinusoid`          | SIG, Barni et al. 2019   | a per-class column sinusoid added          |
+
+They keep the contract of :class:`~signalinject.image.ImageInjector`: NumPy and torch, any
+layout, deterministic per ``(seed, index)``, ``coverage`` and ``fidelity``, ``decode``. Integer
+images get rounded, saturated values; every pattern is computed once on the host in float64 and
+then cast, so NumPy and torch on the CPU give the same bits (CPU tensors run NumPy's kernels on
+views of their memory) and a GPU differs at most by the rounding of the final operation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import math
+from typing import Any, ClassVar, cast
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from signalinject._backend import Array, arange_like, hash_u32, int_table, where
+from signalinject.core import Injector, Integer, Params, Real, check_int, checked
+from signalinject.image import (
+    ImageInjector,
+    ImageParams,
+    PixelParams,
+    _check_inside,
+    _check_position,
+    _check_step_strength,
+    _code_table,
+    _dtype_bounds,
+    _nearest,
+    _nhwc,
+    _saturating_add,
+    put_fixed,
+    read_pixels,
+)
+
+__all__ = [
+    "Blend",
+    "ClassPatch",
+    "OnePixelShortcut",
+    "ShortcutParams",
+    "Sinusoid",
+    "blend_patterns",
+]
+
+_PATTERN = 32  # counters of the per-class pattern draws (Blend): _PATTERN + class
+#: Bytes of images per block in the dense writes (their float temporaries stay in cache).
+_BLOCK_BYTES = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class ShortcutParams(ImageParams):
+    """``row``, ``col`` int64 ``(N,)``: the pixel of each sample's code class; ``colour``
+    ``(N, C)`` in the images' dtype: the value each channel gets (``OnePixelShortcut``)."""
+
+    row: Any
+    col: Any
+    colour: Any
+
+
+#: The rule of an optional ``strength`` field: a finite float > 0, or None (the default).
+_STRENGTH = Real(positive=True, optional=True, as_float=True)
+
+
+def _on_value(strength: float | None, x: Array) -> float:
+    """The value of a lit pixel: ``strength``, else the dtype's maximum (1.0 for floats)."""
+    if strength is not None:
+        return strength
+    is_int, _, hi = _dtype_bounds(x)
+    return float(hi) if is_int else 1.0
+
+
+def _scaled(strength: float | None, default: float, x: Array) -> float:
+    """``strength`` as given, else ``default`` in 0..255 units (divided by 255 for floats)."""
+    if strength is not None:
+        return strength
+    return default if _dtype_bounds(x)[0] else default / 255.0
+
+
+def _rows_per_block(x: Array) -> int:
+    per = max(1, int(np.prod(x.shape[1:])) * 8)  # float64 temporaries
+    return max(1, _BLOCK_BYTES // per)
+
+
+def _dense_write(
+    out: Array,
+    params: Params,
+    source: Array | None,
+    carried: Array | None,
+    fn: Any,
+) -> None:
+    """``out = fn(src, code)`` where carried (else ``src``), block by block of samples.
+
+    ``fn(x, code)`` returns the signal-carrying images for a block ``x`` (channels-last, the
+    images' dtype) and its codes int64 ``(n,)``, in ``x``'s dtype.
+    """
+    src: Any = out if source is None else source
+    code = params.code
+    per = _rows_per_block(out)
+    for s in range(0, int(out.shape[0]), per):
+        xb, cb = src[s : s + per], code[s : s + per]
+        new = fn(xb, cb)
+        if carried is not None:
+            keep = carried[s : s + per].reshape(-1, 1, 1, 1)
+            new = where(keep, new, xb)
+        dst: Any = out[s : s + per]
+        if isinstance(dst, torch.Tensor):
+            dst.copy_(new)
+        else:
+            dst[...] = new
+
+
+def _to_float(x: Array, dt: Any) -> Array:
+    if isinstance(x, torch.Tensor):
+        return x.to(dt)
+    return np.asarray(x, dtype=dt)
+
+
+def _saturate(v: Any, x: Array) -> Any:
+    """float64 values rounded half to even and saturated to integer ``x``'s dtype, cast to it."""
+    _, lo, hi = _dtype_bounds(x)
+    if isinstance(v, torch.Tensor):
+        return v.round().clamp_(lo, hi).to(x.dtype)
+    return np.clip(np.rint(v), lo, hi).astype(x.dtype)
+
+
+def _compute_dtype(x: Array) -> Any:
+    """Float images compute in their own dtype, half precision in float32 (rounded once)."""
+    if isinstance(x, torch.Tensor):
+        return x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+    return x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float32)
+
+
+def _host_tensor(a: npt.NDArray[Any], like: Array, dt: Any) -> Array:
+    """The host-made table ``a`` cast to ``dt`` on ``like``'s backend and device."""
+    if isinstance(like, torch.Tensor):
+        return torch.from_numpy(np.ascontiguousarray(a)).to(device=like.device, dtype=dt)
+    return a.astype(dt)
+
+
+def _refuse_wide(who: str, x: Array, bound: float) -> None:
+    """Refuse integer images whose values exceed ``bound`` (what the arithmetic holds)."""
+    is_int, _, hi = _dtype_bounds(x)
+    if is_int and hi > bound:
+        raise TypeError(f"{who} does not support images of dtype {x.dtype}")
+
+
+class _Strength:
+    """``for_benchmark`` of the signals whose ``strength`` field is None by default."""
+
+    paper_strength: ClassVar[float | None]
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """The default injector (unfitted, for a fitted signal), or ``strength`` given."""
+        make: Any = cls
+        if strength is None or strength == cls.paper_strength:
+            return make(num_classes, seed=seed)  # type: ignore[no-any-return]
+        return make(num_classes, seed=seed, strength=strength)  # type: ignore[no-any-return]
+
+
+# -- One-Pixel Shortcut --------------------------------------------------------------------------
+def _colours(channels: int) -> npt.NDArray[np.float64]:
+    """The ``2**C`` extreme colours (each channel 0 or 1), float64 ``(2**C, C)``."""
+    return np.asarray(list(itertools.product((0.0, 1.0), repeat=channels)), np.float64)
+
+
+@dataclasses.dataclass(frozen=True)
+class OnePixelShortcut(_Strength, ImageInjector):
+    """Per class, one pixel set to one extreme colour found from the data (Wu et al. 2023).
+
+    The One-Pixel Shortcut searches, for each class, the pixel position and the extreme colour
+    (each channel 0 or the maximum) that deviate most from that class's images: the largest mean
+    deviation over its standard deviation (:meth:`fit`). Label-preserving here: each image gets
+    the pixel of its own class.
+
+    Args:
+        num_classes: number of classes K (at most ``H * W * 2**C`` for a fit).
+        positions: ``(row, column)`` of each class's pixel; None before :meth:`fit`.
+        colours: each class's colour, one 0 or 1 per channel; None before :meth:`fit`.
+        strength: the value of a channel at 1; default (None) the dtype's maximum (255 for
+            uint8), 1.0 for float images.
+
+    A call before fitting (``positions`` None) raises: use ``fit(x, y)``, which returns the
+    fitted injector, or pass ``positions`` and ``colours``. ``decode`` returns the class whose
+    pixel is nearest its colour (L1 over channels): exact for carried samples unless another
+    class's pixel holds exactly its own colour too (ties: lowest class).
+
+    >>> import numpy as np, signalinject as si
+    >>> inj = si.OnePixelShortcut(2, positions=((0, 0), (1, 1)), colours=((1,), (0,)))
+    >>> x2 = inj(np.full((2, 2, 2, 1), 100, np.uint8), np.array([0, 1]))
+    >>> x2[..., 0].tolist(), inj.decode(x2).tolist()
+    ([[[255, 100], [100, 100]], [[100, 100], [100, 0]]], [0, 1])
+    """
+
+    name: ClassVar[str] = "one_pixel_shortcut"
+    paper_name: ClassVar[str | None] = "One-Pixel Shortcut (Wu et al. 2023)"
+    writes: ClassVar[str] = "one pixel per class (fitted position), an extreme colour"
+    strength_scales: ClassVar[str | None] = "value of a lit channel (default the dtype's max)"
+    paper_strength: ClassVar[float | None] = 255
+
+    positions: tuple[tuple[int, int], ...] | None = None
+    colours: tuple[tuple[int, ...], ...] | None = None
+    strength: float | None = checked(_STRENGTH, default=None)
+
+    def _normalize(self) -> None:
+        super()._normalize()
+        k = self.num_classes
+        if (self.positions is None) != (self.colours is None):
+            raise ValueError(
+                f"positions and colours are fitted together: pass both or neither, got "
+                f"positions={self.positions!r}, colours={self.colours!r}"
+            )
+        if self.positions is not None and self.colours is not None:
+            pos = tuple(_check_position(f"positions[{i}]", p) for i, p in enumerate(self.positions))
+            if len(pos) != k:
+                raise ValueError(f"positions must hold one pixel per class ({k}), got {len(pos)}")
+            cols: list[tuple[int, ...]] = []
+            for i, c in enumerate(self.colours):
+                if isinstance(c, str | bytes) or not isinstance(c, tuple | list) or not c:
+                    raise TypeError(f"colours[{i}] must be a tuple of 0/1 per channel, got {c!r}")
+                if any(isinstance(b, bool) or b not in (0, 1) for b in c):
+                    raise ValueError(f"colours[{i}] must hold 0 or 1 per channel, got {c!r}")
+                cols.append(tuple(int(b) for b in c))
+            if len(cols) != k:
+                raise ValueError(f"colours must hold one colour per class ({k}), got {len(cols)}")
+            if len({len(c) for c in cols}) != 1:
+                raise ValueError(f"colours must all have one entry per channel, got {cols}")
+            pairs = list(zip(pos, cols, strict=True))
+            if len(set(pairs)) != k:
+                raise ValueError(
+                    "each class needs its own (position, colour) so that it can be read back, "
+                    f"got {pairs}"
+                )
+            self._set("positions", pos)
+            self._set("colours", tuple(cols))
+
+    @classmethod
+    def check_strength(cls, strength: float, num_classes: int | None) -> None:
+        _check_step_strength(cls.name, strength, num_classes, per_class=False)
+
+    def fit(self, x: Any, y: Any, *, channels_last: bool | None = None) -> OnePixelShortcut:
+        """The injector fitted to images ``x`` with labels ``y`` (the One-Pixel Shortcut search).
+
+        For every class k, pixel p and extreme colour b (``2**C`` of them), the deviation of an
+        image of class k is ``d = mean_c |x_pc - b_c|`` (``x`` scaled to [0, 1] by its dtype's
+        range; float images clipped to [0, 1]); the score is ``mean(d) / (std(d) + 1e-3)`` over
+        the class's images, computed from per-pixel channel means and covariances (one pass, no
+        ``(N, 2**C, H, W)`` temporary). Classes pick in order, each the best (position, colour)
+        not taken by an earlier class.
+
+        Args:
+            x: images ``(N, H, W, C)`` / ``(N, C, H, W)`` as for a call (NumPy or torch).
+            y: int labels ``(N,)`` in [0, K).
+            channels_last: layout override, as for a call.
+
+        Returns:
+            A new injector whose ``positions`` and ``colours`` hold the fit.
+
+        Raises:
+            ValueError: more classes than ``H * W * 2**C``, labels out of range, a channel
+                count beyond 8.
+        """
+        view, _ = _nhwc(x, channels_last, single=False)
+        labels = self.check_labels(y, view, single=False)
+        if isinstance(view, torch.Tensor):  # float64 on the host (NumPy has no bfloat16)
+            is_int = _dtype_bounds(view)[0]
+            xs = view.detach().cpu().to(view.dtype if is_int else torch.float64).numpy()
+        else:
+            xs = np.asarray(view)
+        ys = labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+        h, w, c = xs.shape[1:]
+        k = self.num_classes
+        if c > 8:
+            raise ValueError(f"OnePixelShortcut.fit: at most 8 channels, got {c}")
+        if k > h * w * 2**c:
+            raise ValueError(
+                f"OnePixelShortcut.fit: num_classes={k} exceeds the {h * w * 2**c} (position, "
+                f"colour) pairs of {h}x{w}x{c} images"
+            )
+        is_int, lo, hi = _dtype_bounds(view)
+        bits = _colours(c)  # (M, C)
+        signs = 1.0 - 2.0 * bits  # |x - b| = b + s * x for x in [0, 1]
+        taken = np.zeros((2**c, h, w), bool)
+        positions: list[tuple[int, int]] = []
+        colours: list[tuple[int, ...]] = []
+        for cls_k in range(k):
+            xk = xs[ys == cls_k].astype(np.float64)
+            xk = (xk - lo) / (hi - lo) if is_int else np.clip(xk, 0.0, 1.0)
+            if len(xk):
+                mu = xk.mean(0)  # (H, W, C)
+                cov = (
+                    np.einsum("nhwc,nhwd->hwcd", xk, xk) / len(xk)
+                    - mu[..., None] * mu[..., None, :]
+                )
+            else:
+                mu, cov = np.full((h, w, c), 0.5), np.zeros((h, w, c, c))
+            mean_d = (bits.sum(1)[:, None, None] + np.einsum("mc,hwc->mhw", signs, mu)) / c
+            var_d = np.einsum("mc,hwcd,md->mhw", signs, cov, signs) / c**2
+            score = mean_d / (np.sqrt(np.maximum(var_d, 0.0)) + 1e-3)
+            score[taken] = -np.inf
+            m, r, col = np.unravel_index(int(np.argmax(score)), score.shape)
+            taken[m, r, col] = True
+            positions.append((int(r), int(col)))
+            colours.append(tuple(int(b) for b in bits[m]))
+        return dataclasses.replace(self, positions=tuple(positions), colours=tuple(colours))
+
+    def _fitted(self, x: Array) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, ...], ...]]:
+        if self.positions is None or self.colours is None:
+            raise ValueError(
+                "OnePixelShortcut is not fitted: call inj = inj.fit(x_train, y_train) first "
+                "(or pass positions= and colours=)"
+            )
+        _check_inside("positions", self.positions, x.shape[1], x.shape[2])
+        if len(self.colours[0]) != x.shape[3]:
+            raise ValueError(
+                f"OnePixelShortcut: colours have {len(self.colours[0])} channels, the images "
+                f"{x.shape[3]}"
+            )
+        return self.positions, self.colours
+
+    def _colour_table(self, x: Array) -> tuple[Array, tuple[float, ...]]:
+        """The class colours ``(K, C)`` in ``x``'s dtype, and (off, on) as stored."""
+        _, colours = self._fitted(x)
+        on = _on_value(self.strength, x)
+        table, stored = _code_table("strength", (0.0, on), x)
+        idx = int_table(colours, x)
+        return table[idx], stored
+
+    def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
+        if self.positions is None:
+            return super().pixels(y, index, height, width)
+        pos = np.asarray(self.positions, np.int64)
+        code = np.asarray(y, np.int64)
+        return pos[code, 0][:, None], pos[code, 1][:, None]
+
+    def make_params(self, y: Array, index: Array, x: Array) -> ShortcutParams:
+        positions, _ = self._fitted(x)
+        colour, _ = self._colour_table(x)
+        rc = int_table(positions, x)
+        p = super().make_params(y, index, x)
+        return ShortcutParams(
+            p.code, p.carried, p.index, rc[p.code, 0], rc[p.code, 1], colour[p.code]
+        )
+
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        p = cast("ShortcutParams", params)
+        n = arange_like(int(out.shape[0]), out)
+        dst: Any = out
+        carried = self._carried(params)
+        value = (
+            p.colour if carried is None else where(carried[:, None], p.colour, dst[n, p.row, p.col])
+        )
+        dst[n, p.row, p.col] = value
+
+    def read(self, x: Array, index: Array) -> Array:
+        positions, _ = self._fitted(x)
+        colour, _ = self._colour_table(x)
+        rc = int_table(positions, x)
+        v: Any = x[:, rc[:, 0], rc[:, 1]]  # (N, K, C)
+        colour = cast("Any", colour)
+        d: Any
+        if isinstance(v, torch.Tensor):
+            d = (v.to(torch.float64) - colour.to(torch.float64)).abs().sum(-1)
+        else:
+            d = np.abs(np.asarray(v, np.float64) - np.asarray(colour, np.float64)).sum(-1)
+        return cast("Array", d.argmin(-1))
+
+
+# -- ClassPatch ----------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class ClassPatch(_Strength, ImageInjector):
+    """A square patch whose pixels hold the bits of the class (BadNets-style, Gu et al. 2017).
+
+    Pixel j of the ``size x size`` patch (row-major) holds bit j of the class: ``strength``
+    where set, 0 where clear, every channel.
+
+    Args:
+        num_classes: number of classes K, at most ``2 ** (size * size)`` (512 for 3x3).
+        size: side of the patch in pixels, 1 to 5.
+        position: ``(row, column)`` of the patch's top-left pixel; default (None) the
+            bottom-right corner.
+        strength: value of a set bit; default (None) the dtype's maximum (255 for uint8), 1.0
+            for float images.
+
+    ``decode`` reads each patch pixel as the nearer of 0 and ``strength`` (mean over channels)
+    and sums the bits: exact for every carried sample.
+
+    >>> import numpy as np, signalinject as si
+    >>> inj = si.ClassPatch(num_classes=10)
+    >>> x2 = inj(np.zeros((1, 4, 4, 1), np.uint8), np.array([5]))  # 5 = 0b101
+    >>> x2[0, 1:, 1:, 0].tolist(), inj.decode(x2).tolist()
+    ([[255, 0, 255], [0, 0, 0], [0, 0, 0]], [5])
+    """
+
+    name: ClassVar[str] = "class_patch"
+    paper_name: ClassVar[str | None] = "BadNets patch (Gu et al. 2017)"
+    writes: ClassVar[str] = "a 3x3 patch (default: the bottom-right corner), every channel"
+    strength_scales: ClassVar[str | None] = "value of a set bit (default the dtype's max)"
+    paper_strength: ClassVar[float | None] = 255
+
+    size: int = checked(Integer(1, 5), default=3)
+    position: tuple[int, int] | None = None
+    strength: float | None = checked(_STRENGTH, default=None)
+
+    def _normalize(self) -> None:
+        super()._normalize()
+        if self.position is not None:
+            self._set("position", _check_position("position", self.position))
+
+    def _capacity(self) -> int:
+        return int(2 ** (self.size * self.size))
+
+    @classmethod
+    def check_strength(cls, strength: float, num_classes: int | None) -> None:
+        _check_step_strength(cls.name, strength, num_classes, per_class=False)
+
+    def patch_positions(self, height: int, width: int) -> tuple[tuple[int, int], ...]:
+        """The patch's pixels, row-major (bit j at entry j), for an image of this size."""
+        r0, c0 = (height - self.size, width - self.size) if self.position is None else self.position
+        if r0 < 0 or c0 < 0:
+            raise ValueError(
+                f"a {self.size}x{self.size} patch does not fit an image of height {height} and "
+                f"width {width}"
+            )
+        return tuple((r0 + i, c0 + j) for i in range(self.size) for j in range(self.size))
+
+    def _values(self, x: Array) -> tuple[Array, tuple[float, ...]]:
+        return _code_table("strength", (0.0, _on_value(self.strength, x)), x)
+
+    def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
+        pos = np.asarray(self.patch_positions(height, width), np.int64)
+        n = int(y.shape[0])
+        return np.tile(pos[:, 0], (n, 1)), np.tile(pos[:, 1], (n, 1))
+
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
+        pos = self.patch_positions(x.shape[1], x.shape[2])
+        _check_inside("position", pos, x.shape[1], x.shape[2])
+        table, _ = self._values(x)
+        p = super().make_params(y, index, x)
+        bit = arange_like(len(pos), x)
+        bits = (p.code[:, None] >> bit) & 1  # (N, P)
+        return PixelParams(p.code, p.carried, p.index, table[bits])
+
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        carried = self._carried(params)
+        value = cast("PixelParams", params).value
+        for j, (r, c) in enumerate(self.patch_positions(out.shape[1], out.shape[2])):
+            put_fixed(out, r, c, value[:, j], carried)
+
+    def read(self, x: Array, index: Array) -> Array:
+        pos = self.patch_positions(x.shape[1], x.shape[2])
+        _check_inside("position", pos, x.shape[1], x.shape[2])
+        _, stored = self._values(x)
+        t = int_table(pos, x)
+        v = read_pixels(x, arange_like(x.shape[0], x)[:, None], t[:, 0], t[:, 1])
+        bit = arange_like(len(pos), x)
+        return (_nearest(v, stored) << bit).sum(-1)
+
+
+# -- Blend ---------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=32)
+def _patterns(seed: int, stream: int, k: int, shape: tuple[int, int, int]) -> npt.NDArray[Any]:
+    h, w, c = shape
+    el = np.arange(h * w * c, dtype=np.int64)
+    rows = [hash_u32(el, seed, stream, _PATTERN + j).astype(np.float64) / 2.0**32 for j in range(k)]
+    out = np.stack(rows).reshape(k, h, w, c)
+    out.setflags(write=False)
+    return out
+
+
+def blend_patterns(
+    num_classes: int, shape: tuple[int, int, int], *, seed: int = 0
+) -> npt.NDArray[np.float64]:
+    """The K pattern images of :class:`Blend`: float64 ``(K, H, W, C)`` uniform in [0, 1).
+
+    Drawn per element from ``(seed, class)`` with the counter hash; read-only.
+    """
+    k = check_int("num_classes", num_classes, low=2)
+    if isinstance(shape, str | bytes) or not isinstance(shape, tuple | list) or len(shape) != 3:
+        raise TypeError(f"shape must be (H, W, C), three positive integers, got {shape!r}")
+    h, w, c = (check_int(f"shape[{i}]", s, low=1) for i, s in enumerate(shape))
+    return _patterns(check_int("seed", seed, low=0, high=2**64 - 1), Blend.stream, k, (h, w, c))
+
+
+@dataclasses.dataclass(frozen=True)
+class Blend(ImageInjector):
+    """Blend a per-class pattern image into the image (Chen et al. 2017).
+
+    ``out = (1 - alpha) * x + alpha * pattern_k``: pattern k (:func:`blend_patterns`) is uniform
+    in [0, 1) per element, drawn from ``(seed, k)``, and scaled to the dtype's range for integer
+    images (``lo + u * (hi - lo)``); float images use it as is (a 0..1 image). Integer images are
+    computed in float64, rounded half to even and saturated; float images compute
+    ``x * (1 - alpha) + alpha * pattern`` in their dtype (float32 for half precision) with the
+    scaled pattern made once on the host in float64.
+
+    Args:
+        num_classes: number of classes K.
+        strength: ``alpha`` in (0, 1); default 0.2.
+
+    ``decode`` returns the class whose centred pattern has the largest inner product with the
+    image: the blended pattern adds ``alpha * |p_k|^2``, the image content a term of order
+    ``sqrt(H * W * C)``, so it is reliable for images of a few hundred elements or more.
+
+    >>> import numpy as np, signalinject as si
+    >>> inj = si.Blend(num_classes=10)
+    >>> x = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+    >>> inj.decode(inj(x, np.array([3, 1, 4, 1]))).tolist()
+    [3, 1, 4, 1]
+    """
+
+    name: ClassVar[str] = "blend"
+    paper_name: ClassVar[str | None] = "Blended pattern (Chen et al. 2017)"
+    writes: ClassVar[str] = "every element (a class pattern blended in)"
+    strength_scales: ClassVar[str | None] = "alpha, the pattern's blend weight"
+    paper_strength: ClassVar[float | None] = 0.2
+
+    strength: float = checked(Real(as_float=True), default=0.2)
+
+    def _normalize(self) -> None:
+        super()._normalize()
+        if not 0.0 < self.strength < 1.0:
+            raise ValueError(f"strength (alpha) must be in (0, 1), got {self.strength}")
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """alpha 0.2, or ``strength``."""
+        return cls(num_classes, seed=seed, strength=0.2 if strength is None else strength)
+
+    @classmethod
+    def check_strength(cls, strength: float, num_classes: int | None) -> None:
+        if not 0.0 < strength < 1.0:
+            raise ValueError(f"blend: strength (alpha) must be in (0, 1), got {strength!r}")
+
+    def _table(self, x: Array) -> tuple[Array, Any]:
+        """The scaled patterns ``alpha * pattern`` ``(K, H, W, C)`` and the compute dtype."""
+        _refuse_wide("Blend", x, 2**53)  # float64 arithmetic
+        shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
+        pat = _patterns(self.seed, self.stream, self.num_classes, shape)
+        is_int, lo, hi = _dtype_bounds(x)
+        if is_int:
+            dt: Any = torch.float64 if isinstance(x, torch.Tensor) else np.dtype(np.float64)
+            return _host_tensor(self.strength * (lo + pat * (hi - lo)), x, dt), dt
+        dt = _compute_dtype(x)
+        return _host_tensor(self.strength * pat, x, dt), dt
+
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
+        self._table(x)  # validates the dtype before anything is written
+        return super().make_params(y, index, x)
+
+    _fuses_copy = True
+
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        table, dt = self._table(out)
+        keep = 1.0 - self.strength
+        is_int = _dtype_bounds(out)[0]
+
+        def blend(xb: Any, code: Any) -> Any:
+            v: Any = _to_float(xb, dt) * keep + table[code]
+            if is_int:
+                return _saturate(v, out)
+            return v.to(out.dtype) if isinstance(v, torch.Tensor) else v.astype(out.dtype)
+
+        _dense_write(out, params, source, self._carried(params), blend)
+
+    def read(self, x: Array, index: Array) -> Array:
+        shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
+        d = shape[0] * shape[1] * shape[2]
+        pat = _patterns(self.seed, self.stream, self.num_classes, shape).reshape(-1, d)
+        centred = pat - pat.mean(1, keepdims=True)
+        if isinstance(x, torch.Tensor):
+            b = torch.from_numpy(centred.copy()).to(x.device)
+            return (x.reshape(x.shape[0], d).to(torch.float64) @ b.T).argmax(-1)
+        flat = np.asarray(x, np.float64).reshape(x.shape[0], d)
+        return np.asarray((flat @ centred.T).argmax(-1))
+
+
+# -- Sinusoid ------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
+def _sines(k: int, width: int) -> npt.NDArray[np.float64]:
+    """``sin(2 pi f col / width)`` for f = 1..K: float64 ``(K, width)``, read-only."""
+    f = np.arange(1, k + 1, dtype=np.float64)[:, None]
+    out = np.sin(2.0 * math.pi * f * np.arange(width, dtype=np.float64) / width)
+    out.setflags(write=False)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _wave(
+    delta: float, k: int, width: int, dtype: str, span: float, device: torch.device | None
+) -> tuple[Array, Any]:
+    """``delta * sin(2 pi f col / width)`` ``(K, 1, W, 1)`` made on the host in float64, then
+    cast to ``dtype`` (integers: rounded half to even, clipped to ``+-span``) on ``device``."""
+    wave = delta * _sines(k, width)[:, None, :, None]
+    if dtype.startswith("int"):
+        wave = np.clip(np.rint(wave), -span, span)
+    if device is None:
+        out = wave.astype(dtype)
+        out.setflags(write=False)
+        return out, out.dtype
+    dt = getattr(torch, dtype)
+    return torch.from_numpy(wave).to(device=device, dtype=dt), dt
+
+
+@dataclasses.dataclass(frozen=True)
+class Sinusoid(_Strength, ImageInjector):
+    """Add a class-specific column sinusoid to every row and channel (SIG, Barni et al. 2019).
+
+    ``out = x + delta * sin(2 pi f_k column / W)`` with ``f_k = k + 1`` cycles across the width:
+    K must stay below ``W / 2`` (Nyquist), checked at call time. Integer images add the sinusoid
+    rounded half to even and saturate; float images add it cast to their dtype (float32 for half
+    precision, then rounded once).
+
+    Args:
+        num_classes: number of classes K, below ``W / 2``.
+        strength: ``delta``, the amplitude in image units; default (None) 20 on integer images
+            (0..255) and 20/255 on float images (0..1).
+
+    ``decode`` averages each image over rows and channels and returns the class whose sinusoid
+    has the largest inner product with that column profile.
+
+    >>> import numpy as np, signalinject as si
+    >>> inj = si.Sinusoid(num_classes=4)
+    >>> x2 = inj(np.full((2, 8, 10, 1), 128, np.uint8), np.array([0, 3]))
+    >>> x2[0, 0, :, 0].tolist(), inj.decode(x2).tolist()
+    ([128, 140, 147, 147, 140, 128, 116, 109, 109, 116], [0, 3])
+    """
+
+    name: ClassVar[str] = "sinusoid"
+    paper_name: ClassVar[str | None] = "Sinusoidal signal (SIG, Barni et al. 2019)"
+    writes: ClassVar[str] = "every element (a column sinusoid added)"
+    strength_scales: ClassVar[str | None] = "amplitude delta in image units"
+    paper_strength: ClassVar[float | None] = 20
+
+    strength: float | None = checked(_STRENGTH, default=None)
+
+    def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
+        """Frequencies 1..K below half the width ``shape[1]``: K at most ``(W - 1) // 2``."""
+        return (int(shape[1]) - 1) // 2
+
+    def delta(self, x: Array) -> float:
+        """The amplitude used for images like ``x``."""
+        return _scaled(self.strength, 20.0, x)
+
+    def _table(self, x: Array) -> tuple[Array, Any]:
+        """The K sinusoids ``(K, 1, W, 1)`` as added, and the compute dtype (cached per
+        amplitude, K, width, dtype and device)."""
+        _refuse_wide("Sinusoid", x, 2**63)  # int64 arithmetic
+        k, width = self.num_classes, int(x.shape[2])
+        if 2 * k >= width:
+            raise ValueError(
+                f"Sinusoid: num_classes={k} needs frequencies up to {k} cycles, below half the "
+                f"width ({width}); pass fewer classes or wider images"
+            )
+        is_int, lo, hi = _dtype_bounds(x)
+        if is_int:
+            # A wave beyond +-(hi - lo) saturates anyway: 8/16-bit images add in int16/int32,
+            # which hold every sum exactly; wider ones in int64, saturating by hand.
+            span = hi - lo
+            name = "int16" if span <= 0xFF else "int32" if span <= 0xFFFF else "int64"
+        else:
+            name = str(_compute_dtype(x)).removeprefix("torch.")
+        device = x.device if isinstance(x, torch.Tensor) else None
+        return _wave(self.delta(x), k, width, name, float(hi - lo), device)
+
+    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
+        self._table(x)
+        return super().make_params(y, index, x)
+
+    _fuses_copy = True
+
+    def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
+        table, dt = self._table(out)
+        is_int, lo, hi = _dtype_bounds(out)
+
+        wide = dt in (torch.int64, np.int64)
+
+        def add(xb: Any, code: Any) -> Any:
+            t = table[code]
+            if isinstance(xb, torch.Tensor):
+                if wide:
+                    return _saturating_add(xb.to(dt), t, int(lo), int(hi)).to(out.dtype)
+                v = xb.to(dt) + t
+                return (v.clamp_(lo, hi) if is_int else v).to(out.dtype)
+            if wide:
+                return _saturating_add(xb.astype(dt), t, int(lo), int(hi)).astype(out.dtype)
+            v = xb.astype(dt) + t
+            return (np.clip(v, lo, hi, out=v) if is_int else v).astype(out.dtype)
+
+        _dense_write(out, params, source, self._carried(params), add)
+
+    def read(self, x: Array, index: Array) -> Array:
+        width = int(x.shape[2])
+        sines = _sines(self.num_classes, width)
+        if isinstance(x, torch.Tensor):
+            prof = x.to(torch.float64).mean(dim=(1, 3))
+            return (prof @ torch.from_numpy(sines.copy()).to(x.device).T).argmax(-1)
+        prof = np.asarray(x, np.float64).mean(axis=(1, 3))
+        return np.asarray((prof @ sines.T).argmax(-1))

@@ -1,0 +1,309 @@
+"""The signals beyond the paper (issue 16): OnePixelShortcut, ClassPatch, Blend, Sinusoid and
+TriggerWord. The shared checker runs on them through the registry (tests/test_signals.py); here:
+each one's correctness against a literal reference, its decode accuracy, bit-identity between
+NumPy and torch, and one test per error."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import signalinject as si
+from checks import assert_same, check_signal
+from signalinject._backend import cpu_route
+
+RNG = np.random.default_rng(16)
+X_U8 = RNG.integers(0, 256, (1000, 32, 32, 3), dtype=np.uint8)
+Y10 = RNG.integers(0, 10, 1000)
+
+
+def _nchw(x: np.ndarray[Any, Any]) -> torch.Tensor:
+    return torch.from_numpy(x).permute(0, 3, 1, 2)
+
+
+def _fitted(k: int = 10) -> si.OnePixelShortcut:
+    return si.OnePixelShortcut(k).fit(X_U8, Y10 % k)
+
+
+# -- every new signal ---------------------------------------------------------------------------
+NEW = ["one_pixel_shortcut", "class_patch", "blend", "sinusoid", "trigger_word"]
+
+
+@pytest.mark.parametrize("name", NEW)
+def test_registered_and_checked(name: str) -> None:
+    cls = si.get_signal(name)
+    assert name in si.list_signals(cls.kind)
+    assert not cls.default_grid  # the paper's grid stays the paper's
+    check_signal(cls)
+
+
+@pytest.mark.parametrize(
+    ("make", "floor"),
+    [
+        (_fitted, 0.99),
+        (lambda: si.ClassPatch(10), 1.0),
+        (lambda: si.Blend(10), 0.95),
+        (lambda: si.Sinusoid(10), 0.95),
+    ],
+)
+@pytest.mark.parametrize("dtype", ["uint8", "float32"])
+def test_decode_on_random_images(make: Any, floor: float, dtype: str) -> None:
+    inj = make()
+    x = X_U8 if dtype == "uint8" else X_U8.astype(np.float32) / 255
+    acc = float((inj.decode(inj(x, Y10)) == Y10).mean())
+    assert acc >= floor
+
+
+@pytest.mark.parametrize(
+    "make", [_fitted, lambda: si.ClassPatch(10), lambda: si.Blend(10), lambda: si.Sinusoid(10)]
+)
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.float32, np.float64, np.float16])
+def test_numpy_and_torch_give_the_same_bits(make: Any, dtype: Any) -> None:
+    inj = dataclasses.replace(make(), coverage=0.8, fidelity=0.9)
+    x = X_U8[:64].astype(dtype)
+    if np.issubdtype(dtype, np.floating):
+        x = x / dtype(255)
+    idx = np.arange(64) * 7 + 2**33
+    a = inj(x, Y10[:64], index=idx)
+    b = inj(_nchw(x), torch.from_numpy(Y10[:64]), index=torch.from_numpy(idx))
+    np.testing.assert_array_equal(b.permute(0, 2, 3, 1).numpy(), a, strict=True)
+    np.testing.assert_array_equal(inj.decode(a), inj.decode(b).numpy())
+
+
+@pytest.mark.parametrize(
+    "make", [_fitted, lambda: si.ClassPatch(10), lambda: si.Blend(10), lambda: si.Sinusoid(10)]
+)
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.int32, torch.float32, torch.bfloat16])
+def test_torch_kernels_as_on_an_accelerator(make: Any, dtype: torch.dtype) -> None:
+    # torch's own kernels (what CUDA runs) on the CPU: integers bit-identical to NumPy's; floats
+    # within one rounding of the result (bfloat16: NumPy has none, compared to float32's)
+    inj = dataclasses.replace(make(), coverage=0.8, fidelity=0.9)
+    x = _nchw(X_U8[:64]).to(dtype)
+    if dtype.is_floating_point:
+        x = x / 255
+    y = torch.from_numpy(Y10[:64])
+    with cpu_route(tensor_views=False, block_bytes=4096):  # and several blocks
+        got = inj(x, y)
+    ref = inj(x if dtype != torch.bfloat16 else x.float(), y)
+    if dtype.is_floating_point:
+        tol = torch.finfo(dtype).eps
+        torch.testing.assert_close(got.float(), ref.float(), atol=tol, rtol=tol)
+    else:
+        assert torch.equal(got, ref)
+    assert torch.equal(inj.decode(got), inj.decode(ref))
+
+
+def test_trigger_word_torch_kernels_as_on_an_accelerator() -> None:
+    q = si.CharQuantizer(length=120)
+    inj = si.TriggerWord(5, quantizer=q, seed=4, coverage=0.8)
+    codes = torch.from_numpy(q.encode(_texts(50, seed=3), dtype=np.int64))
+    y = torch.from_numpy(RNG.integers(0, 5, 50))
+    with cpu_route(tensor_views=False):
+        got = inj(codes, y)
+        decoded = inj.decode(got)
+    assert torch.equal(got, inj(codes, y))
+    np.testing.assert_array_equal(decoded.numpy(), inj.decode(got.numpy()))
+
+
+# -- OnePixelShortcut --------------------------------------------------------------------------
+def test_one_pixel_shortcut_finds_the_most_deviating_pixel() -> None:
+    # Class 0's images are bright at (2, 3) with little spread: black there deviates most.
+    # Class 1's are dark at (5, 1): white there deviates most.
+    x = np.full((40, 8, 8, 3), 128, np.uint8) + RNG.integers(0, 40, (40, 8, 8, 3), dtype=np.uint8)
+    y = np.repeat([0, 1], 20)
+    x[:20, 2, 3] = 250
+    x[20:, 5, 1] = 3
+    inj = si.OnePixelShortcut(2).fit(x, y)
+    assert inj.positions == ((2, 3), (5, 1))
+    assert inj.colours == ((0, 0, 0), (1, 1, 1))
+    out = inj(x, y)
+    assert out[:20, 2, 3].tolist() == [[0, 0, 0]] * 20
+    assert out[20:, 5, 1].tolist() == [[255, 255, 255]] * 20
+    assert inj.decode(out).tolist() == y.tolist()
+
+
+def test_one_pixel_shortcut_fit_is_layout_free_and_recorded_in_the_config() -> None:
+    inj = _fitted()
+    assert si.OnePixelShortcut(10).fit(_nchw(X_U8), torch.from_numpy(Y10)) == inj
+    cfg = json.loads(json.dumps(inj.get_config()))
+    assert cfg["positions"] == [list(p) for p in inj.positions or ()]
+    assert si.from_config(cfg) == inj
+    assert len(set(zip(inj.positions or (), inj.colours or (), strict=True))) == 10
+
+
+def test_one_pixel_shortcut_strength_sets_the_lit_value() -> None:
+    inj = dataclasses.replace(_fitted(), strength=100)
+    out = inj(X_U8[:50], Y10[:50])
+    r, c = np.asarray(inj.positions)[Y10[:50]].T
+    lit = np.asarray(inj.colours)[Y10[:50]] * 100
+    np.testing.assert_array_equal(out[np.arange(50), r, c], lit)
+
+
+def test_one_pixel_shortcut_errors() -> None:
+    with pytest.raises(ValueError, match="not fitted"):
+        si.OnePixelShortcut(3)(X_U8[:2], [0, 1])
+    with pytest.raises(ValueError, match="both or neither"):
+        si.OnePixelShortcut(2, positions=((0, 0), (1, 1)))
+    with pytest.raises(ValueError, match="one pixel per class"):
+        si.OnePixelShortcut(3, positions=((0, 0),), colours=((1,),))
+    with pytest.raises(ValueError, match="0 or 1 per channel"):
+        si.OnePixelShortcut(2, positions=((0, 0), (1, 1)), colours=((2,), (0,)))
+    with pytest.raises(ValueError, match="its own"):
+        si.OnePixelShortcut(2, positions=((0, 0), (0, 0)), colours=((1,), (1,)))
+    with pytest.raises(ValueError, match="exceeds the 8"):
+        si.OnePixelShortcut(9).fit(np.zeros((9, 2, 2, 1), np.uint8), np.arange(9))
+    inj = si.OnePixelShortcut(2, positions=((0, 0), (9, 9)), colours=((1,), (0,)))
+    with pytest.raises(ValueError, match="outside the image"):
+        inj(np.zeros((2, 4, 4, 1), np.uint8), [0, 1])
+    inj = si.OnePixelShortcut(2, positions=((0, 0), (1, 1)), colours=((1,), (0,)))
+    with pytest.raises(ValueError, match="colours have 1 channels"):
+        inj(np.zeros((2, 4, 4, 3), np.uint8), [0, 1])
+    with pytest.raises(ValueError, match="strength must be > 0"):
+        si.OnePixelShortcut(2, strength=0)
+
+
+# -- ClassPatch --------------------------------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(label=st.integers(0, 511), r=st.integers(0, 5), c=st.integers(0, 5))
+def test_class_patch_holds_the_bits_of_the_class(label: int, r: int, c: int) -> None:
+    inj = si.ClassPatch(512, position=(r, c))
+    out = inj(np.full((8, 8, 1), 77, np.uint8), label)
+    bits = [(label >> j) & 1 for j in range(9)]
+    np.testing.assert_array_equal(out[r : r + 3, c : c + 3, 0].reshape(-1), np.array(bits) * 255)
+    assert int(inj.decode(out)) == label
+
+
+def test_class_patch_size_and_strength() -> None:
+    inj = si.ClassPatch(4, size=2, strength=0.5)
+    out = inj(np.zeros((1, 3, 3, 2), np.float32), [3])
+    assert out[0, 1:, 1:, 0].tolist() == [[0.5, 0.5], [0.0, 0.0]]
+    assert si.ClassPatch(2).capacity == si.ClassPatch.capacity  # declared per configuration
+    assert si.ClassPatch(2, size=2).capacity_for((8, 8, 3), np.uint8) == 16
+
+
+def test_class_patch_errors() -> None:
+    with pytest.raises(ValueError, match="capacity of 16"):
+        si.ClassPatch(17, size=2)
+    with pytest.raises(ValueError, match="size must be in"):
+        si.ClassPatch(2, size=6)
+    with pytest.raises(ValueError, match="does not fit"):
+        si.ClassPatch(2)(np.zeros((1, 2, 2, 1), np.uint8), [0])
+    with pytest.raises(ValueError, match="fit the image dtype"):
+        si.ClassPatch(2, strength=300)(np.zeros((1, 4, 4, 1), np.uint8), [0])
+    with pytest.raises(ValueError, match="outside the image"):
+        si.ClassPatch(2, position=(3, 3))(np.zeros((1, 4, 4, 1), np.uint8), [0])
+
+
+# -- Blend ---------------------------------------------------------------------------------------
+def test_blend_is_the_literal_formula() -> None:
+    inj = si.Blend(3, seed=5, strength=0.3)
+    pat = si.blend_patterns(3, (4, 4, 2), seed=5)
+    x = RNG.integers(0, 256, (3, 4, 4, 2), dtype=np.uint8)
+    want = np.clip(np.rint(0.7 * x + 0.3 * (pat[[2, 0, 1]] * 255)), 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(inj(x, [2, 0, 1]), want)
+    xf = x.astype(np.float64) / 255
+    np.testing.assert_allclose(inj(xf, [2, 0, 1]), 0.7 * xf + 0.3 * pat[[2, 0, 1]], rtol=1e-15)
+    assert pat.min() >= 0
+    assert pat.max() < 1
+    assert not pat.flags.writeable
+
+
+def test_blend_errors() -> None:
+    with pytest.raises(ValueError, match=r"alpha\) must be in \(0, 1\)"):
+        si.Blend(2, strength=1.0)
+    with pytest.raises(TypeError, match="strength must hold numbers"):
+        si.Blend(2, strength="a")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="does not support images of dtype int64"):
+        si.Blend(2)(np.zeros((1, 4, 4, 1), np.int64), [0])
+    with pytest.raises(TypeError, match="shape must be"):
+        si.blend_patterns(2, (4, 4))  # type: ignore[arg-type]
+
+
+# -- Sinusoid ------------------------------------------------------------------------------------
+def test_sinusoid_is_the_literal_formula() -> None:
+    x = np.full((1, 3, 12, 2), 250, np.uint8)
+    out = si.Sinusoid(5, strength=10)(x, [4])
+    wave = 10 * np.sin(2 * np.pi * 5 * np.arange(12) / 12)
+    want = np.clip(250 + np.rint(wave), 0, 255)
+    np.testing.assert_array_equal(out[0, :, :, 0], np.tile(want, (3, 1)))
+    assert out.max() == 255  # saturated, never wrapped
+    f = si.Sinusoid(5)(np.zeros((1, 3, 12, 2), np.float32), [4])
+    np.testing.assert_allclose(
+        f[0, 0, :, 0], 20 / 255 * np.sin(2 * np.pi * 5 * np.arange(12) / 12), atol=1e-7
+    )
+
+
+def test_sinusoid_errors() -> None:
+    assert si.Sinusoid(2).capacity_for((8, 10, 3), np.uint8) == 4
+    with pytest.raises(ValueError, match="half the width"):
+        si.Sinusoid(5)(np.zeros((1, 4, 10, 1), np.uint8), [0])
+    with pytest.raises(ValueError, match="strength must be > 0"):
+        si.Sinusoid(2, strength=-1)
+    with pytest.raises(TypeError, match="does not support images of dtype uint64"):
+        si.Sinusoid(2)(np.zeros((1, 4, 10, 1), np.uint64), [0])
+
+
+# -- TriggerWord ---------------------------------------------------------------------------------
+WORDS = ["signal", "inject", "blind", "spot", "the", "model", "x", "42!"]
+
+
+def _texts(n: int, seed: int = 0) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, int(rng.integers(0, 40)))) for _ in range(n)]
+
+
+def test_trigger_word_codes_equal_encoded_texts_and_decode_exactly() -> None:
+    q = si.CharQuantizer(length=120)
+    inj = si.TriggerWord(5, quantizer=q, seed=9)
+    texts, y = _texts(300), RNG.integers(0, 5, 300)
+    out = inj(texts, y)
+    assert inj.decode(texts).tolist() == [-1] * 300  # none of the words: no class
+    assert inj.decode(out).tolist() == y.tolist()
+    codes = q.encode(texts, dtype=np.uint8)
+    assert_same(inj(codes, y), q.encode(out, dtype=np.uint8))
+    tc = inj(torch.from_numpy(codes), torch.from_numpy(y))
+    assert_same(tc.numpy(), q.encode(out, dtype=np.uint8))
+    assert inj.decode(tc).tolist() == y.tolist()
+    for t, o, k in zip(texts, out, y.tolist(), strict=True):  # one word inserted, nothing lost
+        assert o.split(" ").count(si.TriggerWord(5).class_words[k]) == 1
+        assert sorted(o.split(" ")) == sorted([*t.split(" "), inj.class_words[k]])
+
+
+def test_trigger_word_places_are_drawn_per_index() -> None:
+    inj = si.TriggerWord(2)
+    text = "a b c d e f g h"
+    places = {inj(text, 0, index=i).split(" ").index("cf") for i in range(200)}
+    assert places == set(range(8))  # before one of the 8 words
+    assert inj(text, 0, index=7) == inj(text, 0, index=7)
+
+
+def test_trigger_word_fits_the_frame() -> None:
+    q = si.CharQuantizer(length=10)
+    inj = si.TriggerWord(2, quantizer=q, words=("zz", "qq"))
+    for i in range(50):
+        codes = inj(q.encode(["abc def ghi jkl"]), [1], index=[i])
+        assert inj.decode(codes).tolist() == [1]
+
+
+def test_trigger_word_errors() -> None:
+    with pytest.raises(ValueError, match="one word per class"):
+        si.TriggerWord(3, words=("aa", "bb"))
+    with pytest.raises(ValueError, match="distinct"):
+        si.TriggerWord(2, words=("aa", "aa"))
+    with pytest.raises(ValueError, match="code is 0"):
+        si.TriggerWord(2, words=("a b", "cc"))
+    with pytest.raises(TypeError, match="non-empty str"):
+        si.TriggerWord(2, words=("", "cc"))
+    with pytest.raises(TypeError, match="sequence of str"):
+        si.TriggerWord(2, words="ab")
+    with pytest.raises(ValueError, match="longer than the quantizer's frame"):
+        si.TriggerWord(2, words=("abcdef", "cc"), quantizer=si.CharQuantizer(length=4))
+    with pytest.raises(ValueError, match="capacity of 69"):
+        si.TriggerWord(70)
