@@ -378,6 +378,15 @@ def test_run_show_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 # -- the committed pictures ----------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["signals", *F.IMAGE_SIGNALS, *F.TEXT_SIGNALS])
+# The package's own signals (a test module's throwaway signal, once imported, is in the registry
+# too, and has no picture in the docs).
+SHIPPED = [
+    s
+    for s in (*F.IMAGE_SIGNALS, *F.TEXT_SIGNALS)
+    if si.get_signal(s).__module__.startswith("signalinject.")
+]
+
+
+@pytest.mark.parametrize("name", ["signals", *SHIPPED])
 def test_docs_pictures_are_committed_and_small(name: str) -> None:
     check_png(DOCS_IMG / f"{name}.png")
