@@ -1270,7 +1270,7 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
         bar.close()
     if n_done:
         logger.info(
-            "%d of %d cells were already done in %s and were skipped",
+            "%d of %d cells were already in %s and were skipped",
             n_done,
             len(grid),
             path.parent,
