@@ -297,7 +297,7 @@ def test_sigkill_mid_share_then_rerun_completes(
         assert time.monotonic() < deadline
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.communicate()  # reaped, its pipe closed
     assert 2 <= len(lines(path)) < 9  # killed mid-share
     for i in (0, 1):
         subprocess.run([*argv[:-1], f"{i}/2"], env=_env(), check=True, capture_output=True)
