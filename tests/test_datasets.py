@@ -25,6 +25,8 @@ from signalinject.benchmarks.datasets import (
     load_cifar10,
     load_dataset,
     load_digits32,
+    load_noisy_digits,
+    load_stdlib_code,
     load_stdlib_docs,
     load_zhang_csv,
     parse_zhang_csv,
@@ -528,9 +530,79 @@ def test_stdlib_docs_pin_tool(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert capsys.readouterr().out == "    0x0000000a, 0x000000ff,\n"
 
 
+def test_noisy_digits_bundle() -> None:
+    b = load_noisy_digits()
+    plain = load_digits32()
+    assert isinstance(b.x_train, np.ndarray)
+    assert isinstance(b.x_test, np.ndarray)
+    assert (b.name, b.kind, b.num_classes) == ("noisy_digits", "image", 10)
+    assert b.x_train.shape == (1352, 32, 32, 3)
+    assert b.x_train.dtype == np.uint8
+    # the same images and split as the plain digits, made hard
+    np.testing.assert_array_equal(b.y_train, plain.y_train)
+    np.testing.assert_array_equal(b.y_test, plain.y_test)
+    # gray: the three channels are equal
+    np.testing.assert_array_equal(b.x_train[..., 0], b.x_train[..., 2])
+    # noise of sd 90: where a plain digit's shifted background is black, about half the
+    # pixels are clipped to 0 and the rest spread up to 255
+    diff = b.x_train.astype(np.int64) - plain.x_train.astype(np.int64)
+    assert 60 < diff.std() < 130
+    assert 0.2 < (b.x_train == 0).mean() < 0.6
+    # deterministic: a second load is identical, and a limit is a prefix
+    np.testing.assert_array_equal(load_noisy_digits().x_test, b.x_test)
+    np.testing.assert_array_equal(load_dataset("noisy_digits", limit=9).x_train, b.x_train[:9])
+    assert "stand-in for CIFAR-10" in b.description
+    assert "sigma 90" in b.description
+
+
+def test_noisy_digits_are_shifted_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without noise, each image is a plain digit shifted by at most 4 pixels."""
+    from signalinject.benchmarks import datasets
+
+    monkeypatch.setitem(datasets.NOISY_DIGITS, "noise_std", 0.0)
+    b = load_noisy_digits()
+    plain = load_digits32()
+    x, p = b.x_test[..., 0].astype(np.int64), plain.x_test[..., 0].astype(np.int64)
+    for i in range(0, 445, 37):
+        found = [
+            (dy, dx)
+            for dy in range(-4, 5)
+            for dx in range(-4, 5)
+            if np.array_equal(x[i], _shift(p[i], dy, dx))
+        ]
+        assert found, i
+
+
+def _shift(img: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    out = np.zeros_like(img)
+    h, w = img.shape
+    out[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = img[
+        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    return out
+
+
+def test_stdlib_code_bundle() -> None:
+    b = load_stdlib_code()
+    assert isinstance(b.x_train, list)
+    assert isinstance(b.x_test, list)
+    assert (b.name, b.kind, b.num_classes) == ("stdlib_code", "text", 5)
+    assert len(b.x_train) + len(b.x_test) > 1000
+    assert min(np.bincount(b.y_test, minlength=5)) >= 30
+    assert all(t.lstrip().startswith(("def ", "async def ", "@")) for t in b.x_train[:50])
+    assert all(len(t) >= _stdlib_docs.MIN_CHARS for t in b.x_train + b.x_test)
+    assert not set(b.x_train) & set(b.x_test)
+    assert load_dataset("stdlib_code", limit=5).x_test == b.x_test[:5]
+    assert "stand-in" in b.description
+    assert "function sources" in b.description
+
+
 # -- load_dataset ------------------------------------------------------------------------------
 def test_datasets_names() -> None:
-    assert DATASETS == ("digits", "cifar10", "stdlib_docs", "yelp_full", "amazon_full")
+    assert DATASETS == (
+        "noisy_digits", "digits", "cifar10", "stdlib_code", "stdlib_docs", "yelp_full",
+        "amazon_full",
+    )  # fmt: skip
 
 
 def test_data_dir_from_the_environment(
@@ -542,7 +614,9 @@ def test_data_dir_from_the_environment(
 
 
 def test_load_dataset_unknown() -> None:
-    with pytest.raises(ValueError, match="unknown dataset 'mnist'; known: digits, cifar10"):
+    with pytest.raises(
+        ValueError, match="unknown dataset 'mnist'; known: noisy_digits, digits, cifar10"
+    ):
         load_dataset("mnist")
 
 

@@ -61,7 +61,30 @@ def test_forward_shape(name: str, shape: tuple[int, ...], options: dict[str, Any
 
 
 def test_names() -> None:
-    assert TORCH_MODELS == ("convnet", "charcnn", "shallow_max", "perceptron")
+    assert TORCH_MODELS == (
+        "convnet", "charcnn", "charcnn_large", "charcnn_narrow", "shallow_max", "perceptron"
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "width", "fc"),
+    [("charcnn", 256, 1024), ("charcnn_large", 1024, 2048), ("charcnn_narrow", 64, 256)],
+)
+def test_charcnn_widths_by_name(name: str, width: int, fc: int) -> None:
+    net = build_model(name, (150,), 5)
+    assert isinstance(net, CharCNN)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv1d)]
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert {m.out_channels for m in convs} == {width}
+    assert [m.out_features for m in linears] == [fc, fc, 5]
+    # options given by name win over the name's widths
+    small = build_model(name, (150,), 5, width=8, fc_width=16)
+    assert {m.out_channels for m in small.modules() if isinstance(m, torch.nn.Conv1d)} == {8}
+
+
+def test_charcnn_by_name_needs_codes() -> None:
+    with pytest.raises(ValueError, match=r"charcnn_narrow takes text codes of shape \(L,\)"):
+        build_model("charcnn_narrow", (3, 32, 32), 5)
 
 
 def test_paper_convnet_parameter_count() -> None:

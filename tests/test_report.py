@@ -15,7 +15,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signalinject.benchmarks import report
-from signalinject.benchmarks.report import Stat, model_table, paper_table, summarize, write_report
+from signalinject.benchmarks.report import (
+    Stat,
+    headline,
+    model_fits,
+    model_table,
+    paper_table,
+    summarize,
+    verdicts,
+    write_report,
+)
+from signalinject.benchmarks.stats import wilson_interval
 
 MODELS = ("convnet", "decision_tree", "logistic_regression")
 SIGNALS = ("clean", "one_pixel", "random_pixel")
@@ -62,7 +72,23 @@ class TestStat:
         assert s.mean == pytest.approx(sum(vals) / len(vals))
         ref = (sum((v - s.mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5
         assert s.std == pytest.approx(ref, abs=1e-12)
-        assert s.pct() == f"{100 * s.mean:.1f} ± {100 * s.std:.1f}"
+        assert (s.low, s.high) == (None, None)  # no sample size, no interval
+        assert s.pct() == f"{100 * s.mean:.1f}"
+
+    @settings(max_examples=50, deadline=None)
+    @given(st.lists(st.integers(0, 50), min_size=1, max_size=5))
+    def test_the_interval_holds_the_mean(self, hits: list[int]) -> None:
+        s = Stat.of([h / 50 for h in hits], [50] * len(hits))
+        assert s.low is not None
+        assert s.high is not None
+        assert s.mean is not None
+        assert 0.0 <= s.low <= s.mean <= s.high <= 1.0
+        assert s.pct() == f"{100 * s.mean:.1f} [{100 * s.low:.1f}, {100 * s.high:.1f}]"
+
+    def test_one_seed_is_the_wilson_interval(self) -> None:
+        s = Stat.of([0.5], [10])
+        assert (round(s.low or 0, 4), round(s.high or 0, 4)) == (0.2366, 0.7634)
+        assert s.pct() == "50.0 [23.7, 76.3]"
 
     def test_none_values_are_left_out(self) -> None:
         assert Stat.of([None, 0.5, None]) == Stat(0.5, None, 1)
@@ -70,7 +96,11 @@ class TestStat:
         assert Stat.of([None, None]).pct() == "–"
 
 
-class TestTables:
+def cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+class TestHeadline:
     def test_paper_table_two_seeds(self) -> None:
         acc = {
             ("clean", "convnet"): [0.90, 0.92],
@@ -80,45 +110,91 @@ class TestTables:
             ("one_pixel", "decision_tree"): [1.0, 1.0],
             ("one_pixel", "logistic_regression"): [0.86, 0.86],
         }
-        lines = paper_table(make_rows(acc)).splitlines()
-        assert lines[0] == (
-            "| Signal | Decode | ConvNet | ConvNet reliance | Best competing model | Accuracy "
-            "| Reliance |"
-        )
-        assert lines[2] == "| Clean | – | 91.0 ± 1.4 | – | Logistic regression | 86.0 ± 1.4 | – |"
-        assert lines[3] == (
-            "| One pixel | 75.0 ± 0.0 | 92.0 ± 2.8 | 46.0 ± 1.4 | Decision tree | 100.0 ± 0.0 "
-            "| 50.0 ± 0.0 |"
-        )
+        rows = make_rows(acc)
+        for r in rows:
+            if (r["signal"], r["model"]) == ("one_pixel", "decision_tree"):
+                r["reliance"] = 1.0
+        lines = paper_table(rows).splitlines()
+        assert cells(lines[0]) == [
+            "Signal", "Decode", "ConvNet", "ConvNet reliance", "ConvNet verdict",
+            "Paper: ConvNet (CIFAR-10)", "Best reader", "Accuracy", "Gain", "Reliance",
+            "Verdict", "Paper: best competitor (CIFAR-10)", "Most accurate",
+        ]  # fmt: skip
+        clean, one = cells(lines[2]), cells(lines[3])
+        assert clean[:2] == ["Clean", "–"]
+        assert clean[2].startswith("91.0 [")
+        assert clean[5] == "84.7"
+        assert clean[-1].startswith("Logistic regression 86.0 [")
+        assert one[0] == "One pixel"
+        assert one[5] == "84.7 (no change)"
+        assert one[6] == "Decision tree"  # reliance 100% beats logistic regression's 43%
+        assert one[10] == "reads"
+        assert one[8] == "+20.0"  # its gain over its own clean accuracy
+        assert one[11] == "Decision tree 100"
         assert len(lines) == 4
 
-    @settings(max_examples=30, deadline=None)
-    @given(st.lists(st.floats(0, 1), min_size=len(MODELS) * 2, max_size=len(MODELS) * 2))
-    def test_best_competing_model_has_the_highest_mean_accuracy(self, accs: list[float]) -> None:
-        it = iter(accs)
-        acc = {(s, m): [next(it)] for s in ("clean", "one_pixel") for m in MODELS}
-        lines = paper_table(make_rows(acc), main_model="convnet").splitlines()[2:]
-        for sig, line in zip(("clean", "one_pixel"), lines, strict=True):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            others = [m for m in MODELS if m != "convnet"]
-            best = max(others, key=lambda m: acc[(sig, m)][0])  # first of equals, as the table
-            assert cells[4] == report.MODEL_NAMES[best]
-            assert cells[5] == f"{100 * acc[(sig, best)][0]:.1f}"
+    @settings(max_examples=40, deadline=None)
+    @given(
+        st.lists(st.integers(0, 4), min_size=3, max_size=3),
+        st.lists(st.integers(0, 4), min_size=3, max_size=3),
+    )
+    def test_the_reader_has_the_highest_reliance_ties_by_accuracy(
+        self, rel: list[int], acc: list[int]
+    ) -> None:
+        models = ("convnet", "decision_tree", "extra_trees", "lda")
+        rows = []
+        for i, m in enumerate(models):
+            a = 0.5 if i == 0 else 0.2 + 0.2 * acc[i - 1]
+            r = 0.05 if i == 0 else 0.25 * rel[i - 1]
+            rows += make_rows({("clean", m): [0.6], ("one_pixel", m): [a]})
+            rows[-1]["reliance"] = r
+        (_, h) = headline(rows)
+        others = models[1:]
+        key = {m: (rel[i], acc[i]) for i, m in enumerate(others)}
+        best = max(key.values())
+        assert h.closest == next(m for m in others if key[m] == best)  # model order breaks ties
+        v = verdicts(rows)[("one_pixel", h.closest)]
+        assert h.reader == (h.closest if v == "reads" else None)
 
-    def test_main_model_defaults_to_charcnn_for_text(self) -> None:
+    def test_no_model_reads_it(self) -> None:
+        rows = make_rows(
+            {(s, m): [0.8] for s in ("clean", "random_pixel") for m in ("convnet", "lda", "qda")}
+        )
+        for r in rows:
+            if r["signal"] != "clean":
+                r["reliance"] = 0.12 if r["model"] == "qda" else 0.02
+        line = cells(paper_table(rows).splitlines()[3])
+        assert line[6] == "no model reads it (closest: QDA)"
+        assert line[11] == "Shallow Max NN 100"
+
+    def test_text_table_names_the_paper_and_defaults_to_a_charcnn(self) -> None:
         acc = {(s, m): [0.5] for s in ("clean", "mnemonic") for m in ("gaussian_nb", "charcnn")}
-        header = paper_table(make_rows(acc, "stdlib_docs")).splitlines()[0]
-        assert header.startswith("| Signal | Decode | Char-CNN | Char-CNN reliance |")
+        lines = paper_table(make_rows(acc, "stdlib_code")).splitlines()
+        assert cells(lines[0])[2:6] == [
+            "Char-CNN", "Char-CNN reliance", "Char-CNN verdict",
+            "Paper: Char-CNN (Yelp / Amazon Full)",
+        ]  # fmt: skip
+        assert cells(lines[2])[5] == "62.05 / 62.05"
+        assert cells(lines[2])[11] == "Logistic regression (words) 59.86 / 55.26"
+        assert cells(lines[3])[11] == "Decision tree 100 / 100"
+        narrow = {(s, m): [0.5] for s in ("clean",) for m in ("lda", "charcnn_narrow")}
+        assert cells(paper_table(make_rows(narrow, "stdlib_code")).splitlines()[0])[2] == (
+            "Char-CNN (narrow)"
+        )
 
     def test_model_table(self) -> None:
+        def ci(v: float) -> str:  # the Wilson interval at n_test = 50 (tested in test_stats)
+            lo, hi = wilson_interval(round(v * 50), 50)
+            return f"{100 * v:.1f} [{100 * lo:.1f}, {100 * hi:.1f}]"
+
         acc = {(s, m): [0.25 + 0.25 * i] for i, s in enumerate(SIGNALS) for m in MODELS[:2]}
         assert model_table(make_rows(acc), "reliance") == "\n".join(
             [
                 "| Signal | ConvNet | Decision tree |",
                 "|---|---|---|",
                 "| Clean | – | – |",
-                "| One pixel | 25.0 | 25.0 |",
-                "| Random pixel | 37.5 | 37.5 |",
+                f"| One pixel | {ci(0.25)} | {ci(0.25)} |",
+                f"| Random pixel | {ci(0.375)} | {ci(0.375)} |",
             ]
         )
 
@@ -143,12 +219,59 @@ class TestTables:
             model_table(rows, "speed")
 
 
+class TestDidNotLearn:
+    """The verdicts from result rows: the did-not-learn and non-finite rules."""
+
+    def rows(self, clean: float, reliance: float, **extra: Any) -> list[dict[str, Any]]:
+        rows = make_rows({("clean", "convnet"): [clean], ("one_pixel", "convnet"): [clean]})
+        rows[1]["reliance"] = reliance
+        for r in rows:
+            r.update(majority_rate=0.3, **extra)
+        return rows
+
+    def test_a_one_class_model_did_not_learn(self) -> None:
+        rows = self.rows(0.3, 0.0)  # right on the majority class: 15 of 50
+        fit = model_fits(rows)["convnet"]
+        assert not fit.learned
+        assert fit.p_value is not None
+        assert fit.p_value > 0.4
+        assert verdicts(rows)[("one_pixel", "convnet")] == "did not learn"
+        md = "\n".join([paper_table(rows), report._notes(rows)])
+        assert "**The ConvNet did not learn the clean task**" in md
+        assert "uninformative" in md
+
+    def test_a_learner_that_ignores(self) -> None:
+        rows = self.rows(0.8, 0.0)
+        assert model_fits(rows)["convnet"].learned
+        assert verdicts(rows)[("one_pixel", "convnet")] == "ignores"
+        assert "The ConvNet learned the clean task" in report._notes(rows)
+
+    def test_a_perfect_reader_reads_even_without_learning(self) -> None:
+        rows = self.rows(0.3, 1.0)
+        assert verdicts(rows)[("one_pixel", "convnet")] == "reads"
+
+    def test_non_finite_outputs(self) -> None:
+        rows = self.rows(0.8, 0.0, nonfinite_outputs=50)
+        assert verdicts(rows)[("one_pixel", "convnet")] == "non-finite"
+        assert "outputs held NaN or infinity" in report._notes(rows)
+
+    def test_never_on_blank_data(self) -> None:
+        rows = self.rows(0.1, 0.0, blank=True)
+        assert model_fits(rows)["convnet"].learned
+        assert verdicts(rows)[("one_pixel", "convnet")] == "ignores"
+
+    def test_old_rows_without_the_rate_are_not_judged(self) -> None:
+        rows = make_rows({("clean", "lda"): [0.1], ("one_pixel", "lda"): [0.1]})
+        assert model_fits(rows)["lda"].p_value is None
+        assert verdicts(rows)[("one_pixel", "lda")] == "ignores"
+
+
 class TestFiles:
     def test_write_report(self, tmp_path: Path) -> None:
         acc = {(s, m): [0.5, 0.7] for s in SIGNALS for m in MODELS}
         rows = make_rows(acc)
         paths = write_report(rows, tmp_path / "out")
-        assert set(paths) == {"table", "csv", "summary", "figure"}
+        assert set(paths) == {"table", "headline", "csv", "summary", "figure"}
         md = paths["table"].read_text(encoding="utf-8")
         assert paper_table(rows) in md
         assert "a quarter of it" in md
@@ -162,6 +285,16 @@ class TestFiles:
         assert len(summary) == len(SIGNALS) * len(MODELS)
         assert float(summary[0]["accuracy_mean"]) == pytest.approx(0.6)
         assert float(summary[0]["accuracy_std"]) == pytest.approx(np.std([0.5, 0.7], ddof=1))
+        assert float(summary[0]["accuracy_low"]) < 0.5 < 0.7 < float(summary[0]["accuracy_high"])
+        assert [r["verdict"] for r in summary[:3]] == ["", "", ""]  # clean: no verdict
+        with open(paths["headline"], newline="", encoding="utf-8") as f:
+            head = list(csv.DictReader(f))
+        assert [r["signal"] for r in head] == list(SIGNALS)
+        assert head[1]["data"] == "digits (embedded stand-in)"
+        assert head[1]["paper_dataset"] == "CIFAR-10"
+        assert head[1]["paper_main"] == "84.7 (no change)"
+        assert head[1]["paper_best"] == "Decision tree 100"
+        assert float(head[1]["main_accuracy_low"]) < float(head[1]["main_accuracy"])
         img = matplotlib.image.imread(paths["figure"])
         assert img.ndim == 3
         assert img.shape[0] > 300
@@ -206,3 +339,18 @@ class TestFiles:
             got = report.read_rows(path)
         assert got == rows
         assert f"{path}:3: corrupt, truncated or duplicated line left out" in caplog.text
+
+
+class TestColours:
+    def test_one_colour_per_model_in_every_chart(self) -> None:
+        domain = {"convnet", "charcnn", "charcnn_large", "charcnn_narrow"}
+        others = [m for m in report.MODEL_NAMES if m not in domain]
+        colours = [report.model_color(m) for m in others]
+        assert len(set(colours)) == len(colours)  # the competitors are told apart
+        assert {report.model_color(m) for m in domain} == {report.model_color("convnet")}
+        assert report.model_color("convnet") not in colours
+        # users' models: distinct spare colours, by their order among the models drawn
+        users = ["a.py:net", "b.py:net"]
+        mine = [report.model_color(m, [*others, *users]) for m in users]
+        assert len(set(mine)) == 2
+        assert not set(mine) & set(colours)

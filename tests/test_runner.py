@@ -19,7 +19,9 @@ from sklearn.tree import DecisionTreeClassifier
 
 import signalinject as si
 from signalinject.benchmarks import runner
+from signalinject.benchmarks.datasets import load_dataset
 from signalinject.benchmarks.runner import (
+    RESULTS_FILE,
     BenchConfig,
     append_record,
     load_records,
@@ -413,12 +415,15 @@ class TestResultsFile:
 class TestBenchConfig:
     def test_suite_defaults(self) -> None:
         cfg = BenchConfig.for_suite("text")
-        assert (cfg.dataset, cfg.kind, cfg.signals) == ("stdlib_docs", "text", TEXT_SIGNALS)
+        assert (cfg.dataset, cfg.kind, cfg.signals) == ("stdlib_code", "text", TEXT_SIGNALS)
+        assert cfg.models[0] == "charcnn_narrow"
+        assert BenchConfig.for_suite("images").dataset == "noisy_digits"
         assert cfg.models == runner.SUITES["text"].models
         assert BenchConfig() == BenchConfig.for_suite("images")
 
     def test_text_length_default_depends_on_the_dataset(self) -> None:
         assert BenchConfig.for_suite("text").text_length == 256
+        assert BenchConfig.for_suite("text", dataset="stdlib_docs").text_length == 256
         assert BenchConfig.for_suite("text", dataset="yelp_full").text_length == 1014
         assert BenchConfig.for_suite("text", text_length=500).frame_length == 500
 
@@ -439,7 +444,11 @@ class TestBenchConfig:
         ("kw", "err", "match"),
         [
             ({"suite": "audio"}, ValueError, "unknown suite 'audio'; known: images, text"),
-            ({"dataset": "mnist"}, ValueError, "unknown dataset 'mnist'; known: digits"),
+            (
+                {"dataset": "mnist"},
+                ValueError,
+                "unknown dataset 'mnist'; known: noisy_digits, digits",
+            ),
             ({"dataset": "stdlib_docs"}, ValueError, "holds text data but suite='images'"),
             ({"signals": ("mnemonic",)}, ValueError, "'mnemonic' applies to text data"),
             ({"signals": ()}, ValueError, "signals must name at least one entry"),
@@ -476,3 +485,34 @@ class TestBenchConfig:
     def test_for_suite_unknown_field(self) -> None:
         with pytest.raises(TypeError, match=r"BenchConfig has no field\(s\) \['epoch'\]"):
             BenchConfig.for_suite("images", epoch=3)
+
+
+# -- the measured fields -------------------------------------------------------------------------
+class TestMeasureFields:
+    def test_every_line_holds_them_with_their_types(self, tmp_path: Path) -> None:
+        from signalinject.benchmarks import stats
+
+        cfg = BenchConfig.for_suite(
+            "images", dataset="digits", signals=("one_pixel",), models=("decision_tree", "lda"),
+            limit=60, progress=False, out=str(tmp_path),
+        )  # fmt: skip
+        rows = runner.run(cfg)
+        y = np.asarray(load_dataset("digits", limit=60).y_test)
+        for r in rows:
+            assert runner.record_problem(r) is None
+            for name in runner.MEASURE_FIELDS:
+                assert name in r, name
+            n = r["n_test"]
+            assert r["majority_rate"] == stats.majority_rate(y)
+            lo, hi = stats.wilson_interval(round(r["accuracy"] * n), n)
+            assert (r["accuracy_low"], r["accuracy_high"]) == (lo, hi)
+            k = round(r["clean_accuracy"] * n)
+            assert r["clean_p_value"] == stats.clean_p_value(k, n, r["majority_rate"])
+            assert r["nonfinite_outputs"] == r["clean_nonfinite_outputs"] == 0
+            if r["signal"] == "clean":
+                assert r["n_carried"] is r["reliance_low"] is r["reliance_high"] is None
+            else:
+                assert r["n_carried"] == n  # coverage 1: every test sample carries it
+                assert r["reliance_low"] <= r["reliance"] <= r["reliance_high"]
+        # written to the file as they are returned
+        assert list(load_records(tmp_path / RESULTS_FILE)[0].values()) == rows

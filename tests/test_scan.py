@@ -36,6 +36,7 @@ from signalinject.benchmarks.scan import (
     scan_table,
     summarize_scan,
     verdict,
+    write_scan_report,
 )
 
 ORDER = {"ignores": 0, "partial": 1, "reads": 2}
@@ -129,7 +130,7 @@ class TestVerdict:
         assert 0 < IGNORES < READS < 1
 
     def test_bad_num_classes(self) -> None:
-        with pytest.raises(ValueError, match="num_classes must be >= 2, got 1"):
+        with pytest.raises(ValueError, match="num_classes must be an integer >= 2, got 1"):
             normalized_reliance(0.5, 1)
 
 
@@ -364,8 +365,8 @@ class TestSummary:
         rows = [
             _row("m", "clean", 0, 0.9, None),
             _row("m", "clean", 1, 0.8, None),
-            _row("m", "one_pixel", 0, 1.0, 0.9),
-            _row("m", "one_pixel", 1, 1.0, 0.7),
+            _row("m", "one_pixel", 0, 1.0, 0.96),
+            _row("m", "one_pixel", 1, 1.0, 0.98),
         ]
         blank = [
             _row("m", "clean", 0, 0.1, None),
@@ -376,8 +377,12 @@ class TestSummary:
         (out,) = summarize_scan(rows, blank)
         assert set(out) == set(SCAN_FIELDS)
         assert out["clean_accuracy"] == pytest.approx(0.85)
-        assert out["reliance"] == pytest.approx(0.8)
-        assert out["reliance_std"] == pytest.approx(np.std([0.9, 0.7], ddof=1))
+        assert out["reliance"] == pytest.approx(0.97)
+        assert out["reliance_std"] == pytest.approx(np.std([0.96, 0.98], ddof=1))
+        # two seeds: the t interval (t = 12.7 at one degree of freedom) is the wider one
+        half = 12.7062 * out["reliance_std"] / 2**0.5
+        assert out["reliance_low"] == pytest.approx(0.97 - half, abs=1e-4)
+        assert out["reliance_high"] == 1.0
         assert out["verdict"] == "reads"
         assert out["blank_clean_accuracy"] == pytest.approx(0.1)
         assert out["blank_verdict"] == "ignores"
@@ -391,7 +396,7 @@ class TestSummary:
         assert out["blank_verdict"] is None
         table = scan_table([out])
         assert "Shut-down" not in table
-        assert "| m | Clean | – | 90.0 |" in table
+        assert "| m | Clean | – | 90.0 [78.6, 95.7] |" in table
 
     def test_display_names(self) -> None:
         rows = [
@@ -411,6 +416,38 @@ class TestSummary:
             summarize_scan([])
         with pytest.raises(ValueError, match="rows is empty"):
             scan_table([])
+
+
+class NaNNet(nn.Module):
+    """A net whose logits are NaN: a broken model, whatever it learns."""
+
+    def __init__(self, num_classes: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(1, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.linear(x.flatten(1)[:, :1]) * float("nan")
+
+
+class TestNonFinite:
+    def test_nan_logits_are_reported_as_such(self, tmp_path: Path) -> None:
+        cm = CustomModel("nan_net", lambda shape, k: NaNNet(k))
+        cfg = BenchConfig.for_suite(
+            "images", dataset="digits", signals=("one_pixel",), models=("nan_net", "lda"),
+            custom_models=(cm,), limit=40, epochs=1, progress=False, out=str(tmp_path),
+        )  # fmt: skip
+        rows = run(cfg)
+        nan_rows = [r for r in rows if r["model"] == "nan_net"]
+        assert [r["nonfinite_outputs"] for r in nan_rows] == [40, 80]  # test set, + wrong copy
+        assert nan_rows[1]["clean_nonfinite_outputs"] == 40
+        assert all(r["nonfinite_outputs"] == 0 for r in rows if r["model"] == "lda")
+        out = {r["model"]: r for r in summarize_scan(rows)}
+        assert out["nan_net"]["verdict"] == "non-finite"
+        assert out["nan_net"]["finite"] is False
+        assert out["lda"]["verdict"] != "non-finite"
+        assert "**nan_net: non-finite outputs**" in scan_table(list(out.values())) + "".join(
+            write_scan_report(list(out.values()), tmp_path / "r")["table"].read_text("utf-8")
+        )
 
 
 # -- end to end ------------------------------------------------------------------------------------
@@ -444,9 +481,14 @@ class TestEndToEnd:
         assert rows["code_reader"]["reliance"] == 1.0
         assert rows["code_reader"]["verdict"] == "reads"
         assert rows["code_reader"]["blank_verdict"] == "reads"
-        # a constant predictor cannot follow anything
-        assert rows["constant"]["verdict"] == "ignores"
+        # a constant predictor cannot follow anything, nor learn the digits: its "ignores" says
+        # nothing and reads "did not learn" (on blank data, chance by construction, it does not)
+        assert rows["constant"]["learned"] is False
+        assert rows["constant"]["verdict"] == "did not learn"
         assert rows["constant"]["blank_verdict"] == "ignores"
+        # a model that fails the clean task (one pixel tells nothing of a digit) but follows
+        # the signal still reads it
+        assert rows["code_reader"]["learned"] is False
         assert rows["constant"]["blank_accuracy"] == rows["constant"]["blank_clean_accuracy"]
         # the shut-down control: with only the signal left, a decision tree reads it
         assert rows["tree"]["blank_verdict"] == "reads"
@@ -460,14 +502,15 @@ class TestEndToEnd:
         )
         assert header in md
         assert "| code_reader | Clean |" in md
-        assert "**reads** if reliance >= 55%, **ignores** if below 19%" in md
+        assert "**reads** if the reliance interval's low end is >= 55%" in md
+        assert "**constant did not learn the clean task**" in md
 
     def test_csv_and_figure(self, scanned: Path) -> None:
         out = scanned
         with open(out / "scan.csv", newline="", encoding="utf-8") as f:
             lines = list(csv.DictReader(f))
         assert list(lines[0]) == list(SCAN_FIELDS)
-        assert [r["verdict"] for r in lines] == ["reads", "ignores", _tree_verdict(out)]
+        assert [r["verdict"] for r in lines] == ["reads", "did not learn", _tree_verdict(out)]
         png = (out / "scan.png").read_bytes()
         assert png.startswith(b"\x89PNG")
 

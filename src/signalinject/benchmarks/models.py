@@ -1,13 +1,20 @@
 """The torch models of the benchmarks: the paper's ConvNet, Zhang's char-CNN, two shallow nets.
 
-=========== ====================== ============================ ================================
-name        class                  input                        role
-=========== ====================== ============================ ================================
-convnet     :class:`PaperConvNet`  float ``(N, C, 32, 32)``     the paper's image ConvNet
-charcnn     :class:`CharCNN`       int64 codes ``(N, L)``       Zhang et al.'s small char-CNN
-shallow_max :class:`ShallowMaxNet` float ``(N, C, H, W)``       the paper's "Shallow MaxNN"
-perceptron  :class:`Perceptron`    anything ``(N, ...)``        one linear layer on raw inputs
-=========== ====================== ============================ ================================
+============== ====================== ======================== ==================================
+name           class                  input                    role
+============== ====================== ======================== ==================================
+convnet        :class:`PaperConvNet`  float ``(N, C, 32, 32)`` the paper's image ConvNet
+charcnn        :class:`CharCNN`       int64 codes ``(N, L)``   Zhang et al.'s small char-CNN
+charcnn_large  :class:`CharCNN`       int64 codes ``(N, L)``   Zhang et al.'s large char-CNN
+charcnn_narrow :class:`CharCNN`       int64 codes ``(N, L)``   width 64, FC 256 (the stand-ins)
+shallow_max    :class:`ShallowMaxNet` float ``(N, C, H, W)``   the paper's "Shallow MaxNN"
+perceptron     :class:`Perceptron`    anything ``(N, ...)``    one linear layer on raw inputs
+============== ====================== ======================== ==================================
+
+The three char-CNNs differ only in width (:data:`CHARCNN_WIDTHS`): Zhang et al.'s small (256
+conv features, 1024 hidden units) and large (1024, 2048) models, and a narrow one (64, 256), the
+text suite's default on the small embedded stand-in, where the small model's 11M parameters
+(at length 1014) overfit a thousand samples and cost minutes per epoch on a CPU.
 
 >>> import torch
 >>> net = build_model("convnet", (3, 32, 32), 10)
@@ -27,6 +34,7 @@ from torch import nn
 from signalinject.core import check_int
 
 __all__ = [
+    "CHARCNN_WIDTHS",
     "TORCH_MODELS",
     "CharCNN",
     "PaperConvNet",
@@ -36,7 +44,14 @@ __all__ = [
     "count_parameters",
 ]
 
-TORCH_MODELS: tuple[str, ...] = ("convnet", "charcnn", "shallow_max", "perceptron")
+#: ``(width, fc_width)`` of each named char-CNN (see the module doc).
+CHARCNN_WIDTHS: dict[str, tuple[int, int]] = {
+    "charcnn": (256, 1024),
+    "charcnn_large": (1024, 2048),
+    "charcnn_narrow": (64, 256),
+}
+
+TORCH_MODELS: tuple[str, ...] = ("convnet", *CHARCNN_WIDTHS, "shallow_max", "perceptron")
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -242,11 +257,12 @@ def build_model(
     """A fresh model of :data:`TORCH_MODELS` for inputs of one sample's ``input_shape``.
 
     Args:
-        name: ``"convnet"``, ``"charcnn"``, ``"shallow_max"`` or ``"perceptron"``.
+        name: one of :data:`TORCH_MODELS`.
         input_shape: one sample as the model sees it: ``(C, H, W)`` for images, ``(L,)`` for
             text codes.
         num_classes: K.
-        options: passed to the model's constructor (e.g. ``width=64`` for a small CharCNN).
+        options: passed to the model's constructor (e.g. ``dropout=0.1``); a char-CNN's
+            ``width`` and ``fc_width`` come from its name (:data:`CHARCNN_WIDTHS`) unless given.
 
     Raises:
         ValueError: unknown name, or an input shape the model cannot take.
@@ -258,10 +274,12 @@ def build_model(
     shape = tuple(check_int(f"input_shape[{i}]", v, low=1) for i, v in enumerate(input_shape))
     if name == "perceptron":
         return Perceptron(num_classes, math.prod(shape), **options)
-    if name == "charcnn":
+    if name in CHARCNN_WIDTHS:
         if len(shape) != 1:
-            raise ValueError(f"charcnn takes text codes of shape (L,), got input_shape {shape}")
-        return CharCNN(num_classes, length=shape[0], **options)
+            raise ValueError(f"{name} takes text codes of shape (L,), got input_shape {shape}")
+        width, fc_width = CHARCNN_WIDTHS[name]
+        sizes: dict[str, Any] = {"width": width, "fc_width": fc_width, **options}
+        return CharCNN(num_classes, length=shape[0], **sizes)
     if len(shape) != 3:
         raise ValueError(f"{name} takes images of shape (C, H, W), got input_shape {shape}")
     c, h, w = shape

@@ -1,21 +1,36 @@
-"""Tables and figures from benchmark rows: Markdown in the shape of the paper's Tables 1 and 3,
-CSV files, and a PNG chart of accuracy and reliance per signal and model.
+"""Tables and figures from benchmark rows: the headline table (the paper's Tables 1 and 3, with
+the paper's numbers beside ours), tables of every model, CSV files, and a PNG chart.
 
-Every number is a percentage, the mean over seeds, with the sample standard deviation
-(``ddof=1``) when there is more than one seed: ``97.5 ± 0.4``.
+Every number is a percentage: the mean over seeds and its 95% interval in brackets, the Wilson
+interval at the test-set size for one seed, across seeds where there are several (see
+:mod:`signalinject.benchmarks.stats`). Each (signal, model) gets a verdict: ``reads``,
+``partial``, ``ignores``, ``did not learn`` (the model's clean accuracy is not significantly
+above the test set's majority-class rate; replaces ``ignores``) or ``non-finite`` (its outputs
+held NaN or infinity).
+
+The headline table names, per signal, the competing model that reads the signal best (highest
+reliance, ties by accuracy) with its accuracy, its gain over its own clean accuracy and its
+reliance; where no competitor reads the signal the cell says so and names the closest one. The
+most accurate competitor has its own column.
 
 >>> rows = [
-...     {"dataset": "digits", "signal": s, "model": m, "seed": 0, "accuracy": a,
-...      "gain": 0.0, "reliance": r, "decode_accuracy": d, "reliance_true_accuracy": None}
-...     for s, m, a, r, d in [("clean", "convnet", 0.9, None, None),
-...                           ("clean", "decision_tree", 0.8, None, None),
-...                           ("one_pixel", "convnet", 0.91, 0.05, 1.0),
-...                           ("one_pixel", "decision_tree", 1.0, 1.0, 1.0)]]
+...     {"dataset": "digits", "signal": s, "model": m, "seed": 0, "accuracy": a, "n_test": 100,
+...      "gain": g, "reliance": r, "decode_accuracy": d, "reliance_true_accuracy": None,
+...      "num_classes": 10}
+...     for s, m, a, g, r, d in [("clean", "convnet", 0.9, 0.0, None, None),
+...                              ("clean", "decision_tree", 0.8, 0.0, None, None),
+...                              ("one_pixel", "convnet", 0.91, 0.01, 0.05, 1.0),
+...                              ("one_pixel", "decision_tree", 1.0, 0.2, 1.0, 1.0)]]
 >>> print(paper_table(rows))  # doctest: +NORMALIZE_WHITESPACE
-| Signal | Decode | ConvNet | ConvNet reliance | Best competing model | Accuracy | Reliance |
-|---|---|---|---|---|---|---|
-| Clean | – | 90.0 | – | Decision tree | 80.0 | – |
-| One pixel | 100.0 | 91.0 | 5.0 | Decision tree | 100.0 | 100.0 |
+| Signal | Decode | ConvNet | ConvNet reliance | ConvNet verdict | Paper: ConvNet (CIFAR-10) |
+  Best reader | Accuracy | Gain | Reliance | Verdict | Paper: best competitor (CIFAR-10) |
+  Most accurate |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| Clean | – | 90.0 [82.6, 94.5] | – | – | 84.7 | – | – | – | – | – | – |
+  Decision tree 80.0 [71.1, 86.7] |
+| One pixel | 100.0 [96.3, 100.0] | 91.0 [83.8, 95.2] | 5.0 [2.2, 11.2] | ignores |
+  84.7 (no change) | Decision tree | 100.0 [96.3, 100.0] | +20.0 | 100.0 [96.3, 100.0] |
+  reads | Decision tree 100 | Decision tree 100.0 [96.3, 100.0] |
 """
 
 from __future__ import annotations
@@ -30,17 +45,26 @@ from typing import Any
 
 import numpy as np
 
+from signalinject.benchmarks import stats as _stats
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.signals import SIGNALS
 
 __all__ = [
     "MODEL_NAMES",
+    "PAPER",
+    "HeadlineRow",
+    "ModelFit",
     "Stat",
+    "headline",
+    "model_color",
+    "model_fits",
     "model_table",
     "paper_table",
     "plot",
     "read_rows",
     "summarize",
+    "verdict_table",
+    "verdicts",
     "write_csv",
     "write_report",
 ]
@@ -51,6 +75,8 @@ Row = Mapping[str, Any]
 MODEL_NAMES: dict[str, str] = {
     "convnet": "ConvNet",
     "charcnn": "Char-CNN",
+    "charcnn_large": "Char-CNN (large)",
+    "charcnn_narrow": "Char-CNN (narrow)",
     "shallow_max": "Shallow max-pool net",
     "perceptron": "Perceptron",
     "gaussian_nb": "Gaussian naive Bayes",
@@ -61,8 +87,89 @@ MODEL_NAMES: dict[str, str] = {
     "qda": "QDA",
 }
 
+# One colour per model in every chart (matplotlib's tab10, then tab20's light shades for the
+# rest and for users' models, by their order of appearance).
+_COLORS = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
+)  # fmt: skip
+_MODEL_COLORS: dict[str, str] = {
+    "convnet": _COLORS[0],
+    "charcnn": _COLORS[0],
+    "charcnn_large": _COLORS[0],
+    "charcnn_narrow": _COLORS[0],
+    "decision_tree": _COLORS[1],
+    "extra_trees": _COLORS[2],
+    "logistic_regression": _COLORS[3],
+    "lda": _COLORS[4],
+    "qda": _COLORS[5],
+    "gaussian_nb": _COLORS[6],
+    "perceptron": _COLORS[7],
+    "shallow_max": _COLORS[8],
+}
+
+
+def model_color(model: str, others: Sequence[str] = ()) -> str:
+    """The colour of ``model`` in every chart: a fixed one for the built-in models (the domain
+    models share the first), else one of the remaining colours by its place in ``others``.
+
+    >>> model_color("decision_tree"), model_color("my.py:net", ["my.py:net"])
+    ('#ff7f0e', '#17becf')
+    """
+    if model in _MODEL_COLORS:
+        return _MODEL_COLORS[model]
+    spare = _COLORS[9:]
+    extra = [m for m in others if m not in _MODEL_COLORS]
+    i = extra.index(model) if model in extra else 0
+    return spare[i % len(spare)]
+
+
 # The model each paper table is about, in order of preference.
-_MAIN_MODELS = ("convnet", "charcnn")
+_MAIN_MODELS = ("convnet", "charcnn", "charcnn_narrow", "charcnn_large")
+
+#: The paper's numbers (Hoffer & Fine 2016, Tables 1 and 3; accuracy in %): per data kind, the
+#: paper's data set, its domain model's accuracy per signal, and its best competitor per signal.
+PAPER: dict[str, dict[str, Any]] = {
+    "image": {
+        "dataset": "CIFAR-10",
+        "model": "ConvNet",
+        "main": {
+            "clean": "84.7",
+            **{
+                s: "84.7 (no change)"
+                for s in (
+                    "one_pixel",
+                    "pattern_pixels",
+                    "random_pixel",
+                    "multiple_locations",
+                    "orthogonal_noise",
+                )
+            },
+        },
+        "best": {
+            "one_pixel": "Decision tree 100",
+            "pattern_pixels": "Decision tree 100",
+            "random_pixel": "Shallow Max NN 100",
+            "multiple_locations": "QDA 98.4",
+            "orthogonal_noise": "Perceptron 100",
+        },
+    },
+    "text": {
+        "dataset": "Yelp / Amazon Full",
+        "model": "Char-CNN",
+        "main": {
+            "clean": "62.05 / 62.05",
+            **{s: "no significant gain" for s in ("mnemonic", "length_encoding", "pattern_char")},
+        },
+        "best": {
+            "clean": "Logistic regression (words) 59.86 / 55.26",
+            "mnemonic": "Decision tree 100 / 100",
+            "length_encoding": "Decision tree 99.80 / 99.97",
+            "pattern_char": "Decision tree 68.66 / 69.66",
+        },
+    },
+}
 
 METRICS = ("accuracy", "gain", "reliance", "decode_accuracy", "reliance_true_accuracy")
 
@@ -73,15 +180,24 @@ CSV_FIELDS = (
     "model",
     "seed",
     "accuracy",
+    "accuracy_low",
+    "accuracy_high",
     "clean_accuracy",
     "gain",
     "decode_accuracy",
     "reliance",
+    "reliance_low",
+    "reliance_high",
     "reliance_true_accuracy",
+    "majority_rate",
+    "clean_p_value",
+    "nonfinite_outputs",
+    "clean_nonfinite_outputs",
     "num_classes",
     "n_train",
     "n_fit",
     "n_test",
+    "n_carried",
     "input_scale",
     "text_length",
     "fit_fraction",
@@ -97,28 +213,52 @@ CSV_FIELDS = (
 
 @dataclasses.dataclass(frozen=True)
 class Stat:
-    """Mean and sample standard deviation of a fraction over seeds (None: not applicable)."""
+    """A fraction over seeds: mean, sample standard deviation (None for one seed) and 95%
+    interval (``low``, ``high``; None when the sample size is unknown). All None: not
+    applicable."""
 
     mean: float | None
     std: float | None
     n: int
+    low: float | None = None
+    high: float | None = None
 
     @classmethod
-    def of(cls, values: Sequence[float | None]) -> Stat:
-        """The statistic of the non-None values."""
-        vals = [float(v) for v in values if v is not None]
-        if not vals:
+    def of(cls, values: Sequence[float | None], sizes: Sequence[int | None] = ()) -> Stat:
+        """The statistic of the non-None values; ``sizes`` (one per value, the samples each was
+        measured on) gives the interval (:func:`signalinject.benchmarks.stats.seed_interval`)."""
+        pairs = [
+            (float(v), sizes[i] if i < len(sizes) else None)
+            for i, v in enumerate(values)
+            if v is not None and not (isinstance(v, float) and math.isnan(v))
+        ]
+        if not pairs:
             return cls(None, None, 0)
+        vals = [v for v, _ in pairs]
         std = float(np.std(vals, ddof=1)) if len(vals) > 1 else None
-        return cls(float(np.mean(vals)), std, len(vals))
+        mean = float(np.mean(vals))
+        ns = [n for _, n in pairs]
+        if all(isinstance(n, int) and n > 0 for n in ns) and all(0 <= v <= 1 for v in vals):
+            lo, hi = _stats.seed_interval(vals, [int(n) for n in ns if n is not None])
+            return cls(mean, std, len(vals), lo, hi)
+        return cls(mean, std, len(vals))
 
-    def pct(self) -> str:
-        """``"97.5 ± 0.4"`` (percent), ``"97.5"`` for one seed, ``"–"`` when not applicable."""
+    def words(self) -> str:
+        """``"97.5% (95% interval 96.1-98.4%)"``; ``"97.5%"`` without an interval."""
         if self.mean is None:
             return "–"
-        if self.std is None:
+        if self.low is None or self.high is None:
+            return f"{100 * self.mean:.1f}%"
+        return f"{100 * self.mean:.1f}% (95% interval {100 * self.low:.1f}-{100 * self.high:.1f}%)"
+
+    def pct(self) -> str:
+        """``"97.5 [96.1, 98.4]"`` (percent, 95% interval), ``"97.5"`` without an interval,
+        ``"–"`` when not applicable."""
+        if self.mean is None:
+            return "–"
+        if self.low is None or self.high is None:
             return f"{100 * self.mean:.1f}"
-        return f"{100 * self.mean:.1f} ± {100 * self.std:.1f}"
+        return f"{100 * self.mean:.1f} [{100 * self.low:.1f}, {100 * self.high:.1f}]"
 
 
 def _order(values: Sequence[str], known: Sequence[str]) -> list[str]:
@@ -127,8 +267,20 @@ def _order(values: Sequence[str], known: Sequence[str]) -> list[str]:
     return [k for k in known if k in seen] + [v for v in seen if v not in known]
 
 
+def _sizes(grp: Sequence[Row], metric: str) -> list[int | None]:
+    """The sample size of ``metric`` in each row: reliance is measured on the test samples that
+    carry the signal (``n_carried``, else all), every other fraction on the test set."""
+    out: list[int | None] = []
+    for r in grp:
+        n = r.get("n_carried") if metric == "reliance" else None
+        n = n if n is not None else r.get("n_test")
+        out.append(int(n) if isinstance(n, (int, float)) and not isinstance(n, bool) else None)
+    return out
+
+
 def summarize(rows: Sequence[Row]) -> dict[tuple[str, str], dict[str, Stat]]:
-    """Per ``(signal, model)``, a :class:`Stat` of each metric over the seeds.
+    """Per ``(signal, model)``, a :class:`Stat` of each metric over the seeds (``gain`` has no
+    interval: it is a difference of two measured fractions).
 
     Raises:
         ValueError: the rows mix datasets (a table compares models on one dataset).
@@ -140,8 +292,85 @@ def summarize(rows: Sequence[Row]) -> dict[tuple[str, str], dict[str, Stat]]:
     for r in rows:
         groups.setdefault((str(r["signal"]), str(r["model"])), []).append(r)
     return {
-        key: {m: Stat.of([g.get(m) for g in grp]) for m in METRICS} for key, grp in groups.items()
+        key: {
+            m: Stat.of([g.get(m) for g in grp], () if m == "gain" else _sizes(grp, m))
+            for m in METRICS
+        }
+        for key, grp in groups.items()
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFit:
+    """How a model did on the clean task, over seeds (from its ``clean`` rows).
+
+    Attributes:
+        clean: its clean accuracy.
+        majority_rate: the test set's majority-class rate (None: not recorded, old rows).
+        p_value: one-sided binomial p of the pooled clean accuracy (correct answers summed over
+            seeds, of ``n_test`` per seed) against ``majority_rate`` (None: not testable).
+        learned: ``p_value < 0.01`` (True when not testable, and always on blank data, whose
+            clean accuracy is chance by construction).
+        finite: no output of the model held NaN or infinity, in any of its cells.
+    """
+
+    clean: Stat
+    majority_rate: float | None
+    p_value: float | None
+    learned: bool
+    finite: bool
+
+
+def model_fits(rows: Sequence[Row]) -> dict[str, ModelFit]:
+    """:class:`ModelFit` of every model in ``rows`` (rows of one dataset)."""
+    by: dict[str, list[Row]] = {}
+    for r in rows:
+        by.setdefault(str(r["model"]), []).append(r)
+    out: dict[str, ModelFit] = {}
+    for m, grp in by.items():
+        clean = [r for r in grp if r["signal"] == "clean"]
+        acc = Stat.of([r.get("accuracy") for r in clean], _sizes(clean, "accuracy"))
+        finite = not any(
+            int(r.get("nonfinite_outputs") or 0) or int(r.get("clean_nonfinite_outputs") or 0)
+            for r in grp
+        )
+        rates = [float(r["majority_rate"]) for r in grp if r.get("majority_rate") is not None]
+        rate = rates[0] if rates else None
+        # the clean accuracy of each seed: from its clean row, else as recorded in its cells
+        per_seed: dict[int, tuple[float, int]] = {}
+        for r in grp:
+            a = r.get("accuracy") if r["signal"] == "clean" else r.get("clean_accuracy")
+            if a is not None and r.get("n_test"):
+                per_seed.setdefault(int(r["seed"]), (float(a), int(r["n_test"])))
+        p: float | None = None
+        if rate is not None and per_seed:
+            k = sum(round(a * n) for a, n in per_seed.values())
+            total = sum(n for _, n in per_seed.values())
+            p = _stats.clean_p_value(k, total, rate)
+        blank = any(bool(r.get("blank")) for r in grp)
+        learned = blank or p is None or p < _stats.ALPHA
+        out[m] = ModelFit(acc, rate, p, learned, finite)
+    return out
+
+
+def verdicts(rows: Sequence[Row]) -> dict[tuple[str, str], str | None]:
+    """The verdict of every ``(signal, model)`` other than clean
+    (:func:`signalinject.benchmarks.stats.verdict`, on the mean reliance and its interval)."""
+    if not rows:
+        return {}
+    k = int(rows[0]["num_classes"])
+    st, fits = summarize(rows), model_fits(rows)
+    out: dict[tuple[str, str], str | None] = {}
+    for (sig, m), s in st.items():
+        if sig == "clean":
+            continue
+        rel = s["reliance"]
+        fit = fits[m]
+        interval = None if rel.low is None or rel.high is None else (rel.low, rel.high)
+        out[(sig, m)] = _stats.verdict(
+            rel.mean, k, interval=interval, learned=fit.learned, finite=fit.finite
+        )
+    return out
 
 
 def _signals(rows: Sequence[Row]) -> list[str]:
@@ -167,48 +396,207 @@ def _md(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def paper_table(rows: Sequence[Row], main_model: str | None = None) -> str:
-    """The paper's Table 1 (images) / Table 3 (text) as Markdown, one line per signal.
+def _kind(rows: Sequence[Row]) -> str:
+    """``"image"`` or ``"text"``: the rows' suite, else their signals' kind."""
+    suite = next((r.get("suite") for r in rows if r.get("suite")), None)
+    if suite in ("images", "text"):
+        return "image" if suite == "images" else "text"
+    for r in rows:
+        sig = SIGNALS.get(str(r["signal"]))
+        if sig is not None and str(r["signal"]) != "clean":
+            return "text" if "image" not in sig.kinds else "image"
+    models = {str(r["model"]) for r in rows}
+    return "text" if models & {"charcnn", "charcnn_narrow", "charcnn_large"} else "image"
 
-    Columns: the signal's decode accuracy, the main model's (ConvNet or Char-CNN) accuracy and
-    reliance, and the best competing model (highest mean accuracy on that signal) with its
-    accuracy and reliance.
 
-    Args:
-        rows: result rows of one dataset (``run``'s output or ``results.jsonl``).
-        main_model: the model of the paper's column; default ``convnet``, else ``charcnn``, else
-            the first model met.
-    """
-    if not rows:
-        raise ValueError("rows is empty: nothing to tabulate")
-    stats = summarize(rows)
+def data_label(dataset: str) -> str:
+    """``"noisy_digits (embedded stand-in)"`` or ``"cifar10 (real data)"``."""
+    from signalinject.benchmarks.datasets import STAND_INS
+
+    return f"{dataset} ({'embedded stand-in' if dataset in STAND_INS else 'real data'})"
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadlineRow:
+    """One line of the headline table (see :func:`headline`); Stats are fractions."""
+
+    signal: str
+    decode: Stat
+    main_accuracy: Stat
+    main_reliance: Stat
+    main_verdict: str | None
+    paper_main: str
+    reader: str | None  # the competitor that reads the signal best; None: none reads it
+    closest: str | None  # the competitor of highest reliance (the reader, if one reads it)
+    reader_accuracy: Stat
+    reader_gain: Stat
+    reader_reliance: Stat
+    reader_verdict: str | None
+    paper_best: str
+    most_accurate: str | None
+    most_accurate_accuracy: Stat
+
+
+def _main(rows: Sequence[Row], main_model: str | None) -> str:
     models = _models(rows)
     main = main_model or next((m for m in _MAIN_MODELS if m in models), models[0])
     if main not in models:
         raise ValueError(f"main_model {main!r} is not in the rows; models: {models}")
+    return main
+
+
+def headline(rows: Sequence[Row], main_model: str | None = None) -> list[HeadlineRow]:
+    """The headline table's lines: per signal, the main model (ConvNet or Char-CNN) and the
+    competitor that reads the signal best.
+
+    The reader is the competitor of highest mean reliance (ties: higher mean accuracy, then the
+    order of the models); it counts as a reader only if its verdict is ``reads``, else
+    ``reader`` is None and ``closest`` names it. The ``clean`` line has no reader; its most
+    accurate competitor is the reference.
+
+    Args:
+        rows: result rows of one dataset (``run``'s output or ``results.jsonl``).
+        main_model: the model of the paper's column; default ``convnet``, else a char-CNN
+            (``charcnn``, ``charcnn_narrow``, ``charcnn_large``), else the first model met.
+    """
+    if not rows:
+        raise ValueError("rows is empty: nothing to tabulate")
+    st = summarize(rows)
+    verdict = verdicts(rows)
+    main = _main(rows, main_model)
+    models = _models(rows)
+    order = {m: i for i, m in enumerate(models)}
     others = [m for m in models if m != main]
-    header = ["Signal", "Decode", _name(main), f"{_name(main)} reliance"]
-    if others:
-        header += ["Best competing model", "Accuracy", "Reliance"]
-    body = []
+    paper = PAPER[_kind(rows)]
+    none = Stat(None, None, 0)
+    out: list[HeadlineRow] = []
     for sig in _signals(rows):
-        own = stats.get((sig, main))
+        own = st.get((sig, main))
         if own is None:
             continue
-        line = [
-            _signal_name(sig),
-            own["decode_accuracy"].pct(),
-            own["accuracy"].pct(),
-            own["reliance"].pct(),
-        ]
-        cands = [(m, stats[(sig, m)]) for m in others if (sig, m) in stats]
-        if cands:
-            best, st = max(cands, key=lambda c: c[1]["accuracy"].mean or -math.inf)
-            line += [_name(best), st["accuracy"].pct(), st["reliance"].pct()]
-        elif others:
-            line += ["–", "–", "–"]
-        body.append(line)
+        cands = [m for m in others if (sig, m) in st]
+
+        def acc(m: str, sig: str = sig) -> float:
+            return st[(sig, m)]["accuracy"].mean or -math.inf
+
+        best_acc = max(cands, key=lambda m: (acc(m), -order[m]), default=None)
+        readers = [m for m in cands if st[(sig, m)]["reliance"].mean is not None]
+        closest = max(
+            readers,
+            key=lambda m: (st[(sig, m)]["reliance"].mean or 0.0, acc(m), -order[m]),
+            default=None,
+        )
+        reader = closest if closest is not None and verdict.get((sig, closest)) == "reads" else None
+        rs = st[(sig, closest)] if closest is not None else None
+        out.append(
+            HeadlineRow(
+                signal=sig,
+                decode=own["decode_accuracy"],
+                main_accuracy=own["accuracy"],
+                main_reliance=own["reliance"],
+                main_verdict=verdict.get((sig, main)),
+                paper_main=paper["main"].get(sig, "–"),
+                reader=reader,
+                closest=closest,
+                reader_accuracy=none if rs is None else rs["accuracy"],
+                reader_gain=none if rs is None else rs["gain"],
+                reader_reliance=none if rs is None else rs["reliance"],
+                reader_verdict=None if closest is None else verdict.get((sig, closest)),
+                paper_best=paper["best"].get(sig, "–"),
+                most_accurate=best_acc,
+                most_accurate_accuracy=none
+                if best_acc is None
+                else st[(sig, best_acc)]["accuracy"],
+            )
+        )
+    return out
+
+
+def _signed(s: Stat) -> str:
+    return "–" if s.mean is None else f"{100 * s.mean:+.1f}"
+
+
+def _reader_cell(h: HeadlineRow) -> str:
+    if h.signal == "clean" or h.closest is None:
+        return "–"
+    if h.reader is None:
+        return f"no model reads it (closest: {_name(h.closest)})"
+    return _name(h.reader)
+
+
+def paper_table(rows: Sequence[Row], main_model: str | None = None) -> str:
+    """The headline table as Markdown (see :func:`headline`), the paper's numbers beside ours.
+
+    Columns: the signal's decode accuracy; the main model's accuracy, reliance and verdict, and
+    the paper's number for it; the competitor that reads the signal best with its accuracy, its
+    gain over its own clean accuracy, its reliance and verdict, and the paper's best
+    competitor; the most accurate competitor. Percentages with 95% intervals.
+    """
+    lines = headline(rows, main_model)
+    main = _name(_main(rows, main_model))
+    paper = PAPER[_kind(rows)]
+    pdata = paper["dataset"]
+    header = [
+        "Signal", "Decode", main, f"{main} reliance", f"{main} verdict",
+        f"Paper: {paper['model']} ({pdata})", "Best reader", "Accuracy", "Gain", "Reliance",
+        "Verdict", f"Paper: best competitor ({pdata})", "Most accurate",
+    ]  # fmt: skip
+    body = []
+    for h in lines:
+        clean = h.signal == "clean"
+        body.append(
+            [
+                _signal_name(h.signal),
+                h.decode.pct(),
+                h.main_accuracy.pct(),
+                h.main_reliance.pct(),
+                h.main_verdict or "–",
+                h.paper_main,
+                _reader_cell(h),
+                "–" if clean else h.reader_accuracy.pct(),
+                "–" if clean else _signed(h.reader_gain),
+                "–" if clean else h.reader_reliance.pct(),
+                "–" if clean else (h.reader_verdict or "–"),
+                h.paper_best,
+                "–"
+                if h.most_accurate is None
+                else f"{_name(h.most_accurate)} {h.most_accurate_accuracy.pct()}",
+            ]
+        )
     return _md(header, body)
+
+
+def _write_headline_csv(rows: Sequence[Row], path: Path) -> Path:
+    """The headline table as CSV: fractions (mean, low, high), names, the paper's numbers."""
+    main = _main(rows, None)
+    paper = PAPER[_kind(rows)]
+    dataset = str(rows[0]["dataset"])
+    fields = [
+        "dataset", "data", "paper_dataset", "signal", "decode", "main_model",
+        "main_accuracy", "main_accuracy_low", "main_accuracy_high",
+        "main_reliance", "main_reliance_low", "main_reliance_high", "main_verdict", "paper_main",
+        "reader", "closest", "reader_accuracy", "reader_accuracy_low", "reader_accuracy_high",
+        "reader_gain", "reader_reliance", "reader_reliance_low", "reader_reliance_high",
+        "reader_verdict", "paper_best", "most_accurate", "most_accurate_accuracy",
+        "most_accurate_accuracy_low", "most_accurate_accuracy_high",
+    ]  # fmt: skip
+    with atomic_open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(fields)
+        for h in headline(rows):
+            line: list[Any] = [dataset, data_label(dataset), paper["dataset"], h.signal]
+            line += [h.decode.mean, main]
+            line += [h.main_accuracy.mean, h.main_accuracy.low, h.main_accuracy.high]
+            line += [h.main_reliance.mean, h.main_reliance.low, h.main_reliance.high]
+            line += [h.main_verdict, h.paper_main, h.reader, h.closest]
+            line += [h.reader_accuracy.mean, h.reader_accuracy.low, h.reader_accuracy.high]
+            line += [h.reader_gain.mean]
+            line += [h.reader_reliance.mean, h.reader_reliance.low, h.reader_reliance.high]
+            line += [h.reader_verdict, h.paper_best, h.most_accurate]
+            a = h.most_accurate_accuracy
+            line += [a.mean, a.low, a.high]
+            w.writerow(["" if v is None else v for v in line])
+    return path
 
 
 def model_table(rows: Sequence[Row], metric: str = "accuracy") -> str:
@@ -226,6 +614,64 @@ def model_table(rows: Sequence[Row], metric: str = "accuracy") -> str:
     return _md(["Signal", *(_name(m) for m in models)], body)
 
 
+def verdict_table(rows: Sequence[Row]) -> str:
+    """The verdict of every (signal, model) as Markdown: signals down, models across."""
+    v = verdicts(rows)
+    models = _models(rows)
+    body = [
+        [_signal_name(sig)] + [str(v.get((sig, m)) or "–") for m in models]
+        for sig in _signals(rows)
+        if sig != "clean"
+    ]
+    return _md(["Signal", *(_name(m) for m in models)], body)
+
+
+def _notes(rows: Sequence[Row]) -> str:
+    """In words: whether the main model learned the clean task, and every model that did not
+    learn it or gave non-finite outputs."""
+    main = _main(rows, None)
+    fits = model_fits(rows)
+    blank = any(bool(r.get("blank")) for r in rows)
+    out: list[str] = []
+    fit = fits[main]
+    if not fit.finite:
+        out.append(
+            f"**The {_name(main)}'s outputs held NaN or infinity**: its accuracies and "
+            "reliances are those of a broken model; no verdict is given."
+        )
+    elif blank:
+        out.append(
+            "Shut-down control: clean accuracy is chance by construction, so the 'did not "
+            "learn' test does not apply."
+        )
+    elif fit.majority_rate is not None and fit.p_value is not None:
+        rate = f"{100 * fit.majority_rate:.1f}%"
+        p = f"p = {fit.p_value:.2g}"
+        if fit.learned:
+            out.append(
+                f"The {_name(main)} learned the clean task: {fit.clean.words()} against a "
+                f"majority-class rate of {rate} (one-sided binomial test, {p})."
+            )
+        else:
+            out.append(
+                f"**The {_name(main)} did not learn the clean task**: {fit.clean.words()} is not "
+                f"significantly above the majority-class rate of {rate} (one-sided binomial "
+                f"test, {p} >= {_stats.ALPHA:g}). Its lack of gain with a signal is "
+                "uninformative: it does not confirm the paper's blindspot, it only shows a "
+                "model that learned nothing."
+            )
+    dnl = [_name(m) for m, f in fits.items() if m != main and f.finite and not f.learned]
+    bad = [_name(m) for m, f in fits.items() if m != main and not f.finite]
+    if dnl and not blank:
+        out.append(
+            "Did not learn the clean task (not significantly above the majority-class rate, "
+            f"p >= {_stats.ALPHA:g}): {', '.join(dnl)}; their 'ignores' reads 'did not learn'."
+        )
+    if bad:
+        out.append(f"Non-finite outputs (NaN or infinity): {', '.join(bad)}.")
+    return "\n\n".join(out)
+
+
 def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
     """One line per cell with the scalar fields (:data:`CSV_FIELDS`); the injector as JSON."""
     path = Path(path)
@@ -240,11 +686,14 @@ def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
 
 
 def _write_summary_csv(rows: Sequence[Row], path: Path) -> Path:
+    """Per (signal, model): seeds, each metric's mean, std and 95% interval, and the verdict."""
     stats = summarize(rows)
-    fields = ["signal", "model", "seeds"] + [f"{m}_{s}" for m in METRICS for s in ("mean", "std")]
+    verdict = verdicts(rows)
+    parts = ("mean", "std", "low", "high")
+    fields = ["signal", "model", "seeds"] + [f"{m}_{p}" for m in METRICS for p in parts]
     with atomic_open(path, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(fields)
+        w.writerow([*fields, "verdict"])
         for sig in _signals(rows):
             for m in _models(rows):
                 if (sig, m) not in stats:
@@ -252,70 +701,115 @@ def _write_summary_csv(rows: Sequence[Row], path: Path) -> Path:
                 st = stats[(sig, m)]
                 line: list[Any] = [sig, m, st["accuracy"].n]
                 for metric in METRICS:
-                    line += [st[metric].mean, st[metric].std]
+                    x = st[metric]
+                    line += [x.mean, x.std, x.low, x.high]
+                line.append(verdict.get((sig, m)))
                 w.writerow(["" if v is None else v for v in line])
     return path
 
 
-def plot(rows: Sequence[Row], path: str | Path) -> Path:
-    """A PNG with two panels of grouped bars, accuracy and reliance (%) per signal and model.
+def _errors(s: Stat | None) -> tuple[float, float, float]:
+    """``(mean, below, above)`` in percent for an error bar (NaN where not applicable)."""
+    if s is None or s.mean is None:
+        return math.nan, math.nan, math.nan
+    m = 100 * s.mean
+    if s.low is None or s.high is None:
+        return m, math.nan, math.nan
+    return m, max(0.0, m - 100 * s.low), max(0.0, 100 * s.high - m)
 
-    Error bars are the standard deviation over seeds. Drawn with the Agg canvas directly, so the
-    caller's matplotlib backend and pyplot state are untouched.
+
+def _model_label(m: str, fit: ModelFit | None) -> str:
+    if fit is not None and not fit.finite:
+        return f"{_name(m)} (non-finite outputs)"
+    if fit is not None and not fit.learned:
+        return f"{_name(m)} (did not learn)"
+    return _name(m)
+
+
+def plot(rows: Sequence[Row], path: str | Path) -> Path:
+    """A PNG with two panels per signal and model: accuracy (points with their 95% intervals, on
+    an axis fitted to the values) and reliance (bars from 0 with their intervals, a dashed
+    chance line at 1/K, a mark on every 0%).
+
+    One colour per model (:func:`model_color`); a model that did not learn the clean task has
+    hatched bars and says so in the legend, as does one with non-finite outputs. Drawn with the
+    Agg canvas directly, so the caller's matplotlib backend and pyplot state are untouched.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     path = Path(path)
     stats = summarize(rows)
+    fits = model_fits(rows)
     signals, models = _signals(rows), _models(rows)
-    fig = Figure(figsize=(max(6.0, 1.4 * len(signals) + 2), 6.5), layout="constrained")
+    k = rows[0].get("num_classes")
+    fig = Figure(figsize=(max(7.0, 1.5 * len(signals) + 2.5), 7.0), layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 1, sharex=True)
+    ax_acc, ax_rel = fig.subplots(2, 1, sharex=True)
     width = 0.8 / len(models)
     x = np.arange(len(signals), dtype=np.float64)
-    for ax, metric, label in zip(
-        axes, ("accuracy", "reliance"), ("accuracy (%)", "reliance (%)"), strict=True
-    ):
-        for j, m in enumerate(models):
-            means, errs = [], []
-            for sig in signals:
-                st = stats.get((sig, m), {}).get(metric)
-                means.append(math.nan if st is None or st.mean is None else 100 * st.mean)
-                errs.append(math.nan if st is None or st.std is None else 100 * st.std)
-            ax.bar(
-                x + (j - (len(models) - 1) / 2) * width,
-                means,
-                width,
-                yerr=None if all(math.isnan(e) for e in errs) else errs,  # none for 1 seed
-                label=_name(m),
-                capsize=2,
-            )
-        ax.set_ylabel(label)
-        ax.set_ylim(0, 105)
-        ax.grid(axis="y", alpha=0.3)
+    lows: list[float] = []
+    for j, m in enumerate(models):
+        xs = x + (j - (len(models) - 1) / 2) * width
+        color = model_color(m, models)
+        fit = fits.get(m)
+        hatch = "//" if fit is not None and not (fit.learned and fit.finite) else None
+        acc = [_errors(stats.get((sig, m), {}).get("accuracy")) for sig in signals]
+        ys = np.array([a[0] for a in acc])
+        err = np.array([[a[1] for a in acc], [a[2] for a in acc]])
+        ax_acc.errorbar(
+            xs, ys, yerr=np.nan_to_num(err), fmt="o", color=color, ms=5, capsize=2, lw=1,
+            label=_model_label(m, fit),
+        )  # fmt: skip
+        lows += [v - e for v, e in zip(ys, np.nan_to_num(err[0]), strict=True) if v == v]
+        rel = [_errors(stats.get((sig, m), {}).get("reliance")) for sig in signals]
+        rs = np.array([r[0] for r in rel])
+        rerr = np.array([[r[1] for r in rel], [r[2] for r in rel]])
+        ax_rel.bar(
+            xs, rs, width, yerr=np.nan_to_num(rerr), color=color, capsize=2,
+            hatch=hatch, edgecolor="white" if hatch else None, linewidth=0,
+        )  # fmt: skip
+        zero = [i for i, v in enumerate(rs) if v == v and v < 0.5]  # ~0%: no visible bar
+        if zero:
+            ax_rel.plot(
+                xs[zero], np.zeros(len(zero)), marker="^", ls="none", color=color,
+                markeredgecolor="black", markersize=6, clip_on=False, zorder=3,
+            )  # fmt: skip
+    # accuracy: an axis fitted to the values (the differences, not the distance from 0)
+    bottom = 0.0 if not lows else max(0.0, 10 * math.floor((min(lows) - 3) / 10))
+    ax_acc.set_ylim(bottom, 101)
+    ax_acc.set_ylabel("accuracy (%), 95% interval")
+    ax_acc.grid(axis="y", alpha=0.3)
     # the signal's own decode accuracy (its information content) as a line over each group
     decode_label: str | None = "decode (the signal's information)"
     for i, sig in enumerate(signals):
         dec = [stats[(sig, m)]["decode_accuracy"].mean for m in models if (sig, m) in stats]
         dec_v = [d for d in dec if d is not None]
-        if dec_v:
-            axes[0].hlines(
-                100 * dec_v[0],
-                i - 0.45,
-                i + 0.45,
-                colors="black",
-                linestyles="--",
+        if dec_v and 100 * dec_v[0] >= bottom:
+            ax_acc.hlines(
+                100 * dec_v[0], i - 0.45, i + 0.45, colors="black", linestyles="--",
                 label=decode_label,
-            )
+            )  # fmt: skip
             decode_label = None  # one legend entry
-    axes[0].set_title(f"{rows[0]['dataset']}: accuracy with the signal in train and test")
-    axes[1].set_title("reliance: predictions equal to a wrong class written into the signal")
-    axes[1].set_xticks(x, [_signal_name(s) for s in signals], rotation=20, ha="right")
-    handles, labels = axes[0].get_legend_handles_labels()
+    ax_rel.set_ylim(0, 105)
+    ax_rel.set_ylabel("reliance (%), 95% interval")
+    ax_rel.grid(axis="y", alpha=0.3)
+    if isinstance(k, int) and k >= 2:
+        ax_rel.axhline(
+            100 / k, color="grey", ls=":", lw=1.5, label=f"chance (1/K = {100 / k:.0f}%)"
+        )
+    ax_rel.plot([], [], marker="^", ls="none", color="white", markeredgecolor="black", label="0%")
+    dataset = str(rows[0]["dataset"])
+    ax_acc.set_title(f"{data_label(dataset)}: accuracy with the signal in train and test")
+    ax_rel.set_title("reliance: predictions equal to a wrong class written into the signal")
+    ax_rel.set_xticks(x, [_signal_name(s) for s in signals], rotation=20, ha="right")
+    handles, labels = ax_acc.get_legend_handles_labels()
+    h2, l2 = ax_rel.get_legend_handles_labels()
+    longest = max(len(t) for t in labels + l2)
     fig.legend(
-        handles, labels, loc="outside lower center", ncols=min(len(labels), 3), fontsize="small"
-    )
+        handles + h2, labels + l2, loc="outside lower center", fontsize="small",
+        ncols=min(len(labels) + 2, 4 if longest < 24 else 3 if longest < 36 else 2),
+    )  # fmt: skip
     with atomic_open(path, "wb") as f:
         fig.savefig(f, dpi=110, format="png")
     return path
@@ -336,10 +830,12 @@ def _header(rows: Sequence[Row]) -> str:
     r = rows[0]
     seeds = sorted({int(x["seed"]) for x in rows})
     strength = _strength(rows)
+    paper = PAPER[_kind(rows)]["dataset"]
     lines = [
         f"# Blindspot benchmark: {r['dataset']}",
         "",
-        f"{r.get('data_description', '')}".strip(),
+        f"Data: **{data_label(str(r['dataset']))}**; the paper ran on {paper}. "
+        + f"{r.get('data_description', '')}".strip(),
         "",
         f"Train {r.get('n_train')} / test {r.get('n_test')} samples, {r.get('num_classes')} "
         f"classes; seeds {seeds}; signalinject {r.get('version')}."
@@ -347,42 +843,51 @@ def _header(rows: Sequence[Row]) -> str:
         + ("" if strength is None else f" Code strength {strength:g} (0..255 units).")
         + " Torch models train on the "
         "whole training set, the scikit-learn baselines on a quarter of it (as in the paper). "
-        "Percentages, mean ± std over seeds. *Decode*: the signal read back by its injector "
-        "(its information content). *Reliance*: on a test copy whose signal encodes a wrong "
-        "class, the fraction of predictions equal to that class (~1: the model reads the "
-        "signal; about 1/K or less: it ignores it).",
+        "Percentages: the mean over seeds and its 95% interval [low, high] (Wilson at the "
+        "test-set size for one seed; across seeds for several). *Decode*: the signal read back "
+        "by its injector (its information content). *Reliance*: on a test copy whose signal "
+        "encodes a wrong class, the fraction of predictions equal to that class. *Verdict*: "
+        "**reads** when the interval's low end of reliance is at least half-way from chance "
+        "(1/K) to 100%, **ignores** when the reliance is within a tenth of that way from "
+        "chance, **partial** otherwise; **did not learn** replaces *ignores* for a model whose "
+        "clean accuracy is not significantly above the test set's majority-class rate "
+        f"(one-sided binomial test, p < {_stats.ALPHA:g}; never on blank data); **non-finite**: "
+        "the model's outputs held NaN or infinity. *Best reader*: the competing model of "
+        "highest reliance (ties: accuracy), if it reads the signal.",
     ]
     return "\n".join(lines)
 
 
 def write_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
-    """Write ``results.md``, ``results.csv``, ``summary.csv`` and ``results.png`` into ``out``.
+    """Write ``results.md``, ``table.csv`` (the headline table), ``results.csv``,
+    ``summary.csv`` and ``results.png`` into ``out``.
 
     Returns:
-        The paths written, by kind (``"table"``, ``"csv"``, ``"summary"``, ``"figure"``).
+        The paths written, by kind (``"table"``, ``"headline"``, ``"csv"``, ``"summary"``,
+        ``"figure"``).
     """
     if not rows:
         raise ValueError("rows is empty: nothing to report")
     out = Path(out)
     make_dir(out)
-    md = (
-        "\n\n".join(
-            [
-                _header(rows),
-                "## Table (the paper's Table 1 / Table 3)",
-                paper_table(rows),
-                "## Accuracy of every model",
-                model_table(rows, "accuracy"),
-                "## Reliance of every model",
-                model_table(rows, "reliance"),
-            ]
-        )
-        + "\n"
-    )
+    notes = _notes(rows)
+    parts = [
+        _header(rows),
+        "## Table (the paper's Table 1 / Table 3, the paper beside us)",
+        paper_table(rows),
+        *([notes] if notes else []),
+        "## Verdict of every model",
+        verdict_table(rows),
+        "## Accuracy of every model",
+        model_table(rows, "accuracy"),
+        "## Reliance of every model",
+        model_table(rows, "reliance"),
+    ]
     table = out / "results.md"
-    atomic_write(table, md)
+    atomic_write(table, "\n\n".join(parts) + "\n")
     return {
         "table": table,
+        "headline": _write_headline_csv(rows, out / "table.csv"),
         "csv": write_csv(rows, out / "results.csv"),
         "summary": _write_summary_csv(rows, out / "summary.csv"),
         "figure": plot(rows, out / "results.png"),

@@ -29,20 +29,26 @@ The verdict
     the wrong class written into it with probability ``(1 - accuracy) / (K - 1)``, at most
     ``1/K`` for a model at least as good as chance. With the *normalized reliance*
     ``rho = (reliance - 1/K) / (1 - 1/K)`` (0 at chance, 1 when every prediction follows the
-    signal):
+    signal); a claim of reading is judged on the low end of the reliance's 95% interval (Wilson
+    at the number of test samples that carry the signal for one seed, across seeds for several;
+    see :mod:`signalinject.benchmarks.stats`):
 
-    ============  ===============================  ==================================
-    verdict       rule                             for K = 10 (digits, CIFAR-10)
-    ============  ===============================  ==================================
-    ``reads``     ``rho >= 0.5`` (:data:`READS`)   reliance >= 55%
-    ``partial``   in between                       19% <= reliance < 55%
-    ``ignores``   ``rho < 0.1`` (:data:`IGNORES`)  reliance < 19%
-    ============  ===============================  ==================================
+    =================  =============================================  ========================
+    verdict            rule                                           for K = 10 (no interval)
+    =================  =============================================  ========================
+    ``reads``          ``rho >= 0.5`` at the interval's low end       reliance >= 55%
+    ``partial``        in between
+    ``ignores``        ``rho < 0.1``                                  reliance < 19%
+    ``did not learn``  ``ignores``, but the model's clean accuracy is
+                       not significantly above the test set's
+                       majority-class rate (one-sided binomial test,
+                       p < 0.01); never on blank data
+    ``non-finite``     the model's outputs held NaN or infinity
+    =================  =============================================  ========================
 
-    On 445 test samples (digits) a reliance has a binomial standard error of at most 2.4 points
-    (1.4 near chance), well inside these margins. (For K = 2 reliance cannot tell reading the
-    signal from erring, since the wrong class is the only other class; read the shut-down
-    columns too.)
+    A model that did not learn the clean task but follows the signal still ``reads`` it. (For
+    K = 2 reliance cannot tell reading the signal from erring, since the wrong class is the only
+    other class; read the shut-down columns too.)
 
 >>> verdict(0.9, 10), verdict(0.3, 10), verdict(0.05, 10), verdict(None, 10)
 ('reads', 'partial', 'ignores', None)
@@ -59,7 +65,6 @@ import importlib
 import importlib.util
 import inspect
 import json
-import math
 import os
 import sys
 import traceback
@@ -71,7 +76,7 @@ from typing import Any, Literal
 import numpy as np
 
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
-from signalinject.benchmarks.report import MODEL_NAMES, Stat
+from signalinject.benchmarks.report import MODEL_NAMES, Stat, model_fits, summarize, verdicts
 from signalinject.benchmarks.runner import (
     SUITES,
     BenchConfig,
@@ -81,6 +86,7 @@ from signalinject.benchmarks.runner import (
     suite_for,
 )
 from signalinject.benchmarks.signals import SIGNALS
+from signalinject.benchmarks.stats import IGNORES, READS, normalized_reliance, verdict
 
 __all__ = [
     "IGNORES",
@@ -101,15 +107,7 @@ __all__ = [
     "write_scan_report",
 ]
 
-#: Normalized reliance at and above which the verdict is ``reads``.
-READS = 0.5
-#: Normalized reliance below which the verdict is ``ignores``.
-IGNORES = 0.1
-
 Row = Mapping[str, Any]
-
-# the metrics averaged over seeds, for the data and for the shut-down (blank) control
-_METRICS = ("decode_accuracy", "accuracy", "gain", "reliance", "reliance_true_accuracy")
 
 #: The fields of a scan row (``scan.csv``'s columns, in order).
 SCAN_FIELDS = (
@@ -139,35 +137,23 @@ SCAN_FIELDS = (
     "blank_reliance_std",
     "accuracy_std",
     "blank_accuracy_std",
+    "clean_accuracy_low",
+    "clean_accuracy_high",
+    "blank_clean_accuracy_low",
+    "blank_clean_accuracy_high",
+    "accuracy_low",
+    "accuracy_high",
+    "reliance_low",
+    "reliance_high",
+    "blank_accuracy_low",
+    "blank_accuracy_high",
+    "blank_reliance_low",
+    "blank_reliance_high",
+    "majority_rate",
+    "clean_p_value",
+    "learned",
+    "finite",
 )
-
-
-# -- the verdict ---------------------------------------------------------------------------------
-def normalized_reliance(reliance: float, num_classes: int) -> float:
-    """``(reliance - 1/K) / (1 - 1/K)``: 0 at chance, 1 when every prediction follows the signal.
-
-    >>> normalized_reliance(0.1, 10), normalized_reliance(1.0, 10)
-    (0.0, 1.0)
-    """
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be >= 2, got {num_classes}")
-    chance = 1.0 / num_classes
-    return (reliance - chance) / (1.0 - chance)
-
-
-def verdict(reliance: float | None, num_classes: int) -> str | None:
-    """``"reads"``, ``"partial"`` or ``"ignores"`` from a reliance (see the module doc); None
-    when there is no reliance (no test sample carried the signal)."""
-    if reliance is None or (isinstance(reliance, float) and math.isnan(reliance)):
-        return None
-    # the tolerance makes a reliance exactly at a threshold (e.g. 19% for K = 10) land on the
-    # documented side despite float rounding in the normalization
-    rho = normalized_reliance(float(reliance), num_classes) + 1e-9
-    if rho >= READS:
-        return "reads"
-    if rho < IGNORES:
-        return "ignores"
-    return "partial"
 
 
 # -- loading the factory ---------------------------------------------------------------------------
@@ -441,23 +427,19 @@ def _display_names(models: Sequence[str]) -> dict[str, str]:
     return {m: s if counts[s] == 1 else m for m, s in short.items()}
 
 
-def _stats(rows: Sequence[Row]) -> dict[tuple[str, str], dict[str, Stat]]:
-    groups: dict[tuple[str, str], list[Row]] = {}
-    for r in rows:
-        groups.setdefault((str(r["model"]), str(r["signal"])), []).append(r)
-    return {k: {m: Stat.of([g.get(m) for g in grp]) for m in _METRICS} for k, grp in groups.items()}
-
-
 def summarize_scan(rows: Sequence[Row], blank_rows: Sequence[Row] = ()) -> list[dict[str, Any]]:
     """The scan's rows from the runner's rows on the data and on blank data.
 
     Returns:
         One dict per (model, signal other than clean), in run order, with the fields of
         :data:`SCAN_FIELDS`: fractions in [0, 1] (means over seeds; ``*_std`` the sample
-        standard deviation, None for one seed), ``verdict`` from ``reliance`` and
-        ``blank_verdict`` from ``blank_reliance`` (:func:`verdict`); ``clean_accuracy`` is the
-        model without a signal, ``blank_clean_accuracy`` the same on blank data (chance); the
-        ``blank_*`` fields are None without the shut-down control.
+        standard deviation, None for one seed; ``*_low``/``*_high`` the 95% interval),
+        ``verdict`` and ``blank_verdict`` (:func:`verdict` on the reliance's interval; ``did
+        not learn`` only on the data, never on blank data), ``learned`` (the clean accuracy is
+        significantly above the test set's ``majority_rate``: one-sided binomial
+        ``clean_p_value`` < 0.01) and ``finite`` (no NaN or infinite output); ``clean_accuracy``
+        is the model without a signal, ``blank_clean_accuracy`` the same on blank data
+        (chance); the ``blank_*`` fields are None without the shut-down control.
 
     Raises:
         ValueError: no rows, or rows of several datasets.
@@ -467,29 +449,27 @@ def summarize_scan(rows: Sequence[Row], blank_rows: Sequence[Row] = ()) -> list[
     datasets = sorted({str(r["dataset"]) for r in (*rows, *blank_rows)})
     if len(datasets) > 1:
         raise ValueError(f"rows must come from one dataset, got {datasets}")
-    data, blank = _stats(rows), _stats(blank_rows)
+    data, fits, verdict_of = summarize(rows), model_fits(rows), verdicts(rows)
+    blank = summarize(blank_rows) if blank_rows else {}
+    blank_verdict = verdicts(blank_rows) if blank_rows else {}
     models = list(dict.fromkeys(str(r["model"]) for r in rows))
     signals = list(dict.fromkeys(str(r["signal"]) for r in rows if r["signal"] != "clean"))
     names = _display_names(models)
     first = rows[0]
     k = int(first["num_classes"])
     out: list[dict[str, Any]] = []
+    none = Stat(None, None, 0)
     for m in models:
-        clean = data.get((m, "clean"), {}).get("accuracy")
-        bclean = blank.get((m, "clean"), {}).get("accuracy")
+        clean = data.get(("clean", m), {}).get("accuracy", none)
+        bclean = blank.get(("clean", m), {}).get("accuracy", none)
         scale = next((r.get("input_scale") for r in rows if r["model"] == m), None)
+        fit = fits[m]
         for sig in signals:
-            st = data.get((m, sig))
+            st = data.get((sig, m))
             if st is None:
                 continue
-            bst = blank.get((m, sig))
-
-            def b(metric: str, bst: dict[str, Stat] | None = bst) -> float | None:
-                return None if bst is None else bst[metric].mean
-
-            def bstd(metric: str, bst: dict[str, Stat] | None = bst) -> float | None:
-                return None if bst is None else bst[metric].std
-
+            bst = blank.get((sig, m), {})
+            ba, br = bst.get("accuracy", none), bst.get("reliance", none)
             seeds = sorted({int(r["seed"]) for r in rows if r["model"] == m and r["signal"] == sig})
             out.append(
                 {
@@ -503,34 +483,59 @@ def summarize_scan(rows: Sequence[Row], blank_rows: Sequence[Row] = ()) -> list[
                     "n_train": first.get("n_train"),
                     "n_test": first.get("n_test"),
                     "input_scale": scale,
-                    "clean_accuracy": None if clean is None else clean.mean,
+                    "clean_accuracy": clean.mean,
                     "decode_accuracy": st["decode_accuracy"].mean,
                     "accuracy": st["accuracy"].mean,
                     "gain": st["gain"].mean,
                     "reliance": st["reliance"].mean,
                     "reliance_true_accuracy": st["reliance_true_accuracy"].mean,
-                    "verdict": verdict(st["reliance"].mean, k),
-                    "blank_clean_accuracy": None if bclean is None else bclean.mean,
-                    "blank_decode_accuracy": b("decode_accuracy"),
-                    "blank_accuracy": b("accuracy"),
-                    "blank_reliance": b("reliance"),
-                    "blank_verdict": None if bst is None else verdict(b("reliance"), k),
+                    "verdict": verdict_of.get((sig, m)),
+                    "blank_clean_accuracy": bclean.mean,
+                    "blank_decode_accuracy": bst["decode_accuracy"].mean if bst else None,
+                    "blank_accuracy": ba.mean,
+                    "blank_reliance": br.mean,
+                    "blank_verdict": blank_verdict.get((sig, m)),
                     "reliance_std": st["reliance"].std,
-                    "blank_reliance_std": bstd("reliance"),
+                    "blank_reliance_std": br.std,
                     "accuracy_std": st["accuracy"].std,
-                    "blank_accuracy_std": bstd("accuracy"),
+                    "blank_accuracy_std": ba.std,
+                    "blank_clean_accuracy_low": bclean.low,
+                    "blank_clean_accuracy_high": bclean.high,
+                    "clean_accuracy_low": clean.low,
+                    "clean_accuracy_high": clean.high,
+                    "accuracy_low": st["accuracy"].low,
+                    "accuracy_high": st["accuracy"].high,
+                    "reliance_low": st["reliance"].low,
+                    "reliance_high": st["reliance"].high,
+                    "blank_accuracy_low": ba.low,
+                    "blank_accuracy_high": ba.high,
+                    "blank_reliance_low": br.low,
+                    "blank_reliance_high": br.high,
+                    "majority_rate": fit.majority_rate,
+                    "clean_p_value": fit.p_value,
+                    "learned": fit.learned,
+                    "finite": fit.finite,
                 }
             )
     return out
 
 
 # -- the report ------------------------------------------------------------------------------------
-def _pct(mean: float | None, std: float | None = None) -> str:
-    return Stat(mean, std, 1).pct()
+def _stat(r: Row, key: str) -> Stat:
+    """``r[key]`` with its 95% interval (``key_low``, ``key_high``) when known."""
+    return Stat(r.get(key), None, 1, r.get(f"{key}_low"), r.get(f"{key}_high"))
+
+
+def _pct(r: Row, key: str) -> str:
+    return _stat(r, key).pct()
 
 
 def _signed(mean: float | None) -> str:
     return "–" if mean is None else f"{100 * mean:+.1f}"
+
+
+def _bold(v: str | None) -> str:
+    return f"**{v}**" if v == "reads" else str(v or "–")
 
 
 def scan_table(rows: Sequence[Row]) -> str:
@@ -539,7 +544,7 @@ def scan_table(rows: Sequence[Row]) -> str:
     Columns: the signal's decode accuracy, the model's accuracy with the signal (``Clean``: its
     clean accuracy) and its gain over clean, reliance and verdict; then the same on blank data
     (the shut-down control; ``Clean``: the accuracy on blank data without a signal, i.e. chance).
-    Percentages; ``mean ± std`` over several seeds.
+    Percentages with their 95% intervals in brackets.
     """
     if not rows:
         raise ValueError("rows is empty: nothing to tabulate")
@@ -552,26 +557,25 @@ def scan_table(rows: Sequence[Row]) -> str:
     for r in rows:
         if r["model"] not in seen:
             seen.add(str(r["model"]))
-            line = [str(r["model_name"]), "Clean", "–", _pct(r["clean_accuracy"]), "–", "–", "–"]
+            line = [str(r["model_name"]), "Clean", "–", _pct(r, "clean_accuracy"), "–", "–", "–"]
             if shutdown:
-                line += ["–", _pct(r.get("blank_clean_accuracy")), "–", "–"]
+                line += ["–", _pct(r, "blank_clean_accuracy"), "–", "–"]
             body.append(line)
         line = [
             "",
             str(r["signal_name"]),
-            _pct(r["decode_accuracy"]),
-            _pct(r["accuracy"], r.get("accuracy_std")),
+            _pct(r, "decode_accuracy"),
+            _pct(r, "accuracy"),
             _signed(r["gain"]),
-            _pct(r["reliance"], r.get("reliance_std")),
-            f"**{r['verdict']}**" if r["verdict"] == "reads" else str(r["verdict"] or "–"),
+            _pct(r, "reliance"),
+            _bold(r["verdict"]),
         ]
         if shutdown:
-            bv = r.get("blank_verdict")
             line += [
-                _pct(r.get("blank_decode_accuracy")),
-                _pct(r.get("blank_accuracy"), r.get("blank_accuracy_std")),
-                _pct(r.get("blank_reliance"), r.get("blank_reliance_std")),
-                f"**{bv}**" if bv == "reads" else str(bv or "–"),
+                _pct(r, "blank_decode_accuracy"),
+                _pct(r, "blank_accuracy"),
+                _pct(r, "blank_reliance"),
+                _bold(r.get("blank_verdict")),
             ]
         body.append(line)
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -585,13 +589,38 @@ def _legend(k: int) -> str:
     return (
         "*Decode*: the signal read back by its injector (its information content). *Reliance*: "
         "on a test copy whose signal encodes a wrong class, the fraction of predictions equal "
-        f"to that class. *Verdict* (K = {k}): **reads** if reliance >= {hi:.0f}%, **ignores** "
-        f"if below {lo:.0f}% (chance is {100 / k:.0f}%), **partial** in between. *Shut-down*: "
-        "the same on blank data (all-zero images, empty texts) where the signal is the only "
-        "information; its *Clean* line is chance. A model that ignores a signal on real data "
-        "but reads it on blank data prefers the content; one that ignores it on blank data "
-        "too cannot read it at all."
+        f"to that class. Brackets: 95% intervals. *Verdict* (K = {k}): **reads** if the "
+        f"reliance interval's low end is >= {hi:.0f}%, **ignores** if the reliance is below "
+        f"{lo:.0f}% (chance is {100 / k:.0f}%), **partial** otherwise; **did not learn** "
+        "replaces *ignores* when the model's clean accuracy is not significantly above the test "
+        "set's majority-class rate (one-sided binomial test, p < 0.01): its lack of reaction to "
+        "a signal then says nothing; **non-finite**: the model's outputs held NaN or infinity. "
+        "*Shut-down*: the same on blank data (all-zero images, empty texts) where the signal is "
+        "the only information; its *Clean* line is chance (no 'did not learn' there). A model "
+        "that ignores a signal on real data but reads it on blank data prefers the content; one "
+        "that ignores it on blank data too cannot read it at all."
     )
+
+
+def _scan_notes(rows: Sequence[Row]) -> str:
+    """In words: the models that did not learn the clean task or gave non-finite outputs."""
+    out = []
+    for r in {str(r["model"]): r for r in rows}.values():
+        name = r["model_name"]
+        if r.get("finite") is False:
+            out.append(f"**{name}: non-finite outputs** (NaN or infinity); no verdict is given.")
+        elif r.get("learned") is False:
+            rate = r.get("majority_rate")
+            p = r.get("clean_p_value")
+            clean = _stat(r, "clean_accuracy").words()
+            out.append(
+                f"**{name} did not learn the clean task**: {clean} is not "
+                f"significantly above the majority-class rate of {100 * float(rate or 0):.1f}% "
+                f"(one-sided binomial test, p = {float(p or 1):.2g}); that it ignores the "
+                "signals is uninformative. Train it longer (--epochs), check its learning rate "
+                "(--lr) or its architecture."
+            )
+    return "\n\n".join(out)
 
 
 def plot_scan(rows: Sequence[Row], path: str | Path) -> Path:
@@ -654,6 +683,10 @@ def plot_scan(rows: Sequence[Row], path: str | Path) -> Path:
             for m in models:
                 ca = clean[m].get("clean_accuracy")
                 extra = "" if ca is None else f"\nclean {100 * float(ca):.1f}%"
+                if clean[m].get("finite") is False:
+                    extra += " (non-finite)"
+                elif clean[m].get("learned") is False:
+                    extra += " (did not learn)"
                 labels.append(f"{names[m]}{extra}")
             ax.set_yticks(range(len(models)), labels, fontsize=8)
         else:
@@ -699,7 +732,8 @@ def write_scan_report(
         f"Train {r0.get('n_train')} / test {r0.get('n_test')} samples, {k} classes, seeds "
         f"{r0.get('seeds')}, image input scale {r0.get('input_scale') or '–'}. Percentages."
     )
-    md = "\n\n".join([head, scan_table(rows), _legend(k)]) + "\n"
+    notes = _scan_notes(rows)
+    md = "\n\n".join([head, scan_table(rows), *([notes] if notes else []), _legend(k)]) + "\n"
     table = out / "scan.md"
     atomic_write(table, md)
     js = out / "scan.json"

@@ -36,10 +36,10 @@ from typing import Any, Literal
 
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.grid import Share
-from signalinject.benchmarks.report import MODEL_NAMES, Stat
+from signalinject.benchmarks.report import MODEL_NAMES, Stat, model_color, summarize, verdicts
 from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
-from signalinject.benchmarks.scan import IGNORES, READS, verdict
 from signalinject.benchmarks.signals import SIGNALS, STRENGTH_SIGNALS, check_strength
+from signalinject.benchmarks.stats import DID_NOT_LEARN, IGNORES, NON_FINITE, READS
 
 __all__ = [
     "DEFAULT_STRENGTHS",
@@ -83,7 +83,7 @@ class SweepConfig:
     strengths: tuple[float, ...] = DEFAULT_STRENGTHS
     signals: tuple[str, ...] = SWEEP_SIGNALS
     models: tuple[str, ...] = ("convnet", "decision_tree")
-    dataset: str = "digits"
+    dataset: str = SUITES["images"].dataset
     epochs: int = SUITES["images"].epochs
     batch_size: int = SUITES["images"].batch_size
     seeds: tuple[int, ...] = (0,)
@@ -185,42 +185,48 @@ def sweep(cfg: SweepConfig, *, share: Share | None = None) -> list[dict[str, Any
 
 
 # -- analysis --------------------------------------------------------------------------------------
-def _points(rows: Sequence[Row]) -> dict[tuple[str, str], list[tuple[float, dict[str, Stat]]]]:
-    """Per (signal, model): ``(strength, stats over seeds)`` sorted by strength."""
-    groups: dict[tuple[str, str, float], list[Row]] = {}
+Point = tuple[float, dict[str, Stat], str | None]
+
+
+def _points(rows: Sequence[Row]) -> dict[tuple[str, str], list[Point]]:
+    """Per (signal, model): ``(strength, stats over seeds, verdict)`` sorted by strength.
+
+    Each strength is judged with the model's clean cells, as a benchmark run at that strength
+    (:func:`signalinject.benchmarks.report.verdicts`: the reliance's interval, ``did not
+    learn``, ``non-finite``).
+    """
+    clean = [r for r in rows if r["signal"] == "clean"]
+    by_strength: dict[float, list[Row]] = {}
     for r in rows:
-        if r["signal"] == "clean" or r.get("strength") is None:
-            continue
-        groups.setdefault((str(r["signal"]), str(r["model"]), float(r["strength"])), []).append(r)
-    out: dict[tuple[str, str], list[tuple[float, dict[str, Stat]]]] = {}
-    for (sig, m, s), grp in sorted(groups.items(), key=lambda kv: kv[0]):
-        stats = {
-            k: Stat.of([g.get(k) for g in grp])
-            for k in ("accuracy", "reliance", "decode_accuracy", "gain")
-        }
-        out.setdefault((sig, m), []).append((s, stats))
-    return out
+        if r["signal"] != "clean" and r.get("strength") is not None:
+            by_strength.setdefault(float(r["strength"]), []).append(r)
+    out: dict[tuple[str, str], list[Point]] = {}
+    for s in sorted(by_strength):
+        sub = [*clean, *by_strength[s]]
+        stats, verdict = summarize(sub), verdicts(sub)
+        for (sig, m), st in sorted(stats.items()):
+            if sig != "clean":
+                out.setdefault((sig, m), []).append((s, st, verdict.get((sig, m))))
+    return {key: out[key] for key in sorted(out)}
 
 
 def onsets(rows: Sequence[Row]) -> list[dict[str, Any]]:
     """Per (signal, model): the smallest swept strength at which the model ``reads`` the signal
     and the smallest at which it at least ``partial``-ly reads it (None: not in the sweep).
 
-    Verdicts are from the mean reliance over seeds (:func:`signalinject.benchmarks.scan.verdict`).
+    Verdicts are those of :func:`signalinject.benchmarks.report.verdicts` at each strength.
     """
-    k = int(rows[0]["num_classes"]) if rows else 2
     out = []
     for (sig, m), pts in _points(rows).items():
-        verdicts = [(s, verdict(st["reliance"].mean, k)) for s, st in pts]
         out.append(
             {
                 "signal": sig,
                 "model": m,
                 "paper_strength": SIGNALS[sig].default_strength,
-                "reads_from": next((s for s, v in verdicts if v == "reads"), None),
-                "partial_from": next((s for s, v in verdicts if v in ("reads", "partial")), None),
-                "strengths": [s for s, _ in pts],
-                "verdicts": [v for _, v in verdicts],
+                "reads_from": next((s for s, _, v in pts if v == "reads"), None),
+                "partial_from": next((s for s, _, v in pts if v in ("reads", "partial")), None),
+                "strengths": [s for s, _, _ in pts],
+                "verdicts": [v for _, _, v in pts],
             }
         )
     return out
@@ -232,17 +238,16 @@ def _g(s: float | None) -> str:
 
 def sweep_table(rows: Sequence[Row]) -> str:
     """Markdown: per signal, one line per strength with each model's accuracy and reliance
-    (percent, ``mean ± std`` over seeds) and verdict; then where each model starts reading."""
+    (percent, mean and 95% interval) and verdict; then where each model starts reading."""
     pts = _points(rows)
     if not pts:
         raise ValueError("rows hold no swept signal: nothing to tabulate")
-    k = int(rows[0]["num_classes"])
     models = list(dict.fromkeys(m for _, m in pts))
     met = {s for s, _ in pts}
     signals = [s for s in SIGNALS if s in met]  # in the benchmark's order
     parts: list[str] = []
     for sig in signals:
-        strengths = sorted({s for m in models for s, _ in pts.get((sig, m), [])})
+        strengths = sorted({s for m in models for s, _, _ in pts.get((sig, m), [])})
         header = ["Strength", "Decode"]
         for m in models:
             name = MODEL_NAMES.get(m, m)
@@ -251,17 +256,14 @@ def sweep_table(rows: Sequence[Row]) -> str:
         for s in strengths:
             line = [_g(s) + (" (paper)" if _is_paper(sig, s) else ""), "–"]
             for m in models:
-                st = dict(pts.get((sig, m), [])).get(s)
-                if st is None:
+                pt = next((p for p in pts.get((sig, m), []) if p[0] == s), None)
+                if pt is None:
                     line += ["–", "–", "–"]
                     continue
+                _, st, v = pt
                 if line[1] == "–":
                     line[1] = st["decode_accuracy"].pct()
-                line += [
-                    st["accuracy"].pct(),
-                    st["reliance"].pct(),
-                    str(verdict(st["reliance"].mean, k) or "–"),
-                ]
+                line += [st["accuracy"].pct(), st["reliance"].pct(), str(v or "–")]
             body.append(line)
         parts.append(f"### {SIGNALS[sig].paper_name}: strength = {SIGNALS[sig].strength}")
         parts.append(_md(header, body))
@@ -301,8 +303,10 @@ def _pct(v: float | None) -> float:
 
 def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
     """One signal's chart: accuracy (left) and reliance (right) of each model against the code
-    strength (log axis), the decode accuracy dashed, the verdict thresholds dotted and the
-    paper's strength marked. Error bars: std over seeds."""
+    strength (log axis), the decode accuracy dashed, chance and the verdict thresholds dotted,
+    the paper's strength marked. Error bars: 95% intervals. One colour per model
+    (:func:`signalinject.benchmarks.report.model_color`); a model that did not learn the clean
+    task, or gave non-finite outputs, says so in the legend and is drawn dashed."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -311,26 +315,40 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
         raise ValueError(f"rows hold no point of signal {signal!r}")
     path = Path(path)
     k = int(rows[0]["num_classes"])
-    fig = Figure(figsize=(9.0, 3.6), layout="constrained")
+    fig = Figure(figsize=(9.0, 3.8), layout="constrained")
     FigureCanvasAgg(fig)
     ax_acc, ax_rel = fig.subplots(1, 2, sharex=True)
+    models = list(pts)
     for m, p in pts.items():
-        xs = [s for s, _ in p]
+        xs = [s for s, _, _ in p]
+        failed = {str(v) for _, _, v in p} & {DID_NOT_LEARN, NON_FINITE}
+        label = MODEL_NAMES.get(m, m) + (f" ({', '.join(sorted(failed))})" if failed else "")
         for ax, metric in ((ax_acc, "accuracy"), (ax_rel, "reliance")):
-            ys = [_pct(st[metric].mean) for _, st in p]
-            err = [_pct(st[metric].std) for _, st in p]
+            ys = [_pct(st[metric].mean) for _, st, _ in p]
+            lo = [y - _pct(st[metric].low) for y, (_, st, _) in zip(ys, p, strict=True)]
+            hi = [_pct(st[metric].high) - y for y, (_, st, _) in zip(ys, p, strict=True)]
             ax.errorbar(
-                xs,
-                ys,
-                yerr=None if all(math.isnan(e) for e in err) else err,
-                marker="o",
-                capsize=2,
-                label=MODEL_NAMES.get(m, m),
-            )
+                xs, ys, yerr=[[max(0.0, v) for v in lo], [max(0.0, v) for v in hi]],
+                marker="o", capsize=2, color=model_color(m, models),
+                ls="--" if failed else "-", label=label,
+            )  # fmt: skip
+            zero = [x for x, y in zip(xs, ys, strict=True) if y == y and y < 0.5]
+            if metric == "reliance" and zero:  # a visible mark on every 0%
+                ax.plot(
+                    zero, [0.0] * len(zero), marker="^", ls="none", ms=6, clip_on=False,
+                    color=model_color(m, models), markeredgecolor="black", zorder=3,
+                )  # fmt: skip
     first = next(iter(pts.values()))
-    dec = [_pct(st["decode_accuracy"].mean) for _, st in first]
-    ax_acc.plot([s for s, _ in first], dec, "k--", lw=1, label="decode (the signal's information)")
+    dec = [_pct(st["decode_accuracy"].mean) for _, st, _ in first]
+    ax_acc.plot(
+        [s for s, _, _ in first], dec, "k--", lw=1, label="decode (the signal's information)"
+    )
     chance = 1 / k
+    ax_rel.axhline(100 * chance, color="black", ls=":", lw=1.2)
+    ax_rel.text(
+        0.99, 100 * chance + 1.5, f"chance {100 * chance:.0f}%", ha="right",
+        transform=ax_rel.get_yaxis_transform(), fontsize=7,
+    )  # fmt: skip
     for level, name in ((READS, "reads"), (IGNORES, "ignores")):
         y = 100 * (chance + level * (1 - chance))
         ax_rel.axhline(y, color="gray", ls=":", lw=1)
@@ -339,21 +357,25 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
             transform=ax_rel.get_yaxis_transform(), fontsize=7, color="gray",
         )  # fmt: skip
     default = SIGNALS[signal].default_strength
+    accs = [st["accuracy"].low for p in pts.values() for _, st, _ in p]
+    low = min((100 * a for a in accs if a is not None), default=0.0)
+    ax_acc.set_ylim(max(0.0, 10 * math.floor((low - 3) / 10)), 101)  # shows the differences
+    ax_rel.set_ylim(0, 105)
     for ax in (ax_acc, ax_rel):
         ax.set_xscale("log", base=2)
-        ax.set_ylim(0, 105)
         ax.grid(alpha=0.3)
         if default is not None:
             ax.axvline(default, color="tab:red", ls="-.", lw=1, alpha=0.6)
         ax.set_xlabel("code strength (0..255 units, log scale)", fontsize=8)
     if default is not None:
-        ax_acc.text(default, 2, " paper", color="tab:red", fontsize=7)
-    xs_all = sorted({s for p in pts.values() for s, _ in p})
+        ax_acc.text(default, ax_acc.get_ylim()[0] + 2, " paper", color="tab:red", fontsize=7)
+    xs_all = sorted({s for p in pts.values() for s, _, _ in p})
     for ax in (ax_acc, ax_rel):
+        ax.set_xlim(xs_all[0] / 1.3, xs_all[-1] * 1.3)
         ax.set_xticks(xs_all, [f"{s:g}" for s in xs_all], fontsize=7)
         ax.tick_params(axis="y", labelsize=7)
-    ax_acc.set_ylabel("test accuracy (%)", fontsize=8)
-    ax_rel.set_ylabel("reliance (%)", fontsize=8)
+    ax_acc.set_ylabel("test accuracy (%), 95% interval", fontsize=8)
+    ax_rel.set_ylabel("reliance (%), 95% interval", fontsize=8)
     ax_acc.legend(fontsize=7, loc="lower right")
     r0 = rows[0]
     blank = " (blank images)" if r0.get("blank") else ""
@@ -369,8 +391,10 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
     return path
 
 
-_CSV = ("signal", "strength", "model", "seed", "accuracy", "clean_accuracy", "gain",
-        "decode_accuracy", "reliance", "verdict", "input_scale", "blank", "cell_id")  # fmt: skip
+_CSV = ("signal", "strength", "model", "seed", "accuracy", "accuracy_low", "accuracy_high",
+        "clean_accuracy", "gain", "decode_accuracy", "reliance", "reliance_low", "reliance_high",
+        "verdict", "majority_rate", "clean_p_value", "nonfinite_outputs", "input_scale", "blank",
+        "cell_id")  # fmt: skip
 
 
 def write_sweep_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
@@ -390,8 +414,11 @@ def write_sweep_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
         f"# Signal-strength sweep: {r0['dataset']}{' (blank images)' if r0.get('blank') else ''}"
         f"\n\nTrain {r0.get('n_train')} / test {r0.get('n_test')} samples, {k} classes, image "
         f"input scale {r0.get('input_scale') or '–'} for torch models, seeds "
-        f"{sorted({int(r['seed']) for r in rows})}. Percentages. Verdict from reliance: reads "
-        f">= {hi:.0f}%, ignores < {lo:.0f}%, partial in between."
+        f"{sorted({int(r['seed']) for r in rows})}. Percentages, mean and 95% interval. Verdict "
+        f"from the reliance: reads if its 95% interval's low end >= {hi:.0f}%, ignores if it is "
+        f"< {lo:.0f}%, partial otherwise; 'did not learn' replaces 'ignores' for a model "
+        "whose clean accuracy is not significantly above the majority-class rate (one-sided "
+        "binomial test, p < 0.01; not on blank data), 'non-finite' marks NaN or infinite outputs."
     )
     table = out / "sweep.md"
     atomic_write(table, head + "\n\n" + sweep_table(rows) + "\n")
@@ -401,7 +428,9 @@ def write_sweep_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
         w.writeheader()
         for r in rows:
             line = {key: r.get(key) for key in _CSV}
-            line["verdict"] = verdict(r.get("reliance"), k)
+            if r["signal"] != "clean" and r.get("strength") is not None:  # this seed's verdict
+                one = [c for c in rows if c["signal"] == "clean" and c["seed"] == r["seed"]]
+                line["verdict"] = verdicts([*one, r]).get((r["signal"], r["model"]))
             w.writerow({key: "" if v is None else v for key, v in line.items()})
     paths: dict[str, Path] = {"table": table, "csv": path_csv}
     for sig in dict.fromkeys(str(r["signal"]) for r in rows if r.get("strength") is not None):
