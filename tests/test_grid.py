@@ -117,7 +117,8 @@ class TestShare:
 
     @pytest.mark.parametrize("text", ["4/4", "1", "a/b", "-1/2", "1/0", "", "1/2/3"])
     def test_parse_bad(self, text: str) -> None:
-        with pytest.raises(ValueError, match=r"shard must be I/N with 0 <= I < N .*got " + re.escape(repr(text))):
+        match = r"shard must be I/N with 0 <= I < N .*got " + re.escape(repr(text))
+        with pytest.raises(ValueError, match=match):
             parse_shard(text)
 
 
@@ -155,7 +156,9 @@ class TestEnvironment:
             torchrun_env()
 
     def test_share_for_bad(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        with pytest.raises(ValueError, match=r"parallel must be one of \('cells', 'ddp'\), got 'x'"):
+        with pytest.raises(
+            ValueError, match=r"parallel must be one of \(.cells., .ddp.\), got .x."
+        ):
             share_for("x")
         monkeypatch.setenv("WORLD_SIZE", "2")
         monkeypatch.setenv("RANK", "1")
