@@ -330,3 +330,21 @@ def test_documented_torchrun_command_runs_the_grid_in_two_ranks(
         assert what(r) == what(single[r["cell_id"]])
     assert (tmp_path / "results.md").exists()  # rank 0's report
     assert proc.stdout.count("| Signal | Decode |") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
+def test_parallel_ddp_trains_each_cell_on_both_ranks_and_rank_0_writes(tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",
+            "2", "-m", "signalinject", "--", "bench", "images", "--models",
+            "convnet,decision_tree", "--signals", "one_pixel", "--epochs", "1", "--limit", "60",
+            "--no-progress", "--parallel", "ddp", "--out", str(tmp_path)]  # fmt: skip
+    proc = subprocess.run(argv, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"torchrun failed:\n{proc.stdout}\n{proc.stderr}"
+    assert results_files(tmp_path) == [tmp_path / "results.jsonl"]  # rank 0's file only
+    recs = lines(tmp_path / "results.jsonl")
+    assert sorted((r["signal"], r["model"]) for r in recs) == [
+        ("clean", "convnet"), ("clean", "decision_tree"),
+        ("one_pixel", "convnet"), ("one_pixel", "decision_tree"),
+    ]  # fmt: skip
+    assert proc.stdout.count("| Signal | Decode |") == 1  # rank 0's report
