@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from signalinject.benchmarks.figures import add_show_parser
-from signalinject.benchmarks.runner import SUITES, BenchConfig, ResultsLockedError, Suite
+from signalinject.benchmarks.runner import SUITES, BenchConfig, ResultsLockedError, Suite, suite_for
 from signalinject.benchmarks.signals import STRENGTH_SIGNALS, signal_names
 from signalinject.benchmarks.throughput import add_parser as add_throughput_parser
 from signalinject.benchmarks.trainspeed import add_parser as add_trainspeed_parser
@@ -184,18 +184,23 @@ def _add_grid_options(p: argparse.ArgumentParser) -> None:
     """``--shard I/N`` and ``--parallel``: the grid over several processes (see
     :mod:`signalinject.benchmarks.grid`)."""
     p.add_argument(
-        "--shard",
-        default=None,
-        metavar="I/N",
-        help="run share I (from 0) of N of the grid, e.g. a job array's index; then "
-        "'signalinject report --out OUT' (default: the whole grid)",
+        "--shard", default=None, metavar="I/N", help="run share I of N, from 0 (default: all)"
     )
     p.add_argument(
         "--parallel",
         choices=("cells", "ddp"),
         default="cells",
-        help="under torchrun: each rank its share of the cells, or each cell with DDP",
+        metavar="MODE",
+        help="torchrun: cells (shares) or ddp",
     )
+
+
+def _runs_in(dataset: str, suite: Suite) -> bool:
+    """Whether ``suite`` runs ``dataset`` (True for a dataset of unknown kind)."""
+    try:
+        return suite_for(dataset) == suite.name
+    except ValueError:
+        return True
 
 
 def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
@@ -212,7 +217,8 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         ),
         formatter_class=HelpFormatter,
     )
-    p.add_argument("--dataset", default=suite.dataset, help=f"one of {', '.join(DATASETS)}")
+    names = [d for d in DATASETS if _runs_in(d, suite)]  # the suite's kind only: shorter help
+    p.add_argument("--dataset", default=suite.dataset, help=f"one of {', '.join(names)}")
     p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
     p.add_argument("--download", action="store_true", help="download missing real data")
     p.add_argument(
@@ -230,7 +236,9 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         help="torch models and scikit-learn baselines",
     )
     p.add_argument("--epochs", type=_positive, default=suite.epochs, help="torch training epochs")
-    p.add_argument("--batch-size", type=_positive, default=suite.batch_size, help="torch batch")
+    p.add_argument(
+        "--batch-size", type=_positive, default=suite.batch_size, metavar="N", help="torch batch"
+    )
     p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument("--out", default=f"signalinject-bench/{suite.name}", help="output directory")
@@ -244,7 +252,8 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
             "--input-scale",
             choices=("unit", "raw"),
             default="unit",
-            help="torch input: 0..1 or 0..255 units",
+            metavar="SCALE",
+            help="torch input: unit 0..1 or raw 0..255",
         )
         p.add_argument(
             "--strength",
