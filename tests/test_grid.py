@@ -266,6 +266,27 @@ def test_cli_shards_then_report_equal_one_process(tmp_path: Path, capsys: Any) -
     assert (two / "summary.csv").read_text() == (one / "summary.csv").read_text()
 
 
+def test_a_sweep_in_two_shares_equals_one_process(tmp_path: Path) -> None:
+    from signalinject.benchmarks.sweep import SweepConfig, sweep
+
+    def scfg(out: Path) -> SweepConfig:
+        return SweepConfig(
+            strengths=(4.0,), signals=("one_pixel",), models=("gaussian_nb", "decision_tree"),
+            seeds=(0, 1), limit=100, out=str(out), progress=False,
+        )  # fmt: skip
+
+    one = {r["cell_id"]: r for r in sweep(scfg(tmp_path / "one"))}
+    for i in (0, 1):
+        sweep(scfg(tmp_path / "two"), share=Share(i, 2))
+    two = merge_results(tmp_path / "two")
+    assert sorted(two) == sorted(one)  # clean, the paper's strength 1 and 4: 12 cells
+    assert len(one) == 12
+    assert all(what(two[c]) == what(one[c]) for c in one)
+    ids = [r["cell_id"] for p in results_files(tmp_path / "two") for r in lines(p)]
+    assert len(ids) == len(set(ids))  # no cell computed twice (the clean cells included)
+    assert main(["report", "--sweep", "--out", str(tmp_path / "two")]) == 0
+
+
 @pytest.mark.parametrize(
     ("argv", "match"),
     [
