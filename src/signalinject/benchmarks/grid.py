@@ -22,7 +22,7 @@ line, corrupt lines set aside and their cells recomputed), and skips every cell 
 >>> share.results_name, parse_shard("0/4").results_name, Share().results_name
 ('results.1of2.jsonl', 'results.0of4.jsonl', 'results.jsonl')
 >>> sorted(share.select({"a": "cell-a", "b": "cell-b", "c": "cell-c"}))
-['a', 'c']
+['b']
 """
 
 from __future__ import annotations
