@@ -41,11 +41,13 @@ __all__ = [
     "BENCH_COMMANDS",
     "COMMANDS",
     "add_bench_parser",
+    "add_report_parser",
     "add_scan_parser",
     "add_sweep_parser",
     "build_parser",
     "describe_error",
     "main",
+    "run_report",
 ]
 
 if TYPE_CHECKING:  # what add_subparsers() returns (not subscriptable at run time)
@@ -184,6 +186,21 @@ def _fraction(text: str) -> float:
     return v
 
 
+def _add_grid_options(p: argparse.ArgumentParser) -> None:
+    """``--shard I/N`` and ``--parallel``: the grid over several processes (see
+    :mod:`signalinject.benchmarks.grid`)."""
+    p.add_argument(
+        "--shard", default=None, metavar="I/N", help="run share I of N, from 0 (default: all)"
+    )
+    p.add_argument(
+        "--parallel",
+        choices=("cells", "ddp"),
+        default="cells",
+        metavar="MODE",
+        help="torchrun: cells (shares) or ddp",
+    )
+
+
 def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
     from signalinject.benchmarks.datasets import DATASETS
 
@@ -217,7 +234,9 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         help="torch models and scikit-learn baselines",
     )
     p.add_argument("--epochs", type=_positive, default=suite.epochs, help="torch training epochs")
-    p.add_argument("--batch-size", type=_positive, default=suite.batch_size, help="torch batch")
+    p.add_argument(
+        "--batch-size", type=_positive, default=suite.batch_size, metavar="N", help="torch batch"
+    )
     p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     p.add_argument("--out", default=f"signalinject-bench/{suite.name}", help="output directory")
@@ -231,7 +250,8 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
             "--input-scale",
             choices=("unit", "raw"),
             default="unit",
-            help="torch input: 0..1 or 0..255 units",
+            metavar="SCALE",
+            help="torch input: unit 0..1 or raw 0..255",
         )
         p.add_argument(
             "--strength",
@@ -254,6 +274,7 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         help="at most this many samples per split (default: all)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    _add_grid_options(p)
     p.set_defaults(func=run_bench, suite=suite.name, resumable=True)
 
 
@@ -315,6 +336,7 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
     )
     p.add_argument("--out", default=d.out, help="output directory")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    _add_grid_options(p)
     p.set_defaults(func=run_sweep, resumable=True)
 
 
@@ -397,8 +419,25 @@ def add_scan_parser(subparsers: Subparsers) -> None:
     p.set_defaults(func=run_scan, resumable=True)
 
 
+def add_report_parser(subparsers: Subparsers) -> None:
+    """``signalinject report --out DIR``: the tables of every results file in DIR."""
+    p = subparsers.add_parser(
+        "report",
+        help="write the tables of a grid run in shares (--shard, several hosts)",
+        description=(
+            "Read every results file in OUT (results.jsonl and the shares' "
+            "results.<I>of<N>.jsonl), refuse two different results for one cell, and write the "
+            "tables and figures a single-process run writes."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    p.add_argument("--out", required=True, help="the output directory of the shares")
+    p.add_argument("--sweep", action="store_true", help="the results of 'bench sweep'")
+    p.set_defaults(func=run_report)
+
+
 #: The top-level subcommands: each adds its parser to the given subparsers.
-COMMANDS: list[Registrar] = [add_bench_parser, add_scan_parser, add_show_parser]
+COMMANDS: list[Registrar] = [add_bench_parser, add_scan_parser, add_show_parser, add_report_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -420,6 +459,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_bench(args: argparse.Namespace) -> int:
     """Run ``signalinject bench images|text``; print the table and where the files went."""
+    from signalinject.benchmarks.grid import run_grid
     from signalinject.benchmarks.report import paper_table, write_report
     from signalinject.benchmarks.runner import run
 
@@ -455,10 +495,12 @@ def run_bench(args: argparse.Namespace) -> int:
         print(f"signalinject bench {args.suite}: error: {describe_error(e)}", file=sys.stderr)
         return 2
     try:
-        rows = run(cfg)
+        rows = run_grid(lambda share: run(cfg, share=share), args.parallel, args.shard)
     except ValueError as e:  # a setting that only the data can refuse (a strength too large)
         print(f"signalinject bench {args.suite}: error: {describe_error(e)}", file=sys.stderr)
         return 2
+    if rows is None:
+        return _share_done(cfg.out)
     paths = write_report(rows, cfg.out)
     print(paper_table(rows))
     print()
@@ -470,6 +512,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 def run_sweep(args: argparse.Namespace) -> int:
     """Run ``signalinject bench sweep``; print the tables and where the files went."""
+    from signalinject.benchmarks.grid import run_grid
     from signalinject.benchmarks.sweep import SweepConfig, sweep, sweep_table, write_sweep_report
 
     try:
@@ -490,16 +533,60 @@ def run_sweep(args: argparse.Namespace) -> int:
             out=args.out,
             progress=not args.no_progress,
         )
-        rows = sweep(cfg)
+        rows = run_grid(lambda share: sweep(cfg, share=share), args.parallel, args.shard)
     except (TypeError, ValueError) as e:
         print(f"signalinject bench sweep: error: {describe_error(e)}", file=sys.stderr)
         return 2
+    if rows is None:
+        return _share_done(cfg.out, "--sweep ")
     paths = write_sweep_report(rows, cfg.out)
     print(sweep_table(rows))
     print()
     print(f"results: {cfg.out}/results.jsonl")
     for kind, path in paths.items():
         print(f"{kind}: {path}")
+    return 0
+
+
+def run_report(args: argparse.Namespace) -> int:
+    """Run ``signalinject report``; print the table and where the files went."""
+    from signalinject.benchmarks.grid import merge_results, ordered_rows, results_files
+
+    if not results_files(args.out):
+        print(
+            f"signalinject report: error: no results file (results*.jsonl) in {args.out}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        rows = ordered_rows(merge_results(args.out))
+        if args.sweep:
+            from signalinject.benchmarks.sweep import sweep_table, write_sweep_report
+
+            paths, table = write_sweep_report(rows, args.out), sweep_table(rows)
+        else:
+            from signalinject.benchmarks.report import paper_table, write_report
+
+            paths, table = write_report(rows, args.out), paper_table(rows)
+    except ValueError as e:  # conflicting results, or no finished cell yet
+        print(f"signalinject report: error: {describe_error(e)}", file=sys.stderr)
+        return 2
+    print(table)
+    print()
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def _share_done(out: str, option: str = "") -> int:
+    """What a process that ran a share of the grid, and writes no report, prints."""
+    from signalinject.benchmarks.grid import torchrun_env
+
+    if torchrun_env()[1] == 1:  # a --shard process; under torchrun rank 0 reports
+        print(
+            f"this share's results are in {out}; when every share has finished: "
+            f"signalinject report {option}--out {out}"
+        )
     return 0
 
 

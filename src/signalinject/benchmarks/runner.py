@@ -38,7 +38,9 @@ Beyond the paper:
 
 Results go to ``<out>/results.jsonl``: one complete line per finished cell, appended with a single
 write and an fsync. Running the same configuration again skips finished cells, so a run killed at
-any moment loses at most the cell in flight. A cell is identified by a hash of every setting that
+any moment loses at most the cell in flight. Several processes (torchrun ranks, ``--shard`` job
+arrays) each append to their own file and skip the cells done in any of them
+(:mod:`signalinject.benchmarks.grid`). A cell is identified by a hash of every setting that
 changes its result (data fingerprint, signal and injector config, model, seed, training config,
 input scale, text length, fit fraction; ``blank`` and a custom model's code and architecture only
 where they apply, so the cells of earlier versions keep their identity); corrupt or truncated
@@ -86,6 +88,7 @@ from signalinject.benchmarks._files import (
     open_nofollow,
     refuse_symlink,
 )
+from signalinject.benchmarks.grid import Share, merge_results
 from signalinject.benchmarks.signals import (
     SIGNALS,
     check_strength,
@@ -850,6 +853,12 @@ def _parse_why(line: bytes) -> tuple[dict[str, Any] | None, str]:
     return rec, ""
 
 
+def corrupt_path(path: Path) -> Path:
+    """Where :func:`repair_records` moves ``path``'s bad lines: ``results.corrupt.jsonl`` beside
+    ``results.jsonl``, ``results.0of2.corrupt.jsonl`` beside ``results.0of2.jsonl``."""
+    return path.with_name(path.name.removesuffix(".jsonl") + ".corrupt.jsonl")
+
+
 def repair_records(
     path: Path, records: Mapping[str, Mapping[str, Any]], bad: list[tuple[int, bytes]]
 ) -> None:
@@ -859,7 +868,7 @@ def repair_records(
     through a temporary file and a rename, so a crash leaves either file whole. Neither file is
     written through a symlink.
     """
-    quarantine = path.with_name(CORRUPT_FILE)
+    quarantine = corrupt_path(path)
     good_ids = set(records)
     for no, line in bad:
         m = _CELL_ID.search(line)
@@ -1178,16 +1187,29 @@ class _Runner:
         return measure(predict_b, prep), len(idx)
 
 
-def run(cfg: BenchConfig) -> list[dict[str, Any]]:
-    """Run every cell of ``cfg`` not already in ``<cfg.out>/results.jsonl``; return all rows.
+def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]:
+    """Run every cell of ``cfg`` (of ``share``) not already in a results file of ``cfg.out``.
+
+    Args:
+        cfg: the grid.
+        share: the part of the grid this process runs and the file it appends to (see
+            :mod:`signalinject.benchmarks.grid`); None: the whole grid, ``results.jsonl``.
 
     Returns:
-        One dict per cell of :func:`cell_grid`, in that order: the finished cells read back from
-        the file and the new ones, exactly as written (see the module doc for the fields).
+        One dict per cell of :func:`cell_grid` (of ``share``), in that order: the finished cells
+        read back from the files and the new ones, exactly as written (see the module doc).
+
+    Raises:
+        signalinject.benchmarks.grid.ConflictingResultsError: two results files of ``cfg.out``
+            hold different results for one cell.
     """
+    share = Share() if share is None else share
     out = Path(cfg.out)
-    with _exclusive(out):
-        return _run(cfg, out / RESULTS_FILE)
+    if not share.write:
+        make_dir(out)
+        return _run(cfg, out / share.results_name, share)
+    with _exclusive(out, share.lock_name):
+        return _run(cfg, out / share.results_name, share)
 
 
 class ResultsLockedError(RuntimeError):
@@ -1195,8 +1217,8 @@ class ResultsLockedError(RuntimeError):
 
 
 @contextlib.contextmanager
-def _exclusive(out: Path) -> Iterator[None]:
-    """Create ``out`` and hold an advisory lock on ``out/.lock`` (POSIX ``flock``) for the block.
+def _exclusive(out: Path, name: str = LOCK_FILE) -> Iterator[None]:
+    """Create ``out`` and hold an advisory lock on ``out/<name>`` (POSIX ``flock``) for the block.
 
     The kernel drops the lock when the process dies, so a killed run never leaves it behind.
     The lock file is opened without following a symlink and never truncated. Where ``fcntl``
@@ -1208,7 +1230,7 @@ def _exclusive(out: Path) -> Iterator[None]:
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    fd = open_nofollow(out / LOCK_FILE, os.O_WRONLY | os.O_CREAT)
+    fd = open_nofollow(out / name, os.O_WRONLY | os.O_CREAT)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -1225,17 +1247,23 @@ def _exclusive(out: Path) -> Iterator[None]:
         os.close(fd)
 
 
-def _run(cfg: BenchConfig, path: Path) -> list[dict[str, Any]]:
+def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
     from signalinject import __version__
 
-    for p in (path, path.with_name(CORRUPT_FILE)):  # refused now, not after the first cell
+    for p in (path, corrupt_path(path)):  # refused now, not after the first cell
         refuse_symlink(p)
     done, bad = load_records(path)
-    if bad:
+    if bad and share.write:
         repair_records(path, done, bad)
+    done = merge_results(path.parent)  # done in any process's file is done
     r = _Runner(cfg)
-    append_bytes(path, b"")  # a results file that cannot be written fails now, before training
-    grid = cell_grid(cfg)
+    if share.write:  # a results file that cannot be written fails now, before training
+        append_bytes(path, b"")
+    groups = {
+        (s, m): _cell_id(r.key(Cell(s, "clean", m), None)) for s in cfg.seeds for m in cfg.models
+    }
+    mine = share.select(groups)
+    grid = [c for c in cell_grid(cfg) if (c.seed, c.model) in mine]
     rows: list[dict[str, Any]] = []
     n_done = 0
     bar = _progress(len(grid), cfg.progress)
@@ -1254,6 +1282,8 @@ def _run(cfg: BenchConfig, path: Path) -> list[dict[str, Any]]:
                 strength = sig.default_strength if cfg.strength is None else cfg.strength
                 prep: Prepared | None = None  # prepared on the first cell that needs it
                 for model in cfg.models:
+                    if (seed, model) not in mine:
+                        continue
                     cell = Cell(seed, signal, model)
                     key = r.key(cell, inj)
                     cid = _cell_id(key)
@@ -1321,14 +1351,20 @@ def _run(cfg: BenchConfig, path: Path) -> list[dict[str, Any]]:
                         "warnings": notes,
                         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                     }
-                    append_record(path, rec)
+                    if share.write:
+                        append_record(path, rec)
                     done[cid] = rec
                     rows.append(rec)
                     bar.update(1)
     finally:
         bar.close()
     if n_done:
-        logger.info("%d of %d cells were already in %s and were skipped", n_done, len(grid), path)
+        logger.info(
+            "%d of %d cells were already in %s and were skipped",
+            n_done,
+            len(grid),
+            path.parent,
+        )
     return rows
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
+from signalinject.benchmarks.grid import Share
 from signalinject.benchmarks.report import MODEL_NAMES, Stat, model_color, summarize, verdicts
 from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
 from signalinject.benchmarks.signals import (
@@ -145,8 +146,9 @@ def plan(
     return [(s, tuple(per[s])) for s in sorted(per)], skipped
 
 
-def sweep(cfg: SweepConfig) -> list[dict[str, Any]]:
-    """Run the sweep; return the runner's rows of every point (``clean`` included once).
+def sweep(cfg: SweepConfig, *, share: Share | None = None) -> list[dict[str, Any]]:
+    """Run the sweep (``share`` of it, see :func:`~signalinject.benchmarks.runner.run`); return
+    the runner's rows of every point (``clean`` included once).
 
     Each row carries its ``strength`` (None for ``clean``). Signals without a strength and
     strengths a signal cannot take are logged and skipped.
@@ -182,7 +184,7 @@ def sweep(cfg: SweepConfig) -> list[dict[str, Any]]:
             progress=cfg.progress,
             strength=strength,
         )
-        for r in run(bench):
+        for r in run(bench, share=share):
             rows.setdefault(str(r["cell_id"]), r)  # the clean cells come back on every run
     return list(rows.values())
 

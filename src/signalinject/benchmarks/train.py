@@ -31,6 +31,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import math
 import os
@@ -46,7 +47,15 @@ from torch import nn
 
 from signalinject.core import check_int
 
-__all__ = ["BatchTransform", "TrainConfig", "fit", "images_to_tensor", "predict", "resolve_device"]
+__all__ = [
+    "BatchTransform",
+    "TrainConfig",
+    "fit",
+    "images_to_tensor",
+    "local_training",
+    "predict",
+    "resolve_device",
+]
 
 #: ``(xb, yb, idx) -> batch``: what :func:`fit` calls on every training batch (see there).
 BatchTransform = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -166,10 +175,25 @@ def _flush_denormal(enabled: bool) -> Iterator[None]:
             torch.set_flush_denormal(False)
 
 
+_LOCAL = contextvars.ContextVar("signalinject_local_training", default=False)
+
+
+@contextlib.contextmanager
+def local_training() -> Iterator[None]:
+    """Inside the block :func:`fit` trains in this process alone, even under torchrun (each rank
+    its own cells: :func:`signalinject.benchmarks.grid.run_grid` with ``parallel="cells"``)."""
+    token = _LOCAL.set(True)
+    try:
+        yield
+    finally:
+        _LOCAL.reset(token)
+
+
 def _dist_env() -> tuple[int, int, int]:
-    """``(rank, world_size, local_rank)`` from torchrun's environment; ``(0, 1, 0)`` without."""
+    """``(rank, world_size, local_rank)`` from torchrun's environment; ``(0, 1, 0)`` without it
+    or inside :func:`local_training`."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1 or not torch.distributed.is_available():
+    if world <= 1 or not torch.distributed.is_available() or _LOCAL.get():
         return 0, 1, 0
     return int(os.environ["RANK"]), world, int(os.environ.get("LOCAL_RANK", "0"))
 
