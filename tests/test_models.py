@@ -61,7 +61,16 @@ def test_forward_shape(name: str, shape: tuple[int, ...], options: dict[str, Any
 
 
 def test_names() -> None:
-    assert TORCH_MODELS == ("convnet", "charcnn", "shallow_max", "perceptron")
+    assert TORCH_MODELS == (
+        "convnet",
+        "charcnn",
+        "shallow_max",
+        "perceptron",
+        "resnet18",
+        "vit",
+        "mixer",
+        "mlp",
+    )
 
 
 def test_paper_convnet_parameter_count() -> None:
