@@ -73,9 +73,16 @@ class AtlasConfig:
             ``full_size``.
         signals: image signals; None: every registered image signal.
         full_size: the default models at their published sizes.
-        dataset, epochs, batch_size, seeds, device, input_scale, limit, data_dir, download,
-            progress: as :class:`~signalinject.benchmarks.runner.BenchConfig` (None: the
-            image suite's default).
+        dataset: an image dataset (the embedded digits by default).
+        epochs: torch training epochs; None: the image suite's (5).
+        batch_size: torch batch size; None: the image suite's (64).
+        seeds: one run of every cell per seed.
+        device: where the torch models train (``"auto"``, ``"cpu"``, ``"cuda"``, ...).
+        input_scale: torch image input, ``"unit"`` (0..1) or ``"raw"`` (0..255).
+        limit: at most this many training and test samples (quick runs).
+        data_dir: where real datasets are.
+        download: whether to fetch a missing real dataset.
+        progress: progress bars on stderr.
         out: output directory (``data/`` and ``blank/`` hold the runner's results).
     """
 
