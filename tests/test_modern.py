@@ -149,6 +149,10 @@ def test_bad_arguments() -> None:
         MLPMixer(10, patch=0)
     with pytest.raises(ValueError, match=r"image.s \(C, H, W\), got \(64,\)"):
         build_model("resnet18", (64,), 10)
+    with pytest.raises(TypeError, match=r"image_size must be a \(height, width\) pair, got 8"):
+        ViT(10, 1, 8)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="in_channels"):
+        MLPMixer(10, 0)
     with pytest.raises(TypeError, match="input_shape must be"):
         build_modern("vit", "1x8x8", 10)  # type: ignore[arg-type]
 

@@ -167,12 +167,19 @@ class _Patches(nn.Module):
     """Zero-pad ``(N, C, H, W)`` on the right and bottom to multiples of ``patch``, then embed
     each ``patch x patch`` patch linearly: ``(N, P, width)`` with P = ceil(H/p) * ceil(W/p)."""
 
-    def __init__(self, in_channels: int, image_size: tuple[int, int], patch: int, width: int):
+    def __init__(self, in_channels: int, image_size: Any, patch: int, width: int) -> None:
         super().__init__()
-        h, w = image_size
+        c = check_int("in_channels", in_channels, low=1)
+        if isinstance(image_size, (str, bytes)) or not isinstance(image_size, (tuple, list)):
+            raise TypeError(f"image_size must be a (height, width) pair, got {image_size!r}")
+        if len(image_size) != 2:
+            raise TypeError(f"image_size must be a (height, width) pair, got {image_size!r}")
+        h = check_int("image_size[0]", image_size[0], low=1)
+        w = check_int("image_size[1]", image_size[1], low=1)
+        patch = check_int("patch", patch, low=1)
         self.pad = (0, -w % patch, 0, -h % patch)
         self.num_patches = math.ceil(h / patch) * math.ceil(w / patch)
-        self.proj = nn.Conv2d(in_channels, width, patch, patch)
+        self.proj = nn.Conv2d(c, width, patch, patch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if any(self.pad):
@@ -234,14 +241,11 @@ class ViT(nn.Module):
     ) -> None:
         super().__init__()
         k = check_int("num_classes", num_classes, low=2)
-        c = check_int("in_channels", in_channels, low=1)
-        size = (check_int("image_size[0]", image_size[0], low=1),
-                check_int("image_size[1]", image_size[1], low=1))  # fmt: skip
         w = check_int("width", width, low=1)
         n_heads = check_int("heads", heads, low=1)
         if w % n_heads:
             raise ValueError(f"width must be a multiple of heads={n_heads}, got width={w}")
-        self.patches = _Patches(c, size, check_int("patch", patch, low=1), w)
+        self.patches = _Patches(in_channels, image_size, patch, w)
         self.cls = nn.Parameter(torch.zeros(1, 1, w))
         self.pos = nn.Parameter(torch.randn(1, self.patches.num_patches + 1, w) * 0.02)
         ratio = check_int("mlp_ratio", mlp_ratio, low=1)
@@ -299,11 +303,8 @@ class MLPMixer(nn.Module):
     ) -> None:
         super().__init__()
         k = check_int("num_classes", num_classes, low=2)
-        c = check_int("in_channels", in_channels, low=1)
-        size = (check_int("image_size[0]", image_size[0], low=1),
-                check_int("image_size[1]", image_size[1], low=1))  # fmt: skip
         w = check_int("width", width, low=2)
-        self.patches = _Patches(c, size, check_int("patch", patch, low=1), w)
+        self.patches = _Patches(in_channels, image_size, patch, w)
         n = self.patches.num_patches
         self.blocks = nn.Sequential(
             *(_MixerBlock(n, w, w // 2, 4 * w) for _ in range(check_int("depth", depth, low=1)))
