@@ -4,6 +4,7 @@ determinism by seed, and the runner, scan and sweep accepting their names."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import torch
@@ -164,7 +165,7 @@ def test_bench_config_accepts_the_names() -> None:
         BenchConfig.for_suite("images", models=("resnet18-q3",))
 
 
-def test_bench_runs_a_modern_model(tmp_path: pytest.TempPathFactory) -> None:
+def test_bench_runs_a_modern_model(tmp_path: Path) -> None:
     from signalinject.benchmarks.runner import run
 
     cfg = BenchConfig.for_suite(
@@ -176,3 +177,16 @@ def test_bench_runs_a_modern_model(tmp_path: pytest.TempPathFactory) -> None:
         ("clean", "mlp-w16-d1"), ("one_pixel", "mlp-w16-d1")
     ]  # fmt: skip
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in rows)
+
+
+def test_scan_and_sweep_accept_the_names(tmp_path: Path) -> None:
+    from signalinject.benchmarks.scan import ScanConfig
+    from signalinject.benchmarks.sweep import SweepConfig, sweep
+
+    scan_cfg = ScanConfig(models=("resnet18-w16", "mixer"))
+    assert scan_cfg.bench_config().models == ("resnet18-w16", "mixer")
+    sweep_cfg = SweepConfig(
+        models=("mlp-w8-d1",), signals=("one_pixel",), strengths=(10.0,), epochs=1, limit=40,
+        out=str(tmp_path), progress=False,
+    )  # fmt: skip
+    assert {r["model"] for r in sweep(sweep_cfg)} == {"mlp-w8-d1"}
