@@ -120,3 +120,20 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         cli.main(["bench", "--help"])
     assert "    atlas" in capsys.readouterr().out
+
+
+def test_docs_commands_parse() -> None:
+    """Every ``signalinject bench atlas`` command in docs/atlas.md is one the parser takes."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "atlas.md").read_text()
+    commands = [
+        line.split("#")[0].replace("\\", "").split()
+        for line in doc.replace("\\\n", " ").splitlines()
+        if line.split("=1 ")[-1].startswith("signalinject bench atlas")  # command lines only
+    ]
+    assert len(commands) >= 4
+    parser = cli.build_parser()
+    for words in commands:
+        argv = words[words.index("signalinject") + 1 :]
+        args = parser.parse_args(argv)
+        assert args.func is cli.run_atlas
+    assert "--models resnet18 " in doc
