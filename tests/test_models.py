@@ -62,7 +62,8 @@ def test_forward_shape(name: str, shape: tuple[int, ...], options: dict[str, Any
 
 def test_names() -> None:
     assert TORCH_MODELS == (
-        "convnet", "charcnn", "charcnn_large", "charcnn_narrow", "shallow_max", "perceptron"
+        "convnet", "charcnn", "charcnn_large", "charcnn_narrow", "shallow_max", "perceptron",
+        "resnet18", "vit", "mixer", "mlp",
     )  # fmt: skip
 
 

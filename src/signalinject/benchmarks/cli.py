@@ -40,6 +40,7 @@ from signalinject.benchmarks.trainspeed import add_parser as add_trainspeed_pars
 __all__ = [
     "BENCH_COMMANDS",
     "COMMANDS",
+    "add_atlas_parser",
     "add_bench_parser",
     "add_report_parser",
     "add_scan_parser",
@@ -340,11 +341,67 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
     p.set_defaults(func=run_sweep, resumable=True)
 
 
+def add_atlas_parser(subparsers: Subparsers) -> None:
+    """``signalinject bench atlas``: models x signals x seeds, on the data and on blank data."""
+    from signalinject.benchmarks.atlas import CPU_MODELS, FULL_SIZE_MODELS
+    from signalinject.benchmarks.datasets import DATASETS
+
+    p = subparsers.add_parser(
+        "atlas",
+        help="which architectures read which signals (models x signals, data and blank data)",
+        description=(
+            "Run 'bench images' for every model and signal on the data (OUT/data) and on blank "
+            "data (OUT/blank, the shut-down control); write OUT/atlas.md (the matrix), a heat "
+            "map OUT/scan.png and per-cell OUT/scan.md, .csv, .json. Resumable. Default models "
+            "(parameters for 10 classes on the digits' 8x8x1): convnet 513,418, shallow_max "
+            "3,082, resnet18-w16 701,178, vit-w64-d4 136,138, mixer-w128-d4 534,938, mlp "
+            "563,722, decision_tree. --full-size: resnet18 11.2M, vit 3.7M, mixer 4.2M at "
+            "8x8x1 (4.4M at 32x32x3). A name's suffix sets a size: resnet18-w32, vit-w128-d6."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    p.add_argument(
+        "--dataset", default="digits", help=f"an image dataset: one of {', '.join(DATASETS)}"
+    )
+    p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
+    p.add_argument("--download", action="store_true", help="download missing real data")
+    p.add_argument(
+        "--models", type=_csv("models"), default=argparse.SUPPRESS, metavar="A,B",
+        help=f"models (default: {','.join(CPU_MODELS)}; --full-size: {','.join(FULL_SIZE_MODELS)})",
+    )  # fmt: skip
+    p.add_argument(
+        "--full-size", action="store_true", help="the default models at published CIFAR sizes"
+    )
+    p.add_argument(
+        "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
+        help="image signals (default: every registered image signal)",
+    )  # fmt: skip
+    p.add_argument(
+        "--epochs", type=_positive, default=SUITES["images"].epochs, help="torch training epochs"
+    )
+    p.add_argument(
+        "--batch-size", type=_positive, default=SUITES["images"].batch_size, help="torch batch"
+    )
+    p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument(
+        "--input-scale", choices=("unit", "raw"), default="unit",
+        help="torch input: 0..1 or 0..255 units",
+    )  # fmt: skip
+    p.add_argument(
+        "--limit", type=_positive, default=None, help="at most this many samples (default: all)"
+    )
+    p.add_argument("--out", default="signalinject-bench/atlas", help="output directory")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    p.set_defaults(func=run_atlas, resumable=True)
+
+
 #: The subcommands of ``bench``: each adds its parser to the given subparsers.
 BENCH_COMMANDS: list[Registrar] = [
     add_bench_images_parser,
     add_bench_text_parser,
     add_sweep_parser,
+    add_atlas_parser,
     add_throughput_parser,
     add_trainspeed_parser,
 ]
@@ -573,6 +630,40 @@ def run_report(args: argparse.Namespace) -> int:
         return 2
     print(table)
     print()
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def run_atlas(args: argparse.Namespace) -> int:
+    """Run ``signalinject bench atlas``; print the matrix and where the files went."""
+    from signalinject.benchmarks.atlas import AtlasConfig, atlas, atlas_table, write_atlas_report
+
+    try:
+        cfg = AtlasConfig(
+            models=getattr(args, "models", None),
+            signals=getattr(args, "signals", None),
+            full_size=args.full_size,
+            dataset=args.dataset,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            seeds=args.seeds,
+            device=args.device,
+            input_scale=args.input_scale,
+            limit=args.limit,
+            data_dir=args.data_dir,
+            download=args.download,
+            out=args.out,
+            progress=not args.no_progress,
+        )
+        cells = atlas(cfg)
+    except (TypeError, ValueError) as e:
+        print(f"signalinject bench atlas: error: {describe_error(e)}", file=sys.stderr)
+        return 2
+    paths = write_atlas_report(cells, cfg.out, cfg)
+    print(atlas_table(cells))
+    print()
+    print(f"results: {cfg.out}/data/results.jsonl, {cfg.out}/blank/results.jsonl")
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0

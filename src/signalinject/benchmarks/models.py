@@ -9,12 +9,19 @@ charcnn_large  :class:`CharCNN`       int64 codes ``(N, L)``   Zhang et al.'s la
 charcnn_narrow :class:`CharCNN`       int64 codes ``(N, L)``   width 64, FC 256 (the stand-ins)
 shallow_max    :class:`ShallowMaxNet` float ``(N, C, H, W)``   the paper's "Shallow MaxNN"
 perceptron     :class:`Perceptron`    anything ``(N, ...)``    one linear layer on raw inputs
+resnet18       :class:`ResNet18`      float ``(N, C, H, W)``   CIFAR ResNet-18 (modern.py)
+vit            :class:`ViT`           float ``(N, C, H, W)``   small ViT, patch 4 (modern.py)
+mixer          :class:`MLPMixer`      float ``(N, C, H, W)``   MLP-Mixer (modern.py)
+mlp            :class:`MLP`           float ``(N, C, H, W)``   plain MLP (modern.py)
 ============== ====================== ======================== ==================================
 
 The three char-CNNs differ only in width (:data:`CHARCNN_WIDTHS`): Zhang et al.'s small (256
 conv features, 1024 hidden units) and large (1024, 2048) models, and a narrow one (64, 256), the
 text suite's default on the small embedded stand-in, where the small model's 11M parameters
 (at length 1014) overfit a thousand samples and cost minutes per epoch on a CPU.
+
+A modern model's name may carry its size (``resnet18-w16``, ``vit-w64-d4``): see
+:func:`signalinject.benchmarks.modern.parse_model_name` and :func:`is_torch_model`.
 
 >>> import torch
 >>> net = build_model("convnet", (3, 32, 32), 10)
@@ -31,17 +38,31 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from signalinject.benchmarks.modern import (
+    MLP,
+    MODERN_MODELS,
+    MLPMixer,
+    ResNet18,
+    ViT,
+    build_modern,
+    parse_model_name,
+)
 from signalinject.core import check_int
 
 __all__ = [
     "CHARCNN_WIDTHS",
+    "MLP",
     "TORCH_MODELS",
     "CharCNN",
+    "MLPMixer",
     "PaperConvNet",
     "Perceptron",
+    "ResNet18",
     "ShallowMaxNet",
+    "ViT",
     "build_model",
     "count_parameters",
+    "is_torch_model",
 ]
 
 #: ``(width, fc_width)`` of each named char-CNN (see the module doc).
@@ -51,7 +72,32 @@ CHARCNN_WIDTHS: dict[str, tuple[int, int]] = {
     "charcnn_narrow": (64, 256),
 }
 
-TORCH_MODELS: tuple[str, ...] = ("convnet", *CHARCNN_WIDTHS, "shallow_max", "perceptron")
+TORCH_MODELS: tuple[str, ...] = (
+    "convnet",
+    *CHARCNN_WIDTHS,
+    "shallow_max",
+    "perceptron",
+    *MODERN_MODELS,
+)
+
+
+def is_torch_model(name: object) -> bool:
+    """Whether ``name`` is a built-in torch model: a name of :data:`TORCH_MODELS` or a modern
+    model with size options (``resnet18-w16``; see
+    :func:`~signalinject.benchmarks.modern.parse_model_name`).
+
+    >>> is_torch_model("convnet"), is_torch_model("vit-w64-d4"), is_torch_model("vit-x1")
+    (True, True, False)
+    """
+    if not isinstance(name, str):
+        return False
+    if name in TORCH_MODELS:
+        return True
+    try:
+        parse_model_name(name)
+    except ValueError:
+        return False
+    return True
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -257,7 +303,8 @@ def build_model(
     """A fresh model of :data:`TORCH_MODELS` for inputs of one sample's ``input_shape``.
 
     Args:
-        name: one of :data:`TORCH_MODELS`.
+        name: one of :data:`TORCH_MODELS`, or a modern model with size options such as
+            ``"resnet18-w16"`` (see :func:`~signalinject.benchmarks.modern.parse_model_name`).
         input_shape: one sample as the model sees it: ``(C, H, W)`` for images, ``(L,)`` for
             text codes.
         num_classes: K.
@@ -267,11 +314,13 @@ def build_model(
     Raises:
         ValueError: unknown name, or an input shape the model cannot take.
     """
-    if name not in TORCH_MODELS:
+    if not is_torch_model(name):
         raise ValueError(f"unknown model {name!r}; known: {', '.join(TORCH_MODELS)}")
     if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, (tuple, list)):
         raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}")
     shape = tuple(check_int(f"input_shape[{i}]", v, low=1) for i, v in enumerate(input_shape))
+    if name not in ("convnet", "charcnn", "shallow_max", "perceptron"):
+        return build_modern(name, shape, num_classes, **options)
     if name == "perceptron":
         return Perceptron(num_classes, math.prod(shape), **options)
     if name in CHARCNN_WIDTHS:

@@ -499,7 +499,7 @@ class BenchConfig:
     def __post_init__(self) -> None:
         from signalinject.benchmarks.baselines import BASELINES
         from signalinject.benchmarks.datasets import DATASETS
-        from signalinject.benchmarks.models import TORCH_MODELS
+        from signalinject.benchmarks.models import TORCH_MODELS, is_torch_model
 
         kind = _suite(self.suite).kind
         if self.dataset not in DATASETS:
@@ -525,7 +525,7 @@ class BenchConfig:
         for cm in custom:
             if not isinstance(cm, CustomModel):
                 raise TypeError(f"custom_models must hold CustomModel objects, got {cm!r}")
-            if cm.name in (*TORCH_MODELS, *BASELINES):
+            if cm.name in BASELINES or is_torch_model(cm.name):
                 raise ValueError(f"custom model name {cm.name!r} is a built-in model's name")
         _names("custom model names", [cm.name for cm in custom] or ["-"])  # distinct
         object.__setattr__(self, "custom_models", custom)
@@ -538,7 +538,7 @@ class BenchConfig:
         models = _names("models", self.models)
         known = (*TORCH_MODELS, *BASELINES, *(cm.name for cm in custom))
         for m in models:
-            if m not in known:
+            if m not in known and not is_torch_model(m):
                 raise ValueError(f"unknown model {m!r}; known: {', '.join(known)}")
         object.__setattr__(self, "models", models)
         if isinstance(self.seeds, int) or not isinstance(self.seeds, Iterable):
@@ -957,7 +957,7 @@ class _Runner:
         self.custom_kind: dict[str, str] = {}  # "torch" or "estimator"
         self.architecture: dict[str, str] = {}  # hash of the built model's repr
         for m in cfg.models:  # refuse a model that cannot take this data before any training
-            if m in models.TORCH_MODELS:
+            if models.is_torch_model(m):
                 models.build_model(m, self.input_shape, k)
             elif m in self.custom:
                 self._probe(self.custom[m])
@@ -979,7 +979,7 @@ class _Runner:
         )
 
     def is_torch(self, model: str) -> bool:
-        return model in self.models.TORCH_MODELS or self.custom_kind.get(model) == "torch"
+        return self.models.is_torch_model(model) or self.custom_kind.get(model) == "torch"
 
     # -- custom models -------------------------------------------------------------------------
     def build_custom(self, cm: CustomModel, seed: int) -> Any:

@@ -366,7 +366,7 @@ class ScanConfig:
     def bench_config(self, *, blank: bool = False) -> BenchConfig:
         """The runner's configuration of this scan (factories imported here)."""
         from signalinject.benchmarks.baselines import BASELINES
-        from signalinject.benchmarks.models import TORCH_MODELS
+        from signalinject.benchmarks.models import TORCH_MODELS, is_torch_model
 
         names: list[str] = []
         custom: list[CustomModel] = []
@@ -374,7 +374,7 @@ class ScanConfig:
             if isinstance(m, CustomModel):
                 custom.append(m)
                 names.append(m.name)
-            elif isinstance(m, str) and m in (*TORCH_MODELS, *BASELINES):
+            elif isinstance(m, str) and (m in BASELINES or is_torch_model(m)):
                 names.append(m)
             elif isinstance(m, str) and ":" not in m:
                 builtin = ", ".join((*TORCH_MODELS, *BASELINES))

@@ -1,0 +1,198 @@
+"""The blindspot atlas: which architectures read which signals (``signalinject bench atlas``).
+
+The grid models x signals x seeds, on the data and on blank data (the paper's information
+shut-down control), run as two ordinary image benchmarks
+(:func:`signalinject.benchmarks.runner.run`) into ``OUT/data`` and ``OUT/blank``: resumable like
+every bench, one JSON line per cell. The cells are summarized by
+:func:`signalinject.benchmarks.scan.summarize_scan` (the verdicts come from there, the one place
+that decides them) and written by :func:`~signalinject.benchmarks.scan.write_scan_report`
+(``OUT/scan.md``, ``scan.csv``, ``scan.json``, and the heat map ``scan.png``: reliance with the
+verdict in each cell, data and blank side by side), plus ``OUT/atlas.md``: the models x signals
+matrix.
+
+Default models (:data:`CPU_MODELS`), parameters for 10 classes on the digits' 8x8x1 images: the
+paper's ConvNet (``convnet``, 513,418), the Shallow Max NN (``shallow_max``, 3,082), a ResNet-18
+of width 16 (``resnet18-w16``, 701,178), a 4-block ViT of width 64 (``vit-w64-d4``, 136,138), a
+4-block MLP-Mixer of width 128 (``mixer-w128-d4``, 534,938), the MLP (``mlp``, 563,722) and the
+decision tree. With ``full_size`` the modern models are at their published CIFAR sizes
+(:data:`FULL_SIZE_MODELS`; see :mod:`signalinject.benchmarks.modern`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from signalinject.benchmarks._files import atomic_write, make_dir
+from signalinject.benchmarks.report import Stat
+from signalinject.benchmarks.runner import BenchConfig, run
+from signalinject.benchmarks.scan import summarize_scan, write_scan_report
+
+Row = Mapping[str, Any]
+
+__all__ = [
+    "CPU_MODELS",
+    "FULL_SIZE_MODELS",
+    "AtlasConfig",
+    "atlas",
+    "atlas_table",
+    "write_atlas_report",
+]
+
+#: The atlas's default models: small variants of the modern ones, for a CPU.
+CPU_MODELS: tuple[str, ...] = (
+    "convnet",
+    "shallow_max",
+    "resnet18-w16",
+    "vit-w64-d4",
+    "mixer-w128-d4",
+    "mlp",
+    "decision_tree",
+)
+#: The same with the modern models at their published CIFAR sizes (for a GPU).
+FULL_SIZE_MODELS: tuple[str, ...] = (
+    "convnet",
+    "shallow_max",
+    "resnet18",
+    "vit",
+    "mixer",
+    "mlp",
+    "decision_tree",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class AtlasConfig:
+    """What the atlas runs.
+
+    Args:
+        models: built-in model names (torch models with size suffixes such as ``resnet18-w16``,
+            scikit-learn baselines); None: :data:`CPU_MODELS`, or :data:`FULL_SIZE_MODELS` with
+            ``full_size``.
+        signals: image signals; None: every registered image signal.
+        full_size: the default models at their published sizes.
+        dataset: an image dataset (the embedded digits by default).
+        epochs: torch training epochs; None: the image suite's (5).
+        batch_size: torch batch size; None: the image suite's (64).
+        seeds: one run of every cell per seed.
+        device: where the torch models train (``"auto"``, ``"cpu"``, ``"cuda"``, ...).
+        input_scale: torch image input, ``"unit"`` (0..1) or ``"raw"`` (0..255).
+        limit: at most this many training and test samples (quick runs).
+        data_dir: where real datasets are.
+        download: whether to fetch a missing real dataset.
+        progress: progress bars on stderr.
+        out: output directory (``data/`` and ``blank/`` hold the runner's results).
+    """
+
+    models: tuple[str, ...] | None = None
+    signals: tuple[str, ...] | None = None
+    full_size: bool = False
+    dataset: str = "digits"
+    epochs: int | None = None
+    batch_size: int | None = None
+    seeds: tuple[int, ...] = (0,)
+    device: str = "auto"
+    input_scale: str = "unit"
+    limit: int | None = None
+    data_dir: str | None = None
+    download: bool = False
+    out: str = "signalinject-bench/atlas"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.full_size, bool):
+            raise TypeError(f"full_size must be True or False, got {self.full_size!r}")
+        self.bench_config()  # every other setting is validated by the runner's config
+
+    def bench_config(self, *, blank: bool = False) -> BenchConfig:
+        """The image benchmark of the data (``blank=False``) or of blank data, into
+        ``out/data`` or ``out/blank``."""
+        models = self.models
+        if models is None:
+            models = FULL_SIZE_MODELS if self.full_size else CPU_MODELS
+        options: dict[str, Any] = {
+            "dataset": self.dataset,
+            "models": models,
+            "seeds": self.seeds,
+            "device": self.device,
+            "input_scale": self.input_scale,
+            "limit": self.limit,
+            "data_dir": self.data_dir,
+            "download": self.download,
+            "progress": self.progress,
+            "blank": blank,
+            "out": str(Path(self.out, "blank" if blank else "data")),
+        }
+        if self.signals is not None:
+            options["signals"] = self.signals
+        if self.epochs is not None:
+            options["epochs"] = self.epochs
+        if self.batch_size is not None:
+            options["batch_size"] = self.batch_size
+        return BenchConfig.for_suite("images", **options)
+
+
+def atlas(cfg: AtlasConfig) -> list[dict[str, Any]]:
+    """Run the atlas (finished cells in ``cfg.out`` are reused) and return one cell per
+    (model, signal): :func:`~signalinject.benchmarks.scan.summarize_scan`'s rows, with the data
+    and the blank-data results and their verdicts."""
+    rows = run(cfg.bench_config())
+    blank = run(cfg.bench_config(blank=True))
+    return summarize_scan(rows, blank)
+
+
+def atlas_table(cells: Sequence[Row]) -> str:
+    """The atlas as a Markdown matrix: one row per model (with its clean accuracy), one column
+    per signal; each cell ``reliance verdict / blank reliance blank verdict`` in percent
+    (``mean ± std`` over several seeds)."""
+    if not cells:
+        raise ValueError("cells is empty: nothing to tabulate")
+    models = list(dict.fromkeys(str(c["model"]) for c in cells))
+    signals = list(dict.fromkeys(str(c["signal"]) for c in cells))
+    by = {(str(c["model"]), str(c["signal"])): c for c in cells}
+    names = {str(c["signal"]): str(c["signal_name"]) for c in cells}
+    header = ["Model", "Clean", *(names[s] for s in signals)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for m in models:
+        first = next(c for c in cells if c["model"] == m)
+        row = [str(first["model_name"]), _pct(first.get("clean_accuracy"))]
+        for s in signals:
+            c = by.get((m, s))
+            if c is None:
+                row.append("–")
+                continue
+            data = f"{_pct(c.get('reliance'), c.get('reliance_std'))} {c.get('verdict') or '–'}"
+            b = c.get("blank_reliance")
+            blank = f"{_pct(b, c.get('blank_reliance_std'))} {c.get('blank_verdict') or '–'}"
+            row.append(f"{data} / {blank}" if b is not None else data)
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def _pct(mean: Any, std: Any = None) -> str:
+    return Stat(mean, std, 1).pct()
+
+
+def write_atlas_report(
+    cells: Sequence[Row], out: str | Path, config: AtlasConfig | None = None
+) -> dict[str, Path]:
+    """Write ``atlas.md`` (the matrix) and the scan report of the cells (``scan.md``,
+    ``scan.csv``, ``scan.json``, ``scan.png``) into ``out``; return the paths by kind."""
+    if not cells:
+        raise ValueError("cells is empty: nothing to report")
+    out = Path(out)
+    make_dir(out)
+    c0 = cells[0]
+    head = (
+        f"# Blindspot atlas: {c0['dataset']}\n\n"
+        f"Train {c0.get('n_train')} / test {c0.get('n_test')} samples, "
+        f"{c0['num_classes']} classes, seeds {c0.get('seeds')}. Each cell: reliance (%) and "
+        "verdict on the data / the same on blank data (the shut-down control). Per-cell "
+        "details: scan.md, scan.csv, scan.json."
+    )
+    md = out / "atlas.md"
+    atomic_write(md, f"{head}\n\n{atlas_table(cells)}\n")
+    conf = None if config is None else dataclasses.asdict(config)
+    return {"atlas": md, **write_scan_report(cells, out, conf)}

@@ -1,0 +1,370 @@
+"""Modern image models in plain torch: a CIFAR ResNet-18, a small ViT, an MLP-Mixer, a plain MLP.
+
+Each takes float images ``(N, C, H, W)`` of any size and channel count and returns logits
+``(N, K)``. A model's name may carry its size: ``resnet18-w16`` is a ResNet-18 of width 16,
+``vit-w64-d4`` a 4-block ViT of width 64 (see :func:`parse_model_name`). Sizes in parameters
+for 10 classes (measured with :func:`~signalinject.benchmarks.models.count_parameters`):
+
+============== =========================================== ============= ==============
+name           architecture (default)                      32x32x3       8x8x1 (digits)
+============== =========================================== ============= ==============
+resnet18       CIFAR ResNet-18, width 64 (He et al. 2016)  11,173,962    11,172,810
+resnet18-w16   the same at width 16 (atlas CPU default)    701,466       701,178
+vit            ViT-Lite-7/4: 7 blocks, width 256, 4 heads  3,722,250     3,698,698
+vit-w64-d4     4 blocks, width 64, 4 heads (atlas CPU)     142,026       136,138
+mixer          8 blocks, width 256, patch 4                4,360,970     4,229,418
+mixer-w128-d4  4 blocks, width 128 (atlas CPU)             569,994       534,938
+mlp            3 hidden layers of 512                      2,103,818     563,722
+============== =========================================== ============= ==============
+
+The table is checked by the tests.
+
+>>> import torch
+>>> net = build_modern("resnet18-w16", (1, 8, 8), 10)
+>>> net(torch.zeros(2, 1, 8, 8)).shape
+torch.Size([2, 10])
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from signalinject.core import check_int
+
+__all__ = [
+    "MLP",
+    "MODERN_MODELS",
+    "MLPMixer",
+    "ResNet18",
+    "ViT",
+    "build_modern",
+    "parse_model_name",
+]
+
+#: The base names of the modern models.
+MODERN_MODELS: tuple[str, ...] = ("resnet18", "vit", "mixer", "mlp")
+
+# the size options a name may carry, per model: suffix letter -> constructor argument
+_OPTIONS: dict[str, dict[str, str]] = {
+    "resnet18": {"w": "width"},
+    "vit": {"w": "width", "d": "depth", "h": "heads", "p": "patch"},
+    "mixer": {"w": "width", "d": "depth", "p": "patch"},
+    "mlp": {"w": "width", "d": "depth"},
+}
+_NAME = re.compile(r"^([a-z0-9]+)((?:-[a-z][0-9]+)*)$")
+
+
+def parse_model_name(name: str) -> tuple[str, dict[str, int]]:
+    """Split a modern model's name into its base name and its size options.
+
+    The grammar is ``BASE(-LETTER INT)*``: ``w`` width, ``d`` depth, ``h`` heads (ViT),
+    ``p`` patch size (ViT, Mixer). Dashes keep names free of commas and shell characters, so
+    they go into ``--models a,b`` as they are.
+
+    >>> parse_model_name("vit-w64-d4")
+    ('vit', {'width': 64, 'depth': 4})
+    >>> parse_model_name("resnet18")
+    ('resnet18', {})
+
+    Raises:
+        ValueError: not a modern model's name, an option the model does not have, or an option
+            given twice.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"model name must be a string, got {name!r}")
+    m = _NAME.match(name)
+    if m is None or m.group(1) not in _OPTIONS:
+        raise ValueError(
+            f"unknown model {name!r}; expected one of {', '.join(MODERN_MODELS)}, optionally "
+            "with size options such as resnet18-w16 or vit-w64-d4"
+        )
+    base, allowed = m.group(1), _OPTIONS[m.group(1)]
+    options: dict[str, int] = {}
+    for part in m.group(2).split("-")[1:]:
+        letter, value = part[0], int(part[1:])
+        if letter not in allowed:
+            known = ", ".join(f"-{k}N ({v})" for k, v in allowed.items())
+            raise ValueError(f"model {name!r}: {base} has no option -{letter}; it takes {known}")
+        if allowed[letter] in options:
+            raise ValueError(f"model {name!r}: option -{letter} given twice")
+        options[allowed[letter]] = value
+    return base, options
+
+
+def _shape(input_shape: Any) -> tuple[int, int, int]:
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, (tuple, list)):
+        raise TypeError(f"input_shape must be a (C, H, W) tuple of ints, got {input_shape!r}")
+    if len(input_shape) != 3:
+        raise ValueError(f"input_shape must be an image's (C, H, W), got {tuple(input_shape)}")
+    c, h, w = (check_int(f"input_shape[{i}]", v, low=1) for i, v in enumerate(input_shape))
+    return c, h, w
+
+
+# -- ResNet-18 ------------------------------------------------------------------------------------
+class _BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class ResNet18(nn.Module):
+    """The CIFAR ResNet-18: a 3x3 stem without max-pool, four stages of two basic blocks.
+
+    Stage widths ``width`` x (1, 2, 4, 8), strides 1, 2, 2, 2, batch norm, global average
+    pooling, one linear classifier (He et al. 2016, in the CIFAR form of common training code).
+    11,173,962 parameters at width 64 for 10 classes on 3 channels; about ``width**2`` / 64**2
+    of that at other widths (701,466 at width 16). Any input size works (the pooling is global).
+
+    Args:
+        num_classes: K outputs.
+        in_channels: C of the input ``(N, C, H, W)``.
+        width: the stem's and first stage's channels (64 published).
+    """
+
+    def __init__(self, num_classes: int, in_channels: int = 3, *, width: int = 64) -> None:
+        super().__init__()
+        k = check_int("num_classes", num_classes, low=2)
+        c = check_int("in_channels", in_channels, low=1)
+        w = check_int("width", width, low=1)
+        self.stem = nn.Sequential(
+            nn.Conv2d(c, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True)
+        )
+        blocks: list[nn.Module] = []
+        cin = w
+        for i, stride in enumerate((1, 2, 2, 2)):
+            cout = w * 2**i
+            blocks += [_BasicBlock(cin, cout, stride), _BasicBlock(cout, cout, 1)]
+            cin = cout
+        self.stages = nn.Sequential(*blocks)
+        self.classifier = nn.Linear(cin, k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """float ``(N, C, H, W)`` -> logits ``(N, K)``."""
+        h = self.stages(self.stem(x)).mean(dim=(2, 3))
+        return self.classifier(h)  # type: ignore[no-any-return]
+
+
+# -- patch models ---------------------------------------------------------------------------------
+class _Patches(nn.Module):
+    """Zero-pad ``(N, C, H, W)`` on the right and bottom to multiples of ``patch``, then embed
+    each ``patch x patch`` patch linearly: ``(N, P, width)`` with P = ceil(H/p) * ceil(W/p)."""
+
+    def __init__(self, in_channels: int, image_size: Any, patch: int, width: int) -> None:
+        super().__init__()
+        c = check_int("in_channels", in_channels, low=1)
+        if isinstance(image_size, (str, bytes)) or not isinstance(image_size, (tuple, list)):
+            raise TypeError(f"image_size must be a (height, width) pair, got {image_size!r}")
+        if len(image_size) != 2:
+            raise TypeError(f"image_size must be a (height, width) pair, got {image_size!r}")
+        h = check_int("image_size[0]", image_size[0], low=1)
+        w = check_int("image_size[1]", image_size[1], low=1)
+        patch = check_int("patch", patch, low=1)
+        self.pad = (0, -w % patch, 0, -h % patch)
+        self.num_patches = math.ceil(h / patch) * math.ceil(w / patch)
+        self.proj = nn.Conv2d(c, width, patch, patch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if any(self.pad):
+            x = F.pad(x, self.pad)
+        return self.proj(x).flatten(2).transpose(1, 2)  # type: ignore[no-any-return]
+
+
+def _mlp(width: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, width))
+
+
+class _Attention(nn.Module):
+    """A pre-norm transformer block: attention, then an MLP, each with a residual."""
+
+    def __init__(self, width: int, heads: int, mlp_ratio: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width)
+        self.attn = nn.MultiheadAttention(width, heads, batch_first=True)
+        self.norm2 = nn.LayerNorm(width)
+        self.mlp = _mlp(width, mlp_ratio * width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(x)
+        x = x + self.attn(h, h, h, need_weights=False)[0]
+        return x + self.mlp(self.norm2(x))  # type: ignore[no-any-return]
+
+
+class ViT(nn.Module):
+    """A small Vision Transformer: patch embedding, class token, pre-norm blocks, linear head.
+
+    The defaults are ViT-Lite-7/4 of Hassani et al. 2021 ("Escaping the Big Data Paradigm with
+    Compact Transformers"), a ViT sized for CIFAR: patch 4, 7 blocks, width 256, 4 heads, MLP
+    ratio 2; 3,722,250 parameters (the paper's 3.72M) for 10 classes on 32x32x3. Positional
+    embeddings are learned; an image whose sides are not multiples of ``patch`` is zero-padded
+    on the right and bottom.
+
+    Args:
+        num_classes: K outputs.
+        in_channels: C of the input ``(N, C, H, W)``.
+        image_size: ``(H, W)`` (sets the number of patches).
+        width: token features (a multiple of ``heads``).
+        depth: transformer blocks.
+        heads: attention heads.
+        patch: patch side in pixels.
+        mlp_ratio: hidden units of each block's MLP per token feature.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 3,
+        image_size: tuple[int, int] = (32, 32),
+        *,
+        width: int = 256,
+        depth: int = 7,
+        heads: int = 4,
+        patch: int = 4,
+        mlp_ratio: int = 2,
+    ) -> None:
+        super().__init__()
+        k = check_int("num_classes", num_classes, low=2)
+        w = check_int("width", width, low=1)
+        n_heads = check_int("heads", heads, low=1)
+        if w % n_heads:
+            raise ValueError(f"width must be a multiple of heads={n_heads}, got width={w}")
+        self.patches = _Patches(in_channels, image_size, patch, w)
+        self.cls = nn.Parameter(torch.zeros(1, 1, w))
+        self.pos = nn.Parameter(torch.randn(1, self.patches.num_patches + 1, w) * 0.02)
+        ratio = check_int("mlp_ratio", mlp_ratio, low=1)
+        self.blocks = nn.Sequential(
+            *(_Attention(w, n_heads, ratio) for _ in range(check_int("depth", depth, low=1)))
+        )
+        self.norm = nn.LayerNorm(w)
+        self.head = nn.Linear(w, k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """float ``(N, C, H, W)`` -> logits ``(N, K)``."""
+        t = self.patches(x)
+        t = torch.cat([self.cls.expand(t.shape[0], -1, -1), t], dim=1) + self.pos
+        return self.head(self.norm(self.blocks(t)[:, 0]))  # type: ignore[no-any-return]
+
+
+class _MixerBlock(nn.Module):
+    def __init__(self, tokens: int, width: int, token_hidden: int, channel_hidden: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(width)
+        self.token_mlp = _mlp(tokens, token_hidden)
+        self.norm2 = nn.LayerNorm(width)
+        self.channel_mlp = _mlp(width, channel_hidden)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.token_mlp(self.norm1(x).transpose(1, 2)).transpose(1, 2)
+        return x + self.channel_mlp(self.norm2(x))  # type: ignore[no-any-return]
+
+
+class MLPMixer(nn.Module):
+    """An MLP-Mixer (Tolstikhin et al. 2021): patches, then blocks of token and channel MLPs.
+
+    Token MLPs of ``width // 2`` hidden units mix across patches, channel MLPs of ``4 * width``
+    across features; global average pooling and a linear head. Defaults: patch 4, 8 blocks,
+    width 256; 4,360,970 parameters for 10 classes on 32x32x3.
+
+    Args:
+        num_classes: K outputs.
+        in_channels: C of the input ``(N, C, H, W)``.
+        image_size: ``(H, W)`` (sets the number of patches).
+        width: features per patch.
+        depth: mixer blocks.
+        patch: patch side in pixels.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int = 3,
+        image_size: tuple[int, int] = (32, 32),
+        *,
+        width: int = 256,
+        depth: int = 8,
+        patch: int = 4,
+    ) -> None:
+        super().__init__()
+        k = check_int("num_classes", num_classes, low=2)
+        w = check_int("width", width, low=2)
+        self.patches = _Patches(in_channels, image_size, patch, w)
+        n = self.patches.num_patches
+        self.blocks = nn.Sequential(
+            *(_MixerBlock(n, w, w // 2, 4 * w) for _ in range(check_int("depth", depth, low=1)))
+        )
+        self.norm = nn.LayerNorm(w)
+        self.head = nn.Linear(w, k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """float ``(N, C, H, W)`` -> logits ``(N, K)``."""
+        return self.head(self.norm(self.blocks(self.patches(x))).mean(dim=1))  # type: ignore[no-any-return]
+
+
+class MLP(nn.Module):
+    """A plain MLP on the flattened image: ``depth`` hidden layers of ``width`` units, ReLU.
+
+    Defaults (our choice): 3 hidden layers of 512; 2,103,818 parameters for 10 classes on
+    32x32x3.
+
+    Args:
+        num_classes: K outputs.
+        in_features: values of one sample (``C * H * W``).
+        width: hidden units per layer.
+        depth: hidden layers.
+    """
+
+    def __init__(
+        self, num_classes: int, in_features: int, *, width: int = 512, depth: int = 3
+    ) -> None:
+        super().__init__()
+        k = check_int("num_classes", num_classes, low=2)
+        d = check_int("in_features", in_features, low=1)
+        w = check_int("width", width, low=1)
+        layers: list[nn.Module] = []
+        for _ in range(check_int("depth", depth, low=1)):
+            layers += [nn.Linear(d, w), nn.ReLU(inplace=True)]
+            d = w
+        self.layers = nn.Sequential(*layers, nn.Linear(d, k))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, C, H, W)`` -> logits ``(N, K)``."""
+        return self.layers(x.flatten(1))  # type: ignore[no-any-return]
+
+
+def build_modern(
+    name: str, input_shape: tuple[int, ...], num_classes: int, **options: Any
+) -> nn.Module:
+    """A fresh modern model from its name (:func:`parse_model_name`) for images ``(C, H, W)``.
+
+    ``options`` go to the constructor and override the name's size options.
+
+    Raises:
+        ValueError: an unknown name or option, or an input that is not an image's ``(C, H, W)``.
+    """
+    base, sized = parse_model_name(name)
+    kwargs: dict[str, Any] = {**sized, **options}
+    c, h, w = _shape(input_shape)
+    if base == "resnet18":
+        return ResNet18(num_classes, c, **kwargs)
+    if base == "vit":
+        return ViT(num_classes, c, (h, w), **kwargs)
+    if base == "mixer":
+        return MLPMixer(num_classes, c, (h, w), **kwargs)
+    return MLP(num_classes, c * h * w, **kwargs)
