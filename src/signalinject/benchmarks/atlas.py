@@ -27,7 +27,7 @@ from typing import Any
 
 from signalinject.benchmarks._files import atomic_write, make_dir
 from signalinject.benchmarks.report import Stat
-from signalinject.benchmarks.runner import BenchConfig, run
+from signalinject.benchmarks.runner import SUITES, BenchConfig, run
 from signalinject.benchmarks.scan import summarize_scan, write_scan_report
 
 Row = Mapping[str, Any]
@@ -73,7 +73,8 @@ class AtlasConfig:
             ``full_size``.
         signals: image signals; None: every registered image signal.
         full_size: the default models at their published sizes.
-        dataset: an image dataset (the embedded digits by default).
+        dataset: an image dataset (by default the image suite's, the embedded
+            ``noisy_digits``).
         epochs: torch training epochs; None: the image suite's (5).
         batch_size: torch batch size; None: the image suite's (64).
         seeds: one run of every cell per seed.
@@ -89,7 +90,7 @@ class AtlasConfig:
     models: tuple[str, ...] | None = None
     signals: tuple[str, ...] | None = None
     full_size: bool = False
-    dataset: str = "digits"
+    dataset: str = SUITES["images"].dataset
     epochs: int | None = None
     batch_size: int | None = None
     seeds: tuple[int, ...] = (0,)

@@ -353,16 +353,16 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
             "Run 'bench images' for every model and signal on the data (OUT/data) and on blank "
             "data (OUT/blank, the shut-down control); write OUT/atlas.md (the matrix), a heat "
             "map OUT/scan.png and per-cell OUT/scan.md, .csv, .json. Resumable. Default models "
-            "(parameters for 10 classes on the digits' 8x8x1): convnet 513,418, shallow_max "
-            "3,082, resnet18-w16 701,178, vit-w64-d4 136,138, mixer-w128-d4 534,938, mlp "
-            "563,722, decision_tree. --full-size: resnet18 11.2M, vit 3.7M, mixer 4.2M at "
-            "8x8x1 (4.4M at 32x32x3). A name's suffix sets a size: resnet18-w32, vit-w128-d6."
+            "(parameters for 10 classes at 32x32x3): convnet 608,778, shallow_max 3,594, "
+            "resnet18-w16 701,466, vit-w64-d4 142,026, mixer-w128-d4 569,994, mlp 2,103,818, "
+            "decision_tree; --full-size: resnet18 11.2M, vit 3.7M, mixer 4.4M. A name's "
+            "suffix sets a size: resnet18-w32, vit-w128-d6."
         ),
         formatter_class=HelpFormatter,
     )
-    p.add_argument(
-        "--dataset", default="digits", help=f"an image dataset: one of {', '.join(DATASETS)}"
-    )
+    images = SUITES["images"]
+    names = [d for d in DATASETS if suite_for(d) == images.name]
+    p.add_argument("--dataset", default=images.dataset, help=f"one of {', '.join(names)}")
     p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
     p.add_argument("--download", action="store_true", help="download missing real data")
     p.add_argument(

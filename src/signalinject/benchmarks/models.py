@@ -319,7 +319,7 @@ def build_model(
     if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, (tuple, list)):
         raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}")
     shape = tuple(check_int(f"input_shape[{i}]", v, low=1) for i, v in enumerate(input_shape))
-    if name not in ("convnet", "charcnn", "shallow_max", "perceptron"):
+    if name not in ("convnet", *CHARCNN_WIDTHS, "shallow_max", "perceptron"):
         return build_modern(name, shape, num_classes, **options)
     if name == "perceptron":
         return Perceptron(num_classes, math.prod(shape), **options)
