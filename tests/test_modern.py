@@ -3,7 +3,6 @@ determinism by seed, and the runner, scan and sweep accepting their names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,13 +22,7 @@ from signalinject.benchmarks.modern import (
 )
 from signalinject.benchmarks.runner import BenchConfig
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = ("resnet18-w4", "vit-w16-d1-h2", "mixer-w16-d1", "mlp-w16-d1")
