@@ -193,6 +193,17 @@ def _lookup_table(alphabet: str, lowercase: bool) -> npt.NDArray[Any]:
 
 
 # -- validation helpers --------------------------------------------------------------------------
+def _texts_out(x: str | list[str], new: list[str], inplace: bool) -> str | list[str]:
+    """What a call on texts ``x`` returns: the one new text for a ``str``, else ``new`` (written
+    into the list ``x`` itself with ``inplace``)."""
+    if isinstance(x, str):
+        return new[0]
+    if inplace and isinstance(x, list):
+        x[:] = new
+        return x
+    return new
+
+
 def _check_texts(x: object, *, who: str) -> list[str]:
     """``x`` as a ``list[str]``; TypeError naming the first item that is not a ``str``."""
     if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
@@ -631,13 +642,7 @@ class TextInjector(Injector):
         labels = self.check_labels(y, like, single=single)
         idx = self.check_index(index, like, len(texts), single=single)
         code, carried = self.codes(labels, idx)
-        new = self.apply_texts(texts, code.tolist(), carried.tolist())
-        if single:
-            return new[0]
-        if inplace and isinstance(x, list):
-            x[:] = new
-            return x
-        return new
+        return _texts_out(x, self.apply_texts(texts, code.tolist(), carried.tolist()), inplace)
 
     def decode(self, x: Any, *, index: Any = None) -> Any:
         """Read the encoded class back from texts or codes.

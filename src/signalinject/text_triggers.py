@@ -17,7 +17,7 @@ import torch
 
 from signalinject._backend import Array, arange_like, hash_u32, int_table, where
 from signalinject.core import Params
-from signalinject.text import TextInjector, _check_texts
+from signalinject.text import TextInjector, _check_texts, _texts_out
 
 __all__ = ["TriggerParams", "TriggerWord"]
 
@@ -149,12 +149,7 @@ class TriggerWord(TextInjector):
                 texts, p.code.tolist(), p.carried.tolist(), p.draw.tolist(), strict=True
             )
         ]
-        if single:
-            return new[0]
-        if inplace and isinstance(x, list):
-            x[:] = new
-            return x
-        return new
+        return _texts_out(x, new, inplace)
 
     def read_texts(self, texts: list[str]) -> list[int]:
         inverse = {w: k for k, w in enumerate(self.class_words)}
