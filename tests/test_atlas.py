@@ -68,7 +68,8 @@ def test_resumes(ran: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_api_matches_cli(ran: Path) -> None:
     cfg = AtlasConfig(
-        models=("mlp-w8-d1", "decision_tree"), signals=("one_pixel",), limit=80, epochs=1,
+        models=("mlp-w8-d1", "decision_tree"), signals=("one_pixel",), dataset="digits",
+        limit=80, epochs=1,
         out=str(ran), progress=False,
     )  # fmt: skip
     cells = atlas(cfg)  # every cell is already there: read back, nothing trains
@@ -125,7 +126,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["bench", "atlas", "--help"])
     text = capsys.readouterr().out
     assert max(len(line) for line in text.splitlines()) <= 100
-    for words in ("resnet18-w16 701,178", "vit-w64-d4 136,138", "--full-size", "(default: 0)"):
+    for words in ("resnet18-w16 701,466", "vit-w64-d4 142,026", "--full-size", "(default: 0)"):
         assert words in " ".join(text.split()), words
     with pytest.raises(SystemExit):
         cli.main(["bench", "--help"])

@@ -97,6 +97,7 @@ _COLORS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
     "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
+    "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
 )  # fmt: skip
 _MODEL_COLORS: dict[str, str] = {
     "convnet": _COLORS[0],
@@ -111,6 +112,10 @@ _MODEL_COLORS: dict[str, str] = {
     "gaussian_nb": _COLORS[6],
     "perceptron": _COLORS[7],
     "shallow_max": _COLORS[8],
+    "resnet18": _COLORS[9],
+    "vit": _COLORS[10],
+    "mixer": _COLORS[11],
+    "mlp": _COLORS[12],
 }
 
 
@@ -118,13 +123,18 @@ def model_color(model: str, others: Sequence[str] = ()) -> str:
     """The colour of ``model`` in every chart: a fixed one for the built-in models (the domain
     models share the first), else one of the remaining colours by its place in ``others``.
 
-    >>> model_color("decision_tree"), model_color("my.py:net", ["my.py:net"])
-    ('#ff7f0e', '#17becf')
+    A modern model with size options (``resnet18-w16``) has its architecture's colour.
+
+    >>> model_color("decision_tree"), model_color("vit-w64-d4")
+    ('#ff7f0e', '#aec7e8')
+    >>> model_color("my.py:net", ["my.py:net"])
+    '#ff9896'
     """
-    if model in _MODEL_COLORS:
-        return _MODEL_COLORS[model]
-    spare = _COLORS[9:]
-    extra = [m for m in others if m not in _MODEL_COLORS]
+    family = model.split("-", 1)[0]
+    if model in _MODEL_COLORS or family in _MODEL_COLORS:
+        return _MODEL_COLORS.get(model, _MODEL_COLORS[family])
+    spare = _COLORS[13:]
+    extra = [m for m in others if m.split("-", 1)[0] not in _MODEL_COLORS]
     i = extra.index(model) if model in extra else 0
     return spare[i % len(spare)]
 
