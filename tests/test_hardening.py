@@ -219,3 +219,26 @@ def test_a_frame_length_that_would_allocate_gigabytes_is_refused() -> None:
     with pytest.raises(ValueError, match=r"length must be in \[1, 16777216\], got 1099511627776"):
         si.CharQuantizer(length=2**40)
     assert si.CharQuantizer(length=2**24).length == 2**24
+
+
+# -- a layout is never guessed against the shape -------------------------------------------------
+@pytest.mark.parametrize("make", [si.OnePixel, si.OrthogonalNoise, si.ClassPatch])
+def test_a_shape_that_contradicts_the_default_layout_is_refused(make: Any) -> None:
+    inj = make(10)
+    y = np.array([3, 1])
+    nhwc = torch.zeros(2, 32, 32, 3, dtype=torch.uint8)  # a channels-last batch in torch
+    msg = r"a torch tensor of shape \(2, 32, 32, 3\) looks \(\.\.\., H, W, C\) \(3 channels\)"
+    with pytest.raises(ValueError, match=msg):
+        inj(nhwc, torch.from_numpy(y))
+    with pytest.raises(ValueError, match=msg):
+        inj.decode(nhwc)
+    nchw = np.zeros((2, 3, 32, 32), np.uint8)  # a channels-first batch in NumPy
+    with pytest.raises(
+        ValueError, match=r"looks \(\.\.\., C, H, W\) \(3 channels\).*channels_last"
+    ):
+        inj(nchw, y)
+    # said explicitly, either layout is taken as it is, and both give the same bits
+    a = inj(nhwc, torch.from_numpy(y), channels_last=True)
+    b = inj(nhwc.permute(0, 3, 1, 2), torch.from_numpy(y))
+    assert torch.equal(a.permute(0, 3, 1, 2), b)
+    assert inj.decode(a, channels_last=True).tolist() == [3, 1]

@@ -111,17 +111,14 @@ def _is_image(injector: Injector | Compose) -> bool:
     return all(isinstance(c, _image.ImageInjector) for c in children)
 
 
-#: Channel counts an image axis can plausibly hold (grey, grey+alpha, RGB, RGBA).
-_CHANNELS = range(1, 5)
-
-
 def _layout(who: str, injector: Injector | Compose, x: Any, channels_last: bool | None) -> bool:
     """The layout of image batch/sample ``x``: ``channels_last`` if given, else the default one
     (NumPy channels-last, torch channels-first) unless ``x``'s shape contradicts it.
 
     Raises:
         ValueError: no ``channels_last`` and the default layout's channel axis holds more than
-            4 channels while the other layout's holds 1 to 4, e.g. a torch ``(N, 32, 32, 3)``.
+            4 channels while the other layout's holds 1 to 4, e.g. a torch ``(N, 32, 32, 3)``
+            (the injectors' own rule, with ``who`` named).
     """
     default = not isinstance(x, torch.Tensor)
     if channels_last is not None:
@@ -130,17 +127,10 @@ def _layout(who: str, injector: Injector | Compose, x: Any, channels_last: bool 
         return default
     if x.ndim not in (3, 4):
         return default  # the injector explains the shape
-    first, last = int(x.shape[-3]), int(x.shape[-1])
-    here, there = (last, first) if default else (first, last)
-    if here not in _CHANNELS and there in _CHANNELS:
-        kind = "a NumPy array" if default else "a torch tensor"
-        seen = "(..., C, H, W)" if default else "(..., H, W, C)"
-        raise ValueError(
-            f"{who}: {kind} of shape {tuple(x.shape)} looks {seen} ({there} channels), not the "
-            f"default {'channels-last' if default else 'channels-first'} layout ({here} "
-            f"channels); pass channels_last={not default} if it is {seen}, or "
-            f"channels_last={default} to keep the default"
-        )
+    try:
+        _image._check_default_layout(x, default)
+    except ValueError as e:
+        raise ValueError(f"{who}: {e}") from None
     return default
 
 
@@ -711,9 +701,9 @@ class InjectTransform:
 def _layout_from_shape(who: str, shape: Sequence[int]) -> bool:
     """Channels-last (True) or first (False) from a sample shape ``(A, B, C)``, else refuse."""
     first, last = int(shape[0]), int(shape[-1])
-    if last in _CHANNELS and first not in _CHANNELS:
+    if last in _image._CHANNELS and first not in _image._CHANNELS:
         return True
-    if first in _CHANNELS and last not in _CHANNELS:
+    if first in _image._CHANNELS and last not in _image._CHANNELS:
         return False
     raise ValueError(
         f"{who}: the layout of images of shape {tuple(shape)} is ambiguous (either axis could "

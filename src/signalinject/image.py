@@ -243,12 +243,34 @@ def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[A
         what = f"one image {one} for an integer label" if single else f"a batch {batch}"
         hint = " (a channel axis is required: grayscale has C=1)" if x.ndim == want - 1 else ""
         raise ValueError(f"images must be {what}, got shape {tuple(x.shape)}{hint}")
+    if channels_last is None:
+        _check_default_layout(x, cl)
     x4 = x[None] if single else x
     if not cl:
         x4 = x4.permute(0, 2, 3, 1) if isinstance(x4, torch.Tensor) else x4.transpose(0, 2, 3, 1)
     if min(x4.shape[1:]) == 0:
         raise ValueError(f"images must have non-empty H, W and C, got shape {tuple(x.shape)}")
     return x4, single
+
+
+#: Channel counts an image axis plausibly holds (grey, grey + alpha, RGB, RGBA).
+_CHANNELS = range(1, 5)
+
+
+def _check_default_layout(x: Array, cl: bool) -> None:
+    """Refuse a shape that contradicts the default layout instead of guessing: more than 4
+    channels where the default puts them, and 1 to 4 where the other layout would (a torch
+    ``(N, 32, 32, 3)`` is a channels-last batch, not 32 channels of 32x3 images)."""
+    first, last = int(x.shape[-3]), int(x.shape[-1])
+    here, there = (last, first) if cl else (first, last)
+    if here not in _CHANNELS and there in _CHANNELS:
+        kind = "a NumPy array" if cl else "a torch tensor"
+        seen = "(..., C, H, W)" if cl else "(..., H, W, C)"
+        raise ValueError(
+            f"{kind} of shape {tuple(x.shape)} looks {seen} ({there} channels), not the default "
+            f"{'channels-last' if cl else 'channels-first'} layout ({here} channels); pass "
+            f"channels_last={not cl} if it is {seen}, or channels_last={cl} to keep the default"
+        )
 
 
 def _check_decodable(x: Array) -> None:
