@@ -387,6 +387,7 @@ for h in history:
 json.dump({"seen": net.seen, "history": history, "idx": idxs,
            "weight": net.linear.weight.flatten().tolist()},
           open(f"{sys.argv[1]}/rank{rank}.json", "w"))
+torch.distributed.destroy_process_group()  # before exit: gloo's threads can abort it otherwise
 """
 
 

@@ -206,10 +206,15 @@ def run_grid(
         rows = run_share(share)
         return rows if share.count == 1 else None
     bind_device(local)
-    if parallel == "ddp":  # train.fit sets up the process group and DDP, as for one cell
-        rows = run_share(share)
-        return rows if share.write else None
     import torch.distributed as dist
+
+    if parallel == "ddp":  # train.fit sets up the process group and DDP, as for one cell
+        try:
+            rows = run_share(share)
+        finally:  # a group left to the interpreter's exit can abort it (gloo's threads)
+            if dist.is_initialized():
+                dist.destroy_process_group()
+        return rows if share.write else None
 
     from signalinject.benchmarks.train import local_training
 
