@@ -202,8 +202,17 @@ def _add_grid_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
+def _add_data_options(p: argparse.ArgumentParser, suite: Suite) -> None:
+    """``--dataset`` (the suite's data sets, its default), ``--data-dir`` and ``--download``."""
     from signalinject.benchmarks.datasets import DATASETS
+
+    names = [d for d in DATASETS if suite_for(d) == suite.name]
+    p.add_argument("--dataset", default=suite.dataset, help=f"one of {', '.join(names)}")
+    p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
+    p.add_argument("--download", action="store_true", help="download missing real data")
+
+
+def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
 
     what = "images (Table 1)" if suite.kind == "image" else "text (Table 3)"
     p = subparsers.add_parser(
@@ -216,10 +225,7 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         ),
         formatter_class=HelpFormatter,
     )
-    names = [d for d in DATASETS if suite_for(d) == suite.name]  # this suite's data sets
-    p.add_argument("--dataset", default=suite.dataset, help=f"one of {', '.join(names)}")
-    p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
-    p.add_argument("--download", action="store_true", help="download missing real data")
+    _add_data_options(p, suite)
     p.add_argument(
         "--signals",
         type=_csv("signals"),
@@ -344,7 +350,6 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
 def add_atlas_parser(subparsers: Subparsers) -> None:
     """``signalinject bench atlas``: models x signals x seeds, on the data and on blank data."""
     from signalinject.benchmarks.atlas import CPU_MODELS, FULL_SIZE_MODELS
-    from signalinject.benchmarks.datasets import DATASETS
 
     p = subparsers.add_parser(
         "atlas",
@@ -360,11 +365,7 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
         ),
         formatter_class=HelpFormatter,
     )
-    images = SUITES["images"]
-    names = [d for d in DATASETS if suite_for(d) == images.name]
-    p.add_argument("--dataset", default=images.dataset, help=f"one of {', '.join(names)}")
-    p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
-    p.add_argument("--download", action="store_true", help="download missing real data")
+    _add_data_options(p, SUITES["images"])
     p.add_argument(
         "--models", type=_csv("models"), default=argparse.SUPPRESS, metavar="A,B",
         help=f"models (default: {','.join(CPU_MODELS)}; --full-size: {','.join(FULL_SIZE_MODELS)})",
