@@ -53,7 +53,7 @@ class CpuRoute:
 
     Attributes:
         tensor_views: inject CPU tensors through NumPy views of their memory (the default, see
-            :func:`numpy_view`); False: torch's own kernels, as on an accelerator.
+            `numpy_view`); False: torch's own kernels, as on an accelerator.
         block_bytes: bytes per block of the blocked loops (the noise of ``OrthogonalNoise``,
             the text injectors' copy-check-write); None: each loop's measured default.
     """
@@ -70,13 +70,14 @@ _ROUTE: contextvars.ContextVar[CpuRoute] = contextvars.ContextVar(
 
 @contextlib.contextmanager
 def cpu_route(**changes: Any) -> Iterator[CpuRoute]:
-    """Run the enclosed calls with :class:`CpuRoute` fields changed (any path is then reachable
+    """Run the enclosed calls with `CpuRoute` fields changed (any path is then reachable
     without touching module globals); the previous route is restored on exit.
 
-    >>> import torch
-    >>> with cpu_route(tensor_views=False):
-    ...     numpy_view(torch.zeros(2)) is None
-    True
+    Examples:
+        >>> import torch
+        >>> with cpu_route(tensor_views=False):
+        ...     numpy_view(torch.zeros(2)) is None
+        True
 
     Raises:
         TypeError: an unknown field, or a value of the wrong type.
@@ -290,7 +291,7 @@ def numpy_view(x: Array) -> npt.NDArray[Any] | None:
     arithmetic, same bits): single-threaded, they are faster here for the small ``O(N)`` draws
     and strided writes, and they do not stall the way torch's intra-op threads do on a busy
     machine. None where NumPy cannot view the tensor (on an accelerator, tracking gradients,
-    bfloat16, a conjugate or negative bit set), or where :func:`cpu_route` turned the views
+    bfloat16, a conjugate or negative bit set), or where `cpu_route` turned the views
     off: those keep torch's kernels.
     """
     if isinstance(x, np.ndarray):
@@ -323,7 +324,7 @@ def empty_like_host(x: torch.Tensor) -> torch.Tensor | None:
     does not: writing a fresh 600 MB batch measured 73 ms in NumPy's memory against 267 ms in
     torch's, most of it page faults. The result is a plain ``torch.Tensor`` (one that cannot be
     resized beyond its size, as any ``torch.from_numpy`` tensor). None where ``x`` is not a
-    dense tensor that :func:`numpy_view` can view, or is a tensor subclass: allocate with torch
+    dense tensor that `numpy_view` can view, or is a tensor subclass: allocate with torch
     then.
     """
     # An empty tensor: nothing to gain, and its strides are a convention.

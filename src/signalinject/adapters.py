@@ -4,16 +4,22 @@ Every adapter keys the per-sample draws by the sample's *dataset index* (plus ``
 which keeps the keys of a validation or test split apart from the training split's), so a sample
 is injected the same way whatever the batch, shuffling, DataLoader worker, epoch or DDP rank:
 
-- :class:`IndexedDataset` + :class:`InjectCollate` (the fast path): the DataLoader workers
-  collate and inject whole batches; the result equals :class:`InjectedDataset`'s, bit for bit.
-- :class:`InjectedDataset` wraps a map-style dataset of ``(sample, label)`` items and injects on
-  the CPU, in ``__getitem__``, into the raw sample (before any ``transform``).
-- :class:`IndexedDataset` + :func:`inject_batch`: the loader yields ``(x, y, index)`` and whole
-  batches are injected after they reach the GPU (also inside a ``torch.compile``'d step).
-- :class:`InjectTransform` is a transform of ``(image, label, index)`` for
-  ``torchvision.transforms.v2.Compose`` (the index comes from :class:`IndexedDataset`).
-- :func:`hf_inject` injects a Hugging Face ``Dataset`` or ``IterableDataset`` column in its stored
-  layout and dtype; :class:`HFInjectMap` is the function it gives ``map``.
+- [`IndexedDataset`][signalinject.adapters.IndexedDataset] +
+  [`InjectCollate`][signalinject.adapters.InjectCollate] (the fast path): the DataLoader workers
+  collate and inject whole batches; the result equals
+  [`InjectedDataset`][signalinject.adapters.InjectedDataset]'s, bit for bit.
+- [`InjectedDataset`][signalinject.adapters.InjectedDataset] wraps a map-style dataset of ``(sample,
+  label)`` items and injects on the CPU, in ``__getitem__``, into the raw sample (before any
+  ``transform``).
+- [`IndexedDataset`][signalinject.adapters.IndexedDataset] +
+  [`inject_batch`][signalinject.adapters.inject_batch]: the loader yields ``(x, y, index)`` and
+  whole batches are injected after they reach the GPU (also inside a ``torch.compile``'d step).
+- [`InjectTransform`][signalinject.adapters.InjectTransform] is a transform of ``(image, label,
+  index)`` for ``torchvision.transforms.v2.Compose`` (the index comes from
+  [`IndexedDataset`][signalinject.adapters.IndexedDataset]).
+- [`hf_inject`][signalinject.adapters.hf_inject] injects a Hugging Face ``Dataset`` or
+  ``IterableDataset`` column in its stored layout and dtype;
+  [`HFInjectMap`][signalinject.adapters.HFInjectMap] is the function it gives ``map``.
 
 Layouts are never guessed: an image batch whose shape contradicts the layout in force (NumPy
 channels-last, torch channels-first, or ``channels_last=``) is refused, e.g. a torch batch
@@ -22,8 +28,8 @@ channels-last ``(H, W, C)`` (grayscale gets ``C=1``), in the image's own dtype, 
 Pillow is never imported by this module: a sample is a PIL image only if ``PIL.Image`` is loaded.
 
 Injectors and ``Compose`` are allow-listed for ``torch.load(weights_only=True)`` when this module
-is imported (:func:`checkpoint_globals`), so they can be stored in checkpoints, e.g. as Lightning
-hyperparameters.
+is imported ([`checkpoint_globals`][signalinject.adapters.checkpoint_globals]), so they can be
+stored in checkpoints, e.g. as Lightning hyperparameters.
 """
 
 from __future__ import annotations
@@ -190,7 +196,8 @@ def pil_to_array(image: Any) -> npt.NDArray[Any]:
 
 
 def _array_to_pil(arr: npt.NDArray[Any], like: Any) -> Any:
-    """The inverse of :func:`pil_to_array`, refusing a result whose mode differs from ``like``."""
+    """The inverse of [`pil_to_array`][signalinject.adapters.pil_to_array], refusing a result whose
+    mode differs from ``like``."""
     from PIL import Image  # Pillow is loaded: ``like`` is a PIL image
 
     out = Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
@@ -231,7 +238,7 @@ def _inject_one(
 
 
 def _layout_kw(who: str, injector: Injector | Compose, x: Any, cl: bool | None) -> dict[str, Any]:
-    """``{"channels_last": ...}`` for image injectors (checked by :func:`_layout`), else ``{}``."""
+    """``{"channels_last": ...}`` for image injectors (checked by `_layout`), else ``{}``."""
     if not _is_image(injector):
         return {} if cl is None else {"channels_last": cl}
     return {"channels_last": _layout(who, injector, x, cl)}
@@ -268,16 +275,17 @@ class InjectedDataset(Dataset[tuple[Any, ...]]):
 
     ``ds[i]`` reads ``(sample, label) = base[i]``, injects into the raw ``sample`` keyed by
     ``i + index_offset`` (before ``transform``: "the pixel holds the class number" means the raw
-    pixel), then applies ``transform`` to the injected sample. :class:`InjectCollate` gives the
-    same batches several times faster.
+    pixel), then applies ``transform`` to the injected sample.
+    [`InjectCollate`][signalinject.adapters.InjectCollate] gives the same batches several times
+    faster.
 
     Args:
         base: map-style dataset of ``(sample, label)`` items; samples are NumPy arrays, torch
             tensors (subclasses kept), PIL images (returned as NumPy ``(H, W, C)`` arrays, see
-            :func:`pil_to_array`) or ``str`` (for text injectors).
+            [`pil_to_array`][signalinject.adapters.pil_to_array]) or ``str`` (for text injectors).
             Labels are integers in ``[0, num_classes)`` (int, NumPy or 0-d tensor).
-        injector: an :class:`~signalinject.core.Injector` or
-            :class:`~signalinject.core.Compose`.
+        injector: an [`Injector`][signalinject.core.Injector] or
+            [`Compose`][signalinject.core.Compose].
         transform: applied to the injected sample (e.g. ``ToTensor``, normalization).
         return_index: yield ``(sample, label, key)`` instead of ``(sample, label)``.
         channels_last: layout override passed to image injectors (default: the injector's,
@@ -290,13 +298,14 @@ class InjectedDataset(Dataset[tuple[Any, ...]]):
     raises a ``TypeError``/``ValueError`` naming its index. The wrapper pickles whenever ``base``
     and ``transform`` do (DataLoader workers).
 
-    >>> import numpy as np, signalinject as si
-    >>> base = [(np.zeros((4, 4, 1), np.uint8), 3), (np.zeros((4, 4, 1), np.uint8), 7)]
-    >>> ds = si.InjectedDataset(base, si.OnePixel(num_classes=10))
-    >>> x, y = ds[1]
-    >>> raw, _ = base[1]
-    >>> int(x[0, 0, 0]), y, int(raw[0, 0, 0])
-    (7, 7, 0)
+    Examples:
+        >>> import numpy as np, signalinject as si
+        >>> base = [(np.zeros((4, 4, 1), np.uint8), 3), (np.zeros((4, 4, 1), np.uint8), 7)]
+        >>> ds = si.InjectedDataset(base, si.OnePixel(num_classes=10))
+        >>> x, y = ds[1]
+        >>> raw, _ = base[1]
+        >>> int(x[0, 0, 0]), y, int(raw[0, 0, 0])
+        (7, 7, 0)
     """
 
     def __init__(
@@ -353,21 +362,24 @@ class IndexedDataset(Dataset[tuple[Any, ...]]):
     """Yield ``(sample, label, key)``: the key of the draws (the dataset index plus
     ``index_offset``) travels with the sample.
 
-    The index is what :func:`inject_batch` (on-device injection) and :class:`InjectTransform`
-    (inside torchvision v2 pipelines) need, since a transform alone never sees it.
+    The index is what [`inject_batch`][signalinject.adapters.inject_batch] (on-device injection) and
+    [`InjectTransform`][signalinject.adapters.InjectTransform] (inside torchvision v2 pipelines)
+    need, since a transform alone never sees it.
 
     Args:
         base: map-style dataset of ``(sample, label)`` items (not modified).
         transforms: optional joint transform called as ``transforms(sample, label, index)`` and
             returning ``(sample, label, index)``, e.g. a ``torchvision.transforms.v2.Compose``
-            that holds an :class:`InjectTransform`.
-        index_offset: added to every dataset index (see :class:`InjectedDataset`).
+            that holds an [`InjectTransform`][signalinject.adapters.InjectTransform].
+        index_offset: added to every dataset index (see
+            [`InjectedDataset`][signalinject.adapters.InjectedDataset]).
 
-    >>> import numpy as np, signalinject as si
-    >>> ds = si.IndexedDataset([(np.zeros((2, 2, 1)), 1), (np.ones((2, 2, 1)), 0)])
-    >>> _, y, i = ds[-1]
-    >>> y, i
-    (0, 1)
+    Examples:
+        >>> import numpy as np, signalinject as si
+        >>> ds = si.IndexedDataset([(np.zeros((2, 2, 1)), 1), (np.ones((2, 2, 1)), 0)])
+        >>> _, y, i = ds[-1]
+        >>> y, i
+        (0, 1)
     """
 
     def __init__(
@@ -443,7 +455,8 @@ def _raise_label(who: str, row: int, label: int, index: Any, k: int) -> None:
 def _inject_batch(
     who: str, injector: Injector | Compose, x: Any, y: Any, index: Any, kwargs: dict[str, Any]
 ) -> Any:
-    """:func:`inject_batch` without the ``torch.compile`` guard (also run by InjectCollate)."""
+    """[`inject_batch`][signalinject.adapters.inject_batch] without the ``torch.compile`` guard
+    (also run by InjectCollate)."""
     if isinstance(x, torch.Tensor):
         # Labels and indices are collated on the CPU; move them next to the data.
         if isinstance(y, torch.Tensor):
@@ -463,14 +476,15 @@ def _inject_batch(
 def inject_batch(injector: Injector | Compose, x: Any, y: Any, index: Any, **kwargs: Any) -> Any:
     """Inject a collated batch where it lives (e.g. on the GPU), keyed by its dataset indices.
 
-    With ``(x, y, index)`` from a DataLoader over :class:`IndexedDataset`, the result equals
-    :class:`InjectedDataset`'s output sample by sample (on the same raw samples and layout).
-    Inside a ``torch.compile``'d function it runs eagerly (one graph break) and gives the eager
-    result.
+    With ``(x, y, index)`` from a DataLoader over
+    [`IndexedDataset`][signalinject.adapters.IndexedDataset], the result equals
+    [`InjectedDataset`][signalinject.adapters.InjectedDataset]'s output sample by sample (on the
+    same raw samples and layout). Inside a ``torch.compile``'d function it runs eagerly (one graph
+    break) and gives the eager result.
 
     Args:
-        injector: an :class:`~signalinject.core.Injector` or
-            :class:`~signalinject.core.Compose`.
+        injector: an [`Injector`][signalinject.core.Injector] or
+            [`Compose`][signalinject.core.Compose].
         x: the batch ``(N, ...)``: tensor (any device; subclasses kept), NumPy array, or
             ``list[str]`` for text injectors.
         y: int labels ``(N,)`` (tensor on any device, NumPy, list).
@@ -495,12 +509,14 @@ def inject_batch(injector: Injector | Compose, x: Any, y: Any, index: Any, **kwa
 def decode_batch(
     injector: Injector | Compose, x: Any, *, index: Any = None, channels_last: bool | None = None
 ) -> Any:
-    """``injector.decode(x)`` with the layout checks of :func:`inject_batch`.
+    """``injector.decode(x)`` with the layout checks of
+    [`inject_batch`][signalinject.adapters.inject_batch].
 
     Args:
-        injector: an :class:`~signalinject.core.Injector` or
-            :class:`~signalinject.core.Compose`.
-        x: an injected batch (or one sample), as :func:`inject_batch` takes it.
+        injector: an [`Injector`][signalinject.core.Injector] or
+            [`Compose`][signalinject.core.Compose].
+        x: an injected batch (or one sample), as
+            [`inject_batch`][signalinject.adapters.inject_batch] takes it.
         index: the samples' keys, for the signals that need them (``RandomPixel``).
         channels_last: the layout (default: channels-first for tensors, channels-last for
             arrays; a batch whose shape contradicts it is refused).
@@ -522,32 +538,38 @@ def decode_batch(
 class InjectCollate:
     """A DataLoader ``collate_fn`` that injects whole batches in the workers (the fast path).
 
-    Give it a DataLoader over :class:`IndexedDataset` (whose items are ``(sample, label,
-    key)``): it stacks the raw samples, injects the batch in one vectorized call keyed by the
-    keys, applies ``transform`` to each injected sample and collates with ``collate_fn``. The
-    batches are bit-identical to those of the same DataLoader over :class:`InjectedDataset`
-    (same ``transform``, ``channels_last``, ``index_offset``), at a fraction of the cost.
+    Give it a DataLoader over [`IndexedDataset`][signalinject.adapters.IndexedDataset] (whose items
+    are ``(sample, label, key)``): it stacks the raw samples, injects the batch in one vectorized
+    call keyed by the keys, applies ``transform`` to each injected sample and collates with
+    ``collate_fn``. The batches are bit-identical to those of the same DataLoader over
+    [`InjectedDataset`][signalinject.adapters.InjectedDataset] (same ``transform``,
+    ``channels_last``, ``index_offset``), at a fraction of the cost.
 
     Args:
-        injector: an :class:`~signalinject.core.Injector` or
-            :class:`~signalinject.core.Compose`.
-        transform: applied to each injected sample (as :class:`InjectedDataset`'s).
+        injector: an [`Injector`][signalinject.core.Injector] or
+            [`Compose`][signalinject.core.Compose].
+        transform: applied to each injected sample (as
+            [`InjectedDataset`][signalinject.adapters.InjectedDataset]'s).
         return_index: batches ``(x, y, key)`` instead of ``(x, y)``.
-        channels_last: layout of the samples (as :class:`InjectedDataset`'s).
+        channels_last: layout of the samples (as
+            [`InjectedDataset`][signalinject.adapters.InjectedDataset]'s).
         collate_fn: collates the ``(sample, label)`` pairs (default:
             ``torch.utils.data.default_collate``).
 
     Samples may be NumPy arrays, tensors (subclasses kept), PIL images (as NumPy arrays) or
     ``str``; the samples of one batch must share their shape and dtype.
 
-    >>> import torch, signalinject as si
-    >>> from torch.utils.data import DataLoader, TensorDataset
-    >>> base = TensorDataset(torch.zeros(4, 1, 2, 2, dtype=torch.uint8), torch.tensor([3, 1, 4, 1]))
-    >>> inj = si.OnePixel(num_classes=10)
-    >>> loader = DataLoader(si.IndexedDataset(base), batch_size=4, collate_fn=si.InjectCollate(inj))
-    >>> x, y = next(iter(loader))
-    >>> x[:, 0, 0, 0].tolist(), y.tolist()
-    ([3, 1, 4, 1], [3, 1, 4, 1])
+    Examples:
+        >>> import torch, signalinject as si
+        >>> from torch.utils.data import DataLoader, TensorDataset
+        >>> images = torch.zeros(4, 1, 2, 2, dtype=torch.uint8)
+        >>> base = TensorDataset(images, torch.tensor([3, 1, 4, 1]))
+        >>> inj = si.OnePixel(num_classes=10)
+        >>> collate = si.InjectCollate(inj)
+        >>> loader = DataLoader(si.IndexedDataset(base), batch_size=4, collate_fn=collate)
+        >>> x, y = next(iter(loader))
+        >>> x[:, 0, 0, 0].tolist(), y.tolist()
+        ([3, 1, 4, 1], [3, 1, 4, 1])
     """
 
     injector: Injector | Compose
@@ -645,23 +667,25 @@ def _describe(v: Any) -> str:
 class InjectTransform:
     """A torchvision-v2-compatible transform of ``(image, label, index)``.
 
-    Use it inside ``torchvision.transforms.v2.Compose`` over :class:`IndexedDataset` (which
-    supplies the index) and place it where the image holds raw pixel values, e.g. right after
-    ``v2.ToImage()`` and before ``v2.ToDtype(..., scale=True)``. ``tv_tensors.Image`` and other
-    tensor subclasses keep their type (and metadata); plain tensors stay plain; PIL images stay
-    PIL images of the same mode; NumPy arrays stay arrays. Labels and indices pass through.
+    Use it inside ``torchvision.transforms.v2.Compose`` over
+    [`IndexedDataset`][signalinject.adapters.IndexedDataset] (which supplies the index) and place it
+    where the image holds raw pixel values, e.g. right after ``v2.ToImage()`` and before
+    ``v2.ToDtype(..., scale=True)``. ``tv_tensors.Image`` and other tensor subclasses keep their
+    type (and metadata); plain tensors stay plain; PIL images stay PIL images of the same mode;
+    NumPy arrays stay arrays. Labels and indices pass through.
 
     Args:
-        injector: an :class:`~signalinject.core.Injector` or
-            :class:`~signalinject.core.Compose`.
+        injector: an [`Injector`][signalinject.core.Injector] or
+            [`Compose`][signalinject.core.Compose].
         channels_last: layout override for image injectors (default: the injector's,
             channels-first for tensors).
 
-    >>> import torch, signalinject as si
-    >>> t = si.InjectTransform(si.OnePixel(num_classes=10))
-    >>> img, y, i = t(torch.zeros(3, 4, 4, dtype=torch.uint8), 6, 0)
-    >>> img[:, 0, 0].tolist(), y, i
-    ([6, 6, 6], 6, 0)
+    Examples:
+        >>> import torch, signalinject as si
+        >>> t = si.InjectTransform(si.OnePixel(num_classes=10))
+        >>> img, y, i = t(torch.zeros(3, 4, 4, dtype=torch.uint8), 6, 0)
+        >>> img[:, 0, 0].tolist(), y, i
+        ([6, 6, 6], 6, 0)
     """
 
     injector: Injector | Compose
@@ -715,10 +739,10 @@ def _layout_from_shape(who: str, shape: Sequence[int]) -> bool:
 class HFInjectMap:
     """A function for ``datasets.Dataset.map(fn, batched=True, with_indices=True)``.
 
-    :func:`hf_inject` builds it from the dataset's features and calls ``map``; use this class
-    directly only to pass it to ``map`` yourself. Injects ``batch[column]`` with labels from
-    ``batch[label_column]``, keyed by ``batch[index_column]`` (a stable id) or else by the row
-    indices ``map`` passes, plus ``index_offset``; returns ``{output_column: injected}``
+    [`hf_inject`][signalinject.adapters.hf_inject] builds it from the dataset's features and calls
+    ``map``; use this class directly only to pass it to ``map`` yourself. Injects ``batch[column]``
+    with labels from ``batch[label_column]``, keyed by ``batch[index_column]`` (a stable id) or else
+    by the row indices ``map`` passes, plus ``index_offset``; returns ``{output_column: injected}``
     (default: ``column`` itself, replaced).
 
     The column may hold PIL images (channels-last; returned as PIL images of the same mode),
@@ -734,14 +758,15 @@ class HFInjectMap:
     ``with_indices`` (it counts per worker and follows the shuffle).
 
     Args:
-        injector: an :class:`~signalinject.core.Injector` or
-            :class:`~signalinject.core.Compose`.
+        injector: an [`Injector`][signalinject.core.Injector] or
+            [`Compose`][signalinject.core.Compose].
         column: the column holding the samples.
         label_column: the column holding the integer labels.
         output_column: where to write the injected samples (default: ``column``).
         channels_last: the layout of array/tensor images (default: read from their shape).
         index_column: a column of stable integer ids to key the draws by.
-        index_offset: added to every key (see :class:`InjectedDataset`).
+        index_offset: added to every key (see
+            [`InjectedDataset`][signalinject.adapters.InjectedDataset]).
         dtype: the stored dtype of array/tensor samples (e.g. ``"uint8"``): injected and
             returned in it.
 
@@ -952,14 +977,15 @@ def hf_inject(
 
     Args:
         dataset: a ``datasets.Dataset`` or ``datasets.IterableDataset``.
-        injector: an :class:`~signalinject.core.Injector` or
-            :class:`~signalinject.core.Compose`.
+        injector: an [`Injector`][signalinject.core.Injector] or
+            [`Compose`][signalinject.core.Compose].
         column: the column holding the samples.
         label_column: the column holding the integer labels.
         output_column: where to write the injected samples (default: ``column``).
         index_column: a column of stable integer ids to key the draws by (required for an
             ``IterableDataset``).
-        index_offset: added to every key (see :class:`InjectedDataset`).
+        index_offset: added to every key (see
+            [`InjectedDataset`][signalinject.adapters.InjectedDataset]).
         channels_last: overrides the layout the feature declares.
         **map_kwargs: passed to ``map`` (``num_proc=``, ``batch_size=``, ...).
 

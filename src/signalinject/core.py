@@ -1,14 +1,16 @@
 """The ``Injector`` base class, the registry of signals, ``Compose`` and configurations.
 
 An injector is a small frozen dataclass. Calling it on data ``x`` with labels ``y`` draws the
-per-sample parameters from ``(seed, index, y)`` (:meth:`Injector.codes`) and then writes them in
-one vectorized pass. Domain subclasses (:mod:`signalinject.image`, :mod:`signalinject.text`)
-implement ``__call__`` and ``decode``.
+per-sample parameters from ``(seed, index, y)``
+([`Injector.codes`][signalinject.core.Injector.codes]) and then writes them in one vectorized pass.
+Domain subclasses ([`signalinject.image`][signalinject.image],
+[`signalinject.text`][signalinject.text]) implement ``__call__`` and ``decode``.
 
 A signal registers by being defined: a subclass that declares a ``name`` (``one_pixel``) is a
-signal of the registry (:func:`get_signal`, :func:`list_signals`), which the benchmarks, ``show``,
-the throughput benchmark and the tests read. Its ``name`` keys its configuration and, through
-``stream``, its random draws, so moving or renaming the class changes neither.
+signal of the registry ([`get_signal`][signalinject.core.get_signal],
+[`list_signals`][signalinject.core.list_signals]), which the benchmarks, ``show``, the throughput
+benchmark and the tests read. Its ``name`` keys its configuration and, through ``stream``, its
+random draws, so moving or renaming the class changes neither.
 """
 
 from __future__ import annotations
@@ -85,9 +87,11 @@ def _register(cls: type[Injector]) -> None:
 def get_signal(name: str) -> type[Injector]:
     """The signal class registered as ``name``, one of its aliases or its ``module.qualname``.
 
-    >>> import signalinject as si
-    >>> si.get_signal("one_pixel") is si.get_signal("signalinject.image.OnePixel") is si.OnePixel
-    True
+    Examples:
+        >>> import signalinject as si
+        >>> cls = si.get_signal("one_pixel")
+        >>> cls is si.get_signal("signalinject.image.OnePixel") is si.OnePixel
+        True
 
     Raises:
         ValueError: no signal answers to ``name``; the message lists the known names.
@@ -103,9 +107,10 @@ def get_signal(name: str) -> type[Injector]:
 def list_signals(kind: str | None = None) -> dict[str, type[Injector]]:
     """The registered signals by name, in definition order; ``kind``: only ``image``/``text``.
 
-    >>> import signalinject as si
-    >>> list(si.list_signals("text"))
-    ['mnemonic', 'length_encoding', 'pattern_char', 'trigger_word']
+    Examples:
+        >>> import signalinject as si
+        >>> list(si.list_signals("text"))
+        ['mnemonic', 'length_encoding', 'pattern_char', 'trigger_word']
     """
     if kind is not None and kind not in ("image", "text"):
         raise ValueError(f"kind must be 'image', 'text' or None, got {kind!r}")
@@ -117,7 +122,8 @@ P = TypeVar("P", bound="Params")
 
 @dataclasses.dataclass(frozen=True)
 class Params:
-    """Per-sample parameters (:meth:`Injector.make_params`): typed, one field per quantity.
+    """Per-sample parameters ([`Injector.make_params`][signalinject.core.Injector.make_params]):
+    typed, one field per quantity.
 
     Every field holds ``N`` rows (one per sample) on the batch's backend and device. Each signal
     family extends this class with what it writes (a small frozen dataclass: the fields say what
@@ -263,7 +269,7 @@ class Injector:
     #: Stable short name (``one_pixel``): declaring it registers the class as a signal. Configs,
     #: the random stream and the benchmarks' cell ids key on it, never on where the class lives.
     name: ClassVar[str]
-    #: Other names the signal answers to in :func:`get_signal` and :func:`from_config` (old
+    #: Other names the signal answers to in `get_signal` and `from_config` (old
     #: names, the ``module.qualname`` of a class that moved).
     aliases: ClassVar[tuple[str, ...]] = ()
     #: Id of the signal's random stream; frozen once published (default: crc32 of ``name``).
@@ -284,7 +290,7 @@ class Injector:
     #: Part of the benchmarks' default signal lists (the paper's signals).
     default_grid: ClassVar[bool] = False
     #: The 0.1.0 ``__class_fullname__`` of the signals that existed then: results' cell ids hash
-    #: the config in that form (:meth:`identity`), so 0.1.0 results keep resolving.
+    #: the config in that form (`identity`), so 0.1.0 results keep resolving.
     legacy_id: ClassVar[str | None] = None
     #: Largest ``num_classes`` the signal can encode (None: unbounded or known at call time).
     capacity: ClassVar[int | None] = None
@@ -323,7 +329,8 @@ class Injector:
         self._validate()
 
     def _normalize(self) -> None:
-        """Check and normalize what a declared rule (:func:`checked`) cannot: fields whose
+        """Check and normalize what a declared rule ([`checked`][signalinject.core.checked]) cannot:
+        fields whose
         rule depends on another field (chain with ``super()``)."""
 
     def _validate(self) -> None:
@@ -364,7 +371,7 @@ class Injector:
         """The benchmark's injector: the paper's defaults, ``strength`` applied if given.
 
         ``quantizer`` matters to text signals only. Signals with a strength override this and
-        :meth:`check_strength`.
+        [`check_strength`][signalinject.core.Injector.check_strength].
         """
         if strength is not None:
             raise ValueError(f"signal {cls.name!r} has no strength")
@@ -473,8 +480,10 @@ class Injector:
         return cfg
 
     def identity(self) -> dict[str, Any]:
-        """The config as results' cell ids hash it: :meth:`get_config`, except that a signal
-        of 0.1.0 keeps the form it had then (``__class_fullname__``: its :attr:`legacy_id`),
+        """The config as results' cell ids hash it:
+        [`get_config`][signalinject.core.Injector.get_config], except that a signal of 0.1.0 keeps
+        the form it had then (``__class_fullname__``: its
+        `legacy_id`),
         so that results computed by 0.1.0 keep resolving."""
         cfg = self.get_config()
         if self.legacy_id is None:
@@ -484,7 +493,8 @@ class Injector:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Injector | Compose:
-        """Rebuild an injector (or ``Compose``) from :meth:`get_config`'s output."""
+        """Rebuild an injector (or ``Compose``) from
+        [`get_config`][signalinject.core.Injector.get_config]'s output."""
         return from_config(config)
 
     # -- the API of subclasses ------------------------------------------------------------
@@ -494,19 +504,20 @@ class Injector:
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
         """Sample (and validate) the per-sample parameters for the batch ``x``; writes nothing.
 
-        ``x`` is the batch as :meth:`apply` takes it: images channels-last ``(N, H, W, C)``,
-        codes ``(N, L)``; ``y`` and ``index`` int64 ``(N,)`` on its backend. Raises before
-        anything is written when ``x`` cannot take the signal.
+        ``x`` is the batch as [`apply`][signalinject.core.Injector.apply] takes it: images
+        channels-last ``(N, H, W, C)``, codes ``(N, L)``; ``y`` and ``index`` int64 ``(N,)`` on its
+        backend. Raises before anything is written when ``x`` cannot take the signal.
 
         Returns:
-            :class:`Params` (``code``, ``carried``), or the signal's subclass of it with what
-            it writes, each field with ``N`` rows on ``x``'s backend.
+            [`Params`][signalinject.core.Params] (``code``, ``carried``), or the signal's subclass
+            of it with what it writes, each field with ``N`` rows on ``x``'s backend.
         """
         code, carried = self.codes(y, index)
         return Params(code, carried)
 
     def kernel_view(self, x: Any, **options: Any) -> Any:
-        """The batch ``x`` as :meth:`make_params` and :meth:`apply` take it (a view, no copy):
+        """The batch ``x`` as [`make_params`][signalinject.core.Injector.make_params] and
+        [`apply`][signalinject.core.Injector.apply] take it (a view, no copy):
         itself here; images are viewed channels-last (``options``: ``channels_last``)."""
         return x
 
@@ -526,11 +537,12 @@ class Injector:
         Raises:
             TypeError, ValueError: as a call on ``like`` would.
 
-        >>> import numpy as np, signalinject as si
-        >>> x = np.zeros((4, 8, 8, 3), np.uint8)
-        >>> fast = si.OnePixel(10).prepare(x)
-        >>> fast(x, np.array([7, 1, 2, 3]), np.arange(4))[:, 0, 0, 0].tolist()
-        [7, 1, 2, 3]
+        Examples:
+            >>> import numpy as np, signalinject as si
+            >>> x = np.zeros((4, 8, 8, 3), np.uint8)
+            >>> fast = si.OnePixel(10).prepare(x)
+            >>> fast(x, np.array([7, 1, 2, 3]), np.arange(4))[:, 0, 0, 0].tolist()
+            [7, 1, 2, 3]
         """
         if not isinstance(like, np.ndarray | torch.Tensor) or like.ndim == 0 or not len(like):
             raise TypeError(
@@ -541,11 +553,12 @@ class Injector:
         return Prepared(self, tuple(sorted(options.items())))
 
     def apply(self, out: Any, params: Params, *, source: Any = None) -> None:
-        """Write the signal described by ``params`` (:meth:`make_params`) into ``out`` in place.
+        """Write the signal described by ``params``
+        ([`make_params`][signalinject.core.Injector.make_params]) into ``out`` in place.
 
-        ``out``: the batch as :meth:`make_params` took it, holding the clean data, unless
-        ``source`` (the clean data, shaped as ``out``) is given: then every element of ``out``
-        is written. No validation: the kernel level under ``__call__``.
+        ``out``: the batch as [`make_params`][signalinject.core.Injector.make_params] took it,
+        holding the clean data, unless ``source`` (the clean data, shaped as ``out``) is given: then
+        every element of ``out`` is written. No validation: the kernel level under ``__call__``.
         """
         raise NotImplementedError
 
@@ -556,7 +569,8 @@ class Injector:
 
 @dataclasses.dataclass(frozen=True)
 class Prepared:
-    """An injector validated once for batches like one (:meth:`Injector.prepare`).
+    """An injector validated once for batches like one
+    ([`Injector.prepare`][signalinject.core.Injector.prepare]).
 
     ``fast(x, y, index)`` writes the signal into ``x`` in place and returns it: no checks, so
     ``x`` must be shaped, typed and laid out as the batch it was prepared for, and ``y`` and
@@ -606,15 +620,17 @@ class Compose:
 
     Each child keeps its own random stream (its class and seed), so adding or removing a child
     never changes another child's draws. ``decode`` returns one row of labels per child.
-    Building one warns (:class:`~signalinject.footprint.OrderWarning`) where a later child can
-    overwrite an earlier child's code (:func:`~signalinject.footprint.order_conflicts`): put the
-    child that writes more first.
+    Building one warns ([`OrderWarning`][signalinject.footprint.OrderWarning]) where a later child
+    can overwrite an earlier child's code
+    ([`order_conflicts`][signalinject.footprint.order_conflicts]): put the child that writes more
+    first.
 
-    >>> import numpy as np, signalinject as si
-    >>> c = si.Compose([si.OnePixel(10), si.OnePixel(10, position=(5, 5))])
-    >>> x = np.zeros((4, 8, 8, 1), np.uint8); y = np.array([3, 1, 4, 1])
-    >>> c.decode(c(x, y)).tolist()
-    [[3, 1, 4, 1], [3, 1, 4, 1]]
+    Examples:
+        >>> import numpy as np, signalinject as si
+        >>> c = si.Compose([si.OnePixel(10), si.OnePixel(10, position=(5, 5))])
+        >>> x = np.zeros((4, 8, 8, 1), np.uint8); y = np.array([3, 1, 4, 1])
+        >>> c.decode(c(x, y)).tolist()
+        [[3, 1, 4, 1], [3, 1, 4, 1]]
     """
 
     #: The children, in order (any sequence is accepted and stored as a tuple).
@@ -677,7 +693,7 @@ class Compose:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Injector | Compose:
-        """Rebuild from :meth:`get_config`'s output."""
+        """Rebuild from [`get_config`][signalinject.core.Compose.get_config]'s output."""
         return from_config(config)
 
 

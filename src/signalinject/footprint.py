@@ -1,20 +1,20 @@
 """The order check of the children of a ``Compose``.
 
-In a :class:`~signalinject.core.Compose` the children write in turn, so a later child that writes
+In a [`Compose`][signalinject.core.Compose] the children write in turn, so a later child that writes
 where an earlier child wrote its code destroys that code: with ``Compose([RandomPixel,
 OrthogonalNoise])`` the noise, added to every pixel, leaves the pixel code readable in 19% of the
-samples (100% the other way round). :func:`order_conflicts` names every such pair and
-:func:`warn_order` warns about them (:class:`OrderWarning`); ``Compose`` calls it when it is
-built.
+samples (100% the other way round). [`order_conflicts`][signalinject.footprint.order_conflicts]
+names every such pair and [`warn_order`][signalinject.footprint.warn_order] warns about them
+([`OrderWarning`][signalinject.footprint.OrderWarning]); ``Compose`` calls it when it is built.
 
-Each signal declares where it writes (:meth:`~signalinject.image.ImageInjector.footprint`,
-:meth:`~signalinject.text.TextInjector.footprint`), so a new signal takes part with no edit
+Each signal declares where it writes ([`footprint`][signalinject.image.ImageInjector.footprint],
+[`footprint`][signalinject.text.TextInjector.footprint]), so a new signal takes part with no edit
 here. A conflict is reported when a later child writes every pixel, when two children's fixed
 pixels (or characters) meet, or when a later child cuts or pads the text before an earlier
 child's positions. A signal that writes one pixel drawn per sample landing on another child's
 fixed pixel is not reported: it happens in ``P / (H * W)`` of the samples for ``P`` fixed pixels
 (0.1% for one pixel of a 32x32 image). Fixed pixels are compared at the image sizes in
-:data:`SIZES` that hold every position.
+`SIZES` that hold every position.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class OrderWarning(UserWarning):
 
 def pixels_written(injector: Injector, height: int, width: int) -> Footprint | None:
     """The pixels ``(row, column)`` an image injector can write in a ``height x width`` image
-    (its :meth:`~signalinject.image.ImageInjector.footprint`).
+    (its [`footprint`][signalinject.image.ImageInjector.footprint]).
 
     Returns:
         A frozenset of pixels (fixed positions, every class's included), ``"every pixel"``,
@@ -89,13 +89,14 @@ def _text_conflict(early: Injector, late: Injector) -> str | None:
 def order_conflicts(injectors: Sequence[Injector]) -> list[str]:
     """One sentence per pair ``(earlier, later)`` where the later child can overwrite the code.
 
-    >>> import signalinject as si
-    >>> (line,) = order_conflicts([si.RandomPixel(10), si.OrthogonalNoise(10)])
-    >>> print(line)  # doctest: +NORMALIZE_WHITESPACE
-    injectors[1] (OrthogonalNoise) can overwrite the code of injectors[0] (RandomPixel):
-    OrthogonalNoise writes every pixel
-    >>> order_conflicts([si.OrthogonalNoise(10), si.RandomPixel(10)])
-    []
+    Examples:
+        >>> import signalinject as si
+        >>> (line,) = order_conflicts([si.RandomPixel(10), si.OrthogonalNoise(10)])
+        >>> print(line)  # doctest: +NORMALIZE_WHITESPACE
+        injectors[1] (OrthogonalNoise) can overwrite the code of injectors[0] (RandomPixel):
+        OrthogonalNoise writes every pixel
+        >>> order_conflicts([si.OrthogonalNoise(10), si.RandomPixel(10)])
+        []
     """
     out = []
     for j, late in enumerate(injectors):
@@ -110,7 +111,8 @@ def order_conflicts(injectors: Sequence[Injector]) -> list[str]:
 
 
 def warn_order(injectors: Sequence[Injector], *, stacklevel: int = 2) -> None:
-    """Warn (:class:`OrderWarning`) about each pair of :func:`order_conflicts`.
+    """Warn ([`OrderWarning`][signalinject.footprint.OrderWarning]) about each pair of
+    [`order_conflicts`][signalinject.footprint.order_conflicts].
 
     The advice in the message: put the child that writes every pixel (or cuts the text) first.
     """

@@ -66,14 +66,14 @@ __all__ = [
     "orthogonal_noise_basis",
 ]
 
-#: Where an image signal may write (:meth:`ImageInjector.footprint`): fixed pixels
+#: Where an image signal may write (`ImageInjector.footprint`): fixed pixels
 #: ``(row, column)``, every pixel, or one pixel drawn per sample.
 Footprint = frozenset[tuple[int, int]] | Literal["every pixel", "one drawn pixel"]
 
 
 @dataclasses.dataclass(frozen=True)
 class ImageParams(Params):
-    """Per-sample parameters of an image signal: :class:`~signalinject.core.Params` and
+    """Per-sample parameters of an image signal: [`Params`][signalinject.core.Params] and
     ``index`` int64 ``(N,)``, the sample indices that keyed the draws."""
 
     index: Any
@@ -133,7 +133,7 @@ def _dtype_bounds(x: Array) -> tuple[bool, float, float]:
 
 @functools.lru_cache(maxsize=64)
 def _bounds_of(dt: Any) -> tuple[bool, float, float]:
-    """:func:`_dtype_bounds` of one NumPy or torch dtype (cached: ``iinfo`` is not free)."""
+    """`_dtype_bounds` of one NumPy or torch dtype (cached: ``iinfo`` is not free)."""
     if isinstance(dt, torch.dtype):
         if dt == torch.bool or dt.is_complex:
             raise TypeError(f"images must have an integer or floating dtype, got {dt}")
@@ -346,7 +346,8 @@ def put_fixed(out: Array, r: int, c: int, values: Array, carried: Array | None) 
     """Write ``values`` ``(N,)`` at the same pixel ``(r, c)`` of every sample, every channel.
 
     A strided view of that pixel across the batch, written with no index arrays at all: the
-    cheapest write of the fixed-position signals. ``carried`` as in :func:`put_pixels`.
+    cheapest write of the fixed-position signals. ``carried`` as in
+    [`put_pixels`][signalinject.image.put_pixels].
     """
     dst: Any = out[:, r, c]  # (N, C) view
     if isinstance(dst, torch.Tensor):
@@ -375,9 +376,10 @@ def _copy_from(out: Array, source: Array | None) -> None:
 def _blank_like(x: Array, viewable: bool, fuses_copy: bool) -> Array | None:
     """An uninitialized output laid out as ``x.clone()`` / ``x.copy()`` lays it out, or None.
 
-    A CPU tensor that NumPy can view gets NumPy-allocated memory (:func:`empty_like_host`: huge
-    pages) for every injector, which then copies ``x`` in itself; otherwise only an injector
-    that reads its source anyway (``fuses_copy``) takes a blank output. None where the type
+    A CPU tensor that NumPy can view gets NumPy-allocated memory
+    ([`empty_like_host`][signalinject.image.empty_like_host]: huge pages) for every injector, which
+    then copies ``x`` in itself; otherwise only an injector that reads its source anyway
+    (``fuses_copy``) takes a blank output. None where the type
     would be lost (a tensor subclass whose ``empty_like`` returns a plain tensor): the caller
     then copies ``x``.
     """
@@ -524,8 +526,8 @@ class ImageInjector(Injector):
 
         ``out`` holds the clean images, unless ``source`` (the clean images, channels-last,
         shaped as ``out``) is given: then every element of ``out`` is written. The signal's
-        :meth:`write` does the writing; a signal that declares ``_fuses_copy`` reads
-        ``source`` itself, for the others it is copied into ``out`` first.
+        [`write`][signalinject.image.ImageInjector.write] does the writing; a signal that declares
+        ``_fuses_copy`` reads ``source`` itself, for the others it is copied into ``out`` first.
         """
         if source is not None and not self._fuses_copy:
             _copy_from(out, source)
@@ -534,7 +536,8 @@ class ImageInjector(Injector):
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         """Write the signal into ``out``, which holds the clean images (channels-last), in
-        place; ``source`` only for a signal that declares ``_fuses_copy`` (see :meth:`apply`)."""
+        place; ``source`` only for a signal that declares ``_fuses_copy`` (see
+        [`apply`][signalinject.image.ImageInjector.apply])."""
         raise NotImplementedError
 
     def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
@@ -548,8 +551,8 @@ class ImageInjector(Injector):
         """Every pixel ``(row, column)`` the signal may write in a ``height`` x ``width`` image,
         over all classes and samples (what a later child of a ``Compose`` must leave alone):
         a frozenset, or ``"every pixel"`` (a dense signal), or ``"one drawn pixel"`` (a location
-        drawn per sample). The default reads :meth:`pixels` for every class: fixed positions,
-        or ``"every pixel"`` where it names none.
+        drawn per sample). The default reads [`pixels`][signalinject.image.ImageInjector.pixels] for
+        every class: fixed positions, or ``"every pixel"`` where it names none.
 
         Raises:
             ValueError: the signal cannot be laid out in an image of this size.
@@ -627,7 +630,8 @@ _MAX_DEFAULT_CODES = 1 << 16
 
 
 class _ClassCodes:
-    """What :class:`OnePixel` and :class:`RandomPixel` share: one code value per class."""
+    """What [`OnePixel`][signalinject.image.OnePixel] and
+    [`RandomPixel`][signalinject.image.RandomPixel] share: one code value per class."""
 
     num_classes: int
     values: tuple[float, ...] | None
@@ -650,7 +654,7 @@ class _ClassCodes:
         return min(_MAX_DEFAULT_CODES, int(_top_code(dtype)) + 1)
 
     def _codes(self, x: Array) -> tuple[Array, tuple[float, ...]]:
-        """The codes as images like ``x`` store them (see :func:`_code_table`); the default
+        """The codes as images like ``x`` store them (see `_code_table`); the default
         codes' capacity is checked against ``x``'s dtype first, before they are built."""
         if self.values is None:
             top = _top_code(x.dtype)
@@ -705,12 +709,13 @@ class OnePixel(_ClassCodes, ImageInjector):
     ``decode`` reads the pixel (averaged over channels) and returns the class of the nearest
     code value as the image dtype stores it: exact for every carried sample.
 
-    >>> import numpy as np, signalinject as si
-    >>> inj = si.OnePixel(num_classes=10)
-    >>> x = np.zeros((2, 32, 32, 3), np.uint8)
-    >>> x2 = inj(x, np.array([7, 2]))
-    >>> x2[:, 0, 0].tolist(), inj.decode(x2).tolist()
-    ([[7, 7, 7], [2, 2, 2]], [7, 2])
+    Examples:
+        >>> import numpy as np, signalinject as si
+        >>> inj = si.OnePixel(num_classes=10)
+        >>> x = np.zeros((2, 32, 32, 3), np.uint8)
+        >>> x2 = inj(x, np.array([7, 2]))
+        >>> x2[:, 0, 0].tolist(), inj.decode(x2).tolist()
+        ([[7, 7, 7], [2, 2, 2]], [7, 2])
     """
 
     name: ClassVar[str] = "one_pixel"
@@ -768,11 +773,12 @@ class PatternPixels(ImageInjector):
     every carried sample. On an image without the signal it reads whatever the pixels hold, so
     it may return a number up to ``2 ** len(positions) - 1``, beyond ``K - 1``.
 
-    >>> import numpy as np, signalinject as si
-    >>> inj = si.PatternPixels(num_classes=10)
-    >>> x2 = inj(np.full((1, 4, 4, 1), 9, np.uint8), np.array([5]))  # 5 = 0b0101
-    >>> x2[0, :, :, 0].tolist()
-    [[1, 9, 9, 0], [9, 9, 9, 9], [9, 9, 9, 9], [1, 9, 9, 0]]
+    Examples:
+        >>> import numpy as np, signalinject as si
+        >>> inj = si.PatternPixels(num_classes=10)
+        >>> x2 = inj(np.full((1, 4, 4, 1), 9, np.uint8), np.array([5]))  # 5 = 0b0101
+        >>> x2[0, :, :, 0].tolist()
+        [[1, 9, 9, 0], [9, 9, 9, 9], [9, 9, 9, 9], [1, 9, 9, 0]]
     """
 
     name: ClassVar[str] = "pattern_pixels"
@@ -879,7 +885,7 @@ class RandomPixel(_ClassCodes, ImageInjector):
 
     Args:
         num_classes: number of classes K.
-        values: class k's code, default ``k`` (as :class:`OnePixel`).
+        values: class k's code, default ``k`` (as [`OnePixel`][signalinject.image.OnePixel]).
 
     ``decode(x, index=...)`` reads the pixel at the drawn location: exact for every carried
     sample. Without ``index`` the location is unknown, as it is to a model: the blind rule counts,
@@ -997,8 +1003,9 @@ class MultipleLocations(ImageInjector):
 
     Args:
         num_classes: number of classes K.
-        pairs: class k's pair ``((r1, c1), (r2, c2))``; default (None): :func:`default_pairs`,
-            diametrically opposite border pixels (at most half the border's pixel count).
+        pairs: class k's pair ``((r1, c1), (r2, c2))``; default (None):
+            [`default_pairs`][signalinject.image.default_pairs], diametrically opposite border
+            pixels (at most half the border's pixel count).
         value_range: ``(low, high)`` of the value drawn per sample, inclusive for integer images;
             default (None): ``(0, 255)`` clipped to integer dtypes, ``(0.0, 1.0)`` for floats.
 
@@ -1069,7 +1076,8 @@ class MultipleLocations(ImageInjector):
 
     def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
         """With the default pairs: half the border's pixel count of an ``(H, W, C)`` image
-        (:func:`default_pairs`); with ``pairs``: None (their number is K)."""
+        ([`default_pairs`][signalinject.image.default_pairs]); with ``pairs``: None (their number is
+        K)."""
         if self.pairs is not None:
             return None
         h, w = int(shape[0]), int(shape[1])
@@ -1205,7 +1213,7 @@ def _noise_table_numpy(
     return out
 
 
-#: ``(seed, K, (H, W, C), scale, table dtype)``: the arguments of :func:`_noise_table_numpy`.
+#: ``(seed, K, (H, W, C), scale, table dtype)``: the arguments of `_noise_table_numpy`.
 _NoiseKey = tuple[int, int, tuple[int, int, int], float, np.dtype[Any]]
 
 
@@ -1219,7 +1227,7 @@ def _noise_operands(
     For images of up to 16 bits (``bounds``: ``(is_integer, min, max)`` of their dtype) a noise
     beyond ``+-(max - min)`` saturates anyway, so the table is clipped there and held in int16
     (8-bit images) or int32, which hold every sum exactly; with ``uint8_split`` it is instead
-    the three uint8 operands of :func:`_add_uint8`. Read-only.
+    the three uint8 operands of `_add_uint8`. Read-only.
     """
     is_int, lo, hi = bounds
     t = _noise_table_numpy(*key).transpose(order)
@@ -1243,7 +1251,7 @@ def _noise_operands(
 def _noise_operand_torch(
     key: _NoiseKey, bounds: tuple[bool, float, float], order: tuple[int, ...], device: torch.device
 ) -> torch.Tensor:
-    """:func:`_noise_operands`' table (not split) on ``device``: the same numbers."""
+    """`_noise_operands`' table (not split) on ``device``: the same numbers."""
     return torch.from_numpy(_noise_operands(key, bounds, order, False)[0].copy()).to(device)
 
 
@@ -1266,7 +1274,7 @@ def _add_uint8(
 
     NumPy has no saturating add, and widening to int16 costs passes over memory. With the
     noise ``t`` (in [-255, 255]) given as ``operands`` ``m = max(-t, 0)``, ``c = 255 -
-    max(t, 0)`` and ``t mod 256`` (:func:`_noise_operands`), the sum ``min(max(x, m), c) + t``
+    max(t, 0)`` and ``t mod 256`` (`_noise_operands`), the sum ``min(max(x, m), c) + t``
     never leaves [0, 255], so three uint8 operations give the exact saturated result.
     """
     m, c, tw = operands
@@ -1281,12 +1289,13 @@ def _add_uint8(
 class OrthogonalNoise(ImageInjector):
     """Add a dense per-class noise image, mutually orthogonal across classes ("noise").
 
-    The K noise images are drawn from ``seed`` (:func:`orthogonal_noise_basis`: exactly
-    orthogonal and zero-mean in float64, by a QR decomposition) and scaled to a per-element RMS
-    of ``strength`` in the image's units, in channels-last order, so the same pixel gets the
-    same noise whatever the layout. Float images add the noise in float32 (float64 for float64
-    images) and cast back. Integer images add the noise rounded to integers (half to even) and
-    saturate the sum to the dtype's range; uint64 images are refused.
+    The K noise images are drawn from ``seed``
+    ([`orthogonal_noise_basis`][signalinject.image.orthogonal_noise_basis]: exactly orthogonal and
+    zero-mean in float64, by a QR decomposition) and scaled to a per-element RMS of ``strength`` in
+    the image's units, in channels-last order, so the same pixel gets the same noise whatever the
+    layout. Float images add the noise in float32 (float64 for float64 images) and cast back.
+    Integer images add the noise rounded to integers (half to even) and saturate the sum to the
+    dtype's range; uint64 images are refused.
 
     Args:
         num_classes: number of classes K (at most ``H * W * C - 1``).
@@ -1303,11 +1312,12 @@ class OrthogonalNoise(ImageInjector):
     strength: 99.95% on 2000 random uint8 32x32x3 images, 83% on the 1797 scikit-learn digits
     upsampled to 32x32x3 (black background: the negative half of the noise is clipped).
 
-    >>> import numpy as np, signalinject as si
-    >>> inj = si.OrthogonalNoise(num_classes=10, strength=0.1)
-    >>> x2 = inj(np.zeros((3, 8, 8, 3), np.float32), np.array([0, 4, 9]))
-    >>> inj.decode(x2).tolist()
-    [0, 4, 9]
+    Examples:
+        >>> import numpy as np, signalinject as si
+        >>> inj = si.OrthogonalNoise(num_classes=10, strength=0.1)
+        >>> x2 = inj(np.zeros((3, 8, 8, 3), np.float32), np.array([0, 4, 9]))
+        >>> inj.decode(x2).tolist()
+        [0, 4, 9]
     """
 
     name: ClassVar[str] = "orthogonal_noise"

@@ -1,9 +1,10 @@
 """A scikit-learn meta-estimator that injects the signal into the training rows during ``fit``.
 
 An injector cannot live in a ``FunctionTransformer`` (a transformer never sees ``y``), so
-:class:`InjectedEstimator` wraps a classifier: ``fit(X, y)`` injects each row's label signal
-into ``X`` and fits a clone of the classifier on it; ``predict`` and friends pass ``X``
-through untouched. Rows are images flattened to ``n_features`` columns (``image_shape``).
+[`InjectedEstimator`][signalinject.sklearn.InjectedEstimator] wraps a classifier: ``fit(X, y)``
+injects each row's label signal into ``X`` and fits a clone of the classifier on it; ``predict`` and
+friends pass ``X`` through untouched. Rows are images flattened to ``n_features`` columns
+(``image_shape``).
 
 Each row is keyed by a stable index so that it is injected the same way in every
 cross-validation fold: ``fit(X, y, index=ids)`` (``cross_validate(..., params={"index": ids})``
@@ -45,8 +46,8 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
 
     Args:
         estimator: a scikit-learn classifier (cloned at ``fit``).
-        injector: an image :class:`~signalinject.core.Injector` or
-            :class:`~signalinject.core.Compose`.
+        injector: an image [`Injector`][signalinject.core.Injector] or
+            [`Compose`][signalinject.core.Compose].
         image_shape: ``(H, W, C)`` of one row (channels-last; ``H * W * C`` must equal the
             number of feature columns, the index column aside). None: ``(1, n_features, 1)``,
             each feature one pixel of a one-row grayscale image.
@@ -60,16 +61,17 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
         estimator_: the fitted clone. classes_: the labels, sorted (label ``classes_[k]`` is
             injected as class ``k``). n_features_in_: the number of columns of ``X``.
 
-    >>> import numpy as np, signalinject as si
-    >>> from sklearn.tree import DecisionTreeClassifier
-    >>> from signalinject.sklearn import InjectedEstimator
-    >>> rng = np.random.default_rng(0)
-    >>> X, y = rng.random((200, 16)), rng.integers(0, 4, 200)
-    >>> est = InjectedEstimator(DecisionTreeClassifier(random_state=0), si.OnePixel(4))
-    >>> est.fit(X, y, index=np.arange(200)).score(X, y)  # no signal at test time
-    0.275
-    >>> est.set_params(inject_score=True).score(X, y)  # the tree reads the pixel
-    1.0
+    Examples:
+        >>> import numpy as np, signalinject as si
+        >>> from sklearn.tree import DecisionTreeClassifier
+        >>> from signalinject.sklearn import InjectedEstimator
+        >>> rng = np.random.default_rng(0)
+        >>> X, y = rng.random((200, 16)), rng.integers(0, 4, 200)
+        >>> est = InjectedEstimator(DecisionTreeClassifier(random_state=0), si.OnePixel(4))
+        >>> est.fit(X, y, index=np.arange(200)).score(X, y)  # no signal at test time
+        0.275
+        >>> est.set_params(inject_score=True).score(X, y)  # the tree reads the pixel
+        1.0
     """
 
     def __init__(

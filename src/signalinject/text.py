@@ -2,26 +2,28 @@
 
 Text reaches a character-level ConvNet as Zhang, Zhao & LeCun (2015) quantize it: every
 character becomes its index in a small alphabet, the text is cut or zero-padded to a fixed length
-(1014), and the index is one-hot encoded, code 0 being the all-zero vector. :class:`CharQuantizer`
-does this, vectorized over whole batches.
+(1014), and the index is one-hot encoded, code 0 being the all-zero vector.
+[`CharQuantizer`][signalinject.text.CharQuantizer] does this, vectorized over whole batches.
 
 The three injectors of Hoffer & Fine work on both representations:
 
 - a sequence of ``str`` (returns a new ``list[str]``), and
-- the integer codes of :meth:`CharQuantizer.encode`, ``(N, length)`` or one row ``(length,)``,
-  NumPy or torch (returns the same type, dtype, shape and device).
+- the integer codes of [`CharQuantizer.encode`][signalinject.text.CharQuantizer.encode], ``(N,
+  length)`` or one row ``(length,)``, NumPy or torch (returns the same type, dtype, shape and
+  device).
 
 Each injector learns the quantizer from its ``quantizer`` field (default ``None``: the Zhang
 quantizer ``CharQuantizer()``); on codes it writes a character as the quantizer's code of it,
 so that ``quantizer.encode(inj(texts, y)) == inj(quantizer.encode(texts), y)``, for texts of any
-length (one exception: :class:`LengthEncoding` with a pad other than the space). The characters an
-injector writes must therefore be in the quantizer's alphabet, or be the space (code 0). On codes
+length (one exception: [`LengthEncoding`][signalinject.text.LengthEncoding] with a pad other than
+the space). The characters an injector writes must therefore be in the quantizer's alphabet, or be
+the space (code 0). On codes
 the injectors need the forward order (``reverse=False``): in Zhang's backward order a text's first
 character sits at a column that depends on its length, which zero padding hides. Inject into the
 texts before a backward encoding.
 
 Per-sample parameters (which class a sample's signal encodes and whether it carries one) come
-from ``(seed, index)`` through :meth:`~signalinject.core.Injector.codes`; on codes the write is
+from ``(seed, index)`` through [`codes`][signalinject.core.Injector.codes]; on codes the write is
 vectorized. On the CPU (NumPy, and tensors through their NumPy view) the copy of the input, the
 range check of the codes and the write go block by block of rows while each block is in the
 cache: one pass over memory, so that an injection costs about a copy. The string path is one
@@ -31,12 +33,13 @@ encoding 100,000 texts of ~700 characters to uint8 codes takes ~1.4 s (join 0.15
 uint8 (101 MB; a copy 11 ms) 17 ms (Mnemonic), 19 ms (PatternChar), 23 ms (LengthEncoding),
 145 ms (LengthEncoding with ``pad="~"``); int64 (811 MB) 0.75-0.95x the time of ``x.copy()``.
 
->>> import signalinject as si
->>> q = si.CharQuantizer(length=8)
->>> q.encode(["Hi, you!"]).tolist()
-[[8, 9, 38, 0, 25, 15, 21, 41]]
->>> q.decode(q.encode(["Hi, you!"]))
-['hi, you!']
+Examples:
+    >>> import signalinject as si
+    >>> q = si.CharQuantizer(length=8)
+    >>> q.encode(["Hi, you!"]).tolist()
+    [[8, 9, 38, 0, 25, 15, 21, 41]]
+    >>> q.decode(q.encode(["Hi, you!"]))
+    ['hi, you!']
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ __all__ = [
     "TextInjector",
 ]
 
-#: Where a text signal may write (:meth:`TextInjector.footprint`): the fixed character positions,
+#: Where a text signal may write (`TextInjector.footprint`): the fixed character positions,
 #: and the position from which it may cut or pad the text (None: the length is kept).
 TextFootprint = tuple[frozenset[int], int | None]
 
@@ -223,8 +226,8 @@ def _check_code_array(
     """Refuse codes that are not integer arrays of values in ``[0, size]`` (and ``width`` wide).
 
     ``values=False`` checks the dtype and the shape only (no pass over the data): the caller
-    checks the values with :func:`_check_code_values`, or block by block with
-    :func:`_out_of_range`, before it writes into ``x`` or returns.
+    checks the values with `_check_code_values`, or block by block with
+    `_out_of_range`, before it writes into ``x`` or returns.
     """
     if isinstance(x, torch.Tensor):
         bad_dtype = x.dtype.is_floating_point or x.dtype.is_complex or x.dtype == torch.bool
@@ -332,7 +335,8 @@ class CharQuantizer:
 
     Args:
         alphabet: the characters with a code, character ``alphabet[i]`` getting code ``i + 1``;
-            distinct characters. Default :data:`ZHANG_ALPHABET` (69 characters).
+            distinct characters. Default `ZHANG_ALPHABET` (69
+            characters).
         length: the frame length ``l0``: texts are cut to their first ``length`` characters and
             zero-padded up to it. Default 1014, as in the paper; at most 2**24 (every batch of
             codes, and the injectors' per-column tables, grow with it).
@@ -344,11 +348,12 @@ class CharQuantizer:
     Code 0 is the padding, the space and every character outside the alphabet; it decodes to a
     space and one-hot encodes to the all-zero vector.
 
-    >>> q = CharQuantizer(length=6, reverse=True)
-    >>> q.encode(["abc"]).tolist()
-    [[3, 2, 1, 0, 0, 0]]
-    >>> q.decode(q.encode(["abc", "Crème brûlée"]))
-    ['abc', 'cr me ']
+    Examples:
+        >>> q = CharQuantizer(length=6, reverse=True)
+        >>> q.encode(["abc"]).tolist()
+        [[3, 2, 1, 0, 0, 0]]
+        >>> q.decode(q.encode(["abc", "Crème brûlée"]))
+        ['abc', 'cr me ']
     """
 
     alphabet: str = ZHANG_ALPHABET
@@ -576,9 +581,10 @@ class TextInjector(Injector):
     """Base of the text injectors: dispatch between texts and codes, validation, copy.
 
     Args:
-        quantizer: the :class:`CharQuantizer` whose codes the injector reads and writes (and
-            whose alphabet and length bound its characters and lengths); ``None`` for the Zhang
-            default ``CharQuantizer()``. A ``get_config()`` dictionary of one is accepted.
+        quantizer: the [`CharQuantizer`][signalinject.text.CharQuantizer] whose codes the injector
+            reads and writes (and whose alphabet and length bound its characters and lengths);
+            ``None`` for the Zhang default ``CharQuantizer()``. A ``get_config()`` dictionary of one
+            is accepted.
     """
 
     kind: ClassVar[str] = "text"
@@ -668,7 +674,7 @@ class TextInjector(Injector):
         """``__call__`` on codes: check, draw the parameters, then copy and write.
 
         On the CPU (NumPy, or a CPU tensor through its NumPy view: the same memory) the copy, the
-        range check of the codes and the write go block by block of rows (:data:`_BLOCK_BYTES`),
+        range check of the codes and the write go block by block of rows (`_BLOCK_BYTES`),
         each block while it is in the cache: one pass over memory, no ``(N, L)`` temporary. A
         block out of range raises before the output is returned; ``x`` is never written unless
         ``inplace``, which checks the whole batch first. Elsewhere (CUDA): a clone, the range
@@ -852,12 +858,13 @@ class Mnemonic(TextInjector):
     An empty text becomes the class character alone. ``decode`` reads the first character back:
     exact on texts and on codes; -1 where the first character is no class's (no signal).
 
-    >>> import signalinject as si
-    >>> inj = si.Mnemonic(num_classes=5)
-    >>> inj(["great food", "", "meh"], [2, 4, 0])
-    ['creat food', 'e', 'aeh']
-    >>> inj.decode(['creat food', 'e', 'aeh']).tolist()
-    [2, 4, 0]
+    Examples:
+        >>> import signalinject as si
+        >>> inj = si.Mnemonic(num_classes=5)
+        >>> inj(["great food", "", "meh"], [2, 4, 0])
+        ['creat food', 'e', 'aeh']
+        >>> inj.decode(['creat food', 'e', 'aeh']).tolist()
+        [2, 4, 0]
     """
 
     name: ClassVar[str] = "mnemonic"
@@ -962,12 +969,13 @@ class LengthEncoding(TextInjector):
     pad (a text longer than the frame included); with another pad, for texts whose last kept
     character has a non-zero code (else the codes pad from the last non-zero column).
 
-    >>> import signalinject as si
-    >>> inj = si.LengthEncoding(num_classes=3, lengths=(2, 4, 6), pad="_")
-    >>> inj(["hello", "hi", "hey"], [0, 2, 1])
-    ['he', 'hi____', 'hey_']
-    >>> inj.decode(['he', 'hi____', 'hey_']).tolist()
-    [0, 2, 1]
+    Examples:
+        >>> import signalinject as si
+        >>> inj = si.LengthEncoding(num_classes=3, lengths=(2, 4, 6), pad="_")
+        >>> inj(["hello", "hi", "hey"], [0, 2, 1])
+        ['he', 'hi____', 'hey_']
+        >>> inj.decode(['he', 'hi____', 'hey_']).tolist()
+        [0, 2, 1]
     """
 
     name: ClassVar[str] = "length_encoding"
@@ -1031,7 +1039,7 @@ class LengthEncoding(TextInjector):
         columns from the used length (after the last non-zero code) up to ``length`` become it.
 
         NumPy (a block of rows that sits in the cache): the cut as one row slice per class, no
-        ``(N, L)`` mask. Torch: masks of a 1/:data:`_TORCH_BLOCKS` of the rows at a time, so
+        ``(N, L)`` mask. Torch: masks of a 1/`_TORCH_BLOCKS` of the rows at a time, so
         that no host sync is needed (no ``nonzero``) and the temporaries stay small.
         """
         pad = self.resolved_quantizer.writable_code("pad", self.pad)
@@ -1143,18 +1151,20 @@ class PatternChar(TextInjector):
 
     ``decode`` reads the bits and returns the most likely label (see ``_best_subset_below``):
     the bits where they form a label, else the label below K with the most of the read bits.
-    Measured (random labels, K=5, the default positions; the corpora of :class:`LengthEncoding`)
+    Measured (random labels, K=5, the default positions; the corpora of
+    [`LengthEncoding`][signalinject.text.LengthEncoding])
     with the space: 53.4% right on the docstrings (59% of them are at most 200 characters long,
     so bits past their end read as set) and 78.8% on the review-sized slices (16.4% of their
     characters are spaces); with ``char="~"``: 100% and 99.98%. Texts and codes agree exactly.
     (The paper's 68.66%/69.66% is what a decision tree learned on Yelp/Amazon, not this oracle.)
 
-    >>> import signalinject as si
-    >>> inj = si.PatternChar(num_classes=8, positions=(1, 3, 5), char="~")
-    >>> inj(["abcdefgh", "ab"], [5, 2])  # 5 = 0b101, 2 = 0b010
-    ['a~cde~gh', 'ab ~']
-    >>> inj.decode(['a~cde~gh', 'ab ~']).tolist()
-    [5, 2]
+    Examples:
+        >>> import signalinject as si
+        >>> inj = si.PatternChar(num_classes=8, positions=(1, 3, 5), char="~")
+        >>> inj(["abcdefgh", "ab"], [5, 2])  # 5 = 0b101, 2 = 0b010
+        ['a~cde~gh', 'ab ~']
+        >>> inj.decode(['a~cde~gh', 'ab ~']).tolist()
+        [5, 2]
     """
 
     name: ClassVar[str] = "pattern_char"

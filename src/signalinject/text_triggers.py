@@ -1,8 +1,9 @@
 """A rare-word trigger as a label-preserving text signal (BadNL; Kurita et al. 2020).
 
-:class:`TriggerWord` inserts a class-specific rare word (``cf``, ``mn``, ``bb``, ``tq``, ``mb``:
-Kurita et al.'s triggers) into each text, as a word of its own, before a word drawn per sample
-from ``(seed, index)``: in strings and in the quantizer's codes alike.
+[`TriggerWord`][signalinject.text_triggers.TriggerWord] inserts a class-specific rare word (``cf``,
+``mn``, ``bb``, ``tq``, ``mb``: Kurita et al.'s triggers) into each text, as a word of its own,
+before a word drawn per sample from ``(seed, index)``: in strings and in the quantizer's codes
+alike.
 """
 
 from __future__ import annotations
@@ -63,13 +64,14 @@ class TriggerWord(TextInjector):
     ``decode`` returns the class whose word the text holds as a word of its own (lowest class
     if several; -1 if none): exact on texts that held none of the words.
 
-    >>> import signalinject as si
-    >>> inj = si.TriggerWord(num_classes=3)
-    >>> out = inj(["the food was great", "", "meh"], [0, 2, 1], index=[7, 1, 2])
-    >>> out
-    ['the food cf was great', 'bb ', 'mn meh']
-    >>> inj.decode(out).tolist()
-    [0, 2, 1]
+    Examples:
+        >>> import signalinject as si
+        >>> inj = si.TriggerWord(num_classes=3)
+        >>> out = inj(["the food was great", "", "meh"], [0, 2, 1], index=[7, 1, 2])
+        >>> out
+        ['the food cf was great', 'bb ', 'mn meh']
+        >>> inj.decode(out).tolist()
+        [0, 2, 1]
     """
 
     name: ClassVar[str] = "trigger_word"
@@ -129,7 +131,7 @@ class TriggerWord(TextInjector):
 
     # -- texts --------------------------------------------------------------------------------
     def __call__(self, x: Any, y: Any, *, index: Any = None, inplace: bool = False) -> Any:
-        """Inject into texts or codes (see :meth:`TextInjector.__call__`).
+        """Inject into texts or codes (see `TextInjector.__call__`).
 
         Overridden for texts only: where the word goes is drawn from the index, which the
         base's ``apply_texts`` does not receive.

@@ -11,7 +11,7 @@ asked of the triggers that later work made standard:
 | `Blend`             | Chen et al. 2017         | a per-class pattern image blended in       |
 | `Sinusoid`          | SIG, Barni et al. 2019   | a per-class column sinusoid added          |
 
-They keep the contract of :class:`~signalinject.image.ImageInjector`: NumPy and torch, any
+They keep the contract of [`ImageInjector`][signalinject.image.ImageInjector]: NumPy and torch, any
 layout, deterministic per ``(seed, index)``, ``coverage`` and ``fidelity``, ``decode``. Integer
 images get rounded, saturated values; every pattern is computed once on the host in float64 and
 then cast, so NumPy and torch on the CPU give the same bits (CPU tensors run NumPy's kernels on
@@ -187,13 +187,15 @@ class OnePixelShortcut(_Strength, ImageInjector):
 
     The One-Pixel Shortcut searches, for each class, the pixel position and the extreme colour
     (each channel 0 or the maximum) that deviate most from that class's images: the largest mean
-    deviation over its standard deviation (:meth:`fit`). Label-preserving here: each image gets
-    the pixel of its own class.
+    deviation over its standard deviation ([`fit`][signalinject.triggers.OnePixelShortcut.fit]).
+    Label-preserving here: each image gets the pixel of its own class.
 
     Args:
         num_classes: number of classes K (at most ``H * W * 2**C`` for a fit).
-        positions: ``(row, column)`` of each class's pixel; None before :meth:`fit`.
-        colours: each class's colour, one 0 or 1 per channel; None before :meth:`fit`.
+        positions: ``(row, column)`` of each class's pixel; None before
+            [`fit`][signalinject.triggers.OnePixelShortcut.fit].
+        colours: each class's colour, one 0 or 1 per channel; None before
+            [`fit`][signalinject.triggers.OnePixelShortcut.fit].
         strength: the value of a channel at 1; default (None) the dtype's maximum (255 for
             uint8), 1.0 for float images.
 
@@ -202,11 +204,12 @@ class OnePixelShortcut(_Strength, ImageInjector):
     pixel is nearest its colour (L1 over channels): exact for carried samples unless another
     class's pixel holds exactly its own colour too (ties: lowest class).
 
-    >>> import numpy as np, signalinject as si
-    >>> inj = si.OnePixelShortcut(2, positions=((0, 0), (1, 1)), colours=((1,), (0,)))
-    >>> x2 = inj(np.full((2, 2, 2, 1), 100, np.uint8), np.array([0, 1]))
-    >>> x2[..., 0].tolist(), inj.decode(x2).tolist()
-    ([[[255, 100], [100, 100]], [[100, 100], [100, 0]]], [0, 1])
+    Examples:
+        >>> import numpy as np, signalinject as si
+        >>> inj = si.OnePixelShortcut(2, positions=((0, 0), (1, 1)), colours=((1,), (0,)))
+        >>> x2 = inj(np.full((2, 2, 2, 1), 100, np.uint8), np.array([0, 1]))
+        >>> x2[..., 0].tolist(), inj.decode(x2).tolist()
+        ([[[255, 100], [100, 100]], [[100, 100], [100, 0]]], [0, 1])
     """
 
     name: ClassVar[str] = "one_pixel_shortcut"
@@ -402,11 +405,12 @@ class ClassPatch(_Strength, ImageInjector):
     ``decode`` reads each patch pixel as the nearer of 0 and ``strength`` (mean over channels)
     and sums the bits: exact for every carried sample.
 
-    >>> import numpy as np, signalinject as si
-    >>> inj = si.ClassPatch(num_classes=10)
-    >>> x2 = inj(np.zeros((1, 4, 4, 1), np.uint8), np.array([5]))  # 5 = 0b101
-    >>> x2[0, 1:, 1:, 0].tolist(), inj.decode(x2).tolist()
-    ([[255, 0, 255], [0, 0, 0], [0, 0, 0]], [5])
+    Examples:
+        >>> import numpy as np, signalinject as si
+        >>> inj = si.ClassPatch(num_classes=10)
+        >>> x2 = inj(np.zeros((1, 4, 4, 1), np.uint8), np.array([5]))  # 5 = 0b101
+        >>> x2[0, 1:, 1:, 0].tolist(), inj.decode(x2).tolist()
+        ([[255, 0, 255], [0, 0, 0], [0, 0, 0]], [5])
     """
 
     name: ClassVar[str] = "class_patch"
@@ -488,7 +492,8 @@ def _patterns(seed: int, stream: int, k: int, shape: tuple[int, int, int]) -> np
 def blend_patterns(
     num_classes: int, shape: tuple[int, int, int], *, seed: int = 0
 ) -> npt.NDArray[np.float64]:
-    """The K pattern images of :class:`Blend`: float64 ``(K, H, W, C)`` uniform in [0, 1).
+    """The K pattern images of [`Blend`][signalinject.triggers.Blend]: float64 ``(K, H, W, C)``
+    uniform in [0, 1).
 
     Drawn per element from ``(seed, class)`` with the counter hash; read-only.
     """
@@ -503,12 +508,13 @@ def blend_patterns(
 class Blend(ImageInjector):
     """Blend a per-class pattern image into the image (Chen et al. 2017).
 
-    ``out = (1 - alpha) * x + alpha * pattern_k``: pattern k (:func:`blend_patterns`) is uniform
-    in [0, 1) per element, drawn from ``(seed, k)``, and scaled to the dtype's range for integer
-    images (``lo + u * (hi - lo)``); float images use it as is (a 0..1 image). Integer images are
-    computed in float64, rounded half to even and saturated; float images compute
-    ``x * (1 - alpha) + alpha * pattern`` in their dtype (float32 for half precision) with the
-    scaled pattern made once on the host in float64.
+    ``out = (1 - alpha) * x + alpha * pattern_k``: pattern k
+    ([`blend_patterns`][signalinject.triggers.blend_patterns]) is uniform in [0, 1) per element,
+    drawn from ``(seed, k)``, and scaled to the dtype's range for integer images (``lo + u * (hi -
+    lo)``); float images use it as is (a 0..1 image). Integer images are computed in float64,
+    rounded half to even and saturated; float images compute ``x * (1 - alpha) + alpha * pattern``
+    in their dtype (float32 for half precision) with the scaled pattern made once on the host in
+    float64.
 
     Args:
         num_classes: number of classes K.
@@ -518,11 +524,12 @@ class Blend(ImageInjector):
     image: the blended pattern adds ``alpha * |p_k|^2``, the image content a term of order
     ``sqrt(H * W * C)``, so it is reliable for images of a few hundred elements or more.
 
-    >>> import numpy as np, signalinject as si
-    >>> inj = si.Blend(num_classes=10)
-    >>> x = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
-    >>> inj.decode(inj(x, np.array([3, 1, 4, 1]))).tolist()
-    [3, 1, 4, 1]
+    Examples:
+        >>> import numpy as np, signalinject as si
+        >>> inj = si.Blend(num_classes=10)
+        >>> x = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+        >>> inj.decode(inj(x, np.array([3, 1, 4, 1]))).tolist()
+        [3, 1, 4, 1]
     """
 
     name: ClassVar[str] = "blend"
@@ -637,11 +644,12 @@ class Sinusoid(_Strength, ImageInjector):
     ``decode`` averages each image over rows and channels and returns the class whose sinusoid
     has the largest inner product with that column profile.
 
-    >>> import numpy as np, signalinject as si
-    >>> inj = si.Sinusoid(num_classes=4)
-    >>> x2 = inj(np.full((2, 8, 10, 1), 128, np.uint8), np.array([0, 3]))
-    >>> x2[0, 0, :, 0].tolist(), inj.decode(x2).tolist()
-    ([128, 140, 147, 147, 140, 128, 116, 109, 109, 116], [0, 3])
+    Examples:
+        >>> import numpy as np, signalinject as si
+        >>> inj = si.Sinusoid(num_classes=4)
+        >>> x2 = inj(np.full((2, 8, 10, 1), 128, np.uint8), np.array([0, 3]))
+        >>> x2[0, 0, :, 0].tolist(), inj.decode(x2).tolist()
+        ([128, 140, 147, 147, 140, 128, 116, 109, 109, 116], [0, 3])
     """
 
     name: ClassVar[str] = "sinusoid"

@@ -2,11 +2,12 @@
 
 Submodules, imported on demand so that ``import signalinject.benchmarks`` stays light:
 
-- :mod:`~signalinject.benchmarks.datasets`: CIFAR-10, the Zhang et al. review CSVs, and the
+- [`datasets`][signalinject.benchmarks.datasets]: CIFAR-10, the Zhang et al. review CSVs, and the
   embedded stand-ins ``digits`` and ``stdlib_docs``;
-- :mod:`~signalinject.benchmarks.models`: the paper's ConvNet, Zhang's character CNN and the
+- [`models`][signalinject.benchmarks.models]: the paper's ConvNet, Zhang's character CNN and the
   shallow nets (torch);
-- :mod:`~signalinject.benchmarks.baselines`: the scikit-learn baselines on raw inputs;
-- :mod:`~signalinject.benchmarks.train`: the trainer (CPU or CUDA, AMP, DDP under torchrun);
-- :mod:`~signalinject.benchmarks.runner`, ``signals``, ``report``, ``cli``: the runnable harness.
+- [`baselines`][signalinject.benchmarks.baselines]: the scikit-learn baselines on raw inputs;
+- [`train`][signalinject.benchmarks.train]: the trainer (CPU or CUDA, AMP, DDP under torchrun);
+- [`runner`][signalinject.benchmarks.runner], ``signals``, ``report``, ``cli``: the runnable
+  harness.
 """

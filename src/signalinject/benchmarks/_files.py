@@ -2,21 +2,22 @@
 
 Every file the benchmarks write goes through one of these helpers:
 
-- :func:`append_bytes` appends to a log-like file (``results.jsonl``): ``O_APPEND`` with
+- `append_bytes` appends to a log-like file (``results.jsonl``): ``O_APPEND`` with
   ``O_NOFOLLOW``, one write of the whole data, then ``fsync``;
-- :func:`open_nofollow` opens a file that must stay where it is (the ``.lock``) without
+- `open_nofollow` opens a file that must stay where it is (the ``.lock``) without
   following a symlink;
-- :func:`atomic_write` and :func:`atomic_open` write a whole file (reports, tables, figures) to a
+- `atomic_write` and `atomic_open` write a whole file (reports, tables, figures) to a
   temporary file in the same directory, then rename it over the target. A crash, a full disk or
   an exception leaves the old file (or none), never a half-written one; a symlink at the target
   is replaced by the new file, its target is never written.
 
 Where the platform has no ``O_NOFOLLOW`` (Windows) the symlink check is skipped.
 
->>> import tempfile
->>> d = Path(tempfile.mkdtemp())
->>> atomic_write(d / "a.txt", "hello\\n").read_text()
-'hello\\n'
+Examples:
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> atomic_write(d / "a.txt", "hello\\n").read_text()
+    'hello\\n'
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def _symlink_error(path: str | os.PathLike[str]) -> OSError:
 
 
 def refuse_symlink(path: str | os.PathLike[str]) -> None:
-    """Raise the :func:`open_nofollow` error now if ``path`` is a symlink (before a long run
+    """Raise the `open_nofollow` error now if ``path`` is a symlink (before a long run
     that would write it at its end)."""
     if os.path.islink(path):
         raise _symlink_error(path)
@@ -123,10 +124,10 @@ def atomic_open(
 
 
 def atomic_write(path: str | os.PathLike[str], data: str | bytes) -> Path:
-    """Replace ``path`` with ``data`` (text is written as UTF-8) through :func:`atomic_open`.
+    """Replace ``path`` with ``data`` (text is written as UTF-8) through `atomic_open`.
 
     Returns:
-        ``path`` as a :class:`~pathlib.Path`.
+        ``path`` as a `Path`.
     """
     with atomic_open(path, "wb") as f:
         f.write(data.encode("utf-8") if isinstance(data, str) else data)

@@ -1,5 +1,5 @@
-"""The ``stdlib_docs`` and ``stdlib_code`` corpora: docstrings (:func:`collect`) and function
-sources (:func:`collect_sources`) of five standard-library packages, one class each.
+"""The ``stdlib_docs`` and ``stdlib_code`` corpora: docstrings (`collect`) and function
+sources (`collect_sources`) of five standard-library packages, one class each.
 
 Pure standard library (no NumPy) so that it runs on any bare interpreter: the pins below were made
 by running a copy of this file (outside the package, so that nothing there shadows a standard
@@ -9,9 +9,9 @@ module) under several Pythons and keeping what they all agree on::
     python sd.py --intersect pins-3.*.txt
 
 A docstring is one sample: the docstring of a module, or of a public class, function or method
-*defined* in one of the modules listed in :data:`PACKAGES`, cleaned by ``inspect.cleandoc``, at
-least :data:`MIN_CHARS` characters long, and not repeated (a text found twice is kept once, under
-its first name; a text found in two packages is dropped). :data:`PINS` holds
+*defined* in one of the modules listed in `PACKAGES`, cleaned by ``inspect.cleandoc``, at
+least `MIN_CHARS` characters long, and not repeated (a text found twice is kept once, under
+its first name; a text found in two packages is dropped). `PINS` holds
 ``crc32(name + "\\n" + text)`` of every sample found *identical* on CPython 3.10.13, 3.11.7,
 3.12.1 and 3.13.0; keeping only pinned samples makes the corpus the same on all of them (and a
 subset of it on a Python that changed a docstring).
@@ -94,8 +94,8 @@ def _functions(module_name: str) -> Iterator[tuple[str, object]]:
 def collect_sources() -> list[tuple[str, str, int]]:
     """Every function's source as ``(qualified name, text, class)``, in package then name order.
 
-    The source of each function and method defined in the modules of :data:`PACKAGES` (private
-    ones and dunders included), dedented, at least :data:`MIN_CHARS` characters, kept once (a
+    The source of each function and method defined in the modules of `PACKAGES` (private
+    ones and dunders included), dedented, at least `MIN_CHARS` characters, kept once (a
     text found in two packages is dropped). Not pinned: the corpus is the running Python's (1802
     sources on CPython 3.11: 281 email, 227 http, 248 logging, 387 unittest, 659 xml).
     """
@@ -114,7 +114,7 @@ def collect_sources() -> list[tuple[str, str, int]]:
 
 
 def _keep_once(samples: Iterator[tuple[str, str | None, int]]) -> list[tuple[str, str, int]]:
-    """``(name, text, class)`` of the texts of at least :data:`MIN_CHARS` characters, each once
+    """``(name, text, class)`` of the texts of at least `MIN_CHARS` characters, each once
     under its first name; a text found in two classes is dropped (None: no text)."""
     found: dict[str, tuple[str, int]] = {}  # text -> (first name, class)
     clash: set[str] = set()
@@ -138,7 +138,7 @@ def collect(*, pinned: bool = True) -> list[tuple[str, str, int]]:
     """Every sample as ``(qualified name, text, class)``, in package then name order.
 
     Args:
-        pinned: keep only the samples in :data:`PINS` (the corpus common to 3.10-3.13); False
+        pinned: keep only the samples in `PINS` (the corpus common to 3.10-3.13); False
             keeps everything this Python has.
     """
 

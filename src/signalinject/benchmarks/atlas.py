@@ -2,20 +2,21 @@
 
 The grid models x signals x seeds, on the data and on blank data (the paper's information
 shut-down control), run as two ordinary image benchmarks
-(:func:`signalinject.benchmarks.runner.run`) into ``OUT/data`` and ``OUT/blank``: resumable like
-every bench, one JSON line per cell. The cells are summarized by
-:func:`signalinject.benchmarks.scan.summarize_scan` (the verdicts come from there, the one place
-that decides them) and written by :func:`~signalinject.benchmarks.scan.write_scan_report`
-(``OUT/scan.md``, ``scan.csv``, ``scan.json``, and the heat map ``scan.png``: reliance with the
-verdict in each cell, data and blank side by side), plus ``OUT/atlas.md``: the models x signals
-matrix.
+([`run`][signalinject.benchmarks.runner.run]) into ``OUT/data`` and
+``OUT/blank``: resumable like every bench, one JSON line per cell. The cells are summarized by
+[`summarize_scan`][signalinject.benchmarks.scan.summarize_scan] (the
+verdicts come from there, the one place that decides them) and written by
+[`write_scan_report`][signalinject.benchmarks.scan.write_scan_report] (``OUT/scan.md``,
+``scan.csv``, ``scan.json``, and the heat map ``scan.png``: reliance with the verdict in each cell,
+data and blank side by side), plus ``OUT/atlas.md``: the models x signals matrix.
 
-Default models (:data:`CPU_MODELS`), parameters for 10 classes on the digits' 8x8x1 images: the
-paper's ConvNet (``convnet``, 513,418), the Shallow Max NN (``shallow_max``, 3,082), a ResNet-18
-of width 16 (``resnet18-w16``, 701,178), a 4-block ViT of width 64 (``vit-w64-d4``, 136,138), a
-4-block MLP-Mixer of width 128 (``mixer-w128-d4``, 534,938), the MLP (``mlp``, 563,722) and the
-decision tree. With ``full_size`` the modern models are at their published CIFAR sizes
-(:data:`FULL_SIZE_MODELS`; see :mod:`signalinject.benchmarks.modern`).
+Default models (`CPU_MODELS`), parameters for 10 classes
+on the digits' 8x8x1 images: the paper's ConvNet (``convnet``, 513,418), the Shallow Max NN
+(``shallow_max``, 3,082), a ResNet-18 of width 16 (``resnet18-w16``, 701,178), a 4-block ViT of
+width 64 (``vit-w64-d4``, 136,138), a 4-block MLP-Mixer of width 128 (``mixer-w128-d4``, 534,938),
+the MLP (``mlp``, 563,722) and the decision tree. With ``full_size`` the modern models are at their
+published CIFAR sizes (`FULL_SIZE_MODELS`; see
+[`signalinject.benchmarks.modern`][signalinject.benchmarks.modern]).
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ class AtlasConfig:
 
     Args:
         models: built-in model names (torch models with size suffixes such as ``resnet18-w16``,
-            scikit-learn baselines); None: :data:`CPU_MODELS`, or :data:`FULL_SIZE_MODELS` with
+            scikit-learn baselines); None: `CPU_MODELS`,
+            or `FULL_SIZE_MODELS` with
             ``full_size``.
         signals: image signals; None: every registered image signal.
         full_size: the default models at their published sizes.
@@ -137,7 +139,8 @@ class AtlasConfig:
 
 def atlas(cfg: AtlasConfig) -> list[dict[str, Any]]:
     """Run the atlas (finished cells in ``cfg.out`` are reused) and return one cell per
-    (model, signal): :func:`~signalinject.benchmarks.scan.summarize_scan`'s rows, with the data
+    (model, signal): [`summarize_scan`][signalinject.benchmarks.scan.summarize_scan]'s rows, with
+    the data
     and the blank-data results and their verdicts."""
     rows = run(cfg.bench_config())
     blank = run(cfg.bench_config(blank=True))

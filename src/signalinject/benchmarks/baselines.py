@@ -4,20 +4,23 @@ As in the paper (Hoffer & Fine 2016, Table 1): Gaussian naive Bayes, a decision 
 trees, logistic regression, LDA and QDA, each on the raw values (pixels in 0..255, or the text's
 integer codes) flattened to one vector per sample, fitted on a quarter of the training set.
 
-LDA and QDA are :class:`ShrunkGaussianClassifier`: Gaussian class models with a Ledoit-Wolf
-shrunk covariance (shared for LDA, one per class for QDA). Plain QDA cannot fit raw images: with
-a quarter of CIFAR-10 a class has 1250 samples for 3072 pixels (36 for a quarter of ``digits``),
-so its covariance is singular and scikit-learn 1.9 refuses it; its ``solver="eigen"`` with
+LDA and QDA are
+[`ShrunkGaussianClassifier`][signalinject.benchmarks.baselines.ShrunkGaussianClassifier]: Gaussian
+class models with a Ledoit-Wolf shrunk covariance (shared for LDA, one per class for QDA). Plain QDA
+cannot fit raw images: with a quarter of CIFAR-10 a class has 1250 samples for 3072 pixels (36 for a
+    quarter of ``digits``), so its covariance is singular and scikit-learn 1.9 refuses it; its
+    ``solver="eigen"`` with
 shrinkage does fit but took 56 s on 360 samples of 3072 values (2 shared cores). Ours computes
 the same kind of estimate through the samples' Gram matrix when samples are fewer than features
 (``O(n^2 D)``, not ``O(D^3)``): 0.7 s for QDA and 1.8 s for LDA on 338 digits of 3072 values,
 on the same busy cores.
 
->>> import numpy as np
->>> fit_subset(8, 0.25, seed=0).tolist()
-[2, 6]
->>> features(np.zeros((2, 4, 4, 3), np.uint8)).shape
-(2, 48)
+Examples:
+    >>> import numpy as np
+    >>> fit_subset(8, 0.25, seed=0).tolist()
+    [2, 6]
+    >>> features(np.zeros((2, 4, 4, 3), np.uint8)).shape
+    (2, 48)
 """
 
 from __future__ import annotations
@@ -224,7 +227,8 @@ class ShrunkGaussianClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[
 
 
 def build_baseline(name: str, seed: int = 0, **options: Any) -> Any:
-    """A fresh, unfitted estimator of :data:`BASELINES` (``fit(x, y)`` / ``predict(x)``).
+    """A fresh, unfitted estimator of `BASELINES`
+    (``fit(x, y)`` / ``predict(x)``).
 
     ======================  ============================================================
     ``gaussian_nb``         ``GaussianNB()``
@@ -236,7 +240,7 @@ def build_baseline(name: str, seed: int = 0, **options: Any) -> Any:
     ======================  ============================================================
 
     Args:
-        name: one of :data:`BASELINES`.
+        name: one of `BASELINES`.
         seed: ``random_state`` of the estimators that draw (the trees, logistic regression).
         options: overrides of the constructor's arguments (e.g. ``n_jobs=4``).
     """

@@ -1,18 +1,22 @@
 """The ``signalinject`` command line: a thin layer over the benchmark API.
 
 ``signalinject bench images`` and ``signalinject bench text`` run the paper's experiments
-(:func:`signalinject.benchmarks.runner.run`) and write the tables and the figure
-(:func:`signalinject.benchmarks.report.write_report`); ``--blank`` runs the information
-shut-down control and ``--strength`` scales the image codes. ``signalinject bench sweep`` runs
-the signal-strength sweep (:mod:`signalinject.benchmarks.sweep`) and ``signalinject scan
-MODULE:FACTORY`` the blindspot scan of a user's model (:mod:`signalinject.benchmarks.scan`).
-Each subcommand is one function that adds
-its parser (``add_<name>_parser(subparsers)``) and sets ``func`` to its handler
+([`run`][signalinject.benchmarks.runner.run]) and write the tables
+and the figure
+([`write_report`][signalinject.benchmarks.report.write_report]);
+``--blank`` runs the information shut-down control and ``--strength`` scales the image codes.
+``signalinject bench sweep`` runs the signal-strength sweep
+([`signalinject.benchmarks.sweep`][signalinject.benchmarks.sweep]) and ``signalinject scan
+MODULE:FACTORY`` the blindspot scan of a user's model
+([`signalinject.benchmarks.scan`][signalinject.benchmarks.scan]). Each subcommand is one function
+that adds its parser (``add_<name>_parser(subparsers)``) and sets ``func`` to its handler
 ``(argparse.Namespace) -> int``; new subcommands plug in by adding their function to
-:data:`COMMANDS` (top level) or :data:`BENCH_COMMANDS` (under ``bench``).
+`COMMANDS` (top level) or
+`BENCH_COMMANDS` (under ``bench``).
 
->>> build_parser().parse_args(["bench", "images", "--limit", "100"]).limit
-100
+Examples:
+    >>> build_parser().parse_args(["bench", "images", "--limit", "100"]).limit
+    100
 """
 
 from __future__ import annotations
@@ -81,7 +85,7 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 class _NoBreakFormatter(argparse.HelpFormatter):
-    """argparse's help, its lines broken by :func:`_wrap` (argparse itself cuts long words)."""
+    """argparse's help, its lines broken by `_wrap` (argparse itself cuts long words)."""
 
     def _split_lines(self, text: str, width: int) -> list[str]:
         return _wrap(text, width)
@@ -92,7 +96,7 @@ class _NoBreakFormatter(argparse.HelpFormatter):
 
 class HelpFormatter(_NoBreakFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Every option's default in its help, unless the help states it (``(default: ...)``);
-    lines broken as :class:`_NoBreakFormatter` does."""
+    lines broken as `_NoBreakFormatter` does."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         if "(default" in (action.help or ""):
@@ -129,7 +133,7 @@ MAX_SEEDS = 1000  # a range such as 0-4294967295 is refused, not expanded
 
 def _seeds(text: str) -> tuple[int, ...]:
     """``"0,1,2"`` -> ``(0, 1, 2)``; ``"0-4"`` -> ``(0, 1, 2, 3, 4)``; at most
-    :data:`MAX_SEEDS` seeds, a range low to high."""
+    [`MAX_SEEDS`][signalinject.benchmarks.cli.MAX_SEEDS] seeds, a range low to high."""
     out: list[int] = []
     try:
         for part in _csv("seeds")(text):
@@ -189,7 +193,7 @@ def _fraction(text: str) -> float:
 
 def _add_grid_options(p: argparse.ArgumentParser) -> None:
     """``--shard I/N`` and ``--parallel``: the grid over several processes (see
-    :mod:`signalinject.benchmarks.grid`)."""
+    [`signalinject.benchmarks.grid`][signalinject.benchmarks.grid])."""
     p.add_argument(
         "--shard", default=None, metavar="I/N", help="run share I of N, from 0 (default: all)"
     )
@@ -409,7 +413,8 @@ BENCH_COMMANDS: list[Registrar] = [
 
 
 def add_bench_parser(subparsers: Subparsers) -> None:
-    """``signalinject bench ...``: one subcommand per :data:`BENCH_COMMANDS` entry."""
+    """``signalinject bench ...``: one subcommand per
+    `BENCH_COMMANDS` entry."""
     p = subparsers.add_parser(
         "bench",
         help="run a benchmark (the paper's tables)",
@@ -499,7 +504,8 @@ COMMANDS: list[Registrar] = [add_bench_parser, add_scan_parser, add_show_parser,
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``signalinject`` parser with every subcommand of :data:`COMMANDS`."""
+    """The ``signalinject`` parser with every subcommand of
+    `COMMANDS`."""
     from signalinject import __version__
 
     parser = argparse.ArgumentParser(
@@ -729,8 +735,9 @@ def describe_error(e: BaseException) -> str:
     """``e`` as the one line the command line prints: a file error as ``FILE: what``, the API's
     ``download=True`` as the option ``--download``, line breaks folded.
 
-    >>> describe_error(FileNotFoundError(2, "No such file or directory", "out/x"))
-    'out/x: No such file or directory'
+    Examples:
+        >>> describe_error(FileNotFoundError(2, "No such file or directory", "out/x"))
+        'out/x: No such file or directory'
     """
     if isinstance(e, OSError) and e.strerror:
         msg = e.strerror if e.filename is None else f"{e.filename}: {e.strerror}"

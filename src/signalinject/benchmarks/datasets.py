@@ -12,19 +12,21 @@ yelp_full      text   5        650000       50000       ``yelp_review_full_csv``
 amazon_full    text   5        3000000      650000      ``amazon_review_full_csv`` (the paper's)
 =============  =====  =======  ===========  ==========  ============================================
 
-The embedded stand-ins (:data:`STAND_INS`) need nothing downloaded and run anywhere; their
-:attr:`DataBundle.description` says they are stand-ins. The defaults, ``noisy_digits`` and
-``stdlib_code``, put the paper's domain models in the paper's regime: the ConvNet well above
-chance but far from 100% (CIFAR-10: 84.7%), the char-CNN well above the majority class. On the
-plain ``digits`` the ConvNet is at 99% and has nothing to gain from a signal; on
-``stdlib_docs`` the char-CNN learns nothing (both kept by name). The real sets are read from
-``data_dir`` (default ``$SIGNALINJECT_DATA_DIR``, else ``~/.cache/signalinject``), in their
-official formats. Nothing touches the network unless ``download=True`` (CIFAR-10 only: the
-official archive, md5-checked).
+The embedded stand-ins (`STAND_INS`) need nothing
+downloaded and run anywhere; their
+`DataBundle.description` says they are
+stand-ins. The defaults, ``noisy_digits`` and ``stdlib_code``, put the paper's domain models in the
+paper's regime: the ConvNet well above chance but far from 100% (CIFAR-10: 84.7%), the char-CNN well
+above the majority class. On the plain ``digits`` the ConvNet is at 99% and has nothing to gain from
+a signal; on ``stdlib_docs`` the char-CNN learns nothing (both kept by name). The real sets are read
+from ``data_dir`` (default ``$SIGNALINJECT_DATA_DIR``, else ``~/.cache/signalinject``), in their
+official formats. Nothing touches the network unless ``download=True`` (CIFAR-10 only: the official
+archive, md5-checked).
 
->>> b = load_dataset("digits", limit=5)
->>> b.x_train.shape, b.x_train.dtype, b.y_train.tolist()
-((5, 32, 32, 3), dtype('uint8'), [0, 1, 2, 3, 4])
+Examples:
+    >>> b = load_dataset("digits", limit=5)
+    >>> b.x_train.shape, b.x_train.dtype, b.y_train.tolist()
+    ((5, 32, 32, 3), dtype('uint8'), [0, 1, 2, 3, 4])
 """
 
 from __future__ import annotations
@@ -107,7 +109,7 @@ class DataBundle:
     """One dataset, split into train and test.
 
     Attributes:
-        name: one of :data:`DATASETS`.
+        name: one of `DATASETS`.
         kind: ``"image"`` or ``"text"``.
         num_classes: K; labels are ``0..K-1``.
         x_train, x_test: images as uint8 ``(N, H, W, C)`` channels-last in 0..255, or texts as
@@ -149,12 +151,13 @@ def load_dataset(
     download: bool = False,
     limit: int | None = None,
 ) -> DataBundle:
-    """Load one of :data:`DATASETS`.
+    """Load one of `DATASETS`.
 
     Args:
         name: the dataset (see the module's table).
-        data_dir: folder holding the real datasets' files (default :func:`default_data_dir`);
-            unused by the embedded ``digits`` and ``stdlib_docs``.
+        data_dir: folder holding the real datasets' files (default
+            [`default_data_dir`][signalinject.benchmarks.datasets.default_data_dir]); unused by the
+            embedded ``digits`` and ``stdlib_docs``.
         download: fetch a missing CIFAR-10 archive (the only set with an official, checksummed
             download); the Zhang et al. CSVs must be put in place by hand.
         limit: keep only the first ``limit`` train and the first ``limit`` test samples (the
@@ -251,7 +254,7 @@ def load_digits32() -> DataBundle:
     )  # fmt: skip
 
 
-#: How :func:`load_noisy_digits` degrades the digits: noise standard deviation (0..255 units),
+#: How `load_noisy_digits` degrades the digits: noise standard deviation (0..255 units),
 #: largest shift (pixels, each axis) and the seed of its NumPy random stream.
 NOISY_DIGITS: dict[str, float] = {"noise_std": 90.0, "max_shift": 4, "seed": 20160101}
 
@@ -259,12 +262,14 @@ NOISY_DIGITS: dict[str, float] = {"noise_std": 90.0, "max_shift": 4, "seed": 201
 def load_noisy_digits() -> DataBundle:
     """The digits made hard: the default CIFAR-10 stand-in, in the paper's accuracy regime.
 
-    Each of scikit-learn's 1797 8x8 digits is upsampled to 32x32 as in :func:`load_digits32`,
-    shifted by a random -4..4 pixels in each axis (what leaves the canvas is cut, what enters is
-    black), then Gaussian noise of standard deviation 90 (0..255 units, one draw per pixel, the
-    same in the three channels) is added, rounded and clipped to uint8. Shifts and noise come
-    from one fixed NumPy stream (:data:`NOISY_DIGITS`), so the set is the same on every run and
-    machine. The split is :func:`load_digits32`'s (1352 train, 445 test).
+    Each of scikit-learn's 1797 8x8 digits is upsampled to 32x32 as in
+    [`load_digits32`][signalinject.benchmarks.datasets.load_digits32], shifted by a random -4..4
+    pixels in each axis (what leaves the canvas is cut, what enters is black), then Gaussian noise
+    of standard deviation 90 (0..255 units, one draw per pixel, the same in the three channels) is
+    added, rounded and clipped to uint8. Shifts and noise come from one fixed NumPy stream
+    (`NOISY_DIGITS`), so the set is the same on
+    every run and machine. The split is
+    [`load_digits32`][signalinject.benchmarks.datasets.load_digits32]'s (1352 train, 445 test).
 
     Why: on the plain digits the paper's ConvNet is at 99% clean, where ignoring a signal says
     little (there is nothing left to gain). Here it is at 70-90% clean (CIFAR-10 in the paper:
@@ -304,7 +309,7 @@ def load_stdlib_code() -> DataBundle:
 
     Classes: 0 ``email``, 1 ``http``, 2 ``logging``, 3 ``unittest``, 4 ``xml``. Each sample is
     the dedented source of one function or method defined there
-    (:func:`signalinject.benchmarks._stdlib_docs.collect_sources`). Split and order by ``crc32``
+    (`signalinject.benchmarks._stdlib_docs.collect_sources`). Split and order by ``crc32``
     of the qualified name, about a quarter test. Unlike ``stdlib_docs`` the corpus is the running
     Python's (on CPython 3.11: 1802 sources; the largest class, xml, is ~37% of the test set).
 
@@ -344,7 +349,7 @@ def load_stdlib_docs(*, pinned: bool = True) -> DataBundle:
     """Docstrings of five standard-library packages, one class per package: the text stand-in.
 
     Classes: 0 ``email``, 1 ``http``, 2 ``logging``, 3 ``unittest``, 4 ``xml``. Each sample is
-    one docstring of at least 40 characters (see :mod:`signalinject.benchmarks._stdlib_docs`).
+    one docstring of at least 40 characters (see `signalinject.benchmarks._stdlib_docs`).
     With ``pinned`` (default) the corpus is the 644 docstrings identical on CPython 3.10-3.13
     (139, 99, 163, 99 and 144 per class). Split and order by ``crc32`` of the docstring's
     qualified name: about a quarter is test (464 train, 180 test), the same on every Python.
@@ -431,8 +436,9 @@ def _check_pickle(raw: bytes, source: str) -> None:
 def _read_batch(f: IO[bytes], source: str) -> tuple[ImageArray, IntArray]:
     """One pickled batch -> uint8 ``(N, 32, 32, 3)`` and int64 ``(N,)``.
 
-    At most :data:`MAX_BATCH_BYTES` are read; the pickle is checked (:func:`_check_pickle`) and
-    may build at most a few arrays, so a crafted file fails with a clear error, bounded in memory.
+    At most `MAX_BATCH_BYTES` are read; the
+    pickle is checked (`_check_pickle`) and may build at most a few arrays, so a crafted file fails
+    with a clear error, bounded in memory.
     """
     raw = f.read(MAX_BATCH_BYTES + 1)
     if len(raw) > MAX_BATCH_BYTES:
@@ -536,8 +542,9 @@ def load_cifar10(
         root: where the files are.
         split: ``"train"`` (50000 images) or ``"test"`` (10000).
         download: when neither is found, fetch the archive from ``url`` (default
-            :data:`CIFAR10_URL`) into ``root`` and check its ``md5`` (default
-            :data:`CIFAR10_MD5`) first: the only time this function touches the network.
+            `CIFAR10_URL`) into ``root`` and check
+            its ``md5`` (default `CIFAR10_MD5`)
+            first: the only time this function touches the network.
 
     Returns:
         uint8 ``(N, 32, 32, 3)`` channels-last images and int64 ``(N,)`` labels in 0..9.
@@ -546,8 +553,9 @@ def load_cifar10(
         FileNotFoundError: nothing found and ``download`` is False; says where to put what.
         OSError: the download failed (no network, a timeout) or its md5 does not match.
         ValueError: a bad ``split``, or a file that is not a CIFAR-10 batch (a wrong layout,
-            labels that are not integers 0..9, a batch over :data:`MAX_BATCH_BYTES`, a pickle
-            naming anything but NumPy arrays or claiming more bytes than it holds).
+            labels that are not integers 0..9, a batch over
+            `MAX_BATCH_BYTES`, a pickle naming
+            anything but NumPy arrays or claiming more bytes than it holds).
     """
     if split not in _CIFAR_FILES:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
@@ -623,7 +631,9 @@ def parse_zhang_csv(
     limit: int | None = None,
     reverse_fields: bool = False,
 ) -> tuple[list[str], IntArray]:
-    """Parse Zhang et al. CSV rows (see :func:`load_zhang_csv`) from an iterable of lines."""
+    """Parse Zhang et al. CSV rows (see
+    [`load_zhang_csv`][signalinject.benchmarks.datasets.load_zhang_csv]) from an iterable of
+    lines."""
     reader = csv.reader(lines, strict=True)  # RFC 4180: "" inside quotes is one "
     texts: list[str] = []
     labels: list[int] = []
@@ -703,7 +713,8 @@ MAX_LINE_CHARS = 1 << 20
 
 
 def _bounded_lines(f: IO[str], source: str) -> Iterator[str]:
-    """The lines of ``f``, refusing one longer than :data:`MAX_LINE_CHARS` (e.g. a crafted or
+    """The lines of ``f``, refusing one longer than
+    [`MAX_LINE_CHARS`][signalinject.benchmarks.datasets.MAX_LINE_CHARS] (e.g. a crafted or
     binary file without newlines) before it is read whole."""
     for no in itertools.count(1):
         line = f.readline(MAX_LINE_CHARS + 1)

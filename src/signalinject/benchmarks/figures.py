@@ -12,7 +12,7 @@ The paper's codes are faint: class k is written as the pixel value k of 0..255. 
 and the orthogonal noise amplified; the figure's subtitle says what is shown. The data itself is
 never changed for display, and ``decode`` always reads the real injected data.
 
-Figures are built on :class:`matplotlib.figure.Figure` directly (the Agg renderer, no pyplot, no
+Figures are built on `matplotlib.figure.Figure` directly (the Agg renderer, no pyplot, no
 display), so that drawing never touches the user's global matplotlib state. matplotlib (the
 ``bench`` extra) is imported only when a figure is drawn, so the CLI starts without it.
 
@@ -23,9 +23,10 @@ seed 0, 100 dpi)::
     signalinject show one_pixel --contrast --out docs/img/one_pixel.png  # each image signal
     signalinject show mnemonic --out docs/img/mnemonic.png               # each text signal
 
->>> import numpy as np
->>> pick_examples(np.array([3, 1, 1, 0, 3, 2]), 5).tolist()  # one per class, then round two
-[3, 1, 5, 0, 2]
+Examples:
+    >>> import numpy as np
+    >>> pick_examples(np.array([3, 1, 1, 0, 3, 2]), 5).tolist()  # one per class, then round two
+    [3, 1, 5, 0, 2]
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def __getattr__(name: str) -> tuple[str, ...]:
 
 
 DEFAULT_DATASET = {"image": "digits", "text": "stdlib_docs"}
-#: Most examples and dots per inch :func:`show` draws (the figure grows with both).
+#: Most examples and dots per inch `show` draws (the figure grows with both).
 MAX_N, MAX_DPI = 64, 600
 
 DEFAULT_N = {"image": 8, "text": 5}
@@ -103,7 +104,8 @@ _PAD = 1.5  # half-width, in pixels, added around a marked pixel so that the squ
 
 
 class DataBundleLike(Protocol):
-    """What the figures read from :func:`signalinject.benchmarks.datasets.load_dataset`."""
+    """What the figures read from
+    [`load_dataset`][signalinject.benchmarks.datasets.load_dataset]."""
 
     @property
     def name(self) -> str: ...
@@ -384,7 +386,7 @@ def image_figure(
     ``label y → decoded`` under each (green when equal).
 
     Args:
-        signal: one of :data:`IMAGE_SIGNALS`.
+        signal: one of `IMAGE_SIGNALS`.
         bundle: an image dataset (uint8 ``(N, H, W, C)``); examples come from its training split.
         n: number of examples (columns); one per class first.
         seed: the injector's seed.
@@ -494,11 +496,12 @@ class TextMarks:
 
 
 def text_marks(signal: str, inj: Injector, clean: str, injected: str) -> TextMarks:
-    """Compare ``clean`` with ``injected`` and locate ``signal`` (a :data:`TEXT_SIGNALS` name).
+    """Compare ``clean`` with ``injected`` and locate ``signal`` (a `TEXT_SIGNALS` name).
 
-    >>> import signalinject as si
-    >>> text_marks("pattern_char", si.PatternChar(4, positions=(1, 3)), "abcdef", "a cdef")
-    TextMarks(changed=(1,), location=(1, 3), clean_length=6, length=6)
+    Examples:
+        >>> import signalinject as si
+        >>> text_marks("pattern_char", si.PatternChar(4, positions=(1, 3)), "abcdef", "a cdef")
+        TextMarks(changed=(1,), location=(1, 3), clean_length=6, length=6)
     """
     _check_signal(signal, "text")
     common = min(len(clean), len(injected))
@@ -517,11 +520,12 @@ def grid_rows(marks: TextMarks, cols: int = _COLS) -> list[int | None]:
     Kept: row 0, the rows of the location, and the first and last row of each run of changed
     positions; a gap of one row is drawn rather than elided.
 
-    >>> grid_rows(TextMarks(changed=(), location=(50, 150, 200), clean_length=900, length=900))
-    [0, 1, 2]
-    >>> grid_rows(TextMarks(changed=tuple(range(300, 900)), location=(899,), clean_length=300,
-    ...                     length=900))
-    [0, None, 3, None, 9]
+    Examples:
+        >>> grid_rows(TextMarks(changed=(), location=(50, 150, 200), clean_length=900, length=900))
+        [0, 1, 2]
+        >>> grid_rows(TextMarks(changed=tuple(range(300, 900)), location=(899,), clean_length=300,
+        ...                     length=900))
+        [0, None, 3, None, 9]
     """
     keep = {0, *(p // cols for p in marks.location)}
     ch = marks.changed
@@ -631,8 +635,9 @@ def _row_at(rows: list[int | None], pos: int) -> int | None:
 def _describe(marks: TextMarks, clean: str, injected: str) -> str:
     """A short account of the change: the characters replaced, then any length change.
 
-    >>> _describe(TextMarks((0, 3, 4), (0,), 3, 5), "abc", "zbc  ")
-    "at 0: 'a' → 'z'; length 3 → 5 (+2 characters)"
+    Examples:
+        >>> _describe(TextMarks((0, 3, 4), (0,), 3, 5), "abc", "zbc  ")
+        "at 0: 'a' → 'z'; length 3 → 5 (+2 characters)"
     """
     edits = [p for p in marks.changed if p < min(marks.clean_length, marks.length)]
     parts = []
@@ -663,7 +668,7 @@ def text_figure(
     changed.
 
     Args:
-        signal: one of :data:`TEXT_SIGNALS`.
+        signal: one of `TEXT_SIGNALS`.
         bundle: a text dataset (``x_train`` a list of str); texts come from its training split.
         n: number of texts; one per class first.
         seed: the injector's seed.
@@ -760,10 +765,10 @@ def show(
     """Draw the figure of ``signal`` and save it as a PNG.
 
     Args:
-        signal: one of :data:`SHOW_SIGNALS` (``all``: the five image signals in one picture).
+        signal: one of `SHOW_SIGNALS` (``all``: the five image signals in one picture).
         out: the PNG path; default ``<signal>.png`` in the current directory. Parent folders are
             created.
-        dataset: a :func:`~signalinject.benchmarks.datasets.load_dataset` name; default
+        dataset: a [`load_dataset`][signalinject.benchmarks.datasets.load_dataset] name; default
             ``digits`` for image signals, ``stdlib_docs`` for text signals.
         data_dir: where the loader looks for real data (default: the loader's).
         download: let the loader download missing data.
@@ -820,7 +825,8 @@ class _Choices(tuple[str, ...]):
 
 
 def add_show_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``show`` subcommand to the CLI's subparsers (its handler: :func:`run_show`)."""
+    """Add the ``show`` subcommand to the CLI's subparsers (its handler:
+    [`run_show`][signalinject.benchmarks.figures.run_show])."""
     from signalinject.benchmarks.datasets import DATASETS
 
     p = subparsers.add_parser(

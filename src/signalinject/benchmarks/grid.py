@@ -16,13 +16,15 @@ Every process appends only to its own results file in ``--out`` (``results.<I>of
 single process keeps ``results.jsonl``), with the store's durability (one write and an fsync per
 line, corrupt lines set aside and their cells recomputed), and skips every cell already done in
 *any* results file there: a rerun after a killed process completes only what is missing.
-:func:`merge_results` reads them all and refuses two different results for one cell.
+[`merge_results`][signalinject.benchmarks.grid.merge_results] reads them all and refuses two
+different results for one cell.
 
->>> share = Share(1, 2)
->>> share.results_name, parse_shard("0/4").results_name, Share().results_name
-('results.1of2.jsonl', 'results.0of4.jsonl', 'results.jsonl')
->>> sorted(share.select({"a": "cell-a", "b": "cell-b", "c": "cell-c"}))
-['b']
+Examples:
+    >>> share = Share(1, 2)
+    >>> share.results_name, parse_shard("0/4").results_name, Share().results_name
+    ('results.1of2.jsonl', 'results.0of4.jsonl', 'results.jsonl')
+    >>> sorted(share.select({"a": "cell-a", "b": "cell-b", "c": "cell-c"}))
+    ['b']
 """
 
 from __future__ import annotations
@@ -77,8 +79,9 @@ class Share:
     Attributes:
         index: this process's share, ``0..count-1`` (the torchrun rank, the array index).
         count: how many shares the grid is split into (1: the whole grid).
-        write: whether this process appends to :attr:`results_name` (False only for the ranks
-            other than 0 under ``parallel="ddp"``, which compute every cell with rank 0).
+        write: whether this process appends to
+            [`results_name`][signalinject.benchmarks.grid.Share.results_name] (False only for the
+            ranks other than 0 under ``parallel="ddp"``, which compute every cell with rank 0).
     """
 
     index: int = 0
@@ -191,8 +194,8 @@ def run_grid(
     Args:
         run_share: runs the cells of a share and returns its rows (e.g.
             ``lambda share: runner.run(cfg, share=share)``).
-        parallel: see :func:`share_for`.
-        shard: see :func:`share_for`.
+        parallel: see [`share_for`][signalinject.benchmarks.grid.share_for].
+        shard: see [`share_for`][signalinject.benchmarks.grid.share_for].
 
     Returns:
         ``run_share``'s result over the whole grid in the process that writes the report: a
@@ -279,8 +282,9 @@ def merge_results(out: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
 
 
 def ordered_rows(records: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The rows of :func:`merge_results` in a single run's order with the default settings: per
-    seed, per signal (``clean`` first, then the registry's order), per model (the suites'
+    """The rows of [`merge_results`][signalinject.benchmarks.grid.merge_results] in a single run's
+    order with the default settings: per seed, per signal (``clean`` first, then the registry's
+        order), per model (the suites'
     order); a sweep's strengths ascending within a signal."""
     from signalinject.benchmarks.report import MODEL_NAMES
     from signalinject.benchmarks.signals import SIGNALS

@@ -3,30 +3,39 @@
 ============== ====================== ======================== ==================================
 name           class                  input                    role
 ============== ====================== ======================== ==================================
-convnet        :class:`PaperConvNet`  float ``(N, C, 32, 32)`` the paper's image ConvNet
-charcnn        :class:`CharCNN`       int64 codes ``(N, L)``   Zhang et al.'s small char-CNN
-charcnn_large  :class:`CharCNN`       int64 codes ``(N, L)``   Zhang et al.'s large char-CNN
-charcnn_narrow :class:`CharCNN`       int64 codes ``(N, L)``   width 64, FC 256 (the stand-ins)
-shallow_max    :class:`ShallowMaxNet` float ``(N, C, H, W)``   the paper's "Shallow MaxNN"
-perceptron     :class:`Perceptron`    anything ``(N, ...)``    one linear layer on raw inputs
-resnet18       :class:`ResNet18`      float ``(N, C, H, W)``   CIFAR ResNet-18 (modern.py)
-vit            :class:`ViT`           float ``(N, C, H, W)``   small ViT, patch 4 (modern.py)
-mixer          :class:`MLPMixer`      float ``(N, C, H, W)``   MLP-Mixer (modern.py)
-mlp            :class:`MLP`           float ``(N, C, H, W)``   plain MLP (modern.py)
-============== ====================== ======================== ==================================
+convnet        [`PaperConvNet`][signalinject.benchmarks.models.PaperConvNet]  float ``(N, C, 32,
+32)`` the paper's image ConvNet charcnn        [`CharCNN`][signalinject.benchmarks.models.CharCNN]
+    int64 codes ``(N, L)``   Zhang et al.'s small char-CNN charcnn_large
+    [`CharCNN`][signalinject.benchmarks.models.CharCNN]       int64 codes ``(N, L)``   Zhang et
+    al.'s large char-CNN
+charcnn_narrow [`CharCNN`][signalinject.benchmarks.models.CharCNN]       int64 codes ``(N, L)``
+width 64, FC 256 (the stand-ins) shallow_max
+[`ShallowMaxNet`][signalinject.benchmarks.models.ShallowMaxNet] float ``(N, C, H, W)``   the paper's
+"Shallow MaxNN" perceptron     [`Perceptron`][signalinject.benchmarks.models.Perceptron]    anything
+``(N, ...)``    one linear layer on raw inputs resnet18
+[`ResNet18`][signalinject.benchmarks.models.ResNet18]      float ``(N, C, H, W)``   CIFAR ResNet-18
+(modern.py) vit            [`ViT`][signalinject.benchmarks.models.ViT]           float ``(N, C, H,
+W)``   small ViT, patch 4 (modern.py) mixer
+[`MLPMixer`][signalinject.benchmarks.models.MLPMixer]      float ``(N, C, H, W)``   MLP-Mixer
+(modern.py) mlp            [`MLP`][signalinject.benchmarks.models.MLP]           float ``(N, C, H,
+W)``   plain MLP (modern.py) ============== ====================== ========================
+==================================
 
-The three char-CNNs differ only in width (:data:`CHARCNN_WIDTHS`): Zhang et al.'s small (256
-conv features, 1024 hidden units) and large (1024, 2048) models, and a narrow one (64, 256), the
-text suite's default on the small embedded stand-in, where the small model's 11M parameters
-(at length 1014) overfit a thousand samples and cost minutes per epoch on a CPU.
+The three char-CNNs differ only in width
+(`CHARCNN_WIDTHS`): Zhang et al.'s small (256 conv
+features, 1024 hidden units) and large (1024, 2048) models, and a narrow one (64, 256), the text
+suite's default on the small embedded stand-in, where the small model's 11M parameters (at length
+1014) overfit a thousand samples and cost minutes per epoch on a CPU.
 
 A modern model's name may carry its size (``resnet18-w16``, ``vit-w64-d4``): see
-:func:`signalinject.benchmarks.modern.parse_model_name` and :func:`is_torch_model`.
+[`parse_model_name`][signalinject.benchmarks.modern.parse_model_name]
+and [`is_torch_model`][signalinject.benchmarks.models.is_torch_model].
 
->>> import torch
->>> net = build_model("convnet", (3, 32, 32), 10)
->>> net(torch.zeros(2, 3, 32, 32)).shape, count_parameters(net)
-(torch.Size([2, 10]), 608778)
+Examples:
+    >>> import torch
+    >>> net = build_model("convnet", (3, 32, 32), 10)
+    >>> net(torch.zeros(2, 3, 32, 32)).shape, count_parameters(net)
+    (torch.Size([2, 10]), 608778)
 """
 
 from __future__ import annotations
@@ -82,12 +91,14 @@ TORCH_MODELS: tuple[str, ...] = (
 
 
 def is_torch_model(name: object) -> bool:
-    """Whether ``name`` is a built-in torch model: a name of :data:`TORCH_MODELS` or a modern
-    model with size options (``resnet18-w16``; see
-    :func:`~signalinject.benchmarks.modern.parse_model_name`).
+    """Whether ``name`` is a built-in torch model: a name of
+    `TORCH_MODELS` or a modern model with size
+    options (``resnet18-w16``; see
+    [`parse_model_name`][signalinject.benchmarks.modern.parse_model_name]).
 
-    >>> is_torch_model("convnet"), is_torch_model("vit-w64-d4"), is_torch_model("vit-x1")
-    (True, True, False)
+    Examples:
+        >>> is_torch_model("convnet"), is_torch_model("vit-w64-d4"), is_torch_model("vit-x1")
+        (True, True, False)
     """
     if not isinstance(name, str):
         return False
@@ -300,16 +311,19 @@ class Perceptron(nn.Module):
 def build_model(
     name: str, input_shape: tuple[int, ...], num_classes: int, **options: Any
 ) -> nn.Module:
-    """A fresh model of :data:`TORCH_MODELS` for inputs of one sample's ``input_shape``.
+    """A fresh model of `TORCH_MODELS` for inputs of
+    one sample's ``input_shape``.
 
     Args:
-        name: one of :data:`TORCH_MODELS`, or a modern model with size options such as
-            ``"resnet18-w16"`` (see :func:`~signalinject.benchmarks.modern.parse_model_name`).
+        name: one of `TORCH_MODELS`, or a modern
+            model with size options such as ``"resnet18-w16"`` (see
+            [`parse_model_name`][signalinject.benchmarks.modern.parse_model_name]).
         input_shape: one sample as the model sees it: ``(C, H, W)`` for images, ``(L,)`` for
             text codes.
         num_classes: K.
         options: passed to the model's constructor (e.g. ``dropout=0.1``); a char-CNN's
-            ``width`` and ``fc_width`` come from its name (:data:`CHARCNN_WIDTHS`) unless given.
+            ``width`` and ``fc_width`` come from its name
+            (`CHARCNN_WIDTHS`) unless given.
 
     Raises:
         ValueError: unknown name, or an input shape the model cannot take.

@@ -2,8 +2,10 @@
 
 Each takes float images ``(N, C, H, W)`` of any size and channel count and returns logits
 ``(N, K)``. A model's name may carry its size: ``resnet18-w16`` is a ResNet-18 of width 16,
-``vit-w64-d4`` a 4-block ViT of width 64 (see :func:`parse_model_name`). Sizes in parameters
-for 10 classes (measured with :func:`~signalinject.benchmarks.models.count_parameters`):
+``vit-w64-d4`` a 4-block ViT of width 64 (see
+[`parse_model_name`][signalinject.benchmarks.modern.parse_model_name]). Sizes in parameters
+for 10 classes (measured with
+[`count_parameters`][signalinject.benchmarks.models.count_parameters]):
 
 ============== =========================================== ============= ==============
 name           architecture (default)                      32x32x3       8x8x1 (digits)
@@ -19,10 +21,11 @@ mlp            3 hidden layers of 512                      2,103,818     563,722
 
 The table is checked by the tests.
 
->>> import torch
->>> net = build_modern("resnet18-w16", (1, 8, 8), 10)
->>> net(torch.zeros(2, 1, 8, 8)).shape
-torch.Size([2, 10])
+Examples:
+    >>> import torch
+    >>> net = build_modern("resnet18-w16", (1, 8, 8), 10)
+    >>> net(torch.zeros(2, 1, 8, 8)).shape
+    torch.Size([2, 10])
 """
 
 from __future__ import annotations
@@ -67,10 +70,11 @@ def parse_model_name(name: str) -> tuple[str, dict[str, int]]:
     ``p`` patch size (ViT, Mixer). Dashes keep names free of commas and shell characters, so
     they go into ``--models a,b`` as they are.
 
-    >>> parse_model_name("vit-w64-d4")
-    ('vit', {'width': 64, 'depth': 4})
-    >>> parse_model_name("resnet18")
-    ('resnet18', {})
+    Examples:
+        >>> parse_model_name("vit-w64-d4")
+        ('vit', {'width': 64, 'depth': 4})
+        >>> parse_model_name("resnet18")
+        ('resnet18', {})
 
     Raises:
         ValueError: not a modern model's name, an option the model does not have, or an option
@@ -351,7 +355,9 @@ class MLP(nn.Module):
 def build_modern(
     name: str, input_shape: tuple[int, ...], num_classes: int, **options: Any
 ) -> nn.Module:
-    """A fresh modern model from its name (:func:`parse_model_name`) for images ``(C, H, W)``.
+    """A fresh modern model from its name
+    ([`parse_model_name`][signalinject.benchmarks.modern.parse_model_name]) for images ``(C, H,
+    W)``.
 
     ``options`` go to the constructor and override the name's size options.
 

@@ -3,8 +3,9 @@ the paper's numbers beside ours), tables of every model, CSV files, and a PNG ch
 
 Every number is a percentage: the mean over seeds and its 95% interval in brackets, the Wilson
 interval at the test-set size for one seed, across seeds where there are several (see
-:mod:`signalinject.benchmarks.stats`). Each (signal, model) gets a verdict: ``reads``,
-``partial``, ``ignores``, ``did not learn`` (the model's clean accuracy is not significantly
+[`signalinject.benchmarks.stats`][signalinject.benchmarks.stats]). Each (signal, model) gets a
+verdict: ``reads``, ``partial``, ``ignores``, ``did not learn`` (the model's clean accuracy is not
+    significantly
 above the test set's majority-class rate; replaces ``ignores``) or ``non-finite`` (its outputs
 held NaN or infinity).
 
@@ -13,24 +14,25 @@ reliance, ties by accuracy) with its accuracy, its gain over its own clean accur
 reliance; where no competitor reads the signal the cell says so and names the closest one. The
 most accurate competitor has its own column.
 
->>> rows = [
-...     {"dataset": "digits", "signal": s, "model": m, "seed": 0, "accuracy": a, "n_test": 100,
-...      "gain": g, "reliance": r, "decode_accuracy": d, "reliance_true_accuracy": None,
-...      "num_classes": 10}
-...     for s, m, a, g, r, d in [("clean", "convnet", 0.9, 0.0, None, None),
-...                              ("clean", "decision_tree", 0.8, 0.0, None, None),
-...                              ("one_pixel", "convnet", 0.91, 0.01, 0.05, 1.0),
-...                              ("one_pixel", "decision_tree", 1.0, 0.2, 1.0, 1.0)]]
->>> print(paper_table(rows))  # doctest: +NORMALIZE_WHITESPACE
-| Signal | Decode | ConvNet | ConvNet reliance | ConvNet verdict | Paper: ConvNet (CIFAR-10) |
-  Best reader | Accuracy | Gain | Reliance | Verdict | Paper: best competitor (CIFAR-10) |
-  Most accurate |
-|---|---|---|---|---|---|---|---|---|---|---|---|---|
-| Clean | – | 90.0 [82.6, 94.5] | – | – | 84.7 | – | – | – | – | – | – |
-  Decision tree 80.0 [71.1, 86.7] |
-| One pixel | 100.0 [96.3, 100.0] | 91.0 [83.8, 95.2] | 5.0 [2.2, 11.2] | ignores |
-  84.7 (no change) | Decision tree | 100.0 [96.3, 100.0] | +20.0 | 100.0 [96.3, 100.0] |
-  reads | Decision tree 100 | Decision tree 100.0 [96.3, 100.0] |
+Examples:
+    >>> rows = [
+    ...     {"dataset": "digits", "signal": s, "model": m, "seed": 0, "accuracy": a, "n_test": 100,
+    ...      "gain": g, "reliance": r, "decode_accuracy": d, "reliance_true_accuracy": None,
+    ...      "num_classes": 10}
+    ...     for s, m, a, g, r, d in [("clean", "convnet", 0.9, 0.0, None, None),
+    ...                              ("clean", "decision_tree", 0.8, 0.0, None, None),
+    ...                              ("one_pixel", "convnet", 0.91, 0.01, 0.05, 1.0),
+    ...                              ("one_pixel", "decision_tree", 1.0, 0.2, 1.0, 1.0)]]
+    >>> print(paper_table(rows))  # doctest: +NORMALIZE_WHITESPACE
+    | Signal | Decode | ConvNet | ConvNet reliance | ConvNet verdict | Paper: ConvNet (CIFAR-10) |
+      Best reader | Accuracy | Gain | Reliance | Verdict | Paper: best competitor (CIFAR-10) |
+      Most accurate |
+    |---|---|---|---|---|---|---|---|---|---|---|---|---|
+    | Clean | – | 90.0 [82.6, 94.5] | – | – | 84.7 | – | – | – | – | – | – |
+      Decision tree 80.0 [71.1, 86.7] |
+    | One pixel | 100.0 [96.3, 100.0] | 91.0 [83.8, 95.2] | 5.0 [2.2, 11.2] | ignores |
+      84.7 (no change) | Decision tree | 100.0 [96.3, 100.0] | +20.0 | 100.0 [96.3, 100.0] |
+      reads | Decision tree 100 | Decision tree 100.0 [96.3, 100.0] |
 """
 
 from __future__ import annotations
@@ -125,10 +127,11 @@ def model_color(model: str, others: Sequence[str] = ()) -> str:
 
     A modern model with size options (``resnet18-w16``) has its architecture's colour.
 
-    >>> model_color("decision_tree"), model_color("vit-w64-d4")
-    ('#ff7f0e', '#aec7e8')
-    >>> model_color("my.py:net", ["my.py:net"])
-    '#ff9896'
+    Examples:
+        >>> model_color("decision_tree"), model_color("vit-w64-d4")
+        ('#ff7f0e', '#aec7e8')
+        >>> model_color("my.py:net", ["my.py:net"])
+        '#ff9896'
     """
     family = model.split("-", 1)[0]
     if model in _MODEL_COLORS or family in _MODEL_COLORS:
@@ -240,7 +243,8 @@ class Stat:
     @classmethod
     def of(cls, values: Sequence[float | None], sizes: Sequence[int | None] = ()) -> Stat:
         """The statistic of the non-None values; ``sizes`` (one per value, the samples each was
-        measured on) gives the interval (:func:`signalinject.benchmarks.stats.seed_interval`)."""
+        measured on) gives the interval
+        ([`seed_interval`][signalinject.benchmarks.stats.seed_interval])."""
         pairs = [
             (float(v), sizes[i] if i < len(sizes) else None)
             for i, v in enumerate(values)
@@ -293,7 +297,8 @@ def _sizes(grp: Sequence[Row], metric: str) -> list[int | None]:
 
 
 def summarize(rows: Sequence[Row]) -> dict[tuple[str, str], dict[str, Stat]]:
-    """Per ``(signal, model)``, a :class:`Stat` of each metric over the seeds (``gain`` has no
+    """Per ``(signal, model)``, a [`Stat`][signalinject.benchmarks.report.Stat] of each metric over
+    the seeds (``gain`` has no
     interval: it is a difference of two measured fractions).
 
     Raises:
@@ -336,7 +341,8 @@ class ModelFit:
 
 
 def model_fits(rows: Sequence[Row]) -> dict[str, ModelFit]:
-    """:class:`ModelFit` of every model in ``rows`` (rows of one dataset)."""
+    """[`ModelFit`][signalinject.benchmarks.report.ModelFit] of every model in ``rows`` (rows of one
+    dataset)."""
     by: dict[str, list[Row]] = {}
     for r in rows:
         by.setdefault(str(r["model"]), []).append(r)
@@ -369,7 +375,7 @@ def model_fits(rows: Sequence[Row]) -> dict[str, ModelFit]:
 
 def verdicts(rows: Sequence[Row]) -> dict[tuple[str, str], str | None]:
     """The verdict of every ``(signal, model)`` other than clean
-    (:func:`signalinject.benchmarks.stats.verdict`, on the mean reliance and its interval)."""
+    ([`verdict`][signalinject.benchmarks.stats.verdict], on the mean reliance and its interval)."""
     if not rows:
         return {}
     k = int(rows[0]["num_classes"])
@@ -432,7 +438,8 @@ def data_label(dataset: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class HeadlineRow:
-    """One line of the headline table (see :func:`headline`); Stats are fractions."""
+    """One line of the headline table (see [`headline`][signalinject.benchmarks.report.headline]);
+    Stats are fractions."""
 
     signal: str
     decode: Stat
@@ -539,7 +546,8 @@ def _reader_cell(h: HeadlineRow) -> str:
 
 
 def paper_table(rows: Sequence[Row], main_model: str | None = None) -> str:
-    """The headline table as Markdown (see :func:`headline`), the paper's numbers beside ours.
+    """The headline table as Markdown (see [`headline`][signalinject.benchmarks.report.headline]),
+    the paper's numbers beside ours.
 
     Columns: the signal's decode accuracy; the main model's accuracy, reliance and verdict, and
     the paper's number for it; the competitor that reads the signal best with its accuracy, its
@@ -687,7 +695,8 @@ def _notes(rows: Sequence[Row]) -> str:
 
 
 def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
-    """One line per cell with the scalar fields (:data:`CSV_FIELDS`); the injector as JSON."""
+    """One line per cell with the scalar fields
+    (`CSV_FIELDS`); the injector as JSON."""
     path = Path(path)
     with atomic_open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
@@ -745,9 +754,10 @@ def plot(rows: Sequence[Row], path: str | Path) -> Path:
     an axis fitted to the values) and reliance (bars from 0 with their intervals, a dashed
     chance line at 1/K, a mark on every 0%).
 
-    One colour per model (:func:`model_color`); a model that did not learn the clean task has
-    hatched bars and says so in the legend, as does one with non-finite outputs. Drawn with the
-    Agg canvas directly, so the caller's matplotlib backend and pyplot state are untouched.
+    One colour per model ([`model_color`][signalinject.benchmarks.report.model_color]); a model that
+    did not learn the clean task has hatched bars and says so in the legend, as does one with
+    non-finite outputs. Drawn with the Agg canvas directly, so the caller's matplotlib backend and
+    pyplot state are untouched.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -31,24 +31,28 @@ Beyond the paper:
   above chance there cannot read the signal at all; one that can, but ignores it on real data,
   prefers the content.
 - ``strength`` scales the code of the signals that have one (``one_pixel``, ``pattern_pixels``,
-  ``random_pixel``, ``orthogonal_noise``; see :mod:`signalinject.benchmarks.signals`).
-- ``custom_models``: a user's own models (:class:`CustomModel`, a factory
-  ``(input_shape, num_classes) -> nn.Module or estimator``) run like the built-in ones; this is
-  what ``signalinject scan`` uses.
+  ``random_pixel``, ``orthogonal_noise``; see
+  [`signalinject.benchmarks.signals`][signalinject.benchmarks.signals]).
+- ``custom_models``: a user's own models
+  ([`CustomModel`][signalinject.benchmarks.runner.CustomModel], a factory ``(input_shape,
+  num_classes) -> nn.Module or estimator``) run like the built-in ones; this is what ``signalinject
+  scan`` uses.
 
 Results go to ``<out>/results.jsonl``: one complete line per finished cell, appended with a single
 write and an fsync. Running the same configuration again skips finished cells, so a run killed at
 any moment loses at most the cell in flight. Several processes (torchrun ranks, ``--shard`` job
 arrays) each append to their own file and skip the cells done in any of them
-(:mod:`signalinject.benchmarks.grid`). A cell is identified by a hash of every setting that
-changes its result (data fingerprint, signal and injector config, model, seed, training config,
-input scale, text length, fit fraction; ``blank`` and a custom model's code and architecture only
-where they apply, so the cells of earlier versions keep their identity); corrupt or truncated
-lines, and lines whose fields break :data:`RECORD_FIELDS` (a wrong type, a value out of range,
+([`signalinject.benchmarks.grid`][signalinject.benchmarks.grid]). A cell is identified by a hash of
+every setting that changes its result (data fingerprint, signal and injector config, model, seed,
+training config, input scale, text length, fit fraction; ``blank`` and a custom model's code and
+architecture only where they apply, so the cells of earlier versions keep their identity); corrupt
+or truncated lines, and lines whose fields break
+`RECORD_FIELDS` (a wrong type, a value out of range,
 NaN), are reported, moved to ``results.corrupt.jsonl`` and their cells recomputed. No file is
-written through a symlink (see :mod:`signalinject.benchmarks._files`).
+written through a symlink (see `signalinject.benchmarks._files`).
 
-Every line also holds what the verdicts need (:data:`MEASURE_FIELDS`): the 95% Wilson intervals
+Every line also holds what the verdicts need
+    (`MEASURE_FIELDS`): the 95% Wilson intervals
 of accuracy and reliance, the test set's majority-class rate and the one-sided binomial p-value
 of the clean accuracy against it (the "did not learn" test), and the number of predictions made
 from non-finite outputs (a forward hook on torch models counts logits holding NaN or infinity).
@@ -56,9 +60,10 @@ from non-finite outputs (a forward hook on torch models counts logits holding Na
 The defaults run on the embedded stand-ins ``noisy_digits`` and ``stdlib_code``; their measured
 tables, three seeds, the paper's numbers beside them, are in docs/reproducing.md.
 
->>> cfg = BenchConfig.for_suite("images", seeds=(0, 1), limit=200)
->>> cfg.dataset, cfg.signals[:2], cfg.seeds
-('noisy_digits', ('clean', 'one_pixel'), (0, 1))
+Examples:
+    >>> cfg = BenchConfig.for_suite("images", seeds=(0, 1), limit=200)
+    >>> cfg.dataset, cfg.signals[:2], cfg.seeds
+    ('noisy_digits', ('clean', 'one_pixel'), (0, 1))
 """
 
 from __future__ import annotations
@@ -195,8 +200,8 @@ _UNIT = _number(0.0, 1.0)
 _SOME_UNIT = _optional(_UNIT)
 
 #: Every field a result line may have and what it may hold: the one place the line's schema is
-#: declared. :func:`load_records` sets aside a line that breaks it (a missing required field, a
-#: wrong type, a value out of range, NaN) and its cell is recomputed; :func:`append_record`
+#: declared. `load_records` sets aside a line that breaks it (a missing required field, a
+#: wrong type, a value out of range, NaN) and its cell is recomputed; `append_record`
 #: refuses to write such a line. Fields not named here are kept unchecked.
 RECORD_FIELDS: dict[str, FieldSpec] = {
     "cell_id": FieldSpec(_text, "a non-empty string", required=True),
@@ -244,7 +249,7 @@ RECORD_FIELDS: dict[str, FieldSpec] = {
     "clean_nonfinite_outputs": FieldSpec(_integer(0), "an integer >= 0"),  # the same, clean cell
 }
 
-#: The fields of :data:`RECORD_FIELDS` that the verdicts need (intervals, the clean test,
+#: The fields of `RECORD_FIELDS` that the verdicts need (intervals, the clean test,
 #: non-finite counts), written by every cell of this version.
 MEASURE_FIELDS: tuple[str, ...] = (
     "majority_rate",
@@ -265,8 +270,9 @@ REQUIRED_FIELDS: tuple[str, ...] = tuple(k for k, f in RECORD_FIELDS.items() if 
 def record_problem(rec: Any) -> str | None:
     """What makes ``rec`` an unusable result line (one sentence), or None if it is a good one.
 
-    >>> record_problem({"cell_id": "ab"})
-    "the field 'dataset' is missing"
+    Examples:
+        >>> record_problem({"cell_id": "ab"})
+        "the field 'dataset' is missing"
     """
     if not isinstance(rec, dict):
         return f"a line must be a JSON object, got {type(rec).__name__}"
@@ -363,7 +369,8 @@ class CustomModel:
             - a ``torch.nn.Module`` mapping a batch to logits ``(N, num_classes)``; its input is
               float32 ``(N, C, H, W)`` images (0..1 or 0..255 by ``input_scale``), or int64
               character codes ``(N, L)`` for text (0 padding, 1..70 Zhang's alphabet); it is
-              trained by :func:`signalinject.benchmarks.train.fit` (AdamW, cross-entropy);
+              trained by [`fit`][signalinject.benchmarks.train.fit]
+              (AdamW, cross-entropy);
             - or a scikit-learn-style estimator (``fit(X, y)``, ``predict(X)``) on float32
               ``(N, D)``: the flattened images at ``input_scale``, or the codes.
 
@@ -389,8 +396,9 @@ class CustomModel:
 def blank_data(x: Any) -> Any:
     """The shut-down control's data: all-zero images of ``x``'s shape, or empty texts.
 
-    >>> blank_data(["a text", "another"]), blank_data(np.full((1, 2, 2, 1), 7, np.uint8)).sum()
-    (['', ''], np.uint64(0))
+    Examples:
+        >>> blank_data(["a text", "another"]), blank_data(np.full((1, 2, 2, 1), 7, np.uint8)).sum()
+        (['', ''], np.uint64(0))
     """
     if isinstance(x, np.ndarray):
         return np.zeros_like(x)
@@ -415,13 +423,15 @@ def _names(name: str, value: object) -> tuple[str, ...]:
 class BenchConfig:
     """Everything that defines a benchmark run.
 
-    Build one with :meth:`for_suite`, which fills in the suite's defaults.
+    Build one with [`for_suite`][signalinject.benchmarks.runner.BenchConfig.for_suite], which fills
+    in the suite's defaults.
 
     Args:
         suite: ``"images"`` or ``"text"``.
         dataset: a name of ``signalinject.benchmarks.datasets.DATASETS`` of the suite's kind.
-        signals: signal names (see :mod:`signalinject.benchmarks.signals`); ``clean`` is always
-            run, first, as the reference of ``gain``.
+        signals: signal names (see
+            [`signalinject.benchmarks.signals`][signalinject.benchmarks.signals]); ``clean`` is
+            always run, first, as the reference of ``gain``.
         models: torch models (``TORCH_MODELS``) and scikit-learn baselines (``BASELINES``).
         seeds: one run of every cell per seed (injector seed, model init, baseline subset).
         epochs: training epochs of the torch models (``TrainConfig``).
@@ -434,7 +444,8 @@ class BenchConfig:
         data_dir: where the dataset files are.
         download: whether to fetch missing real data.
         out: output directory (``results.jsonl`` and the reports).
-        text_length: characters per text after quantization, at most :data:`MAX_TEXT_LENGTH`;
+        text_length: characters per text after quantization, at most
+            `MAX_TEXT_LENGTH`;
             None: 1014 (Zhang et al.), but
             256 for the short ``stdlib_docs`` (median 155 characters), which also keeps the
             char-CNN fast on a CPU.
@@ -443,8 +454,10 @@ class BenchConfig:
         blank: the information shut-down control: all-zero images or empty texts, so that only
             the signal is left (see the module doc).
         strength: the code strength of every signal in ``signals`` (each must have one, see
-            :mod:`signalinject.benchmarks.signals`); None: the paper's.
-        custom_models: user models (:class:`CustomModel`); ``models`` names them.
+            [`signalinject.benchmarks.signals`][signalinject.benchmarks.signals]); None: the
+            paper's.
+        custom_models: user models ([`CustomModel`][signalinject.benchmarks.runner.CustomModel]);
+            ``models`` names them.
     """
 
     suite: str = "images"
@@ -575,8 +588,9 @@ class BenchConfig:
 def suite_for(dataset: str) -> str:
     """The suite (``"images"`` or ``"text"``) that runs ``dataset``.
 
-    >>> suite_for("digits"), suite_for("stdlib_docs")
-    ('images', 'text')
+    Examples:
+        >>> suite_for("digits"), suite_for("stdlib_docs")
+        ('images', 'text')
     """
     kind = _DATASET_KINDS.get(dataset)
     if kind is None:
@@ -617,9 +631,10 @@ def reliance(pred: IntArray, wrong_code: IntArray, carried: npt.NDArray[np.bool_
     Returns:
         A float in [0, 1], or None when no sample carries the signal.
 
-    >>> import numpy as np
-    >>> reliance(np.array([1, 2, 0]), np.array([1, 2, 1]), np.array([True, True, True]))
-    0.6666666666666666
+    Examples:
+        >>> import numpy as np
+        >>> reliance(np.array([1, 2, 0]), np.array([1, 2, 1]), np.array([True, True, True]))
+        0.6666666666666666
     """
     n = int(carried.sum())
     if n == 0:
@@ -696,7 +711,8 @@ def prepare(
 
 @dataclasses.dataclass(frozen=True)
 class Scores:
-    """What :func:`measure` finds for one fitted model (fractions in [0, 1]).
+    """What [`measure`][signalinject.benchmarks.runner.measure] finds for one fitted model
+    (fractions in [0, 1]).
 
     ``reliance`` and ``reliance_true_accuracy`` are None for the clean cell (no signal);
     ``n_carried`` is the number of test samples that carry the signal (reliance's denominator,
@@ -720,7 +736,7 @@ def measure(
 
     Args:
         predict: maps data like ``prep.x_test`` to int64 ``(N,)`` predictions.
-        prep: the output of :func:`prepare`.
+        prep: the output of [`prepare`][signalinject.benchmarks.runner.prepare].
         nonfinite: after the predictions, the number of them made from non-finite outputs.
     """
     acc = float((predict(prep.x_test) == prep.y_test).mean())
@@ -758,7 +774,8 @@ class _NonFinite:
 def _measures(
     scores: Scores, clean_acc: float, clean_nonfinite: int, y_test: IntArray
 ) -> dict[str, Any]:
-    """The :data:`MEASURE_FIELDS` of one cell: intervals, the clean test, non-finite counts."""
+    """The `MEASURE_FIELDS` of one cell: intervals,
+    the clean test, non-finite counts."""
     from signalinject.benchmarks import stats
 
     n = len(y_test)
@@ -791,7 +808,8 @@ def append_record(path: Path, record: Mapping[str, Any]) -> None:
     O_NOFOLLOW (a symlink is refused, its target never written).
 
     Raises:
-        ValueError: ``record`` breaks :data:`RECORD_FIELDS` (nothing is written).
+        ValueError: ``record`` breaks
+            `RECORD_FIELDS` (nothing is written).
         OSError: ``path`` is a symlink, a directory, or cannot be written.
     """
     problem = record_problem(dict(record))
@@ -810,7 +828,8 @@ def load_records(path: Path) -> tuple[dict[str, dict[str, Any]], list[tuple[int,
     Returns:
         ``(records, bad)``: records by ``cell_id`` (the first line of a cell wins) and
         ``(line_number, raw_line)`` for every corrupt, truncated, duplicated line or one that
-        breaks :data:`RECORD_FIELDS`. A missing file has no records.
+        breaks `RECORD_FIELDS`. A missing file has
+        no records.
 
     Raises:
         OSError: ``path`` is a directory or cannot be read.
@@ -854,7 +873,8 @@ def _parse_why(line: bytes) -> tuple[dict[str, Any] | None, str]:
 
 
 def corrupt_path(path: Path) -> Path:
-    """Where :func:`repair_records` moves ``path``'s bad lines: ``results.corrupt.jsonl`` beside
+    """Where [`repair_records`][signalinject.benchmarks.runner.repair_records] moves ``path``'s bad
+    lines: ``results.corrupt.jsonl`` beside
     ``results.jsonl``, ``results.0of2.corrupt.jsonl`` beside ``results.0of2.jsonl``."""
     return path.with_name(path.name.removesuffix(".jsonl") + ".corrupt.jsonl")
 
@@ -1108,7 +1128,7 @@ class _Runner:
         return out
 
     def scaled_features(self, x: Any) -> npt.NDArray[np.float32]:
-        """A custom estimator's input: :meth:`features`, divided by 255 for unit-scale images."""
+        """A custom estimator's input: `features`, divided by 255 for unit-scale images."""
         if self.cfg.kind == "text" or self.cfg.input_scale == "raw":
             return self.features(x)
 
@@ -1193,11 +1213,13 @@ def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]
     Args:
         cfg: the grid.
         share: the part of the grid this process runs and the file it appends to (see
-            :mod:`signalinject.benchmarks.grid`); None: the whole grid, ``results.jsonl``.
+            [`signalinject.benchmarks.grid`][signalinject.benchmarks.grid]); None: the whole grid,
+            ``results.jsonl``.
 
     Returns:
-        One dict per cell of :func:`cell_grid` (of ``share``), in that order: the finished cells
-        read back from the files and the new ones, exactly as written (see the module doc).
+        One dict per cell of [`cell_grid`][signalinject.benchmarks.runner.cell_grid] (of ``share``),
+        in that order: the finished cells read back from the files and the new ones, exactly as
+            written (see the module doc).
 
     Raises:
         signalinject.benchmarks.grid.ConflictingResultsError: two results files of ``cfg.out``

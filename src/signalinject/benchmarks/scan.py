@@ -2,8 +2,9 @@
 
 The scan injects every signal that applies to the data (image or text) into the training and
 test sets, trains the user's model on each through the benchmark runner
-(:func:`signalinject.benchmarks.runner.run`), and reports per signal: the signal's decode
-accuracy, the model's clean accuracy and its accuracy with the signal, its *reliance* on the
+([`run`][signalinject.benchmarks.runner.run]), and reports per
+signal: the signal's decode accuracy, the model's clean accuracy and its accuracy with the signal,
+    its *reliance* on the
 signal (on a test copy whose signal encodes a wrong class, the fraction of predictions equal to
 that class), the paper's *information shut-down* control (the same on blank data, where the
 signal is the only information) and a one-word verdict.
@@ -17,7 +18,7 @@ The factory
       float32 ``(N, C, H, W)`` (``input_shape == (C, H, W)``) in 0..1 (``input_scale="unit"``)
       or 0..255 (``"raw"``), texts as int64 character codes ``(N, L)`` (``input_shape ==
       (L,)``, 0 padding, 1..70 Zhang et al.'s alphabet). It is trained with AdamW and
-      cross-entropy (:func:`signalinject.benchmarks.train.fit`);
+      cross-entropy ([`fit`][signalinject.benchmarks.train.fit]);
     - or a scikit-learn-style estimator (``fit(X, y)``, ``predict(X)``) on float32 ``(N, D)``:
       the flattened images at ``input_scale``, or the codes.
 
@@ -31,7 +32,7 @@ The verdict
     ``rho = (reliance - 1/K) / (1 - 1/K)`` (0 at chance, 1 when every prediction follows the
     signal); a claim of reading is judged on the low end of the reliance's 95% interval (Wilson
     at the number of test samples that carry the signal for one seed, across seeds for several;
-    see :mod:`signalinject.benchmarks.stats`):
+    see [`signalinject.benchmarks.stats`][signalinject.benchmarks.stats]):
 
     =================  =============================================  ========================
     verdict            rule                                           for K = 10 (no interval)
@@ -50,10 +51,11 @@ The verdict
     K = 2 reliance cannot tell reading the signal from erring, since the wrong class is the only
     other class; read the shut-down columns too.)
 
->>> verdict(0.9, 10), verdict(0.3, 10), verdict(0.05, 10), verdict(None, 10)
-('reads', 'partial', 'ignores', None)
->>> parse_spec("my_models.py:make_net"), parse_spec("pkg.models:Nets.small")
-(('my_models.py', 'make_net'), ('pkg.models', 'Nets.small'))
+Examples:
+    >>> verdict(0.9, 10), verdict(0.3, 10), verdict(0.05, 10), verdict(None, 10)
+    ('reads', 'partial', 'ignores', None)
+    >>> parse_spec("my_models.py:make_net"), parse_spec("pkg.models:Nets.small")
+    (('my_models.py', 'make_net'), ('pkg.models', 'Nets.small'))
 """
 
 from __future__ import annotations
@@ -256,7 +258,8 @@ def _source_fingerprint(obj: Any) -> str:
 
 
 def load_factory(spec: str) -> CustomModel:
-    """Import ``MODULE:FACTORY`` and return it as a :class:`CustomModel` named ``spec``.
+    """Import ``MODULE:FACTORY`` and return it as a
+    [`CustomModel`][signalinject.benchmarks.scan.CustomModel] named ``spec``.
 
     Raises:
         ModelFactoryError: a malformed spec, a module that is missing or fails to import (with
@@ -297,7 +300,8 @@ def load_factory(spec: str) -> CustomModel:
 def custom_model(
     factory: Callable[[tuple[int, ...], int], Any], name: str | None = None
 ) -> CustomModel:
-    """A :class:`CustomModel` from a callable, fingerprinted by its module's source.
+    """A [`CustomModel`][signalinject.benchmarks.scan.CustomModel] from a callable, fingerprinted by
+    its module's source.
 
     Args:
         factory: ``factory(input_shape, num_classes)`` (see the module doc).
@@ -316,9 +320,11 @@ class ScanConfig:
     """What a scan runs.
 
     Args:
-        models: ``MODULE:FACTORY`` strings, built-in model names, or :class:`CustomModel`s.
-        dataset: a dataset of :mod:`signalinject.benchmarks.datasets`; its kind (image or text)
-            selects the signals.
+        models: ``MODULE:FACTORY`` strings, built-in model names, or
+            [`CustomModel`][signalinject.benchmarks.scan.CustomModel]s.
+        dataset: a dataset of
+            [`signalinject.benchmarks.datasets`][signalinject.benchmarks.datasets]; its kind (image
+            or text) selects the signals.
         signals: the signals to scan (``clean`` always runs); None: every signal of the kind.
         epochs: torch training epochs; None: the suite's (images 5, text 10).
         batch_size: torch batch size; None: the suite's (64).
@@ -410,7 +416,7 @@ class ScanConfig:
 
 def scan(cfg: ScanConfig) -> list[dict[str, Any]]:
     """Run the scan (resumable: finished cells in ``cfg.out`` are reused); one row per
-    (model, signal), see :func:`summarize_scan`."""
+    (model, signal), see [`summarize_scan`][signalinject.benchmarks.scan.summarize_scan]."""
     bench = cfg.bench_config()
     rows = run(bench)
     blank = run(dataclasses.replace(bench, blank=True)) if cfg.shutdown else []
@@ -432,14 +438,15 @@ def summarize_scan(rows: Sequence[Row], blank_rows: Sequence[Row] = ()) -> list[
 
     Returns:
         One dict per (model, signal other than clean), in run order, with the fields of
-        :data:`SCAN_FIELDS`: fractions in [0, 1] (means over seeds; ``*_std`` the sample
-        standard deviation, None for one seed; ``*_low``/``*_high`` the 95% interval),
-        ``verdict`` and ``blank_verdict`` (:func:`verdict` on the reliance's interval; ``did
-        not learn`` only on the data, never on blank data), ``learned`` (the clean accuracy is
-        significantly above the test set's ``majority_rate``: one-sided binomial
-        ``clean_p_value`` < 0.01) and ``finite`` (no NaN or infinite output); ``clean_accuracy``
-        is the model without a signal, ``blank_clean_accuracy`` the same on blank data
-        (chance); the ``blank_*`` fields are None without the shut-down control.
+        `SCAN_FIELDS`: fractions in [0, 1] (means over
+        seeds; ``*_std`` the sample standard deviation, None for one seed; ``*_low``/``*_high`` the
+        95% interval), ``verdict`` and ``blank_verdict``
+        ([`verdict`][signalinject.benchmarks.scan.verdict] on the reliance's interval; ``did not
+        learn`` only on the data, never on blank data), ``learned`` (the clean accuracy is
+        significantly above the test set's ``majority_rate``: one-sided binomial ``clean_p_value`` <
+        0.01) and ``finite`` (no NaN or infinite output); ``clean_accuracy`` is the model without a
+        signal, ``blank_clean_accuracy`` the same on blank data (chance); the ``blank_*`` fields are
+        None without the shut-down control.
 
     Raises:
         ValueError: no rows, or rows of several datasets.
@@ -714,7 +721,7 @@ def write_scan_report(
     """Write ``scan.md``, ``scan.json``, ``scan.csv`` and ``scan.png`` into ``out``.
 
     Args:
-        rows: :func:`summarize_scan`'s rows.
+        rows: [`summarize_scan`][signalinject.benchmarks.scan.summarize_scan]'s rows.
         out: the directory.
         config: what ran (stored in ``scan.json`` next to the rows).
 

@@ -1,11 +1,14 @@
 """The benchmark's signals by name: each name maps to an injector factory with the paper's defaults.
 
-Everything here is read from the registry of signals (:func:`signalinject.list_signals`): a
-signal's name, kind, paper name, strength and factory (:meth:`~signalinject.Injector.for_benchmark`)
-are declared by its class, and a signal defined anywhere (a user's module) is a benchmark signal
-by name. The default lists (:func:`signal_names`) hold the signals that declare ``default_grid``.
+Everything here is read from the registry of signals
+    ([`signalinject.list_signals`][signalinject.list_signals]): a
+signal's name, kind, paper name, strength and factory
+(`for_benchmark`) are declared by its class, and a signal
+defined anywhere (a user's module) is a benchmark signal by name. The default lists
+([`signal_names`][signalinject.benchmarks.signals.signal_names]) hold the signals that declare
+``default_grid``.
 
-A factory takes ``(num_classes, seed)`` and returns a fresh :class:`~signalinject.Injector`
+A factory takes ``(num_classes, seed)`` and returns a fresh [`Injector`][signalinject.Injector]
 (``clean`` returns None: no signal). Image signals write into uint8 ``(N, H, W, C)`` images in
 0..255 units (the class number itself is the pixel's code, as in the paper); text signals edit the
 strings before character quantization.
@@ -26,15 +29,18 @@ signal                  ``strength``                                          pa
 ``multiple_locations`` has no strength (its code is *where* a pair of pixels equals, with a random
 value), nor do the text signals (a character is a character).
 
->>> from signalinject.benchmarks.signals import make_injector, signal_names
->>> signal_names("image")
-('clean', 'one_pixel', 'pattern_pixels', 'random_pixel', 'multiple_locations', 'orthogonal_noise')
->>> make_injector("one_pixel", num_classes=10, seed=3)
-OnePixel(num_classes=10, seed=3, coverage=1.0, fidelity=1.0, position=(0, 0), values=None)
->>> make_injector("clean", num_classes=10, seed=3) is None
-True
->>> make_injector("one_pixel", num_classes=4, seed=0, strength=60).values
-(0.0, 60.0, 120.0, 180.0)
+Examples:
+    >>> from signalinject.benchmarks.signals import make_injector, signal_names
+    >>> signal_names("image")[:4]
+    ('clean', 'one_pixel', 'pattern_pixels', 'random_pixel')
+    >>> signal_names("image")[4:]
+    ('multiple_locations', 'orthogonal_noise')
+    >>> make_injector("one_pixel", num_classes=10, seed=3)
+    OnePixel(num_classes=10, seed=3, coverage=1.0, fidelity=1.0, position=(0, 0), values=None)
+    >>> make_injector("clean", num_classes=10, seed=3) is None
+    True
+    >>> make_injector("one_pixel", num_classes=4, seed=0, strength=60).values
+    (0.0, 60.0, 120.0, 180.0)
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ Factory = Callable[..., "Injector | None"]
 
 @dataclasses.dataclass(frozen=True)
 class Signal:
-    """One benchmark signal: what its class declares (see :class:`~signalinject.Injector`).
+    """One benchmark signal: what its class declares (see [`Injector`][signalinject.Injector]).
 
     Attributes:
         name: the benchmark's name (``one_pixel``): the class's ``name``.
@@ -160,7 +166,7 @@ def user_signal(spec: str) -> Signal:
 
     ``MODULE`` is a dotted module importable from the current directory or a path to a ``.py``
     file, loaded as ``scan`` loads a model factory; ``FACTORY(num_classes, seed)`` returns an
-    :class:`~signalinject.Injector` of a registered signal class (one with a ``name``: its
+    [`Injector`][signalinject.Injector] of a registered signal class (one with a ``name``: its
     config is the cell's identity). It also receives ``strength=`` and, for text,
     ``quantizer=`` when its signature takes them (a factory without ``strength`` has none).
     Loaded once per process.
@@ -290,7 +296,7 @@ def make_injector(
     """A fresh injector for signal ``name`` (None for ``clean``).
 
     Args:
-        name: a key of :data:`SIGNALS`.
+        name: a key of `SIGNALS`.
         num_classes: the dataset's number of classes K.
         seed: the injector's seed (one per benchmark seed).
         kind: if given, refuse a signal that does not apply to that data kind.
@@ -301,7 +307,7 @@ def make_injector(
 
     Raises:
         ValueError: unknown name, a signal of the wrong kind, or a strength it cannot take
-            (:func:`check_strength`).
+            ([`check_strength`][signalinject.benchmarks.signals.check_strength]).
     """
     sig = SIGNALS.get(name)
     if sig is None:

@@ -1,31 +1,33 @@
 """The statistics behind the benchmark's answers: 95% intervals, the "did not learn" test and the
 verdict of a model on a signal.
 
-- :func:`wilson_interval`: the Wilson score interval of a binomial proportion (one seed: ``k``
-  hits out of the ``n`` test samples). Unlike the normal approximation it stays inside [0, 1]
-  and is not empty at 0% or 100%.
-- :func:`seed_interval`: over several seeds, the Student-t interval of the mean of the per-seed
-  fractions, widened where needed to cover the Wilson interval of the pooled counts (the seeds
-  share one test set, so their spread alone can be 0 and claim a certainty the test-set size
-  does not have).
-- :func:`learned`: whether a clean accuracy is significantly above the *majority-class rate* of
-  the test set (one-sided exact binomial test, ``scipy.stats.binomtest``, p < :data:`ALPHA`).
-  The majority rate, not 1/K, is the rate of a model that learned nothing but the most frequent
+- [`wilson_interval`][signalinject.benchmarks.stats.wilson_interval]: the Wilson score interval of a
+  binomial proportion (one seed: ``k`` hits out of the ``n`` test samples). Unlike the normal
+  approximation it stays inside [0, 1] and is not empty at 0% or 100%.
+- [`seed_interval`][signalinject.benchmarks.stats.seed_interval]: over several seeds, the Student-t
+  interval of the mean of the per-seed fractions, widened where needed to cover the Wilson interval
+  of the pooled counts (the seeds share one test set, so their spread alone can be 0 and claim a
+  certainty the test-set size does not have).
+- [`learned`][signalinject.benchmarks.stats.learned]: whether a clean accuracy is significantly
+  above the *majority-class rate* of the test set (one-sided exact binomial test,
+  ``scipy.stats.binomtest``, p < `ALPHA`). The majority rate,
+  not 1/K, is the rate of a model that learned nothing but the most frequent
   class: the char-CNN's 46/180 on an old stand-in beat 1/5 at p = 0.04 while predicting mostly
   one class (46 of the 180 test texts were of that class).
-- :func:`verdict`: ``reads`` (the reliance's interval lies above the reads line) / ``partial`` /
-  ``ignores`` (the reliance is below the ignores line);
+- [`verdict`][signalinject.benchmarks.stats.verdict]: ``reads`` (the reliance's interval lies above
+  the reads line) / ``partial`` / ``ignores`` (the reliance is below the ignores line);
   ``did not learn`` replaces ``ignores`` for a model that did not learn the clean task, and
   ``non-finite`` any verdict of a model whose outputs held NaN or infinity.
 
->>> tuple(round(v, 4) for v in wilson_interval(5, 10))
-(0.2366, 0.7634)
->>> learned(46, 180, 46 / 180), learned(120, 180, 46 / 180)
-(False, True)
->>> verdict(0.95, 10, interval=(0.93, 0.97)), verdict(0.05, 10, interval=(0.03, 0.07))
-('reads', 'ignores')
->>> verdict(0.05, 10, interval=(0.03, 0.07), learned=False)
-'did not learn'
+Examples:
+    >>> tuple(round(v, 4) for v in wilson_interval(5, 10))
+    (0.2366, 0.7634)
+    >>> learned(46, 180, 46 / 180), learned(120, 180, 46 / 180)
+    (False, True)
+    >>> verdict(0.95, 10, interval=(0.93, 0.97)), verdict(0.05, 10, interval=(0.03, 0.07))
+    ('reads', 'ignores')
+    >>> verdict(0.05, 10, interval=(0.03, 0.07), learned=False)
+    'did not learn'
 """
 
 from __future__ import annotations
@@ -87,8 +89,9 @@ def _z(confidence: float) -> float:
 def wilson_interval(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """The Wilson score interval of ``k`` successes in ``n`` trials (fractions in [0, 1]).
 
-    >>> wilson_interval(0, 10)[1] > 0.2, wilson_interval(10, 10)[0] < 0.8
-    (True, True)
+    Examples:
+        >>> wilson_interval(0, 10)[1] > 0.2, wilson_interval(10, 10)[0] < 0.8
+        (True, True)
     """
     k, n = _counts(k, n)
     z = _z(confidence)
@@ -116,10 +119,11 @@ def seed_interval(
         n: the number of samples each fraction is measured on (the test set, or the test samples
             that carry the signal): one for all seeds, or one per seed.
 
-    >>> tuple(round(v, 3) for v in seed_interval([0.9], 100))
-    (0.826, 0.945)
-    >>> tuple(round(v, 3) for v in seed_interval([0.80, 0.90, 0.85], 100))
-    (0.726, 0.974)
+    Examples:
+        >>> tuple(round(v, 3) for v in seed_interval([0.9], 100))
+        (0.826, 0.945)
+        >>> tuple(round(v, 3) for v in seed_interval([0.80, 0.90, 0.85], 100))
+        (0.726, 0.974)
     """
     vals = [float(v) for v in values]
     if not vals:
@@ -147,8 +151,9 @@ def seed_interval(
 def majority_rate(labels: Sequence[int] | object) -> float:
     """The fraction of the most frequent class in ``labels`` (1-D integer labels, not empty).
 
-    >>> majority_rate([0, 1, 1, 2])
-    0.5
+    Examples:
+        >>> majority_rate([0, 1, 1, 2])
+        0.5
     """
     import numpy as np
 
@@ -172,7 +177,7 @@ def clean_p_value(k: int, n: int, rate: float) -> float:
 
 def learned(k: int, n: int, rate: float, alpha: float = ALPHA) -> bool:
     """Whether ``k`` correct of ``n`` is significantly above the majority-class ``rate``
-    (:func:`clean_p_value` < ``alpha``)."""
+    ([`clean_p_value`][signalinject.benchmarks.stats.clean_p_value] < ``alpha``)."""
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     return clean_p_value(k, n, rate) < alpha
@@ -181,8 +186,9 @@ def learned(k: int, n: int, rate: float, alpha: float = ALPHA) -> bool:
 def normalized_reliance(reliance: float, num_classes: int) -> float:
     """``(reliance - 1/K) / (1 - 1/K)``: 0 at chance, 1 when every prediction follows the signal.
 
-    >>> normalized_reliance(0.1, 10), normalized_reliance(1.0, 10)
-    (0.0, 1.0)
+    Examples:
+        >>> normalized_reliance(0.1, 10), normalized_reliance(1.0, 10)
+        (0.0, 1.0)
     """
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
@@ -205,12 +211,14 @@ def verdict(
             signal.
         num_classes: K.
         interval: the reliance's 95% interval: ``reads`` needs its low end at or above the
-            :data:`READS` line (a claim of reading needs the evidence); None: the point value
-            decides. ``ignores`` is the point value below the :data:`IGNORES` line (no
-            evidence of reading); ``partial`` anything else.
-        learned: False when the model did not learn the clean task (:func:`learned`): then
-            ``did not learn`` replaces ``ignores`` (a model that follows the signal still
-            ``reads`` it). Always True for blank-data runs.
+            `READS` line (a claim of reading needs the
+            evidence); None: the point value decides. ``ignores`` is the point value below the
+            `IGNORES` line (no evidence of reading);
+            ``partial`` anything else.
+        learned: False when the model did not learn the clean task
+            ([`learned`][signalinject.benchmarks.stats.learned]): then ``did not learn`` replaces
+            ``ignores`` (a model that follows the signal still ``reads`` it). Always True for
+            blank-data runs.
         finite: False when the model's outputs held NaN or infinity: the verdict is
             ``non-finite``, whatever the reliance.
     """

@@ -3,25 +3,26 @@
 The paper's codes are faint: the one-pixel code of class k is the pixel value k, at most 9 of
 255, and the pattern pixels are 0 or 1. A ConvNet ignoring such a code says little about a
 high-contrast one. The sweep runs the benchmark at a list of code strengths (in 0..255 image
-units, see :mod:`signalinject.benchmarks.signals`: the step between class codes for
-``one_pixel`` and ``random_pixel``, the set-bit value for ``pattern_pixels``, the noise RMS for
-``orthogonal_noise``) and draws, per signal, accuracy and reliance of each model against the
-strength, showing where a model starts to read the signal. ``multiple_locations`` has no strength
-(its code is where two pixels are equal, with a random value) and is skipped, as are the text
-signals. Each signal also runs at the paper's strength (1, or RMS 7.65 for the noise), so the
+units, see [`signalinject.benchmarks.signals`][signalinject.benchmarks.signals]: the step between
+class codes for ``one_pixel`` and ``random_pixel``, the set-bit value for ``pattern_pixels``, the
+noise RMS for ``orthogonal_noise``) and draws, per signal, accuracy and reliance of each model
+against the strength, showing where a model starts to read the signal. ``multiple_locations`` has no
+strength (its code is where two pixels are equal, with a random value) and is skipped, as are the
+text signals. Each signal also runs at the paper's strength (1, or RMS 7.65 for the noise), so the
 chart shows the paper's point; a strength too large for a signal (e.g. a one-pixel step above
 255 / (K - 1)) is skipped for that signal and listed.
 
 Every point is an ordinary benchmark cell (the injector's config is in its identity), so a sweep
 resumes like ``bench images`` and shares its clean cells and its paper-strength cells.
 
->>> cfg = SweepConfig(strengths=(4, 64), signals=("one_pixel", "orthogonal_noise"))
->>> runs, skipped = plan(cfg, num_classes=10)
->>> runs  # doctest: +NORMALIZE_WHITESPACE
-[(1.0, ('one_pixel',)), (4.0, ('one_pixel', 'orthogonal_noise')),
- (7.65, ('orthogonal_noise',)), (64.0, ('orthogonal_noise',))]
->>> skipped
-[('one_pixel', 64.0)]
+Examples:
+    >>> cfg = SweepConfig(strengths=(4, 64), signals=("one_pixel", "orthogonal_noise"))
+    >>> runs, skipped = plan(cfg, num_classes=10)
+    >>> runs  # doctest: +NORMALIZE_WHITESPACE
+    [(1.0, ('one_pixel',)), (4.0, ('one_pixel', 'orthogonal_noise')),
+     (7.65, ('orthogonal_noise',)), (64.0, ('orthogonal_noise',))]
+    >>> skipped
+    [('one_pixel', 64.0)]
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class SweepConfig:
     Args:
         strengths: code strengths in 0..255 image units (each signal also runs at the paper's).
         signals: signals to sweep; those without a strength are skipped with a note.
-        models: as :class:`~signalinject.benchmarks.runner.BenchConfig`, as are ``epochs``,
+        models: as [`BenchConfig`][signalinject.benchmarks.runner.BenchConfig], as are ``epochs``,
             ``batch_size``, ``seeds``, ``device``, ``input_scale``, ``limit``, ``data_dir``,
             ``download`` and ``progress``.
         dataset: an image dataset.
@@ -147,7 +148,7 @@ def plan(
 
 
 def sweep(cfg: SweepConfig, *, share: Share | None = None) -> list[dict[str, Any]]:
-    """Run the sweep (``share`` of it, see :func:`~signalinject.benchmarks.runner.run`); return
+    """Run the sweep (``share`` of it, see [`run`][signalinject.benchmarks.runner.run]); return
     the runner's rows of every point (``clean`` included once).
 
     Each row carries its ``strength`` (None for ``clean``). Signals without a strength and
@@ -197,8 +198,8 @@ def _points(rows: Sequence[Row]) -> dict[tuple[str, str], list[Point]]:
     """Per (signal, model): ``(strength, stats over seeds, verdict)`` sorted by strength.
 
     Each strength is judged with the model's clean cells, as a benchmark run at that strength
-    (:func:`signalinject.benchmarks.report.verdicts`: the reliance's interval, ``did not
-    learn``, ``non-finite``).
+    ([`verdicts`][signalinject.benchmarks.report.verdicts]: the
+    reliance's interval, ``did not learn``, ``non-finite``).
     """
     clean = [r for r in rows if r["signal"] == "clean"]
     by_strength: dict[float, list[Row]] = {}
@@ -219,7 +220,9 @@ def onsets(rows: Sequence[Row]) -> list[dict[str, Any]]:
     """Per (signal, model): the smallest swept strength at which the model ``reads`` the signal
     and the smallest at which it at least ``partial``-ly reads it (None: not in the sweep).
 
-    Verdicts are those of :func:`signalinject.benchmarks.report.verdicts` at each strength.
+    Verdicts are those of
+    [`verdicts`][signalinject.benchmarks.report.verdicts] at each
+    strength.
     """
     out = []
     for (sig, m), pts in _points(rows).items():
@@ -310,7 +313,8 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
     """One signal's chart: accuracy (left) and reliance (right) of each model against the code
     strength (log axis), the decode accuracy dashed, chance and the verdict thresholds dotted,
     the paper's strength marked. Error bars: 95% intervals. One colour per model
-    (:func:`signalinject.benchmarks.report.model_color`); a model that did not learn the clean
+    ([`model_color`][signalinject.benchmarks.report.model_color]); a
+    model that did not learn the clean
     task, or gave non-finite outputs, says so in the legend and is drawn dashed."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -24,12 +24,14 @@ the Zhang et al. (2015) quantizer gives them, length 1014: random codes 1..69 up
 length, then zero padding. IBM ART's ``add_single_bd`` and ``add_pattern_bd``
 (label-independent triggers), and ``add_single_bd`` used per class (one call on ``x[y == k]``
 with pixel value ``k``: a label-revealing pixel), are timed on the same NumPy batch when ``art`` is
-importable. :func:`check_targets` states the issue's targets and whether each was met; the numbers
-measured on the project's 2-core CPU are in ``docs/performance.md``.
+importable. [`check_targets`][signalinject.benchmarks.throughput.check_targets] states the issue's
+targets and whether each was met; the numbers measured on the project's 2-core CPU are in
+``docs/performance.md``.
 
->>> cfg = ThroughputConfig.quick()
->>> cfg.sizes, cfg.repeats
-((5000,), 3)
+Examples:
+    >>> cfg = ThroughputConfig.quick()
+    >>> cfg.sizes, cfg.repeats
+    ((5000,), 3)
 """
 
 from __future__ import annotations
@@ -185,7 +187,9 @@ class ThroughputConfig:
         text_classes: K for the text injectors (5: Yelp/Amazon "full").
         loop_samples: samples in the per-sample loop measurement (the first of the batch).
         loop_repeats: timed runs of that loop.
-        reference_size: the N at which :func:`check_targets` judges the image targets.
+        reference_size: the N at which
+            [`check_targets`][signalinject.benchmarks.throughput.check_targets] judges the image
+            targets.
         memory: measure the peak extra memory.
         art: time IBM ART's triggers when ``art`` is importable.
         seed: seed of the data and of the injectors.
@@ -396,7 +400,7 @@ def _labels(backend: str, device: torch.device | None, n: int, k: int, seed: int
 
 
 def _texts(backend: str, device: torch.device | None, n: int, length: int, seed: int) -> Any:
-    """Quantized texts as :class:`~signalinject.text.CharQuantizer` gives them: int64 codes
+    """Quantized texts as [`CharQuantizer`][signalinject.text.CharQuantizer] gives them: int64 codes
     1..69 up to a used length uniform in [1, length], then the zero padding."""
     rng = np.random.default_rng(seed + 2)
     x = rng.integers(1, 70, (n, length), dtype=np.int64)
@@ -974,7 +978,8 @@ def to_markdown(rows: Sequence[Mapping[str, Any]], reference_size: int | None = 
     """Markdown: the ratios at ``reference_size``, every row, the targets, the skipped/failed.
 
     The targets table lists how many judged rows missed each target and the worst of them;
-    :func:`check_targets` (and the JSON) has every failure.
+    [`check_targets`][signalinject.benchmarks.throughput.check_targets] (and the JSON) has every
+    failure.
     """
     ok = [r for r in rows if r.get("status") == "ok"]
     ref = reference_size if any(r["n"] == reference_size for r in ok) else None
@@ -1028,7 +1033,8 @@ def to_json(
     cfg: ThroughputConfig,
     machine: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything of a run: config, machine (default: :func:`machine_info` now), rows and
+    """Everything of a run: config, machine (default:
+    [`machine_info`][signalinject.benchmarks.throughput.machine_info] now), rows and
     targets, JSON-serializable."""
     return {
         "benchmark": "throughput",
@@ -1137,12 +1143,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_parser(subparsers: Any) -> None:
-    """Register ``throughput`` on an ``add_subparsers()`` object; it dispatches to :func:`main`.
+    """Register ``throughput`` on an ``add_subparsers()`` object; it dispatches to
+    [`main`][signalinject.benchmarks.throughput.main].
 
-    >>> root = argparse.ArgumentParser(prog="signalinject bench")
-    >>> add_parser(root.add_subparsers(dest="command"))
-    >>> root.parse_args(["throughput", "--quick"]).func is main
-    True
+    Examples:
+        >>> root = argparse.ArgumentParser(prog="signalinject bench")
+        >>> add_parser(root.add_subparsers(dest="command"))
+        >>> root.parse_args(["throughput", "--quick"]).func is main
+        True
     """
     p: argparse.ArgumentParser = subparsers.add_parser(
         "throughput",
@@ -1154,7 +1162,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> ThroughputConfig:
-    """The :class:`ThroughputConfig` the parsed options describe."""
+    """The [`ThroughputConfig`][signalinject.benchmarks.throughput.ThroughputConfig] the parsed
+    options describe."""
     fields: dict[str, Any] = {
         "dtypes": args.dtypes,
         "backends": args.backends,

@@ -16,16 +16,17 @@
 - ``batch_transform(xb, yb, idx)``, if given, turns every gathered batch into what the model
   sees, on the training device: the data can stay resident as uint8 (4x less memory than
   float32) and be injected and converted batch by batch on the GPU
-  (:func:`signalinject.benchmarks.trainspeed.image_injection_transform` builds such a
-  transform from an injector).
+  ([`image_injection_transform`][signalinject.benchmarks.trainspeed.image_injection_transform]
+  builds such a transform from an injector).
 
->>> import torch
->>> x = torch.cat([torch.zeros(32, 2), torch.ones(32, 2)])
->>> y = torch.cat([torch.zeros(32), torch.ones(32)]).long()
->>> cfg = TrainConfig(epochs=40, batch_size=64, lr=0.05, progress=False)
->>> net = fit(torch.nn.Linear(2, 2), x, y, cfg)
->>> predict(net, x, cfg).tolist() == y.tolist()
-True
+Examples:
+    >>> import torch
+    >>> x = torch.cat([torch.zeros(32, 2), torch.ones(32, 2)])
+    >>> y = torch.cat([torch.zeros(32), torch.ones(32)]).long()
+    >>> cfg = TrainConfig(epochs=40, batch_size=64, lr=0.05, progress=False)
+    >>> net = fit(torch.nn.Linear(2, 2), x, y, cfg)
+    >>> predict(net, x, cfg).tolist() == y.tolist()
+    True
 """
 
 from __future__ import annotations
@@ -57,13 +58,14 @@ __all__ = [
     "resolve_device",
 ]
 
-#: ``(xb, yb, idx) -> batch``: what :func:`fit` calls on every training batch (see there).
+#: ``(xb, yb, idx) -> batch``: what `fit` calls on every training batch (see there).
 BatchTransform = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """How :func:`fit` trains (every field a plain JSON value, so a result can record it).
+    """How [`fit`][signalinject.benchmarks.train.fit] trains (every field a plain JSON value, so a
+    result can record it).
 
     Attributes:
         epochs: passes over the training set.
@@ -180,8 +182,10 @@ _LOCAL = contextvars.ContextVar("signalinject_local_training", default=False)
 
 @contextlib.contextmanager
 def local_training() -> Iterator[None]:
-    """Inside the block :func:`fit` trains in this process alone, even under torchrun (each rank
-    its own cells: :func:`signalinject.benchmarks.grid.run_grid` with ``parallel="cells"``)."""
+    """Inside the block [`fit`][signalinject.benchmarks.train.fit] trains in this process alone,
+    even under torchrun (each rank
+    its own cells: [`run_grid`][signalinject.benchmarks.grid.run_grid] with
+        ``parallel="cells"``)."""
     token = _LOCAL.set(True)
     try:
         yield
@@ -191,7 +195,7 @@ def local_training() -> Iterator[None]:
 
 def _dist_env() -> tuple[int, int, int]:
     """``(rank, world_size, local_rank)`` from torchrun's environment; ``(0, 1, 0)`` without it
-    or inside :func:`local_training`."""
+    or inside [`local_training`][signalinject.benchmarks.train.local_training]."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or not torch.distributed.is_available() or _LOCAL.get():
         return 0, 1, 0

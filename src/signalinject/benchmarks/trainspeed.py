@@ -3,7 +3,7 @@
 The claim under test: the paper's ConvNet trains at >= 250,000 images/s on one H200 GPU with
 bf16 autocast, channels-last, batch 1024, the data resident on the GPU and the signal injected
 on the GPU inside the training loop. The benchmark trains with
-:func:`~signalinject.benchmarks.train.fit` on random data of the real shapes:
+[`fit`][signalinject.benchmarks.train.fit] on random data of the real shapes:
 
 ==================== ============ ====================================== ========================
 case                 model        resident on the device                 per batch, on the device
@@ -31,9 +31,10 @@ per-sample hash at every step.
 Run ``python -m signalinject.benchmarks.trainspeed --help``; the numbers measured on the
 project's machines are in ``docs/performance.md``.
 
->>> cfg = TrainSpeedConfig(device="cpu").resolved()
->>> cfg.n, cfg.text_n, cfg.batch_size, cfg.epochs
-(2048, 256, 256, 3)
+Examples:
+    >>> cfg = TrainSpeedConfig(device="cpu").resolved()
+    >>> cfg.n, cfg.text_n, cfg.batch_size, cfg.epochs
+    (2048, 256, 256, 3)
 """
 
 from __future__ import annotations
@@ -128,12 +129,13 @@ def image_injection_transform(
         ValueError: ``x`` not 4-D, labels out of range or of the wrong length, or a signal that
             does not fit the images.
 
-    >>> import torch, signalinject as si
-    >>> x = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
-    >>> t = image_injection_transform(si.OnePixel(10), x, torch.tensor([7, 0, 1, 2]))
-    >>> xb = t(x[[0, 3]].clone(), torch.tensor([7, 2]), torch.tensor([0, 3]))
-    >>> xb.dtype, (xb[:, :, 0, 0] * 255).round().tolist()
-    (torch.float32, [[7.0, 7.0, 7.0], [2.0, 2.0, 2.0]])
+    Examples:
+        >>> import torch, signalinject as si
+        >>> x = torch.zeros(4, 3, 8, 8, dtype=torch.uint8)
+        >>> t = image_injection_transform(si.OnePixel(10), x, torch.tensor([7, 0, 1, 2]))
+        >>> xb = t(x[[0, 3]].clone(), torch.tensor([7, 2]), torch.tensor([0, 3]))
+        >>> xb.dtype, (xb[:, :, 0, 0] * 255).round().tolist()
+        (torch.float32, [[7.0, 7.0, 7.0], [2.0, 2.0, 2.0]])
     """
     if not isinstance(inj, ImageInjector):
         raise TypeError(f"image_injection_transform needs an ImageInjector, got {inj!r}")
@@ -176,11 +178,12 @@ def text_injection_transform(inj: TextInjector, x: torch.Tensor, y: torch.Tensor
     Raises:
         TypeError, ValueError: not a text injector, bad codes or labels (as ``inj(x, y)``).
 
-    >>> import torch, signalinject as si
-    >>> x = torch.ones(3, 1014, dtype=torch.int64)
-    >>> t = text_injection_transform(si.Mnemonic(5), x, torch.tensor([4, 0, 2]))
-    >>> t(x[[2, 0]].clone(), torch.tensor([2, 4]), torch.tensor([2, 0]))[:, 0].tolist()
-    [3, 5]
+    Examples:
+        >>> import torch, signalinject as si
+        >>> x = torch.ones(3, 1014, dtype=torch.int64)
+        >>> t = text_injection_transform(si.Mnemonic(5), x, torch.tensor([4, 0, 2]))
+        >>> t(x[[2, 0]].clone(), torch.tensor([2, 4]), torch.tensor([2, 0]))[:, 0].tolist()
+        [3, 5]
     """
     if not isinstance(inj, TextInjector):
         raise TypeError(f"text_injection_transform needs a TextInjector, got {inj!r}")
@@ -228,8 +231,9 @@ class TrainSpeedConfig:
         epochs: epochs per case, the first one untimed (warm-up); at least 2.
         compile: train through ``torch.compile``.
         threads: torch intra-op threads during the run (None: torch's default).
-        cases: among :data:`CASES`, in this order.
-        text_signal: the ``charcnn+text`` signal, among :data:`TEXT_SIGNALS`.
+        cases: among `CASES`, in this order.
+        text_signal: the ``charcnn+text`` signal, among
+            `TEXT_SIGNALS`.
         seed: seed of the data, the weights, the batch order and the injectors.
     """
 
@@ -401,7 +405,8 @@ def _time_transform(
 
 
 def check_target(rows: Sequence[Mapping[str, Any]], cfg: TrainSpeedConfig) -> dict[str, Any]:
-    """The issue's target for a run of ``cfg`` (see :func:`judge_target`)."""
+    """The issue's target for a run of ``cfg`` (see
+    [`judge_target`][signalinject.benchmarks.trainspeed.judge_target])."""
     cfg = cfg.resolved()
     assert cfg.batch_size is not None
     return judge_target(rows, torch.device(cfg.device).type, cfg.batch_size)
@@ -416,8 +421,9 @@ def judge_target(
     where judged, None elsewhere (not CUDA, another batch size, the case not run), and
     ``verdict`` says which and why; ``value`` is the row's images/s (None without the row).
 
-    >>> judge_target([{"case": "convnet+onepixel", "samples_per_s": 3e5}], "cuda", 1024)["met"]
-    True
+    Examples:
+        >>> judge_target([{"case": "convnet+onepixel", "samples_per_s": 3e5}], "cuda", 1024)["met"]
+        True
     """
     target = (
         f"PaperConvNet, OnePixel injected on the GPU inside the loop: >= "
@@ -513,7 +519,8 @@ def _fmt(v: Any, spec: str) -> str:
 
 
 def to_markdown(doc: Mapping[str, Any]) -> str:
-    """A report of :func:`to_json`'s document: the machine and config, one row per case, the
+    """A report of [`to_json`][signalinject.benchmarks.trainspeed.to_json]'s document: the machine
+    and config, one row per case, the
     target's verdict."""
     cfg, m = doc["config"], doc["machine"]
     lines = [
@@ -604,12 +611,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers: Any) -> None:
     """Register ``trainspeed`` on an ``add_subparsers()`` object; it dispatches to
-    :func:`run_args`.
+    [`run_args`][signalinject.benchmarks.trainspeed.run_args].
 
-    >>> root = argparse.ArgumentParser(prog="signalinject bench")
-    >>> add_parser(root.add_subparsers(dest="command"))
-    >>> root.parse_args(["trainspeed", "--epochs", "2"]).func is run_args
-    True
+    Examples:
+        >>> root = argparse.ArgumentParser(prog="signalinject bench")
+        >>> add_parser(root.add_subparsers(dest="command"))
+        >>> root.parse_args(["trainspeed", "--epochs", "2"]).func is run_args
+        True
     """
     p: argparse.ArgumentParser = subparsers.add_parser(
         "trainspeed",
@@ -621,7 +629,8 @@ def add_parser(subparsers: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainSpeedConfig:
-    """The :class:`TrainSpeedConfig` the parsed options describe."""
+    """The [`TrainSpeedConfig`][signalinject.benchmarks.trainspeed.TrainSpeedConfig] the parsed
+    options describe."""
     return TrainSpeedConfig(
         device=args.device,
         n=args.n,
