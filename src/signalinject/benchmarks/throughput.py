@@ -400,7 +400,7 @@ def _labels(backend: str, device: torch.device | None, n: int, k: int, seed: int
 
 
 def _texts(backend: str, device: torch.device | None, n: int, length: int, seed: int) -> Any:
-    """Quantized texts as [`CharQuantizer`][signalinject.text.CharQuantizer] gives them: int64 codes
+    """Quantized texts as [`CharQuantizer`][signalinject.quantizer.CharQuantizer] gives them: int64 codes
     1..69 up to a used length uniform in [1, length], then the zero padding."""
     rng = np.random.default_rng(seed + 2)
     x = rng.integers(1, 70, (n, length), dtype=np.int64)
