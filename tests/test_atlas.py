@@ -18,9 +18,9 @@ from signalinject.benchmarks.atlas import (
     write_atlas_report,
 )
 from signalinject.benchmarks.models import build_model, count_parameters
-from signalinject.benchmarks.runner import RESULTS_FILE
 from signalinject.benchmarks.signals import signal_names
 from signalinject.benchmarks.stats import VERDICTS
+from signalinject.benchmarks.store import RESULTS_FILE
 
 ARGV = [
     "bench", "atlas", "--dataset", "digits", "--models", "mlp-w8-d1,decision_tree",

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from signalinject.benchmarks import cli
-from signalinject.benchmarks.runner import RESULTS_FILE, BenchConfig, CustomModel, run
+from signalinject.benchmarks.runner import BenchConfig, CustomModel, run
 from signalinject.benchmarks.scan import (
     IGNORES,
     READS,
@@ -38,6 +38,7 @@ from signalinject.benchmarks.scan import (
     verdict,
     write_scan_report,
 )
+from signalinject.benchmarks.store import RESULTS_FILE
 
 ORDER = {"ignores": 0, "partial": 1, "reads": 2}
 

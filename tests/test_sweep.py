@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 import signalinject as si
 from signalinject.benchmarks import cli
-from signalinject.benchmarks.runner import RESULTS_FILE
 from signalinject.benchmarks.scan import verdict
 from signalinject.benchmarks.signals import (
     SIGNALS,
@@ -26,6 +25,7 @@ from signalinject.benchmarks.signals import (
     make_injector,
 )
 from signalinject.benchmarks.stats import VERDICTS
+from signalinject.benchmarks.store import RESULTS_FILE
 from signalinject.benchmarks.sweep import (
     SWEEP_SIGNALS,
     SweepConfig,

@@ -38,24 +38,20 @@ Beyond the paper:
   num_classes) -> nn.Module or estimator``) run like the built-in ones; this is what ``signalinject
   scan`` uses.
 
-Results go to ``<out>/results.jsonl``: one complete line per finished cell, appended with a single
-write and an fsync. Running the same configuration again skips finished cells, so a run killed at
-any moment loses at most the cell in flight. Several processes (torchrun ranks, ``--shard`` job
-arrays) each append to their own file and skip the cells done in any of them
+Results go to ``<out>/results.jsonl``, one complete line per finished cell
+([`signalinject.benchmarks.store`][signalinject.benchmarks.store]: the line's schema
+`RECORD_FIELDS`, the crash-safe append, the quarantine of bad lines, the lock). Running the same
+configuration again skips finished cells, so a run killed at any moment loses at most the cell in
+flight. Several processes (torchrun ranks, ``--shard`` job arrays) each append to their own file
+and skip the cells done in any of them
 ([`signalinject.benchmarks.grid`][signalinject.benchmarks.grid]). A cell is identified by a hash of
 every setting that changes its result (data fingerprint, signal and injector config, model, seed,
 training config, input scale, text length, fit fraction; ``blank`` and a custom model's code and
-architecture only where they apply, so the cells of earlier versions keep their identity); corrupt
-or truncated lines, and lines whose fields break
-`RECORD_FIELDS` (a wrong type, a value out of range,
-NaN), are reported, moved to ``results.corrupt.jsonl`` and their cells recomputed. No file is
-written through a symlink (see `signalinject.benchmarks._files`).
-
-Every line also holds what the verdicts need
-    (`MEASURE_FIELDS`): the 95% Wilson intervals
-of accuracy and reliance, the test set's majority-class rate and the one-sided binomial p-value
-of the clean accuracy against it (the "did not learn" test), and the number of predictions made
-from non-finite outputs (a forward hook on torch models counts logits holding NaN or infinity).
+architecture only where they apply, so the cells of earlier versions keep their identity). Every
+line also holds what the verdicts need (`MEASURE_FIELDS`): the 95% Wilson intervals of accuracy
+and reliance, the test set's majority-class rate and the one-sided binomial p-value of the clean
+accuracy against it (the "did not learn" test), and the number of predictions made from
+non-finite outputs (a forward hook on torch models counts logits holding NaN or infinity).
 
 The defaults run on the embedded stand-ins ``noisy_digits`` and ``stdlib_code``; their measured
 tables, three seeds, the paper's numbers beside them, are in docs/reproducing.md.
@@ -68,17 +64,14 @@ Examples:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
-import json
 import logging
-import math
 import os
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,9 +81,7 @@ import torch
 
 from signalinject.benchmarks._files import (
     append_bytes,
-    atomic_write,
     make_dir,
-    open_nofollow,
     refuse_symlink,
 )
 from signalinject.benchmarks.grid import Share, merge_results
@@ -101,31 +92,30 @@ from signalinject.benchmarks.signals import (
     signal_names,
     wrong_signal,
 )
+from signalinject.benchmarks.store import (
+    append_record,
+    cell_id,
+    corrupt_path,
+    exclusive,
+    load_records,
+    repair_records,
+)
 from signalinject.core import Injector, check_fraction, check_int
 
 __all__ = [
-    "RECORD_FIELDS",
-    "REQUIRED_FIELDS",
-    "RESULTS_FILE",
     "SUITES",
     "BenchConfig",
     "Cell",
     "CustomModel",
-    "FieldSpec",
     "ModelFactoryError",
     "Prepared",
-    "ResultsLockedError",
     "Scores",
     "Suite",
-    "append_record",
     "blank_data",
     "cell_grid",
-    "load_records",
     "measure",
     "prepare",
-    "record_problem",
     "reliance",
-    "repair_records",
     "run",
     "suite_for",
 ]
@@ -134,158 +124,9 @@ logger = logging.getLogger("signalinject.benchmarks")
 
 #: The longest ``text_length`` accepted (Zhang et al. use 1014).
 MAX_TEXT_LENGTH = 1 << 16
-RESULTS_FILE = "results.jsonl"
-CORRUPT_FILE = "results.corrupt.jsonl"
-LOCK_FILE = ".lock"
 
 Kind = Literal["image", "text"]
 IntArray = npt.NDArray[np.int64]
-
-
-# -- the schema of a result line ----------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class FieldSpec:
-    """What one field of a result line may hold.
-
-    Attributes:
-        check: ``check(value) -> bool``, True for an acceptable value (type and range).
-        expected: what ``check`` accepts, in words (for the message of a refused line).
-        required: a line without the field is refused (older optional fields are checked only
-            when present, so lines of earlier versions stay readable).
-    """
-
-    check: Callable[[Any], bool]
-    expected: str
-    required: bool = False
-
-
-def _number(low: float = -math.inf, high: float = math.inf) -> Callable[[Any], bool]:
-    """A finite int or float (not a bool) in ``[low, high]``."""
-
-    def check(v: Any) -> bool:
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        return ok and low <= v <= high
-
-    return check
-
-
-def _integer(low: int, high: int | None = None) -> Callable[[Any], bool]:
-    """An int (not a bool) in ``[low, high]``."""
-
-    def check(v: Any) -> bool:
-        ok = isinstance(v, int) and not isinstance(v, bool)
-        return ok and low <= v and (high is None or v <= high)
-
-    return check
-
-
-def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    """``check``, or None."""
-    return lambda v: v is None or check(v)
-
-
-def _text(v: Any) -> bool:
-    return isinstance(v, str) and bool(v)
-
-
-def _texts(v: Any) -> bool:
-    return isinstance(v, list) and all(isinstance(t, str) for t in v)
-
-
-def _mapping(v: Any) -> bool:
-    return isinstance(v, dict)
-
-
-_UNIT = _number(0.0, 1.0)
-_SOME_UNIT = _optional(_UNIT)
-
-#: Every field a result line may have and what it may hold: the one place the line's schema is
-#: declared. `load_records` sets aside a line that breaks it (a missing required field, a
-#: wrong type, a value out of range, NaN) and its cell is recomputed; `append_record`
-#: refuses to write such a line. Fields not named here are kept unchecked.
-RECORD_FIELDS: dict[str, FieldSpec] = {
-    "cell_id": FieldSpec(_text, "a non-empty string", required=True),
-    "dataset": FieldSpec(_text, "a non-empty string", required=True),
-    "signal": FieldSpec(_text, "a non-empty string", required=True),
-    "model": FieldSpec(_text, "a non-empty string", required=True),
-    "seed": FieldSpec(_integer(0, 2**32 - 1), "an integer in 0..2**32-1", required=True),
-    "accuracy": FieldSpec(_UNIT, "a number in 0..1", required=True),
-    "clean_accuracy": FieldSpec(_UNIT, "a number in 0..1", required=True),
-    "gain": FieldSpec(_number(-1.0, 1.0), "a number in -1..1", required=True),
-    "decode_accuracy": FieldSpec(_SOME_UNIT, "null or a number in 0..1", required=True),
-    "reliance": FieldSpec(_SOME_UNIT, "null or a number in 0..1", required=True),
-    "reliance_true_accuracy": FieldSpec(_SOME_UNIT, "null or a number in 0..1", required=True),
-    "suite": FieldSpec(_text, "a non-empty string"),
-    "injector": FieldSpec(_optional(_mapping), "null or an object"),
-    "train": FieldSpec(_optional(_mapping), "null or an object"),
-    "input_scale": FieldSpec(_optional(lambda v: v in ("unit", "raw")), "null, 'unit' or 'raw'"),
-    "text_length": FieldSpec(_optional(_integer(1)), "null or an integer >= 1"),
-    "fit_fraction": FieldSpec(_optional(_number(0.0, 1.0)), "null or a number in 0..1"),
-    "blank": FieldSpec(lambda v: isinstance(v, bool), "true or false"),
-    "strength": FieldSpec(_optional(_number(0.0)), "null or a number >= 0"),
-    "model_identity": FieldSpec(_optional(_mapping), "null or an object"),
-    "num_classes": FieldSpec(_integer(2), "an integer >= 2"),
-    "n_train": FieldSpec(_integer(0), "an integer >= 0"),
-    "n_fit": FieldSpec(_integer(0), "an integer >= 0"),
-    "n_test": FieldSpec(_integer(0), "an integer >= 0"),
-    "limit": FieldSpec(_optional(_integer(1)), "null or an integer >= 1"),
-    "data_description": FieldSpec(lambda v: isinstance(v, str), "a string"),
-    "data_fingerprint": FieldSpec(_text, "a non-empty string"),
-    "device": FieldSpec(_text, "a non-empty string"),
-    "version": FieldSpec(_text, "a non-empty string"),
-    "seconds": FieldSpec(_number(0.0), "a number >= 0"),
-    "warnings": FieldSpec(_texts, "a list of strings"),
-    "finished_at": FieldSpec(lambda v: isinstance(v, str), "a string"),
-    # What the verdicts need (optional: lines written before them lack them, and the reports
-    # then fall back: no "did not learn" test without majority_rate, finite outputs assumed).
-    "majority_rate": FieldSpec(_UNIT, "a number in 0..1"),  # the test set's most frequent class
-    "clean_p_value": FieldSpec(_UNIT, "a number in 0..1"),  # one-sided binomial p vs majority
-    "accuracy_low": FieldSpec(_UNIT, "a number in 0..1"),  # 95% Wilson interval at n_test
-    "accuracy_high": FieldSpec(_UNIT, "a number in 0..1"),
-    "n_carried": FieldSpec(_optional(_integer(0)), "null or an integer >= 0"),  # reliance's n
-    "reliance_low": FieldSpec(_SOME_UNIT, "null or a number in 0..1"),  # Wilson at n_carried
-    "reliance_high": FieldSpec(_SOME_UNIT, "null or a number in 0..1"),
-    "nonfinite_outputs": FieldSpec(_integer(0), "an integer >= 0"),  # predictions from NaN/inf
-    "clean_nonfinite_outputs": FieldSpec(_integer(0), "an integer >= 0"),  # the same, clean cell
-}
-
-#: The fields of `RECORD_FIELDS` that the verdicts need (intervals, the clean test,
-#: non-finite counts), written by every cell of this version.
-MEASURE_FIELDS: tuple[str, ...] = (
-    "majority_rate",
-    "clean_p_value",
-    "accuracy_low",
-    "accuracy_high",
-    "n_carried",
-    "reliance_low",
-    "reliance_high",
-    "nonfinite_outputs",
-    "clean_nonfinite_outputs",
-)
-
-#: The fields every complete result line has; a line without one of them is set aside.
-REQUIRED_FIELDS: tuple[str, ...] = tuple(k for k, f in RECORD_FIELDS.items() if f.required)
-
-
-def record_problem(rec: Any) -> str | None:
-    """What makes ``rec`` an unusable result line (one sentence), or None if it is a good one.
-
-    Examples:
-        >>> record_problem({"cell_id": "ab"})
-        "the field 'dataset' is missing"
-    """
-    if not isinstance(rec, dict):
-        return f"a line must be a JSON object, got {type(rec).__name__}"
-    for name, spec in RECORD_FIELDS.items():
-        if name not in rec:
-            if spec.required:
-                return f"the field {name!r} is missing"
-            continue
-        if not spec.check(rec[name]):
-            value = json.dumps(rec[name], allow_nan=True)
-            value = value if len(value) <= 40 else value[:37] + "..."
-            return f"the field {name!r} is {value}, expected {spec.expected}"
-    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -800,110 +641,6 @@ def _measures(
     }
 
 
-# -- the results file ---------------------------------------------------------------------------
-def append_record(path: Path, record: Mapping[str, Any]) -> None:
-    """Append ``record`` as one JSON line: a single write of the complete line, then fsync.
-
-    The file is opened with O_APPEND (the line lands at the end even if the file grew) and
-    O_NOFOLLOW (a symlink is refused, its target never written).
-
-    Raises:
-        ValueError: ``record`` breaks
-            `RECORD_FIELDS` (nothing is written).
-        OSError: ``path`` is a symlink, a directory, or cannot be written.
-    """
-    problem = record_problem(dict(record))
-    if problem is not None:
-        raise ValueError(f"refusing to write a result line to {path}: {problem}")
-    data = (json.dumps(record, allow_nan=False, sort_keys=False) + "\n").encode()
-    append_bytes(path, data)
-
-
-_CELL_ID = re.compile(rb'"cell_id"\s*:\s*"([0-9a-f]+)"')
-
-
-def load_records(path: Path) -> tuple[dict[str, dict[str, Any]], list[tuple[int, bytes]]]:
-    """The finished cells in ``path`` and its bad lines.
-
-    Returns:
-        ``(records, bad)``: records by ``cell_id`` (the first line of a cell wins) and
-        ``(line_number, raw_line)`` for every corrupt, truncated, duplicated line or one that
-        breaks `RECORD_FIELDS`. A missing file has
-        no records.
-
-    Raises:
-        OSError: ``path`` is a directory or cannot be read.
-    """
-    if not path.exists():
-        return {}, []
-    records: dict[str, dict[str, Any]] = {}
-    bad: list[tuple[int, bytes]] = []
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    complete = lines[:-1]  # the part after the last newline is a truncated line (or empty)
-    for no, line in enumerate(complete, 1):
-        if not line.strip():
-            continue
-        rec = _parse(line)
-        if rec is None or rec["cell_id"] in records:
-            bad.append((no, line))
-        else:
-            records[rec["cell_id"]] = rec
-    if lines[-1].strip():
-        bad.append((len(lines), lines[-1]))
-    return records, bad
-
-
-def _parse(line: bytes) -> dict[str, Any] | None:
-    """The record on ``line``, or None if it is not valid JSON or breaks the schema."""
-    rec, _ = _parse_why(line)
-    return rec
-
-
-def _parse_why(line: bytes) -> tuple[dict[str, Any] | None, str]:
-    """``(record, "")``, or ``(None, why the line is refused)``."""
-    try:
-        rec = json.loads(line)
-    except ValueError:  # UnicodeDecodeError included
-        return None, "corrupt or truncated line"
-    problem = record_problem(rec)
-    if problem is not None:
-        return None, f"unusable line ({problem})"
-    return rec, ""
-
-
-def corrupt_path(path: Path) -> Path:
-    """Where [`repair_records`][signalinject.benchmarks.runner.repair_records] moves ``path``'s bad
-    lines: ``results.corrupt.jsonl`` beside
-    ``results.jsonl``, ``results.0of2.corrupt.jsonl`` beside ``results.0of2.jsonl``."""
-    return path.with_name(path.name.removesuffix(".jsonl") + ".corrupt.jsonl")
-
-
-def repair_records(
-    path: Path, records: Mapping[str, Mapping[str, Any]], bad: list[tuple[int, bytes]]
-) -> None:
-    """Say which lines are bad, move them aside and rewrite ``path`` with the good ones.
-
-    The bad lines are appended to ``results.corrupt.jsonl`` beside ``path``; the rewrite goes
-    through a temporary file and a rename, so a crash leaves either file whole. Neither file is
-    written through a symlink.
-    """
-    quarantine = corrupt_path(path)
-    good_ids = set(records)
-    for no, line in bad:
-        m = _CELL_ID.search(line)
-        cid = m.group(1).decode() if m else None
-        rec, why = _parse_why(line)
-        if rec is not None and cid in good_ids:
-            what = f"duplicate line for cell {cid} (the first one is kept)"
-        else:
-            cell = f"cell {cid}" if cid else "its cell (id unreadable)"
-            what = f"{why}; {cell} will be recomputed"
-        logger.warning("%s:%d: %s; the line is moved to %s", path, no, what, quarantine)
-    append_bytes(quarantine, b"".join(line + b"\n" for _, line in bad))
-    atomic_write(path, "".join(json.dumps(rec, allow_nan=False) + "\n" for rec in records.values()))
-
-
 # -- the run ---------------------------------------------------------------------------------------
 def _fingerprint(bundle: Any) -> str:
     """blake2b of the loaded data and labels: a cell is only "the same" on the same data."""
@@ -919,10 +656,6 @@ def _fingerprint(bundle: Any) -> str:
                 h.update(len(b).to_bytes(8, "little"))
                 h.update(b)
     return h.hexdigest()
-
-
-def _cell_id(key: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
 
 
 class _Runner:
@@ -1230,43 +963,8 @@ def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]
     if not share.write:
         make_dir(out)
         return _run(cfg, out / share.results_name, share)
-    with _exclusive(out, share.lock_name):
+    with exclusive(out, share.lock_name):
         return _run(cfg, out / share.results_name, share)
-
-
-class ResultsLockedError(RuntimeError):
-    """Another run holds the output directory (two writers would compute cells twice)."""
-
-
-@contextlib.contextmanager
-def _exclusive(out: Path, name: str = LOCK_FILE) -> Iterator[None]:
-    """Create ``out`` and hold an advisory lock on ``out/<name>`` (POSIX ``flock``) for the block.
-
-    The kernel drops the lock when the process dies, so a killed run never leaves it behind.
-    The lock file is opened without following a symlink and never truncated. Where ``fcntl``
-    does not exist (Windows) the block runs unlocked.
-    """
-    make_dir(out)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    fd = open_nofollow(out / name, os.O_WRONLY | os.O_CREAT)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ResultsLockedError(
-                f"another signalinject run is writing to {out}; wait for it to finish or "
-                f"choose another output directory"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
@@ -1282,7 +980,7 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
     if share.write:  # a results file that cannot be written fails now, before training
         append_bytes(path, b"")
     groups = {
-        (s, m): _cell_id(r.key(Cell(s, "clean", m), None)) for s in cfg.seeds for m in cfg.models
+        (s, m): cell_id(r.key(Cell(s, "clean", m), None)) for s in cfg.seeds for m in cfg.models
     }
     mine = share.select(groups)
     grid = [c for c in cell_grid(cfg) if (c.seed, c.model) in mine]
@@ -1308,7 +1006,7 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
                         continue
                     cell = Cell(seed, signal, model)
                     key = r.key(cell, inj)
-                    cid = _cell_id(key)
+                    cid = cell_id(key)
                     if cid in done:
                         rows.append(done[cid])
                         n_done += 1
@@ -1335,7 +1033,7 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
                     if signal == "clean":
                         clean_acc, clean_nonfinite = acc, scores.nonfinite
                     else:  # the clean cell of this (seed, model) ran (or was loaded) just before
-                        clean_rec = done[_cell_id(r.key(Cell(seed, "clean", model), None))]
+                        clean_rec = done[cell_id(r.key(Cell(seed, "clean", model), None))]
                         clean_acc = float(clean_rec["accuracy"])
                         clean_nonfinite = int(clean_rec.get("nonfinite_outputs", 0))
                     rec: dict[str, Any] = {
