@@ -251,11 +251,11 @@ class TestBlankAndIdentity:
         cfg = BenchConfig.for_suite(
             "images", models=("convnet", "decision_tree"), limit=20, progress=False, **kw
         )
-        r = runner._Runner(cfg)
+        data = runner.load(cfg)
         inj = make_injector("one_pixel", K, 0)
-        torch_key = r.key(runner.Cell(0, "one_pixel", "convnet"), inj)
-        tree_key = r.key(runner.Cell(0, "one_pixel", "decision_tree"), inj)
-        return torch_key, tree_key, r.fingerprint
+        torch_key = runner.cell_key(data, runner.Cell(0, "one_pixel", "convnet"), inj)
+        tree_key = runner.cell_key(data, runner.Cell(0, "one_pixel", "decision_tree"), inj)
+        return torch_key, tree_key, data.fingerprint
 
     def test_the_identity_of_earlier_cells_is_kept(self) -> None:
         # the fields of a cell's key before blank/strength/custom models existed: a default run

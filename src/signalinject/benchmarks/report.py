@@ -660,7 +660,7 @@ def _notes(rows: Sequence[Row]) -> str:
 
 def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
     """One line per cell with the scalar fields
-    ([`CSV_FIELDS`][signalinject.benchmarks.store.CSV_FIELDS]); the injector as JSON."""
+    (`store.CSV_FIELDS`); the injector as JSON."""
     path = Path(path)
     with atomic_open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")

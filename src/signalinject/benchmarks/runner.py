@@ -16,6 +16,16 @@ or nothing: the signal sits in its blindspot. For every cell the runner measures
   reads the signal; about chance (~1/K) or below: it ignores it. ``reliance_true_accuracy`` is the
   accuracy against the true labels on that copy.
 
+A cell is one staged pass, each stage a typed function:
+[`load`][signalinject.benchmarks.runner.load] (the data, once per run, and every check that can
+fail before training) ->
+[`inject`][signalinject.benchmarks.runner.inject] (train, test and the wrong-signal copy, once per
+signal and seed) -> [`model_inputs`][signalinject.benchmarks.runner.model_inputs] (the data as a
+model takes it, once per input form) -> [`fit`][signalinject.benchmarks.runner.fit] ->
+[`measure`][signalinject.benchmarks.runner.measure] ->
+[`record`][signalinject.benchmarks.runner.record] (the result line). ``bench``, ``scan``,
+``sweep`` and ``atlas`` all run their cells through [`run`][signalinject.benchmarks.runner.run].
+
 Torch models train on the whole training set; scikit-learn baselines fit on a quarter of it
 (``fit_fraction``, as in the paper). Images are injected as uint8 ``(N, H, W, C)`` in 0..255
 units, then scaled (``input_scale``) for torch models or flattened for the baselines (always in
@@ -64,6 +74,7 @@ Examples:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -71,7 +82,7 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,6 +104,7 @@ from signalinject.benchmarks.signals import (
     wrong_signal,
 )
 from signalinject.benchmarks.store import (
+    RECORD_FIELDS,
     append_record,
     cell_id,
     corrupt_path,
@@ -107,17 +119,27 @@ __all__ = [
     "BenchConfig",
     "Cell",
     "CustomModel",
+    "Fitted",
+    "Loaded",
     "ModelFactoryError",
+    "ModelSpec",
     "Prepared",
     "Scores",
     "Suite",
     "blank_data",
     "cell_grid",
+    "cell_key",
+    "fit",
+    "inject",
+    "load",
     "measure",
+    "model_inputs",
     "prepare",
+    "record",
     "reliance",
     "run",
     "suite_for",
+    "train_config",
 ]
 
 logger = logging.getLogger("signalinject.benchmarks")
@@ -641,7 +663,75 @@ def _measures(
     }
 
 
-# -- the run ---------------------------------------------------------------------------------------
+# -- the stages of a cell ----------------------------------------------------------------------
+# A cell is one pass, top to bottom: load (once per run) -> inject (once per signal and seed)
+# -> model inputs (once per signal, seed and input form) -> fit -> measure -> record. Each stage
+# is a function of typed inputs; `_run` calls them in that order and keeps no other state.
+InputForm = Literal["torch", "features", "features_unit"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """How a run builds and feeds one model.
+
+    Attributes:
+        name: the model's name in the results.
+        torch: a torch model (trained by `fit`), else an estimator (``fit(X, y)``,
+            ``predict(X)``).
+        form: its input: ``"torch"`` (float32 images ``(N, C, H, W)`` or int64 codes ``(N, L)``
+            on the run's device), ``"features"`` (float32 ``(N, D)``, images in 0..255) or
+            ``"features_unit"`` (the same in 0..1, a custom estimator at ``input_scale="unit"``).
+        custom: the user's model, None for a built-in one.
+        identity: a custom model's code fingerprint, kind and architecture hash (None if built
+            in): part of its cells' identity.
+    """
+
+    name: str
+    torch: bool
+    form: InputForm
+    custom: CustomModel | None = None
+    identity: dict[str, str] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    """The first stage's output ([`load`][signalinject.benchmarks.runner.load]): the data of a
+    run and what every cell reads from it.
+
+    Attributes:
+        cfg: the run's configuration.
+        bundle: the dataset (a ``signalinject.benchmarks.datasets.Bundle``); with ``cfg.blank``
+            its images are all zero and its texts empty.
+        y_train, y_test: int64 labels ``(n_train,)``, ``(n_test,)``.
+        fingerprint: blake2b of the real data and labels (blank or not).
+        device: where torch models train.
+        quantizer: the quantizer of the models' codes (text), None for images.
+        inj_quantizer: the quantizer text injectors get (None: Zhang's default).
+        input_shape: one sample as a model sees it, ``(C, H, W)`` or ``(L,)``.
+        models: every model of ``cfg.models`` by name.
+    """
+
+    cfg: BenchConfig
+    bundle: Any
+    y_train: IntArray
+    y_test: IntArray
+    fingerprint: str
+    device: torch.device
+    quantizer: Any
+    inj_quantizer: Any
+    input_shape: tuple[int, ...]
+    models: Mapping[str, ModelSpec]
+
+    @property
+    def num_classes(self) -> int:
+        """K, the number of classes."""
+        return int(self.bundle.num_classes)
+
+    def codes(self, texts: Any) -> IntArray:
+        """Texts as the models see them: int64 codes ``(N, text_length)``."""
+        return np.asarray(self.quantizer.encode(texts), dtype=np.int64)
+
+
 def _fingerprint(bundle: Any) -> str:
     """blake2b of the loaded data and labels: a cell is only "the same" on the same data."""
     h = hashlib.blake2b(digest_size=16)
@@ -658,288 +748,382 @@ def _fingerprint(bundle: Any) -> str:
     return h.hexdigest()
 
 
-class _Runner:
-    """The state of one run: the data, the prepared inputs per model kind, the results file."""
+def load(cfg: BenchConfig) -> Loaded:
+    """Stage 1: load ``cfg``'s data and check, before anything trains, that every signal and
+    model of ``cfg`` can take it (a strength too large for K, a signal the data cannot hold, a
+    model that cannot take its input shape, a custom model that fails on two real samples).
 
-    def __init__(self, cfg: BenchConfig) -> None:
-        from signalinject.benchmarks import baselines, datasets, models, train
+    Raises:
+        ValueError: the data refuses a setting (the message names it).
+        ModelFactoryError: a custom model failed its probe.
+    """
+    from signalinject.benchmarks import datasets, train
+    from signalinject.quantizer import CharQuantizer
 
-        self.cfg = cfg
-        self.baselines, self.models, self.train = baselines, models, train
-        self.bundle = datasets.load_dataset(
-            cfg.dataset, data_dir=cfg.data_dir, download=cfg.download, limit=cfg.limit
+    bundle = datasets.load_dataset(
+        cfg.dataset, data_dir=cfg.data_dir, download=cfg.download, limit=cfg.limit
+    )
+    if bundle.kind != cfg.kind:
+        raise ValueError(
+            f"dataset {cfg.dataset!r} holds {bundle.kind} data, suite {cfg.suite!r} "
+            f"needs {cfg.kind} data"
         )
-        if self.bundle.kind != cfg.kind:
-            raise ValueError(
-                f"dataset {cfg.dataset!r} holds {self.bundle.kind} data, suite {cfg.suite!r} "
-                f"needs {cfg.kind} data"
-            )
-        self.device = train.resolve_device(cfg.device)
-        self.fingerprint = _fingerprint(self.bundle)  # of the real data, blank or not
-        if cfg.blank:
-            self.bundle = dataclasses.replace(
-                self.bundle,
-                x_train=blank_data(self.bundle.x_train),
-                x_test=blank_data(self.bundle.x_test),
-            )
-        self.y_train = np.asarray(self.bundle.y_train, dtype=np.int64)
-        self.y_test = np.asarray(self.bundle.y_test, dtype=np.int64)
-        self.quantizer: Any = None
-        self.inj_quantizer: Any = None  # what the text injectors get: None for Zhang's default
-        if cfg.kind == "text":
-            from signalinject.text import CharQuantizer
-
-            self.quantizer = CharQuantizer(length=cfg.frame_length)
-            if self.quantizer != CharQuantizer():
-                self.inj_quantizer = self.quantizer
-        self.input_shape = self._input_shape()
-        self.forget()
-        k = self.bundle.num_classes
-        for s in cfg.signals:  # a strength too large for K fails here, before any training
-            check_strength(s, cfg.strength, k)
-        for s in cfg.signals:  # so does a signal the data cannot hold (capacity, text length)
-            try:
-                make_injector(
-                    s, k, cfg.seeds[0], kind=cfg.kind, quantizer=self.inj_quantizer,
-                    strength=cfg.strength,
-                )  # fmt: skip
-            except ValueError as e:
-                what = f"text_length={cfg.frame_length}" if cfg.kind == "text" else cfg.dataset
-                raise ValueError(f"signal {s} cannot run with {what}: {e}") from e
-        self.custom = {cm.name: cm for cm in cfg.custom_models}
-        self.custom_kind: dict[str, str] = {}  # "torch" or "estimator"
-        self.architecture: dict[str, str] = {}  # hash of the built model's repr
-        for m in cfg.models:  # refuse a model that cannot take this data before any training
-            if models.is_torch_model(m):
-                models.build_model(m, self.input_shape, k)
-            elif m in self.custom:
-                self._probe(self.custom[m])
-
-    def _input_shape(self) -> tuple[int, ...]:
-        if self.cfg.kind == "text":
-            return (self.cfg.frame_length,)
-        _, h, w, c = np.shape(self.bundle.x_train)
-        return (c, h, w)
-
-    def train_config(self, seed: int) -> Any:
-        return self.train.TrainConfig(
-            epochs=self.cfg.epochs,
-            batch_size=self.cfg.batch_size,
-            lr=self.cfg.lr,
-            device=str(self.device),
-            seed=seed,
-            progress=self.cfg.progress,
+    fingerprint = _fingerprint(bundle)  # of the real data, blank or not
+    if cfg.blank:
+        bundle = dataclasses.replace(
+            bundle, x_train=blank_data(bundle.x_train), x_test=blank_data(bundle.x_test)
         )
-
-    def is_torch(self, model: str) -> bool:
-        return self.models.is_torch_model(model) or self.custom_kind.get(model) == "torch"
-
-    # -- custom models -------------------------------------------------------------------------
-    def build_custom(self, cm: CustomModel, seed: int) -> Any:
-        """``cm``'s model for one cell (torch seeded with ``seed``); its errors named as its."""
-        torch.manual_seed(seed)
-        k = self.bundle.num_classes
+    quantizer: Any = None
+    inj_quantizer: Any = None  # what the text injectors get: None for Zhang's default
+    if cfg.kind == "text":
+        quantizer = CharQuantizer(length=cfg.frame_length)
+        if quantizer != CharQuantizer():
+            inj_quantizer = quantizer
+        input_shape: tuple[int, ...] = (cfg.frame_length,)
+    else:
+        _, h, w, c = np.shape(bundle.x_train)
+        input_shape = (c, h, w)
+    k = bundle.num_classes
+    for s in cfg.signals:  # a strength too large for K fails here, before any training
+        check_strength(s, cfg.strength, k)
+    for s in cfg.signals:  # so does a signal the data cannot hold (capacity, text length)
         try:
-            model = cm.factory(self.input_shape, k)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as e:  # sys.exit() in user code is a failure too, never a success
-            raise ModelFactoryError(
-                f"the factory {cm.name} raised {type(e).__name__}: {e} (it was called with "
-                f"input_shape={self.input_shape}, num_classes={k})"
-            ) from e
-        if isinstance(model, torch.nn.Module):
-            return model
-        if callable(getattr(model, "fit", None)) and callable(getattr(model, "predict", None)):
-            return model
+            make_injector(
+                s, k, cfg.seeds[0], kind=cfg.kind, quantizer=inj_quantizer, strength=cfg.strength
+            )
+        except ValueError as e:
+            what = f"text_length={cfg.frame_length}" if cfg.kind == "text" else cfg.dataset
+            raise ValueError(f"signal {s} cannot run with {what}: {e}") from e
+    data = Loaded(
+        cfg=cfg,
+        bundle=bundle,
+        y_train=np.asarray(bundle.y_train, dtype=np.int64),
+        y_test=np.asarray(bundle.y_test, dtype=np.int64),
+        fingerprint=fingerprint,
+        device=train.resolve_device(cfg.device),
+        quantizer=quantizer,
+        inj_quantizer=inj_quantizer,
+        input_shape=input_shape,
+        models={},
+    )
+    custom = {cm.name: cm for cm in cfg.custom_models}
+    specs = {m: _model_spec(data, m, custom.get(m)) for m in cfg.models}
+    return dataclasses.replace(data, models=specs)
+
+
+def _model_spec(data: Loaded, name: str, custom: CustomModel | None) -> ModelSpec:
+    """``name``'s spec; a model that cannot take ``data`` fails here, before any training."""
+    from signalinject.benchmarks import models
+
+    cfg = data.cfg
+    if custom is None:
+        if models.is_torch_model(name):
+            models.build_model(name, data.input_shape, data.num_classes)
+            return ModelSpec(name, True, "torch")
+        return ModelSpec(name, False, "features")
+    kind, architecture = _probe(data, custom)
+    identity = {"code": custom.fingerprint, "kind": kind, "architecture": architecture}
+    if kind == "torch":
+        return ModelSpec(name, True, "torch", custom, identity)
+    unit = cfg.kind == "image" and cfg.input_scale == "unit"
+    return ModelSpec(name, False, "features_unit" if unit else "features", custom, identity)
+
+
+def _build_custom(data: Loaded, cm: CustomModel, seed: int) -> Any:
+    """``cm``'s model for one cell (torch seeded with ``seed``); its errors named as its."""
+    torch.manual_seed(seed)
+    k = data.num_classes
+    try:
+        model = cm.factory(data.input_shape, k)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # sys.exit() in user code is a failure too, never a success
         raise ModelFactoryError(
-            f"the factory {cm.name} returned a {type(model).__name__}; expected a "
-            f"torch.nn.Module or an estimator with fit(X, y) and predict(X)"
+            f"the factory {cm.name} raised {type(e).__name__}: {e} (it was called with "
+            f"input_shape={data.input_shape}, num_classes={k})"
+        ) from e
+    if isinstance(model, torch.nn.Module):
+        return model
+    if callable(getattr(model, "fit", None)) and callable(getattr(model, "predict", None)):
+        return model
+    raise ModelFactoryError(
+        f"the factory {cm.name} returned a {type(model).__name__}; expected a "
+        f"torch.nn.Module or an estimator with fit(X, y) and predict(X)"
+    )
+
+
+def _probe(data: Loaded, cm: CustomModel) -> tuple[str, str]:
+    """Build ``cm``'s model once and run a torch model on two real samples: the output must
+    be logits ``(2, K)``. Returns the model's kind (``"torch"`` or ``"estimator"``) and the hash
+    of its architecture, for the cell identity."""
+    model = _build_custom(data, cm, 0)
+    # the repr without memory addresses ("<function f at 0x7f...>" differs per process)
+    arch = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(model))
+    architecture = hashlib.blake2b(arch.encode(), digest_size=8).hexdigest()
+    if not isinstance(model, torch.nn.Module):
+        return "estimator", architecture
+    n = min(2, len(data.y_train))
+    x = _convert(data, data.bundle.x_train[:n], "torch")
+    try:
+        model.to(data.device).eval()
+        with torch.no_grad():
+            out = model(x)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:
+        raise ModelFactoryError(
+            f"the model from {cm.name} failed on a batch of {n} samples "
+            f"({x.dtype} {tuple(x.shape)}): {type(e).__name__}: {e}"
+        ) from e
+    k = data.num_classes
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (n, k):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelFactoryError(
+            f"the model from {cm.name} returned {got} for a batch of {n} samples; expected "
+            f"logits of shape ({n}, {k}), one per class (num_classes={k})"
         )
+    if not out.is_floating_point():
+        raise ModelFactoryError(
+            f"the model from {cm.name} returned {out.dtype} outputs; expected float logits"
+        )
+    return "torch", architecture
 
-    def _probe(self, cm: CustomModel) -> None:
-        """Build ``cm``'s model once and run a torch model on two real samples: the output must
-        be logits ``(2, K)``. Records the model's kind and architecture for the cell identity."""
-        model = self.build_custom(cm, 0)
-        # the repr without memory addresses ("<function f at 0x7f...>" differs per process)
-        arch = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(model))
-        self.architecture[cm.name] = hashlib.blake2b(arch.encode(), digest_size=8).hexdigest()
-        if not isinstance(model, torch.nn.Module):
-            self.custom_kind[cm.name] = "estimator"
-            return
-        self.custom_kind[cm.name] = "torch"
-        n = min(2, len(self.y_train))
-        x = self._model_input(self.bundle.x_train[:n])
-        try:
-            model.to(self.device).eval()
-            with torch.no_grad():
-                out = model(x)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as e:
-            raise ModelFactoryError(
-                f"the model from {cm.name} failed on a batch of {n} samples "
-                f"({x.dtype} {tuple(x.shape)}): {type(e).__name__}: {e}"
-            ) from e
-        k = self.bundle.num_classes
-        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (n, k):
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ModelFactoryError(
-                f"the model from {cm.name} returned {got} for a batch of {n} samples; expected "
-                f"logits of shape ({n}, {k}), one per class (num_classes={k})"
-            )
-        if not out.is_floating_point():
-            raise ModelFactoryError(
-                f"the model from {cm.name} returned {out.dtype} outputs; expected float logits"
-            )
 
-    def key(self, cell: Cell, inj: Injector | None) -> dict[str, Any]:
-        """Every setting that changes the cell's result (and nothing that does not)."""
-        key: dict[str, Any] = {
-            "suite": self.cfg.suite,
-            "dataset": self.cfg.dataset,
-            "data_fingerprint": self.fingerprint,
-            "signal": cell.signal,
-            "injector": None if inj is None else inj.identity(),
-            "model": cell.model,
-            "seed": cell.seed,
-        }
-        if self.cfg.kind == "text":
-            key["text_length"] = self.cfg.frame_length
-        if self.is_torch(cell.model):
-            tc = dataclasses.asdict(self.train_config(cell.seed))
-            tc.pop("progress", None)
-            key["train"] = tc
-            if self.cfg.kind == "image":
-                key["input_scale"] = self.cfg.input_scale
+def train_config(cfg: BenchConfig, seed: int, device: torch.device) -> Any:
+    """The ``TrainConfig`` of a torch model's cell."""
+    from signalinject.benchmarks.train import TrainConfig
+
+    return TrainConfig(
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        device=str(device),
+        seed=seed,
+        progress=cfg.progress,
+    )
+
+
+def cell_key(data: Loaded, cell: Cell, inj: Injector | None) -> dict[str, Any]:
+    """Every setting that changes ``cell``'s result (and nothing that does not): what its
+    [`cell_id`][signalinject.benchmarks.store.cell_id] hashes."""
+    cfg, spec = data.cfg, data.models[cell.model]
+    key: dict[str, Any] = {
+        "suite": cfg.suite,
+        "dataset": cfg.dataset,
+        "data_fingerprint": data.fingerprint,
+        "signal": cell.signal,
+        "injector": None if inj is None else inj.identity(),
+        "model": cell.model,
+        "seed": cell.seed,
+    }
+    if cfg.kind == "text":
+        key["text_length"] = cfg.frame_length
+    if spec.torch:
+        tc = dataclasses.asdict(train_config(cfg, cell.seed, data.device))
+        tc.pop("progress", None)
+        key["train"] = tc
+        if cfg.kind == "image":
+            key["input_scale"] = cfg.input_scale
+    else:
+        key["fit_fraction"] = cfg.fit_fraction
+        if spec.custom is not None and cfg.kind == "image":
+            key["input_scale"] = cfg.input_scale  # a custom estimator's features
+    if spec.identity is not None:
+        key["model_identity"] = spec.identity
+    # only where set: the cells of runs before these options keep their identity
+    if cfg.blank:
+        key["blank"] = True
+    return key
+
+
+def inject(data: Loaded, inj: Injector | None) -> Prepared:
+    """Stage 2: [`prepare`][signalinject.benchmarks.runner.prepare] on ``data`` (the decode
+    accuracy of text read on the models' codes)."""
+    seen = data.codes if data.cfg.kind == "text" else None
+    return prepare(
+        inj, data.bundle.x_train, data.y_train, data.bundle.x_test, data.y_test, seen=seen
+    )
+
+
+def _convert(data: Loaded, x: Any, form: InputForm) -> Any:
+    """Injected data ``x`` as a model of ``form`` takes it (see
+    [`ModelSpec`][signalinject.benchmarks.runner.ModelSpec])."""
+    from signalinject.benchmarks import baselines, train
+
+    cfg = data.cfg
+    if form == "torch":
+        if cfg.kind == "text":
+            return torch.from_numpy(data.codes(x)).to(data.device)
+        return train.images_to_tensor(x, input_scale=cfg.input_scale, device=data.device)
+    feats = np.asarray(
+        baselines.features(data.codes(x) if cfg.kind == "text" else x), dtype=np.float32
+    )
+    if form == "features_unit":
+        return feats * np.float32(1 / 255)
+    return feats
+
+
+def model_inputs(data: Loaded, prep: Prepared, form: InputForm) -> Prepared:
+    """Stage 3: ``prep`` with its data (train, test, wrong-signal copy) as a model of ``form``
+    takes it; labels, codes and the decode accuracy as they are."""
+    return dataclasses.replace(
+        prep,
+        x_train=_convert(data, prep.x_train, form),
+        x_test=_convert(data, prep.x_test, form),
+        x_wrong=None if prep.x_wrong is None else _convert(data, prep.x_wrong, form),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Fitted:
+    """The fourth stage's output ([`fit`][signalinject.benchmarks.runner.fit]).
+
+    Attributes:
+        predict: maps model inputs ``(N, ...)`` to int64 ``(N,)`` predictions.
+        nonfinite: after the predictions, how many came from non-finite outputs.
+        n_fit: the number of training samples the model was fitted on.
+    """
+
+    predict: Callable[[Any], IntArray]
+    nonfinite: Callable[[], int]
+    n_fit: int
+
+
+def fit(data: Loaded, cell: Cell, inputs: Prepared) -> Fitted:
+    """Stage 4: fit ``cell.model`` on ``inputs``' training set (the output of
+    [`model_inputs`][signalinject.benchmarks.runner.model_inputs] for the model's form): a torch
+    model on all of it, an estimator on the ``cfg.fit_fraction`` subset of the cell's seed."""
+    from signalinject.benchmarks import baselines, models, train
+
+    cfg, spec, k = data.cfg, data.models[cell.model], data.num_classes
+    if spec.torch:
+        tc = train_config(cfg, cell.seed, data.device)
+        torch.manual_seed(cell.seed)  # model init; fit seeds its own shuffling
+        if spec.custom is not None:
+            net = _build_custom(data, spec.custom, cell.seed)
         else:
-            key["fit_fraction"] = self.cfg.fit_fraction
-            if cell.model in self.custom and self.cfg.kind == "image":
-                key["input_scale"] = self.cfg.input_scale  # a custom estimator's features
-        if cell.model in self.custom:
-            key["model_identity"] = self.model_identity(cell.model)
-        # only where set: the cells of runs before these options keep their identity
-        if self.cfg.blank:
-            key["blank"] = True
-        return key
+            net = models.build_model(cell.model, data.input_shape, k)
+        y = torch.from_numpy(inputs.y_train).to(data.device)
+        net = train.fit(net, inputs.x_train, y, tc)
 
-    def model_identity(self, model: str) -> dict[str, str] | None:
-        """A custom model's code fingerprint, kind and architecture hash (None if built in)."""
-        if model not in self.custom:
-            return None
-        return {
-            "code": self.custom[model].fingerprint,
-            "kind": self.custom_kind[model],
-            "architecture": self.architecture[model],
-        }
+        def predict(x: Any) -> IntArray:
+            return np.asarray(train.predict(net, x, tc), dtype=np.int64)
 
-    # -- model inputs --------------------------------------------------------------------------
-    # The inputs of the current (signal, seed) are converted once and shared by its models;
-    # ``forget`` drops them when the next signal's data comes.
-    def forget(self) -> None:
-        self._inputs: dict[tuple[int, str], Any] = {}
+        return Fitted(predict, _NonFinite(net), len(inputs.y_train))
+    idx = np.asarray(baselines.fit_subset(len(inputs.y_train), cfg.fit_fraction, cell.seed))
+    cm = spec.custom
+    if cm is not None:
+        est = _build_custom(data, cm, cell.seed)
+    else:
+        est = baselines.build_baseline(cell.model, seed=cell.seed)
+    est.fit(inputs.x_train[idx], inputs.y_train[idx])
 
-    def _cached(self, x: Any, what: str, make: Callable[[Any], Any]) -> Any:
-        key = (id(x), what)
-        if key not in self._inputs:
-            self._inputs[key] = (x, make(x))  # x kept alive: its id stays unique
-        return self._inputs[key][1]
-
-    def codes(self, x: Any) -> IntArray:
-        return np.asarray(self.quantizer.encode(x), dtype=np.int64)
-
-    def _model_input(self, data: Any) -> torch.Tensor:
-        if self.cfg.kind == "text":
-            return torch.from_numpy(self.codes(data)).to(self.device)
-        out: torch.Tensor = self.train.images_to_tensor(
-            data, input_scale=self.cfg.input_scale, device=self.device
-        )
-        return out
-
-    def torch_input(self, x: Any) -> torch.Tensor:
-        out: torch.Tensor = self._cached(x, "torch", self._model_input)
-        return out
-
-    def scaled_features(self, x: Any) -> npt.NDArray[np.float32]:
-        """A custom estimator's input: `features`, divided by 255 for unit-scale images."""
-        if self.cfg.kind == "text" or self.cfg.input_scale == "raw":
-            return self.features(x)
-
-        def make(data: Any) -> npt.NDArray[np.float32]:
-            out: npt.NDArray[np.float32] = self.features(data) * np.float32(1 / 255)
-            return out
-
-        out: npt.NDArray[np.float32] = self._cached(x, "features_unit", make)
-        return out
-
-    def features(self, x: Any) -> npt.NDArray[np.float32]:
-        def make(data: Any) -> npt.NDArray[np.float32]:
-            if self.cfg.kind == "text":
-                data = self.codes(data)
-            return np.asarray(self.baselines.features(data), dtype=np.float32)
-
-        out: npt.NDArray[np.float32] = self._cached(x, "features", make)
-        return out
-
-    # -- one cell ------------------------------------------------------------------------------
-    def fit_predict(self, cell: Cell, prep: Prepared) -> tuple[Scores, int]:
-        """Fit ``cell.model`` on ``prep``'s training set and measure it; also returns n_fit."""
-        cm = self.custom.get(cell.model)
-        if cm is None:
-            return self._fit_predict(cell, prep)
-        try:
-            return self._fit_predict(cell, prep)
-        except (ModelFactoryError, KeyboardInterrupt):
-            raise
-        except BaseException as e:  # the user's model failed (or exited): say so, with the cell
+    def predict_b(x: Any) -> IntArray:
+        out = np.asarray(est.predict(x))
+        n = len(inputs.y_test)
+        if cm is not None and (out.shape != (n,) or not np.isin(out, np.arange(k)).all()):
             raise ModelFactoryError(
-                f"the model from {cm.name} failed in seed {cell.seed}, signal {cell.signal}: "
-                f"{type(e).__name__}: {e}"
-            ) from e
+                f"the estimator from {cm.name} predicted {out.dtype} {out.shape} for {n} "
+                f"samples; expected ({n},) class labels in 0..{k - 1}"
+            )
+        return out.astype(np.int64)
 
-    def _fit_predict(self, cell: Cell, prep: Prepared) -> tuple[Scores, int]:
-        k = self.bundle.num_classes
-        cm = self.custom.get(cell.model)
-        if self.is_torch(cell.model):
-            tc = self.train_config(cell.seed)
-            torch.manual_seed(cell.seed)  # model init; fit seeds its own shuffling
-            if cm is not None:
-                net = self.build_custom(cm, cell.seed)
-            else:
-                net = self.models.build_model(cell.model, self.input_shape, k)
-            x = self.torch_input(prep.x_train)
-            y = torch.from_numpy(prep.y_train).to(self.device)
-            net = self.train.fit(net, x, y, tc)
-
-            def predict(data: Any) -> IntArray:
-                out = self.train.predict(net, self.torch_input(data), tc)
-                return np.asarray(out, dtype=np.int64)
-
-            return measure(predict, prep, _NonFinite(net)), len(prep.y_train)
-        idx = np.asarray(
-            self.baselines.fit_subset(len(prep.y_train), self.cfg.fit_fraction, cell.seed)
-        )
-        if cm is not None:
-            est = self.build_custom(cm, cell.seed)
-            feats = self.scaled_features
-        else:
-            est = self.baselines.build_baseline(cell.model, seed=cell.seed)
-            feats = self.features
-        est.fit(feats(prep.x_train)[idx], prep.y_train[idx])
-
-        def predict_b(data: Any) -> IntArray:
-            out = np.asarray(est.predict(feats(data)))
-            n = len(prep.y_test)
-            if cm is not None and (out.shape != (n,) or not np.isin(out, np.arange(k)).all()):
-                raise ModelFactoryError(
-                    f"the estimator from {cm.name} predicted {out.dtype} {out.shape} for {n} "
-                    f"samples; expected ({n},) class labels in 0..{k - 1}"
-                )
-            return out.astype(np.int64)
-
-        return measure(predict_b, prep), len(idx)
+    return Fitted(predict_b, lambda: 0, len(idx))
 
 
+@contextlib.contextmanager
+def _blame(spec: ModelSpec, cell: Cell) -> Iterator[None]:
+    """A custom model's failure in the block, raised as a
+    [`ModelFactoryError`][signalinject.benchmarks.runner.ModelFactoryError] that names the cell."""
+    if spec.custom is None:
+        yield
+        return
+    try:
+        yield
+    except (ModelFactoryError, KeyboardInterrupt):
+        raise
+    except BaseException as e:  # the user's model failed (or exited): say so, with the cell
+        raise ModelFactoryError(
+            f"the model from {spec.custom.name} failed in seed {cell.seed}, signal "
+            f"{cell.signal}: {type(e).__name__}: {e}"
+        ) from e
+
+
+def record(
+    data: Loaded,
+    cell: Cell,
+    key: Mapping[str, Any],
+    prep: Prepared,
+    scores: Scores,
+    n_fit: int,
+    clean: Mapping[str, Any] | None,
+    *,
+    seconds: float,
+    notes: list[str],
+) -> dict[str, Any]:
+    """Stage 6: the result line of ``cell``, its fields in
+    `RECORD_FIELDS`' order.
+
+    Args:
+        data: the run's data.
+        cell: the cell.
+        key: its [`cell_key`][signalinject.benchmarks.runner.cell_key].
+        prep: its injected data (for the decode accuracy).
+        scores: what [`measure`][signalinject.benchmarks.runner.measure] found.
+        n_fit: the number of training samples the model was fitted on.
+        clean: the result line of the clean cell of the same seed and model (None for a clean
+            cell itself): the reference of ``gain``.
+        seconds: how long fit and measure took.
+        notes: the warnings they raised, as ``"Category: message"``.
+    """
+    from signalinject import __version__
+
+    cfg, sig = data.cfg, SIGNALS[cell.signal]
+    if clean is None:
+        clean_acc, clean_nonfinite = scores.accuracy, scores.nonfinite
+    else:
+        clean_acc = float(clean["accuracy"])
+        clean_nonfinite = int(clean.get("nonfinite_outputs", 0))
+    strength = sig.default_strength if cfg.strength is None else cfg.strength
+    values: dict[str, Any] = {
+        "cell_id": cell_id(key),
+        "suite": cfg.suite,
+        "dataset": cfg.dataset,
+        "signal": cell.signal,
+        "model": cell.model,
+        "seed": cell.seed,
+        "accuracy": scores.accuracy,
+        "clean_accuracy": clean_acc,
+        "gain": scores.accuracy - clean_acc,
+        "decode_accuracy": prep.decode_accuracy,
+        "reliance": scores.reliance,
+        "reliance_true_accuracy": scores.reliance_true_accuracy,
+        **_measures(scores, clean_acc, clean_nonfinite, data.y_test),
+        "injector": key["injector"],
+        "train": key.get("train"),
+        "input_scale": key.get("input_scale"),
+        "text_length": key.get("text_length"),
+        "fit_fraction": key.get("fit_fraction"),
+        "blank": cfg.blank,
+        "strength": strength if sig.strength else None,
+        "model_identity": key.get("model_identity"),
+        "num_classes": data.num_classes,
+        "n_train": len(data.y_train),
+        "n_fit": n_fit,
+        "n_test": len(data.y_test),
+        "limit": cfg.limit,
+        "data_description": data.bundle.description,
+        "data_fingerprint": data.fingerprint,
+        "device": str(data.device),
+        "version": __version__,
+        "seconds": round(seconds, 3),
+        "warnings": notes,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return {name: values[name] for name in RECORD_FIELDS}
+
+
+# -- the run ---------------------------------------------------------------------------------------
 def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]:
     """Run every cell of ``cfg`` (of ``share``) not already in a results file of ``cfg.out``.
 
@@ -968,19 +1152,19 @@ def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]
 
 
 def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
-    from signalinject import __version__
-
     for p in (path, corrupt_path(path)):  # refused now, not after the first cell
         refuse_symlink(p)
     done, bad = load_records(path)
     if bad and share.write:
         repair_records(path, done, bad)
     done = merge_results(path.parent)  # done in any process's file is done
-    r = _Runner(cfg)
+    data = load(cfg)  # stage 1
     if share.write:  # a results file that cannot be written fails now, before training
         append_bytes(path, b"")
     groups = {
-        (s, m): cell_id(r.key(Cell(s, "clean", m), None)) for s in cfg.seeds for m in cfg.models
+        (s, m): cell_id(cell_key(data, Cell(s, "clean", m), None))
+        for s in cfg.seeds
+        for m in cfg.models
     }
     mine = share.select(groups)
     grid = [c for c in cell_grid(cfg) if (c.seed, c.model) in mine]
@@ -992,20 +1176,19 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
             for signal in cfg.signals:
                 inj = make_injector(
                     signal,
-                    r.bundle.num_classes,
+                    data.num_classes,
                     seed,
                     kind=cfg.kind,
-                    quantizer=r.inj_quantizer,
+                    quantizer=data.inj_quantizer,
                     strength=cfg.strength,
                 )
-                sig = SIGNALS[signal]
-                strength = sig.default_strength if cfg.strength is None else cfg.strength
-                prep: Prepared | None = None  # prepared on the first cell that needs it
+                prep: Prepared | None = None  # injected on the first cell that needs it
+                inputs: dict[InputForm, Prepared] = {}  # per input form, shared by its models
                 for model in cfg.models:
                     if (seed, model) not in mine:
                         continue
                     cell = Cell(seed, signal, model)
-                    key = r.key(cell, inj)
+                    key = cell_key(data, cell, inj)
                     cid = cell_id(key)
                     if cid in done:
                         rows.append(done[cid])
@@ -1014,63 +1197,29 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
                         continue
                     bar.set_description(f"seed {seed} {signal} {model}")
                     if prep is None:
-                        r.forget()
-                        seen = r.codes if cfg.kind == "text" else None
-                        prep = prepare(
-                            inj, r.bundle.x_train, r.y_train, r.bundle.x_test, r.y_test, seen=seen
-                        )
+                        prep = inject(data, inj)  # stage 2
+                    spec = data.models[model]
+                    if spec.form not in inputs:
+                        inputs[spec.form] = model_inputs(data, prep, spec.form)  # stage 3
                     t0 = time.perf_counter()
                     # a fit's warnings (e.g. a solver that did not converge) are part of its
                     # result: recorded in the line and logged, never raised, never lost
-                    with warnings.catch_warnings(record=True) as caught:
+                    with warnings.catch_warnings(record=True) as caught, _blame(spec, cell):
                         warnings.simplefilter("always")
-                        scores, n_fit = r.fit_predict(cell, prep)
+                        fitted = fit(data, cell, inputs[spec.form])  # stage 4
+                        scores = measure(fitted.predict, inputs[spec.form], fitted.nonfinite)
                     seconds = time.perf_counter() - t0
                     notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
                     for note in notes:
                         logger.warning("seed %d %s %s: %s", seed, signal, model, note)
-                    acc = scores.accuracy
-                    if signal == "clean":
-                        clean_acc, clean_nonfinite = acc, scores.nonfinite
-                    else:  # the clean cell of this (seed, model) ran (or was loaded) just before
-                        clean_rec = done[cell_id(r.key(Cell(seed, "clean", model), None))]
-                        clean_acc = float(clean_rec["accuracy"])
-                        clean_nonfinite = int(clean_rec.get("nonfinite_outputs", 0))
-                    rec: dict[str, Any] = {
-                        "cell_id": cid,
-                        "suite": cfg.suite,
-                        "dataset": cfg.dataset,
-                        "signal": signal,
-                        "model": model,
-                        "seed": seed,
-                        "accuracy": acc,
-                        "clean_accuracy": clean_acc,
-                        "gain": acc - clean_acc,
-                        "decode_accuracy": prep.decode_accuracy,
-                        "reliance": scores.reliance,
-                        "reliance_true_accuracy": scores.reliance_true_accuracy,
-                        **_measures(scores, clean_acc, clean_nonfinite, r.y_test),
-                        "injector": key["injector"],
-                        "train": key.get("train"),
-                        "input_scale": key.get("input_scale"),
-                        "text_length": key.get("text_length"),
-                        "fit_fraction": key.get("fit_fraction"),
-                        "blank": cfg.blank,
-                        "strength": strength if sig.strength else None,
-                        "model_identity": key.get("model_identity"),
-                        "num_classes": r.bundle.num_classes,
-                        "n_train": len(r.y_train),
-                        "n_fit": n_fit,
-                        "n_test": len(r.y_test),
-                        "limit": cfg.limit,
-                        "data_description": r.bundle.description,
-                        "data_fingerprint": r.fingerprint,
-                        "device": str(r.device),
-                        "version": __version__,
-                        "seconds": round(seconds, 3),
-                        "warnings": notes,
-                        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    }
+                    # the clean cell of this (seed, model) ran (or was loaded) just before
+                    clean = None
+                    if signal != "clean":
+                        clean = done[cell_id(cell_key(data, Cell(seed, "clean", model), None))]
+                    rec = record(
+                        data, cell, key, prep, scores, fitted.n_fit, clean,
+                        seconds=seconds, notes=notes,
+                    )  # fmt: skip
                     if share.write:
                         append_record(path, rec)
                     done[cid] = rec
