@@ -102,12 +102,16 @@ def cpu_route(**changes: Any) -> Iterator[CpuRoute]:
         _ROUTE.reset(token)
 
 
-#: Bytes of data per block of the blocked loops, by loop, measured best at N = 50,000:
-#: ``image``: the dense image writes through NumPy (a block and its temporaries stay in a core's
-#: L2 cache), among 2**16..2**20 elements, uint8 and float32 CIFAR-shaped; ``image_torch``: the
-#: same on torch's kernels, whose per-call overhead is several times NumPy's; ``text``: the text
-#: injectors' copy, range check and write of codes (811 MB of int64 codes; 1/2/4/8/16 MiB gave
-#: 142/127/108/115/110 ms, the sizes that tie keep the temporaries smallest at 4 MiB).
+#: Bytes of data per block of the blocked loops, by loop (`row_blocks`), each its measured best.
+#: ``image``: the dense image writes through NumPy, a block and its temporaries in a core's L2
+#: cache; ``image_torch``: the same on torch's kernels, whose per-call overhead is several times
+#: NumPy's (both at N = 50,000 CIFAR-shaped, among 2**16..2**20 elements, uint8 and float32).
+#: ``text``: the text injectors' copy, range check and write of a block of codes while it sits in
+#: the cache (~200 blocks for 811 MB). Measured on an idle 2-core VM (2 MiB L2 per core, 32 MiB
+#: L3), 100,000 x 1014 int64 codes, median of 7 runs in ms for Mnemonic / LengthEncoding /
+#: PatternChar (a copy: ~145): 1 MiB 155/163/143, 2 MiB 131/153/138, 4 MiB 108/142/116, 8 MiB
+#: 115/124/123, 16 MiB 110/133/119. Smaller blocks pay the Python overhead per block (5-20 us);
+#: of the sizes that tie, 4 MiB keeps the temporaries smallest.
 BLOCK_BYTES: dict[str, int] = {"image": 1 << 20, "image_torch": 1 << 22, "text": 4 << 20}
 
 
