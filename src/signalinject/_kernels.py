@@ -26,10 +26,12 @@ from signalinject._backend import Array, arange_like, device_table, row_blocks, 
 __all__ = [
     "RowTable",
     "add_rows",
+    "as_table",
     "blend_rows_u8",
     "put_fixed",
     "put_pixels",
     "read_pixels",
+    "table_dtype",
 ]
 
 #: Signed twins of the unsigned torch dtypes that ``index_put`` and type promotion lack.
@@ -202,6 +204,29 @@ class RowTable:
     def host(self) -> npt.NDArray[Any]:
         """The table as built (NumPy, channels-last)."""
         return self.build(*self.args)
+
+
+def table_dtype(x: Array) -> np.dtype[Any]:
+    """The dtype of an `add_rows` table for images like ``x``: int64 (rounded) for integer
+    images, float64 for float64 images, float32 otherwise; the same rule for NumPy and torch, so
+    both add the same numbers."""
+    if _dtype_bounds(x)[0]:
+        return np.dtype(np.int64)
+    if x.dtype == (torch.float64 if isinstance(x, torch.Tensor) else np.float64):
+        return np.dtype(np.float64)
+    return np.dtype(np.float32)
+
+
+def as_table(z: npt.NDArray[np.float64], dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+    """float64 values ``z`` (made on the host) as an `add_rows` table of ``dtype``, read-only:
+    an integer ``dtype`` holds them rounded half to even and clipped to ``+-(2**63 - 1024)``,
+    the largest float64 below 2**63 (beyond it any image saturates anyway)."""
+    if np.issubdtype(dtype, np.integer):
+        bound = float(2**63 - 1024)
+        z = np.clip(np.rint(z), -bound, bound)
+    out = z.astype(dtype)
+    out.setflags(write=False)
+    return out
 
 
 @functools.lru_cache(maxsize=64)

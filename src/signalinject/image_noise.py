@@ -18,7 +18,14 @@ import numpy.typing as npt
 import torch
 
 from signalinject._backend import Array, hash_u32, where
-from signalinject._kernels import RowTable, _bounds_of, _dtype_bounds, add_rows
+from signalinject._kernels import (
+    RowTable,
+    _bounds_of,
+    _dtype_bounds,
+    add_rows,
+    as_table,
+    table_dtype,
+)
 from signalinject.core import Injector, Params, Real, check_int, checked
 from signalinject.image import ImageInjector, ImageParams
 
@@ -82,19 +89,10 @@ def orthogonal_noise_basis(
 def _noise_table_numpy(
     seed: int, k: int, shape: tuple[int, int, int], scale: float, dtype: np.dtype[Any]
 ) -> npt.NDArray[Any]:
-    """``(K + 1, H, W, C)`` noise scaled by ``scale`` in ``dtype``; row K is all zero.
-
-    An integer ``dtype`` (int64) holds the noise rounded half to even and clipped to
-    ``±(2**63 - 1024)``, the largest float64 below 2**63 (beyond it any image saturates anyway).
-    """
+    """``(K + 1, H, W, C)`` noise scaled by ``scale`` in ``dtype`` (`as_table`: integers
+    rounded half to even); row K is all zero."""
     b = _basis_f64(seed, k, shape) * scale
-    z = np.concatenate([b, np.zeros((1, *shape))])
-    if np.issubdtype(dtype, np.integer):
-        bound = float(2**63 - 1024)
-        z = np.clip(np.rint(z), -bound, bound)
-    out = z.astype(dtype)
-    out.setflags(write=False)
-    return out
+    return as_table(np.concatenate([b, np.zeros((1, *shape))]), dtype)
 
 
 #: ``(seed, K, (H, W, C), scale, table dtype)``: the arguments of `_noise_table_numpy`.
@@ -183,21 +181,13 @@ class OrthogonalNoise(ImageInjector):
         return _noise_table_numpy(*self._noise_key(x))
 
     def _noise_key(self, x: Array) -> _NoiseKey:
-        """The table's arguments: int64 (rounded) for integer images, float64 for float64
-        images, float32 otherwise; the same rule for NumPy and torch, so both add the same
-        numbers."""
+        """The table's arguments, its dtype by `table_dtype`."""
         is_int, _, hi = _dtype_bounds(x)
         if is_int and hi > 2**63:  # uint64: the int64 arithmetic below cannot hold it
             raise TypeError(f"OrthogonalNoise does not support images of dtype {x.dtype}")
         shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
         scale = self.rms(x) * math.sqrt(shape[0] * shape[1] * shape[2])
-        if is_int:
-            dt: np.dtype[Any] = np.dtype(np.int64)
-        elif x.dtype == (torch.float64 if isinstance(x, torch.Tensor) else np.float64):
-            dt = np.dtype(np.float64)
-        else:
-            dt = np.dtype(np.float32)
-        return self.seed, self.num_classes, shape, scale, dt
+        return self.seed, self.num_classes, shape, scale, table_dtype(x)
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         seed, k, shape, scale, _ = self._noise_key(x)

@@ -44,9 +44,11 @@ from signalinject._kernels import (
     _dtype_bounds,
     _nearest,
     add_rows,
+    as_table,
     blend_rows_u8,
     put_fixed,
     read_pixels,
+    table_dtype,
 )
 from signalinject.core import Injector, Integer, Params, Real, check_int, checked
 from signalinject.image import (
@@ -655,17 +657,11 @@ def _wave_rows(
 ) -> npt.NDArray[Any]:
     """``delta * sin(2 pi f col / width)`` for f = 1..K on every row and channel, and an all-zero
     row K (the samples without the signal): ``(K + 1, H, W, C)``, made on the host in float64,
-    then cast to ``dtype`` (int64: rounded half to even, clipped to ``+-(2**63 - 1024)``, beyond
-    which any image saturates anyway). Read-only."""
+    then cast to ``dtype`` (`as_table`: integers rounded half to even). Read-only."""
     h, w, c = shape
     z = np.zeros((k + 1, h, w, c))
     z[:k] = delta * _sines(k, w)[:, None, :, None]
-    if np.issubdtype(dtype, np.integer):
-        bound = float(2**63 - 1024)
-        z = np.clip(np.rint(z), -bound, bound)
-    out = z.astype(dtype)
-    out.setflags(write=False)
-    return out
+    return as_table(z, dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -710,9 +706,8 @@ class Sinusoid(_Strength, ImageInjector):
         return _scaled(self.strength, 20.0, x)
 
     def _table(self, x: Array) -> RowTable:
-        """The K sinusoids and a zero row as `add_rows` adds them to images like ``x``: int64
-        (rounded) for integer images, float64 for float64 images, float32 otherwise (the same
-        numbers for NumPy and torch; cached per amplitude, K, shape and dtype)."""
+        """The K sinusoids and a zero row as `add_rows` adds them to images like ``x`` (dtype
+        by `table_dtype`; cached per amplitude, K, shape and dtype)."""
         _refuse_wide("Sinusoid", x, 2**63)  # int64 arithmetic
         k, width = self.num_classes, int(x.shape[2])
         if 2 * k >= width:
@@ -720,15 +715,8 @@ class Sinusoid(_Strength, ImageInjector):
                 f"Sinusoid: num_classes={k} needs frequencies up to {k} cycles, below half the "
                 f"width ({width}); pass fewer classes or wider images"
             )
-        is_int = _dtype_bounds(x)[0]
-        if is_int:
-            dt: np.dtype[Any] = np.dtype(np.int64)
-        elif x.dtype == (torch.float64 if isinstance(x, torch.Tensor) else np.float64):
-            dt = np.dtype(np.float64)
-        else:
-            dt = np.dtype(np.float32)
         shape = (int(x.shape[1]), width, int(x.shape[3]))
-        return RowTable(_wave_rows, (self.delta(x), k, shape, dt))
+        return RowTable(_wave_rows, (self.delta(x), k, shape, table_dtype(x)))
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         self._table(x)
