@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 import signalinject as si
 from signalinject._backend import BLOCK_BYTES, cpu_route, device_table, row_blocks
-from signalinject._kernels import RowTable, add_rows, blend_rows_u8
+from signalinject._kernels import RowTable, add_rows, blend_rows_u8, scale_add_rows
 
 INT_DTYPES = ["uint8", "int8", "uint16", "int16", "int32", "int64"]
 FLOAT_DTYPES = ["float16", "float32", "float64"]
@@ -156,6 +156,56 @@ def test_add_rows_rounds_the_table_not_the_sum() -> None:
     out = inj(x, [0])
     assert out[0, 0, 2, 0] == 3 + 2  # 3 + rint(2.5); rint(3 + 2.5) would be 6
     assert out[0, 0, 6, 0] == 3 - 2
+
+
+# -- scale_add_rows ------------------------------------------------------------------------------
+@settings(max_examples=40, deadline=None)
+@given(
+    dtype=st.sampled_from(FLOAT_DTYPES),
+    n=st.integers(0, 9),
+    shape=st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 3)),
+    seed=st.integers(0, 2**32 - 1),
+    block=st.sampled_from([1, 50, None]),
+    channels_first=st.booleans(),
+    partial=st.booleans(),
+    fused=st.booleans(),
+)
+def test_scale_add_rows_is_the_affine_sum(
+    dtype: str,
+    n: int,
+    shape: tuple[int, int, int],
+    seed: int,
+    block: int | None,
+    channels_first: bool,
+    partial: bool,
+    fused: bool,
+) -> None:
+    rng = np.random.default_rng(seed)
+    x = _images(rng, (n, *shape), dtype)
+    tdt = np.float64 if dtype == "float64" else np.float32
+    t = rng.random((3, *shape)).astype(tdt)
+    table = _register(t)
+    rows = rng.integers(0, 3, n)
+    carried = rng.random(n) < 0.6 if partial else None
+    scale = float(rng.random())
+    exact = (x.astype(tdt) * scale + t[rows]).astype(dtype)  # computed in the table's dtype
+    want = np.where(carried.reshape(-1, 1, 1, 1), exact, x) if carried is not None else exact
+    src = _channels_first(x) if channels_first else x
+    keep = src.copy()
+    for torch_kernels in (False, True):
+        out = np.empty_like(src) if fused else src.copy()
+        conv: Any = torch.from_numpy if torch_kernels else (lambda v: v)
+        with cpu_route(block_bytes=block):
+            scale_add_rows(
+                conv(out),
+                conv(src) if fused else None,
+                conv(rows),
+                table,
+                scale,
+                None if carried is None else conv(carried),
+            )
+        assert np.array_equal(out, want), torch_kernels
+    assert np.array_equal(src, keep)
 
 
 # -- blend_rows_u8 -------------------------------------------------------------------------------

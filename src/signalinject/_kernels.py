@@ -31,6 +31,7 @@ __all__ = [
     "put_fixed",
     "put_pixels",
     "read_pixels",
+    "scale_add_rows",
     "table_dtype",
 ]
 
@@ -373,6 +374,62 @@ def add_rows(out: Array, source: Array | None, rows: Array, table: RowTable) -> 
         else:  # float16 images: the sum in float32, then rounded once
             np.add(tn, xn, out=tn)
             on[...] = tn
+
+
+def scale_add_rows(
+    out: Array,
+    source: Array | None,
+    rows: Array,
+    table: RowTable,
+    scale: float,
+    carried: Array | None = None,
+) -> None:
+    """``out = source * scale + table[rows]`` for float images, in place (``Blend``).
+
+    Args:
+        out: float ``(N, H, W, C)`` channels-last view to write (any strides).
+        source: the clean images, shaped as ``out``; None: ``out`` holds them.
+        rows: int64 ``(N,)``, each sample's row of ``table``.
+        table: float32 or float64 ``(R, H, W, C)``, the dtype the sum is computed in (half
+            precision images: float32, rounded once to their dtype at the end).
+        scale: the images' weight.
+        carried: bool ``(N,)``; samples where it is False keep their pixels. None: every one.
+
+    Walked in the memory order of ``out``, block by block (`row_blocks`), as `add_rows`.
+    """
+    src: Any = out if source is None else source
+    order = _memory_order(out)
+    row_bytes = int(np.prod(out.shape[1:])) * 8
+    if isinstance(out, torch.Tensor):
+        o_all, s_all = out.permute(order), src.permute(order)
+        t_all: Any = device_table(_laid_out, (table, order), out)
+        for b in row_blocks(out.shape[0], row_bytes, "image_torch"):
+            x = s_all[b].to(t_all.dtype)
+            v = x * scale + t_all[rows[b]]
+            if carried is not None:
+                keep: Any = carried[b]
+                v = torch.where(keep.reshape(-1, 1, 1, 1), v, x)
+            o_all[b].copy_(v)
+        return
+    on_all, sn_all = np.asarray(out).transpose(order), np.asarray(src).transpose(order)
+    tn_all = _laid_out(table, order)
+    rows_np = np.asarray(rows)
+    for b in row_blocks(out.shape[0], row_bytes, "image"):
+        on, xn, tn = on_all[b], sn_all[b], tn_all[rows_np[b]]
+        if carried is None and on.dtype == tn.dtype:
+            np.multiply(xn, scale, out=on)
+            np.add(on, tn, out=on)
+            continue
+        # Half precision (computed in float32, rounded once), or only the carried samples
+        # written (``out`` may be ``source`` itself).
+        v = np.multiply(xn, scale, dtype=tn.dtype)
+        np.add(v, tn, out=v)
+        if carried is None:
+            on[...] = v
+        else:
+            np.copyto(on, v, where=np.asarray(carried[b]).reshape(-1, 1, 1, 1))
+            if source is not None:
+                np.copyto(on, xn, where=~np.asarray(carried[b]).reshape(-1, 1, 1, 1))
 
 
 def blend_rows_u8(

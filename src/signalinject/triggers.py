@@ -48,6 +48,7 @@ from signalinject._kernels import (
     blend_rows_u8,
     put_fixed,
     read_pixels,
+    scale_add_rows,
     table_dtype,
 )
 from signalinject.core import Injector, Integer, Params, Real, check_int, checked
@@ -616,16 +617,15 @@ class Blend(ImageInjector):
         if dt is None:
             blend_rows_u8(out, source, params.code, rows, 256 - self.weight_256(), carried)
             return
-        table: Any = device_table(RowTable.host, (rows,), out)
         keep = 1.0 - self.strength
-        is_int = _dtype_bounds(out)[0]
+        if not _dtype_bounds(out)[0]:
+            scale_add_rows(out, source, params.code, rows, keep, carried)
+            return
+        table: Any = device_table(RowTable.host, (rows,), out)
         cdt: Any = getattr(torch, dt.name) if isinstance(out, torch.Tensor) else dt
 
         def blend(xb: Any, code: Any) -> Any:
-            v: Any = _to_float(xb, cdt) * keep + table[code]
-            if is_int:
-                return _saturate(v, out)
-            return v.to(out.dtype) if isinstance(v, torch.Tensor) else v.astype(out.dtype)
+            return _saturate(_to_float(xb, cdt) * keep + table[code], out)
 
         _dense_write(out, params, source, carried, blend)
 
