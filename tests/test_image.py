@@ -914,6 +914,24 @@ class TestMultipleLocations:
 
 
 class TestOrthogonalNoise:
+    def test_lives_in_image_noise_and_keeps_its_0_1_0_names(self) -> None:
+        """The noise family moved to ``signalinject.image_noise``: the old import path, the
+        0.1.0 config key, the registry name, the stream and pickles are unchanged."""
+        import pickle
+
+        from signalinject import image, image_noise
+
+        assert image.OrthogonalNoise is image_noise.OrthogonalNoise is si.OrthogonalNoise
+        assert image.orthogonal_noise_basis is image_noise.orthogonal_noise_basis
+        assert image.NoiseParams is image_noise.NoiseParams
+        old = {"__class_fullname__": "signalinject.image.OrthogonalNoise", "num_classes": 3}
+        inj = si.from_config(old)
+        assert type(inj) is si.OrthogonalNoise
+        assert si.get_signal("orthogonal_noise") is si.OrthogonalNoise
+        assert inj.stream == 0x08A38740
+        assert inj.get_config()["name"] == "orthogonal_noise"
+        assert pickle.loads(pickle.dumps(inj)) == inj
+
     def test_basis_is_orthonormal_and_zero_mean(self) -> None:
         b = si.orthogonal_noise_basis(10, (8, 8, 3), seed=5)
         assert b.shape == (10, 8, 8, 3)

@@ -206,8 +206,15 @@ def test_blend_is_the_literal_formula() -> None:
     inj = si.Blend(3, seed=5, strength=0.3)
     pat = si.blend_patterns(3, (4, 4, 2), seed=5)
     x = RNG.integers(0, 256, (3, 4, 4, 2), dtype=np.uint8)
-    want = np.clip(np.rint(0.7 * x + 0.3 * (pat[[2, 0, 1]] * 255)), 0, 255).astype(np.uint8)
-    np.testing.assert_array_equal(inj(x, [2, 0, 1]), want)
+    # uint8: fixed point in 256ths, a = round(256 * alpha), the pattern rounded to 0..255
+    a, p = round(256 * 0.3), np.rint(255 * pat[[2, 0, 1]]).astype(np.int64)
+    want = (x.astype(np.int64) * (256 - a) + p * a + 128) >> 8
+    np.testing.assert_array_equal(inj(x, [2, 0, 1]), want.astype(np.uint8))
+    # other integers: float64, rounded half to even, saturated
+    x16 = x.astype(np.int16) * 100 - 12000
+    scaled = -32768 + pat[[2, 0, 1]] * 65535
+    want16 = np.clip(np.rint(0.7 * x16 + 0.3 * scaled), -32768, 32767).astype(np.int16)
+    np.testing.assert_array_equal(inj(x16, [2, 0, 1]), want16)
     xf = x.astype(np.float64) / 255
     np.testing.assert_allclose(inj(xf, [2, 0, 1]), 0.7 * xf + 0.3 * pat[[2, 0, 1]], rtol=1e-15)
     assert pat.min() >= 0

@@ -49,14 +49,15 @@ import numpy.typing as npt
 import torch
 
 from signalinject._backend import (
+    BLOCK_BYTES,
     Array,
     arange_like,
-    block_bytes,
     check_writable,
     empty_like_host,
     int_table,
     mark_written,
     numpy_view,
+    row_blocks,
     where,
 )
 from signalinject.core import Injector, Params, check_int
@@ -114,13 +115,8 @@ class BitParams(Params):
     write: Any
 
 
-#: Bytes of codes per block of rows on the CPU: the copy, the range check and the write of a
-#: block run while it sits in the cache (~200 blocks for 811 MB). Measured on the idle 2-core dev
-#: VM (2 MiB L2 per core, 32 MiB L3), 100,000 x 1014 int64 codes, median of 7 runs in ms for
-#: Mnemonic / LengthEncoding / PatternChar (a copy: ~145): 1 MiB 155/163/143, 2 MiB 131/153/138,
-#: 4 MiB 108/142/116, 8 MiB 115/124/123, 16 MiB 110/133/119. Smaller blocks pay the Python
-#: overhead per block (5-20 us); of the sizes that tie, 4 MiB keeps the temporaries smallest.
-_BLOCK_BYTES = 4 << 20
+#: Bytes of codes per block of rows on the CPU (`row_blocks`, measured: see `BLOCK_BYTES`).
+_BLOCK_BYTES = BLOCK_BYTES["text"]
 #: Row blocks of LengthEncoding's masks on torch devices: the masks take 1/16 of the rows' cells.
 _TORCH_BLOCKS = 16
 
@@ -236,7 +232,7 @@ class TextInjector(Injector):
         """``__call__`` on codes: check, draw the parameters, then copy and write.
 
         On the CPU (NumPy, or a CPU tensor through its NumPy view: the same memory) the copy, the
-        range check of the codes and the write go block by block of rows (`_BLOCK_BYTES`),
+        range check of the codes and the write go block by block of rows (`row_blocks`),
         each block while it is in the cache: one pass over memory, no ``(N, L)`` temporary. A
         block out of range raises before the output is returned; ``x`` is never written unless
         ``inplace``, which checks the whole batch first. Elsewhere (CUDA): a clone, the range
@@ -300,16 +296,14 @@ class TextInjector(Injector):
         """
         n, width = out.shape
         size = self.resolved_quantizer.size
-        rows = max(1, block_bytes(_BLOCK_BYTES) // max(1, width * out.itemsize))
-        for start in range(0, n, rows):
-            stop = min(n, start + rows)
-            block = out[start:stop]
+        for rows in row_blocks(n, width * out.itemsize, "text"):
+            block = out[rows]
             if src is not None:
-                np.copyto(block, src[start:stop])
+                np.copyto(block, src[rows])
                 if _out_of_range(block, size):
                     raise _range_error(src, who=type(self).__name__, size=size)
-            whole = start == 0 and stop == n  # one block (small batches): nothing to slice
-            self.apply_codes(block, params if whole else params.take(slice(start, stop)))
+            whole = rows.start == 0 and rows.stop == n  # one block: nothing to slice
+            self.apply_codes(block, params if whole else params.take(rows))
 
     def _check_codes(self, x: Array, *, values: bool = True) -> tuple[Array, bool]:
         who, q = type(self).__name__, self.resolved_quantizer

@@ -30,7 +30,27 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from signalinject._backend import Array, arange_like, hash_u32, int_table, where
+from signalinject._backend import (
+    Array,
+    arange_like,
+    device_table,
+    hash_u32,
+    int_table,
+    row_blocks,
+    where,
+)
+from signalinject._kernels import (
+    RowTable,
+    _dtype_bounds,
+    _nearest,
+    add_rows,
+    as_table,
+    blend_rows_u8,
+    put_fixed,
+    read_pixels,
+    scale_add_rows,
+    table_dtype,
+)
 from signalinject.core import Injector, Integer, Params, Real, check_int, checked
 from signalinject.image import (
     ImageInjector,
@@ -40,13 +60,9 @@ from signalinject.image import (
     _check_position,
     _check_step_strength,
     _code_table,
-    _dtype_bounds,
-    _nearest,
     _nhwc,
-    _saturating_add,
-    put_fixed,
-    read_pixels,
 )
+from signalinject.image_noise import NoiseParams
 
 __all__ = [
     "Blend",
@@ -58,8 +74,6 @@ __all__ = [
 ]
 
 _PATTERN = 32  # counters of the per-class pattern draws (Blend): _PATTERN + class
-#: Bytes of images per block in the dense writes (their float temporaries stay in cache).
-_BLOCK_BYTES = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,11 +105,6 @@ def _scaled(strength: float | None, default: float, x: Array) -> float:
     return default if _dtype_bounds(x)[0] else default / 255.0
 
 
-def _rows_per_block(x: Array) -> int:
-    per = max(1, int(np.prod(x.shape[1:])) * 8)  # float64 temporaries
-    return max(1, _BLOCK_BYTES // per)
-
-
 def _dense_write(
     out: Array,
     params: Params,
@@ -110,14 +119,14 @@ def _dense_write(
     """
     src: Any = out if source is None else source
     code = params.code
-    per = _rows_per_block(out)
-    for s in range(0, int(out.shape[0]), per):
-        xb, cb = src[s : s + per], code[s : s + per]
+    row_bytes = int(np.prod(out.shape[1:])) * 8  # float64 temporaries
+    for b in row_blocks(int(out.shape[0]), row_bytes, "image"):
+        xb, cb = src[b], code[b]
         new = fn(xb, cb)
         if carried is not None:
-            keep = carried[s : s + per].reshape(-1, 1, 1, 1)
+            keep = carried[b].reshape(-1, 1, 1, 1)
             new = where(keep, new, xb)
-        dst: Any = out[s : s + per]
+        dst: Any = out[b]
         if isinstance(dst, torch.Tensor):
             dst.copy_(new)
         else:
@@ -136,20 +145,6 @@ def _saturate(v: Any, x: Array) -> Any:
     if isinstance(v, torch.Tensor):
         return v.round().clamp_(lo, hi).to(x.dtype)
     return np.clip(np.rint(v), lo, hi).astype(x.dtype)
-
-
-def _compute_dtype(x: Array) -> Any:
-    """Float images compute in their own dtype, half precision in float32 (rounded once)."""
-    if isinstance(x, torch.Tensor):
-        return x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
-    return x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float32)
-
-
-def _host_tensor(a: npt.NDArray[Any], like: Array, dt: Any) -> Array:
-    """The host-made table ``a`` cast to ``dt`` on ``like``'s backend and device."""
-    if isinstance(like, torch.Tensor):
-        return torch.from_numpy(np.ascontiguousarray(a)).to(device=like.device, dtype=dt)
-    return a.astype(dt)
 
 
 def _refuse_wide(who: str, x: Array, bound: float) -> None:
@@ -504,6 +499,38 @@ def blend_patterns(
     return _patterns(check_int("seed", seed, low=0, high=2**64 - 1), Blend.stream, k, (h, w, c))
 
 
+@functools.lru_cache(maxsize=32)
+def _scaled_patterns(
+    seed: int,
+    stream: int,
+    k: int,
+    shape: tuple[int, int, int],
+    alpha: float,
+    lo: float,
+    hi: float,
+    is_int: bool,
+    dtype: np.dtype[Any],
+) -> npt.NDArray[Any]:
+    """``alpha * pattern`` ``(K, H, W, C)`` in ``dtype``: scaled to ``lo..hi`` for integer
+    images, as is (0..1) for float images; made in float64, then cast. Read-only."""
+    pat = _patterns(seed, stream, k, shape)
+    out = (alpha * (lo + pat * (hi - lo)) if is_int else alpha * pat).astype(dtype)
+    out.setflags(write=False)
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _fixed_patterns(
+    seed: int, stream: int, k: int, shape: tuple[int, int, int], a: int
+) -> npt.NDArray[np.uint16]:
+    """``round(255 * pattern) * a + 128`` ``(K, H, W, C)`` uint16: the per-class term of the
+    fixed-point uint8 blend (`blend_rows_u8`). Read-only."""
+    p = np.rint(255.0 * _patterns(seed, stream, k, shape)).astype(np.uint16)
+    out: npt.NDArray[np.uint16] = p * np.uint16(a) + np.uint16(128)
+    out.setflags(write=False)
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class Blend(ImageInjector):
     """Blend a per-class pattern image into the image (Chen et al. 2017).
@@ -511,10 +538,13 @@ class Blend(ImageInjector):
     ``out = (1 - alpha) * x + alpha * pattern_k``: pattern k
     ([`blend_patterns`][signalinject.triggers.blend_patterns]) is uniform in [0, 1) per element,
     drawn from ``(seed, k)``, and scaled to the dtype's range for integer images (``lo + u * (hi -
-    lo)``); float images use it as is (a 0..1 image). Integer images are computed in float64,
-    rounded half to even and saturated; float images compute ``x * (1 - alpha) + alpha * pattern``
-    in their dtype (float32 for half precision) with the scaled pattern made once on the host in
-    float64.
+    lo)``); float images use it as is (a 0..1 image). uint8 images blend in fixed point with
+    weights in 256ths: ``out = (x * (256 - a) + p * a + 128) >> 8`` with ``a = round(256 *
+    alpha)`` (at least 1, at most 255) and ``p = round(255 * u)`` (rounded half up, exact in
+    integers, the same bits on every backend). Other integer images are computed in float64,
+    rounded half to even and saturated; float images compute ``x * (1 - alpha) + alpha *
+    pattern`` in their dtype (float32 for half precision) with the scaled pattern made once on
+    the host in float64.
 
     Args:
         num_classes: number of classes K.
@@ -557,17 +587,23 @@ class Blend(ImageInjector):
         if not 0.0 < strength < 1.0:
             raise ValueError(f"blend: strength (alpha) must be in (0, 1), got {strength!r}")
 
-    def _table(self, x: Array) -> tuple[Array, Any]:
-        """The scaled patterns ``alpha * pattern`` ``(K, H, W, C)`` and the compute dtype."""
+    def weight_256(self) -> int:
+        """``alpha`` in 256ths, as uint8 images blend it: ``round(256 * alpha)`` in 1..255."""
+        return min(255, max(1, round(256 * self.strength)))
+
+    def _table(self, x: Array) -> tuple[RowTable, Any]:
+        """The scaled patterns ``alpha * pattern`` ``(K, H, W, C)`` and the compute dtype
+        (uint8 images: the fixed-point table of `blend_rows_u8`, dtype None)."""
         _refuse_wide("Blend", x, 2**53)  # float64 arithmetic
         shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
-        pat = _patterns(self.seed, self.stream, self.num_classes, shape)
         is_int, lo, hi = _dtype_bounds(x)
-        if is_int:
-            dt: Any = torch.float64 if isinstance(x, torch.Tensor) else np.dtype(np.float64)
-            return _host_tensor(self.strength * (lo + pat * (hi - lo)), x, dt), dt
-        dt = _compute_dtype(x)
-        return _host_tensor(self.strength * pat, x, dt), dt
+        key = (self.seed, self.stream, self.num_classes, shape)
+        if x.dtype in (torch.uint8, np.uint8):
+            return RowTable(_fixed_patterns, (*key, self.weight_256())), None
+        # Integer images blend in float64, float ones in their dtype (half precision: float32).
+        wide = is_int or x.dtype in (torch.float64, np.float64)
+        dt = np.dtype(np.float64 if wide else np.float32)
+        return RowTable(_scaled_patterns, (*key, self.strength, lo, hi, is_int, dt)), dt
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         self._table(x)  # validates the dtype before anything is written
@@ -576,17 +612,22 @@ class Blend(ImageInjector):
     _fuses_copy = True
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
-        table, dt = self._table(out)
+        rows, dt = self._table(out)
+        carried = self._carried(params)
+        if dt is None:
+            blend_rows_u8(out, source, params.code, rows, 256 - self.weight_256(), carried)
+            return
         keep = 1.0 - self.strength
-        is_int = _dtype_bounds(out)[0]
+        if not _dtype_bounds(out)[0]:
+            scale_add_rows(out, source, params.code, rows, keep, carried)
+            return
+        table: Any = device_table(RowTable.host, (rows,), out)
+        cdt: Any = getattr(torch, dt.name) if isinstance(out, torch.Tensor) else dt
 
         def blend(xb: Any, code: Any) -> Any:
-            v: Any = _to_float(xb, dt) * keep + table[code]
-            if is_int:
-                return _saturate(v, out)
-            return v.to(out.dtype) if isinstance(v, torch.Tensor) else v.astype(out.dtype)
+            return _saturate(_to_float(xb, cdt) * keep + table[code], out)
 
-        _dense_write(out, params, source, self._carried(params), blend)
+        _dense_write(out, params, source, carried, blend)
 
     def read(self, x: Array, index: Array) -> Array:
         shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
@@ -611,20 +652,16 @@ def _sines(k: int, width: int) -> npt.NDArray[np.float64]:
 
 
 @functools.lru_cache(maxsize=64)
-def _wave(
-    delta: float, k: int, width: int, dtype: str, span: float, device: torch.device | None
-) -> tuple[Array, Any]:
-    """``delta * sin(2 pi f col / width)`` ``(K, 1, W, 1)`` made on the host in float64, then
-    cast to ``dtype`` (integers: rounded half to even, clipped to ``+-span``) on ``device``."""
-    wave = delta * _sines(k, width)[:, None, :, None]
-    if dtype.startswith("int"):
-        wave = np.clip(np.rint(wave), -span, span)
-    if device is None:
-        out = wave.astype(dtype)
-        out.setflags(write=False)
-        return out, out.dtype
-    dt = getattr(torch, dtype)
-    return torch.from_numpy(wave).to(device=device, dtype=dt), dt
+def _wave_rows(
+    delta: float, k: int, shape: tuple[int, int, int], dtype: np.dtype[Any]
+) -> npt.NDArray[Any]:
+    """``delta * sin(2 pi f col / width)`` for f = 1..K on every row and channel, and an all-zero
+    row K (the samples without the signal): ``(K + 1, H, W, C)``, made on the host in float64,
+    then cast to ``dtype`` (`as_table`: integers rounded half to even). Read-only."""
+    h, w, c = shape
+    z = np.zeros((k + 1, h, w, c))
+    z[:k] = delta * _sines(k, w)[:, None, :, None]
+    return as_table(z, dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -668,9 +705,9 @@ class Sinusoid(_Strength, ImageInjector):
         """The amplitude used for images like ``x``."""
         return _scaled(self.strength, 20.0, x)
 
-    def _table(self, x: Array) -> tuple[Array, Any]:
-        """The K sinusoids ``(K, 1, W, 1)`` as added, and the compute dtype (cached per
-        amplitude, K, width, dtype and device)."""
+    def _table(self, x: Array) -> RowTable:
+        """The K sinusoids and a zero row as `add_rows` adds them to images like ``x`` (dtype
+        by `table_dtype`; cached per amplitude, K, shape and dtype)."""
         _refuse_wide("Sinusoid", x, 2**63)  # int64 arithmetic
         k, width = self.num_classes, int(x.shape[2])
         if 2 * k >= width:
@@ -678,42 +715,18 @@ class Sinusoid(_Strength, ImageInjector):
                 f"Sinusoid: num_classes={k} needs frequencies up to {k} cycles, below half the "
                 f"width ({width}); pass fewer classes or wider images"
             )
-        is_int, lo, hi = _dtype_bounds(x)
-        if is_int:
-            # A wave beyond +-(hi - lo) saturates anyway: 8/16-bit images add in int16/int32,
-            # which hold every sum exactly; wider ones in int64, saturating by hand.
-            span = hi - lo
-            name = "int16" if span <= 0xFF else "int32" if span <= 0xFFFF else "int64"
-        else:
-            name = str(_compute_dtype(x)).removeprefix("torch.")
-        device = x.device if isinstance(x, torch.Tensor) else None
-        return _wave(self.delta(x), k, width, name, float(hi - lo), device)
+        shape = (int(x.shape[1]), width, int(x.shape[3]))
+        return RowTable(_wave_rows, (self.delta(x), k, shape, table_dtype(x)))
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         self._table(x)
-        return super().make_params(y, index, x)
+        p = super().make_params(y, index, x)
+        return NoiseParams(p.code, p.carried, p.index, where(p.carried, p.code, self.num_classes))
 
     _fuses_copy = True
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
-        table, dt = self._table(out)
-        is_int, lo, hi = _dtype_bounds(out)
-
-        wide = dt in (torch.int64, np.int64)
-
-        def add(xb: Any, code: Any) -> Any:
-            t = table[code]
-            if isinstance(xb, torch.Tensor):
-                if wide:
-                    return _saturating_add(xb.to(dt), t, int(lo), int(hi)).to(out.dtype)
-                v = xb.to(dt) + t
-                return (v.clamp_(lo, hi) if is_int else v).to(out.dtype)
-            if wide:
-                return _saturating_add(xb.astype(dt), t, int(lo), int(hi)).astype(out.dtype)
-            v = xb.astype(dt) + t
-            return (np.clip(v, lo, hi, out=v) if is_int else v).astype(out.dtype)
-
-        _dense_write(out, params, source, self._carried(params), add)
+        add_rows(out, source, cast("NoiseParams", params).noise_row, self._table(out))
 
     def read(self, x: Array, index: Array) -> Array:
         width = int(x.shape[2])
