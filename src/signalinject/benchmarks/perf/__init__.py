@@ -1,0 +1,1 @@
+"""Performance benchmarks: throughput of the injectors, training speed, rival libraries."""
