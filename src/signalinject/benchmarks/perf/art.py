@@ -114,33 +114,28 @@ def _triggers(x: Batch, y: Batch, k: int, tmp: Path) -> list[_Trigger]:
             mode="L" if c == 1 else "RGB", blend=blend.strength,
         )  # fmt: skip
 
+    rows: list[_Trigger] = []
+    for ours, rival in ((shortcut, "add_single_bd"), (patch, "add_pattern_bd")):
+        fn, mine = getattr(art, rival), type(ours).__name__
+        per_class = _by_class(fn, values, "pixel_value")
+        rows += [
+            _Trigger(mine, "signalinject", mine, True, "uint8", ours),
+            _Trigger(rival, "art", mine, False, "uint8", functools.partial(_plain, fn)),
+            _Trigger(f"{rival} by class", "art", mine, True, "uint8", per_class),
+        ]
+    inserted = _by_class(insert, pngs, "backdoor_path")
     return [
-        _Trigger("OnePixelShortcut", "signalinject", "OnePixelShortcut", True, "uint8", shortcut),
-        _Trigger(
-            "add_single_bd", "art", "OnePixelShortcut", False, "uint8",
-            lambda xs, _: art.add_single_bd(xs, pixel_value=255),
-        ),
-        _Trigger(
-            "add_single_bd by class", "art", "OnePixelShortcut", True, "uint8",
-            _by_class(art.add_single_bd, values, "pixel_value"),
-        ),
-        _Trigger("ClassPatch", "signalinject", "ClassPatch", True, "uint8", patch),
-        _Trigger(
-            "add_pattern_bd", "art", "ClassPatch", False, "uint8",
-            lambda xs, _: art.add_pattern_bd(xs, pixel_value=255),
-        ),
-        _Trigger(
-            "add_pattern_bd by class", "art", "ClassPatch", True, "uint8",
-            _by_class(art.add_pattern_bd, values, "pixel_value"),
-        ),
+        *rows,
         _Trigger("Blend", "signalinject", "Blend", True, "uint8", blend),
         _Trigger("Blend", "signalinject", "Blend", True, "float32", blend),
-        _Trigger(
-            "insert_image by class", "art", "Blend", True, "float32",
-            _by_class(insert, pngs, "backdoor_path"),
-        ),
+        _Trigger("insert_image by class", "art", "Blend", True, "float32", inserted),
         _Trigger("Sinusoid", "signalinject", "Sinusoid", True, "uint8", sine),
-    ]  # fmt: skip
+    ]
+
+
+def _plain(trigger: Callable[..., Any], x: Batch, y: Batch) -> Any:
+    """ART's trigger as it comes: one value (255) for every sample, whatever its label."""
+    return trigger(x, pixel_value=255)
 
 
 def _timed(fn: Callable[[], object], floor: Callable[[], object], repeats: int, warmup: int) -> Any:
