@@ -49,7 +49,7 @@ import numpy.typing as npt
 import signalinject as si
 from signalinject.core import check_int
 
-__all__ = ["art_missing", "compare", "main", "to_markdown"]
+__all__ = ["art_missing", "build_parser", "compare", "main", "to_markdown"]
 
 Batch = npt.NDArray[Any]
 
@@ -237,8 +237,8 @@ def to_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m signalinject.benchmarks.perf.art``: print the table (and write JSON)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m signalinject.benchmarks.perf.art``."""
     p = argparse.ArgumentParser(
         prog="python -m signalinject.benchmarks.perf.art",
         description="Our triggers beyond the paper against IBM ART's nearest, same batch.",
@@ -249,6 +249,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=1, help="untimed runs first")
     p.add_argument("--seed", type=int, default=0, help="seed of the batch and the labels")
     p.add_argument("--json", type=Path, default=None, help="also write the rows here")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m signalinject.benchmarks.perf.art``: print the table (and write JSON)."""
+    p = build_parser()
     args = p.parse_args(argv)
     why = art_missing()
     if why is not None:
