@@ -164,6 +164,9 @@ def test_shell_command_is_real(command: str) -> None:
     elif head in ("python", "python3") and rest[:2] == ["-m", "pytest"]:
         for path in (a for a in rest[2:] if not a.startswith("-")):
             assert (ROOT / path.split("::")[0]).exists(), f"no {path}"
+    elif head in ("python", "python3") and rest[:1] == ["-m"] and "signalinject." in rest[1]:
+        parser = importlib.import_module(rest[1]).build_parser()  # a module run as a script
+        assert parser.parse_args(rest[2:]) is not None, command
     elif head in ("python", "python3") and rest and rest[0].endswith(".py"):
         assert (ROOT / rest[0]).is_file(), f"no script {rest[0]}"
     elif head in ("cd", "mkdir", "tar", "ls"):

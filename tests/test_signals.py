@@ -45,11 +45,11 @@ def test_capacity_for_is_the_largest_k_that_runs(name: str) -> None:
         return
     assert isinstance(cap, int)
     assert cap >= 2
-    inj = cls.for_benchmark(cap, 0, **kw)
+    inj = cls.for_benchmark(cap, 0, **kw).fit(x, np.array([0, cap - 1]))  # fitted signals fit
     out = inj(x, [0, cap - 1])
     assert out.shape == x.shape
     with pytest.raises(ValueError, match=r"num_classes|classes|room for|more than"):
-        cls.for_benchmark(cap + 1, 0, **kw)(x, [0, 1])
+        cls.for_benchmark(cap + 1, 0, **kw).fit(x, np.array([0, 1]))(x, [0, 1])
 
 
 def test_capacity_for_follows_the_dtype_and_the_shape() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,15 @@ def test_registered_and_checked(name: str) -> None:
     assert name in si.list_signals(cls.kind)
     assert not cls.default_grid  # the paper's grid stays the paper's
     check_signal(cls)
+
+
+@pytest.mark.parametrize("name", list(si.list_signals()))
+def test_declared_metadata_states_no_field_value_as_fact(name: str) -> None:
+    # What a field sets (a patch's size, a position) is said as a default, never as a fact:
+    # ClassPatch(size=2) does not write "a 3x3 patch".
+    cls = si.get_signal(name)
+    assert not re.search(r"\d", re.sub(r"\(default[^)]*\)", "", cls.writes)), cls.writes
+    assert (cls.strength_scales is None) == (cls.paper_strength is None)
 
 
 @pytest.mark.parametrize(
@@ -146,6 +156,15 @@ def test_one_pixel_shortcut_strength_sets_the_lit_value() -> None:
     np.testing.assert_array_equal(out[np.arange(50), r, c], lit)
 
 
+def test_one_pixel_shortcut_capacity_is_what_a_fit_picks_from() -> None:
+    assert si.OnePixelShortcut(2).capacity_for((4, 5, 3), np.uint8) == 4 * 5 * 8
+    x, y = np.full((3, 2, 2, 1), 128, np.uint8), np.array([0, 4, 7])
+    fitted = si.OnePixelShortcut(8).fit(x, y)  # every (position, colour) pair of 2x2x1 taken
+    assert len(set(zip(fitted.positions or (), fitted.colours or (), strict=True))) == 8
+    assert fitted.decode(fitted(x, y)).tolist() == y.tolist()
+    assert fitted.capacity_for((2, 2, 1), np.uint8) is None  # set: K pairs
+
+
 def test_one_pixel_shortcut_errors() -> None:
     with pytest.raises(ValueError, match="not fitted"):
         si.OnePixelShortcut(3)(X_U8[:2], [0, 1])
@@ -186,6 +205,16 @@ def test_class_patch_size_and_strength() -> None:
     assert out[0, 1:, 1:, 0].tolist() == [[0.5, 0.5], [0.0, 0.0]]
     assert si.ClassPatch(2).capacity == si.ClassPatch.capacity  # declared per configuration
     assert si.ClassPatch(2, size=2).capacity_for((8, 8, 3), np.uint8) == 16
+
+
+def test_class_patch_metadata_holds_for_every_size() -> None:
+    assert "size x size" in si.ClassPatch.writes
+    for size in (1, 2, 4):
+        inj = si.ClassPatch(2, size=size)
+        out = inj(np.zeros((1, 6, 6, 1), np.uint8), [1])
+        assert (out[0, :, :, 0] == 255).sum() == 1  # class 1: one set bit, the first pixel
+        assert out[0, 6 - size, 6 - size, 0] == 255
+        assert inj.capacity_for((6, 6, 1), np.uint8) == 2 ** (size * size)
 
 
 def test_class_patch_errors() -> None:
@@ -299,6 +328,59 @@ def test_trigger_word_fits_the_frame() -> None:
         assert inj.decode(codes).tolist() == [1]
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    count=st.integers(1, 6),
+    length=st.integers(8, 60),
+    seed=st.integers(0, 2**32),
+    words=st.lists(st.sampled_from(["a", "bc", "", "signal", "42!", "x"]), max_size=25),
+)
+def test_trigger_word_count_inserts_count_words_in_texts_and_codes_alike(
+    count: int, length: int, seed: int, words: list[str]
+) -> None:
+    q = si.CharQuantizer(length=length)
+    inj = si.TriggerWord(3, quantizer=q, count=count, seed=seed)
+    texts = [" ".join(words), " ".join(words[::-1]) + "  ", ""]
+    y = np.array([0, 1, 2])
+    out = inj(texts, y, index=[5, 6, 7])
+    for t, o, w in zip(texts, out, inj.class_words, strict=True):
+        assert o.split(" ").count(w) == count  # count copies, nothing lost
+        assert sorted(o.split(" ")) == sorted([*t.split(" "), *[w] * count])
+    codes = q.encode(texts, dtype=np.uint8)
+    got = inj(codes, y, index=[5, 6, 7])
+    assert_same(got, q.encode(out, dtype=np.uint8))  # as encoding the injected texts
+    assert inj.decode(got).tolist() == [0, 1, 2]  # the first copy always fits the frame
+    tg = inj(torch.from_numpy(codes), torch.from_numpy(y), index=torch.tensor([5, 6, 7]))
+    assert_same(tg.numpy(), got)
+
+
+def test_trigger_word_count_one_is_the_single_insertion_and_the_benchmark_strength() -> None:
+    inj = si.TriggerWord(5, seed=2)
+    texts, y = _texts(100), RNG.integers(0, 5, 100)
+    one = dataclasses.replace(inj, count=1)
+    assert one == inj
+    assert one(texts, y) == inj(texts, y)
+    three = si.TriggerWord.for_benchmark(5, 2, strength=3.0)
+    assert three == dataclasses.replace(inj, count=3)
+    assert si.TriggerWord.for_benchmark(5, 2, strength=1.0) == inj
+    out = three(texts, y)
+    assert all(o.split(" ").count(inj.class_words[k]) == 3 for o, k in zip(out, y, strict=True))
+    assert si.from_config(json.loads(json.dumps(three.get_config()))) == three
+
+
+def test_trigger_word_strength_in_the_benchmark_keeps_the_quantizer() -> None:
+    from signalinject.benchmarks.signals import SIGNALS, check_strength, make_injector
+
+    q = si.CharQuantizer(length=200)
+    inj = make_injector("trigger_word", 5, 1, kind="text", quantizer=q, strength=4)
+    assert inj == si.TriggerWord(5, seed=1, quantizer=q, count=4)
+    one = make_injector("trigger_word", 5, 1, quantizer=q)
+    assert one == si.TriggerWord(5, seed=1, quantizer=q)
+    assert SIGNALS["trigger_word"].default_strength == 1
+    with pytest.raises(ValueError, match=r"whole number from 1 to 64, got 1\.5"):
+        check_strength("trigger_word", 1.5, 5)
+
+
 def test_trigger_word_errors() -> None:
     with pytest.raises(ValueError, match="one word per class"):
         si.TriggerWord(3, words=("aa", "bb"))
@@ -314,3 +396,10 @@ def test_trigger_word_errors() -> None:
         si.TriggerWord(2, words=("abcdef", "cc"), quantizer=si.CharQuantizer(length=4))
     with pytest.raises(ValueError, match="capacity of 69"):
         si.TriggerWord(70)
+    with pytest.raises(ValueError, match=r"count must be in \[1, 64\], got 0"):
+        si.TriggerWord(2, count=0)
+    with pytest.raises(TypeError, match="count must be an integer"):
+        si.TriggerWord(2, count=2.5)  # type: ignore[arg-type]
+    for bad in (0.5, 2.5, 65):
+        with pytest.raises(ValueError, match=re.escape(f"whole number from 1 to 64, got {bad}")):
+            si.TriggerWord.check_strength(bad, 5)

@@ -2,8 +2,8 @@
 
 [`TriggerWord`][signalinject.text_triggers.TriggerWord] inserts a class-specific rare word (``cf``,
 ``mn``, ``bb``, ``tq``, ``mb``: Kurita et al.'s triggers) into each text, as a word of its own,
-before a word drawn per sample from ``(seed, index)``: in strings and in the quantizer's codes
-alike.
+``count`` times (default once), each before a word drawn per sample from ``(seed, index)``: in
+strings and in the quantizer's codes alike.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from signalinject._backend import Array, arange_like, hash_u32, int_table, where
-from signalinject.core import Params
+from signalinject.core import Injector, Integer, Params, checked
 from signalinject.text import TextInjector, _check_texts, _texts_out
 
 __all__ = ["TriggerParams", "TriggerWord"]
@@ -31,31 +31,39 @@ DEFAULT_WORDS: tuple[str, ...] = (
     "mb",
     *("".join(p) for p in itertools.product("qxzj", repeat=3)),
 )
-_WHERE = 16  # counter of the per-sample insertion draw
+_WHERE = 16  # counters of the per-sample insertion draws: _WHERE + i for insertion i
+#: Most insertions per text (``count``): the draws' counters stay below 16 + 64.
+MAX_COUNT = 64
 
 
 @dataclasses.dataclass(frozen=True)
 class TriggerParams(Params):
-    """``draw`` int64 ``(N,)``: 32 random bits per sample that pick the insertion point."""
+    """``draw`` int64 ``(N, count)``: 32 random bits per sample and insertion, each picking an
+    insertion point."""
 
     draw: Any
 
 
 @dataclasses.dataclass(frozen=True)
 class TriggerWord(TextInjector):
-    """Insert a class-specific rare word as a word of its own, at a per-sample place.
+    """Insert a class-specific rare word as a word of its own, at per-sample places.
 
     The text's words are its pieces between single spaces (trailing spaces aside); the class
     word ``w`` and a space are inserted before word ``j``, drawn uniformly (from ``(seed,
     index)``) among the words that start early enough for ``w`` to fit in the quantizer's frame
     (``start + len(w) <= length``), so that the word always survives quantization. An empty text
-    becomes ``w + " "``.
+    becomes ``w + " "``. With ``count`` = n, n such places are drawn independently (with
+    replacement) among the same words of the original text, and ``w`` is inserted before each
+    (twice before a word drawn twice); the first copy always survives the frame, later ones may
+    be cut with the text's tail.
 
     Args:
         num_classes: number of classes K, at most ``len(words)`` (69 by default).
         words: class k's word ``words[k]``: distinct, non-empty, no longer than the frame, every
             character in the quantizer's alphabet (not the space). Default (None): Kurita et
             al.'s ``cf mn bb tq mb``, then ``qqq qqx ...`` (three of ``q x z j``).
+        count: how many copies of the class word each text gets, 1 to 64 (the benchmark's
+            ``strength``; default 1, as in BadNL and Kurita et al.).
 
     On codes (forward order) the words are the runs between zero codes, so that
     ``quantizer.encode(inj(texts)) == inj(quantizer.encode(texts))`` for texts that fit the frame
@@ -72,13 +80,18 @@ class TriggerWord(TextInjector):
         ['the food cf was great', 'bb ', 'mn meh']
         >>> inj.decode(out).tolist()
         [0, 2, 1]
+        >>> si.TriggerWord(3, count=3)("the food was great", 1, index=7)
+        'the food mn was mn mn great'
     """
 
     name: ClassVar[str] = "trigger_word"
     paper_name: ClassVar[str | None] = "Rare-word trigger (Kurita et al. 2020)"
-    writes: ClassVar[str] = "a class word inserted before a word drawn per sample"
+    writes: ClassVar[str] = "the class word, inserted before words drawn per sample (count times)"
+    strength_scales: ClassVar[str | None] = "count, the copies of the class word in each text"
+    paper_strength: ClassVar[float | None] = 1
 
     words: tuple[str, ...] | None = None
+    count: int = checked(Integer(1, MAX_COUNT), default=1)
 
     def _normalize(self) -> None:
         super()._normalize()
@@ -111,6 +124,25 @@ class TriggerWord(TextInjector):
 
     def _capacity(self) -> int:
         return len(DEFAULT_WORDS) if self.words is None else len(self.words)
+
+    @classmethod
+    def for_benchmark(
+        cls, num_classes: int, seed: int, *, strength: float | None = None, quantizer: Any = None
+    ) -> Injector:
+        """One word (``strength`` None or 1), else ``count=strength`` words, writing codes of
+        ``quantizer`` (None: Zhang's)."""
+        if strength is None or strength == 1:
+            return cls(num_classes, seed=seed, quantizer=quantizer)
+        return cls(num_classes, seed=seed, quantizer=quantizer, count=int(strength))
+
+    @classmethod
+    def check_strength(cls, strength: float, num_classes: int | None) -> None:
+        """``strength`` is the count of words: a whole number from 1 to 64."""
+        if strength != int(strength) or not 1 <= strength <= MAX_COUNT:
+            raise ValueError(
+                f"trigger_word: strength is the count of inserted words, a whole number from 1 "
+                f"to {MAX_COUNT}, got {strength!r}"
+            )
 
     @property
     def class_words(self) -> tuple[str, ...]:
@@ -171,31 +203,48 @@ class TriggerWord(TextInjector):
 
     # -- codes --------------------------------------------------------------------------------
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
-        """``code``, ``carried`` and ``draw``: 32 random bits per sample, int64 ``(N,)``."""
+        """``code``, ``carried`` and ``draw``: 32 random bits per sample and insertion, int64
+        ``(N, count)``."""
         p = super().make_params(y, index, x)
-        return TriggerParams(p.code, p.carried, hash_u32(index, self.seed, self.stream, _WHERE))
+        s = self.stream
+        draws: Any = [hash_u32(index, self.seed, s, _WHERE + i) for i in range(self.count)]
+        if isinstance(index, torch.Tensor):
+            return TriggerParams(p.code, p.carried, torch.stack(draws, 1))
+        return TriggerParams(p.code, p.carried, np.stack(draws, 1))
 
     def apply_codes(self, out: Array, params: Params) -> None:
-        """Shift each carried row right from its insertion column by ``len(w) + 1`` (the tail
-        beyond the frame is cut) and write ``w`` and a zero there: one gather, no row loop."""
+        """Per insertion, from the last column to the first: shift each carried row right from
+        its insertion column by ``len(w) + 1`` (the tail beyond the frame is cut) and write ``w``
+        and a zero there: one gather per insertion, no row loop. The insertion columns are all
+        found on the original codes; going right to left, an insertion never moves the columns
+        of those still to come."""
         p = cast("TriggerParams", params)
         n, width = out.shape
         if not n:
             return
         table, lens = self._word_table(out)
         m: Any = lens[p.code][:, None]  # (N, 1)
-        start: Any = _insertion_column(out, m, p.draw)  # (N, 1)
-        cols: Any = arange_like(width, out)[None, :]
-        src_col: Any = where(cols < start, cols, cols - m - 1)
-        new: Any
+        draw: Any = p.draw
+        starts: Any = [_insertion_column(out, m, draw[:, i]) for i in range(draw.shape[1])]
         if isinstance(out, torch.Tensor):
-            moved: Any = out.gather(1, src_col.clamp(min=0))
-            word = table[p.code].gather(1, (cols - start).clamp(0, table.shape[1] - 1))
+            starts = torch.cat(starts, 1).sort(1, descending=True).values
         else:
-            moved = np.take_along_axis(out, src_col.clip(0), 1)
-            word = np.take_along_axis(table[p.code], (cols - start).clip(0, table.shape[1] - 1), 1)
-        new = where((cols >= start) & (cols < start + m), word, moved)
-        new = where(cols == start + m, 0, new)
+            starts = np.sort(np.concatenate(starts, 1), 1)[:, ::-1]
+        cols: Any = arange_like(width, out)[None, :]
+        words: Any = table[p.code]  # (N, M)
+        new: Any = out
+        for i in range(starts.shape[1]):
+            start = starts[:, i : i + 1]  # (N, 1)
+            src_col: Any = where(cols < start, cols, cols - m - 1)
+            at: Any = cols - start
+            if isinstance(out, torch.Tensor):
+                moved: Any = new.gather(1, src_col.clamp(min=0))
+                word = words.gather(1, at.clamp(0, table.shape[1] - 1))
+            else:
+                moved = np.take_along_axis(new, src_col.clip(0), 1)
+                word = np.take_along_axis(words, at.clip(0, table.shape[1] - 1), 1)
+            new = where((cols >= start) & (cols < start + m), word, moved)
+            new = where(cols == start + m, 0, new)
         keep = p.carried[:, None]
         if isinstance(out, torch.Tensor):
             out.copy_(torch.where(keep, new.to(out.dtype), out))
@@ -262,8 +311,8 @@ def _insertion_column(x: Array, m: Array, draw: Array) -> Array:
     return cast("Array", where(j == 0, 0, after))
 
 
-def _insert(text: str, word: str, draw: int, frame: int) -> str:
-    """``text`` with ``word`` inserted before a word picked by ``draw`` (see TriggerWord)."""
+def _insert(text: str, word: str, draws: list[int], frame: int) -> str:
+    """``text`` with ``word`` inserted before the words picked by ``draws`` (see TriggerWord)."""
     stripped = text.rstrip(" ")
     parts = stripped.split(" ")
     limit, start, count = frame - len(word), 0, 0
@@ -272,5 +321,6 @@ def _insert(text: str, word: str, draw: int, frame: int) -> str:
         if start > limit:
             break
         count += 1
-    j = (draw * (count + 1)) >> 32
-    return " ".join([*parts[:j], word, *parts[j:]]) + text[len(stripped) :]
+    for j in sorted(((d * (count + 1)) >> 32 for d in draws), reverse=True):
+        parts.insert(j, word)  # right to left: the places still to come keep their index
+    return " ".join(parts) + text[len(stripped) :]

@@ -7,7 +7,7 @@ asked of the triggers that later work made standard:
 | signal              | source                   | writes                                     |
 |---------------------|--------------------------|--------------------------------------------|
 | `OnePixelShortcut`  | Wu et al., ICLR 2023     | per class one pixel, one extreme colour    |
-| `ClassPatch`        | BadNets, Gu et al. 2017  | a 3x3 corner patch holding the class bits  |
+| `ClassPatch`        | BadNets, Gu et al. 2017  | a square patch holding the class bits      |
 | `Blend`             | Chen et al. 2017         | a per-class pattern image blended in       |
 | `Sinusoid`          | SIG, Barni et al. 2019   | a per-class column sinusoid added          |
 
@@ -209,7 +209,7 @@ class OnePixelShortcut(_Strength, ImageInjector):
 
     name: ClassVar[str] = "one_pixel_shortcut"
     paper_name: ClassVar[str | None] = "One-Pixel Shortcut (Wu et al. 2023)"
-    writes: ClassVar[str] = "one pixel per class (fitted position), an extreme colour"
+    writes: ClassVar[str] = "one pixel per class (fitted or given), each channel off or at strength"
     strength_scales: ClassVar[str | None] = "value of a lit channel (default the dtype's max)"
     paper_strength: ClassVar[float | None] = 255
 
@@ -248,6 +248,15 @@ class OnePixelShortcut(_Strength, ImageInjector):
                 )
             self._set("positions", pos)
             self._set("colours", tuple(cols))
+
+    def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
+        """The (position, colour) pairs of an ``(H, W, C)`` image, ``H * W * 2**C``, that a
+        [`fit`][signalinject.triggers.OnePixelShortcut.fit] picks from; None once
+        ``positions`` are set (their number is K)."""
+        if self.positions is not None:
+            return None
+        h, w, c = (int(v) for v in shape)
+        return int(h * w * 2**c)
 
     @classmethod
     def check_strength(cls, strength: float, num_classes: int | None) -> None:
@@ -410,7 +419,7 @@ class ClassPatch(_Strength, ImageInjector):
 
     name: ClassVar[str] = "class_patch"
     paper_name: ClassVar[str | None] = "BadNets patch (Gu et al. 2017)"
-    writes: ClassVar[str] = "a 3x3 patch (default: the bottom-right corner), every channel"
+    writes: ClassVar[str] = "a size x size patch (default 3x3, bottom-right corner), every channel"
     strength_scales: ClassVar[str | None] = "value of a set bit (default the dtype's max)"
     paper_strength: ClassVar[float | None] = 255
 

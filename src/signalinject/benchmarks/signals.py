@@ -27,7 +27,10 @@ signal                  ``strength``                                          pa
 ======================  ====================================================  ==============
 
 ``multiple_locations`` has no strength (its code is *where* a pair of pixels equals, with a random
-value), nor do the text signals (a character is a character).
+value), nor do the paper's text signals (a character is a character). The signals beyond the paper
+declare theirs (``strength_scales``): the value of a lit pixel (``one_pixel_shortcut``,
+``class_patch``; 255), the blend weight alpha in (0, 1) (``blend``; 0.2), the sinusoid's amplitude
+(``sinusoid``; 20) and the number of inserted class words (``trigger_word``; 1).
 
 Examples:
     >>> from signalinject.benchmarks.signals import make_injector, signal_names
@@ -302,8 +305,8 @@ def make_injector(
         kind: if given, refuse a signal that does not apply to that data kind.
         quantizer: for text signals, the ``CharQuantizer`` the models' input goes through
             (None: Zhang's, length 1014); ignored by image signals.
-        strength: the code's strength in 0..255 image units (see the module doc); None: the
-            paper's. ``clean`` ignores it.
+        strength: the code's strength, in the signal's own units (0..255 image units for the
+            paper's image signals, see the module doc); None: the paper's. ``clean`` ignores it.
 
     Raises:
         ValueError: unknown name, a signal of the wrong kind, or a strength it cannot take
@@ -318,12 +321,13 @@ def make_injector(
             f"{kind} signals: {', '.join(signal_names(kind))}"
         )
     check_strength(name, strength, num_classes)
+    kw: dict[str, Any] = {}
     if "text" in sig.kinds and quantizer is not None:
-        return sig.factory(num_classes, seed, quantizer=quantizer)
+        kw["quantizer"] = quantizer
     if strength is not None and sig.strength is not None:
         # float: 60 and 60.0 must give the same injector config (and so the same cell id)
-        return sig.factory(num_classes, seed, strength=float(strength))
-    return sig.factory(num_classes, seed)
+        kw["strength"] = float(strength)
+    return sig.factory(num_classes, seed, **kw)
 
 
 def wrong_signal(inj: Injector) -> Injector:

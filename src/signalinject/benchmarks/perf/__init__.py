@@ -4,5 +4,7 @@
 bench throughput``) times each injector against a copy of the same batch;
 [`signalinject.benchmarks.perf.trainspeed`][signalinject.benchmarks.perf.trainspeed]
 (``signalinject bench trainspeed``) the training samples per second with the injection in the
-loop. Apart from the experiments: they measure the package, not the models.
+loop; ``signalinject.benchmarks.perf.art`` (``python -m signalinject.benchmarks.perf.art``) the
+triggers beyond the paper against IBM ART's nearest. Apart from the experiments: they measure the
+package, not the models.
 """
