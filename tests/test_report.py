@@ -313,7 +313,11 @@ class TestFiles:
         paths = write_report(rows, tmp_path / "blank")
         md = paths["table"].read_text("utf-8")
         assert "**Shut-down control: blank data**, only the signal." in md
-        assert "Code strength 16 (0..255 units)." in md
+        # what the strength sets, per signal, from the signals' declarations
+        from signalinject.benchmarks.signals import SIGNALS as DECLARED
+
+        assert f"Code strength 16 (one_pixel: {DECLARED['one_pixel'].strength}; " in md
+        assert "0..255 units" not in md
         with open(paths["csv"], newline="", encoding="utf-8") as f:
             got = list(csv.DictReader(f))
         assert [(r["blank"], r["strength"]) for r in got[:4]] == [
@@ -323,6 +327,10 @@ class TestFiles:
         paper = [{**r, "strength": None if r["signal"] == "clean" else 1.0} for r in rows]
         md = write_report(paper, tmp_path / "paper")["table"].read_text("utf-8")
         assert "Code strength" not in md
+        # a blend weight is not a pixel value
+        blend = [{**r, "signal": "blend", "strength": 0.05} for r in make_rows(acc)]
+        md = write_report(blend, tmp_path / "blend")["table"].read_text("utf-8")
+        assert "Code strength 0.05 (blend: alpha, the pattern's blend weight)." in md
 
     def test_write_report_empty(self, tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="nothing to report"):

@@ -355,7 +355,8 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
         description=(
             "Run the image benchmark at each code strength (0..255 units: the step between class "
             "codes for one_pixel and random_pixel, the set-bit value for pattern_pixels, the "
-            "noise RMS for orthogonal_noise; each also at the paper's strength) and chart "
+            "noise RMS for orthogonal_noise; the zoo's signals declare theirs, e.g. blend's "
+            "weight in (0, 1); each also at the paper's strength) and chart "
             "accuracy and reliance per signal. multiple_locations has no strength: skipped. "
             "Resumable like 'bench images'."
         ),

@@ -803,15 +803,20 @@ def plot(rows: Sequence[Row], path: str | Path) -> Path:
     return path
 
 
-def _strength(rows: Sequence[Row]) -> float | None:
-    """The code strength the rows ran at, if one other than the paper's (``--strength``)."""
+def _strength(rows: Sequence[Row]) -> str | None:
+    """The code strength the rows ran at, if one other than the paper's (``--strength``), with
+    what it sets for each signal that ran at it (a pixel step, a blend weight, a count...)."""
     values = {float(r["strength"]) for r in rows if r.get("strength") is not None}
     if len(values) != 1:
         return None
     (v,) = values
-    sig = SIGNALS.get(next(str(r["signal"]) for r in rows if r.get("strength") is not None))
-    default = None if sig is None else sig.default_strength
-    return None if default is not None and math.isclose(v, default, rel_tol=1e-6) else v
+    names = dict.fromkeys(str(r["signal"]) for r in rows if r.get("strength") is not None)
+    sigs = [SIGNALS[n] for n in names if n in SIGNALS]
+    default = sigs[0].default_strength if sigs else None
+    if default is not None and math.isclose(v, default, rel_tol=1e-6):
+        return None
+    what = "; ".join(f"{s.name}: {s.strength}" for s in sigs if s.strength)
+    return f"{v:g}" + (f" ({what})" if what else "")
 
 
 def _header(rows: Sequence[Row]) -> str:
@@ -828,7 +833,7 @@ def _header(rows: Sequence[Row]) -> str:
         f"Train {r.get('n_train')} / test {r.get('n_test')} samples, {r.get('num_classes')} "
         f"classes; seeds {seeds}; signalinject {r.get('version')}."
         + (" **Shut-down control: blank data**, only the signal." if r.get("blank") else "")
-        + ("" if strength is None else f" Code strength {strength:g} (0..255 units).")
+        + ("" if strength is None else f" Code strength {strength}.")
         + " Torch models train on the "
         "whole training set, the scikit-learn baselines on a quarter of it (as in the paper). "
         "Percentages: the mean over seeds and its 95% interval [low, high] (Wilson at the "

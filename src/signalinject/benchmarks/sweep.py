@@ -363,7 +363,7 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
         ax.grid(alpha=0.3)
         if default is not None:
             ax.axvline(default, color="tab:red", ls="-.", lw=1, alpha=0.6)
-        ax.set_xlabel("code strength (0..255 units, log scale)", fontsize=8)
+        ax.set_xlabel(f"strength: {SIGNALS[signal].strength} (log scale)", fontsize=8)
     if default is not None:
         ax_acc.text(default, ax_acc.get_ylim()[0] + 2, " paper", color="tab:red", fontsize=7)
     xs_all = sorted({s for p in pts.values() for s, _, _ in p})
