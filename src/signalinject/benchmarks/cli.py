@@ -353,7 +353,7 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
 
 def add_atlas_parser(subparsers: Subparsers) -> None:
     """``signalinject bench atlas``: models x signals x seeds, on the data and on blank data."""
-    from signalinject.benchmarks.atlas import CPU_MODELS, FULL_SIZE_MODELS
+    from signalinject.benchmarks.atlas import CPU_MODELS, EPOCHS, FULL_SIZE_MODELS
 
     p = subparsers.add_parser(
         "atlas",
@@ -363,7 +363,7 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
             "data (OUT/blank, the shut-down control); write OUT/atlas.md (the matrix), a heat "
             "map OUT/scan.png and per-cell OUT/scan.md, .csv, .json. Resumable. Default models "
             "(parameters for 10 classes at 32x32x3): convnet 608,778, shallow_max 3,594, "
-            "resnet18-w16 701,466, vit-w64-d4 142,026, mixer-w128-d4 569,994, mlp 2,103,818, "
+            "resnet18-w16 701,466, vit-w64-d4 137,802, mixer-w128-d4 569,994, mlp 2,103,818, "
             "decision_tree; --full-size: resnet18 11.2M, vit 3.7M, mixer 4.4M. A name's "
             "suffix sets a size: resnet18-w32, vit-w128-d6."
         ),
@@ -381,9 +381,7 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
         help="image signals (default: every registered image signal)",
     )  # fmt: skip
-    p.add_argument(
-        "--epochs", type=_positive, default=SUITES["images"].epochs, help="torch training epochs"
-    )
+    p.add_argument("--epochs", type=_positive, default=EPOCHS, help="torch training epochs")
     p.add_argument(
         "--batch-size", type=_positive, default=SUITES["images"].batch_size, help="torch batch"
     )
