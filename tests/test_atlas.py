@@ -11,7 +11,6 @@ import pytest
 from signalinject.benchmarks import cli
 from signalinject.benchmarks.atlas import (
     CPU_MODELS,
-    EPOCHS,
     FULL_SIZE_MODELS,
     AtlasConfig,
     atlas,
@@ -87,18 +86,6 @@ def test_defaults() -> None:
     assert blank.blank
     assert Path(blank.out) == Path("signalinject-bench/atlas/blank")
     assert AtlasConfig(full_size=True).bench_config().models == FULL_SIZE_MODELS
-
-
-def test_epochs_default() -> None:
-    """The atlas trains every torch model EPOCHS epochs (twice the image suite's), in the API
-    and the CLI alike; None or --epochs gives the suite's or the user's."""
-    assert EPOCHS == 10
-    assert AtlasConfig().bench_config().epochs == EPOCHS
-    assert AtlasConfig(epochs=None).bench_config().epochs == 5  # the image suite's
-    assert AtlasConfig(epochs=3).bench_config(blank=True).epochs == 3
-    parser = cli.build_parser()
-    assert parser.parse_args(["bench", "atlas"]).epochs == EPOCHS
-    assert parser.parse_args(["bench", "atlas", "--epochs", "4"]).epochs == 4
 
 
 def test_default_sizes_as_documented() -> None:

@@ -11,11 +11,11 @@ verdicts come from there, the one place that decides them) and written by
 data and blank side by side), plus ``OUT/atlas.md``: the models x signals matrix.
 
 Default models (`CPU_MODELS`), parameters for 10 classes
-on the digits' 8x8x1 images: the paper's ConvNet (``convnet``, 513,418), the Shallow Max NN
-(``shallow_max``, 3,082), a ResNet-18 of width 16 (``resnet18-w16``, 701,178), a 4-block ViT of
-width 64 (``vit-w64-d4``, 136,138), a 4-block MLP-Mixer of width 128 (``mixer-w128-d4``, 534,938),
-the MLP (``mlp``, 563,722) and the decision tree. With ``full_size`` the modern models are at their
-published CIFAR sizes (`FULL_SIZE_MODELS`; see
+at 32x32x3 (the noisy digits' and CIFAR-10's size): the paper's ConvNet (``convnet``, 608,778),
+the Shallow Max NN (``shallow_max``, 3,594), a ResNet-18 of width 16 (``resnet18-w16``,
+701,466), a 4-block ViT of width 64 (``vit-w64-d4``, 137,802), a 4-block MLP-Mixer of width 128
+(``mixer-w128-d4``, 569,994), the MLP (``mlp``, 2,103,818) and the decision tree. With
+``full_size`` the modern models are at their published CIFAR sizes (`FULL_SIZE_MODELS`; see
 [`signalinject.benchmarks.modern`][signalinject.benchmarks.modern]).
 """
 
@@ -35,7 +35,6 @@ Row = Mapping[str, Any]
 
 __all__ = [
     "CPU_MODELS",
-    "EPOCHS",
     "FULL_SIZE_MODELS",
     "AtlasConfig",
     "atlas",
@@ -53,11 +52,6 @@ CPU_MODELS: tuple[str, ...] = (
     "mlp",
     "decision_tree",
 )
-#: The atlas's torch training epochs, for every model alike: twice the image suite's 5. At 5
-#: epochs (110 AdamW steps on the 1,352 noisy digits) the ViT is barely above the majority class
-#: (21% clean) and the Mixer and MLP at 52-66%; at 10 every torch model but the Shallow Max NN
-#: learns the clean task (measured in docs/atlas.md). One recipe for all keeps the rows comparable.
-EPOCHS: int = 10
 #: The same with the modern models at their published CIFAR sizes (for a GPU).
 FULL_SIZE_MODELS: tuple[str, ...] = (
     "convnet",
@@ -83,7 +77,7 @@ class AtlasConfig:
         full_size: the default models at their published sizes.
         dataset: an image dataset (by default the image suite's, the embedded
             ``noisy_digits``).
-        epochs: torch training epochs (`EPOCHS`, 10); None: the image suite's (5).
+        epochs: torch training epochs; None: the image suite's (5).
         batch_size: torch batch size; None: the image suite's (64).
         seeds: one run of every cell per seed.
         device: where the torch models train (``"auto"``, ``"cpu"``, ``"cuda"``, ...).
@@ -99,7 +93,7 @@ class AtlasConfig:
     signals: tuple[str, ...] | None = None
     full_size: bool = False
     dataset: str = SUITES["images"].dataset
-    epochs: int | None = EPOCHS
+    epochs: int | None = None
     batch_size: int | None = None
     seeds: tuple[int, ...] = (0,)
     device: str = "auto"

@@ -353,7 +353,7 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
 
 def add_atlas_parser(subparsers: Subparsers) -> None:
     """``signalinject bench atlas``: models x signals x seeds, on the data and on blank data."""
-    from signalinject.benchmarks.atlas import CPU_MODELS, EPOCHS, FULL_SIZE_MODELS
+    from signalinject.benchmarks.atlas import CPU_MODELS, FULL_SIZE_MODELS
 
     p = subparsers.add_parser(
         "atlas",
@@ -381,7 +381,9 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
         help="image signals (default: every registered image signal)",
     )  # fmt: skip
-    p.add_argument("--epochs", type=_positive, default=EPOCHS, help="torch training epochs")
+    p.add_argument(
+        "--epochs", type=_positive, default=SUITES["images"].epochs, help="torch training epochs"
+    )
     p.add_argument(
         "--batch-size", type=_positive, default=SUITES["images"].batch_size, help="torch batch"
     )

@@ -247,10 +247,11 @@ class ViT(nn.Module):
 
     The sizes are ViT-Lite-7/4 of Hassani et al. 2021 ("Escaping the Big Data Paradigm with
     Compact Transformers"), a ViT sized for CIFAR: patch 4, 7 blocks, width 256, 4 heads, MLP
-    ratio 2. Three choices (the defaults) make it learn from a thousand images in a few epochs:
-    at width 64 and depth 4, trained as the atlas trains (AdamW, learning rate 1e-3, cosine,
-    batch 64, 10 epochs) on the noisy digits, it reaches 45.2% clean accuracy, against 17.3%
-    with ViT-Lite's own choices even with a learning-rate warm-up (seed 0; docs/atlas.md):
+    ratio 2. Three choices (the defaults) make it learn from a thousand images in a few epochs.
+    At width 64 and depth 4 on the noisy digits (1,352 images; AdamW, learning rate 1e-3,
+    cosine decay, batch 64, seed 0), clean test accuracy after 5 / 10 epochs is 21.3% / 45.2%
+    with them and 10.1% (the majority-class rate) / 17.3% (with a learning-rate warm-up) with
+    ViT-Lite's own (docs/atlas.md):
 
     - ``positions="sincos"``: fixed 2-D sine-cosine positions (Beyer et al. 2022, "Better plain
       ViT baselines for ImageNet-1k"), so a token knows its place from the first step;
@@ -258,9 +259,9 @@ class ViT(nn.Module):
     - ``pool="mean"``: the head reads the mean of the tokens (Beyer et al. 2022); ``"token"``
       is a class token's output, as in ViT-Lite.
     - ``input_norm=True``: the image standardised per channel (a batch norm without learned
-      scale and shift) before the patch embedding, as ViT pipelines standardise their data;
-      uncentred 0..1 pixels give every token a large common part that the attention must
-      first unlearn.
+      scale and shift) before the patch embedding, as ViT pipelines standardise their data
+      (centring the 0..1 input alone lifts the ViT-Lite choices from 10.1% to 18.9% at 5
+      epochs).
 
     ``pool="token", positions="learned", input_norm=False`` is ViT-Lite-7/4 as published:
     3,722,250 parameters (the paper's 3.72M) for 10 classes on 32x32x3; the defaults have
