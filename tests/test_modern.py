@@ -3,6 +3,7 @@ determinism by seed, and the runner, scan and sweep accepting their names."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from signalinject.benchmarks.modern import (
     MLPMixer,
     ResNet18,
     ViT,
+    _sincos_2d,
     build_modern,
     parse_model_name,
 )
@@ -34,10 +36,10 @@ SIZES = {
     ("resnet18", (1, 8, 8)): 11_172_810,
     ("resnet18-w16", (3, 32, 32)): 701_466,
     ("resnet18-w16", (1, 8, 8)): 701_178,
-    ("vit", (3, 32, 32)): 3_722_250,
-    ("vit", (1, 8, 8)): 3_698_698,
-    ("vit-w64-d4", (3, 32, 32)): 142_026,
-    ("vit-w64-d4", (1, 8, 8)): 136_138,
+    ("vit", (3, 32, 32)): 3_705_354,
+    ("vit", (1, 8, 8)): 3_697_162,
+    ("vit-w64-d4", (3, 32, 32)): 137_802,
+    ("vit-w64-d4", (1, 8, 8)): 135_754,
     ("mixer", (3, 32, 32)): 4_360_970,
     ("mixer", (1, 8, 8)): 4_229_418,
     ("mixer-w128-d4", (3, 32, 32)): 569_994,
@@ -50,6 +52,58 @@ SIZES = {
 @pytest.mark.parametrize(("name", "shape"), list(SIZES))
 def test_parameter_counts(name: str, shape: tuple[int, int, int]) -> None:
     assert count_parameters(build_model(name, shape, 10)) == SIZES[(name, shape)]
+
+
+def test_vit_lite_as_published() -> None:
+    """A class token, learned positions and raw patches give ViT-Lite-7/4's 3.72M (Hassani et
+    al. 2021); the defaults drop the token and the learned positions."""
+    lite = ViT(10, pool="token", positions="learned", input_norm=False)
+    assert count_parameters(lite) == 3_722_250
+    assert lite.cls is not None
+    assert isinstance(lite.pos, torch.nn.Parameter)
+    assert lite.pos.shape == (1, 65, 256)
+    assert isinstance(lite.patches.norm, torch.nn.Identity)
+    net = ViT(10)
+    assert net.cls is None
+    assert not isinstance(net.pos, torch.nn.Parameter)
+    assert "pos" not in net.state_dict()  # fixed: rebuilt, never loaded
+    assert isinstance(net.patches.norm, torch.nn.BatchNorm2d)
+    assert not net.patches.norm.affine
+    out = lite.eval()(torch.rand(2, 3, 32, 32))
+    assert out.shape == (2, 10)
+
+
+@given(gh=st.integers(1, 9), gw=st.integers(1, 9), quarter=st.integers(1, 16))
+@settings(max_examples=20, deadline=None)
+def test_sincos_positions(gh: int, gw: int, quarter: int) -> None:
+    """One row per patch in row-major order; sin and cos of the column, then of the row; the
+    first frequency is 1; every patch has its own row."""
+    pos = _sincos_2d((gh, gw), 4 * quarter)
+    assert pos.shape == (1, gh * gw, 4 * quarter)
+    assert pos.dtype == torch.float32
+    assert pos.abs().max() <= 1.0
+    q = quarter
+    for r, c in [(0, 0), (gh - 1, gw - 1), (gh // 2, gw - 1)]:
+        row = pos[0, r * gw + c].double()
+        assert row[0].item() == pytest.approx(math.sin(c), abs=1e-6)
+        assert row[q].item() == pytest.approx(math.cos(c), abs=1e-6)
+        assert row[2 * q].item() == pytest.approx(math.sin(r), abs=1e-6)
+        assert row[3 * q].item() == pytest.approx(math.cos(r), abs=1e-6)
+    assert torch.unique(pos[0], dim=0).shape[0] == gh * gw
+
+
+@given(scale=st.floats(1.0, 255.0), shift=st.floats(-1.0, 1.0), seed=st.integers(0, 2**16))
+@settings(max_examples=10, deadline=None)
+def test_vit_input_norm_ignores_the_input_scale(scale: float, shift: float, seed: int) -> None:
+    """With ``input_norm`` a ViT sees 0..1 and 0..255 images alike (per-channel batch
+    statistics in training); without, it does not."""
+    torch.manual_seed(seed)
+    x = torch.rand(8, 3, 8, 8)
+    net = build_model("vit-w16-d1-h2", (3, 8, 8), 4).train()
+    out = net(x)
+    assert torch.allclose(net(x * scale + shift), out, atol=1e-3, rtol=1e-3)
+    raw = build_model("vit-w16-d1-h2", (3, 8, 8), 4, input_norm=False).train()
+    assert not torch.allclose(raw(x * 255 + 1), raw(x), atol=1e-3, rtol=1e-3)
 
 
 def test_resnet18_is_the_cifar_form() -> None:
@@ -136,6 +190,15 @@ def test_bad_arguments() -> None:
         parse_model_name(3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"width must be a multiple of heads=4, got width=10"):
         ViT(10, width=10)
+    with pytest.raises(ValueError, match=r"pool must be 'mean' or 'token', got 'max'"):
+        ViT(10, pool="max")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"positions must be 'sincos' or 'learned', got 'rope'"):
+        ViT(10, positions="rope")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"width must be a multiple of 4 with positions='sincos'"):
+        ViT(10, width=6, heads=2)
+    assert ViT(10, width=6, heads=2, positions="learned").pos.shape == (1, 64, 6)
+    with pytest.raises(TypeError, match="input_norm must be True or False, got 1"):
+        ViT(10, input_norm=1)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="width"):
         ResNet18(10, width=0)
     with pytest.raises(ValueError, match="depth"):

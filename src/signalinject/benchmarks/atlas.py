@@ -11,11 +11,11 @@ verdicts come from there, the one place that decides them) and written by
 data and blank side by side), plus ``OUT/atlas.md``: the models x signals matrix.
 
 Default models (`CPU_MODELS`), parameters for 10 classes
-on the digits' 8x8x1 images: the paper's ConvNet (``convnet``, 513,418), the Shallow Max NN
-(``shallow_max``, 3,082), a ResNet-18 of width 16 (``resnet18-w16``, 701,178), a 4-block ViT of
-width 64 (``vit-w64-d4``, 136,138), a 4-block MLP-Mixer of width 128 (``mixer-w128-d4``, 534,938),
-the MLP (``mlp``, 563,722) and the decision tree. With ``full_size`` the modern models are at their
-published CIFAR sizes (`FULL_SIZE_MODELS`; see
+at 32x32x3 (the noisy digits' and CIFAR-10's size): the paper's ConvNet (``convnet``, 608,778),
+the Shallow Max NN (``shallow_max``, 3,594), a ResNet-18 of width 16 (``resnet18-w16``,
+701,466), a 4-block ViT of width 64 (``vit-w64-d4``, 137,802), a 4-block MLP-Mixer of width 128
+(``mixer-w128-d4``, 569,994), the MLP (``mlp``, 2,103,818) and the decision tree. With
+``full_size`` the modern models are at their published CIFAR sizes (`FULL_SIZE_MODELS`; see
 [`signalinject.benchmarks.modern`][signalinject.benchmarks.modern]).
 """
 

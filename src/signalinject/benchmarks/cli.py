@@ -397,7 +397,7 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
             "data (OUT/blank, the shut-down control); write OUT/atlas.md (the matrix), a heat "
             "map OUT/scan.png and per-cell OUT/scan.md, .csv, .json. Resumable. Default models "
             "(parameters for 10 classes at 32x32x3): convnet 608,778, shallow_max 3,594, "
-            "resnet18-w16 701,466, vit-w64-d4 142,026, mixer-w128-d4 569,994, mlp 2,103,818, "
+            "resnet18-w16 701,466, vit-w64-d4 137,802, mixer-w128-d4 569,994, mlp 2,103,818, "
             "decision_tree; --full-size: resnet18 11.2M, vit 3.7M, mixer 4.4M. A name's "
             "suffix sets a size: resnet18-w32, vit-w128-d6."
         ),

@@ -12,14 +12,17 @@ name           architecture (default)                      32x32x3       8x8x1 (
 ============== =========================================== ============= ==============
 resnet18       CIFAR ResNet-18, width 64 (He et al. 2016)  11,173,962    11,172,810
 resnet18-w16   the same at width 16 (atlas CPU default)    701,466       701,178
-vit            ViT-Lite-7/4: 7 blocks, width 256, 4 heads  3,722,250     3,698,698
-vit-w64-d4     4 blocks, width 64, 4 heads (atlas CPU)     142,026       136,138
+vit            ViT-Lite-7/4 sizes: 7 blocks, width 256    3,705,354     3,697,162
+vit-w64-d4     4 blocks, width 64, 4 heads (atlas CPU)     137,802       135,754
 mixer          8 blocks, width 256, patch 4                4,360,970     4,229,418
 mixer-w128-d4  4 blocks, width 128 (atlas CPU)             569,994       534,938
 mlp            3 hidden layers of 512                      2,103,818     563,722
 ============== =========================================== ============= ==============
 
-The table is checked by the tests.
+The ViTs average their tokens and take fixed sine-cosine positions and standardised inputs
+(see [`ViT`][signalinject.benchmarks.modern.ViT]; ViT-Lite-7/4 as published, with a class
+token and learned positions, is ``ViT(10, pool="token", positions="learned",
+input_norm=False)``: 3,722,250). The table is checked by the tests.
 
 Examples:
     >>> import torch
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -169,9 +172,17 @@ class ResNet18(nn.Module):
 # -- patch models ---------------------------------------------------------------------------------
 class _Patches(nn.Module):
     """Zero-pad ``(N, C, H, W)`` on the right and bottom to multiples of ``patch``, then embed
-    each ``patch x patch`` patch linearly: ``(N, P, width)`` with P = ceil(H/p) * ceil(W/p)."""
+    each ``patch x patch`` patch linearly: ``(N, P, width)`` with P = ceil(H/p) * ceil(W/p),
+    patches in row-major order of the ``grid`` ``(ceil(H/p), ceil(W/p))``.
 
-    def __init__(self, in_channels: int, image_size: Any, patch: int, width: int) -> None:
+    With ``norm`` the image is first standardised per channel with batch statistics (a batch
+    norm without learned scale and shift; running statistics at evaluation), so the tokens do
+    not depend on the input's offset and scale (0..1 or 0..255 alike).
+    """
+
+    def __init__(
+        self, in_channels: int, image_size: Any, patch: int, width: int, *, norm: bool = False
+    ) -> None:
         super().__init__()
         c = check_int("in_channels", in_channels, low=1)
         if isinstance(image_size, (str, bytes)) or not isinstance(image_size, (tuple, list)):
@@ -181,14 +192,34 @@ class _Patches(nn.Module):
         h = check_int("image_size[0]", image_size[0], low=1)
         w = check_int("image_size[1]", image_size[1], low=1)
         patch = check_int("patch", patch, low=1)
+        self.patch = patch
         self.pad = (0, -w % patch, 0, -h % patch)
-        self.num_patches = math.ceil(h / patch) * math.ceil(w / patch)
+        self.grid = (math.ceil(h / patch), math.ceil(w / patch))
+        self.num_patches = self.grid[0] * self.grid[1]
+        self.norm: nn.Module = nn.BatchNorm2d(c, affine=False) if norm else nn.Identity()
         self.proj = nn.Conv2d(c, width, patch, patch)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(x)
         if any(self.pad):
             x = F.pad(x, self.pad)
         return self.proj(x).flatten(2).transpose(1, 2)  # type: ignore[no-any-return]
+
+
+def _sincos_2d(grid: tuple[int, int], width: int) -> torch.Tensor:
+    """Fixed 2-D sine-cosine positions ``(1, gh * gw, width)`` for a ``grid`` of patches in
+    row-major order (Beyer et al. 2022): a quarter of the features each for sin and cos of the
+    column and of the row, at frequencies 1 down to 1/10000. ``width`` is a multiple of 4."""
+    gh, gw = grid
+    quarter = width // 4
+    omega = 1.0 / 10000 ** (torch.arange(quarter, dtype=torch.float64) / max(quarter - 1, 1))
+    rows, cols = torch.meshgrid(
+        torch.arange(gh, dtype=torch.float64), torch.arange(gw, dtype=torch.float64),
+        indexing="ij",
+    )  # fmt: skip
+    r = rows.flatten()[:, None] * omega[None]
+    c = cols.flatten()[:, None] * omega[None]
+    return torch.cat([c.sin(), c.cos(), r.sin(), r.cos()], dim=1)[None].to(torch.float32)
 
 
 def _mlp(width: int, hidden: int) -> nn.Sequential:
@@ -212,23 +243,43 @@ class _Attention(nn.Module):
 
 
 class ViT(nn.Module):
-    """A small Vision Transformer: patch embedding, class token, pre-norm blocks, linear head.
+    """A small Vision Transformer: patch embedding, pre-norm blocks, pooling, linear head.
 
-    The defaults are ViT-Lite-7/4 of Hassani et al. 2021 ("Escaping the Big Data Paradigm with
+    The sizes are ViT-Lite-7/4 of Hassani et al. 2021 ("Escaping the Big Data Paradigm with
     Compact Transformers"), a ViT sized for CIFAR: patch 4, 7 blocks, width 256, 4 heads, MLP
-    ratio 2; 3,722,250 parameters (the paper's 3.72M) for 10 classes on 32x32x3. Positional
-    embeddings are learned; an image whose sides are not multiples of ``patch`` is zero-padded
-    on the right and bottom.
+    ratio 2. Three choices (the defaults) make it learn from a thousand images in a few epochs.
+    At width 64 and depth 4 on the noisy digits (1,352 images; AdamW, learning rate 1e-3,
+    cosine decay, batch 64, seed 0), clean test accuracy after 5 / 10 epochs is 21.3% / 45.2%
+    with them and 10.1% (the majority-class rate) / 17.3% (with a learning-rate warm-up) with
+    ViT-Lite's own (docs/atlas.md):
+
+    - ``positions="sincos"``: fixed 2-D sine-cosine positions (Beyer et al. 2022, "Better plain
+      ViT baselines for ImageNet-1k"), so a token knows its place from the first step;
+      ``"learned"`` is ViT-Lite's learned embedding (initialised at a scale of 0.02).
+    - ``pool="mean"``: the head reads the mean of the tokens (Beyer et al. 2022); ``"token"``
+      is a class token's output, as in ViT-Lite.
+    - ``input_norm=True``: the image standardised per channel (a batch norm without learned
+      scale and shift) before the patch embedding, as ViT pipelines standardise their data
+      (centring the 0..1 input alone lifts the ViT-Lite choices from 10.1% to 18.9% at 5
+      epochs).
+
+    ``pool="token", positions="learned", input_norm=False`` is ViT-Lite-7/4 as published:
+    3,722,250 parameters (the paper's 3.72M) for 10 classes on 32x32x3; the defaults have
+    3,705,354 (no class token and no learned positions). An image whose sides are not
+    multiples of ``patch`` is zero-padded on the right and bottom.
 
     Args:
         num_classes: K outputs.
         in_channels: C of the input ``(N, C, H, W)``.
         image_size: ``(H, W)`` (sets the number of patches).
-        width: token features (a multiple of ``heads``).
+        width: token features (a multiple of ``heads``; of 4 with ``positions="sincos"``).
         depth: transformer blocks.
         heads: attention heads.
         patch: patch side in pixels.
         mlp_ratio: hidden units of each block's MLP per token feature.
+        pool: ``"mean"`` or ``"token"``.
+        positions: ``"sincos"`` or ``"learned"``.
+        input_norm: standardise the image per channel before the patch embedding.
     """
 
     def __init__(
@@ -242,6 +293,9 @@ class ViT(nn.Module):
         heads: int = 4,
         patch: int = 4,
         mlp_ratio: int = 2,
+        pool: Literal["mean", "token"] = "mean",
+        positions: Literal["sincos", "learned"] = "sincos",
+        input_norm: bool = True,
     ) -> None:
         super().__init__()
         k = check_int("num_classes", num_classes, low=2)
@@ -249,9 +303,25 @@ class ViT(nn.Module):
         n_heads = check_int("heads", heads, low=1)
         if w % n_heads:
             raise ValueError(f"width must be a multiple of heads={n_heads}, got width={w}")
-        self.patches = _Patches(in_channels, image_size, patch, w)
-        self.cls = nn.Parameter(torch.zeros(1, 1, w))
-        self.pos = nn.Parameter(torch.randn(1, self.patches.num_patches + 1, w) * 0.02)
+        if pool not in ("mean", "token"):
+            raise ValueError(f"pool must be 'mean' or 'token', got {pool!r}")
+        if positions not in ("sincos", "learned"):
+            raise ValueError(f"positions must be 'sincos' or 'learned', got {positions!r}")
+        if positions == "sincos" and w % 4:
+            raise ValueError(f"width must be a multiple of 4 with positions='sincos', got {w}")
+        if not isinstance(input_norm, bool):
+            raise TypeError(f"input_norm must be True or False, got {input_norm!r}")
+        self.pool = pool
+        self.patches = _Patches(in_channels, image_size, patch, w, norm=input_norm)
+        tokens = self.patches.num_patches + (pool == "token")
+        self.cls: nn.Parameter | None = None
+        if pool == "token":
+            self.cls = nn.Parameter(torch.zeros(1, 1, w))
+        self.pos: torch.Tensor
+        if positions == "learned":
+            self.pos = nn.Parameter(torch.randn(1, tokens, w) * 0.02)
+        else:  # a buffer: fixed, saved with the model, moved with it
+            self.register_buffer("pos", _sincos_2d(self.patches.grid, w), persistent=False)
         ratio = check_int("mlp_ratio", mlp_ratio, low=1)
         self.blocks = nn.Sequential(
             *(_Attention(w, n_heads, ratio) for _ in range(check_int("depth", depth, low=1)))
@@ -262,8 +332,11 @@ class ViT(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """float ``(N, C, H, W)`` -> logits ``(N, K)``."""
         t = self.patches(x)
-        t = torch.cat([self.cls.expand(t.shape[0], -1, -1), t], dim=1) + self.pos
-        return self.head(self.norm(self.blocks(t)[:, 0]))  # type: ignore[no-any-return]
+        if self.cls is not None:
+            t = torch.cat([self.cls.expand(t.shape[0], -1, -1), t], dim=1)
+        h = self.blocks(t + self.pos)
+        h = h[:, 0] if self.cls is not None else h.mean(dim=1)
+        return self.head(self.norm(h))  # type: ignore[no-any-return]
 
 
 class _MixerBlock(nn.Module):
