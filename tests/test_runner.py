@@ -266,6 +266,23 @@ class TestBlankAndIdentity:
         assert set(tree_key) == common | {"fit_fraction"}
         assert torch_key["injector"] == si.OnePixel(K).identity()
 
+    def test_a_modern_models_structure_is_part_of_the_identity(self) -> None:
+        # a model added after 0.1.0 whose architecture changes under the same name (the ViT's
+        # pooling, positions, input standardisation) gives new cells, never stale results
+        from signalinject.benchmarks.modern import ViT
+
+        cfg = BenchConfig.for_suite("images", models=("vit-w64-d4",), limit=20, progress=False)
+        data = runner.load(cfg)
+        key = runner.cell_key(data, runner.Cell(0, "one_pixel", "vit-w64-d4"), None)
+        default = ViT(K, width=64, depth=4)
+        assert key["model_identity"] == {"structure": runner.structure_hash(default)}
+        torch.manual_seed(1)  # the structure, not the weights
+        again = ViT(K, width=64, depth=4)
+        assert runner.structure_hash(again) == key["model_identity"]["structure"]
+        for options in ({"pool": "token"}, {"positions": "learned"}, {"input_norm": False}):
+            other = ViT(K, width=64, depth=4, **options)
+            assert runner.structure_hash(other) != runner.structure_hash(default), options
+
     def test_blank_is_part_of_the_identity(self) -> None:
         torch_key, tree_key, fingerprint = self._keys()
         b_torch, b_tree, b_fingerprint = self._keys(blank=True)

@@ -138,6 +138,7 @@ __all__ = [
     "record",
     "reliance",
     "run",
+    "structure_hash",
     "suite_for",
     "train_config",
 ]
@@ -682,8 +683,10 @@ class ModelSpec:
             on the run's device), ``"features"`` (float32 ``(N, D)``, images in 0..255) or
             ``"features_unit"`` (the same in 0..1, a custom estimator at ``input_scale="unit"``).
         custom: the user's model, None for a built-in one.
-        identity: a custom model's code fingerprint, kind and architecture hash (None if built
-            in): part of its cells' identity.
+        identity: a custom model's code fingerprint, kind and architecture hash; a built-in
+            model added after 0.1.0 (``resnet18``, ``vit``, ``mixer``, ``mlp``), the hash of its
+            structure; None for the paper's models (their 0.1.0 cells keep their ids): part of
+            its cells' identity, so a changed architecture gives new cells, never stale ones.
     """
 
     name: str
@@ -818,8 +821,10 @@ def _model_spec(data: Loaded, name: str, custom: CustomModel | None) -> ModelSpe
     cfg = data.cfg
     if custom is None:
         if models.is_torch_model(name):
-            models.build_model(name, data.input_shape, data.num_classes)
-            return ModelSpec(name, True, "torch")
+            model = models.build_model(name, data.input_shape, data.num_classes)
+            if name.split("-")[0] not in models.MODERN_MODELS:
+                return ModelSpec(name, True, "torch")
+            return ModelSpec(name, True, "torch", identity={"structure": structure_hash(model)})
         return ModelSpec(name, False, "features")
     kind, architecture = _probe(data, custom)
     identity = {"code": custom.fingerprint, "kind": kind, "architecture": architecture}
@@ -827,6 +832,15 @@ def _model_spec(data: Loaded, name: str, custom: CustomModel | None) -> ModelSpe
         return ModelSpec(name, True, "torch", custom, identity)
     unit = cfg.kind == "image" and cfg.input_scale == "unit"
     return ModelSpec(name, False, "features_unit" if unit else "features", custom, identity)
+
+
+def structure_hash(model: torch.nn.Module) -> str:
+    """16 hex digits naming ``model``'s structure: its modules (``repr``) and the name and shape
+    of every parameter and buffer (which a ``repr`` omits: a class token, learned or fixed
+    positions); the same for every seed."""
+    shapes = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
+    text = f"{model!r}\n{shapes}"
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _build_custom(data: Loaded, cm: CustomModel, seed: int) -> Any:
