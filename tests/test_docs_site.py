@@ -1,0 +1,182 @@
+"""The built documentation site reads as written: what a browser shows, checked on the HTML.
+
+The site is built once (``mkdocs build --strict`` into a temporary directory, as ``nox -s docs``
+does), then every page is read back:
+
+- no raw Sphinx-style role (``:meth:`x```) left in the text;
+- no ``>>>`` outside a code block (an example the API page failed to render as code);
+- no signature line over 100 characters on the API pages (signatures are formatted);
+- no table with more than 8 columns on any page (wider ones need sideways scrolling at 1280 px);
+- the version on the home page is the package's, and the citation names the paper's record.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+import signalinject
+
+pytest.importorskip("mkdocs", reason="the docs extra is part of the test extra")
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_COLUMNS = 8
+MAX_SIGNATURE = 100
+ROLE = re.compile(r":(?:py:)?(?:meth|func|class|attr|mod|data|obj|exc|ref|doc|const):`")
+
+pytestmark = pytest.mark.slow
+
+
+class _Page(HTMLParser):
+    """What one HTML page shows: its text outside code, its tables' widths, its signatures."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.prose: list[str] = []  # text outside <pre>/<code>
+        self.columns: list[int] = []  # per table: the widest row's cell count (colspan counted)
+        self.signatures: list[str] = []  # the text of each rendered signature block
+        self._code = 0
+        self._rows: list[list[int]] = []  # per open table: cells of the current row, widest
+        self._sig_depth = 0
+        self._depth = 0  # open <div>s
+        self._sig: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "div":
+            self._depth += 1
+        if tag == "div" and "doc-signature" in (a.get("class") or "") and not self._sig_depth:
+            self._sig_depth = self._depth
+            self._sig = []
+        if tag in ("pre", "code"):
+            self._code += 1
+        elif tag == "table":
+            self._rows.append([0, 0])
+        elif tag == "tr" and self._rows:
+            self._rows[-1][0] = 0
+        elif tag in ("td", "th") and self._rows:
+            self._rows[-1][0] += int(a.get("colspan") or 1)
+            self._rows[-1][1] = max(self._rows[-1][1], self._rows[-1][0])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("pre", "code") and self._code:
+            self._code -= 1
+        elif tag == "table" and self._rows:
+            self.columns.append(self._rows.pop()[1])
+        if tag == "div":
+            if self._sig_depth == self._depth:
+                self.signatures.append("".join(self._sig))
+                self._sig_depth = 0
+            self._depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self._sig_depth:
+            self._sig.append(data)
+        if not self._code:
+            self.prose.append(data)
+
+
+def _read(path: Path) -> _Page:
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("site")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}"
+    return out
+
+
+def _pages(site: Path) -> list[Path]:
+    pages = sorted(p for p in site.rglob("*.html") if p.name != "404.html")
+    assert len(pages) > 10, pages  # the guides and the API pages were built
+    return pages
+
+
+def test_no_raw_roles_and_no_unrendered_examples(site: Path) -> None:
+    bad = []
+    for path in _pages(site):
+        prose = "".join(_read(path).prose)
+        bad += [f"{path.relative_to(site)}: {m.group(0)}..." for m in ROLE.finditer(prose)]
+        for m in re.finditer(">>>", prose):
+            bad.append(f"{path.relative_to(site)}: '>>>' outside code: {prose[m.start():][:60]!r}")
+    assert not bad, "\n".join(bad)
+
+
+def test_api_signatures_are_formatted(site: Path) -> None:
+    api = sorted((site / "api").rglob("*.html"))
+    assert len(api) >= 5, "the API reference is split into pages per public area"
+    seen = 0
+    long = []
+    for path in api:
+        for sig in _read(path).signatures:
+            seen += 1
+            long += [
+                f"{path.relative_to(site)}: {len(line)} chars: {line[:80]}..."
+                for line in sig.splitlines()
+                if len(line) > MAX_SIGNATURE
+            ]
+    assert seen > 50, f"only {seen} signatures rendered"
+    assert not long, "\n".join(long)
+
+
+def test_api_pages_show_public_objects_only(site: Path) -> None:
+    private = []
+    for path in sorted((site / "api").rglob("*.html")):
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r'<h\d id="(signalinject\.[\w.]+)"', text):
+            parts = m.group(1).split(".")
+            if any(p.startswith("_") and not p.startswith("__") for p in parts):
+                private.append(f"{path.relative_to(site)}: {m.group(1)}")
+    assert not private, "\n".join(private)
+
+
+def test_no_table_is_wider_than_eight_columns(site: Path) -> None:
+    wide = [
+        f"{path.relative_to(site)}: a table of {n} columns"
+        for path in _pages(site)
+        for n in _read(path).columns
+        if n > MAX_COLUMNS
+    ]
+    assert not wide, "\n".join(wide)
+
+
+def test_home_page_shows_the_version_and_the_citation(site: Path) -> None:
+    text = html.unescape((site / "index.html").read_text(encoding="utf-8"))
+    assert f"version {signalinject.__version__}" in text
+    for fact in ("arXiv:1802.05187", "Elad Hoffer", "Shai Fine", "Daniel Soudry", "@software"):
+        assert fact in text, fact
+
+
+def test_parser_sees_what_a_browser_sees() -> None:
+    """The checks above can fail: a wide table, a role, a stray ``>>>`` and a long signature."""
+    page = _Page()
+    cells = "".join(f"<td>{i}</td>" for i in range(9))
+    sig = "f(" + ", ".join(f"a{i}: int" for i in range(20)) + ")"
+    page.feed(
+        f"<table><tr>{cells}</tr></table><p>see :meth:`x` and &gt;&gt;&gt; f()</p>"
+        f'<div class="doc-signature highlight"><pre><code><span>{sig}</span></code></pre></div>'
+        "<pre><code>&gt;&gt;&gt; fine()</code></pre>"
+    )
+    prose = "".join(page.prose)
+    assert page.columns == [9]
+    assert ROLE.search(prose)
+    assert prose.count(">>>") == 1
+    assert page.signatures == [sig]
+    assert len(sig) > MAX_SIGNATURE
