@@ -12,25 +12,24 @@ does), then every page is read back:
 
 from __future__ import annotations
 
+import ast
 import html
 import re
 import subprocess
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import signalinject
-
-pytest.importorskip("mkdocs", reason="the docs extra is part of the test extra")
+from signalinject.benchmarks.figures import DOCS_WIDTH_PX, MIN_TEXT_PX, shown_px
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_COLUMNS = 8
 MAX_SIGNATURE = 100
 ROLE = re.compile(r":(?:py:)?(?:meth|func|class|attr|mod|data|obj|exc|ref|doc|const):`")
-
-pytestmark = pytest.mark.slow
 
 
 class _Page(HTMLParser):
@@ -109,16 +108,18 @@ def _pages(site: Path) -> list[Path]:
     return pages
 
 
+@pytest.mark.slow
 def test_no_raw_roles_and_no_unrendered_examples(site: Path) -> None:
     bad = []
     for path in _pages(site):
         prose = "".join(_read(path).prose)
         bad += [f"{path.relative_to(site)}: {m.group(0)}..." for m in ROLE.finditer(prose)]
         for m in re.finditer(">>>", prose):
-            bad.append(f"{path.relative_to(site)}: '>>>' outside code: {prose[m.start():][:60]!r}")
+            bad.append(f"{path.relative_to(site)}: '>>>' outside code: {prose[m.start() :][:60]!r}")
     assert not bad, "\n".join(bad)
 
 
+@pytest.mark.slow
 def test_api_signatures_are_formatted(site: Path) -> None:
     api = sorted((site / "api").rglob("*.html"))
     assert len(api) >= 5, "the API reference is split into pages per public area"
@@ -136,6 +137,7 @@ def test_api_signatures_are_formatted(site: Path) -> None:
     assert not long, "\n".join(long)
 
 
+@pytest.mark.slow
 def test_api_pages_show_public_objects_only(site: Path) -> None:
     private = []
     for path in sorted((site / "api").rglob("*.html")):
@@ -147,6 +149,7 @@ def test_api_pages_show_public_objects_only(site: Path) -> None:
     assert not private, "\n".join(private)
 
 
+@pytest.mark.slow
 def test_no_table_is_wider_than_eight_columns(site: Path) -> None:
     wide = [
         f"{path.relative_to(site)}: a table of {n} columns"
@@ -157,11 +160,41 @@ def test_no_table_is_wider_than_eight_columns(site: Path) -> None:
     assert not wide, "\n".join(wide)
 
 
+@pytest.mark.slow
 def test_home_page_shows_the_version_and_the_citation(site: Path) -> None:
     text = html.unescape((site / "index.html").read_text(encoding="utf-8"))
     assert f"version {signalinject.__version__}" in text
     for fact in ("arXiv:1802.05187", "Elad Hoffer", "Shai Fine", "Daniel Soudry", "@software"):
         assert fact in text, fact
+
+
+def test_home_page_source_names_the_package_version() -> None:
+    text = (ROOT / "docs" / "index.md").read_text(encoding="utf-8")
+    assert f"**version {signalinject.__version__}**" in text
+    for fact in (
+        "Elad Hoffer",
+        "Shai Fine",
+        "Daniel Soudry",
+        "arXiv:1802.05187",
+        "year    = {2018}",
+    ):
+        assert fact in text, fact
+    assert f"version = {{{signalinject.__version__}}}" in text  # the package's BibTeX
+
+
+def test_gallery_includes_every_example_with_its_docstring() -> None:
+    """docs/gallery.md includes each script of examples/ (pymdownx.snippets), led by the first
+    paragraph of its docstring: the page cannot drift from the tested code."""
+    gallery = (ROOT / "docs" / "gallery.md").read_text(encoding="utf-8")
+    flat = " ".join(gallery.split())
+    scripts = sorted((ROOT / "examples").glob("*.py"))
+    assert scripts
+    for path in scripts:
+        assert f'--8<-- "examples/{path.name}"' in gallery, path.name
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+        assert doc, path.name
+        lead = " ".join(doc.split("\n\n")[0].split())
+        assert f"## {path.name} {lead}" in flat, f"{path.name}: the lead is not {lead!r}"
 
 
 def test_parser_sees_what_a_browser_sees() -> None:
@@ -180,3 +213,83 @@ def test_parser_sees_what_a_browser_sees() -> None:
     assert prose.count(">>>") == 1
     assert page.signatures == [sig]
     assert len(sig) > MAX_SIGNATURE
+
+
+# -- figures: text a reader can read where the docs show them -------------------------------------
+@pytest.fixture
+def saved_figures(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, float]]:
+    """Every figure saved while the test runs, with the dpi it was saved at (saved for real)."""
+    from matplotlib.figure import Figure
+
+    saved: list[tuple[Any, float]] = []
+    real = Figure.savefig
+
+    def record(self: Figure, *args: Any, **kwargs: Any) -> None:
+        saved.append((self, float(kwargs.get("dpi") or self.dpi)))
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    return saved
+
+
+def _smallest_text(fig: Any, dpi: float) -> tuple[float, str]:
+    from matplotlib.text import Text
+
+    sizes = [
+        (shown_px(t.get_fontsize(), fig.get_figwidth(), dpi), t.get_text())
+        for t in fig.findobj(Text)
+        if t.get_visible() and t.get_text().strip()
+    ]
+    assert sizes, "the figure shows no text"
+    return min(sizes)
+
+
+@pytest.mark.slow
+def test_figures_text_is_readable_at_the_docs_width(
+    saved_figures: list[tuple[Any, float]], tmp_path: Path
+) -> None:
+    """The docs' figures (signals, result charts, scan heat maps, sweeps) drawn from a real tiny
+    run: every text is at least MIN_TEXT_PX tall when the figure is shown DOCS_WIDTH_PX wide."""
+    from signalinject.benchmarks.figures import show
+    from signalinject.benchmarks.report import plot
+    from signalinject.benchmarks.runner import BenchConfig, run
+    from signalinject.benchmarks.scan import ScanConfig, plot_scan, scan
+    from signalinject.benchmarks.sweep import SweepConfig, plot_sweep, sweep
+
+    show("all", out=tmp_path / "all.png", contrast=True)
+    show("one_pixel", out=tmp_path / "one_pixel.png")
+    show("mnemonic", out=tmp_path / "mnemonic.png")
+    quick: dict[str, Any] = {"limit": 60, "progress": False}
+    signals = (
+        "one_pixel",
+        "pattern_pixels",
+        "random_pixel",
+        "multiple_locations",
+        "orthogonal_noise",
+    )
+    rows = run(
+        BenchConfig(models=("decision_tree",), out=str(tmp_path / "b"), **quick, signals=signals)
+    )
+    plot(rows, tmp_path / "results.png")
+    srows = scan(ScanConfig(models=("decision_tree",), out=str(tmp_path / "s"), **quick))
+    plot_scan(srows, tmp_path / "scan.png")
+    wrows = sweep(
+        SweepConfig(
+            models=("decision_tree",), signals=("one_pixel",), strengths=(1.0, 4.0),
+            out=str(tmp_path / "w"), **quick,
+        )
+    )  # fmt: skip
+    plot_sweep(wrows, "one_pixel", tmp_path / "sweep.png")
+    assert len(saved_figures) >= 6
+    small = []
+    for fig, dpi in saved_figures:
+        px, text = _smallest_text(fig, dpi)
+        if px < MIN_TEXT_PX:
+            small.append(f"{fig.get_figwidth():.1f} in at {dpi:g} dpi: {text!r} is {px:.1f} px")
+    assert not small, "\n".join(small)
+
+
+def test_shown_px_scales_down_wide_figures_only() -> None:
+    assert shown_px(9, DOCS_WIDTH_PX / 100, 100) == pytest.approx(12.5)
+    assert shown_px(9, 2 * DOCS_WIDTH_PX / 100, 100) == pytest.approx(6.25)
+    assert shown_px(9, 3.0, 100) == pytest.approx(12.5)  # narrower than the column: as drawn

@@ -29,7 +29,6 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from signalinject.benchmarks.figures import add_show_parser
 from signalinject.benchmarks.runner import (
     SUITES,
     BenchConfig,
@@ -37,6 +36,7 @@ from signalinject.benchmarks.runner import (
     Suite,
     suite_for,
 )
+from signalinject.benchmarks.show import add_show_parser
 from signalinject.benchmarks.signals import STRENGTH_SIGNALS, signal_names
 from signalinject.benchmarks.throughput import add_parser as add_throughput_parser
 from signalinject.benchmarks.trainspeed import add_parser as add_trainspeed_parser
