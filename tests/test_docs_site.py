@@ -4,7 +4,8 @@ The site is built once (``mkdocs build --strict`` into a temporary directory, as
 does), then every page is read back:
 
 - no raw Sphinx-style role (``:meth:`x```) left in the text;
-- no ``>>>`` outside a code block (an example the API page failed to render as code);
+- no ``>>>`` outside a code block (an example the API page failed to render as code), and no
+  ``=====`` rule of a reStructuredText table left as text;
 - no signature line over 100 characters on the API pages (signatures are formatted);
 - no table with more than 8 columns on any page (wider ones need sideways scrolling at 1280 px);
 - the version on the home page is the package's, and the citation names the paper's record.
@@ -114,6 +115,8 @@ def test_no_raw_roles_and_no_unrendered_examples(site: Path) -> None:
     for path in _pages(site):
         prose = "".join(_read(path).prose)
         bad += [f"{path.relative_to(site)}: {m.group(0)}..." for m in ROLE.finditer(prose)]
+        if re.search(r"={5,}", prose):  # a reStructuredText table's rule, unrendered
+            bad.append(f"{path.relative_to(site)}: a '=====' rule outside code")
         for m in re.finditer(">>>", prose):
             bad.append(f"{path.relative_to(site)}: '>>>' outside code: {prose[m.start() :][:60]!r}")
     assert not bad, "\n".join(bad)
