@@ -44,6 +44,7 @@ from signalinject.benchmarks.scan import (
     scan_table,
     write_scan_report,
 )
+from signalinject.benchmarks.settings import RunSettings
 
 
 def paper_convnet(input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
@@ -112,12 +113,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     cfg = ScanConfig(
         models=tuple(custom_model(f) for f in (paper_convnet, shallow_max, tiny_resnet)),
-        dataset="digits",
         signals=None if args.signals is None else tuple(args.signals.split(",")),
-        epochs=args.epochs,
-        lr=args.lr,
-        limit=args.limit,
-        out=args.out,
+        settings=RunSettings(
+            dataset="digits", epochs=args.epochs, lr=args.lr, limit=args.limit, out=args.out
+        ),
     )
     rows = scan(cfg)
     paths = write_scan_report(rows, cfg.out, config_summary(cfg))

@@ -18,9 +18,10 @@ from signalinject.benchmarks.atlas import (
     write_atlas_report,
 )
 from signalinject.benchmarks.models import build_model, count_parameters
-from signalinject.benchmarks.runner import RESULTS_FILE
+from signalinject.benchmarks.settings import RunSettings
 from signalinject.benchmarks.signals import signal_names
 from signalinject.benchmarks.stats import VERDICTS
+from signalinject.benchmarks.store import RESULTS_FILE
 
 ARGV = [
     "bench", "atlas", "--dataset", "digits", "--models", "mlp-w8-d1,decision_tree",
@@ -68,9 +69,8 @@ def test_resumes(ran: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_api_matches_cli(ran: Path) -> None:
     cfg = AtlasConfig(
-        models=("mlp-w8-d1", "decision_tree"), signals=("one_pixel",), dataset="digits",
-        limit=80, epochs=1,
-        out=str(ran), progress=False,
+        models=("mlp-w8-d1", "decision_tree"), signals=("one_pixel",),
+        settings=RunSettings(dataset="digits", limit=80, epochs=1, out=str(ran), progress=False),
     )  # fmt: skip
     cells = atlas(cfg)  # every cell is already there: read back, nothing trains
     assert cells == json.loads((ran / "scan.json").read_text())["rows"]
@@ -111,7 +111,7 @@ def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(ValueError, match="mnemonic"):
         AtlasConfig(signals=("mnemonic",))
     with pytest.raises(ValueError, match="dataset 'stdlib_docs' holds text data"):
-        AtlasConfig(dataset="stdlib_docs")
+        AtlasConfig(settings=RunSettings(dataset="stdlib_docs"))
     with pytest.raises(ValueError, match="cells is empty"):
         atlas_table([])
     with pytest.raises(ValueError, match="cells is empty"):

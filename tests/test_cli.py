@@ -16,7 +16,7 @@ import pytest
 
 from signalinject.benchmarks import cli
 from signalinject.benchmarks.datasets import load_dataset
-from signalinject.benchmarks.runner import CORRUPT_FILE, RESULTS_FILE, load_records
+from signalinject.benchmarks.store import CORRUPT_FILE, RESULTS_FILE, load_records
 
 # A tiny image run: 2 signals (clean + one_pixel) x 2 models = 4 cells, in seconds.
 IMAGES = [

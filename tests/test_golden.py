@@ -102,3 +102,44 @@ def test_old_results_resume_without_recomputing(suite: str, tmp_path: Path) -> N
     assert cli.main([*MG.BENCH_ARGS[suite], "--out", str(out)]) == 0
     # Any cell whose id did not resolve would have been computed and appended.
     assert (out / "results.jsonl").read_bytes() == before
+
+
+#: ``bench images`` of tests/golden/bench_images (made before the runner was split into stages:
+#: the same command, ``--out tests/golden/bench_images``, then the figure removed).
+BENCH_IMAGES = [
+    "bench", "images", "--dataset", "digits", "--limit", "80", "--models", "decision_tree",
+    "--signals", "one_pixel,pattern_pixels", "--seeds", "0", "--no-progress",
+]  # fmt: skip
+#: What differs between two runs of one command: the time taken, the clock, where it ran.
+VOLATILE = ("seconds", "finished_at", "version", "device")
+REPORT_FILES = ("results.md", "results.csv", "summary.csv", "table.csv")
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_bench_images_records_and_report_unchanged(tmp_path: Path) -> None:
+    want = _lines(GOLDEN / "bench_images" / "results.jsonl")
+    assert cli.main([*BENCH_IMAGES, "--out", str(tmp_path / "run")]) == 0
+    got = _lines(tmp_path / "run" / "results.jsonl")
+    assert [list(r) for r in got] == [list(r) for r in want]  # the same fields, in order
+    for g, w in zip(got, want, strict=True):
+        assert {k: v for k, v in g.items() if k not in VOLATILE} == {
+            k: v for k, v in w.items() if k not in VOLATILE
+        }
+    # the same cells as 0.1.0's run of these signals (the fields 0.1.0 wrote)
+    old = {r["cell_id"]: r for r in _lines(GOLDEN / "images" / "results.jsonl")}
+    for g in got:
+        o = old[g["cell_id"]]
+        assert {k: g[k] for k in o if k not in VOLATILE} == {
+            k: v for k, v in o.items() if k not in VOLATILE
+        }
+    # the report of these records, their volatile fields as in the golden run
+    from signalinject.benchmarks.report import write_report
+
+    same = [{**g, **{k: w[k] for k in VOLATILE}} for g, w in zip(got, want, strict=True)]
+    write_report(same, tmp_path / "report")
+    for name in REPORT_FILES:
+        text = (tmp_path / "report" / name).read_text()
+        assert text == (GOLDEN / "bench_images" / name).read_text(), name

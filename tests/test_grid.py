@@ -32,6 +32,7 @@ from signalinject.benchmarks.grid import (
     torchrun_env,
 )
 from signalinject.benchmarks.runner import BenchConfig, run
+from signalinject.benchmarks.settings import RunSettings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "scaling.md"
 # cheap and deterministic: 3 baselines x (clean + 2 signals) x 2 seeds = 18 cells in 6 groups
@@ -272,7 +273,7 @@ def test_a_sweep_in_two_shares_equals_one_process(tmp_path: Path) -> None:
     def scfg(out: Path) -> SweepConfig:
         return SweepConfig(
             strengths=(4.0,), signals=("one_pixel",), models=("gaussian_nb", "decision_tree"),
-            seeds=(0, 1), limit=100, out=str(out), progress=False,
+            settings=RunSettings(seeds=(0, 1), limit=100, out=str(out), progress=False),
         )  # fmt: skip
 
     one = {r["cell_id"]: r for r in sweep(scfg(tmp_path / "one"))}

@@ -21,6 +21,7 @@ from signalinject.benchmarks.modern import (
     parse_model_name,
 )
 from signalinject.benchmarks.runner import BenchConfig
+from signalinject.benchmarks.settings import RunSettings
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -179,7 +180,7 @@ def test_scan_and_sweep_accept_the_names(tmp_path: Path) -> None:
     scan_cfg = ScanConfig(models=("resnet18-w16", "mixer"))
     assert scan_cfg.bench_config().models == ("resnet18-w16", "mixer")
     sweep_cfg = SweepConfig(
-        models=("mlp-w8-d1",), signals=("one_pixel",), strengths=(10.0,), epochs=1, limit=40,
-        out=str(tmp_path), progress=False,
+        models=("mlp-w8-d1",), signals=("one_pixel",), strengths=(10.0,),
+        settings=RunSettings(epochs=1, limit=40, out=str(tmp_path), progress=False),
     )  # fmt: skip
     assert {r["model"] for r in sweep(sweep_cfg)} == {"mlp-w8-d1"}

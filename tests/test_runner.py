@@ -18,18 +18,9 @@ from sklearn.dummy import DummyClassifier
 from sklearn.tree import DecisionTreeClassifier
 
 import signalinject as si
-from signalinject.benchmarks import runner
+from signalinject.benchmarks import runner, store
 from signalinject.benchmarks.datasets import load_dataset
-from signalinject.benchmarks.runner import (
-    RESULTS_FILE,
-    BenchConfig,
-    append_record,
-    load_records,
-    measure,
-    prepare,
-    reliance,
-    repair_records,
-)
+from signalinject.benchmarks.runner import BenchConfig, measure, prepare, reliance
 from signalinject.benchmarks.signals import (
     IMAGE_SIGNALS,
     SIGNALS,
@@ -37,6 +28,7 @@ from signalinject.benchmarks.signals import (
     make_injector,
     wrong_signal,
 )
+from signalinject.benchmarks.store import RESULTS_FILE, append_record, load_records, repair_records
 
 K = 10
 
@@ -259,11 +251,11 @@ class TestBlankAndIdentity:
         cfg = BenchConfig.for_suite(
             "images", models=("convnet", "decision_tree"), limit=20, progress=False, **kw
         )
-        r = runner._Runner(cfg)
+        data = runner.load(cfg)
         inj = make_injector("one_pixel", K, 0)
-        torch_key = r.key(runner.Cell(0, "one_pixel", "convnet"), inj)
-        tree_key = r.key(runner.Cell(0, "one_pixel", "decision_tree"), inj)
-        return torch_key, tree_key, r.fingerprint
+        torch_key = runner.cell_key(data, runner.Cell(0, "one_pixel", "convnet"), inj)
+        tree_key = runner.cell_key(data, runner.Cell(0, "one_pixel", "decision_tree"), inj)
+        return torch_key, tree_key, data.fingerprint
 
     def test_the_identity_of_earlier_cells_is_kept(self) -> None:
         # the fields of a cell's key before blank/strength/custom models existed: a default run
@@ -315,7 +307,7 @@ class TestBlankAndIdentity:
         )  # fmt: skip
         with pytest.raises(ValueError, match="too large for one_pixel with 10 classes"):
             runner.run(cfg)
-        assert not (tmp_path / runner.RESULTS_FILE).exists()
+        assert not (tmp_path / store.RESULTS_FILE).exists()
 
     def test_custom_model_arguments(self) -> None:
         with pytest.raises(TypeError, match=r"CustomModel\.factory must be callable, got 3"):
@@ -328,8 +320,8 @@ class TestBlankAndIdentity:
 
 # -- the results file ------------------------------------------------------------------------------
 def record(cid: str, **kw: Any) -> dict[str, Any]:
-    """A valid result line of a clean cell (the fields :data:`runner.REQUIRED_FIELDS` names)."""
-    base = dict.fromkeys(runner.REQUIRED_FIELDS, None)
+    """A valid result line of a clean cell (the fields :data:`store.REQUIRED_FIELDS` names)."""
+    base = dict.fromkeys(store.REQUIRED_FIELDS, None)
     base.update(model="decision_tree", seed=0, accuracy=0.5, clean_accuracy=0.5, gain=0.0)
     return {**base, "cell_id": cid, "dataset": "digits", "signal": "clean", **kw}
 
@@ -403,7 +395,7 @@ class TestResultsFile:
         assert f"{path}:2: duplicate line for cell aa01" in caplog.text
         assert f"{path}:3: corrupt or truncated line; cell bb02 will be recomputed" in caplog.text
         assert path.read_text(encoding="utf-8") == dup + "\n"
-        quarantine = (tmp_path / runner.CORRUPT_FILE).read_text(encoding="utf-8")
+        quarantine = (tmp_path / store.CORRUPT_FILE).read_text(encoding="utf-8")
         assert quarantine == f'{dup}\n{{"cell_id": "bb02", "acc\n'
         assert not list(tmp_path.glob("*.tmp"))
         # appending after a repair gives whole lines again
@@ -499,8 +491,8 @@ class TestMeasureFields:
         rows = runner.run(cfg)
         y = np.asarray(load_dataset("digits", limit=60).y_test)
         for r in rows:
-            assert runner.record_problem(r) is None
-            for name in runner.MEASURE_FIELDS:
+            assert store.record_problem(r) is None
+            for name in store.MEASURE_FIELDS:
                 assert name in r, name
             n = r["n_test"]
             assert r["majority_rate"] == stats.majority_rate(y)

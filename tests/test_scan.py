@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from signalinject.benchmarks import cli
-from signalinject.benchmarks.runner import RESULTS_FILE, BenchConfig, CustomModel, run
+from signalinject.benchmarks.runner import BenchConfig, CustomModel, run
 from signalinject.benchmarks.scan import (
     IGNORES,
     READS,
@@ -38,6 +38,8 @@ from signalinject.benchmarks.scan import (
     verdict,
     write_scan_report,
 )
+from signalinject.benchmarks.settings import RunSettings
+from signalinject.benchmarks.store import RECORD_FIELDS, RESULTS_FILE
 
 ORDER = {"ignores": 0, "partial": 1, "reads": 2}
 
@@ -334,7 +336,7 @@ class TestModelErrors:
 
     def test_bare_word_that_is_no_model(self, tmp_path: Path) -> None:
         with pytest.raises(ModelFactoryError, match=r"or a built-in model \(convnet, charcnn"):
-            scan(ScanConfig(models=("resnet50",), out=str(tmp_path)))
+            scan(ScanConfig(models=("resnet50",), settings=RunSettings(out=str(tmp_path))))
 
     def test_config_without_models(self) -> None:
         with pytest.raises(ValueError, match="models must name at least one model"):
@@ -427,6 +429,18 @@ class NaNNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear(x.flatten(1)[:, :1]) * float("nan")
+
+
+def test_every_column_is_a_record_field_or_the_scans_own() -> None:
+    # a scan row summarises result lines: a field of RECORD_FIELDS keeps its name (with
+    # blank_ on blank data, _std / _low / _high for its spread); the rest is the scan's own
+    own = {"model_name", "signal_name", "seeds", "verdict", "learned", "finite"}
+    for name in SCAN_FIELDS:
+        base = name.removeprefix("blank_")
+        for suffix in ("_std", "_low", "_high"):
+            if base.endswith(suffix) and base.removesuffix(suffix) in RECORD_FIELDS:
+                base = base.removesuffix(suffix)
+        assert base in RECORD_FIELDS or base in own, name
 
 
 class TestNonFinite:
@@ -542,10 +556,9 @@ class TestEndToEnd:
         rows = scan(
             ScanConfig(
                 models=(load_factory(f"{models_file}:tree"),),
-                dataset="stdlib_docs",
-                limit=40,
-                out=str(tmp_path),
-                progress=False,
+                settings=RunSettings(
+                    dataset="stdlib_docs", limit=40, out=str(tmp_path), progress=False
+                ),
             )
         )
         by = {r["signal"]: r for r in rows}

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalinject.benchmarks import _files, runner
+from signalinject.benchmarks import _files, store
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
-from signalinject.benchmarks.runner import (
+from signalinject.benchmarks.store import (
     CORRUPT_FILE,
     RECORD_FIELDS,
     REQUIRED_FIELDS,
@@ -176,8 +176,8 @@ class TestNoFollow:
         target = tmp_path / "precious.txt"
         target.write_text("keep\n", encoding="utf-8")
         (tmp_path / "out").mkdir()
-        (tmp_path / "out" / runner.LOCK_FILE).symlink_to(target)
-        with pytest.raises(OSError, match="is a symlink"), runner._exclusive(tmp_path / "out"):
+        (tmp_path / "out" / store.LOCK_FILE).symlink_to(target)
+        with pytest.raises(OSError, match="is a symlink"), store.exclusive(tmp_path / "out"):
             pass  # pragma: no cover - never entered
         assert target.read_text(encoding="utf-8") == "keep\n"
 

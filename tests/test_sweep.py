@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 import signalinject as si
 from signalinject.benchmarks import cli
-from signalinject.benchmarks.runner import RESULTS_FILE
 from signalinject.benchmarks.scan import verdict
+from signalinject.benchmarks.settings import RunSettings
 from signalinject.benchmarks.signals import (
     SIGNALS,
     STRENGTH_SIGNALS,
@@ -26,6 +26,7 @@ from signalinject.benchmarks.signals import (
     make_injector,
 )
 from signalinject.benchmarks.stats import VERDICTS
+from signalinject.benchmarks.store import RESULTS_FILE
 from signalinject.benchmarks.sweep import (
     SWEEP_SIGNALS,
     SweepConfig,
@@ -138,13 +139,13 @@ class TestPlan:
     @pytest.mark.parametrize(
         ("kw", "match"),
         [
-            ({"dataset": "stdlib_docs"}, "dataset 'stdlib_docs' holds text"),
+            ({"settings": RunSettings(dataset="stdlib_docs")}, "dataset 'stdlib_docs' holds text"),
             ({"signals": ("multiple_locations",)}, "none of the signals .* has a strength"),
             ({"signals": ("one_pixle",)}, "unknown signal 'one_pixle'"),
             ({"signals": ()}, "signals must list at least one signal"),
             ({"strengths": ()}, "strengths must list at least one number"),
             ({"strengths": (4, -1)}, "strength must be a finite number > 0, got -1"),
-            ({"dataset": "mnist"}, "unknown dataset 'mnist'"),
+            ({"settings": RunSettings(dataset="mnist")}, "unknown dataset 'mnist'"),
         ],
     )
     def test_bad_config(self, kw: dict[str, Any], match: str) -> None:

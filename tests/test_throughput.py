@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import signalinject as si
-from signalinject.benchmarks import throughput as tp
+from signalinject.benchmarks.perf import throughput as tp
 
 TINY = {
     "sizes": (24,),

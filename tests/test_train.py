@@ -20,6 +20,7 @@ from torch import nn
 
 import signalinject as si
 from signalinject.benchmarks.models import PaperConvNet
+from signalinject.benchmarks.perf.trainspeed import image_injection_transform
 from signalinject.benchmarks.train import (
     TrainConfig,
     fit,
@@ -27,7 +28,6 @@ from signalinject.benchmarks.train import (
     predict,
     resolve_device,
 )
-from signalinject.benchmarks.trainspeed import image_injection_transform
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -24,8 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import signalinject as si
-from signalinject.benchmarks import trainspeed as ts
 from signalinject.benchmarks.models import CharCNN, PaperConvNet
+from signalinject.benchmarks.perf import trainspeed as ts
 from signalinject.benchmarks.train import TrainConfig, fit
 
 TINY = ["--device", "cpu", "--n", "16", "--text-n", "4", "--batch-size", "8", "--epochs", "2"]
@@ -357,7 +357,7 @@ def test_unparsable_options_exit_2(argv: list[str], capsys: pytest.CaptureFixtur
         ts.main(argv)
     assert e.value.code == 2
     err = capsys.readouterr().err
-    assert "usage: python -m signalinject.benchmarks.trainspeed" in err
+    assert "usage: python -m signalinject.benchmarks.perf.trainspeed" in err
     assert "error:" in err
 
 

@@ -33,9 +33,8 @@ from signalinject.image import (
     RandomPixel,
     orthogonal_noise_basis,
 )
+from signalinject.quantizer import ZHANG_ALPHABET, CharQuantizer
 from signalinject.text import (
-    ZHANG_ALPHABET,
-    CharQuantizer,
     LengthEncoding,
     Mnemonic,
     PatternChar,

@@ -24,12 +24,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from signalinject.benchmarks._files import atomic_write, make_dir
 from signalinject.benchmarks.report import Stat
 from signalinject.benchmarks.runner import SUITES, BenchConfig, run
 from signalinject.benchmarks.scan import summarize_scan, write_scan_report
+from signalinject.benchmarks.settings import RunSettings, WithSettings, flat_config
 
 Row = Mapping[str, Any]
 
@@ -65,7 +66,7 @@ FULL_SIZE_MODELS: tuple[str, ...] = (
 
 
 @dataclasses.dataclass(frozen=True)
-class AtlasConfig:
+class AtlasConfig(WithSettings):
     """What the atlas runs.
 
     Args:
@@ -75,38 +76,25 @@ class AtlasConfig:
             ``full_size``.
         signals: image signals; None: every registered image signal.
         full_size: the default models at their published sizes.
-        dataset: an image dataset (by default the image suite's, the embedded
-            ``noisy_digits``).
-        epochs: torch training epochs; None: the image suite's (5).
-        batch_size: torch batch size; None: the image suite's (64).
-        seeds: one run of every cell per seed.
-        device: where the torch models train (``"auto"``, ``"cpu"``, ``"cuda"``, ...).
-        input_scale: torch image input, ``"unit"`` (0..1) or ``"raw"`` (0..255).
-        limit: at most this many training and test samples (quick runs).
-        data_dir: where real datasets are.
-        download: whether to fetch a missing real dataset.
-        progress: progress bars on stderr.
-        out: output directory (``data/`` and ``blank/`` hold the runner's results).
+        settings: what every run shares
+            ([`RunSettings`][signalinject.benchmarks.settings.RunSettings]): an image data set
+            (by default the image suite's, the embedded ``noisy_digits``), seeds, training,
+            limit, the output directory (default ``signalinject-bench/atlas``; ``data/`` and
+            ``blank/`` hold the runner's results), progress.
     """
 
     models: tuple[str, ...] | None = None
     signals: tuple[str, ...] | None = None
     full_size: bool = False
-    dataset: str = SUITES["images"].dataset
-    epochs: int | None = None
-    batch_size: int | None = None
-    seeds: tuple[int, ...] = (0,)
-    device: str = "auto"
-    input_scale: str = "unit"
-    limit: int | None = None
-    data_dir: str | None = None
-    download: bool = False
-    out: str = "signalinject-bench/atlas"
-    progress: bool = True
+    settings: RunSettings = dataclasses.field(default_factory=RunSettings)
+
+    DEFAULT_DATASET: ClassVar[str] = SUITES["images"].dataset
+    DEFAULT_OUT: ClassVar[str] = "signalinject-bench/atlas"
 
     def __post_init__(self) -> None:
         if not isinstance(self.full_size, bool):
             raise TypeError(f"full_size must be True or False, got {self.full_size!r}")
+        self._check_settings()
         self.bench_config()  # every other setting is validated by the runner's config
 
     def bench_config(self, *, blank: bool = False) -> BenchConfig:
@@ -116,24 +104,13 @@ class AtlasConfig:
         if models is None:
             models = FULL_SIZE_MODELS if self.full_size else CPU_MODELS
         options: dict[str, Any] = {
-            "dataset": self.dataset,
-            "models": models,
-            "seeds": self.seeds,
-            "device": self.device,
-            "input_scale": self.input_scale,
-            "limit": self.limit,
-            "data_dir": self.data_dir,
-            "download": self.download,
-            "progress": self.progress,
-            "blank": blank,
+            **self.bench_options(),
             "out": str(Path(self.out, "blank" if blank else "data")),
+            "models": models,
+            "blank": blank,
         }
         if self.signals is not None:
             options["signals"] = self.signals
-        if self.epochs is not None:
-            options["epochs"] = self.epochs
-        if self.batch_size is not None:
-            options["batch_size"] = self.batch_size
         return BenchConfig.for_suite("images", **options)
 
 
@@ -198,5 +175,5 @@ def write_atlas_report(
     )
     md = out / "atlas.md"
     atomic_write(md, f"{head}\n\n{atlas_table(cells)}\n")
-    conf = None if config is None else dataclasses.asdict(config)
+    conf = None if config is None else flat_config(config)
     return {"atlas": md, **write_scan_report(cells, out, conf)}

@@ -29,17 +29,13 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from signalinject.benchmarks.runner import (
-    SUITES,
-    BenchConfig,
-    ResultsLockedError,
-    Suite,
-    suite_for,
-)
+from signalinject.benchmarks.perf.throughput import add_parser as add_throughput_parser
+from signalinject.benchmarks.perf.trainspeed import add_parser as add_trainspeed_parser
+from signalinject.benchmarks.runner import SUITES, BenchConfig, Suite, suite_for
+from signalinject.benchmarks.settings import RunSettings
 from signalinject.benchmarks.show import add_show_parser
 from signalinject.benchmarks.signals import STRENGTH_SIGNALS, signal_names
-from signalinject.benchmarks.throughput import add_parser as add_throughput_parser
-from signalinject.benchmarks.trainspeed import add_parser as add_trainspeed_parser
+from signalinject.benchmarks.store import ResultsLockedError
 
 __all__ = [
     "BENCH_COMMANDS",
@@ -206,14 +202,77 @@ def _add_grid_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_data_options(p: argparse.ArgumentParser, suite: Suite) -> None:
-    """``--dataset`` (the suite's data sets, its default), ``--data-dir`` and ``--download``."""
+def _add_data_options(
+    p: argparse.ArgumentParser, suite: Suite | None = None, default: str | None = None
+) -> None:
+    """``--dataset`` (the data sets of ``suite``, else all; default ``default``, else the suite's),
+    ``--data-dir`` and ``--download``."""
     from signalinject.benchmarks.datasets import DATASETS
 
-    names = [d for d in DATASETS if suite_for(d) == suite.name]
-    p.add_argument("--dataset", default=suite.dataset, help=f"one of {', '.join(names)}")
+    names = [d for d in DATASETS if suite is None or suite_for(d) == suite.name]
+    dataset = default if default is not None else None if suite is None else suite.dataset
+    p.add_argument("--dataset", default=dataset, help=f"one of {', '.join(names)}")
     p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
     p.add_argument("--download", action="store_true", help="download missing real data")
+
+
+def _add_run_options(
+    p: argparse.ArgumentParser,
+    *,
+    out: str,
+    epochs: int | None,
+    batch_size: int,
+    image: bool = True,
+    lr: bool = False,
+) -> None:
+    """The options of [`RunSettings`][signalinject.benchmarks.settings.RunSettings] beside the
+    data's (see `_add_data_options`): ``--epochs`` (None: the suite's), ``--batch-size``,
+    ``--lr`` (with ``lr``), ``--seeds``, ``--device``, ``--input-scale`` (with ``image``),
+    ``--limit``, ``--out`` and ``--no-progress``; `_run_settings` reads them back."""
+    if epochs is None:
+        p.add_argument(
+            "--epochs", type=_positive, default=None,
+            help="torch training epochs (default: the suite's, images 5, text 30)",
+        )  # fmt: skip
+    else:
+        p.add_argument("--epochs", type=_positive, default=epochs, help="torch training epochs")
+    p.add_argument(
+        "--batch-size", type=_positive, default=batch_size, metavar="N", help="torch batch"
+    )
+    if lr:
+        p.add_argument("--lr", type=_positive_float, default=1e-3, help="torch peak learning rate")
+    p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    if image:
+        p.add_argument(
+            "--input-scale", choices=("unit", "raw"), default="unit", metavar="SCALE",
+            help="torch input: unit 0..1 or raw 0..255",
+        )  # fmt: skip
+    p.add_argument(
+        "--limit", type=_positive, default=None, help="at most this many samples per split "
+        "(default: all)",
+    )  # fmt: skip
+    p.add_argument("--out", default=out, help="output directory")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def _run_settings(args: argparse.Namespace) -> RunSettings:
+    """The [`RunSettings`][signalinject.benchmarks.settings.RunSettings] of the options that
+    `_add_data_options` and `_add_run_options` added."""
+    return RunSettings(
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        download=args.download,
+        seeds=args.seeds,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=getattr(args, "lr", RunSettings.lr),
+        device=args.device,
+        input_scale=getattr(args, "input_scale", RunSettings.input_scale),
+        limit=args.limit,
+        out=args.out,
+        progress=not args.no_progress,
+    )
 
 
 def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
@@ -244,26 +303,19 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         metavar="A,B",
         help="torch models and scikit-learn baselines",
     )
-    p.add_argument("--epochs", type=_positive, default=suite.epochs, help="torch training epochs")
-    p.add_argument(
-        "--batch-size", type=_positive, default=suite.batch_size, metavar="N", help="torch batch"
+    _add_run_options(
+        p,
+        out=f"signalinject-bench/{suite.name}",
+        epochs=suite.epochs,
+        batch_size=suite.batch_size,
+        image=suite.kind == "image",
     )
-    p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    p.add_argument("--out", default=f"signalinject-bench/{suite.name}", help="output directory")
     p.add_argument(
         "--blank",
         action="store_true",
         help="shut-down: blank data + the signal",
     )
     if suite.kind == "image":
-        p.add_argument(
-            "--input-scale",
-            choices=("unit", "raw"),
-            default="unit",
-            metavar="SCALE",
-            help="torch input: unit 0..1 or raw 0..255",
-        )
         p.add_argument(
             "--strength",
             type=_positive_float,
@@ -278,13 +330,6 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
             help="characters per text after quantization (default: 1014 as Zhang et al., "
             "256 for stdlib_docs)",
         )
-    p.add_argument(
-        "--limit",
-        type=_positive,
-        default=None,
-        help="at most this many samples per split (default: all)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     _add_grid_options(p)
     p.set_defaults(func=run_bench, suite=suite.name, resumable=True)
 
@@ -316,9 +361,7 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
         ),
         formatter_class=HelpFormatter,
     )
-    p.add_argument("--dataset", default=d.dataset, help="an image dataset")
-    p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
-    p.add_argument("--download", action="store_true", help="download missing real data")
+    _add_data_options(p, SUITES["images"])
     p.add_argument(
         "--strengths",
         type=_strengths,
@@ -333,27 +376,17 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
     p.add_argument(
         "--models", type=_csv("models"), default=",".join(d.models), metavar="A,B", help="models"
     )
-    p.add_argument("--epochs", type=_positive, default=d.epochs, help="torch training epochs")
-    p.add_argument("--batch-size", type=_positive, default=d.batch_size, help="torch batch")
-    p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    p.add_argument(
-        "--input-scale", choices=("unit", "raw"), default="unit",
-        help="torch input: 0..1 or 0..255 units",
-    )  # fmt: skip
     p.add_argument("--blank", action="store_true", help="sweep on blank images (shut-down)")
-    p.add_argument(
-        "--limit", type=_positive, default=None, help="at most this many samples (default: all)"
+    _add_run_options(
+        p, out=d.out, epochs=SUITES["images"].epochs, batch_size=SUITES["images"].batch_size
     )
-    p.add_argument("--out", default=d.out, help="output directory")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     _add_grid_options(p)
     p.set_defaults(func=run_sweep, resumable=True)
 
 
 def add_atlas_parser(subparsers: Subparsers) -> None:
     """``signalinject bench atlas``: models x signals x seeds, on the data and on blank data."""
-    from signalinject.benchmarks.atlas import CPU_MODELS, FULL_SIZE_MODELS
+    from signalinject.benchmarks.atlas import CPU_MODELS, FULL_SIZE_MODELS, AtlasConfig
 
     p = subparsers.add_parser(
         "atlas",
@@ -381,23 +414,12 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
         help="image signals (default: every registered image signal)",
     )  # fmt: skip
-    p.add_argument(
-        "--epochs", type=_positive, default=SUITES["images"].epochs, help="torch training epochs"
+    _add_run_options(
+        p,
+        out=AtlasConfig.DEFAULT_OUT,
+        epochs=SUITES["images"].epochs,
+        batch_size=SUITES["images"].batch_size,
     )
-    p.add_argument(
-        "--batch-size", type=_positive, default=SUITES["images"].batch_size, help="torch batch"
-    )
-    p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    p.add_argument(
-        "--input-scale", choices=("unit", "raw"), default="unit",
-        help="torch input: 0..1 or 0..255 units",
-    )  # fmt: skip
-    p.add_argument(
-        "--limit", type=_positive, default=None, help="at most this many samples (default: all)"
-    )
-    p.add_argument("--out", default="signalinject-bench/atlas", help="output directory")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run_atlas, resumable=True)
 
 
@@ -427,7 +449,7 @@ def add_bench_parser(subparsers: Subparsers) -> None:
 
 def add_scan_parser(subparsers: Subparsers) -> None:
     """``signalinject scan MODULE:FACTORY ...``: the blindspot scan of a user's model."""
-    from signalinject.benchmarks.datasets import DATASETS
+    from signalinject.benchmarks.scan import ScanConfig
 
     p = subparsers.add_parser(
         "scan",
@@ -445,24 +467,10 @@ def add_scan_parser(subparsers: Subparsers) -> None:
         help="factory(input_shape, num_classes) -> nn.Module or estimator; MODULE: a module "
         "or a .py path",
     )
-    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)}")
-    p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
-    p.add_argument("--download", action="store_true", help="download missing real data")
+    _add_data_options(p, default=ScanConfig.DEFAULT_DATASET)
     p.add_argument(
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
         help="signals (default: all of the data's kind)",
-    )  # fmt: skip
-    p.add_argument(
-        "--epochs", type=_positive, default=argparse.SUPPRESS,
-        help="torch training epochs (default: 5 images, 10 text)",
-    )  # fmt: skip
-    p.add_argument("--batch-size", type=_positive, default=64, help="torch batch")
-    p.add_argument("--lr", type=_positive_float, default=1e-3, help="torch peak learning rate")
-    p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
-    p.add_argument(
-        "--input-scale", choices=("unit", "raw"), default="unit",
-        help="image input: 0..1 or 0..255 units",
     )  # fmt: skip
     p.add_argument(
         "--text-length", type=_positive, default=argparse.SUPPRESS,
@@ -474,11 +482,9 @@ def add_scan_parser(subparsers: Subparsers) -> None:
     p.add_argument(
         "--no-shutdown", action="store_true", help="skip the blank-data shut-down control"
     )
-    p.add_argument(
-        "--limit", type=_positive, default=None, help="at most this many samples (default: all)"
+    _add_run_options(
+        p, out=ScanConfig.DEFAULT_OUT, epochs=None, batch_size=SUITES["images"].batch_size, lr=True
     )
-    p.add_argument("--out", default="signalinject-scan", help="output directory")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run_scan, resumable=True)
 
 
@@ -527,22 +533,14 @@ def run_bench(args: argparse.Namespace) -> int:
     from signalinject.benchmarks.report import paper_table, write_report
     from signalinject.benchmarks.runner import run
 
+    suite = SUITES[args.suite]
     options: dict[str, Any] = {
-        "dataset": args.dataset,
-        "data_dir": args.data_dir,
-        "download": args.download,
+        **_run_settings(args).bench_options(
+            dataset=suite.dataset, out=f"signalinject-bench/{suite.name}"
+        ),
         "signals": args.signals,
         "models": args.models,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "seeds": args.seeds,
-        "device": args.device,
-        "out": args.out,
-        "limit": args.limit,
-        "progress": not args.no_progress,
     }
-    if hasattr(args, "input_scale"):
-        options["input_scale"] = args.input_scale
     if hasattr(args, "text_length"):
         options["text_length"] = args.text_length
     options["blank"] = args.blank
@@ -584,18 +582,8 @@ def run_sweep(args: argparse.Namespace) -> int:
             strengths=args.strengths,
             signals=args.signals,
             models=args.models,
-            dataset=args.dataset,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seeds=args.seeds,
-            device=args.device,
-            input_scale=args.input_scale,
             blank=args.blank,
-            limit=args.limit,
-            data_dir=args.data_dir,
-            download=args.download,
-            out=args.out,
-            progress=not args.no_progress,
+            settings=_run_settings(args),
         )
         rows = run_grid(lambda share: sweep(cfg, share=share), args.parallel, args.shard)
     except (TypeError, ValueError) as e:
@@ -651,17 +639,7 @@ def run_atlas(args: argparse.Namespace) -> int:
             models=getattr(args, "models", None),
             signals=getattr(args, "signals", None),
             full_size=args.full_size,
-            dataset=args.dataset,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            seeds=args.seeds,
-            device=args.device,
-            input_scale=args.input_scale,
-            limit=args.limit,
-            data_dir=args.data_dir,
-            download=args.download,
-            out=args.out,
-            progress=not args.no_progress,
+            settings=_run_settings(args),
         )
         cells = atlas(cfg)
     except (TypeError, ValueError) as e:
@@ -701,22 +679,11 @@ def run_scan(args: argparse.Namespace) -> int:
     try:
         cfg = ScanConfig(
             models=tuple(args.models),
-            dataset=args.dataset,
             signals=getattr(args, "signals", None),
-            epochs=getattr(args, "epochs", None),
-            batch_size=args.batch_size,
-            lr=args.lr,
-            seeds=args.seeds,
-            device=args.device,
-            input_scale=args.input_scale,
             text_length=getattr(args, "text_length", None),
             fit_fraction=args.fit_fraction,
             shutdown=not args.no_shutdown,
-            limit=args.limit,
-            data_dir=args.data_dir,
-            download=args.download,
-            out=args.out,
-            progress=not args.no_progress,
+            settings=_run_settings(args),
         )
         rows = scan(cfg)
     except (TypeError, ValueError) as e:  # ModelFactoryError included: the user's model failed

@@ -256,7 +256,7 @@ def merge_results(out: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
         ConflictingResultsError: one cell with different results in two files; the message
             names the cell, the files and the first field that differs.
     """
-    from signalinject.benchmarks.runner import load_records
+    from signalinject.benchmarks.store import load_records
 
     merged: dict[str, dict[str, Any]] = {}
     source: dict[str, Path] = {}

@@ -50,6 +50,7 @@ import numpy as np
 from signalinject.benchmarks import stats as _stats
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.signals import SIGNALS
+from signalinject.benchmarks.store import CSV_FIELDS
 
 __all__ = [
     "MODEL_NAMES",
@@ -189,43 +190,6 @@ PAPER: dict[str, dict[str, Any]] = {
 }
 
 METRICS = ("accuracy", "gain", "reliance", "decode_accuracy", "reliance_true_accuracy")
-
-# Scalar fields of a result row written to results.csv, in this order.
-CSV_FIELDS = (
-    "dataset",
-    "signal",
-    "model",
-    "seed",
-    "accuracy",
-    "accuracy_low",
-    "accuracy_high",
-    "clean_accuracy",
-    "gain",
-    "decode_accuracy",
-    "reliance",
-    "reliance_low",
-    "reliance_high",
-    "reliance_true_accuracy",
-    "majority_rate",
-    "clean_p_value",
-    "nonfinite_outputs",
-    "clean_nonfinite_outputs",
-    "num_classes",
-    "n_train",
-    "n_fit",
-    "n_test",
-    "n_carried",
-    "input_scale",
-    "text_length",
-    "fit_fraction",
-    "blank",
-    "strength",
-    "device",
-    "seconds",
-    "version",
-    "cell_id",
-    "injector",
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -696,7 +660,7 @@ def _notes(rows: Sequence[Row]) -> str:
 
 def write_csv(rows: Sequence[Row], path: str | Path) -> Path:
     """One line per cell with the scalar fields
-    (`CSV_FIELDS`); the injector as JSON."""
+    (`store.CSV_FIELDS`); the injector as JSON."""
     path = Path(path)
     with atomic_open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
@@ -921,7 +885,7 @@ def write_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
 
 def read_rows(path: str | Path) -> list[dict[str, Any]]:
     """The rows of a ``results.jsonl`` (bad lines are reported and left out)."""
-    from signalinject.benchmarks.runner import load_records, logger
+    from signalinject.benchmarks.store import load_records, logger
 
     path = Path(path)
     records, bad = load_records(path)

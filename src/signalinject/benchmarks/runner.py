@@ -16,6 +16,16 @@ or nothing: the signal sits in its blindspot. For every cell the runner measures
   reads the signal; about chance (~1/K) or below: it ignores it. ``reliance_true_accuracy`` is the
   accuracy against the true labels on that copy.
 
+A cell is one staged pass, each stage a typed function:
+[`load`][signalinject.benchmarks.runner.load] (the data, once per run, and every check that can
+fail before training) ->
+[`inject`][signalinject.benchmarks.runner.inject] (train, test and the wrong-signal copy, once per
+signal and seed) -> [`model_inputs`][signalinject.benchmarks.runner.model_inputs] (the data as a
+model takes it, once per input form) -> [`fit`][signalinject.benchmarks.runner.fit] ->
+[`measure`][signalinject.benchmarks.runner.measure] ->
+[`record`][signalinject.benchmarks.runner.record] (the result line). ``bench``, ``scan``,
+``sweep`` and ``atlas`` all run their cells through [`run`][signalinject.benchmarks.runner.run].
+
 Torch models train on the whole training set; scikit-learn baselines fit on a quarter of it
 (``fit_fraction``, as in the paper). Images are injected as uint8 ``(N, H, W, C)`` in 0..255
 units, then scaled (``input_scale``) for torch models or flattened for the baselines (always in
@@ -38,24 +48,20 @@ Beyond the paper:
   num_classes) -> nn.Module or estimator``) run like the built-in ones; this is what ``signalinject
   scan`` uses.
 
-Results go to ``<out>/results.jsonl``: one complete line per finished cell, appended with a single
-write and an fsync. Running the same configuration again skips finished cells, so a run killed at
-any moment loses at most the cell in flight. Several processes (torchrun ranks, ``--shard`` job
-arrays) each append to their own file and skip the cells done in any of them
+Results go to ``<out>/results.jsonl``, one complete line per finished cell
+([`signalinject.benchmarks.store`][signalinject.benchmarks.store]: the line's schema
+`RECORD_FIELDS`, the crash-safe append, the quarantine of bad lines, the lock). Running the same
+configuration again skips finished cells, so a run killed at any moment loses at most the cell in
+flight. Several processes (torchrun ranks, ``--shard`` job arrays) each append to their own file
+and skip the cells done in any of them
 ([`signalinject.benchmarks.grid`][signalinject.benchmarks.grid]). A cell is identified by a hash of
 every setting that changes its result (data fingerprint, signal and injector config, model, seed,
 training config, input scale, text length, fit fraction; ``blank`` and a custom model's code and
-architecture only where they apply, so the cells of earlier versions keep their identity); corrupt
-or truncated lines, and lines whose fields break
-`RECORD_FIELDS` (a wrong type, a value out of range,
-NaN), are reported, moved to ``results.corrupt.jsonl`` and their cells recomputed. No file is
-written through a symlink (see `signalinject.benchmarks._files`).
-
-Every line also holds what the verdicts need
-    (`MEASURE_FIELDS`): the 95% Wilson intervals
-of accuracy and reliance, the test set's majority-class rate and the one-sided binomial p-value
-of the clean accuracy against it (the "did not learn" test), and the number of predictions made
-from non-finite outputs (a forward hook on torch models counts logits holding NaN or infinity).
+architecture only where they apply, so the cells of earlier versions keep their identity). Every
+line also holds what the verdicts need (`MEASURE_FIELDS`): the 95% Wilson intervals of accuracy
+and reliance, the test set's majority-class rate and the one-sided binomial p-value of the clean
+accuracy against it (the "did not learn" test), and the number of predictions made from
+non-finite outputs (a forward hook on torch models counts logits holding NaN or infinity).
 
 The defaults run on the embedded stand-ins ``noisy_digits`` and ``stdlib_code``; their measured
 tables, three seeds, the paper's numbers beside them, are in docs/reproducing.md.
@@ -71,9 +77,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import logging
-import math
 import os
 import re
 import time
@@ -88,9 +92,7 @@ import torch
 
 from signalinject.benchmarks._files import (
     append_bytes,
-    atomic_write,
     make_dir,
-    open_nofollow,
     refuse_symlink,
 )
 from signalinject.benchmarks.grid import Share, merge_results
@@ -101,191 +103,52 @@ from signalinject.benchmarks.signals import (
     signal_names,
     wrong_signal,
 )
+from signalinject.benchmarks.store import (
+    RECORD_FIELDS,
+    append_record,
+    cell_id,
+    corrupt_path,
+    exclusive,
+    load_records,
+    repair_records,
+)
 from signalinject.core import Injector, check_fraction, check_int
 
 __all__ = [
-    "RECORD_FIELDS",
-    "REQUIRED_FIELDS",
-    "RESULTS_FILE",
     "SUITES",
     "BenchConfig",
     "Cell",
     "CustomModel",
-    "FieldSpec",
+    "Fitted",
+    "Loaded",
     "ModelFactoryError",
+    "ModelSpec",
     "Prepared",
-    "ResultsLockedError",
     "Scores",
     "Suite",
-    "append_record",
     "blank_data",
     "cell_grid",
-    "load_records",
+    "cell_key",
+    "fit",
+    "inject",
+    "load",
     "measure",
+    "model_inputs",
     "prepare",
-    "record_problem",
+    "record",
     "reliance",
-    "repair_records",
     "run",
     "suite_for",
+    "train_config",
 ]
 
 logger = logging.getLogger("signalinject.benchmarks")
 
 #: The longest ``text_length`` accepted (Zhang et al. use 1014).
 MAX_TEXT_LENGTH = 1 << 16
-RESULTS_FILE = "results.jsonl"
-CORRUPT_FILE = "results.corrupt.jsonl"
-LOCK_FILE = ".lock"
 
 Kind = Literal["image", "text"]
 IntArray = npt.NDArray[np.int64]
-
-
-# -- the schema of a result line ----------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class FieldSpec:
-    """What one field of a result line may hold.
-
-    Attributes:
-        check: ``check(value) -> bool``, True for an acceptable value (type and range).
-        expected: what ``check`` accepts, in words (for the message of a refused line).
-        required: a line without the field is refused (older optional fields are checked only
-            when present, so lines of earlier versions stay readable).
-    """
-
-    check: Callable[[Any], bool]
-    expected: str
-    required: bool = False
-
-
-def _number(low: float = -math.inf, high: float = math.inf) -> Callable[[Any], bool]:
-    """A finite int or float (not a bool) in ``[low, high]``."""
-
-    def check(v: Any) -> bool:
-        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-        return ok and low <= v <= high
-
-    return check
-
-
-def _integer(low: int, high: int | None = None) -> Callable[[Any], bool]:
-    """An int (not a bool) in ``[low, high]``."""
-
-    def check(v: Any) -> bool:
-        ok = isinstance(v, int) and not isinstance(v, bool)
-        return ok and low <= v and (high is None or v <= high)
-
-    return check
-
-
-def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
-    """``check``, or None."""
-    return lambda v: v is None or check(v)
-
-
-def _text(v: Any) -> bool:
-    return isinstance(v, str) and bool(v)
-
-
-def _texts(v: Any) -> bool:
-    return isinstance(v, list) and all(isinstance(t, str) for t in v)
-
-
-def _mapping(v: Any) -> bool:
-    return isinstance(v, dict)
-
-
-_UNIT = _number(0.0, 1.0)
-_SOME_UNIT = _optional(_UNIT)
-
-#: Every field a result line may have and what it may hold: the one place the line's schema is
-#: declared. `load_records` sets aside a line that breaks it (a missing required field, a
-#: wrong type, a value out of range, NaN) and its cell is recomputed; `append_record`
-#: refuses to write such a line. Fields not named here are kept unchecked.
-RECORD_FIELDS: dict[str, FieldSpec] = {
-    "cell_id": FieldSpec(_text, "a non-empty string", required=True),
-    "dataset": FieldSpec(_text, "a non-empty string", required=True),
-    "signal": FieldSpec(_text, "a non-empty string", required=True),
-    "model": FieldSpec(_text, "a non-empty string", required=True),
-    "seed": FieldSpec(_integer(0, 2**32 - 1), "an integer in 0..2**32-1", required=True),
-    "accuracy": FieldSpec(_UNIT, "a number in 0..1", required=True),
-    "clean_accuracy": FieldSpec(_UNIT, "a number in 0..1", required=True),
-    "gain": FieldSpec(_number(-1.0, 1.0), "a number in -1..1", required=True),
-    "decode_accuracy": FieldSpec(_SOME_UNIT, "null or a number in 0..1", required=True),
-    "reliance": FieldSpec(_SOME_UNIT, "null or a number in 0..1", required=True),
-    "reliance_true_accuracy": FieldSpec(_SOME_UNIT, "null or a number in 0..1", required=True),
-    "suite": FieldSpec(_text, "a non-empty string"),
-    "injector": FieldSpec(_optional(_mapping), "null or an object"),
-    "train": FieldSpec(_optional(_mapping), "null or an object"),
-    "input_scale": FieldSpec(_optional(lambda v: v in ("unit", "raw")), "null, 'unit' or 'raw'"),
-    "text_length": FieldSpec(_optional(_integer(1)), "null or an integer >= 1"),
-    "fit_fraction": FieldSpec(_optional(_number(0.0, 1.0)), "null or a number in 0..1"),
-    "blank": FieldSpec(lambda v: isinstance(v, bool), "true or false"),
-    "strength": FieldSpec(_optional(_number(0.0)), "null or a number >= 0"),
-    "model_identity": FieldSpec(_optional(_mapping), "null or an object"),
-    "num_classes": FieldSpec(_integer(2), "an integer >= 2"),
-    "n_train": FieldSpec(_integer(0), "an integer >= 0"),
-    "n_fit": FieldSpec(_integer(0), "an integer >= 0"),
-    "n_test": FieldSpec(_integer(0), "an integer >= 0"),
-    "limit": FieldSpec(_optional(_integer(1)), "null or an integer >= 1"),
-    "data_description": FieldSpec(lambda v: isinstance(v, str), "a string"),
-    "data_fingerprint": FieldSpec(_text, "a non-empty string"),
-    "device": FieldSpec(_text, "a non-empty string"),
-    "version": FieldSpec(_text, "a non-empty string"),
-    "seconds": FieldSpec(_number(0.0), "a number >= 0"),
-    "warnings": FieldSpec(_texts, "a list of strings"),
-    "finished_at": FieldSpec(lambda v: isinstance(v, str), "a string"),
-    # What the verdicts need (optional: lines written before them lack them, and the reports
-    # then fall back: no "did not learn" test without majority_rate, finite outputs assumed).
-    "majority_rate": FieldSpec(_UNIT, "a number in 0..1"),  # the test set's most frequent class
-    "clean_p_value": FieldSpec(_UNIT, "a number in 0..1"),  # one-sided binomial p vs majority
-    "accuracy_low": FieldSpec(_UNIT, "a number in 0..1"),  # 95% Wilson interval at n_test
-    "accuracy_high": FieldSpec(_UNIT, "a number in 0..1"),
-    "n_carried": FieldSpec(_optional(_integer(0)), "null or an integer >= 0"),  # reliance's n
-    "reliance_low": FieldSpec(_SOME_UNIT, "null or a number in 0..1"),  # Wilson at n_carried
-    "reliance_high": FieldSpec(_SOME_UNIT, "null or a number in 0..1"),
-    "nonfinite_outputs": FieldSpec(_integer(0), "an integer >= 0"),  # predictions from NaN/inf
-    "clean_nonfinite_outputs": FieldSpec(_integer(0), "an integer >= 0"),  # the same, clean cell
-}
-
-#: The fields of `RECORD_FIELDS` that the verdicts need (intervals, the clean test,
-#: non-finite counts), written by every cell of this version.
-MEASURE_FIELDS: tuple[str, ...] = (
-    "majority_rate",
-    "clean_p_value",
-    "accuracy_low",
-    "accuracy_high",
-    "n_carried",
-    "reliance_low",
-    "reliance_high",
-    "nonfinite_outputs",
-    "clean_nonfinite_outputs",
-)
-
-#: The fields every complete result line has; a line without one of them is set aside.
-REQUIRED_FIELDS: tuple[str, ...] = tuple(k for k, f in RECORD_FIELDS.items() if f.required)
-
-
-def record_problem(rec: Any) -> str | None:
-    """What makes ``rec`` an unusable result line (one sentence), or None if it is a good one.
-
-    Examples:
-        >>> record_problem({"cell_id": "ab"})
-        "the field 'dataset' is missing"
-    """
-    if not isinstance(rec, dict):
-        return f"a line must be a JSON object, got {type(rec).__name__}"
-    for name, spec in RECORD_FIELDS.items():
-        if name not in rec:
-            if spec.required:
-                return f"the field {name!r} is missing"
-            continue
-        if not spec.check(rec[name]):
-            value = json.dumps(rec[name], allow_nan=True)
-            value = value if len(value) <= 40 else value[:37] + "..."
-            return f"the field {name!r} is {value}, expected {spec.expected}"
-    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -800,111 +663,75 @@ def _measures(
     }
 
 
-# -- the results file ---------------------------------------------------------------------------
-def append_record(path: Path, record: Mapping[str, Any]) -> None:
-    """Append ``record`` as one JSON line: a single write of the complete line, then fsync.
+# -- the stages of a cell ----------------------------------------------------------------------
+# A cell is one pass, top to bottom: load (once per run) -> inject (once per signal and seed)
+# -> model inputs (once per signal, seed and input form) -> fit -> measure -> record. Each stage
+# is a function of typed inputs; `_run` calls them in that order and keeps no other state.
+InputForm = Literal["torch", "features", "features_unit"]
 
-    The file is opened with O_APPEND (the line lands at the end even if the file grew) and
-    O_NOFOLLOW (a symlink is refused, its target never written).
 
-    Raises:
-        ValueError: ``record`` breaks
-            `RECORD_FIELDS` (nothing is written).
-        OSError: ``path`` is a symlink, a directory, or cannot be written.
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """How a run builds and feeds one model.
+
+    Attributes:
+        name: the model's name in the results.
+        torch: a torch model (trained by `fit`), else an estimator (``fit(X, y)``,
+            ``predict(X)``).
+        form: its input: ``"torch"`` (float32 images ``(N, C, H, W)`` or int64 codes ``(N, L)``
+            on the run's device), ``"features"`` (float32 ``(N, D)``, images in 0..255) or
+            ``"features_unit"`` (the same in 0..1, a custom estimator at ``input_scale="unit"``).
+        custom: the user's model, None for a built-in one.
+        identity: a custom model's code fingerprint, kind and architecture hash (None if built
+            in): part of its cells' identity.
     """
-    problem = record_problem(dict(record))
-    if problem is not None:
-        raise ValueError(f"refusing to write a result line to {path}: {problem}")
-    data = (json.dumps(record, allow_nan=False, sort_keys=False) + "\n").encode()
-    append_bytes(path, data)
+
+    name: str
+    torch: bool
+    form: InputForm
+    custom: CustomModel | None = None
+    identity: dict[str, str] | None = None
 
 
-_CELL_ID = re.compile(rb'"cell_id"\s*:\s*"([0-9a-f]+)"')
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    """The first stage's output ([`load`][signalinject.benchmarks.runner.load]): the data of a
+    run and what every cell reads from it.
 
-
-def load_records(path: Path) -> tuple[dict[str, dict[str, Any]], list[tuple[int, bytes]]]:
-    """The finished cells in ``path`` and its bad lines.
-
-    Returns:
-        ``(records, bad)``: records by ``cell_id`` (the first line of a cell wins) and
-        ``(line_number, raw_line)`` for every corrupt, truncated, duplicated line or one that
-        breaks `RECORD_FIELDS`. A missing file has
-        no records.
-
-    Raises:
-        OSError: ``path`` is a directory or cannot be read.
+    Attributes:
+        cfg: the run's configuration.
+        bundle: the dataset (a ``signalinject.benchmarks.datasets.Bundle``); with ``cfg.blank``
+            its images are all zero and its texts empty.
+        y_train, y_test: int64 labels ``(n_train,)``, ``(n_test,)``.
+        fingerprint: blake2b of the real data and labels (blank or not).
+        device: where torch models train.
+        quantizer: the quantizer of the models' codes (text), None for images.
+        inj_quantizer: the quantizer text injectors get (None: Zhang's default).
+        input_shape: one sample as a model sees it, ``(C, H, W)`` or ``(L,)``.
+        models: every model of ``cfg.models`` by name.
     """
-    if not path.exists():
-        return {}, []
-    records: dict[str, dict[str, Any]] = {}
-    bad: list[tuple[int, bytes]] = []
-    raw = path.read_bytes()
-    lines = raw.split(b"\n")
-    complete = lines[:-1]  # the part after the last newline is a truncated line (or empty)
-    for no, line in enumerate(complete, 1):
-        if not line.strip():
-            continue
-        rec = _parse(line)
-        if rec is None or rec["cell_id"] in records:
-            bad.append((no, line))
-        else:
-            records[rec["cell_id"]] = rec
-    if lines[-1].strip():
-        bad.append((len(lines), lines[-1]))
-    return records, bad
+
+    cfg: BenchConfig
+    bundle: Any
+    y_train: IntArray
+    y_test: IntArray
+    fingerprint: str
+    device: torch.device
+    quantizer: Any
+    inj_quantizer: Any
+    input_shape: tuple[int, ...]
+    models: Mapping[str, ModelSpec]
+
+    @property
+    def num_classes(self) -> int:
+        """K, the number of classes."""
+        return int(self.bundle.num_classes)
+
+    def codes(self, texts: Any) -> IntArray:
+        """Texts as the models see them: int64 codes ``(N, text_length)``."""
+        return np.asarray(self.quantizer.encode(texts), dtype=np.int64)
 
 
-def _parse(line: bytes) -> dict[str, Any] | None:
-    """The record on ``line``, or None if it is not valid JSON or breaks the schema."""
-    rec, _ = _parse_why(line)
-    return rec
-
-
-def _parse_why(line: bytes) -> tuple[dict[str, Any] | None, str]:
-    """``(record, "")``, or ``(None, why the line is refused)``."""
-    try:
-        rec = json.loads(line)
-    except ValueError:  # UnicodeDecodeError included
-        return None, "corrupt or truncated line"
-    problem = record_problem(rec)
-    if problem is not None:
-        return None, f"unusable line ({problem})"
-    return rec, ""
-
-
-def corrupt_path(path: Path) -> Path:
-    """Where [`repair_records`][signalinject.benchmarks.runner.repair_records] moves ``path``'s bad
-    lines: ``results.corrupt.jsonl`` beside
-    ``results.jsonl``, ``results.0of2.corrupt.jsonl`` beside ``results.0of2.jsonl``."""
-    return path.with_name(path.name.removesuffix(".jsonl") + ".corrupt.jsonl")
-
-
-def repair_records(
-    path: Path, records: Mapping[str, Mapping[str, Any]], bad: list[tuple[int, bytes]]
-) -> None:
-    """Say which lines are bad, move them aside and rewrite ``path`` with the good ones.
-
-    The bad lines are appended to ``results.corrupt.jsonl`` beside ``path``; the rewrite goes
-    through a temporary file and a rename, so a crash leaves either file whole. Neither file is
-    written through a symlink.
-    """
-    quarantine = corrupt_path(path)
-    good_ids = set(records)
-    for no, line in bad:
-        m = _CELL_ID.search(line)
-        cid = m.group(1).decode() if m else None
-        rec, why = _parse_why(line)
-        if rec is not None and cid in good_ids:
-            what = f"duplicate line for cell {cid} (the first one is kept)"
-        else:
-            cell = f"cell {cid}" if cid else "its cell (id unreadable)"
-            what = f"{why}; {cell} will be recomputed"
-        logger.warning("%s:%d: %s; the line is moved to %s", path, no, what, quarantine)
-    append_bytes(quarantine, b"".join(line + b"\n" for _, line in bad))
-    atomic_write(path, "".join(json.dumps(rec, allow_nan=False) + "\n" for rec in records.values()))
-
-
-# -- the run ---------------------------------------------------------------------------------------
 def _fingerprint(bundle: Any) -> str:
     """blake2b of the loaded data and labels: a cell is only "the same" on the same data."""
     h = hashlib.blake2b(digest_size=16)
@@ -921,292 +748,382 @@ def _fingerprint(bundle: Any) -> str:
     return h.hexdigest()
 
 
-def _cell_id(key: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+def load(cfg: BenchConfig) -> Loaded:
+    """Stage 1: load ``cfg``'s data and check, before anything trains, that every signal and
+    model of ``cfg`` can take it (a strength too large for K, a signal the data cannot hold, a
+    model that cannot take its input shape, a custom model that fails on two real samples).
 
+    Raises:
+        ValueError: the data refuses a setting (the message names it).
+        ModelFactoryError: a custom model failed its probe.
+    """
+    from signalinject.benchmarks import datasets, train
+    from signalinject.quantizer import CharQuantizer
 
-class _Runner:
-    """The state of one run: the data, the prepared inputs per model kind, the results file."""
-
-    def __init__(self, cfg: BenchConfig) -> None:
-        from signalinject.benchmarks import baselines, datasets, models, train
-
-        self.cfg = cfg
-        self.baselines, self.models, self.train = baselines, models, train
-        self.bundle = datasets.load_dataset(
-            cfg.dataset, data_dir=cfg.data_dir, download=cfg.download, limit=cfg.limit
+    bundle = datasets.load_dataset(
+        cfg.dataset, data_dir=cfg.data_dir, download=cfg.download, limit=cfg.limit
+    )
+    if bundle.kind != cfg.kind:
+        raise ValueError(
+            f"dataset {cfg.dataset!r} holds {bundle.kind} data, suite {cfg.suite!r} "
+            f"needs {cfg.kind} data"
         )
-        if self.bundle.kind != cfg.kind:
-            raise ValueError(
-                f"dataset {cfg.dataset!r} holds {self.bundle.kind} data, suite {cfg.suite!r} "
-                f"needs {cfg.kind} data"
-            )
-        self.device = train.resolve_device(cfg.device)
-        self.fingerprint = _fingerprint(self.bundle)  # of the real data, blank or not
-        if cfg.blank:
-            self.bundle = dataclasses.replace(
-                self.bundle,
-                x_train=blank_data(self.bundle.x_train),
-                x_test=blank_data(self.bundle.x_test),
-            )
-        self.y_train = np.asarray(self.bundle.y_train, dtype=np.int64)
-        self.y_test = np.asarray(self.bundle.y_test, dtype=np.int64)
-        self.quantizer: Any = None
-        self.inj_quantizer: Any = None  # what the text injectors get: None for Zhang's default
-        if cfg.kind == "text":
-            from signalinject.text import CharQuantizer
-
-            self.quantizer = CharQuantizer(length=cfg.frame_length)
-            if self.quantizer != CharQuantizer():
-                self.inj_quantizer = self.quantizer
-        self.input_shape = self._input_shape()
-        self.forget()
-        k = self.bundle.num_classes
-        for s in cfg.signals:  # a strength too large for K fails here, before any training
-            check_strength(s, cfg.strength, k)
-        for s in cfg.signals:  # so does a signal the data cannot hold (capacity, text length)
-            try:
-                make_injector(
-                    s, k, cfg.seeds[0], kind=cfg.kind, quantizer=self.inj_quantizer,
-                    strength=cfg.strength,
-                )  # fmt: skip
-            except ValueError as e:
-                what = f"text_length={cfg.frame_length}" if cfg.kind == "text" else cfg.dataset
-                raise ValueError(f"signal {s} cannot run with {what}: {e}") from e
-        self.custom = {cm.name: cm for cm in cfg.custom_models}
-        self.custom_kind: dict[str, str] = {}  # "torch" or "estimator"
-        self.architecture: dict[str, str] = {}  # hash of the built model's repr
-        for m in cfg.models:  # refuse a model that cannot take this data before any training
-            if models.is_torch_model(m):
-                models.build_model(m, self.input_shape, k)
-            elif m in self.custom:
-                self._probe(self.custom[m])
-
-    def _input_shape(self) -> tuple[int, ...]:
-        if self.cfg.kind == "text":
-            return (self.cfg.frame_length,)
-        _, h, w, c = np.shape(self.bundle.x_train)
-        return (c, h, w)
-
-    def train_config(self, seed: int) -> Any:
-        return self.train.TrainConfig(
-            epochs=self.cfg.epochs,
-            batch_size=self.cfg.batch_size,
-            lr=self.cfg.lr,
-            device=str(self.device),
-            seed=seed,
-            progress=self.cfg.progress,
+    fingerprint = _fingerprint(bundle)  # of the real data, blank or not
+    if cfg.blank:
+        bundle = dataclasses.replace(
+            bundle, x_train=blank_data(bundle.x_train), x_test=blank_data(bundle.x_test)
         )
-
-    def is_torch(self, model: str) -> bool:
-        return self.models.is_torch_model(model) or self.custom_kind.get(model) == "torch"
-
-    # -- custom models -------------------------------------------------------------------------
-    def build_custom(self, cm: CustomModel, seed: int) -> Any:
-        """``cm``'s model for one cell (torch seeded with ``seed``); its errors named as its."""
-        torch.manual_seed(seed)
-        k = self.bundle.num_classes
+    quantizer: Any = None
+    inj_quantizer: Any = None  # what the text injectors get: None for Zhang's default
+    if cfg.kind == "text":
+        quantizer = CharQuantizer(length=cfg.frame_length)
+        if quantizer != CharQuantizer():
+            inj_quantizer = quantizer
+        input_shape: tuple[int, ...] = (cfg.frame_length,)
+    else:
+        _, h, w, c = np.shape(bundle.x_train)
+        input_shape = (c, h, w)
+    k = bundle.num_classes
+    for s in cfg.signals:  # a strength too large for K fails here, before any training
+        check_strength(s, cfg.strength, k)
+    for s in cfg.signals:  # so does a signal the data cannot hold (capacity, text length)
         try:
-            model = cm.factory(self.input_shape, k)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as e:  # sys.exit() in user code is a failure too, never a success
-            raise ModelFactoryError(
-                f"the factory {cm.name} raised {type(e).__name__}: {e} (it was called with "
-                f"input_shape={self.input_shape}, num_classes={k})"
-            ) from e
-        if isinstance(model, torch.nn.Module):
-            return model
-        if callable(getattr(model, "fit", None)) and callable(getattr(model, "predict", None)):
-            return model
+            make_injector(
+                s, k, cfg.seeds[0], kind=cfg.kind, quantizer=inj_quantizer, strength=cfg.strength
+            )
+        except ValueError as e:
+            what = f"text_length={cfg.frame_length}" if cfg.kind == "text" else cfg.dataset
+            raise ValueError(f"signal {s} cannot run with {what}: {e}") from e
+    data = Loaded(
+        cfg=cfg,
+        bundle=bundle,
+        y_train=np.asarray(bundle.y_train, dtype=np.int64),
+        y_test=np.asarray(bundle.y_test, dtype=np.int64),
+        fingerprint=fingerprint,
+        device=train.resolve_device(cfg.device),
+        quantizer=quantizer,
+        inj_quantizer=inj_quantizer,
+        input_shape=input_shape,
+        models={},
+    )
+    custom = {cm.name: cm for cm in cfg.custom_models}
+    specs = {m: _model_spec(data, m, custom.get(m)) for m in cfg.models}
+    return dataclasses.replace(data, models=specs)
+
+
+def _model_spec(data: Loaded, name: str, custom: CustomModel | None) -> ModelSpec:
+    """``name``'s spec; a model that cannot take ``data`` fails here, before any training."""
+    from signalinject.benchmarks import models
+
+    cfg = data.cfg
+    if custom is None:
+        if models.is_torch_model(name):
+            models.build_model(name, data.input_shape, data.num_classes)
+            return ModelSpec(name, True, "torch")
+        return ModelSpec(name, False, "features")
+    kind, architecture = _probe(data, custom)
+    identity = {"code": custom.fingerprint, "kind": kind, "architecture": architecture}
+    if kind == "torch":
+        return ModelSpec(name, True, "torch", custom, identity)
+    unit = cfg.kind == "image" and cfg.input_scale == "unit"
+    return ModelSpec(name, False, "features_unit" if unit else "features", custom, identity)
+
+
+def _build_custom(data: Loaded, cm: CustomModel, seed: int) -> Any:
+    """``cm``'s model for one cell (torch seeded with ``seed``); its errors named as its."""
+    torch.manual_seed(seed)
+    k = data.num_classes
+    try:
+        model = cm.factory(data.input_shape, k)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # sys.exit() in user code is a failure too, never a success
         raise ModelFactoryError(
-            f"the factory {cm.name} returned a {type(model).__name__}; expected a "
-            f"torch.nn.Module or an estimator with fit(X, y) and predict(X)"
+            f"the factory {cm.name} raised {type(e).__name__}: {e} (it was called with "
+            f"input_shape={data.input_shape}, num_classes={k})"
+        ) from e
+    if isinstance(model, torch.nn.Module):
+        return model
+    if callable(getattr(model, "fit", None)) and callable(getattr(model, "predict", None)):
+        return model
+    raise ModelFactoryError(
+        f"the factory {cm.name} returned a {type(model).__name__}; expected a "
+        f"torch.nn.Module or an estimator with fit(X, y) and predict(X)"
+    )
+
+
+def _probe(data: Loaded, cm: CustomModel) -> tuple[str, str]:
+    """Build ``cm``'s model once and run a torch model on two real samples: the output must
+    be logits ``(2, K)``. Returns the model's kind (``"torch"`` or ``"estimator"``) and the hash
+    of its architecture, for the cell identity."""
+    model = _build_custom(data, cm, 0)
+    # the repr without memory addresses ("<function f at 0x7f...>" differs per process)
+    arch = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(model))
+    architecture = hashlib.blake2b(arch.encode(), digest_size=8).hexdigest()
+    if not isinstance(model, torch.nn.Module):
+        return "estimator", architecture
+    n = min(2, len(data.y_train))
+    x = _convert(data, data.bundle.x_train[:n], "torch")
+    try:
+        model.to(data.device).eval()
+        with torch.no_grad():
+            out = model(x)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:
+        raise ModelFactoryError(
+            f"the model from {cm.name} failed on a batch of {n} samples "
+            f"({x.dtype} {tuple(x.shape)}): {type(e).__name__}: {e}"
+        ) from e
+    k = data.num_classes
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (n, k):
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelFactoryError(
+            f"the model from {cm.name} returned {got} for a batch of {n} samples; expected "
+            f"logits of shape ({n}, {k}), one per class (num_classes={k})"
         )
+    if not out.is_floating_point():
+        raise ModelFactoryError(
+            f"the model from {cm.name} returned {out.dtype} outputs; expected float logits"
+        )
+    return "torch", architecture
 
-    def _probe(self, cm: CustomModel) -> None:
-        """Build ``cm``'s model once and run a torch model on two real samples: the output must
-        be logits ``(2, K)``. Records the model's kind and architecture for the cell identity."""
-        model = self.build_custom(cm, 0)
-        # the repr without memory addresses ("<function f at 0x7f...>" differs per process)
-        arch = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(model))
-        self.architecture[cm.name] = hashlib.blake2b(arch.encode(), digest_size=8).hexdigest()
-        if not isinstance(model, torch.nn.Module):
-            self.custom_kind[cm.name] = "estimator"
-            return
-        self.custom_kind[cm.name] = "torch"
-        n = min(2, len(self.y_train))
-        x = self._model_input(self.bundle.x_train[:n])
-        try:
-            model.to(self.device).eval()
-            with torch.no_grad():
-                out = model(x)
-        except KeyboardInterrupt:
-            raise
-        except BaseException as e:
-            raise ModelFactoryError(
-                f"the model from {cm.name} failed on a batch of {n} samples "
-                f"({x.dtype} {tuple(x.shape)}): {type(e).__name__}: {e}"
-            ) from e
-        k = self.bundle.num_classes
-        if not isinstance(out, torch.Tensor) or tuple(out.shape) != (n, k):
-            got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ModelFactoryError(
-                f"the model from {cm.name} returned {got} for a batch of {n} samples; expected "
-                f"logits of shape ({n}, {k}), one per class (num_classes={k})"
-            )
-        if not out.is_floating_point():
-            raise ModelFactoryError(
-                f"the model from {cm.name} returned {out.dtype} outputs; expected float logits"
-            )
 
-    def key(self, cell: Cell, inj: Injector | None) -> dict[str, Any]:
-        """Every setting that changes the cell's result (and nothing that does not)."""
-        key: dict[str, Any] = {
-            "suite": self.cfg.suite,
-            "dataset": self.cfg.dataset,
-            "data_fingerprint": self.fingerprint,
-            "signal": cell.signal,
-            "injector": None if inj is None else inj.identity(),
-            "model": cell.model,
-            "seed": cell.seed,
-        }
-        if self.cfg.kind == "text":
-            key["text_length"] = self.cfg.frame_length
-        if self.is_torch(cell.model):
-            tc = dataclasses.asdict(self.train_config(cell.seed))
-            tc.pop("progress", None)
-            key["train"] = tc
-            if self.cfg.kind == "image":
-                key["input_scale"] = self.cfg.input_scale
+def train_config(cfg: BenchConfig, seed: int, device: torch.device) -> Any:
+    """The ``TrainConfig`` of a torch model's cell."""
+    from signalinject.benchmarks.train import TrainConfig
+
+    return TrainConfig(
+        epochs=cfg.epochs,
+        batch_size=cfg.batch_size,
+        lr=cfg.lr,
+        device=str(device),
+        seed=seed,
+        progress=cfg.progress,
+    )
+
+
+def cell_key(data: Loaded, cell: Cell, inj: Injector | None) -> dict[str, Any]:
+    """Every setting that changes ``cell``'s result (and nothing that does not): what its
+    [`cell_id`][signalinject.benchmarks.store.cell_id] hashes."""
+    cfg, spec = data.cfg, data.models[cell.model]
+    key: dict[str, Any] = {
+        "suite": cfg.suite,
+        "dataset": cfg.dataset,
+        "data_fingerprint": data.fingerprint,
+        "signal": cell.signal,
+        "injector": None if inj is None else inj.identity(),
+        "model": cell.model,
+        "seed": cell.seed,
+    }
+    if cfg.kind == "text":
+        key["text_length"] = cfg.frame_length
+    if spec.torch:
+        tc = dataclasses.asdict(train_config(cfg, cell.seed, data.device))
+        tc.pop("progress", None)
+        key["train"] = tc
+        if cfg.kind == "image":
+            key["input_scale"] = cfg.input_scale
+    else:
+        key["fit_fraction"] = cfg.fit_fraction
+        if spec.custom is not None and cfg.kind == "image":
+            key["input_scale"] = cfg.input_scale  # a custom estimator's features
+    if spec.identity is not None:
+        key["model_identity"] = spec.identity
+    # only where set: the cells of runs before these options keep their identity
+    if cfg.blank:
+        key["blank"] = True
+    return key
+
+
+def inject(data: Loaded, inj: Injector | None) -> Prepared:
+    """Stage 2: [`prepare`][signalinject.benchmarks.runner.prepare] on ``data`` (the decode
+    accuracy of text read on the models' codes)."""
+    seen = data.codes if data.cfg.kind == "text" else None
+    return prepare(
+        inj, data.bundle.x_train, data.y_train, data.bundle.x_test, data.y_test, seen=seen
+    )
+
+
+def _convert(data: Loaded, x: Any, form: InputForm) -> Any:
+    """Injected data ``x`` as a model of ``form`` takes it (see
+    [`ModelSpec`][signalinject.benchmarks.runner.ModelSpec])."""
+    from signalinject.benchmarks import baselines, train
+
+    cfg = data.cfg
+    if form == "torch":
+        if cfg.kind == "text":
+            return torch.from_numpy(data.codes(x)).to(data.device)
+        return train.images_to_tensor(x, input_scale=cfg.input_scale, device=data.device)
+    feats = np.asarray(
+        baselines.features(data.codes(x) if cfg.kind == "text" else x), dtype=np.float32
+    )
+    if form == "features_unit":
+        return feats * np.float32(1 / 255)
+    return feats
+
+
+def model_inputs(data: Loaded, prep: Prepared, form: InputForm) -> Prepared:
+    """Stage 3: ``prep`` with its data (train, test, wrong-signal copy) as a model of ``form``
+    takes it; labels, codes and the decode accuracy as they are."""
+    return dataclasses.replace(
+        prep,
+        x_train=_convert(data, prep.x_train, form),
+        x_test=_convert(data, prep.x_test, form),
+        x_wrong=None if prep.x_wrong is None else _convert(data, prep.x_wrong, form),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Fitted:
+    """The fourth stage's output ([`fit`][signalinject.benchmarks.runner.fit]).
+
+    Attributes:
+        predict: maps model inputs ``(N, ...)`` to int64 ``(N,)`` predictions.
+        nonfinite: after the predictions, how many came from non-finite outputs.
+        n_fit: the number of training samples the model was fitted on.
+    """
+
+    predict: Callable[[Any], IntArray]
+    nonfinite: Callable[[], int]
+    n_fit: int
+
+
+def fit(data: Loaded, cell: Cell, inputs: Prepared) -> Fitted:
+    """Stage 4: fit ``cell.model`` on ``inputs``' training set (the output of
+    [`model_inputs`][signalinject.benchmarks.runner.model_inputs] for the model's form): a torch
+    model on all of it, an estimator on the ``cfg.fit_fraction`` subset of the cell's seed."""
+    from signalinject.benchmarks import baselines, models, train
+
+    cfg, spec, k = data.cfg, data.models[cell.model], data.num_classes
+    if spec.torch:
+        tc = train_config(cfg, cell.seed, data.device)
+        torch.manual_seed(cell.seed)  # model init; fit seeds its own shuffling
+        if spec.custom is not None:
+            net = _build_custom(data, spec.custom, cell.seed)
         else:
-            key["fit_fraction"] = self.cfg.fit_fraction
-            if cell.model in self.custom and self.cfg.kind == "image":
-                key["input_scale"] = self.cfg.input_scale  # a custom estimator's features
-        if cell.model in self.custom:
-            key["model_identity"] = self.model_identity(cell.model)
-        # only where set: the cells of runs before these options keep their identity
-        if self.cfg.blank:
-            key["blank"] = True
-        return key
+            net = models.build_model(cell.model, data.input_shape, k)
+        y = torch.from_numpy(inputs.y_train).to(data.device)
+        net = train.fit(net, inputs.x_train, y, tc)
 
-    def model_identity(self, model: str) -> dict[str, str] | None:
-        """A custom model's code fingerprint, kind and architecture hash (None if built in)."""
-        if model not in self.custom:
-            return None
-        return {
-            "code": self.custom[model].fingerprint,
-            "kind": self.custom_kind[model],
-            "architecture": self.architecture[model],
-        }
+        def predict(x: Any) -> IntArray:
+            return np.asarray(train.predict(net, x, tc), dtype=np.int64)
 
-    # -- model inputs --------------------------------------------------------------------------
-    # The inputs of the current (signal, seed) are converted once and shared by its models;
-    # ``forget`` drops them when the next signal's data comes.
-    def forget(self) -> None:
-        self._inputs: dict[tuple[int, str], Any] = {}
+        return Fitted(predict, _NonFinite(net), len(inputs.y_train))
+    idx = np.asarray(baselines.fit_subset(len(inputs.y_train), cfg.fit_fraction, cell.seed))
+    cm = spec.custom
+    if cm is not None:
+        est = _build_custom(data, cm, cell.seed)
+    else:
+        est = baselines.build_baseline(cell.model, seed=cell.seed)
+    est.fit(inputs.x_train[idx], inputs.y_train[idx])
 
-    def _cached(self, x: Any, what: str, make: Callable[[Any], Any]) -> Any:
-        key = (id(x), what)
-        if key not in self._inputs:
-            self._inputs[key] = (x, make(x))  # x kept alive: its id stays unique
-        return self._inputs[key][1]
-
-    def codes(self, x: Any) -> IntArray:
-        return np.asarray(self.quantizer.encode(x), dtype=np.int64)
-
-    def _model_input(self, data: Any) -> torch.Tensor:
-        if self.cfg.kind == "text":
-            return torch.from_numpy(self.codes(data)).to(self.device)
-        out: torch.Tensor = self.train.images_to_tensor(
-            data, input_scale=self.cfg.input_scale, device=self.device
-        )
-        return out
-
-    def torch_input(self, x: Any) -> torch.Tensor:
-        out: torch.Tensor = self._cached(x, "torch", self._model_input)
-        return out
-
-    def scaled_features(self, x: Any) -> npt.NDArray[np.float32]:
-        """A custom estimator's input: `features`, divided by 255 for unit-scale images."""
-        if self.cfg.kind == "text" or self.cfg.input_scale == "raw":
-            return self.features(x)
-
-        def make(data: Any) -> npt.NDArray[np.float32]:
-            out: npt.NDArray[np.float32] = self.features(data) * np.float32(1 / 255)
-            return out
-
-        out: npt.NDArray[np.float32] = self._cached(x, "features_unit", make)
-        return out
-
-    def features(self, x: Any) -> npt.NDArray[np.float32]:
-        def make(data: Any) -> npt.NDArray[np.float32]:
-            if self.cfg.kind == "text":
-                data = self.codes(data)
-            return np.asarray(self.baselines.features(data), dtype=np.float32)
-
-        out: npt.NDArray[np.float32] = self._cached(x, "features", make)
-        return out
-
-    # -- one cell ------------------------------------------------------------------------------
-    def fit_predict(self, cell: Cell, prep: Prepared) -> tuple[Scores, int]:
-        """Fit ``cell.model`` on ``prep``'s training set and measure it; also returns n_fit."""
-        cm = self.custom.get(cell.model)
-        if cm is None:
-            return self._fit_predict(cell, prep)
-        try:
-            return self._fit_predict(cell, prep)
-        except (ModelFactoryError, KeyboardInterrupt):
-            raise
-        except BaseException as e:  # the user's model failed (or exited): say so, with the cell
+    def predict_b(x: Any) -> IntArray:
+        out = np.asarray(est.predict(x))
+        n = len(inputs.y_test)
+        if cm is not None and (out.shape != (n,) or not np.isin(out, np.arange(k)).all()):
             raise ModelFactoryError(
-                f"the model from {cm.name} failed in seed {cell.seed}, signal {cell.signal}: "
-                f"{type(e).__name__}: {e}"
-            ) from e
+                f"the estimator from {cm.name} predicted {out.dtype} {out.shape} for {n} "
+                f"samples; expected ({n},) class labels in 0..{k - 1}"
+            )
+        return out.astype(np.int64)
 
-    def _fit_predict(self, cell: Cell, prep: Prepared) -> tuple[Scores, int]:
-        k = self.bundle.num_classes
-        cm = self.custom.get(cell.model)
-        if self.is_torch(cell.model):
-            tc = self.train_config(cell.seed)
-            torch.manual_seed(cell.seed)  # model init; fit seeds its own shuffling
-            if cm is not None:
-                net = self.build_custom(cm, cell.seed)
-            else:
-                net = self.models.build_model(cell.model, self.input_shape, k)
-            x = self.torch_input(prep.x_train)
-            y = torch.from_numpy(prep.y_train).to(self.device)
-            net = self.train.fit(net, x, y, tc)
-
-            def predict(data: Any) -> IntArray:
-                out = self.train.predict(net, self.torch_input(data), tc)
-                return np.asarray(out, dtype=np.int64)
-
-            return measure(predict, prep, _NonFinite(net)), len(prep.y_train)
-        idx = np.asarray(
-            self.baselines.fit_subset(len(prep.y_train), self.cfg.fit_fraction, cell.seed)
-        )
-        if cm is not None:
-            est = self.build_custom(cm, cell.seed)
-            feats = self.scaled_features
-        else:
-            est = self.baselines.build_baseline(cell.model, seed=cell.seed)
-            feats = self.features
-        est.fit(feats(prep.x_train)[idx], prep.y_train[idx])
-
-        def predict_b(data: Any) -> IntArray:
-            out = np.asarray(est.predict(feats(data)))
-            n = len(prep.y_test)
-            if cm is not None and (out.shape != (n,) or not np.isin(out, np.arange(k)).all()):
-                raise ModelFactoryError(
-                    f"the estimator from {cm.name} predicted {out.dtype} {out.shape} for {n} "
-                    f"samples; expected ({n},) class labels in 0..{k - 1}"
-                )
-            return out.astype(np.int64)
-
-        return measure(predict_b, prep), len(idx)
+    return Fitted(predict_b, lambda: 0, len(idx))
 
 
+@contextlib.contextmanager
+def _blame(spec: ModelSpec, cell: Cell) -> Iterator[None]:
+    """A custom model's failure in the block, raised as a
+    [`ModelFactoryError`][signalinject.benchmarks.runner.ModelFactoryError] that names the cell."""
+    if spec.custom is None:
+        yield
+        return
+    try:
+        yield
+    except (ModelFactoryError, KeyboardInterrupt):
+        raise
+    except BaseException as e:  # the user's model failed (or exited): say so, with the cell
+        raise ModelFactoryError(
+            f"the model from {spec.custom.name} failed in seed {cell.seed}, signal "
+            f"{cell.signal}: {type(e).__name__}: {e}"
+        ) from e
+
+
+def record(
+    data: Loaded,
+    cell: Cell,
+    key: Mapping[str, Any],
+    prep: Prepared,
+    scores: Scores,
+    n_fit: int,
+    clean: Mapping[str, Any] | None,
+    *,
+    seconds: float,
+    notes: list[str],
+) -> dict[str, Any]:
+    """Stage 6: the result line of ``cell``, its fields in
+    `RECORD_FIELDS`' order.
+
+    Args:
+        data: the run's data.
+        cell: the cell.
+        key: its [`cell_key`][signalinject.benchmarks.runner.cell_key].
+        prep: its injected data (for the decode accuracy).
+        scores: what [`measure`][signalinject.benchmarks.runner.measure] found.
+        n_fit: the number of training samples the model was fitted on.
+        clean: the result line of the clean cell of the same seed and model (None for a clean
+            cell itself): the reference of ``gain``.
+        seconds: how long fit and measure took.
+        notes: the warnings they raised, as ``"Category: message"``.
+    """
+    from signalinject import __version__
+
+    cfg, sig = data.cfg, SIGNALS[cell.signal]
+    if clean is None:
+        clean_acc, clean_nonfinite = scores.accuracy, scores.nonfinite
+    else:
+        clean_acc = float(clean["accuracy"])
+        clean_nonfinite = int(clean.get("nonfinite_outputs", 0))
+    strength = sig.default_strength if cfg.strength is None else cfg.strength
+    values: dict[str, Any] = {
+        "cell_id": cell_id(key),
+        "suite": cfg.suite,
+        "dataset": cfg.dataset,
+        "signal": cell.signal,
+        "model": cell.model,
+        "seed": cell.seed,
+        "accuracy": scores.accuracy,
+        "clean_accuracy": clean_acc,
+        "gain": scores.accuracy - clean_acc,
+        "decode_accuracy": prep.decode_accuracy,
+        "reliance": scores.reliance,
+        "reliance_true_accuracy": scores.reliance_true_accuracy,
+        **_measures(scores, clean_acc, clean_nonfinite, data.y_test),
+        "injector": key["injector"],
+        "train": key.get("train"),
+        "input_scale": key.get("input_scale"),
+        "text_length": key.get("text_length"),
+        "fit_fraction": key.get("fit_fraction"),
+        "blank": cfg.blank,
+        "strength": strength if sig.strength else None,
+        "model_identity": key.get("model_identity"),
+        "num_classes": data.num_classes,
+        "n_train": len(data.y_train),
+        "n_fit": n_fit,
+        "n_test": len(data.y_test),
+        "limit": cfg.limit,
+        "data_description": data.bundle.description,
+        "data_fingerprint": data.fingerprint,
+        "device": str(data.device),
+        "version": __version__,
+        "seconds": round(seconds, 3),
+        "warnings": notes,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return {name: values[name] for name in RECORD_FIELDS}
+
+
+# -- the run ---------------------------------------------------------------------------------------
 def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]:
     """Run every cell of ``cfg`` (of ``share``) not already in a results file of ``cfg.out``.
 
@@ -1230,59 +1147,24 @@ def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]
     if not share.write:
         make_dir(out)
         return _run(cfg, out / share.results_name, share)
-    with _exclusive(out, share.lock_name):
+    with exclusive(out, share.lock_name):
         return _run(cfg, out / share.results_name, share)
 
 
-class ResultsLockedError(RuntimeError):
-    """Another run holds the output directory (two writers would compute cells twice)."""
-
-
-@contextlib.contextmanager
-def _exclusive(out: Path, name: str = LOCK_FILE) -> Iterator[None]:
-    """Create ``out`` and hold an advisory lock on ``out/<name>`` (POSIX ``flock``) for the block.
-
-    The kernel drops the lock when the process dies, so a killed run never leaves it behind.
-    The lock file is opened without following a symlink and never truncated. Where ``fcntl``
-    does not exist (Windows) the block runs unlocked.
-    """
-    make_dir(out)
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - Windows
-        yield
-        return
-    fd = open_nofollow(out / name, os.O_WRONLY | os.O_CREAT)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ResultsLockedError(
-                f"another signalinject run is writing to {out}; wait for it to finish or "
-                f"choose another output directory"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
 def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
-    from signalinject import __version__
-
     for p in (path, corrupt_path(path)):  # refused now, not after the first cell
         refuse_symlink(p)
     done, bad = load_records(path)
     if bad and share.write:
         repair_records(path, done, bad)
     done = merge_results(path.parent)  # done in any process's file is done
-    r = _Runner(cfg)
+    data = load(cfg)  # stage 1
     if share.write:  # a results file that cannot be written fails now, before training
         append_bytes(path, b"")
     groups = {
-        (s, m): _cell_id(r.key(Cell(s, "clean", m), None)) for s in cfg.seeds for m in cfg.models
+        (s, m): cell_id(cell_key(data, Cell(s, "clean", m), None))
+        for s in cfg.seeds
+        for m in cfg.models
     }
     mine = share.select(groups)
     grid = [c for c in cell_grid(cfg) if (c.seed, c.model) in mine]
@@ -1294,21 +1176,20 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
             for signal in cfg.signals:
                 inj = make_injector(
                     signal,
-                    r.bundle.num_classes,
+                    data.num_classes,
                     seed,
                     kind=cfg.kind,
-                    quantizer=r.inj_quantizer,
+                    quantizer=data.inj_quantizer,
                     strength=cfg.strength,
                 )
-                sig = SIGNALS[signal]
-                strength = sig.default_strength if cfg.strength is None else cfg.strength
-                prep: Prepared | None = None  # prepared on the first cell that needs it
+                prep: Prepared | None = None  # injected on the first cell that needs it
+                inputs: dict[InputForm, Prepared] = {}  # per input form, shared by its models
                 for model in cfg.models:
                     if (seed, model) not in mine:
                         continue
                     cell = Cell(seed, signal, model)
-                    key = r.key(cell, inj)
-                    cid = _cell_id(key)
+                    key = cell_key(data, cell, inj)
+                    cid = cell_id(key)
                     if cid in done:
                         rows.append(done[cid])
                         n_done += 1
@@ -1316,63 +1197,29 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
                         continue
                     bar.set_description(f"seed {seed} {signal} {model}")
                     if prep is None:
-                        r.forget()
-                        seen = r.codes if cfg.kind == "text" else None
-                        prep = prepare(
-                            inj, r.bundle.x_train, r.y_train, r.bundle.x_test, r.y_test, seen=seen
-                        )
+                        prep = inject(data, inj)  # stage 2
+                    spec = data.models[model]
+                    if spec.form not in inputs:
+                        inputs[spec.form] = model_inputs(data, prep, spec.form)  # stage 3
                     t0 = time.perf_counter()
                     # a fit's warnings (e.g. a solver that did not converge) are part of its
                     # result: recorded in the line and logged, never raised, never lost
-                    with warnings.catch_warnings(record=True) as caught:
+                    with warnings.catch_warnings(record=True) as caught, _blame(spec, cell):
                         warnings.simplefilter("always")
-                        scores, n_fit = r.fit_predict(cell, prep)
+                        fitted = fit(data, cell, inputs[spec.form])  # stage 4
+                        scores = measure(fitted.predict, inputs[spec.form], fitted.nonfinite)
                     seconds = time.perf_counter() - t0
                     notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
                     for note in notes:
                         logger.warning("seed %d %s %s: %s", seed, signal, model, note)
-                    acc = scores.accuracy
-                    if signal == "clean":
-                        clean_acc, clean_nonfinite = acc, scores.nonfinite
-                    else:  # the clean cell of this (seed, model) ran (or was loaded) just before
-                        clean_rec = done[_cell_id(r.key(Cell(seed, "clean", model), None))]
-                        clean_acc = float(clean_rec["accuracy"])
-                        clean_nonfinite = int(clean_rec.get("nonfinite_outputs", 0))
-                    rec: dict[str, Any] = {
-                        "cell_id": cid,
-                        "suite": cfg.suite,
-                        "dataset": cfg.dataset,
-                        "signal": signal,
-                        "model": model,
-                        "seed": seed,
-                        "accuracy": acc,
-                        "clean_accuracy": clean_acc,
-                        "gain": acc - clean_acc,
-                        "decode_accuracy": prep.decode_accuracy,
-                        "reliance": scores.reliance,
-                        "reliance_true_accuracy": scores.reliance_true_accuracy,
-                        **_measures(scores, clean_acc, clean_nonfinite, r.y_test),
-                        "injector": key["injector"],
-                        "train": key.get("train"),
-                        "input_scale": key.get("input_scale"),
-                        "text_length": key.get("text_length"),
-                        "fit_fraction": key.get("fit_fraction"),
-                        "blank": cfg.blank,
-                        "strength": strength if sig.strength else None,
-                        "model_identity": key.get("model_identity"),
-                        "num_classes": r.bundle.num_classes,
-                        "n_train": len(r.y_train),
-                        "n_fit": n_fit,
-                        "n_test": len(r.y_test),
-                        "limit": cfg.limit,
-                        "data_description": r.bundle.description,
-                        "data_fingerprint": r.fingerprint,
-                        "device": str(r.device),
-                        "version": __version__,
-                        "seconds": round(seconds, 3),
-                        "warnings": notes,
-                        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    }
+                    # the clean cell of this (seed, model) ran (or was loaded) just before
+                    clean = None
+                    if signal != "clean":
+                        clean = done[cell_id(cell_key(data, Cell(seed, "clean", model), None))]
+                    rec = record(
+                        data, cell, key, prep, scores, fitted.n_fit, clean,
+                        seconds=seconds, notes=notes,
+                    )  # fmt: skip
                     if share.write:
                         append_record(path, rec)
                     done[cid] = rec

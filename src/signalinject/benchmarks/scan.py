@@ -73,20 +73,20 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.report import MODEL_NAMES, Stat, model_fits, summarize, verdicts
 from signalinject.benchmarks.runner import (
-    SUITES,
     BenchConfig,
     CustomModel,
     ModelFactoryError,
     run,
     suite_for,
 )
+from signalinject.benchmarks.settings import RunSettings, WithSettings, flat_config
 from signalinject.benchmarks.signals import SIGNALS
 from signalinject.benchmarks.stats import IGNORES, READS, normalized_reliance, verdict
 
@@ -316,50 +316,34 @@ def custom_model(
 
 # -- the scan ------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
-class ScanConfig:
+class ScanConfig(WithSettings):
     """What a scan runs.
 
     Args:
         models: ``MODULE:FACTORY`` strings, built-in model names, or
             [`CustomModel`][signalinject.benchmarks.scan.CustomModel]s.
-        dataset: a dataset of
-            [`signalinject.benchmarks.datasets`][signalinject.benchmarks.datasets]; its kind (image
-            or text) selects the signals.
-        signals: the signals to scan (``clean`` always runs); None: every signal of the kind.
-        epochs: torch training epochs; None: the suite's (images 5, text 10).
-        batch_size: torch batch size; None: the suite's (64).
-        lr: AdamW's peak learning rate for torch models (cosine decay to 0).
-        seeds: one run per seed; numbers are the mean (± std) over seeds.
-        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
-        input_scale: image input of the models, ``"unit"`` (0..1) or ``"raw"`` (0..255).
+        signals: the signals to scan (``clean`` always runs); None: every signal of the data's
+            kind (the data set's kind, image or text, selects them).
         text_length: characters per text after quantization (None: the dataset's default).
         fit_fraction: fraction of the training set an estimator fits on (1.0: all of it, as
             the torch models; the paper's baselines used 0.25).
         shutdown: also run the information shut-down control (blank data).
-        limit: at most this many training and test samples (quick runs).
-        data_dir: where real datasets are.
-        download: whether to fetch CIFAR-10 when it is missing.
-        out: output directory (``results.jsonl`` of the runner, ``scan.*``).
-        progress: progress bars on stderr.
+        settings: what every run shares
+            ([`RunSettings`][signalinject.benchmarks.settings.RunSettings]): the data set (default
+            ``"digits"``), seeds (numbers are the mean ± std over them), training, limit,
+            the output directory (default ``signalinject-scan``: the runner's ``results.jsonl``,
+            ``scan.*``), progress.
     """
 
     models: tuple[str | CustomModel, ...]
-    dataset: str = "digits"
     signals: tuple[str, ...] | None = None
-    epochs: int | None = None
-    batch_size: int | None = None
-    lr: float = 1e-3
-    seeds: tuple[int, ...] = (0,)
-    device: str = "auto"
-    input_scale: Literal["unit", "raw"] = "unit"
     text_length: int | None = None
     fit_fraction: float = 1.0
     shutdown: bool = True
-    limit: int | None = None
-    data_dir: str | None = None
-    download: bool = False
-    out: str = "signalinject-scan"
-    progress: bool = True
+    settings: RunSettings = dataclasses.field(default_factory=RunSettings)
+
+    DEFAULT_DATASET: ClassVar[str] = "digits"
+    DEFAULT_OUT: ClassVar[str] = "signalinject-scan"
 
     def __post_init__(self) -> None:
         if isinstance(self.models, (str, CustomModel)) or not isinstance(self.models, Iterable):
@@ -367,6 +351,7 @@ class ScanConfig:
         object.__setattr__(self, "models", tuple(self.models))
         if not self.models:
             raise ValueError("models must name at least one model to scan, got none")
+        self._check_settings()
         suite_for(self.dataset)  # an unknown dataset fails here
 
     def bench_config(self, *, blank: bool = False) -> BenchConfig:
@@ -389,29 +374,17 @@ class ScanConfig:
                 cm = load_factory(m)
                 custom.append(cm)
                 names.append(cm.name)
-        suite = SUITES[suite_for(self.dataset)]
         options: dict[str, Any] = {
-            "dataset": self.dataset,
+            **self.bench_options(),
             "models": tuple(names),
             "custom_models": tuple(custom),
-            "epochs": self.epochs or suite.epochs,
-            "batch_size": self.batch_size or suite.batch_size,
-            "lr": self.lr,
-            "seeds": self.seeds,
-            "device": self.device,
-            "input_scale": self.input_scale,
             "text_length": self.text_length,
             "fit_fraction": self.fit_fraction,
-            "limit": self.limit,
-            "data_dir": self.data_dir,
-            "download": self.download,
-            "out": self.out,
-            "progress": self.progress,
             "blank": blank,
         }
         if self.signals is not None:
             options["signals"] = self.signals
-        return BenchConfig.for_suite(suite.name, **options)
+        return BenchConfig.for_suite(suite_for(self.dataset), **options)
 
 
 def scan(cfg: ScanConfig) -> list[dict[str, Any]]:
@@ -767,7 +740,8 @@ def write_scan_report(
 
 
 def config_summary(cfg: ScanConfig) -> dict[str, Any]:
-    """``cfg`` as plain JSON values (custom models by name), for ``scan.json``."""
-    d = dataclasses.asdict(cfg)
+    """``cfg`` as plain JSON values (custom models by name), for ``scan.json``: see
+    [`flat_config`][signalinject.benchmarks.settings.flat_config]."""
+    d = flat_config(cfg)
     d["models"] = [m.name if isinstance(m, CustomModel) else m for m in cfg.models]
     return d

@@ -33,12 +33,13 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar
 
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.grid import Share
 from signalinject.benchmarks.report import MODEL_NAMES, Stat, model_color, summarize, verdicts
 from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
+from signalinject.benchmarks.settings import RunSettings, WithSettings
 from signalinject.benchmarks.signals import (
     SIGNALS,
     STRENGTH_SIGNALS,
@@ -72,37 +73,32 @@ Row = Mapping[str, Any]
 
 
 @dataclasses.dataclass(frozen=True)
-class SweepConfig:
-    """What a sweep runs (the benchmark's settings plus the strengths).
+class SweepConfig(WithSettings):
+    """What a sweep runs (the strengths, and the benchmark's settings).
 
     Args:
         strengths: code strengths in 0..255 image units (each signal also runs at the paper's).
         signals: signals to sweep; those without a strength are skipped with a note.
-        models: as [`BenchConfig`][signalinject.benchmarks.runner.BenchConfig], as are ``epochs``,
-            ``batch_size``, ``seeds``, ``device``, ``input_scale``, ``limit``, ``data_dir``,
-            ``download`` and ``progress``.
-        dataset: an image dataset.
+        models: as [`BenchConfig`][signalinject.benchmarks.runner.BenchConfig].
         blank: sweep on blank images (the shut-down control) instead of the data.
-        out: output directory (``results.jsonl``, ``sweep.*``, one PNG per signal).
+        settings: what every run shares
+            ([`RunSettings`][signalinject.benchmarks.settings.RunSettings]): an image data set
+            (default: the image suite's), seeds, training, limit, the output directory (default
+            ``signalinject-bench/sweep``: ``results.jsonl``, ``sweep.*``, one PNG per signal),
+            progress.
     """
 
     strengths: tuple[float, ...] = DEFAULT_STRENGTHS
     signals: tuple[str, ...] = SWEEP_SIGNALS
     models: tuple[str, ...] = ("convnet", "decision_tree")
-    dataset: str = SUITES["images"].dataset
-    epochs: int = SUITES["images"].epochs
-    batch_size: int = SUITES["images"].batch_size
-    seeds: tuple[int, ...] = (0,)
-    device: str = "auto"
-    input_scale: Literal["unit", "raw"] = "unit"
     blank: bool = False
-    limit: int | None = None
-    data_dir: str | None = None
-    download: bool = False
-    out: str = "signalinject-bench/sweep"
-    progress: bool = True
+    settings: RunSettings = dataclasses.field(default_factory=RunSettings)
+
+    DEFAULT_DATASET: ClassVar[str] = SUITES["images"].dataset
+    DEFAULT_OUT: ClassVar[str] = "signalinject-bench/sweep"
 
     def __post_init__(self) -> None:
+        self._check_settings()
         if suite_for(self.dataset) != "images":
             raise ValueError(
                 f"the sweep runs image signals; dataset {self.dataset!r} holds text (text "
@@ -159,7 +155,9 @@ def sweep(cfg: SweepConfig, *, share: Share | None = None) -> list[dict[str, Any
     for sig in cfg.signals:
         if not sweepable(sig):
             logger.warning("signal %s has no strength: skipped", sig)
-    bundle = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download, limit=1)
+    bundle = load_dataset(
+        cfg.dataset, data_dir=cfg.settings.data_dir, download=cfg.settings.download, limit=1
+    )
     runs, skipped = plan(cfg, bundle.num_classes)
     for sig, s in skipped:
         logger.warning(
@@ -169,20 +167,10 @@ def sweep(cfg: SweepConfig, *, share: Share | None = None) -> list[dict[str, Any
     for strength, signals in runs:
         bench = BenchConfig.for_suite(
             "images",
-            dataset=cfg.dataset,
+            **cfg.bench_options(),
             signals=signals,
             models=cfg.models,
-            epochs=cfg.epochs,
-            batch_size=cfg.batch_size,
-            seeds=cfg.seeds,
-            device=cfg.device,
-            input_scale=cfg.input_scale,
             blank=cfg.blank,
-            limit=cfg.limit,
-            data_dir=cfg.data_dir,
-            download=cfg.download,
-            out=cfg.out,
-            progress=cfg.progress,
             strength=strength,
         )
         for r in run(bench, share=share):

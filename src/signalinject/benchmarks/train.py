@@ -16,7 +16,7 @@
 - ``batch_transform(xb, yb, idx)``, if given, turns every gathered batch into what the model
   sees, on the training device: the data can stay resident as uint8 (4x less memory than
   float32) and be injected and converted batch by batch on the GPU
-  ([`image_injection_transform`][signalinject.benchmarks.trainspeed.image_injection_transform]
+  ([`image_injection_transform`][signalinject.benchmarks.perf.trainspeed.image_injection_transform]
   builds such a transform from an injector).
 
 Examples:

@@ -24,8 +24,8 @@ the Zhang et al. (2015) quantizer gives them, length 1014: random codes 1..69 up
 length, then zero padding. IBM ART's ``add_single_bd`` and ``add_pattern_bd``
 (label-independent triggers), and ``add_single_bd`` used per class (one call on ``x[y == k]``
 with pixel value ``k``: a label-revealing pixel), are timed on the same NumPy batch when ``art`` is
-importable. [`check_targets`][signalinject.benchmarks.throughput.check_targets] states the issue's
-targets and whether each was met; the numbers measured on the project's 2-core CPU are in
+importable. [`check_targets`][signalinject.benchmarks.perf.throughput.check_targets] states the
+issue's targets and whether each was met; the numbers measured on the project's 2-core CPU are in
 ``docs/performance.md``.
 
 Examples:
@@ -188,8 +188,8 @@ class ThroughputConfig:
         loop_samples: samples in the per-sample loop measurement (the first of the batch).
         loop_repeats: timed runs of that loop.
         reference_size: the N at which
-            [`check_targets`][signalinject.benchmarks.throughput.check_targets] judges the image
-            targets.
+            [`check_targets`][signalinject.benchmarks.perf.throughput.check_targets] judges the
+            image targets.
         memory: measure the peak extra memory.
         art: time IBM ART's triggers when ``art`` is importable.
         seed: seed of the data and of the injectors.
@@ -400,8 +400,8 @@ def _labels(backend: str, device: torch.device | None, n: int, k: int, seed: int
 
 
 def _texts(backend: str, device: torch.device | None, n: int, length: int, seed: int) -> Any:
-    """Quantized texts as [`CharQuantizer`][signalinject.text.CharQuantizer] gives them: int64 codes
-    1..69 up to a used length uniform in [1, length], then the zero padding."""
+    """Quantized texts as [`CharQuantizer`][signalinject.quantizer.CharQuantizer] gives them:
+    int64 codes 1..69 up to a used length uniform in [1, length], then the zero padding."""
     rng = np.random.default_rng(seed + 2)
     x = rng.integers(1, 70, (n, length), dtype=np.int64)
     used = rng.integers(1, length + 1, (n, 1))
@@ -978,8 +978,8 @@ def to_markdown(rows: Sequence[Mapping[str, Any]], reference_size: int | None = 
     """Markdown: the ratios at ``reference_size``, every row, the targets, the skipped/failed.
 
     The targets table lists how many judged rows missed each target and the worst of them;
-    [`check_targets`][signalinject.benchmarks.throughput.check_targets] (and the JSON) has every
-    failure.
+    [`check_targets`][signalinject.benchmarks.perf.throughput.check_targets] (and the JSON) has
+    every failure.
     """
     ok = [r for r in rows if r.get("status") == "ok"]
     ref = reference_size if any(r["n"] == reference_size for r in ok) else None
@@ -1034,7 +1034,7 @@ def to_json(
     machine: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything of a run: config, machine (default:
-    [`machine_info`][signalinject.benchmarks.throughput.machine_info] now), rows and
+    [`machine_info`][signalinject.benchmarks.perf.throughput.machine_info] now), rows and
     targets, JSON-serializable."""
     return {
         "benchmark": "throughput",
@@ -1144,7 +1144,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers: Any) -> None:
     """Register ``throughput`` on an ``add_subparsers()`` object; it dispatches to
-    [`main`][signalinject.benchmarks.throughput.main].
+    [`main`][signalinject.benchmarks.perf.throughput.main].
 
     Examples:
         >>> root = argparse.ArgumentParser(prog="signalinject bench")
@@ -1162,7 +1162,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> ThroughputConfig:
-    """The [`ThroughputConfig`][signalinject.benchmarks.throughput.ThroughputConfig] the parsed
+    """The [`ThroughputConfig`][signalinject.benchmarks.perf.throughput.ThroughputConfig] the parsed
     options describe."""
     fields: dict[str, Any] = {
         "dtypes": args.dtypes,
@@ -1209,7 +1209,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _standalone(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m signalinject.benchmarks.throughput",
+        prog="python -m signalinject.benchmarks.perf.throughput",
         description=(__doc__ or "").split("\n\n")[0],
     )
     add_arguments(parser)

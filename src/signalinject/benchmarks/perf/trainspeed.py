@@ -25,7 +25,7 @@ dtype and device). The text injectors draw their parameters once for the whole d
 depend on ``(seed, index, label)`` only) and each batch gathers its rows and applies them: no
 per-sample hash at every step.
 
-Run ``python -m signalinject.benchmarks.trainspeed --help``; the numbers measured on the
+Run ``python -m signalinject.benchmarks.perf.trainspeed --help``; the numbers measured on the
 project's machines are in ``docs/performance.md``.
 
 Examples:
@@ -51,7 +51,7 @@ import torch
 
 from signalinject.benchmarks._files import atomic_write, make_dir
 from signalinject.benchmarks.models import CharCNN, PaperConvNet
-from signalinject.benchmarks.throughput import _csv, _torch_threads, machine_info
+from signalinject.benchmarks.perf.throughput import _csv, _torch_threads, machine_info
 from signalinject.benchmarks.train import (
     BatchTransform,
     TrainConfig,
@@ -403,7 +403,7 @@ def _time_transform(
 
 def check_target(rows: Sequence[Mapping[str, Any]], cfg: TrainSpeedConfig) -> dict[str, Any]:
     """The issue's target for a run of ``cfg`` (see
-    [`judge_target`][signalinject.benchmarks.trainspeed.judge_target])."""
+    [`judge_target`][signalinject.benchmarks.perf.trainspeed.judge_target])."""
     cfg = cfg.resolved()
     assert cfg.batch_size is not None
     return judge_target(rows, torch.device(cfg.device).type, cfg.batch_size)
@@ -516,8 +516,8 @@ def _fmt(v: Any, spec: str) -> str:
 
 
 def to_markdown(doc: Mapping[str, Any]) -> str:
-    """A report of [`to_json`][signalinject.benchmarks.trainspeed.to_json]'s document: the machine
-    and config, one row per case, the
+    """A report of [`to_json`][signalinject.benchmarks.perf.trainspeed.to_json]'s document: the
+    machine and config, one row per case, the
     target's verdict."""
     cfg, m = doc["config"], doc["machine"]
     lines = [
@@ -608,7 +608,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers: Any) -> None:
     """Register ``trainspeed`` on an ``add_subparsers()`` object; it dispatches to
-    [`run_args`][signalinject.benchmarks.trainspeed.run_args].
+    [`run_args`][signalinject.benchmarks.perf.trainspeed.run_args].
 
     Examples:
         >>> root = argparse.ArgumentParser(prog="signalinject bench")
@@ -626,7 +626,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainSpeedConfig:
-    """The [`TrainSpeedConfig`][signalinject.benchmarks.trainspeed.TrainSpeedConfig] the parsed
+    """The [`TrainSpeedConfig`][signalinject.benchmarks.perf.trainspeed.TrainSpeedConfig] the parsed
     options describe."""
     return TrainSpeedConfig(
         device=args.device,
@@ -662,9 +662,9 @@ def run_args(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m signalinject.benchmarks.trainspeed [options]``: 0, or 2 for bad options."""
+    """``python -m signalinject.benchmarks.perf.trainspeed [options]``: 0, or 2 for bad options."""
     parser = argparse.ArgumentParser(
-        prog="python -m signalinject.benchmarks.trainspeed",
+        prog="python -m signalinject.benchmarks.perf.trainspeed",
         description=(__doc__ or "").split("\n\n")[0],
     )
     add_arguments(parser)

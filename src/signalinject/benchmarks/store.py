@@ -1,0 +1,368 @@
+"""The results store: one JSON line per finished cell, and the schema every line follows.
+
+A benchmark's results live in ``<out>/results.jsonl`` (a process of a grid in shares writes
+``results.<I>of<N>.jsonl``, see [`signalinject.benchmarks.grid`][signalinject.benchmarks.grid]).
+[`append_record`][signalinject.benchmarks.store.append_record] appends one complete line with a
+single write and an fsync, so a run killed at any moment loses at most the cell in flight;
+[`load_records`][signalinject.benchmarks.store.load_records] reads the finished cells back and
+[`repair_records`][signalinject.benchmarks.store.repair_records] moves corrupt, truncated,
+duplicated lines, and lines that break the schema, to ``results.corrupt.jsonl``;
+[`exclusive`][signalinject.benchmarks.store.exclusive] holds an advisory lock on the output
+directory while a run writes. No file is written through a symlink (see
+`signalinject.benchmarks._files`).
+
+`RECORD_FIELDS` is the one declaration of a line's fields: their order (the order a line is
+written in), what each may hold, which are required, and which are columns of ``results.csv``
+(`CSV_FIELDS`). The store validates against it, the report and the scan read it.
+
+Examples:
+    >>> record_problem({"cell_id": "ab"})
+    "the field 'dataset' is missing"
+    >>> CSV_FIELDS[:4], CSV_FIELDS[-2:]
+    (('dataset', 'signal', 'model', 'seed'), ('cell_id', 'injector'))
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from signalinject.benchmarks._files import append_bytes, atomic_write, make_dir, open_nofollow
+
+__all__ = [
+    "CORRUPT_FILE",
+    "CSV_FIELDS",
+    "LOCK_FILE",
+    "MEASURE_FIELDS",
+    "RECORD_FIELDS",
+    "REQUIRED_FIELDS",
+    "RESULTS_FILE",
+    "FieldSpec",
+    "ResultsLockedError",
+    "append_record",
+    "cell_id",
+    "corrupt_path",
+    "exclusive",
+    "load_records",
+    "record_problem",
+    "repair_records",
+]
+
+logger = logging.getLogger("signalinject.benchmarks")
+
+RESULTS_FILE = "results.jsonl"
+CORRUPT_FILE = "results.corrupt.jsonl"
+LOCK_FILE = ".lock"
+
+
+# -- the schema of a result line ----------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class FieldSpec:
+    """What one field of a result line may hold.
+
+    Attributes:
+        check: ``check(value) -> bool``, True for an acceptable value (type and range).
+        expected: what ``check`` accepts, in words (for the message of a refused line).
+        required: a line without the field is refused (older optional fields are checked only
+            when present, so lines of earlier versions stay readable).
+        column: the field's column in ``results.csv`` (0-based), None if it is not one.
+    """
+
+    check: Callable[[Any], bool]
+    expected: str
+    required: bool = False
+    column: int | None = None
+
+
+def _number(low: float = -math.inf, high: float = math.inf) -> Callable[[Any], bool]:
+    """A finite int or float (not a bool) in ``[low, high]``."""
+
+    def check(v: Any) -> bool:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        return ok and low <= v <= high
+
+    return check
+
+
+def _integer(low: int, high: int | None = None) -> Callable[[Any], bool]:
+    """An int (not a bool) in ``[low, high]``."""
+
+    def check(v: Any) -> bool:
+        ok = isinstance(v, int) and not isinstance(v, bool)
+        return ok and low <= v and (high is None or v <= high)
+
+    return check
+
+
+def _optional(check: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """``check``, or None."""
+    return lambda v: v is None or check(v)
+
+
+def _text(v: Any) -> bool:
+    return isinstance(v, str) and bool(v)
+
+
+def _texts(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(t, str) for t in v)
+
+
+def _mapping(v: Any) -> bool:
+    return isinstance(v, dict)
+
+
+_UNIT = _number(0.0, 1.0)
+_SOME_UNIT = _optional(_UNIT)
+
+_TEXT = "a non-empty string"
+_FRACTION = "a number in 0..1"
+_SOME_FRACTION = "null or a number in 0..1"
+
+#: Every field a result line may have, in the order a line is written, and what it may hold: the
+#: one place the line's schema is declared. `load_records` sets aside a line that breaks it (a
+#: missing required field, a wrong type, a value out of range, NaN) and its cell is recomputed;
+#: `append_record` refuses to write such a line. Fields not named here are kept unchecked.
+RECORD_FIELDS: dict[str, FieldSpec] = {
+    "cell_id": FieldSpec(_text, _TEXT, required=True, column=31),
+    "suite": FieldSpec(_text, _TEXT),
+    "dataset": FieldSpec(_text, _TEXT, required=True, column=0),
+    "signal": FieldSpec(_text, _TEXT, required=True, column=1),
+    "model": FieldSpec(_text, _TEXT, required=True, column=2),
+    "seed": FieldSpec(_integer(0, 2**32 - 1), "an integer in 0..2**32-1", required=True, column=3),
+    "accuracy": FieldSpec(_UNIT, _FRACTION, required=True, column=4),
+    "clean_accuracy": FieldSpec(_UNIT, _FRACTION, required=True, column=7),
+    "gain": FieldSpec(_number(-1.0, 1.0), "a number in -1..1", required=True, column=8),
+    "decode_accuracy": FieldSpec(_SOME_UNIT, _SOME_FRACTION, required=True, column=9),
+    "reliance": FieldSpec(_SOME_UNIT, _SOME_FRACTION, required=True, column=10),
+    "reliance_true_accuracy": FieldSpec(_SOME_UNIT, _SOME_FRACTION, required=True, column=13),
+    # What the verdicts need (optional: lines written before them lack them, and the reports
+    # then fall back: no "did not learn" test without majority_rate, finite outputs assumed).
+    "majority_rate": FieldSpec(_UNIT, _FRACTION, column=14),  # the test set's most frequent class
+    "clean_p_value": FieldSpec(_UNIT, _FRACTION, column=15),  # one-sided binomial p vs majority
+    "accuracy_low": FieldSpec(_UNIT, _FRACTION, column=5),  # 95% Wilson interval at n_test
+    "accuracy_high": FieldSpec(_UNIT, _FRACTION, column=6),
+    "n_carried": FieldSpec(_optional(_integer(0)), "null or an integer >= 0", column=22),
+    "reliance_low": FieldSpec(_SOME_UNIT, _SOME_FRACTION, column=11),  # Wilson at n_carried
+    "reliance_high": FieldSpec(_SOME_UNIT, _SOME_FRACTION, column=12),
+    "nonfinite_outputs": FieldSpec(_integer(0), "an integer >= 0", column=16),  # NaN/inf outputs
+    "clean_nonfinite_outputs": FieldSpec(_integer(0), "an integer >= 0", column=17),
+    # What produced the cell
+    "injector": FieldSpec(_optional(_mapping), "null or an object", column=32),
+    "train": FieldSpec(_optional(_mapping), "null or an object"),
+    "input_scale": FieldSpec(
+        _optional(lambda v: v in ("unit", "raw")), "null, 'unit' or 'raw'", column=23
+    ),
+    "text_length": FieldSpec(_optional(_integer(1)), "null or an integer >= 1", column=24),
+    "fit_fraction": FieldSpec(_optional(_number(0.0, 1.0)), "null or a number in 0..1", column=25),
+    "blank": FieldSpec(lambda v: isinstance(v, bool), "true or false", column=26),
+    "strength": FieldSpec(_optional(_number(0.0)), "null or a number >= 0", column=27),
+    "model_identity": FieldSpec(_optional(_mapping), "null or an object"),
+    "num_classes": FieldSpec(_integer(2), "an integer >= 2", column=18),
+    "n_train": FieldSpec(_integer(0), "an integer >= 0", column=19),
+    "n_fit": FieldSpec(_integer(0), "an integer >= 0", column=20),
+    "n_test": FieldSpec(_integer(0), "an integer >= 0", column=21),
+    "limit": FieldSpec(_optional(_integer(1)), "null or an integer >= 1"),
+    "data_description": FieldSpec(lambda v: isinstance(v, str), "a string"),
+    "data_fingerprint": FieldSpec(_text, _TEXT),
+    "device": FieldSpec(_text, _TEXT, column=28),
+    "version": FieldSpec(_text, _TEXT, column=30),
+    "seconds": FieldSpec(_number(0.0), "a number >= 0", column=29),
+    "warnings": FieldSpec(_texts, "a list of strings"),
+    "finished_at": FieldSpec(lambda v: isinstance(v, str), "a string"),
+}
+
+#: The fields of `RECORD_FIELDS` that the verdicts need (intervals, the clean test,
+#: non-finite counts), written by every cell of this version: those between ``majority_rate``
+#: and ``clean_nonfinite_outputs``.
+MEASURE_FIELDS: tuple[str, ...] = tuple(RECORD_FIELDS)[
+    list(RECORD_FIELDS).index("majority_rate") : list(RECORD_FIELDS).index("injector")
+]
+
+#: The fields every complete result line has; a line without one of them is set aside.
+REQUIRED_FIELDS: tuple[str, ...] = tuple(k for k, f in RECORD_FIELDS.items() if f.required)
+
+#: The columns of ``results.csv``, in order: the fields of `RECORD_FIELDS` with a ``column``.
+CSV_FIELDS: tuple[str, ...] = tuple(
+    sorted((k for k, f in RECORD_FIELDS.items() if f.column is not None),
+           key=lambda k: RECORD_FIELDS[k].column or 0)
+)  # fmt: skip
+
+
+def record_problem(rec: Any) -> str | None:
+    """What makes ``rec`` an unusable result line (one sentence), or None if it is a good one.
+
+    Examples:
+        >>> record_problem({"cell_id": "ab"})
+        "the field 'dataset' is missing"
+    """
+    if not isinstance(rec, dict):
+        return f"a line must be a JSON object, got {type(rec).__name__}"
+    for name, spec in RECORD_FIELDS.items():
+        if name not in rec:
+            if spec.required:
+                return f"the field {name!r} is missing"
+            continue
+        if not spec.check(rec[name]):
+            value = json.dumps(rec[name], allow_nan=True)
+            value = value if len(value) <= 40 else value[:37] + "..."
+            return f"the field {name!r} is {value}, expected {spec.expected}"
+    return None
+
+
+# -- the results file ---------------------------------------------------------------------------
+def append_record(path: Path, record: Mapping[str, Any]) -> None:
+    """Append ``record`` as one JSON line: a single write of the complete line, then fsync.
+
+    The file is opened with O_APPEND (the line lands at the end even if the file grew) and
+    O_NOFOLLOW (a symlink is refused, its target never written).
+
+    Raises:
+        ValueError: ``record`` breaks
+            `RECORD_FIELDS` (nothing is written).
+        OSError: ``path`` is a symlink, a directory, or cannot be written.
+    """
+    problem = record_problem(dict(record))
+    if problem is not None:
+        raise ValueError(f"refusing to write a result line to {path}: {problem}")
+    data = (json.dumps(record, allow_nan=False, sort_keys=False) + "\n").encode()
+    append_bytes(path, data)
+
+
+_CELL_ID = re.compile(rb'"cell_id"\s*:\s*"([0-9a-f]+)"')
+
+
+def load_records(path: Path) -> tuple[dict[str, dict[str, Any]], list[tuple[int, bytes]]]:
+    """The finished cells in ``path`` and its bad lines.
+
+    Returns:
+        ``(records, bad)``: records by ``cell_id`` (the first line of a cell wins) and
+        ``(line_number, raw_line)`` for every corrupt, truncated, duplicated line or one that
+        breaks `RECORD_FIELDS`. A missing file has
+        no records.
+
+    Raises:
+        OSError: ``path`` is a directory or cannot be read.
+    """
+    if not path.exists():
+        return {}, []
+    records: dict[str, dict[str, Any]] = {}
+    bad: list[tuple[int, bytes]] = []
+    raw = path.read_bytes()
+    lines = raw.split(b"\n")
+    complete = lines[:-1]  # the part after the last newline is a truncated line (or empty)
+    for no, line in enumerate(complete, 1):
+        if not line.strip():
+            continue
+        rec = _parse(line)
+        if rec is None or rec["cell_id"] in records:
+            bad.append((no, line))
+        else:
+            records[rec["cell_id"]] = rec
+    if lines[-1].strip():
+        bad.append((len(lines), lines[-1]))
+    return records, bad
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    """The record on ``line``, or None if it is not valid JSON or breaks the schema."""
+    rec, _ = _parse_why(line)
+    return rec
+
+
+def _parse_why(line: bytes) -> tuple[dict[str, Any] | None, str]:
+    """``(record, "")``, or ``(None, why the line is refused)``."""
+    try:
+        rec = json.loads(line)
+    except ValueError:  # UnicodeDecodeError included
+        return None, "corrupt or truncated line"
+    problem = record_problem(rec)
+    if problem is not None:
+        return None, f"unusable line ({problem})"
+    return rec, ""
+
+
+def corrupt_path(path: Path) -> Path:
+    """Where [`repair_records`][signalinject.benchmarks.store.repair_records] moves ``path``'s bad
+    lines: ``results.corrupt.jsonl`` beside
+    ``results.jsonl``, ``results.0of2.corrupt.jsonl`` beside ``results.0of2.jsonl``."""
+    return path.with_name(path.name.removesuffix(".jsonl") + ".corrupt.jsonl")
+
+
+def repair_records(
+    path: Path, records: Mapping[str, Mapping[str, Any]], bad: list[tuple[int, bytes]]
+) -> None:
+    """Say which lines are bad, move them aside and rewrite ``path`` with the good ones.
+
+    The bad lines are appended to ``results.corrupt.jsonl`` beside ``path``; the rewrite goes
+    through a temporary file and a rename, so a crash leaves either file whole. Neither file is
+    written through a symlink.
+    """
+    quarantine = corrupt_path(path)
+    good_ids = set(records)
+    for no, line in bad:
+        m = _CELL_ID.search(line)
+        cid = m.group(1).decode() if m else None
+        rec, why = _parse_why(line)
+        if rec is not None and cid in good_ids:
+            what = f"duplicate line for cell {cid} (the first one is kept)"
+        else:
+            cell = f"cell {cid}" if cid else "its cell (id unreadable)"
+            what = f"{why}; {cell} will be recomputed"
+        logger.warning("%s:%d: %s; the line is moved to %s", path, no, what, quarantine)
+    append_bytes(quarantine, b"".join(line + b"\n" for _, line in bad))
+    atomic_write(path, "".join(json.dumps(rec, allow_nan=False) + "\n" for rec in records.values()))
+
+
+def cell_id(key: Mapping[str, Any]) -> str:
+    """A cell's id: the first 20 hex digits of the SHA-256 of its identity ``key`` as sorted
+    JSON (see [`run`][signalinject.benchmarks.runner.run] for what the key holds).
+
+    Examples:
+        >>> cell_id({"seed": 0})
+        'de7d7744ccd7722e315c'
+    """
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+
+
+class ResultsLockedError(RuntimeError):
+    """Another run holds the output directory (two writers would compute cells twice)."""
+
+
+@contextlib.contextmanager
+def exclusive(out: Path, name: str = LOCK_FILE) -> Iterator[None]:
+    """Create ``out`` and hold an advisory lock on ``out/<name>`` (POSIX ``flock``) for the block.
+
+    The kernel drops the lock when the process dies, so a killed run never leaves it behind.
+    The lock file is opened without following a symlink and never truncated. Where ``fcntl``
+    does not exist (Windows) the block runs unlocked.
+    """
+    make_dir(out)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    fd = open_nofollow(out / name, os.O_WRONLY | os.O_CREAT)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ResultsLockedError(
+                f"another signalinject run is writing to {out}; wait for it to finish or "
+                f"choose another output directory"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
