@@ -257,6 +257,7 @@ def test_figures_text_is_readable_at_the_docs_width(
     from signalinject.benchmarks.report import plot
     from signalinject.benchmarks.runner import BenchConfig, run
     from signalinject.benchmarks.scan import ScanConfig, plot_scan, scan
+    from signalinject.benchmarks.settings import RunSettings
     from signalinject.benchmarks.sweep import SweepConfig, plot_sweep, sweep
 
     show("all", out=tmp_path / "all.png", contrast=True)
@@ -274,14 +275,20 @@ def test_figures_text_is_readable_at_the_docs_width(
         BenchConfig(models=("decision_tree",), out=str(tmp_path / "b"), **quick, signals=signals)
     )
     plot(rows, tmp_path / "results.png")
-    srows = scan(ScanConfig(models=("decision_tree",), out=str(tmp_path / "s"), **quick))
+    srows = scan(
+        ScanConfig(
+            models=("decision_tree",), settings=RunSettings(out=str(tmp_path / "s"), **quick)
+        )
+    )
     plot_scan(srows, tmp_path / "scan.png")
     wrows = sweep(
         SweepConfig(
-            models=("decision_tree",), signals=("one_pixel",), strengths=(1.0, 4.0),
-            out=str(tmp_path / "w"), **quick,
+            models=("decision_tree",),
+            signals=("one_pixel",),
+            strengths=(1.0, 4.0),
+            settings=RunSettings(out=str(tmp_path / "w"), **quick),
         )
-    )  # fmt: skip
+    )
     plot_sweep(wrows, "one_pixel", tmp_path / "sweep.png")
     assert len(saved_figures) >= 6
     small = []
