@@ -15,6 +15,7 @@ from matplotlib import colormaps
 
 import signalinject as si
 from signalinject.benchmarks import figures as F
+from signalinject.benchmarks import show as S
 from signalinject.benchmarks.datasets import DataBundle, load_dataset
 
 DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
@@ -48,7 +49,7 @@ def check_png(path: Path, *, min_width: int = 500, min_height: int = 250) -> np.
 
 def show_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="signalinject")
-    F.add_show_parser(parser.add_subparsers(dest="command", required=True))
+    S.add_show_parser(parser.add_subparsers(dest="command", required=True))
     return parser
 
 
@@ -345,7 +346,7 @@ def test_help_shows_every_default() -> None:
 def test_run_show_prints_the_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "p.png"
     args = show_parser().parse_args(["show", "pattern_pixels", "--out", str(out), "-n", "2"])
-    assert args.func is F.run_show
+    assert args.func is S.run_show
     assert args.func(args) == 0
     assert capsys.readouterr().out == f"{out}\n"
     check_png(out)
@@ -355,7 +356,7 @@ def test_run_show_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[s
     args = show_parser().parse_args(
         ["show", "one_pixel", "--dataset", "stdlib_docs", "--out", str(tmp_path / "p.png")]
     )
-    assert F.run_show(args) == 2
+    assert S.run_show(args) == 2
     err = capsys.readouterr().err
     assert err.startswith("signalinject show: error: signal 'one_pixel' needs image data")
     args = show_parser().parse_args(
@@ -370,7 +371,7 @@ def test_run_show_reports_errors(tmp_path: Path, capsys: pytest.CaptureFixture[s
             str(tmp_path / "p.png"),
         ]
     )
-    assert F.run_show(args) == 2  # real data missing: the loader's message, no traceback
+    assert S.run_show(args) == 2  # real data missing: the loader's message, no traceback
     assert "signalinject show: error:" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         show_parser().parse_args(["show", "two_pixels"])

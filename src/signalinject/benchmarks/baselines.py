@@ -230,14 +230,14 @@ def build_baseline(name: str, seed: int = 0, **options: Any) -> Any:
     """A fresh, unfitted estimator of `BASELINES`
     (``fit(x, y)`` / ``predict(x)``).
 
-    ======================  ============================================================
-    ``gaussian_nb``         ``GaussianNB()``
-    ``decision_tree``       ``DecisionTreeClassifier(random_state=seed)``
-    ``extra_trees``         ``ExtraTreesClassifier(n_estimators=100, random_state=seed)``
-    ``logistic_regression`` ``LogisticRegression(max_iter=1000, random_state=seed)`` (L2, C=1)
-    ``lda``                 ``ShrunkGaussianClassifier(shared_covariance=True)``
-    ``qda``                 ``ShrunkGaussianClassifier(shared_covariance=False)``
-    ======================  ============================================================
+    | name | estimator |
+    |---|---|
+    | ``gaussian_nb`` | ``GaussianNB()`` |
+    | ``decision_tree`` | ``DecisionTreeClassifier(random_state=seed)`` |
+    | ``extra_trees`` | ``ExtraTreesClassifier(n_estimators=100, random_state=seed)`` |
+    | ``logistic_regression`` | ``LogisticRegression(max_iter=1000, random_state=seed)`` (L2, C=1) |
+    | ``lda`` | ``ShrunkGaussianClassifier(shared_covariance=True)`` |
+    | ``qda`` | ``ShrunkGaussianClassifier(shared_covariance=False)`` |
 
     Args:
         name: one of `BASELINES`.

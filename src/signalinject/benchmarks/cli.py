@@ -29,11 +29,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from signalinject.benchmarks.figures import add_show_parser
 from signalinject.benchmarks.perf.throughput import add_parser as add_throughput_parser
 from signalinject.benchmarks.perf.trainspeed import add_parser as add_trainspeed_parser
 from signalinject.benchmarks.runner import SUITES, BenchConfig, Suite, suite_for
 from signalinject.benchmarks.settings import RunSettings
+from signalinject.benchmarks.show import add_show_parser
 from signalinject.benchmarks.signals import STRENGTH_SIGNALS, signal_names
 from signalinject.benchmarks.store import ResultsLockedError
 

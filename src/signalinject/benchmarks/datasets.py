@@ -1,16 +1,14 @@
 """The benchmark datasets: the paper's (CIFAR-10, Yelp and Amazon "full") and embedded stand-ins.
 
-=============  =====  =======  ===========  ==========  ============================================
-name           kind   classes  train        test        source
-=============  =====  =======  ===========  ==========  ============================================
-noisy_digits   image  10       1352         445         the digits shifted and noised (the default)
-digits         image  10       1352         445         scikit-learn's bundled 8x8 digits, 32x32x3
-stdlib_code    text   5        ~1300        ~460        stdlib function sources (the default)
-stdlib_docs    text   5        464          180         docstrings shipped with Python (3.10-3.13)
-cifar10        image  10       50000        10000       ``cifar-10-python.tar.gz`` (the paper's)
-yelp_full      text   5        650000       50000       ``yelp_review_full_csv`` (the paper's)
-amazon_full    text   5        3000000      650000      ``amazon_review_full_csv`` (the paper's)
-=============  =====  =======  ===========  ==========  ============================================
+| name | kind | classes | train | test | source |
+|---|---|---|---|---|---|
+| ``noisy_digits`` | image | 10 | 1352 | 445 | the digits shifted and noised (the default) |
+| ``digits`` | image | 10 | 1352 | 445 | scikit-learn's bundled 8x8 digits, 32x32x3 |
+| ``stdlib_code`` | text | 5 | ~1300 | ~460 | stdlib function sources (the default) |
+| ``stdlib_docs`` | text | 5 | 464 | 180 | docstrings shipped with Python (3.10-3.13) |
+| ``cifar10`` | image | 10 | 50000 | 10000 | ``cifar-10-python.tar.gz`` (the paper's) |
+| ``yelp_full`` | text | 5 | 650000 | 50000 | ``yelp_review_full_csv`` (the paper's) |
+| ``amazon_full`` | text | 5 | 3000000 | 650000 | ``amazon_review_full_csv`` (the paper's) |
 
 The embedded stand-ins (`STAND_INS`) need nothing
 downloaded and run anywhere; their

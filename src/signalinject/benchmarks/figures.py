@@ -1,11 +1,16 @@
 """The paper's figures: example images and texts with the injected signal marked.
 
-``signalinject show SIGNAL`` draws, for one signal, a few examples of a dataset: the clean images,
-the injected images with the signal's pixels outlined in red, and under each the true label and
-the label read back by the injector's ``decode`` (Figs. 2–3 of Hoffer & Fine 2016); for
-``orthogonal_noise`` also each example's class noise (Figs. 4–5). Text signals show a few texts as
-a monospace grid with the signal's characters highlighted. ``all`` draws one overview of the five
-image signals (the README's picture).
+[`show`][signalinject.benchmarks.figures.show] (the ``signalinject show SIGNAL`` command; its
+parser: [`signalinject.benchmarks.show`][signalinject.benchmarks.show]) draws, for one signal, a
+few examples of a dataset: the clean images, the injected images with the signal's pixels
+outlined in red, and under each the true label and the label read back by the injector's
+``decode`` (Figs. 2–3 of Hoffer & Fine 2016); for ``orthogonal_noise`` also each example's class
+noise (Figs. 4–5). Text signals show a few texts as a monospace grid with the signal's characters
+highlighted. ``all`` draws one overview of the five image signals (the README's picture).
+
+Every text is at least `MIN_TEXT_PX` pixels tall when the figure is shown `DOCS_WIDTH_PX` wide,
+the width of the docs' text column in a 1280 px window
+([`shown_px`][signalinject.benchmarks.figures.shown_px]).
 
 The paper's codes are faint: class k is written as the pixel value k of 0..255. With
 ``contrast=True`` the code pixels are *drawn* stretched (the lowest code black, the highest white)
@@ -31,11 +36,9 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import functools
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -52,15 +55,16 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "DOCS_WIDTH_PX",
     "IMAGE_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
+    "MIN_TEXT_PX",
     "SHOW_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
     "TEXT_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "add_show_parser",
     "image_figure",
     "overview_figure",
     "pick_examples",
-    "run_show",
     "show",
+    "shown_px",
     "signal_pixels",
     "text_figure",
 ]
@@ -97,6 +101,25 @@ MAX_N, MAX_DPI = 64, 600
 DEFAULT_N = {"image": 8, "text": 5}
 #: Factor by which ``contrast=True`` amplifies the orthogonal noise for display.
 NOISE_GAIN = 4.0
+#: Width (pixels) at which the docs show a figure: their text column in a 1280 px wide window.
+DOCS_WIDTH_PX = 690
+#: The smallest text height (pixels, the font size) a figure may show at `DOCS_WIDTH_PX`.
+MIN_TEXT_PX = 9.0
+
+
+def shown_px(fontsize_pt: float, width_in: float, dpi: float) -> float:
+    """How tall (pixels) text of ``fontsize_pt`` points looks in a figure ``width_in`` inches wide
+    saved at ``dpi``, shown at most `DOCS_WIDTH_PX` wide (wider PNGs are scaled down to it).
+
+    Examples:
+        >>> round(shown_px(10, 6.9, 100), 1)  # 690 px wide: shown as drawn
+        13.9
+        >>> round(shown_px(8, 10.6, 100), 1)  # 1060 px wide, scaled down by 0.65
+        7.2
+    """
+    scale = min(1.0, DOCS_WIDTH_PX / (width_in * dpi))
+    return fontsize_pt * dpi / 72 * scale
+
 
 _RED = "#e8112d"
 _OK, _WRONG = "#1a7f37", _RED
@@ -324,7 +347,7 @@ def _caption(ax: Any, y: int, decoded: int) -> None:
         transform=ax.transAxes,
         ha="center",
         va="top",
-        fontsize=8,
+        fontsize=9.5,
         color=_OK if y == decoded else _WRONG,
     )
 
@@ -338,7 +361,7 @@ def _titles(fig: Figure, title: str, subtitle: str, top_in: float | None) -> Non
         title,
         ha="center",
         va="top",
-        fontsize=12,
+        fontsize=13,
         weight="bold",
         parse_math=False,
     )
@@ -348,7 +371,7 @@ def _titles(fig: Figure, title: str, subtitle: str, top_in: float | None) -> Non
         subtitle,
         ha="center",
         va="top",
-        fontsize=8,
+        fontsize=9.5,
         linespacing=1.4,
         parse_math=False,
     )
@@ -357,7 +380,7 @@ def _titles(fig: Figure, title: str, subtitle: str, top_in: float | None) -> Non
 
 
 def _grid(rows: int, cols: int, *, top_in: float, row_in: float = 1.45) -> tuple[Figure, Any]:
-    width = max(1.25 * cols + 0.6, 7.0)
+    width = max(1.1 * cols + 0.6, 7.0)  # 8 columns: 9.4 in, text >= MIN_TEXT_PX from 8.8 pt
     fig = _new_figure(width, row_in * rows + top_in + 0.1)
     axes = fig.subplots(rows, cols, squeeze=False)
     fig.subplots_adjust(
@@ -401,7 +424,7 @@ def image_figure(
     shown = _display(inj, x, got.x2, got.marks, contrast)
     noisy = isinstance(inj, OrthogonalNoise)
     labels = ["clean", *(["class noise"] if noisy else []), "injected"]
-    fig, axes = _grid(len(labels), len(y), top_in=0.95)
+    fig, axes = _grid(len(labels), len(y), top_in=1.1)
     rows, cols, carried = got.marks
     clean = _as_rgb(x)
     for j in range(len(y)):
@@ -419,7 +442,7 @@ def image_figure(
             scale = max(float(np.abs(b).max()), 1e-12)
             axes[1, j].imshow(_rgb(0.5 + 0.5 * b / scale), interpolation="nearest")
     for i, lab in enumerate(labels):
-        axes[i, 0].set_ylabel(lab, fontsize=9)
+        axes[i, 0].set_ylabel(lab, fontsize=10)
     where = "red squares: the written pixels; " if not noisy else ""
     if inj.decode_needs_index:  # the oracle: a model has no index to find the pixel by
         where = "red squares: the pixel drawn for each sample (decode reads it there); "
@@ -428,7 +451,7 @@ def image_figure(
         f"{_paper_name(signal)} ({signal}) on {bundle.name}",
         f"{inj!r}\n{where}under each image: true label → label decoded from the image\n"
         f"{_contrast_note(inj, contrast)}",
-        top_in=0.95,
+        top_in=1.1,
     )
     return fig
 
@@ -439,7 +462,7 @@ def overview_figure(
     """The five image signals on the same ``n`` examples: one row per signal (``show all``)."""
     x, y, index = _image_examples(bundle, n)
     names = signal_names("image")[1:]  # the paper's, without clean
-    fig, axes = _grid(len(names), len(y), top_in=0.95)
+    fig, axes = _grid(len(names), len(y), top_in=1.1)
     for i, signal in enumerate(names):
         inj = make_injector(signal, bundle.num_classes, seed, kind="image")
         assert inj is not None
@@ -452,7 +475,7 @@ def overview_figure(
             if carried[j]:
                 _mark(ax, rows[j], cols[j])
             _caption(ax, int(y[j]), int(got.decoded[j]))
-        axes[i, 0].set_ylabel(_paper_name(signal), fontsize=9)
+        axes[i, 0].set_ylabel(_paper_name(signal), fontsize=10)
     note = (
         f"contrast: code pixels drawn in color (lowest code blue … highest yellow), noise "
         f"amplified ×{NOISE_GAIN:g}"
@@ -464,7 +487,7 @@ def overview_figure(
         f"The five image signals of Hoffer & Fine (2016) on {bundle.name}",
         "red squares: the written pixels (the noise is dense); under each image: true label → "
         f"label decoded from the image\n{note}",
-        top_in=0.95,
+        top_in=1.1,
     )
     return fig
 
@@ -621,7 +644,7 @@ def _draw_text(ax: Any, text: str, marks: TextMarks, rows: list[int | None]) -> 
         ink, gray = _glyphs(text[row * _COLS : (row + 1) * _COLS])
         ax.text(0, k + 0.5, ink, color="#111111", **style)
         ax.text(0, k + 0.5, gray, color=_GRAY, **style)
-        ax.text(-0.6, k + 0.5, str(row * _COLS), ha="right", va="center", fontsize=6.5, color=_GRAY)
+        ax.text(-0.6, k + 0.5, str(row * _COLS), ha="right", va="center", fontsize=8.5, color=_GRAY)
 
 
 def _row_at(rows: list[int | None], pos: int) -> int | None:
@@ -689,7 +712,7 @@ def text_figure(
     marks = [text_marks(signal, inj, c, t) for c, t in zip(clean, injected, strict=True)]
     rows = [grid_rows(m) for m in marks]
     # Layout in inches, top to bottom: titles, then per text a header line and its grid.
-    row_in, head_in, gap_in, top_in, left_in = 0.2, 0.3, 0.14, 1.05, 0.55
+    row_in, head_in, gap_in, top_in, left_in = 0.2, 0.3, 0.14, 1.15, 0.55
     grid_w = _COLS * _advance_px(dpi) / dpi
     width = left_in + grid_w + 0.25
     height = top_in + sum(head_in + len(r) * row_in + gap_in for r in rows)
@@ -814,103 +837,3 @@ def show(
     with atomic_open(path, "wb") as f:
         fig.savefig(f, dpi=dpi, format="png")
     return path
-
-
-# -- the CLI hooks -------------------------------------------------------------------------------
-class _Choices(tuple[str, ...]):
-    """The names ``show`` accepts, and any ``MODULE:FACTORY`` (a user's signal)."""
-
-    def __contains__(self, value: object) -> bool:
-        return (isinstance(value, str) and ":" in value) or super().__contains__(value)
-
-
-def add_show_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``show`` subcommand to the CLI's subparsers (its handler:
-    [`run_show`][signalinject.benchmarks.figures.run_show])."""
-    from signalinject.benchmarks.datasets import DATASETS
-
-    p = subparsers.add_parser(
-        "show",
-        help="draw the paper's figures: examples with the signal marked (PNG)",
-        description=(
-            "Draw examples of a signal with its location marked and the decoded label under "
-            "each (Figs. 2-5 of Hoffer & Fine 2016) and save them as a PNG; 'all' draws the five "
-            "image signals in one picture. The path is printed at the end."
-        ),
-    )
-    names = _show_names()
-    p.add_argument(
-        "signal",
-        metavar="SIGNAL",
-        choices=_Choices(names),
-        help=f"the signal to draw, one of: {', '.join(names)}",
-    )
-    p.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="the PNG to write (default: SIGNAL.png in the current directory)",
-    )
-    p.add_argument(
-        "--dataset",
-        default=None,
-        help=f"one of {', '.join(DATASETS)} (default: {DEFAULT_DATASET['image']} for image "
-        f"signals and all, {DEFAULT_DATASET['text']} for text signals)",
-    )
-    p.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="folder of the real datasets' files, e.g. CIFAR-10 (default: "
-        "$SIGNALINJECT_DATA_DIR, else ~/.cache/signalinject)",
-    )
-    p.add_argument(
-        "--download",
-        action="store_true",
-        help="download missing real data (default: off, never touches the network)",
-    )
-    p.add_argument(
-        "-n",
-        type=int,
-        default=None,
-        dest="n",
-        help=f"number of examples, at most {MAX_N} (default: {DEFAULT_N['image']} images, "
-        f"{DEFAULT_N['text']} texts)",
-    )
-    p.add_argument("--seed", type=int, default=0, help="the injector's seed (default: 0)")
-    p.add_argument(
-        "--contrast",
-        action="store_true",
-        help="image signals: draw the faint codes visibly, code pixels in color (lowest code "
-        f"blue, highest yellow) and noise amplified x{NOISE_GAIN:g}; display only, the data and "
-        "the decoded labels are the real ones (default: off)",
-    )
-    p.add_argument("--dpi", type=int, default=100, help="PNG resolution (default: 100)")
-    p.set_defaults(func=run_show)
-
-
-def run_show(args: argparse.Namespace) -> int:
-    """Run ``signalinject show`` from parsed arguments; print the PNG's path. Returns 0, or 2 on
-    bad input (the message goes to stderr)."""
-    try:
-        path = show(
-            args.signal,
-            out=args.out,
-            dataset=args.dataset,
-            data_dir=args.data_dir,
-            download=args.download,
-            n=args.n,
-            seed=args.seed,
-            contrast=args.contrast,
-            dpi=args.dpi,
-        )
-    except ValueError as e:
-        print(f"signalinject show: error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # data not there (the loader says where to put what), --out unwritable
-        from signalinject.benchmarks.cli import describe_error
-
-        print(f"signalinject show: error: {describe_error(e)}", file=sys.stderr)
-        return 2
-    print(path)
-    return 0

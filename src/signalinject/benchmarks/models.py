@@ -1,25 +1,17 @@
 """The torch models of the benchmarks: the paper's ConvNet, Zhang's char-CNN, two shallow nets.
 
-============== ====================== ======================== ==================================
-name           class                  input                    role
-============== ====================== ======================== ==================================
-convnet        [`PaperConvNet`][signalinject.benchmarks.models.PaperConvNet]  float ``(N, C, 32,
-32)`` the paper's image ConvNet charcnn        [`CharCNN`][signalinject.benchmarks.models.CharCNN]
-    int64 codes ``(N, L)``   Zhang et al.'s small char-CNN charcnn_large
-    [`CharCNN`][signalinject.benchmarks.models.CharCNN]       int64 codes ``(N, L)``   Zhang et
-    al.'s large char-CNN
-charcnn_narrow [`CharCNN`][signalinject.benchmarks.models.CharCNN]       int64 codes ``(N, L)``
-width 64, FC 256 (the stand-ins) shallow_max
-[`ShallowMaxNet`][signalinject.benchmarks.models.ShallowMaxNet] float ``(N, C, H, W)``   the paper's
-"Shallow MaxNN" perceptron     [`Perceptron`][signalinject.benchmarks.models.Perceptron]    anything
-``(N, ...)``    one linear layer on raw inputs resnet18
-[`ResNet18`][signalinject.benchmarks.models.ResNet18]      float ``(N, C, H, W)``   CIFAR ResNet-18
-(modern.py) vit            [`ViT`][signalinject.benchmarks.models.ViT]           float ``(N, C, H,
-W)``   small ViT, patch 4 (modern.py) mixer
-[`MLPMixer`][signalinject.benchmarks.models.MLPMixer]      float ``(N, C, H, W)``   MLP-Mixer
-(modern.py) mlp            [`MLP`][signalinject.benchmarks.models.MLP]           float ``(N, C, H,
-W)``   plain MLP (modern.py) ============== ====================== ========================
-==================================
+| name | class | input | role |
+|---|---|---|---|
+| ``convnet`` | `PaperConvNet` | float ``(N, C, 32, 32)`` | the paper's image ConvNet |
+| ``charcnn`` | `CharCNN` | int64 codes ``(N, L)`` | Zhang et al.'s small char-CNN |
+| ``charcnn_large`` | `CharCNN` | int64 codes ``(N, L)`` | Zhang et al.'s large char-CNN |
+| ``charcnn_narrow`` | `CharCNN` | int64 codes ``(N, L)`` | width 64, FC 256 (the stand-ins) |
+| ``shallow_max`` | `ShallowMaxNet` | float ``(N, C, H, W)`` | the paper's "Shallow MaxNN" |
+| ``perceptron`` | `Perceptron` | anything ``(N, ...)`` | one linear layer on raw inputs |
+| ``resnet18`` | `ResNet18` | float ``(N, C, H, W)`` | CIFAR ResNet-18 (modern.py) |
+| ``vit`` | `ViT` | float ``(N, C, H, W)`` | small ViT, patch 4 (modern.py) |
+| ``mixer`` | `MLPMixer` | float ``(N, C, H, W)`` | MLP-Mixer (modern.py) |
+| ``mlp`` | `MLP` | float ``(N, C, H, W)`` | plain MLP (modern.py) |
 
 The three char-CNNs differ only in width
 (`CHARCNN_WIDTHS`): Zhang et al.'s small (256 conv

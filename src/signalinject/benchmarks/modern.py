@@ -7,17 +7,15 @@ Each takes float images ``(N, C, H, W)`` of any size and channel count and retur
 for 10 classes (measured with
 [`count_parameters`][signalinject.benchmarks.models.count_parameters]):
 
-============== =========================================== ============= ==============
-name           architecture (default)                      32x32x3       8x8x1 (digits)
-============== =========================================== ============= ==============
-resnet18       CIFAR ResNet-18, width 64 (He et al. 2016)  11,173,962    11,172,810
-resnet18-w16   the same at width 16 (atlas CPU default)    701,466       701,178
-vit            ViT-Lite-7/4 sizes: 7 blocks, width 256    3,705,354     3,697,162
-vit-w64-d4     4 blocks, width 64, 4 heads (atlas CPU)     137,802       135,754
-mixer          8 blocks, width 256, patch 4                4,360,970     4,229,418
-mixer-w128-d4  4 blocks, width 128 (atlas CPU)             569,994       534,938
-mlp            3 hidden layers of 512                      2,103,818     563,722
-============== =========================================== ============= ==============
+| name | architecture (default) | 32x32x3 | 8x8x1 (digits) |
+|---|---|---|---|
+| ``resnet18`` | CIFAR ResNet-18, width 64 (He et al. 2016) | 11,173,962 | 11,172,810 |
+| ``resnet18-w16`` | the same at width 16 (atlas CPU default) | 701,466 | 701,178 |
+| ``vit`` | ViT-Lite-7/4 sizes: 7 blocks, width 256 | 3,705,354 | 3,697,162 |
+| ``vit-w64-d4`` | 4 blocks, width 64, 4 heads (atlas CPU) | 137,802 | 135,754 |
+| ``mixer`` | 8 blocks, width 256, patch 4 | 4,360,970 | 4,229,418 |
+| ``mixer-w128-d4`` | 4 blocks, width 128 (atlas CPU) | 569,994 | 534,938 |
+| ``mlp`` | 3 hidden layers of 512 | 2,103,818 | 563,722 |
 
 The ViTs average their tokens and take fixed sine-cosine positions and standardised inputs
 (see [`ViT`][signalinject.benchmarks.modern.ViT]; ViT-Lite-7/4 as published, with a class

@@ -17,14 +17,12 @@ The paper's pixel codes are faint (class k is the pixel value k, at most 9 of 25
 signals take a ``strength`` in 0..255 image units that scales their code through the injector's
 own parameters (``None``, or the paper's value, gives the paper's injector unchanged):
 
-======================  ====================================================  ==============
-signal                  ``strength``                                          paper's value
-======================  ====================================================  ==============
-``one_pixel``           step between class codes: ``values=(0, s, 2s, ...)``  1
-``pattern_pixels``      value of a set bit: ``on_value=s`` (``off_value=0``)  1
-``random_pixel``        step between class codes: ``values=(0, s, 2s, ...)``  1
-``orthogonal_noise``    per-element RMS of the noise: ``strength=s``          7.65 (3%)
-======================  ====================================================  ==============
+| signal | ``strength`` | paper's value |
+|---|---|---|
+| ``one_pixel`` | step between class codes: ``values=(0, s, 2s, ...)`` | 1 |
+| ``pattern_pixels`` | value of a set bit: ``on_value=s`` (``off_value=0``) | 1 |
+| ``random_pixel`` | step between class codes: ``values=(0, s, 2s, ...)`` | 1 |
+| ``orthogonal_noise`` | per-element RMS of the noise: ``strength=s`` | 7.65 (3%) |
 
 ``multiple_locations`` has no strength (its code is *where* a pair of pixels equals, with a random
 value), nor do the paper's text signals (a character is a character). The signals beyond the paper

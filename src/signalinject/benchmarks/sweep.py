@@ -312,7 +312,8 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
         raise ValueError(f"rows hold no point of signal {signal!r}")
     path = Path(path)
     k = int(rows[0]["num_classes"])
-    fig = Figure(figsize=(9.0, 3.8), layout="constrained")
+    # 7.2 in wide: 8 pt text stays >= 9 px where the docs show it 690 px wide (figures.shown_px)
+    fig = Figure(figsize=(7.2, 3.8), layout="constrained")
     FigureCanvasAgg(fig)
     ax_acc, ax_rel = fig.subplots(1, 2, sharex=True)
     models = list(pts)
@@ -344,14 +345,14 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
     ax_rel.axhline(100 * chance, color="black", ls=":", lw=1.2)
     ax_rel.text(
         0.99, 100 * chance + 1.5, f"chance {100 * chance:.0f}%", ha="right",
-        transform=ax_rel.get_yaxis_transform(), fontsize=7,
+        transform=ax_rel.get_yaxis_transform(), fontsize=8,
     )  # fmt: skip
     for level, name in ((READS, "reads"), (IGNORES, "ignores")):
         y = 100 * (chance + level * (1 - chance))
         ax_rel.axhline(y, color="gray", ls=":", lw=1)
         ax_rel.text(
             0.01, y + 1.5, f"{name} {'≥' if name == 'reads' else '<'} {y:.0f}%",
-            transform=ax_rel.get_yaxis_transform(), fontsize=7, color="gray",
+            transform=ax_rel.get_yaxis_transform(), fontsize=8, color="gray",
         )  # fmt: skip
     default = SIGNALS[signal].default_strength
     accs = [st["accuracy"].low for p in pts.values() for _, st, _ in p]
@@ -363,24 +364,24 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
         ax.grid(alpha=0.3)
         if default is not None:
             ax.axvline(default, color="tab:red", ls="-.", lw=1, alpha=0.6)
-        ax.set_xlabel(f"strength: {SIGNALS[signal].strength} (log scale)", fontsize=8)
+        ax.set_xlabel(f"strength: {SIGNALS[signal].strength} (log scale)", fontsize=8.5)
     if default is not None:
-        ax_acc.text(default, ax_acc.get_ylim()[0] + 2, " paper", color="tab:red", fontsize=7)
+        ax_acc.text(default, ax_acc.get_ylim()[0] + 2, " paper", color="tab:red", fontsize=8)
     xs_all = sorted({s for p in pts.values() for s, _, _ in p})
     for ax in (ax_acc, ax_rel):
         ax.set_xlim(xs_all[0] / 1.3, xs_all[-1] * 1.3)
-        ax.set_xticks(xs_all, [f"{s:g}" for s in xs_all], fontsize=7)
-        ax.tick_params(axis="y", labelsize=7)
-    ax_acc.set_ylabel("test accuracy (%), 95% interval", fontsize=8)
-    ax_rel.set_ylabel("reliance (%), 95% interval", fontsize=8)
-    ax_acc.legend(fontsize=7, loc="lower right")
+        ax.set_xticks(xs_all, [f"{s:g}" for s in xs_all], fontsize=8)
+        ax.tick_params(axis="y", labelsize=8)
+    ax_acc.set_ylabel("test accuracy (%), 95% interval", fontsize=8.5)
+    ax_rel.set_ylabel("reliance (%), 95% interval", fontsize=8.5)
+    ax_acc.legend(fontsize=8, loc="lower right")
     r0 = rows[0]
     blank = " (blank images)" if r0.get("blank") else ""
     scale = r0.get("input_scale") or "unit"
     fig.suptitle(
         f"{SIGNALS[signal].paper_name} on {r0['dataset']}{blank}, input {scale}: "
         f"strength = {SIGNALS[signal].strength}",
-        fontsize=9,
+        fontsize=10,
     )
     make_dir(path.parent)
     with atomic_open(path, "wb") as f:

@@ -5,15 +5,12 @@ bf16 autocast, channels-last, batch 1024, the data resident on the GPU and the s
 on the GPU inside the training loop. The benchmark trains with
 [`fit`][signalinject.benchmarks.train.fit] on random data of the real shapes:
 
-==================== ============ ====================================== ========================
-case                 model        resident on the device                 per batch, on the device
-==================== ============ ====================================== ========================
-``convnet``          PaperConvNet float32 ``(N, 3, 32, 32)`` in [0, 1]   nothing (pre-converted)
-``convnet+onepixel`` PaperConvNet uint8 ``(N, 3, 32, 32)`` (4x smaller)  OnePixel, then to float
-``charcnn``          CharCNN      int64 codes ``(N, 1014)``, 0..69       nothing
-``charcnn+text``     CharCNN      the same codes                         LengthEncoding (or
-                                                                         Mnemonic) written
-==================== ============ ====================================== ========================
+| case | model | resident on the device | per batch, on the device |
+|---|---|---|---|
+| ``convnet`` | PaperConvNet | float32 ``(N, 3, 32, 32)`` in [0, 1] | nothing (pre-converted) |
+| ``convnet+onepixel`` | PaperConvNet | uint8 ``(N, 3, 32, 32)``, 4x smaller | OnePixel, to float |
+| ``charcnn`` | CharCNN | int64 codes ``(N, 1014)``, 0..69 | nothing |
+| ``charcnn+text`` | CharCNN | the same codes | LengthEncoding (or Mnemonic) written |
 
 Each pair shows the cost of the in-loop injection as a ratio (``vs_clean``). Throughput is
 samples per epoch over the epoch's seconds (``fit``'s ``history``: wall-clock time up to the
