@@ -816,13 +816,13 @@ def load(cfg: BenchConfig) -> Loaded:
 
 def _model_spec(data: Loaded, name: str, custom: CustomModel | None) -> ModelSpec:
     """``name``'s spec; a model that cannot take ``data`` fails here, before any training."""
-    from signalinject.benchmarks import models
+    from signalinject.benchmarks import models, modern
 
     cfg = data.cfg
     if custom is None:
         if models.is_torch_model(name):
             model = models.build_model(name, data.input_shape, data.num_classes)
-            if name.split("-")[0] not in models.MODERN_MODELS:
+            if name.split("-")[0] not in modern.MODERN_MODELS:
                 return ModelSpec(name, True, "torch")
             return ModelSpec(name, True, "torch", identity={"structure": structure_hash(model)})
         return ModelSpec(name, False, "features")
