@@ -443,7 +443,9 @@ def image_figure(
             axes[1, j].imshow(_rgb(0.5 + 0.5 * b / scale), interpolation="nearest")
     for i, lab in enumerate(labels):
         axes[i, 0].set_ylabel(lab, fontsize=10)
-    where = "red squares: the written pixels; " if not noisy else ""
+    # a dense signal (a blend, a wave) writes every pixel: no square marks it, none is claimed
+    marked = any(bool(carried[j]) and len(rows[j]) > 0 for j in range(len(y)))
+    where = "red squares: the written pixels; " if marked and not noisy else ""
     if inj.decode_needs_index:  # the oracle: a model has no index to find the pixel by
         where = "red squares: the pixel drawn for each sample (decode reads it there); "
     _titles(
