@@ -8,7 +8,7 @@ shut-down control), run as two ordinary image benchmarks
 verdicts come from there, the one place that decides them) and written by
 [`write_scan_report`][signalinject.benchmarks.scan.write_scan_report] (``OUT/scan.md``,
 ``scan.csv``, ``scan.json``, and the heat map ``scan.png``: reliance with the verdict in each cell,
-data and blank side by side), plus ``OUT/atlas.md``: the models x signals matrix.
+the data above the blank data), plus ``OUT/atlas.md``: the models x signals matrix.
 
 Default models (`CPU_MODELS`), parameters for 10 classes
 at 32x32x3 (the noisy digits' and CIFAR-10's size): the paper's ConvNet (``convnet``, 608,778),
