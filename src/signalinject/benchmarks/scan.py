@@ -69,6 +69,7 @@ import inspect
 import json
 import os
 import sys
+import textwrap
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -678,11 +679,13 @@ def plot_scan(rows: Sequence[Row], path: str | Path) -> Path:
         cb.set_label("reliance (%)", fontsize=9)
         cb.ax.tick_params(labelsize=8.5)
     r0 = rows[0]
-    fig.suptitle(
+    title = (
         f"Blindspot scan on {r0['dataset']} (K = {k}, input {r0.get('input_scale') or '–'}): "
-        "reliance on a wrong-class signal",
-        fontsize=11,
+        "reliance on a wrong-class signal"
     )
+    # a narrow figure (few signals) wraps its title rather than clipping it: ~14 characters
+    # of 11-point text per inch
+    fig.suptitle(textwrap.fill(title, int(fig.get_figwidth() * 14)), fontsize=11)
     make_dir(path.parent)
     with atomic_open(path, "wb") as f:
         fig.savefig(f, dpi=100, format="png")
