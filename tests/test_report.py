@@ -167,6 +167,25 @@ class TestHeadline:
         assert line[6] == "no model reads it (closest: QDA)"
         assert line[11] == "Shallow Max NN 100"
 
+    def test_a_model_that_did_not_learn_is_not_the_closest_reader(self) -> None:
+        # qda sits at the majority rate (did not learn) with the highest, meaningless reliance
+        acc = {(s, m): [0.8] for s in ("clean", "random_pixel") for m in ("convnet", "lda")}
+        acc |= {(s, "qda"): [0.3] for s in ("clean", "random_pixel")}
+        rows = make_rows(acc)
+        for r in rows:
+            r["majority_rate"] = 0.3
+            if r["signal"] != "clean":
+                r["reliance"] = 0.12 if r["model"] == "qda" else 0.02
+        assert verdicts(rows)[("random_pixel", "qda")] == "did not learn"
+        (_, h) = headline(rows)
+        assert h.closest == "lda"
+        assert h.reader is None
+        # where every competitor did not learn, the closest is still named (and so marked)
+        rows = [r for r in rows if r["model"] != "lda"]
+        (_, h) = headline(rows)
+        assert h.closest == "qda"
+        assert h.reader_verdict == "did not learn"
+
     def test_text_table_names_the_paper_and_defaults_to_a_charcnn(self) -> None:
         acc = {(s, m): [0.5] for s in ("clean", "mnemonic") for m in ("gaussian_nb", "charcnn")}
         lines = paper_table(make_rows(acc, "stdlib_code")).splitlines()

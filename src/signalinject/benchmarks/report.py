@@ -435,7 +435,8 @@ def headline(rows: Sequence[Row], main_model: str | None = None) -> list[Headlin
     competitor that reads the signal best.
 
     The reader is the competitor of highest mean reliance (ties: higher mean accuracy, then the
-    order of the models); it counts as a reader only if its verdict is ``reads``, else
+    order of the models), among those that learned (a verdict other than ``did not learn`` or
+    ``non-finite``) where any did; it counts as a reader only if its verdict is ``reads``, else
     ``reader`` is None and ``closest`` names it. The ``clean`` line has no reader; its most
     accurate competitor is the reference.
 
@@ -466,9 +467,14 @@ def headline(rows: Sequence[Row], main_model: str | None = None) -> list[Headlin
 
         best_acc = max(cands, key=lambda m: (acc(m), -order[m]), default=None)
         readers = [m for m in cands if st[(sig, m)]["reliance"].mean is not None]
+
+        def learned(m: str, sig: str = sig) -> bool:
+            return verdict.get((sig, m)) not in ("did not learn", "non-finite")
+
+        # a model that learned nothing is named closest only when no other model is left
         closest = max(
             readers,
-            key=lambda m: (st[(sig, m)]["reliance"].mean or 0.0, acc(m), -order[m]),
+            key=lambda m: (learned(m), st[(sig, m)]["reliance"].mean or 0.0, acc(m), -order[m]),
             default=None,
         )
         reader = closest if closest is not None and verdict.get((sig, closest)) == "reads" else None
