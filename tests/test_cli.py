@@ -306,6 +306,16 @@ class TestErrors:
 
 
 class TestHelp:
+    def test_lines_break_in_lists_never_in_names_or_numbers(self) -> None:
+        text = "models mixer-w128-d4 569,994, mlp 2,103,818, one_pixel,pattern_pixels --seeds 0,1"
+        for width in range(14, 40):
+            lines = cli._wrap(text, width)
+            words = " ".join(lines).split()
+            for kept in ("mixer-w128-d4", "569,994,", "2,103,818,"):
+                assert kept in words, (width, lines)
+            assert all(len(line) <= width for line in lines)
+        assert cli._wrap("a one_pixel,pattern_pixels", 12) == ["a one_pixel,", "pattern_pixels"]
+
     @pytest.mark.parametrize("suite", ["images", "text"])
     def test_help_gives_every_default_and_fits_a_screen(
         self, suite: str, capsys: pytest.CaptureFixture[str]

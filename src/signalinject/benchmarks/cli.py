@@ -65,8 +65,11 @@ _DATA_DIR_HELP = (
 
 def _wrap(text: str, width: int) -> list[str]:
     """``text`` in lines of at most ``width`` columns, broken at spaces and after the commas of a
-    list such as ``one_pixel,pattern_pixels``, never inside a name (``--text-length``)."""
-    tokens = list(re.finditer(r"[^\s,]*,(?=\S)|\S+", text))
+    list such as ``one_pixel,pattern_pixels``, never inside a name (``--text-length``) or a
+    number's thousands (``569,994``)."""
+    tokens = list(
+        re.finditer(r"(?:[^\s,]|(?<=\d),(?=\d{3}))*(?!(?<=\d),\d{3}(?!\d)),(?=\S)|\S+", text)
+    )
     lines: list[str] = []
     line = ""
     for i, tok in enumerate(tokens):
