@@ -469,7 +469,7 @@ def headline(rows: Sequence[Row], main_model: str | None = None) -> list[Headlin
         readers = [m for m in cands if st[(sig, m)]["reliance"].mean is not None]
 
         def learned(m: str, sig: str = sig) -> bool:
-            return verdict.get((sig, m)) not in ("did not learn", "non-finite")
+            return verdict.get((sig, m)) not in (_stats.DID_NOT_LEARN, _stats.NON_FINITE)
 
         # a model that learned nothing is named closest only when no other model is left
         closest = max(

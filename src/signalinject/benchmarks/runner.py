@@ -822,7 +822,9 @@ def _model_spec(data: Loaded, name: str, custom: CustomModel | None) -> ModelSpe
     if custom is None:
         if models.is_torch_model(name):
             model = models.build_model(name, data.input_shape, data.num_classes)
-            if name.split("-")[0] not in modern.MODERN_MODELS:
+            try:
+                modern.parse_model_name(name)
+            except ValueError:  # one of the paper's models: its 0.1.0 cell ids stay
                 return ModelSpec(name, True, "torch")
             return ModelSpec(name, True, "torch", identity={"structure": structure_hash(model)})
         return ModelSpec(name, False, "features")
