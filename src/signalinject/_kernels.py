@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
@@ -373,6 +373,25 @@ def _add_uint8(
         np.add(o, g, out=o)
 
 
+def _torch_blocks(
+    out: torch.Tensor,
+    src: torch.Tensor,
+    rows: Any,
+    carried: Any,
+    table: tuple[Callable[..., npt.NDArray[Any]], tuple[Any, ...]],
+    row_bytes: int,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any]]:
+    """The walk of the dense kernels on torch's kernels: per block of samples (`row_blocks`
+    of ``row_bytes`` per sample: the widest temporary), ``(out, source, table rows, carried or
+    None)``, each in ``out``'s memory order; ``table`` is ``(build, args)`` of its device copy
+    (`device_table`), whose ``args`` end with that order."""
+    order = table[1][-1]
+    o_all, s_all = out.permute(order), src.permute(order)
+    t_all: Any = device_table(table[0], table[1], out)
+    for b in row_blocks(out.shape[0], row_bytes, "image_torch"):
+        yield o_all[b], s_all[b], t_all[rows[b]], None if carried is None else carried[b]
+
+
 def add_rows(out: Array, source: Array | None, rows: Array, table: RowTable) -> None:
     """``out = source + table[rows]``, rounded and saturated to ``out``'s dtype, in place.
 
@@ -398,10 +417,9 @@ def add_rows(out: Array, source: Array | None, rows: Array, table: RowTable) -> 
     order = _memory_order(out)
     sample_bytes = int(np.prod(out.shape[1:])) * _itemsize(out)
     if isinstance(out, torch.Tensor):
-        o_all, s_all = out.permute(order), src.permute(order)
-        t_all: Any = device_table(_add_operand, (table, bounds, order), out)
-        for b in row_blocks(out.shape[0], sample_bytes, "image_torch"):
-            o, x, t = o_all[b], s_all[b], t_all[rows[b]]
+        args = (table, bounds, order)
+        blocks = _torch_blocks(out, src, rows, None, (_add_operand, args), sample_bytes)
+        for o, x, t, _ in blocks:
             if small:
                 # torch promotes no unsigned 16-bit dtype: widen such images explicitly.
                 x = x.to(t.dtype) if x.dtype in _UNSIGNED_VIEWS else x
@@ -463,15 +481,11 @@ def scale_add_rows(
     order = _memory_order(out)
     row_bytes = int(np.prod(out.shape[1:])) * 8
     if isinstance(out, torch.Tensor):
-        o_all, s_all = out.permute(order), src.permute(order)
-        t_all: Any = device_table(_laid_out, (table, order), out)
-        for b in row_blocks(out.shape[0], row_bytes, "image_torch"):
-            x = s_all[b].to(t_all.dtype)
-            v = x * scale + t_all[rows[b]]
-            if carried is not None:
-                keep: Any = carried[b]
-                v = torch.where(keep.reshape(-1, 1, 1, 1), v, x)
-            o_all[b].copy_(v)
+        blocks = _torch_blocks(out, src, rows, carried, (_laid_out, (table, order)), row_bytes)
+        for o, x, t, keep in blocks:
+            x = x.to(t.dtype)
+            v = x * scale + t
+            o.copy_(v if keep is None else torch.where(keep.reshape(-1, 1, 1, 1), v, x))
         return
     on_all, sn_all = np.asarray(out).transpose(order), np.asarray(src).transpose(order)
     tn_all = _laid_out(table, order)
@@ -538,15 +552,12 @@ def blend_rows_u8(
     order = _memory_order(out)
     w = int(weight)
     if isinstance(out, torch.Tensor):
-        o_all, s_all = out.permute(order), src.permute(order)
-        t_all: Any = device_table(_laid_out, (table, order), out)
-        for b in row_blocks(out.shape[0], int(np.prod(out.shape[1:])) * 4, "image_torch"):
-            x = s_all[b].to(torch.int32)
-            v = (x * w + t_all[rows[b]].to(torch.int32)) >> 8
-            if carried is not None:
-                keep: Any = carried[b]
-                v = torch.where(keep.reshape(-1, 1, 1, 1), v, x)
-            o_all[b].copy_(v)
+        row_bytes = int(np.prod(out.shape[1:])) * 4
+        walk = _torch_blocks(out, src, rows, carried, (_laid_out, (table, order)), row_bytes)
+        for o, x, t, keep in walk:
+            x = x.to(torch.int32)
+            v = (x * w + t.to(torch.int32)) >> 8
+            o.copy_(v if keep is None else torch.where(keep.reshape(-1, 1, 1, 1), v, x))
         return
     on_all, sn_all = np.asarray(out).transpose(order), np.asarray(src).transpose(order)
     nat = _native_for(on_all, sn_all) if carried is None or source is not None else None
