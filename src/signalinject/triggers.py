@@ -46,6 +46,7 @@ from signalinject._kernels import (
     add_rows,
     as_table,
     blend_rows_u8,
+    put_colours,
     put_patch,
     read_pixels,
     scale_add_rows,
@@ -376,13 +377,7 @@ class OnePixelShortcut(_Strength, ImageInjector):
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
         p = cast("ShortcutParams", params)
-        n = arange_like(int(out.shape[0]), out)
-        dst: Any = out
-        carried = self._carried(params)
-        value = (
-            p.colour if carried is None else where(carried[:, None], p.colour, dst[n, p.row, p.col])
-        )
-        dst[n, p.row, p.col] = value
+        put_colours(out, p.row, p.col, p.colour, self._carried(params))
 
     def read(self, x: Array, index: Array) -> Array:
         positions, _ = self._fitted(x)
