@@ -1132,7 +1132,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-native",
         action="store_true",
-        help="NumPy's uint8 kernels, not the compiled ones",
+        help="NumPy's uint8 kernels, not compiled (default: off)",
     )
     parser.add_argument(
         "--no-memory",
