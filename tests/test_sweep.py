@@ -267,11 +267,8 @@ SWEEP = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """One tiny sweep: one_pixel and noise (and multiple_locations, skipped) with a tree."""
-    out = tmp_path_factory.mktemp("sweep") / "out"
-    argv = [*SWEEP, "--signals", "one_pixel,orthogonal_noise,multiple_locations", "--out", str(out)]
+def _warnings(argv: list[str]) -> tuple[int, str]:
+    """``cli.main(argv)`` and the warnings it logged."""
     logger = logging.getLogger("signalinject.benchmarks")
     records: list[str] = []
 
@@ -282,10 +279,20 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     handler = Keep(logging.WARNING)
     logger.addHandler(handler)
     try:
-        assert cli.main(argv) == 0
+        code = cli.main(argv)
     finally:
         logger.removeHandler(handler)
-    return out, "\n".join(records)
+    return code, "\n".join(records)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One tiny sweep: one_pixel and noise (and multiple_locations, skipped) with a tree."""
+    out = tmp_path_factory.mktemp("sweep") / "out"
+    argv = [*SWEEP, "--signals", "one_pixel,orthogonal_noise,multiple_locations", "--out", str(out)]
+    code, log = _warnings(argv)
+    assert code == 0
+    return out, log
 
 
 class TestEndToEnd:
@@ -410,24 +417,6 @@ TEXT_SWEEP = [
 ]  # fmt: skip
 
 
-def _warnings(argv: list[str]) -> tuple[int, str]:
-    """``cli.main(argv)`` and the warnings it logged."""
-    logger = logging.getLogger("signalinject.benchmarks")
-    records: list[str] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record.getMessage())
-
-    handler = Keep(logging.WARNING)
-    logger.addHandler(handler)
-    try:
-        code = cli.main(argv)
-    finally:
-        logger.removeHandler(handler)
-    return code, "\n".join(records)
-
-
 @pytest.fixture(scope="module")
 def text_swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """One tiny text sweep with the default models (the char-CNN for one epoch, and a tree)."""
@@ -513,6 +502,18 @@ class TestTextEndToEnd:
         assert rows[1]["injector"]["count"] == 3
         assert rows[1]["decode_accuracy"] == 1.0
         assert "Code strength 3 (trigger_word: count" in (tmp_path / "results.md").read_text()
+
+    def test_bench_text_help_says_what_the_strength_is(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setenv("COLUMNS", "80")
+        with pytest.raises(SystemExit):
+            cli.main(["bench", "text", "--help"])
+        text = capsys.readouterr().out
+        assert len(text.splitlines()) <= 40
+        flat = " ".join(text.split())
+        assert "--strength STRENGTH copies of trigger_word's class word" in flat
+        assert "(default: 1)" in flat
 
     @pytest.mark.parametrize(
         ("args", "match"),
