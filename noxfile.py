@@ -10,11 +10,16 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import tarfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 
 import nox
+
+#: Set by CI: the optional C extension must be built (the tests and the wheel check fail
+#: without it); a user's machine without a C compiler runs NumPy's kernels instead.
+REQUIRE_NATIVE = os.environ.get("SIGNALINJECT_REQUIRE_NATIVE") == "1"
 
 nox.options.sessions = ["lint", "typecheck", "docs", "tests", "package"]
 nox.options.default_venv_backend = "venv"
@@ -166,22 +171,41 @@ def package(session: nox.Session) -> None:
     import zipfile
 
     session.install("build>=1.0")
-    session.run("python", "-m", "build", "--wheel", "--outdir", "build/dist", silent=True)
+    shutil.rmtree("build/dist", ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", "build/dist", silent=True)
     wheels = sorted(glob.glob("build/dist/signalinject-*.whl"))
-    if not wheels:
-        session.error("no wheel was built")
+    sdists = sorted(glob.glob("build/dist/signalinject-*.tar.gz"))
+    if not wheels or not sdists:
+        session.error("no wheel or no sdist was built")
     names = set(zipfile.ZipFile(wheels[-1]).namelist())
     needed = [
         "signalinject/py.typed",
+        "signalinject/_native.pyi",
         "signalinject/__init__.py",
         "signalinject/benchmarks/cli.py",
     ]
     missing = [n for n in needed if n not in names]
+    # The C extension is optional (no compiler: NumPy's kernels, the same bits); CI requires it.
+    native = any(
+        n.startswith("signalinject/_native.") and n.endswith((".so", ".pyd")) for n in names
+    )
+    if REQUIRE_NATIVE and not native:
+        missing.append("signalinject/_native (the compiled kernels)")
+    if not native:
+        session.warn("the wheel has no compiled kernels (no C compiler?): NumPy's are used")
     if missing or not any(n.endswith("/licenses/LICENSE") for n in names):
         session.error(f"the wheel lacks {missing or 'LICENSE'}: {sorted(names)}")
+    with tarfile.open(sdists[-1]) as tar:
+        source = {n.split("/", 1)[-1] for n in tar.getnames()}
+    lacking = [n for n in ("setup.py", "src/signalinject/_native.c", "LICENSE") if n not in source]
+    if lacking:
+        session.error(f"the sdist lacks {lacking}")
     install_torch(session)
     session.install(wheels[-1])
     session.run("python", "-c", "import signalinject, sys; print(signalinject.__version__)")
+    if REQUIRE_NATIVE:
+        check = "from signalinject._backend import native_kernels as n; assert n()"
+        session.run("python", "-c", check)
     session.run("signalinject", "--help", silent=True)
 
 

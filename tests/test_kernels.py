@@ -9,6 +9,7 @@ torch's kernels alike, the input never written. Injector level: the signals that
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import signalinject as si
-from signalinject._backend import BLOCK_BYTES, cpu_route, device_table, row_blocks
+from signalinject._backend import BLOCK_BYTES, cpu_route, device_table, native_kernels, row_blocks
 from signalinject._kernels import RowTable, add_rows, blend_rows_u8, scale_add_rows
 
 INT_DTYPES = ["uint8", "int8", "uint16", "int16", "int32", "int64"]
@@ -72,6 +73,11 @@ def _int_table(rng: np.random.Generator, rows: int, shape: tuple[int, ...], dtyp
 def _channels_first(x: npt.NDArray[Any]) -> npt.NDArray[Any]:
     """The same images stored channels-first, seen channels-last (as a CPU tensor's view)."""
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)
+
+
+#: (torch's kernels, the compiled kernels allowed): NumPy with and without the compiled
+#: kernels (where the package has them: uint8 images), and torch.
+ROUTES = ((False, True), (False, False), (True, False))
 
 
 # -- row_blocks and device_table -----------------------------------------------------------------
@@ -136,15 +142,15 @@ def test_add_rows_is_the_saturated_sum(
     want = _add_reference(x, t, rows)
     src = _channels_first(x) if channels_first else x
     keep = src.copy()
-    for torch_kernels in (False, True):
+    for torch_kernels, native in ROUTES:
         out = np.empty_like(src) if fused else src.copy()
         target: Any = torch.from_numpy(out) if torch_kernels else out
         source: Any = None
         if fused:
             source = torch.from_numpy(src) if torch_kernels else src
-        with cpu_route(block_bytes=block):
+        with cpu_route(block_bytes=block, native=native):
             add_rows(target, source, torch.from_numpy(rows) if torch_kernels else rows, table)
-        assert np.array_equal(out, want), (dtype, torch_kernels)
+        assert np.array_equal(out, want), (dtype, torch_kernels, native)
     assert np.array_equal(src, keep)  # the source is never written
 
 
@@ -218,6 +224,7 @@ def test_scale_add_rows_is_the_affine_sum(
     block=st.sampled_from([1, 50, None]),
     channels_first=st.booleans(),
     partial=st.booleans(),
+    fused=st.booleans(),
 )
 def test_blend_rows_u8_is_the_fixed_point_blend(
     n: int,
@@ -227,6 +234,7 @@ def test_blend_rows_u8_is_the_fixed_point_blend(
     block: int | None,
     channels_first: bool,
     partial: bool,
+    fused: bool,
 ) -> None:
     rng = np.random.default_rng(seed)
     x = _images(rng, (n, *shape), "uint8")
@@ -239,19 +247,19 @@ def test_blend_rows_u8_is_the_fixed_point_blend(
     want = np.where(carried.reshape(-1, 1, 1, 1), exact, x) if carried is not None else exact
     src = _channels_first(x) if channels_first else x
     keep = src.copy()
-    for torch_kernels in (False, True):
-        out = np.empty_like(src)
+    for torch_kernels, native in ROUTES:
+        out = np.empty_like(src) if fused else src.copy()
         conv: Any = torch.from_numpy if torch_kernels else (lambda v: v)
-        with cpu_route(block_bytes=block):
+        with cpu_route(block_bytes=block, native=native):
             blend_rows_u8(
                 conv(out),
-                conv(src),
+                conv(src) if fused else None,
                 conv(rows),
                 table,
                 256 - a,
                 None if carried is None else conv(carried),
             )
-        assert np.array_equal(out, want), torch_kernels
+        assert np.array_equal(out, want), (torch_kernels, native)
     assert np.array_equal(src, keep)
 
 
@@ -309,3 +317,105 @@ def test_blend_uint8_decodes_as_well_as_before() -> None:
     inj = si.Blend(10)
     assert inj.weight_256() == 51  # round(256 * 0.2)
     assert (inj.decode(inj(x, y)) == y).mean() >= 0.99
+
+
+# -- the compiled kernels ------------------------------------------------------------------------
+needs_native = pytest.mark.skipif(
+    native_kernels() is None, reason="the package was built without its C extension"
+)
+
+
+def test_the_c_extension_is_built_where_required() -> None:
+    """CI (and nox) build the extension; an install without a compiler may skip it."""
+    if os.environ.get("SIGNALINJECT_REQUIRE_NATIVE") == "1":
+        assert native_kernels() is not None
+    with cpu_route(native=False):
+        assert native_kernels() is None
+    with pytest.raises(TypeError, match="native must be True or False"), cpu_route(native=1):
+        pass
+
+
+@needs_native
+@pytest.mark.parametrize("signal", DENSE, ids=lambda i: type(i).__name__)
+@pytest.mark.parametrize("layout", ["channels_last", "channels_first", "strided"])
+def test_dense_uint8_signals_give_the_same_bits_with_and_without_the_c_kernels(
+    signal: Any, layout: str
+) -> None:
+    """CIFAR-sized rows (the vector loops and their tails), every class, both routes."""
+    rng = np.random.default_rng(11)
+    x = _images(rng, (64, 32, 33, 3), "uint8")
+    if layout == "channels_first":
+        x = _channels_first(x)
+    elif layout == "strided":  # not contiguous: NumPy's kernels, whatever the route says
+        x = x[:, :, ::2]
+    y = rng.integers(0, signal.num_classes, 64)
+    inj = dataclasses.replace(signal, coverage=0.7)
+    with cpu_route(native=False):
+        want = inj(x, y)
+        want_inplace = inj(x.copy(), y, inplace=True)
+    assert np.array_equal(inj(x, y), want)
+    assert np.array_equal(inj(x.copy(), y, inplace=True), want_inplace)
+    assert np.array_equal(want, want_inplace)
+
+
+@needs_native
+def test_c_kernels_refuse_bad_buffers() -> None:
+    nat: Any = native_kernels()
+    x = np.zeros((2, 8), np.uint8)
+    rows = np.zeros(2, np.int64)
+    table = np.zeros((1, 8), np.int8)
+    with pytest.raises(IndexError, match=r"rows\[1\] = 1 is outside the table's 1 rows"):
+        nat.add_rows_u8(x.copy(), x, np.array([0, 1]), table, 8, 1)
+    with pytest.raises(ValueError, match="must both hold whole samples of 3"):
+        nat.add_rows_u8(x.copy(), x, rows, np.zeros((1, 3), np.int8), 3, 1)
+    with pytest.raises(ValueError, match="rows must hold 2 int64"):
+        nat.add_rows_u8(x.copy(), x, np.zeros(3, np.int64), table, 8, 1)
+    with pytest.raises(ValueError, match=r"must hold parts \(2 >= 1\)"):
+        nat.add_rows_u8(x.copy(), x, rows, np.zeros((1, 12), np.int8), 8, 2)
+    with pytest.raises(ValueError, match=r"weight must be in 1..255 \(got 256\)"):
+        nat.blend_rows_u8(x.copy(), x, rows, np.zeros((1, 8), np.uint8), 8, 256)
+    read_only = x.copy()
+    read_only.setflags(write=False)
+    with pytest.raises((TypeError, BufferError)):
+        nat.add_rows_u8(read_only, x, rows, table, 8, 1)
+    assert nat.simd() in ("avx2", "portable")
+
+
+@needs_native
+@pytest.mark.parametrize("peak", [127, 128, 254, 255, 300])
+def test_c_add_splits_wide_tables_into_int8_parts(peak: int) -> None:
+    """Values beyond +-127 are added in up to three int8 parts of one sign: still exact."""
+    rng = np.random.default_rng(peak)
+    x = _images(rng, (30, 4, 20, 3), "uint8")
+    t = rng.integers(-peak, peak + 1, (3, 4, 20, 3))
+    t[0, 0, 0] = (peak, -peak, 0)
+    rows = rng.integers(0, 3, 30)
+    table = _register(t.astype(np.int64))
+    out = np.empty_like(x)
+    add_rows(out, x, rows, table)
+    assert np.array_equal(out, _add_reference(x, t.astype(np.int64), rows))
+
+
+@needs_native
+def test_c_blend_is_exact_for_every_pixel_pattern_and_weight() -> None:
+    """All 256 x 256 (pixel, pattern) pairs at every weight: the vector loop's rounding trick
+    gives the fixed-point blend's bits."""
+    nat: Any = native_kernels()
+    x, p = (a.reshape(1, -1).astype(np.uint8) for a in np.meshgrid(range(256), range(256)))
+    x = np.ascontiguousarray(x)
+    for w in range(1, 256):
+        out = np.empty_like(x)
+        nat.blend_rows_u8(out, x, np.zeros(1, np.int64), np.ascontiguousarray(p), x.size, w)
+        want = (x.astype(np.int64) * w + p.astype(np.int64) * (256 - w) + 128) >> 8
+        assert np.array_equal(out, want), w
+
+
+@needs_native
+def test_c_add_is_exact_for_every_pixel_and_table_value() -> None:
+    """All 256 pixels x all 511 table values in [-255, 255], in one row (parts of one sign)."""
+    x, t = np.meshgrid(np.arange(256), np.arange(-255, 256))
+    xs = np.ascontiguousarray(x.reshape(1, -1, 1, 1).astype(np.uint8))
+    table = _register(t.reshape(1, -1, 1, 1).astype(np.int64))
+    out = np.empty_like(xs)
+    add_rows(out, xs, np.zeros(1, np.int64), table)
+    assert np.array_equal(out.ravel(), np.clip(x + t, 0, 255).ravel())

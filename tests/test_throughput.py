@@ -19,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import signalinject as si
+from signalinject._backend import cpu_route, native_kernels
 from signalinject.benchmarks.perf import throughput as tp
 
 TINY = {
@@ -577,3 +578,18 @@ def test_art_rows_when_art_is_installed() -> None:
     one = next(r for r in rows if r["signal"] == "OnePixel")
     assert one["art_speedup"] > 0
     assert one["art_by_class_speedup"] > 0
+
+
+def test_no_native_runs_numpys_kernels_and_says_so() -> None:
+    cfg = tp.config_from_args(_parser().parse_args(["throughput", "--no-native"]))
+    assert cfg == tp.ThroughputConfig(native=False)
+    with cpu_route(native=False):
+        assert tp.machine_info()["native_kernels"] is None
+    built = native_kernels()
+    assert tp.machine_info()["native_kernels"] == (None if built is None else built.simd())
+    small = tp.ThroughputConfig(
+        sizes=(64,), dtypes=("uint8",), backends=("numpy",), signals=("blend",), repeats=1,
+        loop_samples=4, memory=False, art=False, native=False,
+    )  # fmt: skip
+    rows = tp.run(small)
+    assert [r["status"] for r in rows] == ["ok"]

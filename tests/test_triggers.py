@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import signalinject as si
@@ -329,6 +329,8 @@ def test_trigger_word_fits_the_frame() -> None:
 
 
 @settings(max_examples=60, deadline=None)
+# A text longer than the frame whose framed head ends in spaces: those read as padding in codes.
+@example(count=1, length=9, seed=1, words=["signal", "", "", "a"])
 @given(
     count=st.integers(1, 6),
     length=st.integers(8, 60),

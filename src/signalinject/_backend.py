@@ -12,6 +12,7 @@ import contextvars
 import dataclasses
 import functools
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any, TypeAlias, TypeVar, cast
 
 import numpy as np
@@ -35,6 +36,7 @@ __all__ = [
     "int_table",
     "is_torch",
     "mark_written",
+    "native_kernels",
     "numpy_view",
     "randint",
     "row_blocks",
@@ -42,6 +44,12 @@ __all__ = [
     "uniform01",
     "where",
 ]
+
+_NATIVE: ModuleType | None
+try:
+    from signalinject import _native as _NATIVE
+except ImportError:  # built without a C compiler (the extension is optional)
+    _NATIVE = None
 
 #: A NumPy array or a torch tensor.
 Array: TypeAlias = np.ndarray[Any, Any] | torch.Tensor
@@ -60,10 +68,14 @@ class CpuRoute:
         block_bytes: bytes per block of every blocked loop (`row_blocks`: the dense image
             writes, the text injectors' copy-check-write); None: each loop's measured default
             (`BLOCK_BYTES`).
+        native: run uint8 images' dense writes on the compiled one-pass kernels where the
+            package was built with them (`native_kernels`); False: NumPy's, which give the
+            same bits in several passes.
     """
 
     tensor_views: bool = True
     block_bytes: int | None = None
+    native: bool = True
 
 
 _ROUTE: contextvars.ContextVar[CpuRoute] = contextvars.ContextVar(
@@ -88,8 +100,9 @@ def cpu_route(**changes: Any) -> Iterator[CpuRoute]:
         ValueError: ``block_bytes`` below 1.
     """
     route = dataclasses.replace(_ROUTE.get(), **changes)
-    if not isinstance(route.tensor_views, bool):
-        raise TypeError(f"tensor_views must be True or False, got {route.tensor_views!r}")
+    for flag in ("tensor_views", "native"):
+        if not isinstance(getattr(route, flag), bool):
+            raise TypeError(f"{flag} must be True or False, got {getattr(route, flag)!r}")
     b = route.block_bytes
     if b is not None and (isinstance(b, bool) or not isinstance(b, int)):
         raise TypeError(f"block_bytes must be an integer or None, got {b!r}")
@@ -113,6 +126,20 @@ def cpu_route(**changes: Any) -> Iterator[CpuRoute]:
 #: 115/124/123, 16 MiB 110/133/119. Smaller blocks pay the Python overhead per block (5-20 us);
 #: of the sizes that tie, 4 MiB keeps the temporaries smallest.
 BLOCK_BYTES: dict[str, int] = {"image": 1 << 20, "image_torch": 1 << 22, "text": 4 << 20}
+
+
+def native_kernels() -> ModuleType | None:
+    """The compiled kernels (``signalinject._native``) if the package was built with them and
+    `cpu_route` allows them, else None (NumPy's kernels: the same bits, slower on uint8).
+
+    The extension is optional: a source install without a C compiler skips it.
+
+    Examples:
+        >>> with cpu_route(native=False):
+        ...     native_kernels() is None
+        True
+    """
+    return _NATIVE if _ROUTE.get().native else None
 
 
 def block_bytes(default: int) -> int:

@@ -15,13 +15,21 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import torch
 
-from signalinject._backend import Array, arange_like, device_table, row_blocks, where
+from signalinject._backend import (
+    Array,
+    arange_like,
+    device_table,
+    native_kernels,
+    row_blocks,
+    where,
+)
 
 __all__ = [
     "RowTable",
@@ -29,6 +37,7 @@ __all__ = [
     "as_table",
     "blend_rows_u8",
     "put_fixed",
+    "put_patch",
     "put_pixels",
     "read_pixels",
     "scale_add_rows",
@@ -141,6 +150,23 @@ def put_fixed(out: Array, r: int, c: int, values: Array, carried: Array | None) 
     # per sample, several times slower for small C (measured 3.8x for uint8 RGB).
     for ch in range(dst.shape[1]):
         np.copyto(dst[:, ch], values, where=True if carried is None else carried)
+
+
+def put_patch(out: Array, r: int, c: int, patch: Array, carried: Array | None) -> None:
+    """Write ``patch`` ``(N, h, w, C)`` into the block ``out[:, r:r+h, c:c+w]``, in place.
+
+    One copy of the block per batch: each sample's patch rows are ``w * C`` contiguous
+    elements, one inner loop each (for a 3x3 RGB patch 1.8x faster than a strided copy per
+    pixel and channel). ``carried`` as in [`put_pixels`][signalinject.image.put_pixels].
+    """
+    h, w = int(patch.shape[1]), int(patch.shape[2])
+    dst: Any = out[:, r : r + h, c : c + w, :]
+    if isinstance(dst, torch.Tensor):
+        keep: Any = carried
+        p: Any = patch
+        dst.copy_(p if keep is None else torch.where(keep[:, None, None, None], p, dst))
+        return
+    np.copyto(dst, patch, where=True if carried is None else carried[:, None, None, None])
 
 
 def _copy_from(out: Array, source: Array | None) -> None:
@@ -269,6 +295,38 @@ def _add_operands(
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def _int8_parts(table: RowTable, order: tuple[int, ...]) -> npt.NDArray[np.int8]:
+    """An int64 `add_rows` table as the native uint8 kernel reads it, built once per layout.
+
+    Clipped to [-255, 255] (beyond, every uint8 image saturates anyway) and split into ``P``
+    int8 parts ``(P, R, ...)`` in [-127, 127] that share each element's sign, so that adding
+    them one after the other with saturation equals the single saturated sum: ``P`` is 1 for
+    every table within +-127 (the noise and sinusoid defaults), at most 3. Read-only.
+    """
+    t = _laid_out(table, order).clip(-255, 255)
+    parts = [t.clip(-127, 127)]
+    while (t := t - parts[-1]).any():
+        parts.append(t.clip(-127, 127))
+    out = np.ascontiguousarray(np.stack(parts).astype(np.int8))
+    out.setflags(write=False)
+    return out
+
+
+def _native_for(out: npt.NDArray[Any], src: npt.NDArray[Any]) -> ModuleType | None:
+    """The native kernels if `cpu_route` allows them and both uint8 batches (in their memory
+    order) are C-contiguous, as they read them; else None (NumPy's kernels)."""
+    nat = native_kernels()
+    if nat is None or not (out.flags.c_contiguous and src.flags.c_contiguous):
+        return None
+    return nat if out.flags.writeable and out.size > 0 else None
+
+
+def _rows64(rows: Array) -> npt.NDArray[np.int64]:
+    """``rows`` as the C-contiguous int64 NumPy array that the native kernels read."""
+    return np.ascontiguousarray(np.asarray(rows), np.int64)
+
+
 def _add_operand(
     table: RowTable, bounds: tuple[bool, float, float], order: tuple[int, ...]
 ) -> npt.NDArray[Any]:
@@ -357,6 +415,10 @@ def add_rows(out: Array, source: Array | None, rows: Array, table: RowTable) -> 
         return
     on_all, sn_all = np.asarray(out).transpose(order), np.asarray(src).transpose(order)
     uint8 = on_all.dtype == np.uint8
+    if uint8 and (nat := _native_for(on_all, sn_all)) is not None:
+        parts = _int8_parts(table, order)
+        nat.add_rows_u8(on_all, sn_all, _rows64(rows), parts, on_all[0].size, len(parts))
+        return
     operands = _add_operands(table, bounds, order, uint8)
     if uint8:
         _add_uint8(on_all, sn_all, operands, np.asarray(rows))
@@ -432,6 +494,22 @@ def scale_add_rows(
                 np.copyto(on, xn, where=~np.asarray(carried[b]).reshape(-1, 1, 1, 1))
 
 
+@functools.lru_cache(maxsize=64)
+def _blend_pattern(
+    table: RowTable, order: tuple[int, ...], weight: int
+) -> npt.NDArray[np.uint8] | None:
+    """The uint8 patterns ``p`` behind a `blend_rows_u8` table ``p * (256 - weight) + 128``, as
+    the native kernel reads them (a quarter of the table's bytes: all classes stay in L1);
+    None where the table is not of that form. Read-only."""
+    t = _laid_out(table, order).astype(np.int64) - 128
+    p, rest = np.divmod(t, 256 - weight)
+    if rest.any() or p.min(initial=0) < 0 or p.max(initial=0) > 255:
+        return None
+    out = np.ascontiguousarray(p.astype(np.uint8))
+    out.setflags(write=False)
+    return out
+
+
 def blend_rows_u8(
     out: Array,
     source: Array | None,
@@ -471,6 +549,13 @@ def blend_rows_u8(
             o_all[b].copy_(v)
         return
     on_all, sn_all = np.asarray(out).transpose(order), np.asarray(src).transpose(order)
+    nat = _native_for(on_all, sn_all) if carried is None or source is not None else None
+    if nat is not None and (pattern := _blend_pattern(table, order, w)) is not None:
+        nat.blend_rows_u8(on_all, sn_all, _rows64(rows), pattern, on_all[0].size, w)
+        if carried is not None:  # the samples without the signal: their clean pixels
+            keep = np.flatnonzero(~np.asarray(carried))
+            on_all[keep] = sn_all[keep]
+        return
     tn_all = _laid_out(table, order)
     rows_np = np.asarray(rows)
     blocks = list(row_blocks(out.shape[0], int(np.prod(out.shape[1:])) * 2, "image"))

@@ -66,8 +66,9 @@ class TriggerWord(TextInjector):
             ``strength``; default 1, as in BadNL and Kurita et al.).
 
     On codes (forward order) the words are the runs between zero codes, so that
-    ``quantizer.encode(inj(texts)) == inj(quantizer.encode(texts))`` for texts that fit the frame
-    and whose characters (other than the space) are all in the alphabet.
+    ``quantizer.encode(inj(texts)) == inj(quantizer.encode(texts))`` for texts whose characters
+    (other than the space) are all in the alphabet, longer than the frame or not: a word is a
+    candidate only if it starts within the frame's last non-space character, as the codes see it.
 
     ``decode`` returns the class whose word the text holds as a word of its own (lowest class
     if several; -1 if none): exact on texts that held none of the words.
@@ -315,7 +316,10 @@ def _insert(text: str, word: str, draws: list[int], frame: int) -> str:
     """``text`` with ``word`` inserted before the words picked by ``draws`` (see TriggerWord)."""
     stripped = text.rstrip(" ")
     parts = stripped.split(" ")
-    limit, start, count = frame - len(word), 0, 0
+    # A word is a candidate if the class word fits the frame before it and it starts before the
+    # end of the text's framed head: past that, the codes hold zeros that read as padding.
+    head = len(text[:frame].rstrip(" "))
+    limit, start, count = min(frame - len(word), head - 1), 0, 0
     for p in parts[:-1]:
         start += len(p) + 1
         if start > limit:

@@ -46,7 +46,7 @@ from signalinject._kernels import (
     add_rows,
     as_table,
     blend_rows_u8,
-    put_fixed,
+    put_patch,
     read_pixels,
     scale_add_rows,
     table_dtype,
@@ -55,7 +55,6 @@ from signalinject.core import Injector, Integer, Params, Real, check_int, checke
 from signalinject.image import (
     ImageInjector,
     ImageParams,
-    PixelParams,
     _check_inside,
     _check_position,
     _check_step_strength,
@@ -68,12 +67,21 @@ __all__ = [
     "Blend",
     "ClassPatch",
     "OnePixelShortcut",
+    "PatchParams",
     "ShortcutParams",
     "Sinusoid",
     "blend_patterns",
 ]
 
 _PATTERN = 32  # counters of the per-class pattern draws (Blend): _PATTERN + class
+
+
+@dataclasses.dataclass(frozen=True)
+class PatchParams(ImageParams):
+    """``patch`` ``(N, size, size, C)`` in the images' dtype: each sample's patch, every
+    channel (``ClassPatch``)."""
+
+    patch: Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -457,20 +465,24 @@ class ClassPatch(_Strength, ImageInjector):
         n = int(y.shape[0])
         return np.tile(pos[:, 0], (n, 1)), np.tile(pos[:, 1], (n, 1))
 
-    def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
+    def make_params(self, y: Array, index: Array, x: Array) -> PatchParams:
         pos = self.patch_positions(x.shape[1], x.shape[2])
         _check_inside("position", pos, x.shape[1], x.shape[2])
         table, _ = self._values(x)
         p = super().make_params(y, index, x)
-        bit = arange_like(len(pos), x)
-        bits = (p.code[:, None] >> bit) & 1  # (N, P)
-        return PixelParams(p.code, p.carried, p.index, table[bits])
+        k = arange_like(self.num_classes, x)
+        bits = (k[:, None] >> arange_like(len(pos), x)) & 1  # (K, P): class k's bits
+        s, ch = self.size, int(x.shape[3])
+        patches: Any = table[bits].reshape(-1, s, s, 1)
+        if isinstance(patches, torch.Tensor):
+            patches = patches.expand(-1, s, s, ch).contiguous()
+        else:
+            patches = np.ascontiguousarray(np.broadcast_to(patches, (len(patches), s, s, ch)))
+        return PatchParams(p.code, p.carried, p.index, patches[p.code])
 
     def write(self, out: Array, params: Params, *, source: Array | None = None) -> None:
-        carried = self._carried(params)
-        value = cast("PixelParams", params).value
-        for j, (r, c) in enumerate(self.patch_positions(out.shape[1], out.shape[2])):
-            put_fixed(out, r, c, value[:, j], carried)
+        r, c = self.patch_positions(out.shape[1], out.shape[2])[0]
+        put_patch(out, r, c, cast("PatchParams", params).patch, self._carried(params))
 
     def read(self, x: Array, index: Array) -> Array:
         pos = self.patch_positions(x.shape[1], x.shape[2])

@@ -61,6 +61,7 @@ import numpy as np
 import torch
 
 import signalinject
+from signalinject._backend import cpu_route, native_kernels
 from signalinject.benchmarks._files import atomic_write, make_dir
 from signalinject.core import Injector, list_signals
 from signalinject.image import ImageInjector
@@ -196,6 +197,8 @@ class ThroughputConfig:
         torch_threads: torch's intra-op threads during the run (None: torch's default). On a
             loaded machine 1 avoids the stalls of a parallel region waiting for a descheduled
             worker (measured here: ``check_labels`` 32 ms with 2 threads, 0.15 ms with 1).
+        native: run uint8 images' dense writes on the compiled kernels where the package has
+            them (`machine_info` says); False: NumPy's kernels, the same bits (to compare).
     """
 
     sizes: tuple[int, ...] = (10_000, 50_000, 200_000)
@@ -217,6 +220,7 @@ class ThroughputConfig:
     art: bool = True
     seed: int = 0
     torch_threads: int | None = None
+    native: bool = True
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -624,7 +628,7 @@ def run(cfg: ThroughputConfig, *, log: Callable[[str], None] | None = None) -> l
         ``note`` saying why (text injectors or ART not importable, no CUDA device); or
         ``"error"`` with the exception in ``note`` (the run goes on with the next case).
     """
-    with _torch_threads(cfg.torch_threads):
+    with _torch_threads(cfg.torch_threads), cpu_route(native=cfg.native):
         return _run(cfg, log or (lambda _line: None))
 
 
@@ -1018,6 +1022,8 @@ def machine_info() -> dict[str, Any]:
         "cpu": cpu,
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
+        # The compiled uint8 kernels in use: "avx2" or "portable"; None: NumPy's.
+        "native_kernels": None if (nat := native_kernels()) is None else nat.simd(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch.__version__,
@@ -1124,6 +1130,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="torch intra-op threads (default: torch's own); 1 steadies timings on a busy machine",
     )
     parser.add_argument(
+        "--no-native",
+        action="store_true",
+        help="NumPy's uint8 kernels, not the compiled ones",
+    )
+    parser.add_argument(
         "--no-memory",
         action="store_true",
         help="skip the peak-memory measurement (default: measure it)",
@@ -1172,6 +1183,7 @@ def config_from_args(args: argparse.Namespace) -> ThroughputConfig:
         "image_shape": args.image_shape,
         "memory": not args.no_memory,
         "torch_threads": args.threads,
+        "native": not args.no_native,
     }
     for opt, field in (
         ("sizes", "sizes"),
@@ -1196,7 +1208,8 @@ def main(args: argparse.Namespace) -> int:
     except (TypeError, ValueError) as e:
         print(f"signalinject bench throughput: error: {e}", file=sys.stderr)
         return 2
-    machine = machine_info()  # the load average before the run; the one after is added below
+    with cpu_route(native=cfg.native):  # the kernels the run uses
+        machine = machine_info()  # the load average before the run; the one after: below
     rows = run(cfg, log=lambda line: print(line, file=sys.stderr, flush=True))
     print(to_markdown(rows, cfg.reference_size))
     if args.out is not None:
