@@ -578,11 +578,12 @@ def run_bench(args: argparse.Namespace) -> int:
             options["signals"] = ("clean", *sweep_signals(suite.kind))
             left = [s for s in args.signals if s not in options["signals"]]
             added = [s for s in options["signals"] if s not in args.signals]
-            print(
-                f"note: --strength: {', '.join(left)} {'has' if len(left) == 1 else 'have'} no "
-                f"strength, left out" + (f"; runs {', '.join(added)}" if added else ""),
-                file=sys.stderr,
-            )
+            if left:
+                print(
+                    f"note: --strength: {', '.join(left)} {'has' if len(left) == 1 else 'have'} "
+                    f"no strength, left out" + (f"; runs {', '.join(added)}" if added else ""),
+                    file=sys.stderr,
+                )
     try:
         cfg = BenchConfig.for_suite(args.suite, **options)
     except (TypeError, ValueError) as e:

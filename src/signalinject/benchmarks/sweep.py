@@ -44,12 +44,12 @@ import math
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.grid import Share
 from signalinject.benchmarks.report import MODEL_NAMES, Stat, model_color, summarize, verdicts
-from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
+from signalinject.benchmarks.runner import SUITES, BenchConfig, Kind, run, suite_for
 from signalinject.benchmarks.settings import RunSettings, WithSettings
 from signalinject.benchmarks.signals import SIGNALS, check_strength, signal_names, sweepable
 from signalinject.benchmarks.stats import DID_NOT_LEARN, IGNORES, NON_FINITE, READS
@@ -69,8 +69,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("signalinject.benchmarks")
-
-Kind = Literal["image", "text"]
 
 #: The default strengths per data kind. Images (0..255 units): the paper's 1 up to the full
 #: pixel range; for 10 classes a one-pixel or random-pixel step stops at 28 (class 9's code 252).
