@@ -375,14 +375,11 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
         "sweep",
         help="accuracy and reliance against the code strength (one chart per signal)",
         description=(
-            "Run the benchmark of the data set's kind at each code strength, in each signal's "
-            "units (images 0..255: the step between class codes for one_pixel and random_pixel, "
-            "the set-bit value for pattern_pixels, the noise RMS for orthogonal_noise; the "
-            "zoo's signals declare theirs, e.g. blend's weight in (0, 1); text: trigger_word's "
-            "count of inserted class words; each also at its default strength) and chart "
-            "accuracy and reliance per signal. Signals without a strength (multiple_locations, "
-            "the paper's text signals) are skipped. Resumable like 'bench images' and 'bench "
-            "text'."
+            "Run the benchmark at each code strength, in each signal's units (images 0..255, "
+            "e.g. one_pixel's step between class codes; text: trigger_word's count of class "
+            "words), each signal also at its default, and chart accuracy and reliance per "
+            "signal. The data set decides the kind. Signals without a strength are skipped. "
+            "Resumable."
         ),
         formatter_class=HelpFormatter,
     )
@@ -393,15 +390,13 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
     )  # fmt: skip
     p.add_argument(
         "--signals", type=_csv("signals"), default=None, metavar="A,B",
-        help=f"signals of the data's kind (default: {per_kind(sweep_signals)})",
+        help=f"signals (default: {per_kind(sweep_signals)})",
     )  # fmt: skip
     p.add_argument(
         "--models", type=_csv("models"), default=None, metavar="A,B",
         help=f"models (default: {per_kind(DEFAULT_MODELS.__getitem__)})",
     )  # fmt: skip
-    p.add_argument(
-        "--blank", action="store_true", help="sweep on blank data (zero images, empty texts)"
-    )
+    p.add_argument("--blank", action="store_true", help="blank data: zero images, empty texts")
     _add_run_options(
         p, out=SweepConfig.DEFAULT_OUT, epochs=None, batch_size=SUITES["images"].batch_size
     )
