@@ -385,15 +385,15 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
     )
     _add_data_options(p, default=SweepConfig.DEFAULT_DATASET)
     p.add_argument(
-        "--strengths", type=_strengths, default=None, metavar="S,T",
+        "--strengths", type=_strengths, default=argparse.SUPPRESS, metavar="S,T",
         help=f"code strengths (default: {per_kind(DEFAULT_STRENGTHS.__getitem__)})",
     )  # fmt: skip
     p.add_argument(
-        "--signals", type=_csv("signals"), default=None, metavar="A,B",
+        "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
         help=f"signals (default: {per_kind(sweep_signals)})",
     )  # fmt: skip
     p.add_argument(
-        "--models", type=_csv("models"), default=None, metavar="A,B",
+        "--models", type=_csv("models"), default=argparse.SUPPRESS, metavar="A,B",
         help=f"models (default: {per_kind(DEFAULT_MODELS.__getitem__)})",
     )  # fmt: skip
     p.add_argument("--blank", action="store_true", help="blank data: zero images, empty texts")
@@ -607,9 +607,9 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     try:
         cfg = SweepConfig(
-            strengths=args.strengths,
-            signals=args.signals,
-            models=args.models,
+            strengths=getattr(args, "strengths", None),  # absent: the data kind's defaults
+            signals=getattr(args, "signals", None),
+            models=getattr(args, "models", None),
             blank=args.blank,
             settings=_run_settings(args),
         )
