@@ -1,6 +1,7 @@
 """Tests of signalinject.benchmarks.sweep and the code strengths of the signals: the plan of a
 sweep, where a model starts reading, the report, and ``signalinject bench sweep`` end to end on a
-small slice of the embedded digits with a decision tree."""
+small slice of the embedded digits with a decision tree, and of the text stand-in with the
+char-CNN and a tree (``trigger_word``'s word count)."""
 
 from __future__ import annotations
 
@@ -24,19 +25,24 @@ from signalinject.benchmarks.signals import (
     STRENGTH_SIGNALS,
     check_strength,
     make_injector,
+    sweepable,
 )
 from signalinject.benchmarks.stats import VERDICTS
 from signalinject.benchmarks.store import RESULTS_FILE
 from signalinject.benchmarks.sweep import (
-    SWEEP_SIGNALS,
+    DEFAULT_MODELS,
+    DEFAULT_STRENGTHS,
     SweepConfig,
     onsets,
     plan,
+    sweep_signals,
     sweep_table,
     write_sweep_report,
 )
 
 K = 10
+SWEEP_SIGNALS = sweep_signals("image")
+TEXT = RunSettings(dataset="stdlib_code")
 
 
 # -- strengths of the signals ----------------------------------------------------------------------
@@ -44,6 +50,8 @@ class TestStrength:
     def test_signals_with_a_strength(self) -> None:
         assert STRENGTH_SIGNALS == SWEEP_SIGNALS
         assert SWEEP_SIGNALS == ("one_pixel", "pattern_pixels", "random_pixel", "orthogonal_noise")
+        # the paper's text signals have none: the text sweep runs the registered ones with one
+        assert sweep_signals("text") == ("trigger_word",)
 
     @pytest.mark.parametrize("name", STRENGTH_SIGNALS)
     def test_the_papers_strength_is_the_papers_injector(self, name: str) -> None:
@@ -136,10 +144,61 @@ class TestPlan:
         cfg = SweepConfig(strengths=(4,), signals=("multiple_locations", "pattern_pixels"))
         assert plan(cfg, K) == ([(1.0, ("pattern_pixels",)), (4.0, ("pattern_pixels",))], [])
 
+    def test_the_data_set_decides_the_defaults(self) -> None:
+        image, text = SweepConfig(), SweepConfig(settings=TEXT)
+        assert (image.kind, text.kind) == ("image", "text")
+        assert image.signals == SWEEP_SIGNALS
+        assert image.strengths == (1, 4, 16, 28, 64, 128, 255)
+        assert image.models == ("convnet", "decision_tree")
+        assert text.signals == ("trigger_word",)
+        assert text.strengths == (1, 2, 4, 8, 16) == DEFAULT_STRENGTHS["text"]
+        assert text.models == ("charcnn_narrow", "decision_tree") == DEFAULT_MODELS["text"]
+        blank = SweepConfig(blank=True, settings=RunSettings(dataset="stdlib_docs"))
+        assert blank.signals == ("trigger_word",)
+
+    def test_text_plan(self) -> None:
+        cfg = SweepConfig(strengths=(16, 2.5, 4, 65, 0.5), settings=TEXT)
+        runs, skipped = plan(cfg, 5)
+        # one word (Kurita et al.'s trigger) always runs: the chart's default point
+        assert runs == [(s, ("trigger_word",)) for s in (1.0, 4.0, 16.0)]
+        assert skipped == [("trigger_word", 0.5), ("trigger_word", 2.5), ("trigger_word", 65.0)]
+
+    @given(st.lists(st.floats(0.25, 80, allow_nan=False), min_size=1, max_size=6))
+    def test_text_points_are_whole_word_counts(self, strengths: list[float]) -> None:
+        cfg = SweepConfig(strengths=tuple(strengths), signals=("trigger_word",), settings=TEXT)
+        runs, skipped = plan(cfg, 5)
+        points = [s for s, _ in runs]
+        assert 1.0 in points
+        for s in points:
+            assert s == int(s)
+            assert 1 <= s <= 64
+            inj = make_injector("trigger_word", 5, 0, kind="text", strength=s)
+            assert isinstance(inj, si.TriggerWord)
+            assert inj.count == int(s)
+        for sig, s in skipped:
+            assert sig == "trigger_word"
+            with pytest.raises(ValueError, match="a whole number from 1 to 64"):
+                check_strength(sig, s, 5)
+        assert set(points) | {s for _, s in skipped} == {float(s) for s in strengths} | {1.0}
+
     @pytest.mark.parametrize(
         ("kw", "match"),
         [
-            ({"settings": RunSettings(dataset="stdlib_docs")}, "dataset 'stdlib_docs' holds text"),
+            (
+                {"signals": ("one_pixel",), "settings": TEXT},
+                "signal 'one_pixel' applies to image data, but dataset 'stdlib_code' holds text",
+            ),
+            (
+                {"signals": ("trigger_word",)},
+                "signal 'trigger_word' applies to text data, but dataset 'noisy_digits' holds "
+                "image data; image signals with a strength: one_pixel, pattern_pixels",
+            ),
+            (
+                {"signals": ("mnemonic", "pattern_char"), "settings": TEXT},
+                r"none of the signals \['mnemonic', 'pattern_char'\] has a strength; text "
+                "signals with one: trigger_word",
+            ),
+            ({"strengths": (2, 0), "settings": TEXT}, "finite number > 0, got 0"),
             ({"signals": ("multiple_locations",)}, "none of the signals .* has a strength"),
             ({"signals": ("one_pixle",)}, "unknown signal 'one_pixle'"),
             ({"signals": ()}, "signals must list at least one signal"),
@@ -208,11 +267,8 @@ SWEEP = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """One tiny sweep: one_pixel and noise (and multiple_locations, skipped) with a tree."""
-    out = tmp_path_factory.mktemp("sweep") / "out"
-    argv = [*SWEEP, "--signals", "one_pixel,orthogonal_noise,multiple_locations", "--out", str(out)]
+def _warnings(argv: list[str]) -> tuple[int, str]:
+    """``cli.main(argv)`` and the warnings it logged."""
     logger = logging.getLogger("signalinject.benchmarks")
     records: list[str] = []
 
@@ -223,10 +279,20 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     handler = Keep(logging.WARNING)
     logger.addHandler(handler)
     try:
-        assert cli.main(argv) == 0
+        code = cli.main(argv)
     finally:
         logger.removeHandler(handler)
-    return out, "\n".join(records)
+    return code, "\n".join(records)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One tiny sweep: one_pixel and noise (and multiple_locations, skipped) with a tree."""
+    out = tmp_path_factory.mktemp("sweep") / "out"
+    argv = [*SWEEP, "--signals", "one_pixel,orthogonal_noise,multiple_locations", "--out", str(out)]
+    code, log = _warnings(argv)
+    assert code == 0
+    return out, log
 
 
 class TestEndToEnd:
@@ -314,9 +380,12 @@ class TestEndToEnd:
         assert e.value.code == 2
         assert match in capsys.readouterr().err
 
-    def test_text_dataset(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        assert cli.main([*SWEEP, "--dataset", "stdlib_docs", "--out", str(tmp_path)]) == 2
-        assert "dataset 'stdlib_docs' holds text" in capsys.readouterr().err
+    def test_image_signal_on_text(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        argv = [*SWEEP, "--dataset", "stdlib_docs", "--signals", "one_pixel"]
+        assert cli.main([*argv, "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert "'one_pixel' applies to image data, but dataset 'stdlib_docs' holds text" in err
+        assert not (tmp_path / RESULTS_FILE).exists()
 
     def test_help_gives_every_default_and_fits_a_screen(
         self, capsys: pytest.CaptureFixture[str]
@@ -335,4 +404,181 @@ class TestEndToEnd:
         for e in entries:
             if not e.split()[0].startswith("-h"):
                 assert "(default: " in e, e
-        assert "(default: 1,4,16,28,64,128,255)" in text
+        flat = " ".join(text.split())
+        assert "(default: image 1,4,16,28,64,128,255; text 1,2,4,8,16)" in flat
+        assert "(default: image convnet,decision_tree; text charcnn_narrow,decision_tree)" in flat
+        assert "text trigger_word)" in flat
+
+
+# -- end to end on text ----------------------------------------------------------------------------
+TEXT_SWEEP = [
+    "bench", "sweep", "--dataset", "stdlib_code", "--limit", "60", "--epochs", "1",
+    "--strengths", "2,2.5,4", "--no-progress",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def text_swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One tiny text sweep with the default models (the char-CNN for one epoch, and a tree)."""
+    out = tmp_path_factory.mktemp("text_sweep") / "out"
+    code, log = _warnings([*TEXT_SWEEP, "--out", str(out)])
+    assert code == 0
+    return out, log
+
+
+class TestTextEndToEnd:
+    def test_points_and_skips(self, text_swept: tuple[Path, str]) -> None:
+        out, log = text_swept
+        rows = [json.loads(x) for x in (out / RESULTS_FILE).read_text().splitlines()]
+        points = sorted((r["signal"], r["strength"] or 0, r["model"]) for r in rows)
+        signals = [("clean", 0), *(("trigger_word", s) for s in (1.0, 2.0, 4.0))]
+        models = ("charcnn_narrow", "decision_tree")
+        assert points == [(sig, s, m) for sig, s in signals for m in models]
+        assert "strength 2.5 does not fit trigger_word with 5 classes: skipped" in log
+        assert "a whole number from 1 to 64, got 2.5" in log
+        words = {r["strength"]: r for r in rows if r["signal"] == "trigger_word"}
+        assert words[1.0]["injector"]["count"] == 1  # Kurita et al.'s one word
+        assert words[2.0]["injector"]["count"] == 2
+        assert words[4.0]["injector"]["count"] == 4
+        for r in rows:
+            assert r["suite"] == "text"
+            assert r["text_length"] == 256
+            assert r["blank"] is False
+            if r["signal"] == "trigger_word":
+                assert r["decode_accuracy"] == 1.0
+
+    def test_report(self, text_swept: tuple[Path, str]) -> None:
+        out, _ = text_swept
+        md = (out / "sweep.md").read_text(encoding="utf-8")
+        assert "Train 60 / test 60 samples, 5 classes, text length 256, seeds [0]." in md
+        assert "image input" not in md
+        assert (
+            "### Rare-word trigger (Kurita et al. 2020): strength = count, the copies of the "
+            "class word in each text" in md
+        )
+        assert "| Strength | Decode | Char-CNN (narrow) acc. |" in md
+        assert "| 1 (default) | 100.0 [94.0, 100.0] |" in md  # not the paper's: Kurita et al.'s
+        assert "(paper)" not in md
+        assert "| Rare-word trigger (Kurita et al. 2020) | 1 |" in md
+        with open(out / "sweep.csv", newline="", encoding="utf-8") as f:
+            lines = list(csv.DictReader(f))
+        assert len(lines) == 8
+        assert {r["text_length"] for r in lines} == {"256"}
+        assert (out / "sweep_trigger_word.png").read_bytes().startswith(b"\x89PNG")
+
+    def test_resumes(self, text_swept: tuple[Path, str], tmp_path: Path) -> None:
+        out, _ = text_swept
+        copy = tmp_path / "copy"
+        copy.mkdir()
+        (copy / RESULTS_FILE).write_bytes((out / RESULTS_FILE).read_bytes())
+        before = (copy / RESULTS_FILE).read_bytes()
+        assert cli.main([*TEXT_SWEEP, "--out", str(copy)]) == 0
+        assert (copy / RESULTS_FILE).read_bytes() == before  # nothing new to compute
+        # the sweep's points are bench text's cells at that strength
+        argv = [
+            "bench", "text", "--limit", "60", "--epochs", "1", "--signals", "trigger_word",
+            "--models", "charcnn_narrow,decision_tree", "--strength", "4", "--no-progress",
+            "--out", str(copy),
+        ]  # fmt: skip
+        assert cli.main(argv) == 0
+        assert (copy / RESULTS_FILE).read_bytes() == before
+
+    def test_bench_text_strength(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        argv = [
+            "bench", "text", "--limit", "60", "--models", "decision_tree", "--strength", "3",
+            "--no-progress", "--out", str(tmp_path),
+        ]  # fmt: skip
+        assert cli.main(argv) == 0
+        err = capsys.readouterr().err
+        # the default signals have no strength: the note names them and what runs instead
+        assert (
+            "note: --strength: mnemonic, length_encoding, pattern_char have no strength, left "
+            "out; runs trigger_word" in err
+        )
+        rows = [json.loads(x) for x in (tmp_path / RESULTS_FILE).read_text().splitlines()]
+        assert [(r["signal"], r["strength"]) for r in rows] == [
+            ("clean", None), ("trigger_word", 3.0),
+        ]  # fmt: skip
+        assert rows[1]["injector"]["count"] == 3
+        assert rows[1]["decode_accuracy"] == 1.0
+        assert "Code strength 3 (trigger_word: count" in (tmp_path / "results.md").read_text()
+
+    def test_bench_text_help_says_what_the_strength_is(
+        self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        monkeypatch.setenv("COLUMNS", "80")
+        with pytest.raises(SystemExit):
+            cli.main(["bench", "text", "--help"])
+        text = capsys.readouterr().out
+        assert len(text.splitlines()) <= 40
+        flat = " ".join(text.split())
+        assert "--strength STRENGTH copies of trigger_word's class word" in flat
+        assert "(default: 1)" in flat
+
+    @pytest.mark.parametrize(
+        ("args", "match"),
+        [
+            (["--strength", "2.5"], "a whole number from 1 to 64, got 2.5"),
+            (["--strength", "65"], "a whole number from 1 to 64, got 65.0"),
+            (["--signals", "mnemonic", "--strength", "2"], "signal 'mnemonic' has no strength"),
+            (["--signals", "one_pixel"], "'one_pixel' applies to image data, not text"),
+        ],
+    )
+    def test_bench_text_bad_strength(
+        self, args: list[str], match: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        argv = ["bench", "text", "--limit", "60", "--models", "decision_tree", *args]
+        assert cli.main([*argv, "--no-progress", "--out", str(tmp_path)]) == 2
+        assert match in capsys.readouterr().err
+        assert not (tmp_path / RESULTS_FILE).exists()
+
+    def test_blank_text_sweep_reads_the_words(self, tmp_path: Path) -> None:
+        out = tmp_path / "blank"
+        argv = [
+            "bench", "sweep", "--dataset", "stdlib_code", "--limit", "60", "--models",
+            "decision_tree", "--strengths", "2", "--blank", "--no-progress", "--out", str(out),
+        ]  # fmt: skip
+        assert cli.main(argv) == 0
+        rows = [json.loads(x) for x in (out / RESULTS_FILE).read_text().splitlines()]
+        assert all(r["blank"] for r in rows)
+        assert sorted(r["strength"] or 0 for r in rows) == [0, 1.0, 2.0]
+        # empty texts: the words are all there is, and a tree reads them
+        for r in rows:
+            if r["signal"] == "trigger_word":
+                assert verdict(r["reliance"], 5) == "reads", r
+        assert "(empty texts)" in (out / "sweep.md").read_text(encoding="utf-8")
+
+
+USER_WORDS = """
+import signalinject as si
+
+def make_words(num_classes, seed, quantizer=None, strength=None):
+    count = 1 if strength is None else int(strength)
+    return si.TriggerWord(num_classes, seed=seed, quantizer=quantizer, count=count,
+                          words=WORDS[:num_classes])
+
+WORDS = ("zzq", "qqz", "jjx", "xxj", "zqj")
+"""
+
+
+def test_a_users_text_signal_with_a_strength_is_swept(tmp_path: Path) -> None:
+    module = tmp_path / "words.py"
+    module.write_text(USER_WORDS)
+    spec = f"{module}:make_words"
+    assert sweepable(spec, "text")
+    assert not sweepable(spec, "image")
+    out = tmp_path / "out"
+    argv = [
+        "bench", "sweep", "--dataset", "stdlib_code", "--signals", spec, "--strengths", "3",
+        "--models", "decision_tree", "--limit", "60", "--no-progress", "--out", str(out),
+    ]  # fmt: skip
+    assert cli.main(argv) == 0
+    lines = (out / RESULTS_FILE).read_text().splitlines()
+    rows = {r["strength"]: r for r in map(json.loads, lines)}
+    assert sorted(rows, key=lambda s: s or 0) == [None, 1.0, 3.0]
+    assert rows[3.0]["signal"] == spec
+    assert rows[3.0]["injector"]["count"] == 3
+    assert rows[3.0]["injector"]["words"][0] == "zzq"
+    assert rows[3.0]["decode_accuracy"] == 1.0
+    with pytest.raises(ValueError, match="applies to text data, but dataset 'noisy_digits'"):
+        SweepConfig(signals=(spec,))

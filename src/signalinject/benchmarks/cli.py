@@ -4,7 +4,8 @@
 ([`run`][signalinject.benchmarks.runner.run]) and write the tables
 and the figure
 ([`write_report`][signalinject.benchmarks.report.write_report]);
-``--blank`` runs the information shut-down control and ``--strength`` scales the image codes.
+``--blank`` runs the information shut-down control and ``--strength`` scales the codes of the
+signals that have a strength (a pixel step, a word count).
 ``signalinject bench sweep`` runs the signal-strength sweep
 ([`signalinject.benchmarks.sweep`][signalinject.benchmarks.sweep]) and ``signalinject scan
 MODULE:FACTORY`` the blindspot scan of a user's model
@@ -34,7 +35,7 @@ from signalinject.benchmarks.perf.trainspeed import add_parser as add_trainspeed
 from signalinject.benchmarks.runner import SUITES, BenchConfig, Suite, suite_for
 from signalinject.benchmarks.settings import RunSettings
 from signalinject.benchmarks.show import add_show_parser
-from signalinject.benchmarks.signals import STRENGTH_SIGNALS, signal_names
+from signalinject.benchmarks.signals import signal_names
 from signalinject.benchmarks.store import ResultsLockedError
 
 __all__ = [
@@ -327,11 +328,18 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         )
     else:
         p.add_argument(
+            "--strength",
+            type=_positive_float,
+            default=None,
+            help="copies of trigger_word's class word (run in place of the default signals: "
+            "they have none) (default: 1)",
+        )
+        p.add_argument(
             "--text-length",
             type=_positive,
             default=argparse.SUPPRESS,
-            help="characters per text after quantization (default: 1014 as Zhang et al., "
-            "256 for stdlib_docs)",
+            help="characters per text after quantization (default: 256 for the stdlib sets, "
+            "else 1014)",
         )
     _add_grid_options(p)
     p.set_defaults(func=run_bench, suite=suite.name, resumable=True)
@@ -349,40 +357,48 @@ def add_bench_text_parser(subparsers: Subparsers) -> None:
 
 def add_sweep_parser(subparsers: Subparsers) -> None:
     """``signalinject bench sweep``: the signal-strength sweep."""
-    from signalinject.benchmarks.sweep import DEFAULT_STRENGTHS, SWEEP_SIGNALS, SweepConfig
+    from signalinject.benchmarks.sweep import (
+        DEFAULT_MODELS,
+        DEFAULT_STRENGTHS,
+        SweepConfig,
+        sweep_signals,
+    )
 
-    d = SweepConfig()
+    def per_kind(values: Callable[[Any], Sequence[Any]]) -> str:
+        """``"image 1,4; text 1,2"``: a default of each data kind."""
+        return "; ".join(
+            f"{kind} {','.join(v if isinstance(v, str) else f'{v:g}' for v in values(kind))}"
+            for kind in ("image", "text")
+        )
+
     p = subparsers.add_parser(
         "sweep",
         help="accuracy and reliance against the code strength (one chart per signal)",
         description=(
-            "Run the image benchmark at each code strength (0..255 units: the step between class "
-            "codes for one_pixel and random_pixel, the set-bit value for pattern_pixels, the "
-            "noise RMS for orthogonal_noise; the zoo's signals declare theirs, e.g. blend's "
-            "weight in (0, 1); each also at the paper's strength) and chart "
-            "accuracy and reliance per signal. multiple_locations has no strength: skipped. "
-            "Resumable like 'bench images'."
+            "Run the benchmark at each code strength, in each signal's units (images 0..255, "
+            "e.g. one_pixel's step between class codes; text: trigger_word's count of class "
+            "words), each signal also at its default, and chart accuracy and reliance per "
+            "signal. The data set decides the kind. Signals without a strength are skipped. "
+            "Resumable."
         ),
         formatter_class=HelpFormatter,
     )
-    _add_data_options(p, SUITES["images"])
+    _add_data_options(p, default=SweepConfig.DEFAULT_DATASET)
     p.add_argument(
-        "--strengths",
-        type=_strengths,
-        default=",".join(f"{s:g}" for s in DEFAULT_STRENGTHS),
-        metavar="S,T",
-        help="code strengths",
-    )
-    p.add_argument(
-        "--signals", type=_csv("signals"), default=",".join(SWEEP_SIGNALS), metavar="A,B",
-        help="signals",
+        "--strengths", type=_strengths, default=argparse.SUPPRESS, metavar="S,T",
+        help=f"code strengths (default: {per_kind(DEFAULT_STRENGTHS.__getitem__)})",
     )  # fmt: skip
     p.add_argument(
-        "--models", type=_csv("models"), default=",".join(d.models), metavar="A,B", help="models"
-    )
-    p.add_argument("--blank", action="store_true", help="sweep on blank images (shut-down)")
+        "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
+        help=f"signals (default: {per_kind(sweep_signals)})",
+    )  # fmt: skip
+    p.add_argument(
+        "--models", type=_csv("models"), default=argparse.SUPPRESS, metavar="A,B",
+        help=f"models (default: {per_kind(DEFAULT_MODELS.__getitem__)})",
+    )  # fmt: skip
+    p.add_argument("--blank", action="store_true", help="blank data: zero images, empty texts")
     _add_run_options(
-        p, out=d.out, epochs=SUITES["images"].epochs, batch_size=SUITES["images"].batch_size
+        p, out=SweepConfig.DEFAULT_OUT, epochs=None, batch_size=SUITES["images"].batch_size
     )
     _add_grid_options(p)
     p.set_defaults(func=run_sweep, resumable=True)
@@ -551,10 +567,18 @@ def run_bench(args: argparse.Namespace) -> int:
     strength = getattr(args, "strength", None)
     if strength is not None:
         options["strength"] = strength
-        if args.signals == signal_names("image"):  # the default list: keep those with a strength
-            options["signals"] = tuple(s for s in args.signals if s in STRENGTH_SIGNALS)
-            left = [s for s in args.signals if s not in STRENGTH_SIGNALS and s != "clean"]
-            print(f"note: --strength: {', '.join(left)} has no strength, left out", file=sys.stderr)
+        if args.signals == signal_names(suite.kind):  # the default list: the sweep's signals
+            from signalinject.benchmarks.sweep import sweep_signals
+
+            options["signals"] = ("clean", *sweep_signals(suite.kind))
+            left = [s for s in args.signals if s not in options["signals"]]
+            added = [s for s in options["signals"] if s not in args.signals]
+            if left:
+                print(
+                    f"note: --strength: {', '.join(left)} {'has' if len(left) == 1 else 'have'} "
+                    f"no strength, left out" + (f"; runs {', '.join(added)}" if added else ""),
+                    file=sys.stderr,
+                )
     try:
         cfg = BenchConfig.for_suite(args.suite, **options)
     except (TypeError, ValueError) as e:
@@ -583,9 +607,9 @@ def run_sweep(args: argparse.Namespace) -> int:
 
     try:
         cfg = SweepConfig(
-            strengths=args.strengths,
-            signals=args.signals,
-            models=args.models,
+            strengths=getattr(args, "strengths", None),  # absent: the data kind's defaults
+            signals=getattr(args, "signals", None),
+            models=getattr(args, "models", None),
             blank=args.blank,
             settings=_run_settings(args),
         )

@@ -250,11 +250,13 @@ def signal_names(kind: Kind) -> tuple[str, ...]:
     return _defaults(kind)
 
 
-def sweepable(name: str) -> bool:
-    """Whether ``sweep`` can run signal ``name``: an image signal with a ``strength`` (a
-    registered name or a user's ``MODULE:FACTORY``)."""
+def sweepable(name: str, kind: Kind | None = None) -> bool:
+    """Whether ``sweep`` can run signal ``name``: a signal with a ``strength`` (a registered name
+    or a user's ``MODULE:FACTORY``), of data kind ``kind`` (``"image"`` or ``"text"``) if given."""
     sig = SIGNALS.get(name)
-    return sig is not None and "image" in sig.kinds and sig.strength is not None
+    if sig is None or sig.strength is None:
+        return False
+    return kind is None or kind in sig.kinds
 
 
 def check_strength(name: str, strength: float | None, num_classes: int | None = None) -> None:

@@ -2,18 +2,22 @@
 
 The paper's codes are faint: the one-pixel code of class k is the pixel value k, at most 9 of
 255, and the pattern pixels are 0 or 1. A ConvNet ignoring such a code says little about a
-high-contrast one. The sweep runs the benchmark at a list of code strengths (in 0..255 image
-units, see [`signalinject.benchmarks.signals`][signalinject.benchmarks.signals]: the step between
-class codes for ``one_pixel`` and ``random_pixel``, the set-bit value for ``pattern_pixels``, the
-noise RMS for ``orthogonal_noise``) and draws, per signal, accuracy and reliance of each model
-against the strength, showing where a model starts to read the signal. ``multiple_locations`` has no
-strength (its code is where two pixels are equal, with a random value) and is skipped, as are the
-text signals. Each signal also runs at the paper's strength (1, or RMS 7.65 for the noise), so the
-chart shows the paper's point; a strength too large for a signal (e.g. a one-pixel step above
-255 / (K - 1)) is skipped for that signal and listed.
+high-contrast one. The sweep runs the benchmark at a list of code strengths, each in the units
+its signal declares (see [`signalinject.benchmarks.signals`][signalinject.benchmarks.signals]):
+on images, 0..255 units (the step between class codes for ``one_pixel`` and ``random_pixel``,
+the set-bit value for ``pattern_pixels``, the noise RMS for ``orthogonal_noise``); on text, a
+count (``trigger_word``: the copies of the class word in each text). It draws, per signal,
+accuracy and reliance of each model against the strength, showing where a model starts to read
+the signal. The data set decides the kind: an image data set sweeps image signals, a text data
+set text signals. Signals without a strength (``multiple_locations``: its code is where two
+pixels are equal, with a random value; the paper's text signals: a character is a character)
+are skipped. Each signal also runs at its default strength (the paper's: 1, or RMS 7.65 for the
+noise; one word for ``trigger_word``, as in Kurita et al. 2020), so the chart shows the paper's
+point; a strength a signal cannot take (a one-pixel step above 255 / (K - 1), a word count that
+is not a whole number) is skipped for that signal and listed.
 
 Every point is an ordinary benchmark cell (the injector's config is in its identity), so a sweep
-resumes like ``bench images`` and shares its clean cells and its paper-strength cells.
+resumes like ``bench images`` or ``bench text`` and shares their clean and default-strength cells.
 
 Examples:
     >>> cfg = SweepConfig(strengths=(4, 64), signals=("one_pixel", "orthogonal_noise"))
@@ -23,6 +27,12 @@ Examples:
      (7.65, ('orthogonal_noise',)), (64.0, ('orthogonal_noise',))]
     >>> skipped
     [('one_pixel', 64.0)]
+    >>> text = SweepConfig(strengths=(2, 2.5, 100), settings=RunSettings(dataset="stdlib_code"))
+    >>> text.signals, text.models
+    (('trigger_word',), ('charcnn_narrow', 'decision_tree'))
+    >>> plan(text, num_classes=5)  # doctest: +NORMALIZE_WHITESPACE
+    ([(1.0, ('trigger_word',)), (2.0, ('trigger_word',))],
+     [('trigger_word', 2.5), ('trigger_word', 100.0)])
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ import csv
 import dataclasses
 import logging
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,59 +49,89 @@ from typing import Any, ClassVar
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.grid import Share
 from signalinject.benchmarks.report import MODEL_NAMES, Stat, model_color, summarize, verdicts
-from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
+from signalinject.benchmarks.runner import SUITES, BenchConfig, Kind, run, suite_for
 from signalinject.benchmarks.settings import RunSettings, WithSettings
-from signalinject.benchmarks.signals import (
-    SIGNALS,
-    STRENGTH_SIGNALS,
-    check_strength,
-    sweepable,
-)
+from signalinject.benchmarks.signals import SIGNALS, check_strength, signal_names, sweepable
 from signalinject.benchmarks.stats import DID_NOT_LEARN, IGNORES, NON_FINITE, READS
+from signalinject.core import list_signals
 
 __all__ = [
+    "DEFAULT_MODELS",
     "DEFAULT_STRENGTHS",
-    "SWEEP_SIGNALS",
     "SweepConfig",
     "onsets",
     "plan",
     "plot_sweep",
     "sweep",
+    "sweep_signals",
     "sweep_table",
     "write_sweep_report",
 ]
 
 logger = logging.getLogger("signalinject.benchmarks")
 
-#: The image signals that have a strength.
-SWEEP_SIGNALS: tuple[str, ...] = tuple(s for s in STRENGTH_SIGNALS if "image" in SIGNALS[s].kinds)
+#: The default strengths per data kind. Images (0..255 units): the paper's 1 up to the full
+#: pixel range; for 10 classes a one-pixel or random-pixel step stops at 28 (class 9's code 252).
+#: Text (counts): one to 16 copies of a class word.
+DEFAULT_STRENGTHS: Mapping[Kind, tuple[float, ...]] = {
+    "image": (1, 4, 16, 28, 64, 128, 255),
+    "text": (1, 2, 4, 8, 16),
+}
 
-#: The default strengths (0..255 units): the paper's 1 up to the full pixel range. For 10 classes
-#: a one-pixel or random-pixel step stops at 28 (class 9's code 252).
-DEFAULT_STRENGTHS: tuple[float, ...] = (1, 4, 16, 28, 64, 128, 255)
+#: The default models per data kind: the suite's ConvNet (the paper's, or Zhang et al.'s
+#: character CNN at the text suite's width) and the decision tree.
+DEFAULT_MODELS: Mapping[Kind, tuple[str, ...]] = {
+    "image": (SUITES["images"].models[0], "decision_tree"),
+    "text": (SUITES["text"].models[0], "decision_tree"),
+}
 
 Row = Mapping[str, Any]
+
+
+def sweep_signals(kind: Kind) -> tuple[str, ...]:
+    """The signals a sweep on ``kind`` data runs by default: the benchmark's default signals of
+    that kind that have a strength (images: the paper's four); where none has one (text: the
+    paper's signals have no strength), every registered signal of that kind with one (text:
+    ``trigger_word``).
+
+    Examples:
+        >>> sweep_signals("image"), sweep_signals("text")
+        (('one_pixel', 'pattern_pixels', 'random_pixel', 'orthogonal_noise'), ('trigger_word',))
+    """
+    paper = tuple(s for s in signal_names(kind) if sweepable(s, kind))
+    return paper or tuple(s for s in list_signals(kind) if sweepable(s, kind))
 
 
 @dataclasses.dataclass(frozen=True)
 class SweepConfig(WithSettings):
     """What a sweep runs (the strengths, and the benchmark's settings).
 
+    The data set decides the kind (image or text) and so the defaults.
+
     Args:
-        strengths: code strengths in 0..255 image units (each signal also runs at the paper's).
-        signals: signals to sweep; those without a strength are skipped with a note.
-        models: as [`BenchConfig`][signalinject.benchmarks.runner.BenchConfig].
-        blank: sweep on blank images (the shut-down control) instead of the data.
+        strengths: code strengths in each signal's units (0..255 image units; a word count for
+            ``trigger_word``); each signal also runs at its default. None: `DEFAULT_STRENGTHS` of
+            the data's kind.
+        signals: signals to sweep, all of the data's kind; those without a strength are skipped
+            with a note. None: [`sweep_signals`][signalinject.benchmarks.sweep.sweep_signals] of
+            the data's kind.
+        models: as [`BenchConfig`][signalinject.benchmarks.runner.BenchConfig]; None:
+            `DEFAULT_MODELS` of the data's kind.
+        blank: sweep on blank data (the shut-down control: all-zero images, empty texts) instead
+            of the data.
         settings: what every run shares
-            ([`RunSettings`][signalinject.benchmarks.settings.RunSettings]): an image data set
-            (default: the image suite's), seeds, training, limit, the output directory (default
+            ([`RunSettings`][signalinject.benchmarks.settings.RunSettings]): a data set (default:
+            the image suite's), seeds, training, limit, the output directory (default
             ``signalinject-bench/sweep``: ``results.jsonl``, ``sweep.*``, one PNG per signal),
             progress.
+
+    After construction ``strengths``, ``signals`` and ``models`` hold tuples (the defaults
+    resolved).
     """
 
-    strengths: tuple[float, ...] = DEFAULT_STRENGTHS
-    signals: tuple[str, ...] = SWEEP_SIGNALS
-    models: tuple[str, ...] = ("convnet", "decision_tree")
+    strengths: tuple[float, ...] | None = None
+    signals: tuple[str, ...] | None = None
+    models: tuple[str, ...] | None = None
     blank: bool = False
     settings: RunSettings = dataclasses.field(default_factory=RunSettings)
 
@@ -99,26 +140,39 @@ class SweepConfig(WithSettings):
 
     def __post_init__(self) -> None:
         self._check_settings()
-        if suite_for(self.dataset) != "images":
-            raise ValueError(
-                f"the sweep runs image signals; dataset {self.dataset!r} holds text (text "
-                f"signals have no strength)"
-            )
-        if isinstance(self.strengths, (int, float)) or not self.strengths:
-            raise ValueError(f"strengths must list at least one number, got {self.strengths!r}")
-        for v in self.strengths:
+        kind = self.kind  # an unknown data set fails here
+        strengths = DEFAULT_STRENGTHS[kind] if self.strengths is None else self.strengths
+        if isinstance(strengths, (int, float)) or not strengths:
+            raise ValueError(f"strengths must list at least one number, got {strengths!r}")
+        for v in strengths:
             check_strength("orthogonal_noise", v)  # a number > 0; per-signal limits in plan
-        object.__setattr__(self, "strengths", tuple(float(v) for v in self.strengths))
-        if isinstance(self.signals, str) or not self.signals:
-            raise ValueError(f"signals must list at least one signal, got {self.signals!r}")
-        for name in self.signals:
-            if name not in SIGNALS:
+        object.__setattr__(self, "strengths", tuple(float(v) for v in strengths))
+        signals = sweep_signals(kind) if self.signals is None else self.signals
+        if isinstance(signals, str) or not signals:
+            raise ValueError(f"signals must list at least one signal, got {signals!r}")
+        for name in signals:
+            sig = SIGNALS.get(name)
+            if sig is None:
                 raise ValueError(f"unknown signal {name!r}; known: {', '.join(SIGNALS)}")
-        if not any(sweepable(name) for name in self.signals):
+            if kind not in sig.kinds:
+                raise ValueError(
+                    f"signal {name!r} applies to {'/'.join(sig.kinds)} data, but dataset "
+                    f"{self.dataset!r} holds {kind} data; {kind} signals with a strength: "
+                    f"{', '.join(sweep_signals(kind))}"
+                )
+        object.__setattr__(self, "signals", tuple(signals))
+        if not any(sweepable(name) for name in signals):
             raise ValueError(
-                f"none of the signals {list(self.signals)} has a strength; signals with one: "
-                f"{', '.join(SWEEP_SIGNALS)}"
+                f"none of the signals {list(signals)} has a strength; {kind} signals with one: "
+                f"{', '.join(sweep_signals(kind))}"
             )
+        models = DEFAULT_MODELS[kind] if self.models is None else self.models
+        object.__setattr__(self, "models", models)  # checked by the runner's BenchConfig
+
+    @property
+    def kind(self) -> Kind:
+        """The data kind of the data set, ``"image"`` or ``"text"``."""
+        return SUITES[suite_for(self.dataset)].kind
 
 
 def plan(
@@ -128,12 +182,12 @@ def plan(
     ``(signal, strength)`` pairs skipped because the strength does not fit the signal."""
     per: dict[float, list[str]] = {}
     skipped: list[tuple[str, float]] = []
-    for sig in cfg.signals:
+    for sig in cfg.signals or ():  # resolved: never None after construction
         if not sweepable(sig):
             continue
         default = SIGNALS[sig].default_strength
-        paper = () if default is None else (round(float(default), 6),)  # the paper's point
-        for s in sorted({*cfg.strengths, *paper}):
+        paper = () if default is None else (round(float(default), 6),)  # the default's point
+        for s in sorted({*(cfg.strengths or ()), *paper}):
             try:
                 check_strength(sig, s, num_classes)
             except ValueError:
@@ -152,7 +206,7 @@ def sweep(cfg: SweepConfig, *, share: Share | None = None) -> list[dict[str, Any
     """
     from signalinject.benchmarks.datasets import load_dataset
 
-    for sig in cfg.signals:
+    for sig in cfg.signals or ():
         if not sweepable(sig):
             logger.warning("signal %s has no strength: skipped", sig)
     bundle = load_dataset(
@@ -160,13 +214,17 @@ def sweep(cfg: SweepConfig, *, share: Share | None = None) -> list[dict[str, Any
     )
     runs, skipped = plan(cfg, bundle.num_classes)
     for sig, s in skipped:
-        logger.warning(
-            "strength %g does not fit %s with %d classes: skipped", s, sig, bundle.num_classes
-        )
+        try:
+            check_strength(sig, s, bundle.num_classes)
+        except ValueError as e:  # always: plan skipped it for this
+            logger.warning(
+                "strength %g does not fit %s with %d classes: skipped (%s)",
+                s, sig, bundle.num_classes, e,
+            )  # fmt: skip
     rows: dict[str, dict[str, Any]] = {}
     for strength, signals in runs:
         bench = BenchConfig.for_suite(
-            "images",
+            suite_for(cfg.dataset),
             **cfg.bench_options(),
             signals=signals,
             models=cfg.models,
@@ -250,7 +308,7 @@ def sweep_table(rows: Sequence[Row]) -> str:
             header += [f"{name} acc.", f"{name} reliance", f"{name} verdict"]
         body = []
         for s in strengths:
-            line = [_g(s) + (" (paper)" if _is_paper(sig, s) else ""), "–"]
+            line = [_g(s) + (f" ({_default_word(sig)})" if _is_default(sig, s) else ""), "–"]
             for m in models:
                 pt = next((p for p in pts.get((sig, m), []) if p[0] == s), None)
                 if pt is None:
@@ -264,7 +322,7 @@ def sweep_table(rows: Sequence[Row]) -> str:
         parts.append(f"### {SIGNALS[sig].paper_name}: strength = {SIGNALS[sig].strength}")
         parts.append(_md(header, body))
     on = onsets(rows)
-    header = ["Signal", "Paper's strength"]
+    header = ["Signal", "Default strength"]
     for m in models:
         header += [f"{MODEL_NAMES.get(m, m)} reads from", "partial from"]
     body = []
@@ -282,9 +340,32 @@ def sweep_table(rows: Sequence[Row]) -> str:
     return "\n\n".join(parts)
 
 
-def _is_paper(sig: str, s: float) -> bool:
+def _is_default(sig: str, s: float) -> bool:
     d = SIGNALS[sig].default_strength
     return d is not None and math.isclose(s, d, rel_tol=1e-6)
+
+
+def _default_word(sig: str) -> str:
+    """What a signal's default strength is: ``paper`` (the paper's signals), else ``default``
+    (the value of the work a signal comes from, e.g. one word for ``trigger_word``)."""
+    cls = SIGNALS[sig].cls
+    return "paper" if cls is not None and cls.default_grid else "default"
+
+
+def _inputs(row: Row, *, short: bool = False) -> str:
+    """What the models saw, in words: the text length, or the torch models' image input scale
+    (``short``: ``input unit``, for a chart's title)."""
+    if row.get("text_length") is not None:
+        return f"text length {row['text_length']}"
+    scale = row.get("input_scale") or "unit"
+    return f"input {scale}" if short else f"image input scale {scale} for torch models"
+
+
+def _blank(row: Row) -> str:
+    """`` (blank images)`` or `` (empty texts)`` for a row of the shut-down control, else ``""``."""
+    if not row.get("blank"):
+        return ""
+    return " (empty texts)" if row.get("text_length") is not None else " (blank images)"
 
 
 def _md(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
@@ -300,10 +381,10 @@ def _pct(v: float | None) -> float:
 def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
     """One signal's chart: accuracy (left) and reliance (right) of each model against the code
     strength (log axis), the decode accuracy dashed, chance and the verdict thresholds dotted,
-    the paper's strength marked. Error bars: 95% intervals. One colour per model
-    ([`model_color`][signalinject.benchmarks.report.model_color]); a
-    model that did not learn the clean
-    task, or gave non-finite outputs, says so in the legend and is drawn dashed."""
+    the default strength marked (``paper`` for the paper's signals). Error bars: 95% intervals.
+    One colour per model ([`model_color`][signalinject.benchmarks.report.model_color]); a model
+    that did not learn the clean task, or gave non-finite outputs, says so in the legend and is
+    drawn dashed."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -316,6 +397,7 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
     fig = Figure(figsize=(7.2, 3.8), layout="constrained")
     FigureCanvasAgg(fig)
     ax_acc, ax_rel = fig.subplots(1, 2, sharex=True)
+    word = _default_word(signal)
     models = list(pts)
     for m, p in pts.items():
         xs = [s for s, _, _ in p]
@@ -364,9 +446,11 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
         ax.grid(alpha=0.3)
         if default is not None:
             ax.axvline(default, color="tab:red", ls="-.", lw=1, alpha=0.6)
-        ax.set_xlabel(f"strength: {SIGNALS[signal].strength} (log scale)", fontsize=8.5)
+        # one line for the paper's signals; a longer description (a word count) wraps
+        xlabel = textwrap.fill(f"strength: {SIGNALS[signal].strength} (log scale)", 50)
+        ax.set_xlabel(xlabel, fontsize=8.5)
     if default is not None:
-        ax_acc.text(default, ax_acc.get_ylim()[0] + 2, " paper", color="tab:red", fontsize=8)
+        ax_acc.text(default, ax_acc.get_ylim()[0] + 2, f" {word}", color="tab:red", fontsize=8)
     xs_all = sorted({s for p in pts.values() for s, _, _ in p})
     for ax in (ax_acc, ax_rel):
         ax.set_xlim(xs_all[0] / 1.3, xs_all[-1] * 1.3)
@@ -376,13 +460,12 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
     ax_rel.set_ylabel("reliance (%), 95% interval", fontsize=8.5)
     ax_acc.legend(fontsize=8, loc="lower right")
     r0 = rows[0]
-    blank = " (blank images)" if r0.get("blank") else ""
-    scale = r0.get("input_scale") or "unit"
-    fig.suptitle(
-        f"{SIGNALS[signal].paper_name} on {r0['dataset']}{blank}, input {scale}: "
-        f"strength = {SIGNALS[signal].strength}",
-        fontsize=10,
+    blank = _blank(r0)
+    title = (
+        f"{SIGNALS[signal].paper_name} on {r0['dataset']}{blank}, {_inputs(r0, short=True)}: "
+        f"strength = {SIGNALS[signal].strength}"
     )
+    fig.suptitle(textwrap.fill(title, 100), fontsize=10)  # 100 characters fit 7.2 in at 10 pt
     make_dir(path.parent)
     with atomic_open(path, "wb") as f:
         fig.savefig(f, dpi=100, format="png")
@@ -391,8 +474,8 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
 
 _CSV = ("signal", "strength", "model", "seed", "accuracy", "accuracy_low", "accuracy_high",
         "clean_accuracy", "gain", "decode_accuracy", "reliance", "reliance_low", "reliance_high",
-        "verdict", "majority_rate", "clean_p_value", "nonfinite_outputs", "input_scale", "blank",
-        "cell_id")  # fmt: skip
+        "verdict", "majority_rate", "clean_p_value", "nonfinite_outputs", "input_scale",
+        "text_length", "blank", "cell_id")  # fmt: skip
 
 
 def write_sweep_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
@@ -409,9 +492,9 @@ def write_sweep_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
     k = int(r0["num_classes"])
     lo, hi = 100 * (1 / k + IGNORES * (1 - 1 / k)), 100 * (1 / k + READS * (1 - 1 / k))
     head = (
-        f"# Signal-strength sweep: {r0['dataset']}{' (blank images)' if r0.get('blank') else ''}"
-        f"\n\nTrain {r0.get('n_train')} / test {r0.get('n_test')} samples, {k} classes, image "
-        f"input scale {r0.get('input_scale') or '–'} for torch models, seeds "
+        f"# Signal-strength sweep: {r0['dataset']}{_blank(r0)}"
+        f"\n\nTrain {r0.get('n_train')} / test {r0.get('n_test')} samples, {k} classes, "
+        f"{_inputs(r0)}, seeds "
         f"{sorted({int(r['seed']) for r in rows})}. Percentages, mean and 95% interval. Verdict "
         f"from the reliance: reads if its 95% interval's low end >= {hi:.0f}%, ignores if it is "
         f"< {lo:.0f}%, partial otherwise; 'did not learn' replaces 'ignores' for a model "
