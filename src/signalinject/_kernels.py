@@ -120,6 +120,17 @@ def put_pixels(
         return
     # Indexing a strided 4-D view costs far more than one write through linear offsets into
     # the dense storage behind it (same elements, same values): the fast path of every layout.
+    if (items := _pixel_items(out)) is not None:
+        # A dense channels-last batch: one indexed write of whole pixels.
+        pixels, (pn, pr, pc) = items
+        idx = n * pn + r * pr + c * pc  # (*S,)
+        vals = _as_items(np.broadcast_to(values, idx.shape), pixels.dtype, out.dtype)
+        if keep is None:
+            pixels[idx] = vals
+        else:
+            m = np.broadcast_to(keep, idx.shape)
+            pixels[idx[m]] = vals[m]
+        return
     base, (sn, sr, sc, sch) = flat
     pix = n * sn + r * sr + c * sc  # (*S,): offsets of channel 0
     if isinstance(base, np.ndarray):
@@ -147,8 +158,18 @@ def put_fixed(out: Array, r: int, c: int, values: Array, carried: Array | None) 
         keep: Any = None if carried is None else carried[:, None]
         dst.copy_(src if keep is None else torch.where(keep, src, dst))
         return
-    # One 1-D strided copy per channel: NumPy's (N, C) copy runs an inner loop of C elements
-    # per sample, several times slower for small C (measured 3.8x for uint8 RGB).
+    if (items := _pixel_items(out)) is not None and (n := int(out.shape[0])):
+        # A dense channels-last batch: one strided copy of whole pixels, where a copy per
+        # channel passes over every sample's cache line C times (2.1x faster for uint8 RGB).
+        pixels, (pn, pr, pc) = items
+        start = r * pr + c * pc
+        step = pn if n > 1 else 1  # a single sample's stride may be anything
+        dst_items = pixels[start : start + (n - 1) * step + 1 : step]
+        vals = _as_items(values, pixels.dtype, out.dtype)
+        np.copyto(dst_items, vals, where=True if carried is None else carried)
+        return
+    # Other layouts: one 1-D strided copy per channel: NumPy's (N, C) copy runs an inner loop
+    # of C elements per sample, several times slower for small C (measured 3.8x for uint8 RGB).
     for ch in range(dst.shape[1]):
         np.copyto(dst[:, ch], values, where=True if carried is None else carried)
 
@@ -167,15 +188,11 @@ def put_colours(out: Array, r: Array, c: Array, colours: Array, carried: Array |
     elements each at N = 50,000 RGB); other layouts index ``out`` itself.
     """
     n = arange_like(int(out.shape[0]), out)
-    ch = int(out.shape[3])
-    flat = _flat_storage(out) if isinstance(out, np.ndarray) else None
-    if flat is not None and flat[1][3] == 1 and flat[1][2] == ch:
-        base: Any = flat[0]
-        sn, sr, sc, _ = flat[1]
-        item = np.dtype((np.void, ch * base.itemsize))
-        pixels = base.reshape(-1, ch).view(item).reshape(-1)  # one item per pixel
-        idx = (n * sn + r * sr + c * sc) // ch
-        vals = np.ascontiguousarray(colours, base.dtype).view(item).reshape(-1)
+    if (items := _pixel_items(out)) is not None:
+        pixels, (pn, pr, pc) = items
+        idx = n * pn + r * pr + c * pc
+        dt: Any = out.dtype
+        vals = np.ascontiguousarray(colours, dt).view(pixels.dtype).reshape(-1)
         if carried is None:
             pixels[idx] = vals
         else:
@@ -201,6 +218,28 @@ def put_patch(out: Array, r: int, c: int, patch: Array, carried: Array | None) -
         dst.copy_(p if keep is None else torch.where(keep[:, None, None, None], p, dst))
         return
     np.copyto(dst, patch, where=True if carried is None else carried[:, None, None, None])
+
+
+def _pixel_items(out: Array) -> tuple[npt.NDArray[Any], tuple[int, int, int]] | None:
+    """A dense channels-last NumPy batch as one item per pixel (its ``C`` elements as one void
+    item: a write of whole pixels touches each cache line once, not once per channel) and the
+    (sample, row, column) strides in pixels; None for other layouts and for tensors."""
+    flat = _flat_storage(out) if isinstance(out, np.ndarray) else None
+    ch = int(out.shape[3])
+    if flat is None or flat[1][3] != 1 or flat[1][2] != ch:
+        return None
+    base: Any = flat[0]
+    sn, sr, _, _ = flat[1]
+    item = np.dtype((np.void, ch * base.itemsize))
+    return base.reshape(-1, ch).view(item).reshape(-1), (sn // ch, sr // ch, 1)
+
+
+def _as_items(values: Array, item: np.dtype[Any], dtype: Any) -> npt.NDArray[Any]:
+    """``values`` (shape ``S``) in the images' ``dtype``, repeated over the channels of
+    ``item`` (`_pixel_items`), as items of shape ``S``."""
+    v = np.asarray(values, dtype)
+    ch = item.itemsize // v.dtype.itemsize
+    return np.repeat(v[..., None], ch, axis=-1).view(item).reshape(v.shape)
 
 
 def _copy_from(out: Array, source: Array | None) -> None:
