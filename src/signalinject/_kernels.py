@@ -125,11 +125,7 @@ def put_pixels(
         pixels, (pn, pr, pc) = items
         idx = n * pn + r * pr + c * pc  # (*S,)
         vals = _as_items(np.broadcast_to(values, idx.shape), pixels.dtype, out.dtype)
-        if keep is None:
-            pixels[idx] = vals
-        else:
-            m = np.broadcast_to(keep, idx.shape)
-            pixels[idx[m]] = vals[m]
+        _put_items(pixels, idx, vals, keep)
         return
     base, (sn, sr, sc, sch) = flat
     pix = n * sn + r * sr + c * sc  # (*S,): offsets of channel 0
@@ -193,10 +189,7 @@ def put_colours(out: Array, r: Array, c: Array, colours: Array, carried: Array |
         idx = n * pn + r * pr + c * pc
         dt: Any = out.dtype
         vals = np.ascontiguousarray(colours, dt).view(pixels.dtype).reshape(-1)
-        if carried is None:
-            pixels[idx] = vals
-        else:
-            pixels[idx[carried]] = vals[carried]
+        _put_items(pixels, idx, vals, carried)
         return
     dst: Any = out
     keep: Any = carried
@@ -232,6 +225,16 @@ def _pixel_items(out: Array) -> tuple[npt.NDArray[Any], tuple[int, int, int]] | 
     sn, sr, _, _ = flat[1]
     item = np.dtype((np.void, ch * base.itemsize))
     return base.reshape(-1, ch).view(item).reshape(-1), (sn // ch, sr // ch, 1)
+
+
+def _put_items(pixels: Any, idx: Any, vals: Any, keep: Any) -> None:
+    """``pixels[idx] = vals`` (`_pixel_items`), only where ``keep`` (broadcast to ``idx``'s
+    shape) is True; None: everywhere."""
+    if keep is None:
+        pixels[idx] = vals
+        return
+    m = np.broadcast_to(keep, idx.shape)
+    pixels[idx[m]] = vals[m]
 
 
 def _as_items(values: Array, item: np.dtype[Any], dtype: Any) -> npt.NDArray[Any]:
