@@ -585,17 +585,12 @@ def scale_add_rows(
 
 
 @functools.lru_cache(maxsize=64)
-def _blend_pattern(
-    table: RowTable, order: tuple[int, ...], weight: int
-) -> npt.NDArray[np.uint8] | None:
-    """The uint8 patterns ``p`` behind a `blend_rows_u8` table ``p * (256 - weight) + 128``, as
-    the native kernel reads them (a quarter of the table's bytes: all classes stay in L1);
-    None where the table is not of that form. Read-only."""
-    t = _laid_out(table, order).astype(np.int64) - 128
-    p, rest = np.divmod(t, 256 - weight)
-    if rest.any() or p.min(initial=0) < 0 or p.max(initial=0) > 255:
-        return None
-    out = np.ascontiguousarray(p.astype(np.uint8))
+def _blend_terms(table: RowTable, weight: int, order: tuple[int, ...]) -> npt.NDArray[np.uint16]:
+    """The per-class term ``pattern * (256 - weight) + 128`` ``(R, ...)`` uint16 of
+    `blend_rows_u8`'s NumPy and torch kernels, laid out in the images' memory order ``order``
+    (128 rounds the shift half up; at most ``255 * 255 + 128``). Read-only."""
+    p = _laid_out(table, order).astype(np.uint16)
+    out = np.ascontiguousarray(p * np.uint16(256 - weight) + np.uint16(128))
     out.setflags(write=False)
     return out
 
@@ -608,28 +603,30 @@ def blend_rows_u8(
     weight: int,
     carried: Array | None = None,
 ) -> None:
-    """The fixed-point blend of uint8 images: ``out = (x * weight + table[rows]) >> 8``.
+    """The fixed-point blend of uint8 images:
+    ``out = (x * weight + table[rows] * (256 - weight) + 128) >> 8``.
 
     Args:
         out: uint8 ``(N, H, W, C)`` channels-last view to write (any strides).
         source: the clean images, shaped as ``out``; None: ``out`` holds them.
         rows: int64 ``(N,)``, each sample's row of ``table``.
-        table: uint16 ``(R, H, W, C)``: ``pattern * (256 - weight) + 128`` per class (128
-            rounds the shift half up).
-        weight: the image's weight in 256ths, 1..255; with the table's largest entry
-            ``255 * (256 - weight) + 128`` the sum stays below 2**16.
+        table: uint8 ``(R, H, W, C)``: each class's pattern in 0..255.
+        weight: the image's weight in 256ths, 1..255 (the sum stays below 2**16; 128 rounds
+            the shift half up).
         carried: bool ``(N,)``; samples where it is False keep their pixels. None: every one
             is blended.
 
-    Integers only, so NumPy and torch (any device) give the same bits: NumPy in uint16 block by
-    block (one multiply, one gather, one add, one shift, one narrowing copy), torch in int32.
+    Integers only, so NumPy and torch (any device) give the same bits: the compiled kernel reads
+    the uint8 patterns (all classes stay in L1); NumPy adds the uint16 term `_blend_terms` block
+    by block (one multiply, one gather, one add, one shift, one narrowing copy), torch in int32.
     """
     src: Any = out if source is None else source
     order = _memory_order(out)
     w = int(weight)
     if isinstance(out, torch.Tensor):
         row_bytes = int(np.prod(out.shape[1:])) * 4
-        walk = _torch_blocks(out, src, rows, carried, (_laid_out, (table, order)), row_bytes)
+        terms = (_blend_terms, (table, w, order))
+        walk = _torch_blocks(out, src, rows, carried, terms, row_bytes)
         for o, x, t, keep in walk:
             x = x.to(torch.int32)
             v = (x * w + t.to(torch.int32)) >> 8
@@ -637,13 +634,14 @@ def blend_rows_u8(
         return
     on_all, sn_all = np.asarray(out).transpose(order), np.asarray(src).transpose(order)
     nat = _native_for(on_all, sn_all) if carried is None or source is not None else None
-    if nat is not None and (pattern := _blend_pattern(table, order, w)) is not None:
+    if nat is not None:
+        pattern = _laid_out(table, order)
         nat.blend_rows_u8(on_all, sn_all, _rows64(rows), pattern, on_all[0].size, w)
         if carried is not None:  # the samples without the signal: their clean pixels
             keep = np.flatnonzero(~np.asarray(carried))
             on_all[keep] = sn_all[keep]
         return
-    tn_all = _laid_out(table, order)
+    tn_all = _blend_terms(table, w, order)
     rows_np = np.asarray(rows)
     blocks = list(row_blocks(out.shape[0], int(np.prod(out.shape[1:])) * 2, "image"))
     if not blocks:

@@ -537,12 +537,11 @@ def _scaled_patterns(
 
 @functools.lru_cache(maxsize=32)
 def _fixed_patterns(
-    seed: int, stream: int, k: int, shape: tuple[int, int, int], a: int
-) -> npt.NDArray[np.uint16]:
-    """``round(255 * pattern) * a + 128`` ``(K, H, W, C)`` uint16: the per-class term of the
-    fixed-point uint8 blend (`blend_rows_u8`). Read-only."""
-    p = np.rint(255.0 * _patterns(seed, stream, k, shape)).astype(np.uint16)
-    out: npt.NDArray[np.uint16] = p * np.uint16(a) + np.uint16(128)
+    seed: int, stream: int, k: int, shape: tuple[int, int, int]
+) -> npt.NDArray[np.uint8]:
+    """``round(255 * pattern)`` ``(K, H, W, C)`` uint8: the patterns of the fixed-point uint8
+    blend (`blend_rows_u8`). Read-only."""
+    out = np.rint(255.0 * _patterns(seed, stream, k, shape)).astype(np.uint8)
     out.setflags(write=False)
     return out
 
@@ -609,13 +608,13 @@ class Blend(ImageInjector):
 
     def _table(self, x: Array) -> tuple[RowTable, Any]:
         """The scaled patterns ``alpha * pattern`` ``(K, H, W, C)`` and the compute dtype
-        (uint8 images: the fixed-point table of `blend_rows_u8`, dtype None)."""
+        (uint8 images: the uint8 patterns of `blend_rows_u8`, dtype None)."""
         _refuse_wide("Blend", x, 2**53)  # float64 arithmetic
         shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
         is_int, lo, hi = _dtype_bounds(x)
         key = (self.seed, self.stream, self.num_classes, shape)
         if x.dtype in (torch.uint8, np.uint8):
-            return RowTable(_fixed_patterns, (*key, self.weight_256())), None
+            return RowTable(_fixed_patterns, key), None
         # Integer images blend in float64, float ones in their dtype (half precision: float32).
         wide = is_int or x.dtype in (torch.float64, np.float64)
         dt = np.dtype(np.float64 if wide else np.float32)
