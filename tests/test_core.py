@@ -394,6 +394,32 @@ def test_compose_rejects() -> None:
         si.Compose([si.OnePixel(2), "OnePixel"])  # type: ignore[list-item]
 
 
+def test_compose_declares_its_childrens_kind_and_labels() -> None:
+    assert si.Compose([si.OrthogonalNoise(4), si.OnePixel(10)]).kind == "image"
+    assert si.Compose([si.Mnemonic(5)]).kind == "text"
+    assert si.Compose([si.OnePixel(10), si.Mnemonic(5)]).kind == ""  # mixed
+    assert si.Compose([si.OrthogonalNoise(4), si.OnePixel(10)]).num_classes == 4
+
+
+def test_the_order_check_reads_what_a_signal_declares() -> None:
+    """A signal outside the families takes part in the order check through ``overwrites``."""
+    from signalinject.footprint import OrderWarning, order_conflicts
+
+    @dataclasses.dataclass(frozen=True)
+    class Eraser(si.Injector):
+        def overwrites(self, earlier: si.Injector) -> str | None:
+            return f"{type(self).__name__} erases {type(earlier).__name__}"
+
+    (line,) = order_conflicts([si.OnePixel(10), Eraser(10)])
+    assert line.endswith("(OnePixel): Eraser erases OnePixel")
+    assert order_conflicts([Eraser(10), si.OnePixel(10)]) == []  # OnePixel's pixel is no image
+    with pytest.warns(OrderWarning, match=r"Eraser erases Mnemonic"):
+        si.Compose([si.Mnemonic(5), Eraser(5)])
+    # the families answer only for their own kind: an image child never overwrites text
+    assert si.OrthogonalNoise(10).overwrites(si.Mnemonic(5)) is None
+    assert si.LengthEncoding(5).overwrites(si.OnePixel(10)) is None
+
+
 # -- identity and the registry -----------------------------------------------------------------
 def test_names_streams_and_legacy_ids_are_frozen() -> None:
     # the 0.1.0 streams (crc32 of the class names then): a draw must never change

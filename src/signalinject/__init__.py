@@ -28,11 +28,10 @@ from signalinject.image import (
     ImageParams,
     MultipleLocations,
     OnePixel,
-    OrthogonalNoise,
     PatternPixels,
     RandomPixel,
-    orthogonal_noise_basis,
 )
+from signalinject.image_noise import OrthogonalNoise, orthogonal_noise_basis
 from signalinject.quantizer import ZHANG_ALPHABET, CharQuantizer
 from signalinject.text import (
     LengthEncoding,

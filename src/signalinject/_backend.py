@@ -175,6 +175,35 @@ def is_torch(x: object) -> bool:
     return isinstance(x, torch.Tensor)
 
 
+def dtype_bounds(x: Array) -> tuple[bool, float, float]:
+    """``(is_integer, min, max)`` of ``x``'s dtype (exact ints for integer dtypes).
+
+    Raises:
+        TypeError: bool or complex data.
+    """
+    return bounds_of(x.dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def bounds_of(dt: Any) -> tuple[bool, float, float]:
+    """`dtype_bounds` of one NumPy or torch dtype (cached: ``iinfo`` is not free)."""
+    if isinstance(dt, torch.dtype):
+        if dt == torch.bool or dt.is_complex:
+            raise TypeError(f"images must have an integer or floating dtype, got {dt}")
+        if dt.is_floating_point:
+            fi = torch.finfo(dt)
+            return False, fi.min, fi.max
+        ii = torch.iinfo(dt)
+        return True, ii.min, ii.max
+    if np.issubdtype(dt, np.integer):
+        ni = np.iinfo(dt)
+        return True, int(ni.min), int(ni.max)
+    if np.issubdtype(dt, np.floating):
+        nf = np.finfo(dt)
+        return False, float(nf.min), float(nf.max)
+    raise TypeError(f"images must have an integer or floating dtype, got {dt}")
+
+
 def _mul32(x: Any, c: int) -> Any:
     """``(x * c) mod 2**32`` for lanes ``x`` in [0, 2**32) and a constant ``c`` < 2**32.
 

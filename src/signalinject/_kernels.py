@@ -26,6 +26,7 @@ from signalinject._backend import (
     Array,
     arange_like,
     device_table,
+    dtype_bounds,
     native_kernels,
     row_blocks,
     where,
@@ -50,35 +51,6 @@ _UNSIGNED_VIEWS = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.u
 
 
 # -- dtypes --------------------------------------------------------------------------------------
-def _dtype_bounds(x: Array) -> tuple[bool, float, float]:
-    """``(is_integer, min, max)`` of ``x``'s dtype (exact ints for integer dtypes).
-
-    Raises:
-        TypeError: bool or complex images.
-    """
-    return _bounds_of(x.dtype)
-
-
-@functools.lru_cache(maxsize=64)
-def _bounds_of(dt: Any) -> tuple[bool, float, float]:
-    """`_dtype_bounds` of one NumPy or torch dtype (cached: ``iinfo`` is not free)."""
-    if isinstance(dt, torch.dtype):
-        if dt == torch.bool or dt.is_complex:
-            raise TypeError(f"images must have an integer or floating dtype, got {dt}")
-        if dt.is_floating_point:
-            fi = torch.finfo(dt)
-            return False, fi.min, fi.max
-        ii = torch.iinfo(dt)
-        return True, ii.min, ii.max
-    if np.issubdtype(dt, np.integer):
-        ni = np.iinfo(dt)
-        return True, int(ni.min), int(ni.max)
-    if np.issubdtype(dt, np.floating):
-        nf = np.finfo(dt)
-        return False, float(nf.min), float(nf.max)
-    raise TypeError(f"images must have an integer or floating dtype, got {dt}")
-
-
 def _itemsize(x: Array) -> int:
     """Bytes per element of ``x``."""
     return x.element_size() if isinstance(x, torch.Tensor) else x.itemsize
@@ -245,7 +217,7 @@ def _as_items(values: Array, item: np.dtype[Any], dtype: Any) -> npt.NDArray[Any
     return np.repeat(v[..., None], ch, axis=-1).view(item).reshape(v.shape)
 
 
-def _copy_from(out: Array, source: Array | None) -> None:
+def copy_from(out: Array, source: Array | None) -> None:
     """Copy ``source`` (if any) into ``out``, both channels-last views of one shape."""
     if source is not None:
         dst: Any = out
@@ -282,7 +254,7 @@ def read_pixels(x: Array, n: Array, r: Array | int, c: Array | int) -> Array:
     return np.asarray(np.asarray(v, dtype=np.float64).mean(-1))
 
 
-def _nearest(v: Array, table: tuple[float, ...]) -> Array:
+def nearest(v: Array, table: tuple[float, ...]) -> Array:
     """Index of the nearest entry of ``table`` for each float64 value (ties: lowest index)."""
     if isinstance(v, torch.Tensor):
         t = torch.tensor(table, dtype=torch.float64, device=v.device)
@@ -313,7 +285,7 @@ def table_dtype(x: Array) -> np.dtype[Any]:
     """The dtype of an `add_rows` table for images like ``x``: int64 (rounded) for integer
     images, float64 for float64 images, float32 otherwise; the same rule for NumPy and torch, so
     both add the same numbers."""
-    if _dtype_bounds(x)[0]:
+    if dtype_bounds(x)[0]:
         return np.dtype(np.int64)
     if x.dtype == (torch.float64 if isinstance(x, torch.Tensor) else np.float64):
         return np.dtype(np.float64)
@@ -487,7 +459,7 @@ def add_rows(out: Array, source: Array | None, rows: Array, table: RowTable) -> 
     int64 with an exact saturating add.
     """
     src: Any = out if source is None else source
-    bounds = _dtype_bounds(out)
+    bounds = dtype_bounds(out)
     is_int, lo, hi = bounds
     small = is_int and hi - lo <= 0xFFFF  # the table is clipped and narrowed (see operands)
     order = _memory_order(out)

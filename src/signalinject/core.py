@@ -4,7 +4,8 @@ An injector is a small frozen dataclass. Calling it on data ``x`` with labels ``
 per-sample parameters from ``(seed, index, y)``
 ([`Injector.codes`][signalinject.core.Injector.codes]) and then writes them in one vectorized pass.
 Domain subclasses ([`signalinject.image`][signalinject.image],
-[`signalinject.text`][signalinject.text]) implement ``__call__`` and ``decode``.
+[`signalinject.text`][signalinject.text]) implement ``__call__`` and ``decode``. This module knows
+no family: what the rest of the package needs of a signal, the signal declares.
 
 A signal registers by being defined: a subclass that declares a ``name`` (``one_pixel``) is a
 signal of the registry ([`get_signal`][signalinject.core.get_signal],
@@ -35,6 +36,7 @@ from signalinject._backend import (
     to_backend,
     where,
 )
+from signalinject.footprint import warn_order
 
 __all__ = [
     "Compose",
@@ -82,6 +84,8 @@ def _register(cls: type[Injector]) -> None:
     _REGISTRY[name] = cls
     for key in keys[1:]:
         _ALIASES[key] = name
+    # A signal defined after the package was imported (a user's) loads from checkpoints too.
+    torch.serialization.add_safe_globals([cls])
 
 
 def get_signal(name: str) -> type[Injector]:
@@ -384,6 +388,18 @@ class Injector:
         The default accepts any; the pixel signals refuse codes that uint8 cannot hold.
         """
 
+    def overwrites(self, earlier: Injector) -> str | None:
+        """Why this injector, applied after ``earlier`` in a ``Compose``, can overwrite the code
+        that ``earlier`` wrote (a phrase), or None where it cannot.
+
+        What the order check ([`order_conflicts`][signalinject.footprint.order_conflicts]) asks
+        of each later child. The families answer from where their signals declare they write
+        (image signals: [`footprint`][signalinject.image.ImageInjector.footprint]; text signals:
+        [`footprint`][signalinject.text.TextInjector.footprint]); the default, for a signal that
+        declares nothing, is None.
+        """
+        return None
+
     # -- per-sample draws -----------------------------------------------------------------
     def codes(self, y: Array, index: Array) -> tuple[Array, Array]:
         """The class each sample's signal encodes, and whether it carries one.
@@ -646,10 +662,19 @@ class Compose:
                     f"Compose: injectors[{i}] must be an Injector, got {type(inj).__name__}"
                 )
         object.__setattr__(self, "injectors", items)
-        # Imported here: footprint reads the image and text families, which import this module.
-        from signalinject.footprint import warn_order
-
         warn_order(items, stacklevel=3)  # at the line that builds the Compose
+
+    @property
+    def kind(self) -> str:
+        """The children's common ``kind`` (``"image"``, ``"text"``), or ``""`` where they
+        differ."""
+        kinds = {inj.kind for inj in self.injectors}
+        return kinds.pop() if len(kinds) == 1 else ""
+
+    @property
+    def num_classes(self) -> int:
+        """The labels every child accepts: ``0 .. num_classes - 1`` (the smallest child's)."""
+        return min(inj.num_classes for inj in self.injectors)
 
     def __call__(
         self, x: Any, y: Any, *, index: Any = None, inplace: bool = False, **kw: Any

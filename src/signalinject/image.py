@@ -1,7 +1,7 @@
 """The paper's image signals (Hoffer & Fine 2016, Section 3.1) and the image injector base.
 
 The shared write/read kernels live in `signalinject._kernels`; the noise family
-(``OrthogonalNoise``, its basis and parameters) in `signalinject.image_noise`, re-exported here.
+(``OrthogonalNoise``, its basis and parameters) in `signalinject.image_noise`.
 
 Every injector here works on NumPy arrays and torch tensors, batched ``(N, ...)`` with labels
 ``(N,)`` or one image with an integer label. NumPy images are channels-last ``(N, H, W, C)`` by
@@ -30,15 +30,19 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import sys
 from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from signalinject._backend import (
     Array,
     arange_like,
+    bounds_of,
     check_writable,
+    dtype_bounds,
     empty_like_host,
     int_table,
     is_torch,
@@ -47,10 +51,8 @@ from signalinject._backend import (
     uniform01,
 )
 from signalinject._kernels import (
-    _bounds_of,
-    _copy_from,
-    _dtype_bounds,
-    _nearest,
+    copy_from,
+    nearest,
     put_fixed,
     put_pixels,
     read_pixels,
@@ -63,16 +65,17 @@ __all__ = [
     "ImageParams",
     "LocatedParams",
     "MultipleLocations",
-    "NoiseParams",
     "OnePixel",
-    "OrthogonalNoise",
     "PairParams",
     "PatternPixels",
     "PixelParams",
     "RandomPixel",
     "default_pairs",
-    "orthogonal_noise_basis",
 ]
+
+#: Image sizes ``(height, width)`` at which the order check compares two signals' fixed pixels
+#: (`ImageInjector.overwrites`).
+FOOTPRINT_SIZES: tuple[tuple[int, int], ...] = ((8, 8), (28, 28), (32, 32), (64, 64), (224, 224))
 
 #: Where an image signal may write (`ImageInjector.footprint`): fixed pixels
 #: ``(row, column)``, every pixel, or one pixel drawn per sample.
@@ -127,7 +130,7 @@ def _host_table(
     entries back a device-to-host one, at every batch. ``spelled`` (the ``repr`` of each value)
     only keys the cache: ``0.0 == -0.0`` and ``1 == 1.0`` hash alike but may store differently.
     """
-    is_int = _bounds_of(dt)[0]
+    is_int = bounds_of(dt)[0]
     if isinstance(dt, torch.dtype):
         if is_int:
             t = torch.tensor([int(v) for v in values], dtype=dt)
@@ -143,7 +146,7 @@ def _host_table(
     return arr, tuple(float(v) for v in arr.tolist())
 
 
-def _code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, tuple[float, ...]]:
+def code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, tuple[float, ...]]:
     """The codes as ``x`` stores them: a table on ``x``'s device and the same as float64 floats.
 
     Raises:
@@ -151,7 +154,7 @@ def _code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, 
             1.5 in uint8), or distinct values that the dtype rounds to one (2048 and 2049 in
             float16): the written code could not be read back.
     """
-    is_int, lo, hi = _dtype_bounds(x)
+    is_int, lo, hi = dtype_bounds(x)
     for v in values:
         if v < lo or v > hi or (is_int and v != math.floor(v)):
             kind = "integers" if is_int else "numbers"
@@ -176,7 +179,7 @@ def _is_single(y: Any) -> bool:
     return not isinstance(y, list | tuple)
 
 
-def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[Array, bool]:
+def image_batch(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[Array, bool]:
     """A 4-D channels-last view of ``x`` (no copy) and whether ``x`` was one image.
 
     ``single`` says what the labels imply (None for ``decode``: judged from ``x.ndim``).
@@ -189,7 +192,7 @@ def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[A
         raise TypeError(f"images must be a numpy.ndarray or a torch.Tensor, got {type(x).__name__}")
     if channels_last is not None and not isinstance(channels_last, bool):
         raise TypeError(f"channels_last must be True, False or None, got {channels_last!r}")
-    _dtype_bounds(x)
+    dtype_bounds(x)
     cl = (not is_torch(x)) if channels_last is None else channels_last
     one = "(H, W, C)" if cl else "(C, H, W)"
     batch = f"(N, {one[1:]}"
@@ -208,7 +211,7 @@ def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[A
         hint = " (a channel axis is required: grayscale has C=1)" if x.ndim == want - 1 else ""
         raise ValueError(f"images must be {what}, got shape {tuple(x.shape)}{hint}")
     if channels_last is None:
-        _check_default_layout(x, cl)
+        check_default_layout(x, cl)
     x4 = x[None] if single else x
     if not cl:
         x4 = x4.permute(0, 2, 3, 1) if isinstance(x4, torch.Tensor) else x4.transpose(0, 2, 3, 1)
@@ -218,16 +221,16 @@ def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[A
 
 
 #: Channel counts an image axis plausibly holds (grey, grey + alpha, RGB, RGBA).
-_CHANNELS = range(1, 5)
+CHANNELS = range(1, 5)
 
 
-def _check_default_layout(x: Array, cl: bool) -> None:
+def check_default_layout(x: Array, cl: bool) -> None:
     """Refuse a shape that contradicts the default layout instead of guessing: more than 4
     channels where the default puts them, and 1 to 4 where the other layout would (a torch
     ``(N, 32, 32, 3)`` is a channels-last batch, not 32 channels of 32x3 images)."""
     first, last = int(x.shape[-3]), int(x.shape[-1])
     here, there = (last, first) if cl else (first, last)
-    if here not in _CHANNELS and there in _CHANNELS:
+    if here not in CHANNELS and there in CHANNELS:
         kind = "a NumPy array" if cl else "a torch tensor"
         seen = "(..., C, H, W)" if cl else "(..., H, W, C)"
         raise ValueError(
@@ -240,7 +243,7 @@ def _check_default_layout(x: Array, cl: bool) -> None:
 def _check_decodable(x: Array) -> None:
     """Refuse images holding NaN for ``decode``: a NaN compares false to every code, so the
     decoded label would be an artefact of the rule's tie-breaking."""
-    if _dtype_bounds(x)[0]:
+    if dtype_bounds(x)[0]:
         return
     nan = torch.isnan(x).any() if isinstance(x, torch.Tensor) else np.isnan(x).any()
     if bool(nan):
@@ -250,14 +253,14 @@ def _check_decodable(x: Array) -> None:
         )
 
 
-def _check_position(name: str, pos: object) -> tuple[int, int]:
+def check_position(name: str, pos: object) -> tuple[int, int]:
     """A ``(row, column)`` pair of non-negative ints, else a clear error."""
     if isinstance(pos, str | bytes) or not isinstance(pos, tuple | list) or len(pos) != 2:
         raise TypeError(f"{name} must be a (row, column) pair of integers, got {pos!r}")
     return check_int(f"{name}[0]", pos[0], low=0), check_int(f"{name}[1]", pos[1], low=0)
 
 
-def _check_inside(name: str, positions: Any, h: int, w: int) -> None:
+def check_inside(name: str, positions: Any, h: int, w: int) -> None:
     """Refuse a ``(row, column)`` outside an image of height ``h`` and width ``w``."""
     for r, c in positions:
         if r >= h or c >= w:
@@ -327,7 +330,7 @@ class ImageInjector(Injector):
             TypeError, ValueError: bad images, labels, index or a signal that does not fit the
                 images; raised before anything is written.
         """
-        view, single = _nhwc(x, channels_last, single=_is_single(y))
+        view, single = image_batch(x, channels_last, single=_is_single(y))
         labels = self.check_labels(y, x, single=single)
         idx = self.check_index(index, x, view.shape[0], single=single)
         # A CPU tensor is injected through NumPy views of its memory (see numpy_view).
@@ -344,7 +347,7 @@ class ImageInjector(Injector):
             out, source = blank, view
         else:
             out = x.clone() if isinstance(x, torch.Tensor) else x.copy()
-        out_view, _ = _nhwc(out, channels_last, single=single)
+        out_view, _ = image_batch(out, channels_last, single=single)
         if host and isinstance(out_view, torch.Tensor):
             out_view = out_view.numpy()  # a clone (or x itself) of a tensor NumPy could view
         if view.shape[0]:
@@ -383,7 +386,7 @@ class ImageInjector(Injector):
         ``_fuses_copy`` reads ``source`` itself, for the others it is copied into ``out`` first.
         """
         if source is not None and not self._fuses_copy:
-            _copy_from(out, source)
+            copy_from(out, source)
             source = None
         self.write(out, params, source=source)
 
@@ -417,9 +420,48 @@ class ImageInjector(Injector):
         r, c = np.asarray(rows).ravel().tolist(), np.asarray(cols).ravel().tolist()
         return frozenset(zip(r, c, strict=True))
 
+    def _footprint_at(self, height: int, width: int) -> Footprint | None:
+        """`footprint`, or None where the signal cannot be laid out at this size."""
+        try:
+            return self.footprint(height, width)
+        except ValueError:  # e.g. more classes than pairs of border pixels at this size
+            return None
+
+    def overwrites(self, earlier: Injector) -> str | None:
+        """Why this signal, applied after ``earlier``, can overwrite its code, or None.
+
+        Read from both signals' [`footprint`][signalinject.image.ImageInjector.footprint] at the
+        image sizes of `FOOTPRINT_SIZES` that hold every fixed position: a conflict where this
+        signal writes every pixel, or where the two write a common fixed pixel. One pixel drawn
+        per sample landing on a fixed pixel is not reported: it happens in ``P / (H * W)`` of
+        the samples for ``P`` fixed pixels (0.1% for one pixel of a 32x32 image).
+        """
+        if not isinstance(earlier, ImageInjector):
+            return None  # a text signal writes elsewhere
+        for h, w in FOOTPRINT_SIZES:
+            a, b = earlier._footprint_at(h, w), self._footprint_at(h, w)
+            if a is None or b is None:
+                continue  # one does not fit this size: try a larger one
+            if b == "every pixel":
+                return f"{type(self).__name__} writes every pixel"
+            if isinstance(a, frozenset) and isinstance(b, frozenset):
+                if any(r >= h or c >= w for r, c in a | b):
+                    continue  # a position outside this size: compare at a larger one
+                both = sorted(a & b)
+                if both:
+                    return f"both write pixel {both[0]} in a {h}x{w} image"
+                return None
+        return None
+
     def code_range(self) -> tuple[float, float] | None:
         """The lowest and highest code value written (for a display's contrast stretch);
         None where the values are not codes (drawn, or dense)."""
+        return None
+
+    def class_noise(self, shape: tuple[int, int, int]) -> npt.NDArray[np.float64] | None:
+        """The per-class noise images the signal adds to images of ``shape`` ``(H, W, C)``:
+        float64 ``(K, H, W, C)``, for displays (``show`` draws them and amplifies their effect);
+        None (the default) for a signal shown by its code pixels."""
         return None
 
     def _carried(self, params: Params) -> Array | None:
@@ -436,7 +478,7 @@ class ImageInjector(Injector):
         One image gives one label (a 0-d tensor or a NumPy int64). ``index`` is used by the
         signals whose location is drawn per sample (``RandomPixel``).
         """
-        view, single = _nhwc(x, channels_last, single=None)
+        view, single = image_batch(x, channels_last, single=None)
         idx = self.check_index(index, x, view.shape[0], single=single)
         return _labels_out(self.read(view, idx), single)
 
@@ -448,7 +490,7 @@ class ImageInjector(Injector):
 _STEP = "step between class codes (class k's pixel value is k * strength)"
 
 
-def _check_step_strength(
+def check_step_strength(
     name: str, strength: float, num_classes: int | None, *, per_class: bool
 ) -> None:
     """The benchmark's pixel codes are uint8: ``strength`` whole, the largest code <= 255."""
@@ -507,7 +549,7 @@ class _ClassCodes:
         return min(_MAX_DEFAULT_CODES, int(_top_code(dtype)) + 1)
 
     def _codes(self, x: Array) -> tuple[Array, tuple[float, ...]]:
-        """The codes as images like ``x`` store them (see `_code_table`); the default
+        """The codes as images like ``x`` store them (see `code_table`); the default
         codes' capacity is checked against ``x``'s dtype first, before they are built."""
         if self.values is None:
             top = _top_code(x.dtype)
@@ -517,7 +559,7 @@ class _ClassCodes:
                     f"0..{self.num_classes - 1}, but images of dtype {x.dtype} hold distinct "
                     f"integers only up to {top:g}; pass fewer classes, values=, or a wider dtype"
                 )
-        return _code_table("values", self.code_values, x)
+        return code_table("values", self.code_values, x)
 
     @classmethod
     def for_benchmark(
@@ -532,7 +574,7 @@ class _ClassCodes:
 
     @classmethod
     def check_strength(cls, strength: float, num_classes: int | None) -> None:
-        _check_step_strength(cls.name, strength, num_classes, per_class=True)
+        check_step_strength(cls.name, strength, num_classes, per_class=True)
 
     def code_range(self) -> tuple[float, float] | None:
         return min(self.code_values), max(self.code_values)
@@ -541,7 +583,7 @@ class _ClassCodes:
 def _top_code(dt: Any) -> float:
     """The largest n such that a dtype holds every integer 0..n (255 for uint8, 2048 for
     float16)."""
-    is_int, _, hi = _bounds_of(dt)
+    is_int, _, hi = bounds_of(dt)
     if is_int:
         return hi
     eps = torch.finfo(dt).eps if isinstance(dt, torch.dtype) else np.finfo(dt).eps
@@ -585,7 +627,7 @@ class OnePixel(_ClassCodes, ImageInjector):
 
     def _normalize(self) -> None:
         super()._normalize()
-        self._set("position", _check_position("position", self.position))
+        self._set("position", check_position("position", self.position))
         if self.values is not None:
             self._set("values", _code_values("values", self.values, self.num_classes))
 
@@ -595,7 +637,7 @@ class OnePixel(_ClassCodes, ImageInjector):
         return np.full((n, 1), r, np.int64), np.full((n, 1), c, np.int64)
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
-        _check_inside("position", [self.position], x.shape[1], x.shape[2])
+        check_inside("position", [self.position], x.shape[1], x.shape[2])
         table, _ = self._codes(x)
         p = super().make_params(y, index, x)
         return PixelParams(p.code, p.carried, p.index, table[p.code])
@@ -605,10 +647,10 @@ class OnePixel(_ClassCodes, ImageInjector):
         put_fixed(out, r, c, cast("PixelParams", params).value, self._carried(params))
 
     def read(self, x: Array, index: Array) -> Array:
-        _check_inside("position", [self.position], x.shape[1], x.shape[2])
+        check_inside("position", [self.position], x.shape[1], x.shape[2])
         _, stored = self._codes(x)
         r, c = self.position
-        return _nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
+        return nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -654,7 +696,7 @@ class PatternPixels(ImageInjector):
                 raise TypeError(
                     f"positions must be a sequence of (row, column) pairs, got {self.positions!r}"
                 )
-            pos = tuple(_check_position(f"positions[{i}]", p) for i, p in enumerate(self.positions))
+            pos = tuple(check_position(f"positions[{i}]", p) for i, p in enumerate(self.positions))
             if not pos:
                 raise ValueError("positions must hold at least one (row, column) pair, got none")
             if len(set(pos)) != len(pos):
@@ -677,7 +719,7 @@ class PatternPixels(ImageInjector):
 
     @classmethod
     def check_strength(cls, strength: float, num_classes: int | None) -> None:
-        _check_step_strength(cls.name, strength, num_classes, per_class=False)
+        check_step_strength(cls.name, strength, num_classes, per_class=False)
 
     def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
         pos = np.asarray(self.pixel_positions(height, width), np.int64)
@@ -696,7 +738,7 @@ class PatternPixels(ImageInjector):
     def _rc(self, x: Array) -> tuple[Array, Array, Array]:
         """Rows, columns and bit numbers of the pixels, int64 ``(P,)`` on ``x``'s device."""
         pos = self.pixel_positions(x.shape[1], x.shape[2])
-        _check_inside("positions", pos, x.shape[1], x.shape[2])
+        check_inside("positions", pos, x.shape[1], x.shape[2])
         if len(set(pos)) != len(pos):
             raise ValueError(
                 f"the default corner positions coincide in an image of height {x.shape[1]} and "
@@ -707,7 +749,7 @@ class PatternPixels(ImageInjector):
         return t[:, 0], t[:, 1], t[:, 2]
 
     def _values(self, x: Array) -> tuple[Array, tuple[float, ...]]:
-        return _code_table("on_value/off_value", (self.off_value, self.on_value), x)
+        return code_table("on_value/off_value", (self.off_value, self.on_value), x)
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         _, _, bit = self._rc(x)
@@ -725,7 +767,7 @@ class PatternPixels(ImageInjector):
         r, c, bit = self._rc(x)
         _, stored = self._values(x)
         v = read_pixels(x, arange_like(x.shape[0], x)[:, None], r, c)
-        bits = _nearest(v, stored)
+        bits = nearest(v, stored)
         return (bits << bit).sum(-1)
 
 
@@ -792,14 +834,14 @@ class RandomPixel(_ClassCodes, ImageInjector):
     def decode(self, x: Any, *, index: Any = None, channels_last: bool | None = None) -> Any:
         """Read the code: at the drawn location when ``index`` is given, else blind (see class)."""
         if index is None:
-            view, single = _nhwc(x, channels_last, single=None)
+            view, single = image_batch(x, channels_last, single=None)
             return _labels_out(self._read_blind(view), single)
         return super().decode(x, index=index, channels_last=channels_last)
 
     def read(self, x: Array, index: Array) -> Array:
         _, stored = self._codes(x)
         r, c = self.locations(index, x.shape[1], x.shape[2])
-        return _nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
+        return nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
 
     def _read_blind(self, x: Array) -> Array:
         table, _ = self._codes(x)
@@ -908,8 +950,8 @@ class MultipleLocations(ImageInjector):
         for i, pr in enumerate(pairs):
             if not isinstance(pr, tuple | list) or len(pr) != 2:
                 raise TypeError(f"pairs[{i}] must be ((r1, c1), (r2, c2)), got {pr!r}")
-            a = _check_position(f"pairs[{i}][0]", pr[0])
-            b = _check_position(f"pairs[{i}][1]", pr[1])
+            a = check_position(f"pairs[{i}][0]", pr[0])
+            b = check_position(f"pairs[{i}][1]", pr[1])
             if a == b:
                 raise ValueError(f"pairs[{i}] must be two different pixels, got {pr!r}")
             out.append((a, b))
@@ -947,16 +989,16 @@ class MultipleLocations(ImageInjector):
         """int64 ``(K, 4)`` of ``(r1, c1, r2, c2)`` on ``x``'s device, checked inside ``x``."""
         h, w = x.shape[1], x.shape[2]
         pairs = self.pixel_pairs(h, w)
-        _check_inside("pairs", [(p[0], p[1]) for p in pairs] + [(p[2], p[3]) for p in pairs], h, w)
+        check_inside("pairs", [(p[0], p[1]) for p in pairs] + [(p[2], p[3]) for p in pairs], h, w)
         return int_table(pairs, x)
 
     def _range(self, x: Array) -> tuple[bool, float, float]:
         """``(is_integer, low, high)`` of the per-sample value for images like ``x``."""
-        is_int, lo, hi = _dtype_bounds(x)
+        is_int, lo, hi = dtype_bounds(x)
         if self.value_range is None:
             return (True, max(lo, 0), min(hi, 255)) if is_int else (False, 0.0, 1.0)
         a, b = self.value_range
-        _code_table("value_range", (a, b), x)
+        code_table("value_range", (a, b), x)
         if is_int and b - a + 1 >= 1 << 31:
             raise ValueError(
                 f"value_range must span fewer than 2**31 integers, got {self.value_range!r}"
@@ -1004,9 +1046,16 @@ class MultipleLocations(ImageInjector):
         return np.asarray((d * (hw + 1) + cnt).argmin(-1))
 
 
-# The noise family lives in its own module; its names stay importable from here (0.1.0 paths).
-from signalinject.image_noise import (  # noqa: E402 (needs ImageInjector, defined above)
-    NoiseParams,
-    OrthogonalNoise,
-    orthogonal_noise_basis,
-)
+#: The noise family's names of 0.1.0, when it lived here (old imports and pickles name
+#: ``signalinject.image.OrthogonalNoise``); it lives in `signalinject.image_noise` now.
+_MOVED_TO_IMAGE_NOISE = frozenset({"NoiseParams", "OrthogonalNoise", "orthogonal_noise_basis"})
+
+
+def __getattr__(name: str) -> Any:
+    """The 0.1.0 paths of the noise family (`_MOVED_TO_IMAGE_NOISE`), read from
+    `signalinject.image_noise` as the package loaded it: no import, so ``image_noise`` (which
+    builds on this module) is never imported from here."""
+    noise = sys.modules.get("signalinject.image_noise")
+    if name in _MOVED_TO_IMAGE_NOISE and noise is not None:
+        return getattr(noise, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -53,6 +53,7 @@ from signalinject._backend import (
     Array,
     arange_like,
     check_writable,
+    dtype_bounds,
     empty_like_host,
     int_table,
     mark_written,
@@ -62,18 +63,17 @@ from signalinject._backend import (
 )
 from signalinject.core import Injector, Params, check_int
 from signalinject.quantizer import (
-    _SPACE,
-    _check_code_array,
-    _check_code_values,
-    _column_numbers,
-    _int_dtype_max,
-    _out_of_range,
-    _range_error,
-    _used_length,
+    SPACE,
+    check_code_array,
+    check_code_values,
+    check_texts,
+    column_numbers,
+    out_of_range,
+    range_error,
+    used_length,
 )
 from signalinject.quantizer import ZHANG_ALPHABET as ZHANG_ALPHABET  # importable from here too
 from signalinject.quantizer import CharQuantizer as CharQuantizer
-from signalinject.quantizer import _check_texts as _check_texts  # text_triggers imports it here
 
 __all__ = [
     "BitParams",
@@ -122,7 +122,7 @@ _TORCH_BLOCKS = 16
 
 
 # -- validation helpers --------------------------------------------------------------------------
-def _texts_out(x: str | list[str], new: list[str], inplace: bool) -> str | list[str]:
+def texts_out(x: str | list[str], new: list[str], inplace: bool) -> str | list[str]:
     """What a call on texts ``x`` returns: the one new text for a ``str``, else ``new`` (written
     into the list ``x`` itself with ``inplace``)."""
     if isinstance(x, str):
@@ -201,12 +201,12 @@ class TextInjector(Injector):
         if isinstance(x, (np.ndarray, torch.Tensor)):
             return self._inject_codes(x, y, index, inplace)
         single = isinstance(x, str)
-        texts = [x] if single else _check_texts(x, who=who)
+        texts = [x] if single else check_texts(x, who=who)
         like = np.empty(len(texts))  # the string path draws its parameters with NumPy
         labels = self.check_labels(y, like, single=single)
         idx = self.check_index(index, like, len(texts), single=single)
         code, carried = self.codes(labels, idx)
-        return _texts_out(x, self.apply_texts(texts, code.tolist(), carried.tolist()), inplace)
+        return texts_out(x, self.apply_texts(texts, code.tolist(), carried.tolist()), inplace)
 
     def decode(self, x: Any, *, index: Any = None) -> Any:
         """Read the encoded class back from texts or codes.
@@ -222,7 +222,7 @@ class TextInjector(Injector):
             out = self.read_codes(view)
             return out[0] if single else out
         single = isinstance(x, str)
-        texts = [x] if single else _check_texts(x, who=f"{type(self).__name__}.decode")
+        texts = [x] if single else check_texts(x, who=f"{type(self).__name__}.decode")
         like = np.empty(len(texts))
         self.check_index(index, like, len(texts), single=single)
         out_np = np.asarray(self.read_texts(texts), dtype=np.int64).reshape(len(texts))
@@ -253,12 +253,12 @@ class TextInjector(Injector):
         except (TypeError, ValueError):
             # Codes out of range are named before bad labels or indices, as the full check
             # ahead of everything would name them.
-            _check_code_values(x, who=type(self).__name__, size=q.size)
+            check_code_values(x, who=type(self).__name__, size=q.size)
             raise
         if inplace:
             check_writable(x)
         if host is None or inplace:
-            _check_code_values(x, who=type(self).__name__, size=q.size)  # before any write
+            check_code_values(x, who=type(self).__name__, size=q.size)  # before any write
         if host is None:
             assert isinstance(x, torch.Tensor)  # for mypy: only a tensor has no NumPy view
             res = x if inplace else x.clone()
@@ -300,8 +300,8 @@ class TextInjector(Injector):
             block = out[rows]
             if src is not None:
                 np.copyto(block, src[rows])
-                if _out_of_range(block, size):
-                    raise _range_error(src, who=type(self).__name__, size=size)
+                if out_of_range(block, size):
+                    raise range_error(src, who=type(self).__name__, size=size)
             whole = rows.start == 0 and rows.stop == n  # one block: nothing to slice
             self.apply_codes(block, params if whole else params.take(rows))
 
@@ -318,11 +318,11 @@ class TextInjector(Injector):
                 f"{who}: codes must be (N, {q.length}) or one row ({q.length},), got shape "
                 f"{tuple(x.shape)}"
             )
-        _check_code_array(x, who=who, size=q.size, width=q.length, values=values)
+        check_code_array(x, who=who, size=q.size, width=q.length, values=values)
         written = self._written_codes()
-        if written and max(written) > _int_dtype_max(x):
+        if written and max(written) > dtype_bounds(x)[2]:
             if not values:
-                _check_code_values(x, who=who, size=q.size)  # bad codes are named first
+                check_code_values(x, who=who, size=q.size)  # bad codes are named first
             raise ValueError(
                 f"{who}: codes of dtype {x.dtype} cannot hold the code {max(written)} it writes"
             )
@@ -338,6 +338,28 @@ class TextInjector(Injector):
         ``Compose`` must leave alone): the fixed character positions it may write, and the
         position from which it may cut or pad the text (None: it keeps the length); None where
         the signal does not declare it (the default)."""
+        return None
+
+    def overwrites(self, earlier: Injector) -> str | None:
+        """Why this signal, applied after ``earlier``, can overwrite its code, or None.
+
+        Read from both signals' [`footprint`][signalinject.text.TextInjector.footprint]: a
+        conflict where the two write a common fixed character, or where this signal cuts or
+        pads the text before one of ``earlier``'s positions.
+        """
+        if not isinstance(earlier, TextInjector):
+            return None  # an image signal writes elsewhere
+        a, b = earlier.footprint(), self.footprint()
+        if a is None or b is None:
+            return None
+        both = sorted(a[0] & b[0])
+        if both:
+            return f"both write character {both[0]}"
+        if b[1] is not None and a[0] and max(a[0]) >= b[1]:
+            return (
+                f"{type(self).__name__} cuts texts to {b[1]} characters, before position "
+                f"{max(a[0])}"
+            )
         return None
 
     # -- what subclasses implement -----------------------------------------------------------
@@ -442,7 +464,7 @@ class Mnemonic(TextInjector):
 
     def _capacity(self) -> int:
         q = self.resolved_quantizer  # normalized before the base class checks the capacity
-        return q.size + (_SPACE not in q.alphabet)
+        return q.size + (SPACE not in q.alphabet)
 
     @property
     def class_chars(self) -> tuple[str, ...]:
@@ -450,7 +472,7 @@ class Mnemonic(TextInjector):
         if self.chars is not None:
             return tuple(self.chars)
         q = self.resolved_quantizer
-        pool = q.alphabet if _SPACE in q.alphabet else q.alphabet + _SPACE
+        pool = q.alphabet if SPACE in q.alphabet else q.alphabet + SPACE
         return tuple(pool[: self.num_classes])
 
     @property
@@ -542,7 +564,7 @@ class LengthEncoding(TextInjector):
     default_grid: ClassVar[bool] = True
 
     lengths: tuple[int, ...] | None = None
-    pad: str = _SPACE
+    pad: str = SPACE
 
     def _normalize(self) -> None:
         super()._normalize()
@@ -605,9 +627,9 @@ class LengthEncoding(TextInjector):
         p = cast("LengthParams", params)
         carried, width = p.carried, out.shape[1]
         if pad:  # before the cut: the used length is read from the codes as they came
-            cols = _column_numbers(width)[:-1]
+            cols = column_numbers(width)[:-1]
             ell = np.where(carried, p.length, 0).astype(cols.dtype)  # 0: no padding
-            used = _used_length(out).astype(cols.dtype)
+            used = used_length(out).astype(cols.dtype)
             np.copyto(out, pad, where=(cols >= used[:, None]) & (cols < ell[:, None]))
         cls, lens = p.cut_class, self.class_lengths
         present = np.bincount(cls + 1, minlength=len(lens) + 1)[1:]  # the classes in this block
@@ -625,7 +647,7 @@ class LengthEncoding(TextInjector):
         for start in range(0, n, rows):
             block = out[start : start + rows]
             if pad:
-                used = _used_length(block)[:, None]
+                used = used_length(block)[:, None]
                 fill = (cols >= used) & (cols < fill_to[start : start + rows])
                 block.masked_fill_(fill, pad)
             block.masked_fill_(cols >= cut_at[start : start + rows], 0)
@@ -641,7 +663,7 @@ class LengthEncoding(TextInjector):
         order = sorted(range(self.num_classes), key=lambda k: self.class_lengths[k])
         sorted_lens = int_table([self.class_lengths[k] for k in order], x)
         cls = int_table([*order, -1], x)  # position K: longer than every class length
-        used = _used_length(x)
+        used = used_length(x)
         if isinstance(sorted_lens, torch.Tensor) and isinstance(used, torch.Tensor):
             return cls[torch.searchsorted(sorted_lens, used)]
         return cls[np.searchsorted(sorted_lens, used)]
@@ -731,7 +753,7 @@ class PatternChar(TextInjector):
     default_grid: ClassVar[bool] = True
 
     positions: tuple[int, ...] = (50, 150, 200)
-    char: str = _SPACE
+    char: str = SPACE
 
     def _normalize(self) -> None:
         super()._normalize()
@@ -815,7 +837,7 @@ class PatternChar(TextInjector):
         ch, pos = self.char, self.positions
         b = np.array(
             [
-                sum(1 << j for j, p in enumerate(pos) if (t[p] if p < len(t) else _SPACE) == ch)
+                sum(1 << j for j, p in enumerate(pos) if (t[p] if p < len(t) else SPACE) == ch)
                 for t in texts
             ],
             dtype=np.int64,

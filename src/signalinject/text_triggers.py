@@ -18,7 +18,9 @@ import torch
 
 from signalinject._backend import Array, arange_like, hash_u32, int_table, where
 from signalinject.core import Injector, Integer, Params, checked
-from signalinject.text import TextInjector, _check_texts, _texts_out
+from signalinject.quantizer import check_texts as _check_texts
+from signalinject.text import TextInjector
+from signalinject.text import texts_out as _texts_out
 
 __all__ = ["TriggerParams", "TriggerWord"]
 

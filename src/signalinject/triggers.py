@@ -39,10 +39,9 @@ from signalinject._backend import (
     row_blocks,
     where,
 )
+from signalinject._backend import dtype_bounds as _dtype_bounds
 from signalinject._kernels import (
     RowTable,
-    _dtype_bounds,
-    _nearest,
     add_rows,
     as_table,
     blend_rows_u8,
@@ -52,16 +51,14 @@ from signalinject._kernels import (
     scale_add_rows,
     table_dtype,
 )
+from signalinject._kernels import nearest as _nearest
 from signalinject.core import Injector, Integer, Params, Real, check_int, checked
-from signalinject.image import (
-    ImageInjector,
-    ImageParams,
-    _check_inside,
-    _check_position,
-    _check_step_strength,
-    _code_table,
-    _nhwc,
-)
+from signalinject.image import ImageInjector, ImageParams
+from signalinject.image import check_inside as _check_inside
+from signalinject.image import check_position as _check_position
+from signalinject.image import check_step_strength as _check_step_strength
+from signalinject.image import code_table as _code_table
+from signalinject.image import image_batch as _nhwc
 from signalinject.image_noise import NoiseParams
 
 __all__ = [
