@@ -423,6 +423,83 @@ def mark_written(x: Any) -> None:
         torch.autograd.graph.increment_version(x)
 
 
+def is_array(x: object) -> bool:
+    """True for a NumPy array or a torch tensor (what the injectors write into)."""
+    return isinstance(x, np.ndarray | torch.Tensor)
+
+
+def device_of(x: Array) -> torch.device | None:
+    """The device of a tensor; None for a NumPy array (the host)."""
+    return x.device if isinstance(x, torch.Tensor) else None
+
+
+def permute(x: ArrayT, axes: tuple[int, ...]) -> ArrayT:
+    """``x`` with its axes in the order ``axes`` (a view, no copy)."""
+    if isinstance(x, torch.Tensor):
+        return cast("ArrayT", x.permute(axes))
+    return cast("ArrayT", x.transpose(axes))
+
+
+def broadcast_to(x: ArrayT, shape: tuple[int, ...]) -> ArrayT:
+    """``x`` broadcast to ``shape`` (a read-only view, no copy)."""
+    if isinstance(x, torch.Tensor):
+        return cast("ArrayT", x.expand(shape))
+    return cast("ArrayT", np.broadcast_to(x, shape))
+
+
+def stack(rows: list[Any]) -> Any:
+    """Arrays (or tensors) of one shape stacked along a new first axis, on their backend."""
+    if isinstance(rows[0], torch.Tensor):
+        return torch.stack(rows)
+    return np.stack(rows)
+
+
+def copy_into(dst: Array, src: Any) -> None:
+    """Write ``src`` (same shape, or broadcastable) into ``dst`` in place."""
+    if isinstance(dst, torch.Tensor):
+        dst.copy_(src if isinstance(src, torch.Tensor) else torch.as_tensor(src))
+    else:
+        dst[...] = src
+
+
+def copy_of(x: ArrayT) -> ArrayT:
+    """A copy of ``x`` laid out as ``x.clone()`` (torch) or ``x.copy()`` (NumPy) lays it out."""
+    if isinstance(x, torch.Tensor):
+        return cast("ArrayT", x.clone())
+    return cast("ArrayT", x.copy())
+
+
+def as_int64(x: ArrayT) -> ArrayT:
+    """``x`` as int64 on its backend and device (itself where it is int64 already)."""
+    if isinstance(x, torch.Tensor):
+        return cast("ArrayT", x.to(torch.int64))
+    return cast("ArrayT", x.astype(np.int64, copy=False))
+
+
+def labels_out(labels: Array, single: bool) -> Any:
+    """Decoded labels as int64 ``(N,)``, or, for one sample, its one label (a 0-d tensor or a
+    NumPy int64)."""
+    out = as_int64(labels)
+    return out[0] if single else out
+
+
+def blank_like(x: Array, host: bool, fuses_copy: bool) -> Array | None:
+    """An uninitialized output laid out as ``x.clone()`` / ``x.copy()`` lays it out, or None.
+
+    A CPU tensor that NumPy can view (``host``) gets NumPy-allocated memory
+    (`empty_like_host`: huge pages) whatever the writer; otherwise only a writer that reads its
+    source anyway (``fuses_copy``: one pass instead of a copy and a read-modify-write) takes a
+    blank output. None where the type would be lost (a tensor subclass whose ``empty_like``
+    returns a plain tensor): the caller then copies ``x``.
+    """
+    if host and isinstance(x, torch.Tensor) and (out_host := empty_like_host(x)) is not None:
+        return out_host
+    if not fuses_copy:
+        return None
+    out = torch.empty_like(x) if isinstance(x, torch.Tensor) else np.empty_like(x, order="C")
+    return out if type(out) is type(x) else None
+
+
 def empty_like_host(x: torch.Tensor) -> torch.Tensor | None:
     """An uninitialized CPU tensor laid out as ``x.clone()`` would be, its memory from NumPy.
 

@@ -25,6 +25,7 @@ import torch
 from signalinject._backend import (
     Array,
     arange_like,
+    copy_into,
     device_table,
     dtype_bounds,
     native_kernels,
@@ -220,8 +221,7 @@ def _as_items(values: Array, item: np.dtype[Any], dtype: Any) -> npt.NDArray[Any
 def copy_from(out: Array, source: Array | None) -> None:
     """Copy ``source`` (if any) into ``out``, both channels-last views of one shape."""
     if source is not None:
-        dst: Any = out
-        dst[...] = source
+        copy_into(out, source)
 
 
 def _flat_storage(out: Array) -> tuple[Array, tuple[int, int, int, int]] | None:

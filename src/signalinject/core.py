@@ -30,9 +30,18 @@ import torch
 from signalinject._backend import (
     Array,
     as_index,
+    blank_like,
     check_writable,
+    copy_into,
+    copy_of,
     gate,
+    is_array,
+    is_torch,
+    labels_out,
+    mark_written,
+    numpy_view,
     randint,
+    stack,
     to_backend,
     where,
 )
@@ -432,11 +441,11 @@ class Injector:
         """
         k = self.num_classes
         if single:
-            if isinstance(y, (np.ndarray, torch.Tensor)) and y.ndim != 0:
+            if is_array(y) and y.ndim != 0:
                 raise ValueError(
                     f"y must be one integer label for a single sample, got shape {tuple(y.shape)}"
                 )
-            if isinstance(y, (torch.Tensor, np.ndarray)):
+            if is_array(y):
                 y = y.reshape(1)
             elif isinstance(y, bool) or not isinstance(y, numbers.Integral):
                 raise TypeError(f"y must be an integer label, got {y!r} ({type(y).__name__})")
@@ -464,7 +473,7 @@ class Injector:
     def check_index(self, index: Any, x: Array, n: int, *, single: bool) -> Array:
         """Sample indices as int64 ``(n,)`` on ``x``'s backend/device; default ``arange(n)``."""
         if single and index is not None:
-            if isinstance(index, (np.ndarray, torch.Tensor)):
+            if is_array(index):
                 if index.ndim != 0:
                     raise ValueError(
                         f"index must be one integer for a single sample, got shape "
@@ -513,8 +522,91 @@ class Injector:
         [`get_config`][signalinject.core.Injector.get_config]'s output."""
         return from_config(config)
 
-    # -- the API of subclasses ------------------------------------------------------------
+    # -- the injection template: written once, the families supply the hooks --------------
+    #: ``apply`` reads the clean data from ``source`` and writes every element of ``out``: one
+    #: pass over memory instead of a copy followed by a read-modify-write of the whole batch.
+    _fuses_copy: ClassVar[bool] = False
+
     def __call__(self, x: Any, y: Any, *, index: Any = None, inplace: bool = False) -> Any:
+        """Inject the signal of labels ``y`` into the batch ``x`` (see each family)."""
+        return self._inject(x, y, index, inplace, {})
+
+    def _inject(self, x: Any, y: Any, index: Any, inplace: bool, options: Mapping[str, Any]) -> Any:
+        """Inject into an array or tensor ``x``: the one template of every family.
+
+        Through the hooks: [`batch_view`][signalinject.core.Injector.batch_view] validates ``x``
+        and views it as the kernels take it; the labels and indices are checked;
+        [`make_params`][signalinject.core.Injector.make_params] draws (and validates) what to
+        write; then the output is made and [`apply`][signalinject.core.Injector.apply] writes.
+
+        A CPU tensor goes through NumPy views of its memory (`numpy_view`: the same bits), its
+        labels and indices drawn with NumPy, unless ``y`` or ``index`` is a tensor off the CPU
+        (the checks then name the mismatch). The output is a blank batch written from ``x`` in
+        one pass where the family fuses its copy (``_fuses_copy``) or NumPy can allocate it
+        (`blank_like`), else a copy; with ``inplace``, ``x`` itself, checked writable. Nothing is
+        written before every check has passed: the data's own values are checked
+        ([`check_values`][signalinject.core.Injector.check_values]) before a write into data that
+        ``apply`` does not copy, and named before bad labels or indices.
+        """
+        view, single = self.batch_view(x, _one_label(y), **options)
+        n = int(view.shape[0])
+        host = numpy_view(view)
+        off_cpu = any(is_torch(v) and v.device.type != "cpu" for v in (y, index))
+        like = view if host is None or off_cpu else host
+        try:
+            labels = self.check_labels(y, like, single=single)
+            idx = self.check_index(index, like, n, single=single)
+            params = self.make_params(labels, idx, like)
+        except (TypeError, ValueError):
+            self.check_values(view)  # the data's own errors are named first
+            raise
+        source = None
+        if inplace:
+            check_writable(x)
+            out = x
+        elif (blank := blank_like(x, host is not None, self._fuses_copy)) is not None:
+            out, source = blank, like
+        else:
+            out = copy_of(x)
+        if source is None:
+            self.check_values(view)  # before a write into data that apply does not copy
+        out_view = self.kernel_view(out[None] if single else out, **options)
+        if host is not None:
+            out_view = numpy_view(out_view)  # a blank, copy or x itself: viewable as x is
+        if n:
+            self.apply(out_view, params, source=source)
+            if inplace and host is not None:
+                mark_written(x)  # a tensor written through its NumPy view
+        return out
+
+    def _decode(self, x: Any, index: Any, options: Mapping[str, Any]) -> Any:
+        """Read the signal back from an array or tensor ``x``: the one template of every family
+        ([`batch_view`][signalinject.core.Injector.batch_view], then
+        [`read`][signalinject.core.Injector.read]); int64 ``(N,)``, or one label for one
+        sample (a 0-d tensor or a NumPy int64)."""
+        view, single = self.batch_view(x, None, **options)
+        idx = self.check_index(index, view, int(view.shape[0]), single=single)
+        return labels_out(self.read(view, idx), single)
+
+    # -- the hooks of the families and signals -----------------------------------------------
+    def batch_view(self, x: Any, single: bool | None, **options: Any) -> tuple[Array, bool]:
+        """``x`` validated and viewed as [`make_params`][signalinject.core.Injector.make_params]
+        and [`apply`][signalinject.core.Injector.apply] take it (no copy; images channels-last
+        ``(N, H, W, C)``, codes ``(N, L)``), and whether ``x`` was one sample.
+
+        ``single``: what the labels say (one integer label: one sample); None for ``decode``,
+        which judges from ``x``. Raises (TypeError, ValueError) for data the family cannot take.
+        """
+        raise NotImplementedError
+
+    def check_values(self, x: Array) -> None:
+        """Refuse data whose values the signal cannot be written into (one pass over ``x``, the
+        batch as [`batch_view`][signalinject.core.Injector.batch_view] gives it): the text
+        signals' codes outside the alphabet. Nothing by default."""
+
+    def read(self, x: Array, index: Array) -> Array:
+        """The decoding rule on the batch as [`batch_view`][signalinject.core.Injector.batch_view]
+        gives it: the class each sample's signal encodes, integers ``(N,)``."""
         raise NotImplementedError
 
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
@@ -560,7 +652,7 @@ class Injector:
             >>> fast(x, np.array([7, 1, 2, 3]), np.arange(4))[:, 0, 0, 0].tolist()
             [7, 1, 2, 3]
         """
-        if not isinstance(like, np.ndarray | torch.Tensor) or like.ndim == 0 or not len(like):
+        if not is_array(like) or like.ndim == 0 or not len(like):
             raise TypeError(
                 f"prepare: like must be a non-empty batch (a numpy.ndarray or torch.Tensor), "
                 f"got {type(like).__name__}"
@@ -579,8 +671,9 @@ class Injector:
         raise NotImplementedError
 
     def decode(self, x: Any) -> Any:
-        """Read the encoded class back from injected data (int64 labels, same backend)."""
-        raise NotImplementedError
+        """Read the encoded class back from injected data (int64 labels, same backend); the
+        families add their options (``index``, ``channels_last``)."""
+        return self._decode(x, None, {})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -614,6 +707,13 @@ def _checked_fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
     if out is None:
         out = _CHECKED[cls] = tuple(f for f in dataclasses.fields(cls) if "check" in f.metadata)
     return out
+
+
+def _one_label(y: Any) -> bool:
+    """Whether labels ``y`` stand for one sample: an integer or a 0-d array/tensor."""
+    if is_array(y):
+        return int(y.ndim) == 0
+    return not isinstance(y, list | tuple)
 
 
 def _jsonable(v: Any) -> Any:
@@ -689,28 +789,23 @@ class Compose:
             ValueError: ``inplace=True`` into a read-only or self-overlapping array (checked
                 before any child runs), or any child's refusal.
         """
-        arrays = isinstance(x, np.ndarray | torch.Tensor)
+        arrays = is_array(x)
         if inplace and arrays:
             check_writable(x)
         out = x
         for i, inj in enumerate(self.injectors):
             out = inj(out, y, index=index, inplace=i > 0, **kw)
-        if not inplace or not isinstance(x, np.ndarray | torch.Tensor | list):
+        if not inplace or not (arrays or isinstance(x, list)):
             return out
-        if isinstance(x, torch.Tensor):
-            x.copy_(out)
-        elif isinstance(x, list):
-            x[:] = out
+        if arrays:
+            copy_into(x, out)
         else:
-            x[...] = out
+            x[:] = out
         return x
 
     def decode(self, x: Any, **kw: Any) -> Any:
         """Each child's decode, stacked: int64 ``(len(injectors), N)`` (or ``(len,)``)."""
-        rows = [inj.decode(x, **kw) for inj in self.injectors]
-        if isinstance(rows[0], torch.Tensor):
-            return torch.stack(rows)
-        return np.stack(rows)
+        return stack([inj.decode(x, **kw) for inj in self.injectors])
 
     def get_config(self) -> dict[str, Any]:
         """``{"name": "compose", "injectors": [...]}``."""

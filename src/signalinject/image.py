@@ -41,13 +41,14 @@ from signalinject._backend import (
     Array,
     arange_like,
     bounds_of,
-    check_writable,
+    broadcast_to,
+    device_of,
     dtype_bounds,
-    empty_like_host,
     int_table,
+    is_array,
     is_torch,
-    mark_written,
-    numpy_view,
+    labels_out,
+    permute,
     uniform01,
 )
 from signalinject._kernels import (
@@ -162,7 +163,7 @@ def code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, t
                 f"{name} must be {kind} in [{lo:g}, {hi:g}] to fit the image dtype "
                 f"{x.dtype}, got {v!r}"
             )
-    device = x.device if isinstance(x, torch.Tensor) else None
+    device = device_of(x)
     table, stored = _host_table(values, tuple(map(repr, values)), x.dtype, device)
     if len(set(stored)) < len(set(values)):
         raise ValueError(
@@ -170,13 +171,6 @@ def code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, t
             f"pass values further apart"
         )
     return table, stored
-
-
-def _is_single(y: Any) -> bool:
-    """Whether labels ``y`` stand for one image: an integer or a 0-d array/tensor."""
-    if isinstance(y, np.ndarray | torch.Tensor):
-        return y.ndim == 0
-    return not isinstance(y, list | tuple)
 
 
 def image_batch(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[Array, bool]:
@@ -188,7 +182,7 @@ def image_batch(x: Any, channels_last: bool | None, *, single: bool | None) -> t
         TypeError: not an array/tensor, a bool/complex dtype, a non-bool ``channels_last``.
         ValueError: a shape that does not match the layout (e.g. no channel axis).
     """
-    if not isinstance(x, np.ndarray | torch.Tensor):
+    if not is_array(x):
         raise TypeError(f"images must be a numpy.ndarray or a torch.Tensor, got {type(x).__name__}")
     if channels_last is not None and not isinstance(channels_last, bool):
         raise TypeError(f"channels_last must be True, False or None, got {channels_last!r}")
@@ -214,7 +208,7 @@ def image_batch(x: Any, channels_last: bool | None, *, single: bool | None) -> t
         check_default_layout(x, cl)
     x4 = x[None] if single else x
     if not cl:
-        x4 = x4.permute(0, 2, 3, 1) if isinstance(x4, torch.Tensor) else x4.transpose(0, 2, 3, 1)
+        x4 = permute(x4, (0, 2, 3, 1))
     if min(x4.shape[1:]) == 0:
         raise ValueError(f"images must have non-empty H, W and C, got shape {tuple(x.shape)}")
     return x4, single
@@ -267,40 +261,12 @@ def check_inside(name: str, positions: Any, h: int, w: int) -> None:
             raise ValueError(f"{name} {(r, c)} lies outside the image of height {h} and width {w}")
 
 
-def _blank_like(x: Array, viewable: bool, fuses_copy: bool) -> Array | None:
-    """An uninitialized output laid out as ``x.clone()`` / ``x.copy()`` lays it out, or None.
-
-    A CPU tensor that NumPy can view gets NumPy-allocated memory
-    (`empty_like_host`: huge pages) for every injector, which
-    then copies ``x`` in itself; otherwise only an injector that reads its source anyway
-    (``fuses_copy``) takes a blank output. None where the type
-    would be lost (a tensor subclass whose ``empty_like`` returns a plain tensor): the caller
-    then copies ``x``.
-    """
-    if viewable and isinstance(x, torch.Tensor) and (host := empty_like_host(x)) is not None:
-        return host
-    if not fuses_copy:
-        return None
-    out = torch.empty_like(x) if isinstance(x, torch.Tensor) else np.empty_like(x, order="C")
-    return out if type(out) is type(x) else None
-
-
-def _labels_out(out: Array, single: bool) -> Any:
-    """Decoded labels as int64: ``(N,)``, or one label (0-d tensor / NumPy scalar)."""
-    out = out.to(torch.int64) if isinstance(out, torch.Tensor) else out.astype(np.int64)
-    return out[0] if single else out
-
-
 # -- the base of image injectors -----------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class ImageInjector(Injector):
     """Base of the image injectors: layout handling, validation, copy, then ``apply``."""
 
     kind: ClassVar[str] = "image"
-
-    #: ``apply`` reads the clean images from ``source`` and writes every element of ``out``: one
-    #: pass over memory instead of a copy followed by a read-modify-write of the whole batch.
-    _fuses_copy: ClassVar[bool] = False
 
     def __call__(
         self,
@@ -330,31 +296,7 @@ class ImageInjector(Injector):
             TypeError, ValueError: bad images, labels, index or a signal that does not fit the
                 images; raised before anything is written.
         """
-        view, single = image_batch(x, channels_last, single=_is_single(y))
-        labels = self.check_labels(y, x, single=single)
-        idx = self.check_index(index, x, view.shape[0], single=single)
-        # A CPU tensor is injected through NumPy views of its memory (see numpy_view).
-        views = [v for a in (view, labels, idx) if (v := numpy_view(a)) is not None]
-        host = is_torch(x) and len(views) == 3  # all three viewable
-        if host:
-            view, labels, idx = views
-        params = self.make_params(labels, idx, view)
-        source = None
-        if inplace:
-            check_writable(x)
-            out = x
-        elif (blank := _blank_like(x, host, self._fuses_copy)) is not None:
-            out, source = blank, view
-        else:
-            out = x.clone() if isinstance(x, torch.Tensor) else x.copy()
-        out_view, _ = image_batch(out, channels_last, single=single)
-        if host and isinstance(out_view, torch.Tensor):
-            out_view = out_view.numpy()  # a clone (or x itself) of a tensor NumPy could view
-        if view.shape[0]:
-            self.apply(out_view, params, source=source)
-            if inplace and host:
-                mark_written(x)
-        return out
+        return self._inject(x, y, index, inplace, {"channels_last": channels_last})
 
     def kernel_view(self, x: Any, **options: Any) -> Any:
         """The batch as a channels-last view (no copy), as ``make_params``/``apply`` take it;
@@ -363,7 +305,7 @@ class ImageInjector(Injector):
         cl = (not is_torch(x)) if channels_last is None else channels_last
         if cl:
             return x
-        return x.permute(0, 2, 3, 1) if isinstance(x, torch.Tensor) else x.transpose(0, 2, 3, 1)
+        return permute(x, (0, 2, 3, 1))
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         """Draw and validate the per-sample parameters for channels-last images ``x``.
@@ -478,9 +420,12 @@ class ImageInjector(Injector):
         One image gives one label (a 0-d tensor or a NumPy int64). ``index`` is used by the
         signals whose location is drawn per sample (``RandomPixel``).
         """
-        view, single = image_batch(x, channels_last, single=None)
-        idx = self.check_index(index, x, view.shape[0], single=single)
-        return _labels_out(self.read(view, idx), single)
+        return self._decode(x, index, {"channels_last": channels_last})
+
+    def batch_view(self, x: Any, single: bool | None, **options: Any) -> tuple[Array, bool]:
+        """The images ``x`` validated and viewed channels-last ``(N, H, W, C)`` (no copy), and
+        whether ``x`` was one image (`image_batch`); ``options``: ``channels_last``."""
+        return image_batch(x, options.get("channels_last"), single=single)
 
     def read(self, x: Array, index: Array) -> Array:
         """The decoding rule on a channels-last batch (see each class)."""
@@ -835,7 +780,7 @@ class RandomPixel(_ClassCodes, ImageInjector):
         """Read the code: at the drawn location when ``index`` is given, else blind (see class)."""
         if index is None:
             view, single = image_batch(x, channels_last, single=None)
-            return _labels_out(self._read_blind(view), single)
+            return labels_out(self._read_blind(view), single)
         return super().decode(x, index=index, channels_last=channels_last)
 
     def read(self, x: Array, index: Array) -> Array:
@@ -1025,7 +970,7 @@ class MultipleLocations(ImageInjector):
         n = arange_like(out.shape[0], out)[:, None]
         r, c = pair[:, 0::2], pair[:, 1::2]  # (N, 2) each
         v = cast("PairParams", params).value[:, None]
-        v = v.expand(-1, 2) if isinstance(v, torch.Tensor) else np.broadcast_to(v, r.shape)
+        v = broadcast_to(v, tuple(r.shape))
         put_pixels(out, n, r, c, v, self._carried(params))
 
     def read(self, x: Array, index: Array) -> Array:

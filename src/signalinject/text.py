@@ -45,19 +45,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, cast
 
 import numpy as np
-import numpy.typing as npt
 import torch
 
 from signalinject._backend import (
-    BLOCK_BYTES,
     Array,
     arange_like,
-    check_writable,
+    as_int64,
     dtype_bounds,
-    empty_like_host,
     int_table,
-    mark_written,
-    numpy_view,
+    is_array,
     row_blocks,
     where,
 )
@@ -115,8 +111,6 @@ class BitParams(Params):
     write: Any
 
 
-#: Bytes of codes per block of rows on the CPU (`row_blocks`, measured: see `BLOCK_BYTES`).
-_BLOCK_BYTES = BLOCK_BYTES["text"]
 #: Row blocks of LengthEncoding's masks on torch devices: the masks take 1/16 of the rows' cells.
 _TORCH_BLOCKS = 16
 
@@ -198,8 +192,8 @@ class TextInjector(Injector):
             and device as ``x``.
         """
         who = type(self).__name__
-        if isinstance(x, (np.ndarray, torch.Tensor)):
-            return self._inject_codes(x, y, index, inplace)
+        if is_array(x):
+            return self._inject(x, y, index, inplace, {})
         single = isinstance(x, str)
         texts = [x] if single else check_texts(x, who=who)
         like = np.empty(len(texts))  # the string path draws its parameters with NumPy
@@ -216,11 +210,8 @@ class TextInjector(Injector):
             of the codes otherwise; -1 where the data carries no class's signal (see each class).
             ``index`` is accepted for a uniform API; no text signal depends on it.
         """
-        if isinstance(x, (np.ndarray, torch.Tensor)):
-            view, single = self._check_codes(x)
-            self.check_index(index, view, view.shape[0], single=single)
-            out = self.read_codes(view)
-            return out[0] if single else out
+        if is_array(x):
+            return self._decode(x, index, {})
         single = isinstance(x, str)
         texts = [x] if single else check_texts(x, who=f"{type(self).__name__}.decode")
         like = np.empty(len(texts))
@@ -228,82 +219,21 @@ class TextInjector(Injector):
         out_np = np.asarray(self.read_texts(texts), dtype=np.int64).reshape(len(texts))
         return out_np[0] if single else out_np
 
-    def _inject_codes(self, x: Array, y: Any, index: Any, inplace: bool) -> Array:
-        """``__call__`` on codes: check, draw the parameters, then copy and write.
+    def batch_view(self, x: Any, single: bool | None, **options: Any) -> tuple[Array, bool]:
+        """The codes ``x`` validated, as ``(N, L)`` (one row: ``(1, L)``), and whether ``x`` was
+        one row. A call (``single`` given) checks their dtype and shape, the values later
+        ([`check_values`][signalinject.text.TextInjector.check_values], or block by block as
+        ``apply`` copies them); ``decode`` (``single`` None) checks the values too."""
+        return self._check_codes(x, values=single is None)
 
-        On the CPU (NumPy, or a CPU tensor through its NumPy view: the same memory) the copy, the
-        range check of the codes and the write go block by block of rows (`row_blocks`),
-        each block while it is in the cache: one pass over memory, no ``(N, L)`` temporary. A
-        block out of range raises before the output is returned; ``x`` is never written unless
-        ``inplace``, which checks the whole batch first. Elsewhere (CUDA): a clone, the range
-        check (its one host sync) and whole-batch writes without host syncs.
-        """
-        view, single = self._check_codes(x, values=False)
-        q = self.resolved_quantizer
-        host = numpy_view(x)
-        # The parameters of CPU codes are drawn with NumPy (the same bits; a few small NumPy
-        # ops cost less than torch's, which matters one sample at a time), except where y or
-        # index is a tensor off the CPU: torch's checks name that mismatch.
-        off_cpu = any(isinstance(v, torch.Tensor) and v.device.type != "cpu" for v in (y, index))
-        like = view if host is None or off_cpu else (host[None] if single else host)
-        try:
-            labels = self.check_labels(y, like, single=single)
-            idx = self.check_index(index, like, view.shape[0], single=single)
-            params = self.make_params(labels, idx, like)
-        except (TypeError, ValueError):
-            # Codes out of range are named before bad labels or indices, as the full check
-            # ahead of everything would name them.
-            check_code_values(x, who=type(self).__name__, size=q.size)
-            raise
-        if inplace:
-            check_writable(x)
-        if host is None or inplace:
-            check_code_values(x, who=type(self).__name__, size=q.size)  # before any write
-        if host is None:
-            assert isinstance(x, torch.Tensor)  # for mypy: only a tensor has no NumPy view
-            res = x if inplace else x.clone()
-            if view.shape[0]:
-                self.apply_codes(res[None] if single else res, params)
-            return res
-        out: Array
-        out_host: npt.NDArray[Any]
-        src: npt.NDArray[Any] | None
-        if inplace:
-            out, out_host, src = x, host, None
-        elif isinstance(x, torch.Tensor):
-            # NumPy's memory where it can be had (huge pages: writing 811 MB of fresh memory
-            # measured ~100 ms against ~390 ms in torch's), with the strides x.clone() has.
-            blank = empty_like_host(x)
-            out = torch.empty_like(x) if blank is None else blank
-            out_host, src = out.numpy(), host
-        else:
-            out = np.empty_like(x, order="C")  # what x.copy() gives: C order, x's subclass
-            out_host, src = out, host
-        if single:
-            out_host, src = out_host[None], (None if src is None else src[None])
-        self._write_blocks(out_host, src, params)
-        if inplace:
-            mark_written(x)
-        return out
+    def check_values(self, x: Array) -> None:
+        """Refuse codes outside ``[0, size]`` of the quantizer: one pass."""
+        check_code_values(x, who=type(self).__name__, size=self.resolved_quantizer.size)
 
-    def _write_blocks(
-        self, out: npt.NDArray[Any], src: npt.NDArray[Any] | None, params: Params
-    ) -> None:
-        """Copy ``src`` (if any) into ``out`` ``(N, L)``, check its range and write the signal.
-
-        Block by block of rows, so that the block's copy, check and write share the cache.
-        ``params`` are NumPy arrays with ``N`` rows, sliced to each block.
-        """
-        n, width = out.shape
-        size = self.resolved_quantizer.size
-        for rows in row_blocks(n, width * out.itemsize, "text"):
-            block = out[rows]
-            if src is not None:
-                np.copyto(block, src[rows])
-                if out_of_range(block, size):
-                    raise range_error(src, who=type(self).__name__, size=size)
-            whole = rows.start == 0 and rows.stop == n  # one block: nothing to slice
-            self.apply_codes(block, params if whole else params.take(rows))
+    def read(self, x: Array, index: Array) -> Array:
+        """[`read_codes`][signalinject.text.TextInjector.read_codes]: no text signal needs the
+        index."""
+        return self.read_codes(x)
 
     def _check_codes(self, x: Array, *, values: bool = True) -> tuple[Array, bool]:
         who, q = type(self).__name__, self.resolved_quantizer
@@ -375,11 +305,35 @@ class TextInjector(Injector):
         """
         return super().make_params(y, index, x)
 
+    _fuses_copy = True
+
     def apply(self, out: Any, params: Params, *, source: Any = None) -> None:
-        """Write into codes ``out`` ``(N, L)`` (copied from ``source`` first, if given)."""
-        if source is not None:
-            out[...] = source
-        self.apply_codes(out, params)
+        """Write into codes ``out`` ``(N, L)``, copied from ``source`` first if given (whose
+        values are then checked as they are copied: see
+        [`check_values`][signalinject.text.TextInjector.check_values]).
+
+        NumPy (the CPU, also for tensors through their NumPy view): the copy, the range check
+        and the write go block by block of rows (`row_blocks`), each block while it is in the
+        cache: one pass over memory, no ``(N, L)`` temporary; a block out of range raises
+        (``out`` is then partly written, never ``source``). Torch (an accelerator): a copy,
+        the range check (its one host sync) and whole-batch writes without host syncs.
+        """
+        if isinstance(out, torch.Tensor):
+            if source is not None:
+                out.copy_(source)
+                self.check_values(out)
+            self.apply_codes(out, params)
+            return
+        n, width = out.shape
+        size = self.resolved_quantizer.size
+        for rows in row_blocks(n, width * out.itemsize, "text"):
+            block = out[rows]
+            if source is not None:
+                np.copyto(block, source[rows])
+                if out_of_range(block, size):
+                    raise range_error(source, who=type(self).__name__, size=size)
+            whole = rows.start == 0 and rows.stop == n  # one block: nothing to slice
+            self.apply_codes(block, params if whole else params.take(rows))
 
     def apply_codes(self, out: Array, params: Params) -> None:
         """Write the signal into codes ``out`` ``(N, L)`` in place, vectorized over the rows.
@@ -505,7 +459,7 @@ class Mnemonic(TextInjector):
         for k, c in enumerate(self.class_codes):
             inverse[c] = k
         first = x[:, 0]
-        first = first.long() if isinstance(first, torch.Tensor) else first.astype(np.int64)
+        first = as_int64(first)
         return int_table(inverse, x)[first]
 
     def text_location(self, text: str) -> tuple[int, ...]:
@@ -824,7 +778,7 @@ class PatternChar(TextInjector):
         value = self._written_codes()[0]
         hit = x[:, int_table(self.positions, x)] == value
         weights = int_table([1 << j for j in range(len(self.positions))], x)
-        b = hit.to(torch.int64) if isinstance(hit, torch.Tensor) else hit.astype(np.int64)
+        b = as_int64(hit)
         return _best_subset_below((b * weights).sum(1), self.num_classes, len(self.positions))
 
     def text_location(self, text: str) -> tuple[int, ...]:
