@@ -16,11 +16,10 @@ import dataclasses
 import functools
 from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
 from signalinject._backend import (
     Array,
@@ -28,10 +27,16 @@ from signalinject._backend import (
     copy_into,
     device_table,
     dtype_bounds,
+    dtype_is,
     native_kernels,
     row_blocks,
     where,
 )
+
+if TYPE_CHECKING:
+    import torch
+else:  # imported at its first use (see signalinject._backend)
+    from signalinject._backend import torch
 
 __all__ = [
     "RowTable",
@@ -47,8 +52,12 @@ __all__ = [
     "table_dtype",
 ]
 
-#: Signed twins of the unsigned torch dtypes that ``index_put`` and type promotion lack.
-_UNSIGNED_VIEWS = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}
+
+@functools.cache
+def _unsigned_views() -> dict[torch.dtype, torch.dtype]:
+    """Signed twins of the unsigned torch dtypes that ``index_put`` and type promotion lack
+    (built at the first tensor: torch is imported by then)."""
+    return {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}
 
 
 # -- dtypes --------------------------------------------------------------------------------------
@@ -82,10 +91,10 @@ def put_pixels(
     """
     v: Any = values[..., None]  # (*S, 1): the same value in every channel
     keep: Any = None if carried is None else carried.reshape((-1,) + (1,) * (values.ndim - 1))
-    if isinstance(out, torch.Tensor) and out.dtype in _UNSIGNED_VIEWS:
+    if isinstance(out, torch.Tensor) and out.dtype in _unsigned_views():
         # torch's index_put has no unsigned 16-64 bit kernels; moving the same bits as the
         # signed integer of the same size writes the same values.
-        out, v = out.view(_UNSIGNED_VIEWS[out.dtype]), v.view(_UNSIGNED_VIEWS[out.dtype])
+        out, v = out.view(_unsigned_views()[out.dtype]), v.view(_unsigned_views()[out.dtype])
     flat = _flat_storage(out)
     if flat is None:
         # Rows without the signal write back what they hold (gathered first).
@@ -287,7 +296,7 @@ def table_dtype(x: Array) -> np.dtype[Any]:
     both add the same numbers."""
     if dtype_bounds(x)[0]:
         return np.dtype(np.int64)
-    if x.dtype == (torch.float64 if isinstance(x, torch.Tensor) else np.float64):
+    if dtype_is(x, "float64"):
         return np.dtype(np.float64)
     return np.dtype(np.float32)
 
@@ -470,7 +479,7 @@ def add_rows(out: Array, source: Array | None, rows: Array, table: RowTable) -> 
         for o, x, t, _ in blocks:
             if small:
                 # torch promotes no unsigned 16-bit dtype: widen such images explicitly.
-                x = x.to(t.dtype) if x.dtype in _UNSIGNED_VIEWS else x
+                x = x.to(t.dtype) if x.dtype in _unsigned_views() else x
                 o.copy_(t.add_(x).clamp_(lo, hi))
             elif is_int:
                 o.copy_(_saturating_add(x.to(torch.int64), t, int(lo), int(hi)))

@@ -27,19 +27,21 @@ channels-last, torch channels-first, or ``channels_last=``) is refused, e.g. a t
 channels-last ``(H, W, C)`` (grayscale gets ``C=1``), in the image's own dtype, before injection.
 Pillow is never imported by this module: a sample is a PIL image only if ``PIL.Image`` is loaded.
 
-Injectors and ``Compose`` are allow-listed for ``torch.load(weights_only=True)`` when this module
-is imported ([`checkpoint_globals`][signalinject.adapters.checkpoint_globals]), so they can be
-stored in checkpoints, e.g. as Lightning hyperparameters.
+Injectors and ``Compose`` are allow-listed for ``torch.load(weights_only=True)`` as soon as torch
+is imported ([`checkpoint_globals`][signalinject.core.checkpoint_globals]), so they can be stored
+in checkpoints, e.g. as Lightning hyperparameters; their field checks run as they load.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.metadata
 import numbers
 import operator
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
 from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
@@ -47,10 +49,9 @@ import numpy.typing as npt
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from signalinject._backend import to_backend
-from signalinject.core import Compose, Injector
+from signalinject._backend import to_backend, when_imported
+from signalinject.core import Compose, Injector, checkpoint_globals
 from signalinject.image import CHANNELS, check_default_layout
-from signalinject.quantizer import CharQuantizer
 
 __all__ = [
     "HFInjectMap",
@@ -69,8 +70,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _eager(fn: F) -> F:
-    """``fn`` run eagerly inside a ``torch.compile``'d function (one graph break, exact result)."""
-    return cast(F, torch.compiler.disable(fn))  # type: ignore[no-untyped-call]
+    """``fn`` run eagerly inside a ``torch.compile``'d function (one graph break, exact result).
+
+    ``torch.compiler.disable`` is applied once ``torch._dynamo`` is imported (`when_imported`):
+    nothing can compile before, and applying it here would import ``torch._dynamo`` (over a
+    second) with this module.
+    """
+    impl = [fn]
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return impl[0](*args, **kwargs)
+
+    def disable(_: ModuleType) -> None:
+        impl[0] = torch.compiler.disable(fn)  # type: ignore[no-untyped-call]
+
+    when_imported("torch._dynamo", disable)
+    return cast(F, run)
 
 
 def _version() -> str:
@@ -1037,25 +1053,3 @@ def hf_inject(
     else:  # an IterableDataset: its format is not public; None when unformatted
         out = out.with_format(getattr(getattr(dataset, "_formatting", None), "format_type", None))
     return out
-
-
-# -- checkpoints --------------------------------------------------------------------------------
-def checkpoint_globals() -> list[type]:
-    """The classes ``torch.load(weights_only=True)`` needs to load signalinject injectors.
-
-    Every injector class of this package, ``Compose`` and ``CharQuantizer``: they are
-    allow-listed (``torch.serialization.add_safe_globals``) when this module is imported. Pass
-    your own injector classes to ``add_safe_globals`` yourself, or store ``get_config()`` (a
-    JSON-able dict) and rebuild with ``signalinject.from_config``.
-    """
-    found: list[type] = []
-    stack: list[type] = [Injector]
-    while stack:
-        cls = stack.pop()
-        if cls.__module__.startswith("signalinject.") and cls not in found:
-            found.append(cls)
-        stack.extend(cls.__subclasses__())
-    return [Compose, CharQuantizer, *sorted(found, key=lambda c: c.__qualname__)]
-
-
-torch.serialization.add_safe_globals(list[Any](checkpoint_globals()))

@@ -22,16 +22,17 @@ import numbers
 import re
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
-import torch
 
 from signalinject._backend import (
     Array,
+    allow_in_checkpoints,
     as_index,
     blank_like,
     check_writable,
+    checkpoint_classes,
     copy_into,
     copy_of,
     gate,
@@ -46,6 +47,11 @@ from signalinject._backend import (
     where,
 )
 from signalinject.footprint import warn_order
+
+if TYPE_CHECKING:
+    pass
+else:  # imported at its first use (see signalinject._backend)
+    pass
 
 __all__ = [
     "Compose",
@@ -94,7 +100,7 @@ def _register(cls: type[Injector]) -> None:
     for key in keys[1:]:
         _ALIASES[key] = name
     # A signal defined after the package was imported (a user's) loads from checkpoints too.
-    torch.serialization.add_safe_globals([cls])
+    allow_in_checkpoints(cls)
 
 
 def get_signal(name: str) -> type[Injector]:
@@ -149,6 +155,10 @@ class Params:
 
     code: Any
     carried: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        allow_in_checkpoints(cls)
 
     def take(self: P, rows: Any) -> P:
         """The parameters of ``rows`` (a slice or an integer index array of the backend)."""
@@ -310,6 +320,8 @@ class Injector:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("signalinject."):
+            allow_in_checkpoints(cls)  # the package's (a user's signal: once it registers)
         if "name" not in cls.__dict__:
             return  # a family base (ImageInjector), or a subclass that is no signal of its own
         # Declared per class, never inherited: a subclass with a name of its own is a new
@@ -815,6 +827,21 @@ class Compose:
     def from_config(cls, config: Mapping[str, Any]) -> Injector | Compose:
         """Rebuild from [`get_config`][signalinject.core.Compose.get_config]'s output."""
         return from_config(config)
+
+
+allow_in_checkpoints(Params, Prepared, Compose)
+
+
+def checkpoint_globals() -> list[type]:
+    """The classes ``torch.load(weights_only=True)`` may build to load signalinject injectors.
+
+    Every injector class of the package and every signal registered since (a user's too),
+    ``Compose``, ``Prepared``, the parameter classes and ``CharQuantizer``. Each is allow-listed
+    (``torch.serialization.add_safe_globals``) as soon as torch is imported, or when it is
+    defined if torch is imported already; signalinject never imports torch for it. A checkpoint
+    that holds an injector runs the injector's field checks as it loads (a bad field raises).
+    """
+    return checkpoint_classes()
 
 
 def from_config(config: Mapping[str, Any]) -> Injector | Compose:

@@ -31,11 +31,10 @@ import dataclasses
 import functools
 import math
 import sys
-from typing import Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
 from signalinject._backend import (
     Array,
@@ -59,6 +58,11 @@ from signalinject._kernels import (
     read_pixels,
 )
 from signalinject.core import Injector, Params, Real, check_finite_values, check_int, checked
+
+if TYPE_CHECKING:
+    import torch
+else:  # imported at its first use (see signalinject._backend)
+    from signalinject._backend import torch
 
 __all__ = [
     "Footprint",

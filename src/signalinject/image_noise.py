@@ -11,16 +11,20 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
 from signalinject._backend import Array, bounds_of, dtype_bounds, hash_u32, where
 from signalinject._kernels import RowTable, add_rows, as_table, table_dtype
 from signalinject.core import Injector, Params, Real, check_int, checked
 from signalinject.image import ImageInjector, ImageParams
+
+if TYPE_CHECKING:
+    import torch
+else:  # imported at its first use (see signalinject._backend)
+    from signalinject._backend import torch
 
 __all__ = ["NoiseParams", "OrthogonalNoise", "orthogonal_noise_basis"]
 

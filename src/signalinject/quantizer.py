@@ -22,14 +22,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
-from signalinject._backend import Array, ArrayT, numpy_view
+from signalinject._backend import Array, ArrayT, allow_in_checkpoints, numpy_view
 from signalinject.core import check_int
+
+if TYPE_CHECKING:
+    import torch
+else:  # imported at its first use (see signalinject._backend)
+    from signalinject._backend import torch
 
 __all__ = ["ZHANG_ALPHABET", "CharQuantizer"]
 
@@ -452,6 +456,9 @@ class CharQuantizer:
     def get_config(self) -> dict[str, Any]:
         """``{"alphabet", "length", "lowercase", "reverse"}``: ``CharQuantizer(**config)``."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+allow_in_checkpoints(CharQuantizer)  # a text signal's field
 
 
 def _check_backend(backend: object, device: object) -> bool:

@@ -42,10 +42,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
-import torch
 
 from signalinject._backend import (
     Array,
@@ -70,6 +69,11 @@ from signalinject.quantizer import (
 )
 from signalinject.quantizer import ZHANG_ALPHABET as ZHANG_ALPHABET  # importable from here too
 from signalinject.quantizer import CharQuantizer as CharQuantizer
+
+if TYPE_CHECKING:
+    import torch
+else:  # imported at its first use (see signalinject._backend)
+    from signalinject._backend import torch
 
 __all__ = [
     "BitParams",
