@@ -20,8 +20,9 @@ import dataclasses
 import math
 import numbers
 import re
+import reprlib
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
@@ -334,6 +335,12 @@ class Injector:
         if cls.legacy_id is not None:
             cls.aliases = (*cls.aliases, cls.legacy_id)
         _register(cls)
+
+    def __setstate__(self, state: object) -> None:
+        """Unpickling (``pickle``, ``copy``, DataLoader workers, ``torch.load(weights_only=True)``)
+        runs the constructor's checks (`restore_checked`): a stored injector that the
+        constructor would refuse (``fidelity=-1``, ``num_classes=1``) raises as it loads."""
+        restore_checked(self, state)
 
     def __post_init__(self) -> None:
         for f in _checked_fields(type(self)):  # the declared rules, field by field
@@ -721,6 +728,63 @@ def _checked_fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
     return out
 
 
+def _children(injectors: object) -> tuple[Injector, ...]:
+    """The children of a ``Compose`` as a tuple, checked."""
+    if isinstance(injectors, str | bytes | Mapping) or not isinstance(injectors, Iterable):
+        raise TypeError(
+            f"Compose: injectors must be a sequence of Injector, got {type(injectors).__name__}"
+        )
+    items = tuple(injectors)
+    if not items:
+        raise ValueError("Compose needs at least one injector, got none")
+    for i, inj in enumerate(items):
+        if not isinstance(inj, Injector):
+            raise TypeError(
+                f"Compose: injectors[{i}] must be an Injector, got {type(inj).__name__}"
+            )
+    return items
+
+
+def restore_checked(obj: Any, state: object) -> None:
+    """Restore the frozen dataclass ``obj`` from its pickled ``state`` through its constructor,
+    so that every check of the constructor runs (its ``__setstate__``).
+
+    Fields missing from ``state`` take their defaults (a pickle from before a field existed).
+
+    Raises:
+        TypeError: ``state`` is not a dict, or lacks a field without a default.
+        ValueError: ``state`` holds a key that is no field; and the constructor's own errors.
+    """
+    cls = type(obj)
+    if not isinstance(state, dict):
+        raise TypeError(
+            f"{cls.__name__}: a pickled state must be a dict of its fields, got "
+            f"{type(state).__name__}"
+        )
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    extra = sorted(map(repr, set(state) - set(fields)))
+    if extra:
+        raise ValueError(
+            f"{cls.__name__}: the pickled state holds {', '.join(extra)}, no field of it; its "
+            f"fields: {', '.join(fields)}"
+        )
+    missing = [
+        n
+        for n, f in fields.items()
+        if f.init
+        and n not in state
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise TypeError(f"{cls.__name__}: the pickled state lacks {', '.join(missing)}")
+    try:
+        fresh = cls(**{n: v for n, v in state.items() if fields[n].init})
+    except (TypeError, ValueError) as e:  # named: a checkpoint's error points at no line
+        raise type(e)(f"unpickling a {cls.__name__}: {e}") from e
+    obj.__dict__.update(fresh.__dict__)
+
+
 def _one_label(y: Any) -> bool:
     """Whether labels ``y`` stand for one sample: an integer or a 0-d array/tensor."""
     if is_array(y):
@@ -736,10 +800,18 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def _tupled(v: Any) -> Any:
-    if isinstance(v, list):
-        return tuple(_tupled(e) for e in v)
-    return v
+#: Deepest nesting of lists in a config value (the fields hold pairs of pairs at most): deeper
+#: is refused before it is read, never a RecursionError.
+_MAX_DEPTH = 8
+
+
+def _tupled(v: Any, where: str, depth: int = 0) -> Any:
+    """A JSON value with its lists as tuples (the fields' form)."""
+    if not isinstance(v, list):
+        return v
+    if depth >= _MAX_DEPTH:
+        raise ValueError(f"{where}: lists nested deeper than {_MAX_DEPTH} levels, no field holds")
+    return tuple(_tupled(e, where, depth + 1) for e in v)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -765,16 +837,22 @@ class Compose:
     injectors: Sequence[Injector]
 
     def __post_init__(self) -> None:
-        items = tuple(self.injectors)
-        if not items:
-            raise ValueError("Compose needs at least one injector, got none")
-        for i, inj in enumerate(items):
-            if not isinstance(inj, Injector):
-                raise TypeError(
-                    f"Compose: injectors[{i}] must be an Injector, got {type(inj).__name__}"
-                )
+        items = _children(self.injectors)
         object.__setattr__(self, "injectors", items)
         warn_order(items, stacklevel=3)  # at the line that builds the Compose
+
+    def __setstate__(self, state: object) -> None:
+        """Unpickling (``pickle``, ``copy``, ``torch.load(weights_only=True)``) checks the
+        children as the constructor does (each child checked its own fields as it loaded); the
+        order was warned about when the ``Compose`` was built."""
+        if not isinstance(state, dict) or set(state) != {"injectors"}:
+            got = (
+                ", ".join(sorted(map(repr, state)))
+                if isinstance(state, dict)
+                else type(state).__name__
+            )
+            raise ValueError(f"Compose: a pickled state must hold 'injectors' alone, got {got}")
+        object.__setattr__(self, "injectors", _children(state["injectors"]))
 
     @property
     def kind(self) -> str:
@@ -848,30 +926,63 @@ def from_config(config: Mapping[str, Any]) -> Injector | Compose:
     """Rebuild an injector or a ``Compose`` from a ``get_config()`` dictionary.
 
     The signal is named by ``"name"`` (a registered name or alias), or, in 0.1.0 configs, by
-    ``"__class_fullname__"`` (the class's ``module.qualname`` then).
+    ``"__class_fullname__"`` (the class's ``module.qualname`` then); every other key is a field
+    of the signal (a ``Compose``: ``"injectors"``, the list of its children's configs).
 
     Raises:
-        ValueError: the name is missing or names no registered signal.
+        ValueError: the name is missing or names no registered signal, a key names no field
+            (``Compose``: anything but ``injectors``), a ``Compose`` without ``injectors`` or
+            holding another ``Compose``, values nested deeper than any field holds; and the
+            constructor's own errors for the fields' values.
     """
+    name, args = _name_and_fields(config, "config")
+    if name in (_COMPOSE, _fullname(Compose)):
+        extra = sorted(map(repr, set(args) - {"injectors"}))
+        if extra:
+            raise ValueError(
+                f"a compose config holds 'name' and 'injectors' only, got {', '.join(extra)}"
+            )
+        children = args.get("injectors")
+        if not isinstance(children, list | tuple):
+            raise ValueError(
+                f"a compose config needs 'injectors': a list of injector configs, got "
+                f"{reprlib.repr(children)}"
+            )
+        return Compose(
+            tuple(_signal_from_config(c, f"injectors[{i}]") for i, c in enumerate(children))
+        )
+    return _signal_from_config(config, "config")
+
+
+def _name_and_fields(config: object, where: str) -> tuple[Any, dict[Any, Any]]:
+    """The name of a config and its other entries (see `from_config`)."""
     keys = ("name", "__class_fullname__")
     if not isinstance(config, Mapping) or sum(k in config for k in keys) != 1:
         raise ValueError(
-            f"config must be a mapping with 'name' (or, from 0.1.0, '__class_fullname__'), "
-            f"got {config!r}"
+            f"{where} must be a mapping with 'name' (or, from 0.1.0, '__class_fullname__'), "
+            f"got {reprlib.repr(config)}"
         )
     key = "name" if "name" in config else "__class_fullname__"
-    name = config[key]
-    args = {k: v for k, v in config.items() if k != key}
+    return config[key], {k: v for k, v in config.items() if k != key}
+
+
+def _signal_from_config(config: object, where: str) -> Injector:
+    """The injector of one signal's config (a ``Compose`` is refused: it cannot nest, so a
+    config is never read deeper than one ``Compose``)."""
+    name, args = _name_and_fields(config, where)
     if name in (_COMPOSE, _fullname(Compose)):
-        return Compose(tuple(_as_injector(from_config(c)) for c in args["injectors"]))
-    if not isinstance(name, str) or _REGISTRY.get(_ALIASES.get(name, name)) is None:
+        raise ValueError(f"{where}: a Compose cannot hold another Compose in a config")
+    cls = _REGISTRY.get(_ALIASES.get(name, name)) if isinstance(name, str) else None
+    if cls is None:
         raise ValueError(
-            f"unknown injector {name!r}; known: {', '.join(_REGISTRY)} and {_COMPOSE!r}"
+            f"{where}: unknown injector {reprlib.repr(name)}; known: {', '.join(_REGISTRY)} "
+            f"and {_COMPOSE!r}"
         )
-    return get_signal(name)(**{k: _tupled(v) for k, v in args.items()})
-
-
-def _as_injector(obj: Injector | Compose) -> Injector:
-    if not isinstance(obj, Injector):
-        raise ValueError("a Compose cannot hold another Compose in a config")
-    return obj
+    fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    extra = sorted(map(repr, set(args) - set(fields)))
+    if extra:
+        raise ValueError(
+            f"{where}: {cls.__name__} has no field {', '.join(extra)}; its fields: "
+            f"{', '.join(fields)}"
+        )
+    return cls(**{k: _tupled(v, f"{where}[{k!r}]") for k, v in args.items()})

@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from signalinject._backend import Array, ArrayT, allow_in_checkpoints, numpy_view
-from signalinject.core import check_int
+from signalinject.core import check_int, restore_checked
 
 if TYPE_CHECKING:
     import torch
@@ -263,6 +263,10 @@ class CharQuantizer:
     length: int = 1014
     lowercase: bool = True
     reverse: bool = False
+
+    def __setstate__(self, state: object) -> None:
+        """Unpickling runs the constructor's checks (a text signal's checkpoint holds one)."""
+        restore_checked(self, state)
 
     def __post_init__(self) -> None:
         if not isinstance(self.alphabet, str):
