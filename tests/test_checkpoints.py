@@ -130,6 +130,25 @@ def test_a_compose_state_is_checked() -> None:
         c.__setstate__({"injectors": ()})
 
 
+def test_a_prepared_injector_is_checked_as_it_loads() -> None:
+    fast = si.OnePixel(4).prepare(np.zeros((2, 4, 4, 1), np.uint8), channels_last=True)
+    assert pickle.loads(pickle.dumps(fast)) == fast
+    for options, match in [
+        ((("channels_last", "yes"),), r"channels_last must be True, False or None, got 'yes'"),
+        ((("colour", 1),), r"takes the option channels_last only, got \['colour'\]"),
+        ("channels_last", r"options must be \(name, value\) pairs"),
+    ]:
+        bad = tampered(copy.copy(fast), options=options)
+        with pytest.raises(TypeError, match=match):
+            torch.load(saved(bad), weights_only=True)
+    bad = tampered(copy.copy(fast), injector=tampered(si.OnePixel(4), seed=-3))
+    with pytest.raises(ValueError, match=r"unpickling a OnePixel: seed must be in"):
+        torch.load(saved(bad), weights_only=True)
+    text = si.Mnemonic(3).prepare(np.zeros((2, 1014), np.uint8))
+    with pytest.raises(TypeError, match=r"Mnemonic takes no options, got \['channels_last'\]"):
+        pickle.loads(pickle.dumps(tampered(text, options=(("channels_last", True),))))
+
+
 def test_good_injectors_pickle_copy_and_load_as_they_were() -> None:
     for inj in (si.OnePixel(10, position=(1, 2), seed=3), si.LengthEncoding(5, pad="~")):
         assert pickle.loads(pickle.dumps(inj)) == inj

@@ -618,6 +618,17 @@ class Injector:
         """
         raise NotImplementedError
 
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Refuse call options the injector does not take (what a stored
+        [`Prepared`][signalinject.core.Prepared] holds); none by default, images take
+        ``channels_last``.
+
+        Raises:
+            TypeError: an unknown option, or a value of the wrong type.
+        """
+        if options:
+            raise TypeError(f"{type(self).__name__} takes no options, got {sorted(options)}")
+
     def check_values(self, x: Array) -> None:
         """Refuse data whose values the signal cannot be written into (one pass over ``x``, the
         batch as [`batch_view`][signalinject.core.Injector.batch_view] gives it): the text
@@ -709,6 +720,22 @@ class Prepared:
     injector: Injector
     #: The call's options (``channels_last``), as sorted ``(name, value)`` pairs.
     options: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.injector, Injector):
+            raise TypeError(
+                f"Prepared: injector must be an Injector, got {type(self.injector).__name__}"
+            )
+        opts = self.options
+        if not isinstance(opts, tuple) or not all(
+            isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], str) for o in opts
+        ):
+            raise TypeError(f"Prepared: options must be (name, value) pairs, got {opts!r}")
+        self.injector.check_options(dict(opts))
+
+    def __setstate__(self, state: object) -> None:
+        """Unpickling runs the constructor's checks (`restore_checked`)."""
+        restore_checked(self, state)
 
     def __call__(self, x: Any, y: Any, index: Any) -> Any:
         inj = self.injector

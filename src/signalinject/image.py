@@ -31,6 +31,7 @@ import dataclasses
 import functools
 import math
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import numpy as np
@@ -425,6 +426,17 @@ class ImageInjector(Injector):
         signals whose location is drawn per sample (``RandomPixel``).
         """
         return self._decode(x, index, {"channels_last": channels_last})
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Images take one option, ``channels_last``: True, False or None."""
+        extra = sorted(set(options) - {"channels_last"})
+        if extra:
+            raise TypeError(
+                f"{type(self).__name__} takes the option channels_last only, got {extra}"
+            )
+        cl = options.get("channels_last")
+        if cl is not None and not isinstance(cl, bool):
+            raise TypeError(f"channels_last must be True, False or None, got {cl!r}")
 
     def batch_view(self, x: Any, single: bool | None, **options: Any) -> tuple[Array, bool]:
         """The images ``x`` validated and viewed channels-last ``(N, H, W, C)`` (no copy), and
