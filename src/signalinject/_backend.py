@@ -10,6 +10,8 @@ through `torch` here, a stand-in that imports it at the first use of one of its 
 False without importing anything as long as torch is not imported, since no tensor can exist
 then. `when_imported` runs a callback once a module (torch, ``torch._dynamo``) has been imported
 by whoever imports it, without importing it.
+
+A private module: its names serve the package's modules, not users (it has no ``__all__``).
 """
 
 from __future__ import annotations
@@ -32,34 +34,6 @@ if TYPE_CHECKING:
     import importlib.machinery
 
     import torch
-
-__all__ = [
-    "BLOCK_BYTES",
-    "Array",
-    "ArrayT",
-    "CpuRoute",
-    "arange_like",
-    "as_index",
-    "block_bytes",
-    "check_writable",
-    "cpu_route",
-    "device_table",
-    "empty_like_host",
-    "gate",
-    "hash_u32",
-    "int_table",
-    "is_torch",
-    "mark_written",
-    "native_kernels",
-    "numpy_view",
-    "randint",
-    "row_blocks",
-    "to_backend",
-    "torch",
-    "uniform01",
-    "when_imported",
-    "where",
-]
 
 _NATIVE: ModuleType | None
 try:
@@ -140,8 +114,8 @@ def when_imported(name: str, callback: Callable[[ModuleType], None]) -> None:
     its import completes (by whoever imports it). Never imports ``name``.
 
     Examples:
-        >>> import sys
-        >>> when_imported("json", lambda m: print(m.__name__)) if "json" in sys.modules else None
+        >>> import json
+        >>> when_imported("json", lambda m: print(m.__name__))  # imported: called now
         json
     """
     module = sys.modules.get(name)

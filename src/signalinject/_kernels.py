@@ -7,7 +7,10 @@ them back), on NumPy arrays and torch tensors alike, with no Python loop over sa
 - `put_pixels`, `put_fixed`, `read_pixels`: pixels at per-sample or fixed positions;
 - `add_rows`: one row of a per-class table added to every sample, rounded and saturated
   (``OrthogonalNoise``, ``Sinusoid``), block by block of samples (`row_blocks`);
-- `blend_rows_u8`: the fixed-point blend of uint8 images with a per-class pattern (``Blend``).
+- `blend_rows_u8`: the fixed-point blend of uint8 images with a per-class pattern (``Blend``);
+- `nearest`, `copy_from`: a read value's nearest code, a batch copied into another.
+
+A private module: its names serve the signal families, not users (it has no ``__all__``).
 """
 
 from __future__ import annotations
@@ -37,20 +40,6 @@ if TYPE_CHECKING:
     import torch
 else:  # imported at its first use (see signalinject._backend)
     from signalinject._backend import torch
-
-__all__ = [
-    "RowTable",
-    "add_rows",
-    "as_table",
-    "blend_rows_u8",
-    "put_colours",
-    "put_fixed",
-    "put_patch",
-    "put_pixels",
-    "read_pixels",
-    "scale_add_rows",
-    "table_dtype",
-]
 
 
 @functools.cache
@@ -128,7 +117,7 @@ def put_fixed(out: Array, r: int, c: int, values: Array, carried: Array | None) 
 
     A strided view of that pixel across the batch, written with no index arrays at all: the
     cheapest write of the fixed-position signals. ``carried`` as in
-    [`put_pixels`][signalinject.image.put_pixels].
+    `put_pixels`.
     """
     dst: Any = out[:, r, c]  # (N, C) view
     if isinstance(dst, torch.Tensor):
@@ -159,7 +148,7 @@ def put_colours(out: Array, r: Array, c: Array, colours: Array, carried: Array |
         out: ``(N, H, W, C)`` view to write into.
         r, c: int64 ``(N,)`` row and column of each sample's pixel.
         colours: ``(N, C)`` in ``out``'s dtype, channel by channel.
-        carried: as in [`put_pixels`][signalinject.image.put_pixels].
+        carried: as in `put_pixels`.
 
     A dense channels-last NumPy batch is written as one array of ``C``-element pixels: one
     indexed store per sample (measured 1.7x faster than indexing ``(n, r, c)`` with ``C``
@@ -183,7 +172,7 @@ def put_patch(out: Array, r: int, c: int, patch: Array, carried: Array | None) -
 
     One copy of the block per batch: each sample's patch rows are ``w * C`` contiguous
     elements, one inner loop each (for a 3x3 RGB patch 1.8x faster than a strided copy per
-    pixel and channel). ``carried`` as in [`put_pixels`][signalinject.image.put_pixels].
+    pixel and channel). ``carried`` as in `put_pixels`.
     """
     h, w = int(patch.shape[1]), int(patch.shape[2])
     dst: Any = out[:, r : r + h, c : c + w, :]

@@ -50,7 +50,7 @@ import torch
 from torch.utils.data import Dataset, default_collate
 
 from signalinject._backend import to_backend, when_imported
-from signalinject.core import Compose, Injector, checkpoint_globals
+from signalinject.core import Compose, Injector
 from signalinject.image import CHANNELS, check_default_layout
 
 __all__ = [
@@ -59,7 +59,6 @@ __all__ = [
     "InjectCollate",
     "InjectTransform",
     "InjectedDataset",
-    "checkpoint_globals",
     "decode_batch",
     "hf_inject",
     "inject_batch",

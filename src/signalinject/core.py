@@ -3,9 +3,11 @@
 An injector is a small frozen dataclass. Calling it on data ``x`` with labels ``y`` draws the
 per-sample parameters from ``(seed, index, y)``
 ([`Injector.codes`][signalinject.core.Injector.codes]) and then writes them in one vectorized pass.
-Domain subclasses ([`signalinject.image`][signalinject.image],
-[`signalinject.text`][signalinject.text]) implement ``__call__`` and ``decode``. This module knows
-no family: what the rest of the package needs of a signal, the signal declares.
+The call and ``decode`` are one template here, for every family; the families
+([`signalinject.image`][signalinject.image], [`signalinject.text`][signalinject.text]) supply its
+hooks ([`batch_view`][signalinject.core.Injector.batch_view], ``make_params``, ``apply``,
+``read``). This module knows no family: what the rest of the package needs of a signal, the
+signal declares.
 
 A signal registers by being defined: a subclass that declares a ``name`` (``one_pixel``) is a
 signal of the registry ([`get_signal`][signalinject.core.get_signal],
@@ -56,9 +58,14 @@ else:  # imported at its first use (see signalinject._backend)
 
 __all__ = [
     "Compose",
+    "Fraction",
     "Injector",
+    "Integer",
     "Params",
     "Prepared",
+    "Real",
+    "checked",
+    "checkpoint_globals",
     "from_config",
     "get_signal",
     "list_signals",

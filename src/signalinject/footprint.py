@@ -4,8 +4,8 @@ In a [`Compose`][signalinject.core.Compose] the children write in turn, so a lat
 where an earlier child wrote its code destroys that code: with ``Compose([RandomPixel,
 OrthogonalNoise])`` the noise, added to every pixel, leaves the pixel code readable in 19% of the
 samples (100% the other way round). [`order_conflicts`][signalinject.footprint.order_conflicts]
-names every such pair and [`warn_order`][signalinject.footprint.warn_order] warns about them
-([`OrderWarning`][signalinject.footprint.OrderWarning]); ``Compose`` calls it when it is built.
+names every such pair, and ``Compose`` warns about each when it is built
+([`OrderWarning`][signalinject.footprint.OrderWarning], through ``warn_order``).
 
 The check knows no signal and no family: it asks each later child
 ([`overwrites`][signalinject.core.Injector.overwrites]) whether it can overwrite an earlier child's
@@ -21,7 +21,10 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-__all__ = ["OrderWarning", "order_conflicts", "warn_order"]
+__all__ = [
+    "OrderWarning",
+    "order_conflicts",
+]
 
 
 class OrderWarning(UserWarning):
@@ -60,7 +63,7 @@ def order_conflicts(injectors: Sequence[_Child]) -> list[str]:
 
 def warn_order(injectors: Sequence[_Child], *, stacklevel: int = 2) -> None:
     """Warn ([`OrderWarning`][signalinject.footprint.OrderWarning]) about each pair of
-    [`order_conflicts`][signalinject.footprint.order_conflicts].
+    [`order_conflicts`][signalinject.footprint.order_conflicts] (what ``Compose`` calls).
 
     The advice in the message: put the child that writes every pixel (or cuts the text) first.
     """

@@ -69,12 +69,9 @@ __all__ = [
     "Footprint",
     "ImageInjector",
     "ImageParams",
-    "LocatedParams",
     "MultipleLocations",
     "OnePixel",
-    "PairParams",
     "PatternPixels",
-    "PixelParams",
     "RandomPixel",
     "default_pairs",
 ]
@@ -269,7 +266,10 @@ def check_inside(name: str, positions: Any, h: int, w: int) -> None:
 # -- the base of image injectors -----------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class ImageInjector(Injector):
-    """Base of the image injectors: layout handling, validation, copy, then ``apply``."""
+    """Base of the image injectors: the hooks of the injection template
+    ([`Injector`][signalinject.core.Injector]) for images: a channels-last view of any layout
+    (``batch_view``), ``apply`` (the copy where the signal does not fuse it, then ``write``),
+    ``decode``'s ``read``, and where a signal writes (``footprint``, ``overwrites``)."""
 
     kind: ClassVar[str] = "image"
 

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 else:  # imported at its first use (see signalinject._backend)
     from signalinject._backend import torch
 
-__all__ = ["NoiseParams", "OrthogonalNoise", "orthogonal_noise_basis"]
+__all__ = [
+    "OrthogonalNoise",
+    "orthogonal_noise_basis",
+]
 
 _NOISE_STREAM = 0x4E015E  # stream of the noise basis, apart from every injector's class stream
 

@@ -76,10 +76,7 @@ else:  # imported at its first use (see signalinject._backend)
     from signalinject._backend import torch
 
 __all__ = [
-    "BitParams",
-    "CharParams",
     "LengthEncoding",
-    "LengthParams",
     "Mnemonic",
     "PatternChar",
     "TextFootprint",
@@ -134,7 +131,10 @@ def texts_out(x: str | list[str], new: list[str], inplace: bool) -> str | list[s
 # -- the base of text injectors ------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class TextInjector(Injector):
-    """Base of the text injectors: dispatch between texts and codes, validation, copy.
+    """Base of the text injectors: texts (a Python path, one slice operation per text) or
+    codes (the hooks of the injection template of [`Injector`][signalinject.core.Injector]:
+    ``batch_view``, ``check_values``, ``apply`` with its blocked copy and range check,
+    ``read``).
 
     Args:
         quantizer: the [`CharQuantizer`][signalinject.quantizer.CharQuantizer] whose codes the

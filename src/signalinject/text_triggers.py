@@ -26,7 +26,9 @@ if TYPE_CHECKING:
 else:  # imported at its first use (see signalinject._backend)
     from signalinject._backend import torch
 
-__all__ = ["TriggerParams", "TriggerWord"]
+__all__ = [
+    "TriggerWord",
+]
 
 #: Kurita et al.'s (2020) rare-word triggers, then three-letter words of rare letters.
 DEFAULT_WORDS: tuple[str, ...] = (

@@ -70,8 +70,6 @@ __all__ = [
     "Blend",
     "ClassPatch",
     "OnePixelShortcut",
-    "PatchParams",
-    "ShortcutParams",
     "Sinusoid",
     "blend_patterns",
 ]
