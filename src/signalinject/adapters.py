@@ -51,6 +51,7 @@ from torch.utils.data import Dataset, default_collate
 
 from signalinject._backend import to_backend, when_imported
 from signalinject.core import Compose, Injector
+from signalinject.core import checkpoint_globals as checkpoint_globals  # its old place
 from signalinject.image import CHANNELS, check_default_layout
 
 __all__ = [
