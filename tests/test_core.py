@@ -318,7 +318,7 @@ def test_from_config_rejects(config: Any, match: str) -> None:
 
 def test_from_config_rejects_unknown_argument() -> None:
     cfg = si.OnePixel(3).get_config() | {"colour": 1}
-    with pytest.raises(TypeError, match=r"colour"):
+    with pytest.raises(ValueError, match=r"OnePixel has no field 'colour'; its fields: num_class"):
         si.from_config(cfg)
 
 
@@ -392,6 +392,32 @@ def test_compose_rejects() -> None:
         si.Compose([])
     with pytest.raises(TypeError, match=r"Compose: injectors\[1\] must be an Injector, got str"):
         si.Compose([si.OnePixel(2), "OnePixel"])  # type: ignore[list-item]
+
+
+def test_compose_declares_its_childrens_kind_and_labels() -> None:
+    assert si.Compose([si.OrthogonalNoise(4), si.OnePixel(10)]).kind == "image"
+    assert si.Compose([si.Mnemonic(5)]).kind == "text"
+    assert si.Compose([si.OnePixel(10), si.Mnemonic(5)]).kind == ""  # mixed
+    assert si.Compose([si.OrthogonalNoise(4), si.OnePixel(10)]).num_classes == 4
+
+
+def test_the_order_check_reads_what_a_signal_declares() -> None:
+    """A signal outside the families takes part in the order check through ``overwrites``."""
+    from signalinject.footprint import OrderWarning, order_conflicts
+
+    @dataclasses.dataclass(frozen=True)
+    class Eraser(si.Injector):
+        def overwrites(self, earlier: si.Injector) -> str | None:
+            return f"{type(self).__name__} erases {type(earlier).__name__}"
+
+    (line,) = order_conflicts([si.OnePixel(10), Eraser(10)])
+    assert line.endswith("(OnePixel): Eraser erases OnePixel")
+    assert order_conflicts([Eraser(10), si.OnePixel(10)]) == []  # OnePixel's pixel is no image
+    with pytest.warns(OrderWarning, match=r"Eraser erases Mnemonic"):
+        si.Compose([si.Mnemonic(5), Eraser(5)])
+    # the families answer only for their own kind: an image child never overwrites text
+    assert si.OrthogonalNoise(10).overwrites(si.Mnemonic(5)) is None
+    assert si.LengthEncoding(5).overwrites(si.OnePixel(10)) is None
 
 
 # -- identity and the registry -----------------------------------------------------------------

@@ -931,6 +931,21 @@ class TestOrthogonalNoise:
         assert inj.stream == 0x08A38740
         assert inj.get_config()["name"] == "orthogonal_noise"
         assert pickle.loads(pickle.dumps(inj)) == inj
+        # a pickle of 0.1.0 names the class by its old path
+        new_path = b"signalinject.image_noise\nOrthogonalNoise\n"
+        old_pickle = pickle.dumps(inj, protocol=0).replace(new_path, new_path[:18] + new_path[24:])
+        assert b"signalinject.image\nOrthogonalNoise\n" in old_pickle
+        assert pickle.loads(old_pickle) == inj
+        with pytest.raises(AttributeError, match=r"module 'signalinject.image' has no attribute"):
+            image.NoSuchName  # noqa: B018
+
+    def test_declares_its_noise_images_for_displays(self) -> None:
+        inj = si.OrthogonalNoise(4, seed=3)
+        np.testing.assert_array_equal(
+            inj.class_noise((6, 5, 2)), si.orthogonal_noise_basis(4, (6, 5, 2), seed=3)
+        )
+        for other in (si.OnePixel(4), si.Blend(4), si.RandomPixel(4)):
+            assert other.class_noise((6, 5, 2)) is None  # shown by their code pixels
 
     def test_basis_is_orthonormal_and_zero_mean(self) -> None:
         b = si.orthogonal_noise_basis(10, (8, 8, 3), seed=5)

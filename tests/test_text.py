@@ -21,9 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import signalinject as si
-import signalinject.text as text_module
 from checks import check_decode, check_injector, check_kernel, check_pipeline
-from signalinject._backend import cpu_route
+from signalinject._backend import BLOCK_BYTES, cpu_route
 from signalinject.text import _best_subset_below
 
 # Characters that exercise every branch: letters of both cases, digits, punctuation of the
@@ -655,7 +654,7 @@ def test_codes_match_the_plain_reference_on_every_path(name: str, data: st.DataO
     want = reference_codes(inj, codes, y, index)
     row_bytes = codes.shape[1] * codes.itemsize
     # One row per block, blocks that end inside a row's bytes, the default: the same result.
-    block = data.draw(st.sampled_from([1, 3 * row_bytes + 5, text_module._BLOCK_BYTES]))
+    block = data.draw(st.sampled_from([1, 3 * row_bytes + 5, BLOCK_BYTES["text"]]))
     with cpu_route(block_bytes=block):
         _check_all_paths(inj, codes, y, index, want)
         if len(codes):  # one row, one label, one index
@@ -732,7 +731,7 @@ def test_codes_peak_memory_is_one_copy(name: str) -> None:
     finally:
         tracemalloc.stop()
     assert out.shape == codes.shape
-    assert peak <= codes.nbytes + 256 * n + text_module._BLOCK_BYTES // 2
+    assert peak <= codes.nbytes + 256 * n + BLOCK_BYTES["text"] // 2
 
 
 def _code_batch_fixed(inj: si.TextInjector, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -4,16 +4,8 @@ An implementation of, and an extension to, Hoffer & Fine, "On the Blindspots of 
 Networks" (2016). See https://signalinject.readthedocs.io for the guide.
 """
 
-from signalinject.adapters import (
-    HFInjectMap,
-    IndexedDataset,
-    InjectCollate,
-    InjectedDataset,
-    InjectTransform,
-    decode_batch,
-    hf_inject,
-    inject_batch,
-)
+from typing import TYPE_CHECKING, Any
+
 from signalinject.core import (
     Compose,
     Injector,
@@ -28,11 +20,10 @@ from signalinject.image import (
     ImageParams,
     MultipleLocations,
     OnePixel,
-    OrthogonalNoise,
     PatternPixels,
     RandomPixel,
-    orthogonal_noise_basis,
 )
+from signalinject.image_noise import OrthogonalNoise, orthogonal_noise_basis
 from signalinject.quantizer import ZHANG_ALPHABET, CharQuantizer
 from signalinject.text import (
     LengthEncoding,
@@ -45,7 +36,49 @@ from signalinject.text import (
 from signalinject.text_triggers import TriggerWord
 from signalinject.triggers import Blend, ClassPatch, OnePixelShortcut, Sinusoid, blend_patterns
 
+if TYPE_CHECKING:
+    from signalinject.adapters import (
+        HFInjectMap,
+        IndexedDataset,
+        InjectCollate,
+        InjectedDataset,
+        InjectTransform,
+        decode_batch,
+        hf_inject,
+        inject_batch,
+    )
+
 __version__ = "0.1.0"
+
+#: The adapters' names: `signalinject.adapters` (which imports torch) is imported at the first
+#: use of one of them (or of ``signalinject.adapters``), so that ``import signalinject`` and
+#: NumPy injection never import torch.
+_ADAPTERS = frozenset(
+    {
+        "HFInjectMap",
+        "IndexedDataset",
+        "InjectCollate",
+        "InjectTransform",
+        "InjectedDataset",
+        "decode_batch",
+        "hf_inject",
+        "inject_batch",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The adapters (`_ADAPTERS`, ``adapters``), imported at their first use."""
+    if name in _ADAPTERS or name == "adapters":
+        import signalinject.adapters as adapters  # sets the attribute: no second call here
+
+        return adapters if name == "adapters" else getattr(adapters, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _ADAPTERS | {"adapters"})
+
 
 __all__ = [
     "ZHANG_ALPHABET",

@@ -3,6 +3,15 @@
 The hash works on int64 arrays holding 32-bit lanes. Every product is split into 16-bit halves so
 that no intermediate exceeds 2**49: the arithmetic is exact (no overflow, no undefined behaviour)
 and therefore bit-identical in NumPy and torch, on CPU and GPU.
+
+torch is imported when a tensor arrives, never before: the modules of the package reach it
+through `torch` here, a stand-in that imports it at the first use of one of its functions, while
+``isinstance(x, torch.Tensor)`` (and ``torch.dtype``, ``torch.device``, ``torch.Size``) answers
+False without importing anything as long as torch is not imported, since no tensor can exist
+then. `when_imported` runs a callback once a module (torch, ``torch._dynamo``) has been imported
+by whoever imports it, without importing it.
+
+A private module: its names serve the package's modules, not users (it has no ``__all__``).
 """
 
 from __future__ import annotations
@@ -11,39 +20,20 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
-from collections.abc import Iterator
+import importlib
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
-from typing import Any, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
-__all__ = [
-    "BLOCK_BYTES",
-    "Array",
-    "ArrayT",
-    "CpuRoute",
-    "arange_like",
-    "as_index",
-    "block_bytes",
-    "check_writable",
-    "cpu_route",
-    "device_table",
-    "empty_like_host",
-    "gate",
-    "hash_u32",
-    "int_table",
-    "is_torch",
-    "mark_written",
-    "native_kernels",
-    "numpy_view",
-    "randint",
-    "row_blocks",
-    "to_backend",
-    "uniform01",
-    "where",
-]
+if TYPE_CHECKING:
+    import importlib.machinery
+
+    import torch
 
 _NATIVE: ModuleType | None
 try:
@@ -52,10 +42,182 @@ except ImportError:  # built without a C compiler (the extension is optional)
     _NATIVE = None
 
 #: A NumPy array or a torch tensor.
-Array: TypeAlias = np.ndarray[Any, Any] | torch.Tensor
+Array: TypeAlias = "np.ndarray[Any, Any] | torch.Tensor"
 #: ``f(x: ArrayT) -> ArrayT`` keeps the backend for mypy; a bound (not a constraint) so that a
 #: plain ``Array`` is accepted too.
-ArrayT = TypeVar("ArrayT", bound=Array)
+ArrayT = TypeVar("ArrayT", bound="np.ndarray[Any, Any] | torch.Tensor")
+
+
+# -- after an import: callbacks run once a module is imported, which is never done here ---------
+_PENDING: dict[str, list[Callable[[ModuleType], None]]] = {}
+
+
+class _ImportWatcher:
+    """A finder of ``sys.meta_path`` that finds nothing itself: for a module with callbacks
+    pending (`when_imported`), it asks the other finders for its spec and has the loader run
+    the callbacks once the module has run. (The protocol of ``importlib.abc.MetaPathFinder``,
+    not the class: ``importlib.abc`` costs ~40 ms to import.)"""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname not in _PENDING:
+            return None
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is self or find is None:
+                continue
+            spec: importlib.machinery.ModuleSpec | None = find(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader: Any = spec.loader
+        run = getattr(loader, "exec_module", None)
+        if run is None:
+            return spec
+
+        def exec_then_call_back(module: ModuleType) -> None:
+            try:
+                run(module)
+            finally:
+                with contextlib.suppress(AttributeError):
+                    del loader.exec_module  # this loader instance is the module's own
+            _fire(fullname, module)
+
+        try:  # on the instance: the loader keeps its type (importlib.resources reads it)
+            loader.exec_module = exec_then_call_back
+        except AttributeError:  # pragma: no cover - a loader with __slots__
+            return spec
+        return spec
+
+
+_WATCHER = _ImportWatcher()
+
+
+def _fire(name: str, module: ModuleType) -> None:
+    for callback in _PENDING.pop(name, []):
+        try:
+            callback(module)
+        except Exception as e:  # never fail the user's own import for it
+            warnings.warn(
+                f"signalinject: a callback after importing {name} failed: {e!r}",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    if not _PENDING and _WATCHER in sys.meta_path:
+        sys.meta_path.remove(_WATCHER)
+
+
+def when_imported(name: str, callback: Callable[[ModuleType], None]) -> None:
+    """Run ``callback(module)`` once module ``name`` is imported: now if it is, else right after
+    its import completes (by whoever imports it). Never imports ``name``.
+
+    Examples:
+        >>> import json
+        >>> when_imported("json", lambda m: print(m.__name__))  # imported: called now
+        json
+    """
+    module = sys.modules.get(name)
+    if module is not None:
+        callback(module)
+        return
+    _PENDING.setdefault(name, []).append(callback)
+    if _WATCHER not in sys.meta_path:
+        sys.meta_path.insert(0, _WATCHER)
+
+
+# -- torch, imported at its first use -------------------------------------------------------------
+def _loaded_torch() -> ModuleType | None:
+    """The torch module if it has been imported (with its ``Tensor`` defined), else None."""
+    module = sys.modules.get("torch")
+    return module if module is not None and hasattr(module, "Tensor") else None
+
+
+class _TorchTypeMeta(type):
+    """The metaclass of a stand-in for a torch type (`_TYPES`): an ``isinstance`` against it asks
+    the real type if torch is imported, and answers False if it is not (no instance can exist)."""
+
+    _name: str
+
+    def __instancecheck__(cls, obj: object) -> bool:
+        module = _loaded_torch()
+        return module is not None and isinstance(obj, getattr(module, cls._name))
+
+    def __subclasscheck__(cls, sub: type) -> bool:
+        module = _loaded_torch()
+        return module is not None and issubclass(sub, getattr(module, cls._name))
+
+
+#: The torch types that ``isinstance`` checks name, and their stand-ins before torch is imported.
+_TYPES: dict[str, type] = {
+    name: _TorchTypeMeta(name, (), {"_name": name, "__module__": "torch"})
+    for name in ("Tensor", "dtype", "device", "Size")
+}
+
+
+class _LazyTorch(ModuleType):
+    """`torch` for the package: the real module's attributes, importing it at the first use of
+    one (a function, a dtype), except the types of `_TYPES` before torch is imported."""
+
+    def __getattr__(self, name: str) -> Any:
+        module = _loaded_torch()
+        if module is None:
+            if name in _TYPES:
+                value: Any = _TYPES[name]  # the real type replaces it once torch is imported
+            else:
+                module = importlib.import_module("torch")
+        if module is not None:
+            value = getattr(module, name)
+        setattr(self, name, value)  # the next use is a plain attribute read
+        return value
+
+    def _forget_stand_ins(self, module: ModuleType) -> None:
+        """Once torch is imported: drop the stand-in types, so that the next read finds the
+        real ones (the stand-ins would answer right, only slower)."""
+        for name in _TYPES:
+            self.__dict__.pop(name, None)
+
+
+if not TYPE_CHECKING:
+    #: torch, imported at its first real use (see the module doc); ``from signalinject._backend
+    #: import torch`` at run time, ``import torch`` for the type checker.
+    torch = _LazyTorch("torch")
+    when_imported("torch", torch._forget_stand_ins)
+
+
+# -- checkpoints: the classes torch.load(weights_only=True) may build ----------------------------
+_CHECKPOINT_CLASSES: list[type] = []
+
+
+def allow_in_checkpoints(*classes: type) -> None:
+    """Allow-list ``classes`` for ``torch.load(weights_only=True)``
+    (``torch.serialization.add_safe_globals``): now if torch is imported, else as soon as it is.
+    Never imports torch. The package's injectors, their parameters and helpers call it as they
+    are defined (their unpickling runs their field checks)."""
+    new = [c for c in classes if c not in _CHECKPOINT_CLASSES]
+    _CHECKPOINT_CLASSES.extend(new)
+    serialization = getattr(_loaded_torch(), "serialization", None)
+    if serialization is not None and new:
+        serialization.add_safe_globals(new)
+
+
+def checkpoint_classes() -> list[type]:
+    """Every class `allow_in_checkpoints` allow-listed, in the order they came."""
+    return list(_CHECKPOINT_CLASSES)
+
+
+def _allow_all(module: ModuleType) -> None:
+    module.serialization.add_safe_globals(list(_CHECKPOINT_CLASSES))
+
+
+when_imported("torch", _allow_all)
+
+
+def is_torch(x: object) -> TypeGuard[torch.Tensor]:
+    """True for a ``torch.Tensor``, False for anything else (without importing torch)."""
+    module = _loaded_torch()
+    return module is not None and isinstance(x, module.Tensor)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,9 +332,41 @@ _TWO32 = 1 << 32
 _GOLDEN = 0x9E3779B9
 
 
-def is_torch(x: object) -> bool:
-    """True for a ``torch.Tensor``, False for anything else."""
-    return isinstance(x, torch.Tensor)
+def dtype_is(x: Array, name: str) -> bool:
+    """Whether ``x``'s dtype is the one NumPy and torch both call ``name`` (``"uint8"``,
+    ``"float64"``); a NumPy dtype of the other byte order (``>f8``) is not."""
+    if isinstance(x, torch.Tensor):
+        return bool(x.dtype == getattr(torch, name))
+    return bool(x.dtype == np.dtype(name))
+
+
+def dtype_bounds(x: Array) -> tuple[bool, float, float]:
+    """``(is_integer, min, max)`` of ``x``'s dtype (exact ints for integer dtypes).
+
+    Raises:
+        TypeError: bool or complex data.
+    """
+    return bounds_of(x.dtype)
+
+
+@functools.lru_cache(maxsize=64)
+def bounds_of(dt: Any) -> tuple[bool, float, float]:
+    """`dtype_bounds` of one NumPy or torch dtype (cached: ``iinfo`` is not free)."""
+    if isinstance(dt, torch.dtype):
+        if dt == torch.bool or dt.is_complex:
+            raise TypeError(f"images must have an integer or floating dtype, got {dt}")
+        if dt.is_floating_point:
+            fi = torch.finfo(dt)
+            return False, fi.min, fi.max
+        ii = torch.iinfo(dt)
+        return True, ii.min, ii.max
+    if np.issubdtype(dt, np.integer):
+        ni = np.iinfo(dt)
+        return True, int(ni.min), int(ni.max)
+    if np.issubdtype(dt, np.floating):
+        nf = np.finfo(dt)
+        return False, float(nf.min), float(nf.max)
+    raise TypeError(f"images must have an integer or floating dtype, got {dt}")
 
 
 def _mul32(x: Any, c: int) -> Any:
@@ -392,6 +586,83 @@ def mark_written(x: Any) -> None:
     """
     if isinstance(x, torch.Tensor):
         torch.autograd.graph.increment_version(x)
+
+
+def is_array(x: object) -> bool:
+    """True for a NumPy array or a torch tensor (what the injectors write into)."""
+    return isinstance(x, np.ndarray | torch.Tensor)
+
+
+def device_of(x: Array) -> torch.device | None:
+    """The device of a tensor; None for a NumPy array (the host)."""
+    return x.device if isinstance(x, torch.Tensor) else None
+
+
+def permute(x: ArrayT, axes: tuple[int, ...]) -> ArrayT:
+    """``x`` with its axes in the order ``axes`` (a view, no copy)."""
+    if isinstance(x, torch.Tensor):
+        return cast("ArrayT", x.permute(axes))
+    return cast("ArrayT", x.transpose(axes))
+
+
+def broadcast_to(x: ArrayT, shape: tuple[int, ...]) -> ArrayT:
+    """``x`` broadcast to ``shape`` (a read-only view, no copy)."""
+    if isinstance(x, torch.Tensor):
+        return cast("ArrayT", x.expand(shape))
+    return cast("ArrayT", np.broadcast_to(x, shape))
+
+
+def stack(rows: list[Any]) -> Any:
+    """Arrays (or tensors) of one shape stacked along a new first axis, on their backend."""
+    if isinstance(rows[0], torch.Tensor):
+        return torch.stack(rows)
+    return np.stack(rows)
+
+
+def copy_into(dst: Array, src: Any) -> None:
+    """Write ``src`` (same shape, or broadcastable) into ``dst`` in place."""
+    if isinstance(dst, torch.Tensor):
+        dst.copy_(src if isinstance(src, torch.Tensor) else torch.as_tensor(src))
+    else:
+        dst[...] = src
+
+
+def copy_of(x: ArrayT) -> ArrayT:
+    """A copy of ``x`` laid out as ``x.clone()`` (torch) or ``x.copy()`` (NumPy) lays it out."""
+    if isinstance(x, torch.Tensor):
+        return cast("ArrayT", x.clone())
+    return cast("ArrayT", x.copy())
+
+
+def as_int64(x: ArrayT) -> ArrayT:
+    """``x`` as int64 on its backend and device (itself where it is int64 already)."""
+    if isinstance(x, torch.Tensor):
+        return cast("ArrayT", x.to(torch.int64))
+    return cast("ArrayT", x.astype(np.int64, copy=False))
+
+
+def labels_out(labels: Array, single: bool) -> Any:
+    """Decoded labels as int64 ``(N,)``, or, for one sample, its one label (a 0-d tensor or a
+    NumPy int64)."""
+    out = as_int64(labels)
+    return out[0] if single else out
+
+
+def blank_like(x: Array, host: bool, fuses_copy: bool) -> Array | None:
+    """An uninitialized output laid out as ``x.clone()`` / ``x.copy()`` lays it out, or None.
+
+    A CPU tensor that NumPy can view (``host``) gets NumPy-allocated memory
+    (`empty_like_host`: huge pages) whatever the writer; otherwise only a writer that reads its
+    source anyway (``fuses_copy``: one pass instead of a copy and a read-modify-write) takes a
+    blank output. None where the type would be lost (a tensor subclass whose ``empty_like``
+    returns a plain tensor): the caller then copies ``x``.
+    """
+    if host and isinstance(x, torch.Tensor) and (out_host := empty_like_host(x)) is not None:
+        return out_host
+    if not fuses_copy:
+        return None
+    out = torch.empty_like(x) if isinstance(x, torch.Tensor) else np.empty_like(x, order="C")
+    return out if type(out) is type(x) else None
 
 
 def empty_like_host(x: torch.Tensor) -> torch.Tensor | None:

@@ -7,7 +7,10 @@ them back), on NumPy arrays and torch tensors alike, with no Python loop over sa
 - `put_pixels`, `put_fixed`, `read_pixels`: pixels at per-sample or fixed positions;
 - `add_rows`: one row of a per-class table added to every sample, rounded and saturated
   (``OrthogonalNoise``, ``Sinusoid``), block by block of samples (`row_blocks`);
-- `blend_rows_u8`: the fixed-point blend of uint8 images with a per-class pattern (``Blend``).
+- `blend_rows_u8`: the fixed-point blend of uint8 images with a per-class pattern (``Blend``);
+- `nearest`, `copy_from`: a read value's nearest code, a batch copied into another.
+
+A private module: its names serve the signal families, not users (it has no ``__all__``).
 """
 
 from __future__ import annotations
@@ -16,69 +19,37 @@ import dataclasses
 import functools
 from collections.abc import Callable, Iterator
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
 from signalinject._backend import (
     Array,
     arange_like,
+    copy_into,
     device_table,
+    dtype_bounds,
+    dtype_is,
     native_kernels,
     row_blocks,
     where,
 )
 
-__all__ = [
-    "RowTable",
-    "add_rows",
-    "as_table",
-    "blend_rows_u8",
-    "put_colours",
-    "put_fixed",
-    "put_patch",
-    "put_pixels",
-    "read_pixels",
-    "scale_add_rows",
-    "table_dtype",
-]
+if TYPE_CHECKING:
+    import torch
+else:  # imported at its first use (see signalinject._backend)
+    from signalinject._backend import torch
 
-#: Signed twins of the unsigned torch dtypes that ``index_put`` and type promotion lack.
-_UNSIGNED_VIEWS = {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}
+
+@functools.cache
+def _unsigned_views() -> dict[torch.dtype, torch.dtype]:
+    """Signed twins of the unsigned torch dtypes that ``index_put`` and type promotion lack
+    (built at the first tensor: torch is imported by then)."""
+    return {torch.uint16: torch.int16, torch.uint32: torch.int32, torch.uint64: torch.int64}
 
 
 # -- dtypes --------------------------------------------------------------------------------------
-def _dtype_bounds(x: Array) -> tuple[bool, float, float]:
-    """``(is_integer, min, max)`` of ``x``'s dtype (exact ints for integer dtypes).
-
-    Raises:
-        TypeError: bool or complex images.
-    """
-    return _bounds_of(x.dtype)
-
-
-@functools.lru_cache(maxsize=64)
-def _bounds_of(dt: Any) -> tuple[bool, float, float]:
-    """`_dtype_bounds` of one NumPy or torch dtype (cached: ``iinfo`` is not free)."""
-    if isinstance(dt, torch.dtype):
-        if dt == torch.bool or dt.is_complex:
-            raise TypeError(f"images must have an integer or floating dtype, got {dt}")
-        if dt.is_floating_point:
-            fi = torch.finfo(dt)
-            return False, fi.min, fi.max
-        ii = torch.iinfo(dt)
-        return True, ii.min, ii.max
-    if np.issubdtype(dt, np.integer):
-        ni = np.iinfo(dt)
-        return True, int(ni.min), int(ni.max)
-    if np.issubdtype(dt, np.floating):
-        nf = np.finfo(dt)
-        return False, float(nf.min), float(nf.max)
-    raise TypeError(f"images must have an integer or floating dtype, got {dt}")
-
-
 def _itemsize(x: Array) -> int:
     """Bytes per element of ``x``."""
     return x.element_size() if isinstance(x, torch.Tensor) else x.itemsize
@@ -109,10 +80,10 @@ def put_pixels(
     """
     v: Any = values[..., None]  # (*S, 1): the same value in every channel
     keep: Any = None if carried is None else carried.reshape((-1,) + (1,) * (values.ndim - 1))
-    if isinstance(out, torch.Tensor) and out.dtype in _UNSIGNED_VIEWS:
+    if isinstance(out, torch.Tensor) and out.dtype in _unsigned_views():
         # torch's index_put has no unsigned 16-64 bit kernels; moving the same bits as the
         # signed integer of the same size writes the same values.
-        out, v = out.view(_UNSIGNED_VIEWS[out.dtype]), v.view(_UNSIGNED_VIEWS[out.dtype])
+        out, v = out.view(_unsigned_views()[out.dtype]), v.view(_unsigned_views()[out.dtype])
     flat = _flat_storage(out)
     if flat is None:
         # Rows without the signal write back what they hold (gathered first).
@@ -146,7 +117,7 @@ def put_fixed(out: Array, r: int, c: int, values: Array, carried: Array | None) 
 
     A strided view of that pixel across the batch, written with no index arrays at all: the
     cheapest write of the fixed-position signals. ``carried`` as in
-    [`put_pixels`][signalinject.image.put_pixels].
+    `put_pixels`.
     """
     dst: Any = out[:, r, c]  # (N, C) view
     if isinstance(dst, torch.Tensor):
@@ -177,7 +148,7 @@ def put_colours(out: Array, r: Array, c: Array, colours: Array, carried: Array |
         out: ``(N, H, W, C)`` view to write into.
         r, c: int64 ``(N,)`` row and column of each sample's pixel.
         colours: ``(N, C)`` in ``out``'s dtype, channel by channel.
-        carried: as in [`put_pixels`][signalinject.image.put_pixels].
+        carried: as in `put_pixels`.
 
     A dense channels-last NumPy batch is written as one array of ``C``-element pixels: one
     indexed store per sample (measured 1.7x faster than indexing ``(n, r, c)`` with ``C``
@@ -201,7 +172,7 @@ def put_patch(out: Array, r: int, c: int, patch: Array, carried: Array | None) -
 
     One copy of the block per batch: each sample's patch rows are ``w * C`` contiguous
     elements, one inner loop each (for a 3x3 RGB patch 1.8x faster than a strided copy per
-    pixel and channel). ``carried`` as in [`put_pixels`][signalinject.image.put_pixels].
+    pixel and channel). ``carried`` as in `put_pixels`.
     """
     h, w = int(patch.shape[1]), int(patch.shape[2])
     dst: Any = out[:, r : r + h, c : c + w, :]
@@ -245,11 +216,10 @@ def _as_items(values: Array, item: np.dtype[Any], dtype: Any) -> npt.NDArray[Any
     return np.repeat(v[..., None], ch, axis=-1).view(item).reshape(v.shape)
 
 
-def _copy_from(out: Array, source: Array | None) -> None:
+def copy_from(out: Array, source: Array | None) -> None:
     """Copy ``source`` (if any) into ``out``, both channels-last views of one shape."""
     if source is not None:
-        dst: Any = out
-        dst[...] = source
+        copy_into(out, source)
 
 
 def _flat_storage(out: Array) -> tuple[Array, tuple[int, int, int, int]] | None:
@@ -282,7 +252,7 @@ def read_pixels(x: Array, n: Array, r: Array | int, c: Array | int) -> Array:
     return np.asarray(np.asarray(v, dtype=np.float64).mean(-1))
 
 
-def _nearest(v: Array, table: tuple[float, ...]) -> Array:
+def nearest(v: Array, table: tuple[float, ...]) -> Array:
     """Index of the nearest entry of ``table`` for each float64 value (ties: lowest index)."""
     if isinstance(v, torch.Tensor):
         t = torch.tensor(table, dtype=torch.float64, device=v.device)
@@ -313,9 +283,9 @@ def table_dtype(x: Array) -> np.dtype[Any]:
     """The dtype of an `add_rows` table for images like ``x``: int64 (rounded) for integer
     images, float64 for float64 images, float32 otherwise; the same rule for NumPy and torch, so
     both add the same numbers."""
-    if _dtype_bounds(x)[0]:
+    if dtype_bounds(x)[0]:
         return np.dtype(np.int64)
-    if x.dtype == (torch.float64 if isinstance(x, torch.Tensor) else np.float64):
+    if dtype_is(x, "float64"):
         return np.dtype(np.float64)
     return np.dtype(np.float32)
 
@@ -487,7 +457,7 @@ def add_rows(out: Array, source: Array | None, rows: Array, table: RowTable) -> 
     int64 with an exact saturating add.
     """
     src: Any = out if source is None else source
-    bounds = _dtype_bounds(out)
+    bounds = dtype_bounds(out)
     is_int, lo, hi = bounds
     small = is_int and hi - lo <= 0xFFFF  # the table is clipped and narrowed (see operands)
     order = _memory_order(out)
@@ -498,7 +468,7 @@ def add_rows(out: Array, source: Array | None, rows: Array, table: RowTable) -> 
         for o, x, t, _ in blocks:
             if small:
                 # torch promotes no unsigned 16-bit dtype: widen such images explicitly.
-                x = x.to(t.dtype) if x.dtype in _UNSIGNED_VIEWS else x
+                x = x.to(t.dtype) if x.dtype in _unsigned_views() else x
                 o.copy_(t.add_(x).clamp_(lo, hi))
             elif is_int:
                 o.copy_(_saturating_add(x.to(torch.int64), t, int(lo), int(hi)))

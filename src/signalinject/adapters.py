@@ -27,19 +27,21 @@ channels-last, torch channels-first, or ``channels_last=``) is refused, e.g. a t
 channels-last ``(H, W, C)`` (grayscale gets ``C=1``), in the image's own dtype, before injection.
 Pillow is never imported by this module: a sample is a PIL image only if ``PIL.Image`` is loaded.
 
-Injectors and ``Compose`` are allow-listed for ``torch.load(weights_only=True)`` when this module
-is imported ([`checkpoint_globals`][signalinject.adapters.checkpoint_globals]), so they can be
-stored in checkpoints, e.g. as Lightning hyperparameters.
+Injectors and ``Compose`` are allow-listed for ``torch.load(weights_only=True)`` as soon as torch
+is imported ([`checkpoint_globals`][signalinject.core.checkpoint_globals]), so they can be stored
+in checkpoints, e.g. as Lightning hyperparameters; their field checks run as they load.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.metadata
 import numbers
 import operator
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from types import ModuleType
 from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
@@ -47,10 +49,10 @@ import numpy.typing as npt
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from signalinject import image as _image
-from signalinject import text as _text
-from signalinject._backend import to_backend
+from signalinject._backend import to_backend, when_imported
 from signalinject.core import Compose, Injector
+from signalinject.core import checkpoint_globals as checkpoint_globals  # its old place
+from signalinject.image import CHANNELS, check_default_layout
 
 __all__ = [
     "HFInjectMap",
@@ -58,7 +60,6 @@ __all__ = [
     "InjectCollate",
     "InjectTransform",
     "InjectedDataset",
-    "checkpoint_globals",
     "decode_batch",
     "hf_inject",
     "inject_batch",
@@ -69,8 +70,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _eager(fn: F) -> F:
-    """``fn`` run eagerly inside a ``torch.compile``'d function (one graph break, exact result)."""
-    return cast(F, torch.compiler.disable(fn))  # type: ignore[no-untyped-call]
+    """``fn`` run eagerly inside a ``torch.compile``'d function (one graph break, exact result).
+
+    ``torch.compiler.disable`` is applied once ``torch._dynamo`` is imported (`when_imported`):
+    nothing can compile before, and applying it here would import ``torch._dynamo`` (over a
+    second) with this module.
+    """
+    impl = [fn]
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return impl[0](*args, **kwargs)
+
+    def disable(_: ModuleType) -> None:
+        impl[0] = torch.compiler.disable(fn)  # type: ignore[no-untyped-call]
+
+    when_imported("torch._dynamo", disable)
+    return cast(F, run)
 
 
 def _version() -> str:
@@ -112,11 +128,6 @@ def _check_layout_arg(who: str, channels_last: object) -> None:
         raise TypeError(f"{who}: channels_last must be a bool or None, got {channels_last!r}")
 
 
-def _is_image(injector: Injector | Compose) -> bool:
-    children = injector.injectors if isinstance(injector, Compose) else (injector,)
-    return all(isinstance(c, _image.ImageInjector) for c in children)
-
-
 def _layout(who: str, injector: Injector | Compose, x: Any, channels_last: bool | None) -> bool:
     """The layout of image batch/sample ``x``: ``channels_last`` if given, else the default one
     (NumPy channels-last, torch channels-first) unless ``x``'s shape contradicts it.
@@ -129,22 +140,15 @@ def _layout(who: str, injector: Injector | Compose, x: Any, channels_last: bool 
     default = not isinstance(x, torch.Tensor)
     if channels_last is not None:
         return channels_last
-    if not _is_image(injector) or not isinstance(x, (np.ndarray, torch.Tensor)):
+    if injector.kind != "image" or not isinstance(x, (np.ndarray, torch.Tensor)):
         return default
     if x.ndim not in (3, 4):
         return default  # the injector explains the shape
     try:
-        _image._check_default_layout(x, default)
+        check_default_layout(x, default)
     except ValueError as e:
         raise ValueError(f"{who}: {e}") from None
     return default
-
-
-def _num_classes(injector: Injector | Compose) -> int:
-    """The largest label + 1 every child accepts."""
-    if isinstance(injector, Compose):
-        return min(inj.num_classes for inj in injector.injectors)
-    return injector.num_classes
 
 
 def _key(who: str, index: object) -> int:
@@ -239,7 +243,7 @@ def _inject_one(
 
 def _layout_kw(who: str, injector: Injector | Compose, x: Any, cl: bool | None) -> dict[str, Any]:
     """``{"channels_last": ...}`` for image injectors (checked by `_layout`), else ``{}``."""
-    if not _is_image(injector):
+    if injector.kind != "image":
         return {} if cl is None else {"channels_last": cl}
     return {"channels_last": _layout(who, injector, x, cl)}
 
@@ -463,7 +467,7 @@ def _inject_batch(
             y = y.to(x.device, non_blocking=True)
         if isinstance(index, torch.Tensor):
             index = index.to(x.device, non_blocking=True)
-    _check_batch_labels(who, y, index, _num_classes(injector))
+    _check_batch_labels(who, y, index, injector.num_classes)
     cl = kwargs.pop("channels_last", None)
     _check_layout_arg(who, cl)
     kwargs.update(_layout_kw(who, injector, x, cl))
@@ -725,9 +729,9 @@ class InjectTransform:
 def _layout_from_shape(who: str, shape: Sequence[int]) -> bool:
     """Channels-last (True) or first (False) from a sample shape ``(A, B, C)``, else refuse."""
     first, last = int(shape[0]), int(shape[-1])
-    if last in _image._CHANNELS and first not in _image._CHANNELS:
+    if last in CHANNELS and first not in CHANNELS:
         return True
-    if first in _image._CHANNELS and last not in _image._CHANNELS:
+    if first in CHANNELS and last not in CHANNELS:
         return False
     raise ValueError(
         f"{who}: the layout of images of shape {tuple(shape)} is ambiguous (either axis could "
@@ -855,7 +859,7 @@ class HFInjectMap:
         values = list(values)
         if values and all(isinstance(v, str) for v in values):
             yt = to_backend(y, idx, name="labels")
-            _check_batch_labels(who, yt, idx, _num_classes(self.injector))
+            _check_batch_labels(who, yt, idx, self.injector.num_classes)
             return self.injector(values, yt, index=idx)
         pil = [_is_pil(v) for v in values]
         if not any(pil):
@@ -871,8 +875,8 @@ class HFInjectMap:
                 f"{who}: the column {self.column!r} must hold PIL images, arrays of one shape, "
                 f"or str, got {sorted({_describe(a) for a in arrays})}"
             )
-        _check_batch_labels(who, y, idx, _num_classes(self.injector))
-        kw = {"channels_last": True} if _is_image(self.injector) else {}  # PIL is (H, W, C)
+        _check_batch_labels(who, y, idx, self.injector.num_classes)
+        kw = {"channels_last": True} if self.injector.kind == "image" else {}  # PIL is (H, W, C)
         try:
             if all(a.shape == arrays[0].shape and a.dtype == arrays[0].dtype for a in arrays):
                 injected = list(self.injector(np.stack(arrays), y, index=idx, **kw))
@@ -888,9 +892,9 @@ class HFInjectMap:
     def _inject_array(self, x: Any, y: npt.NDArray[Any], idx: npt.NDArray[np.int64]) -> Any:
         """Inject a numeric array/tensor batch in the stored dtype and the shown layout."""
         who = "HFInjectMap"
-        _check_batch_labels(who, y, idx, _num_classes(self.injector))
+        _check_batch_labels(who, y, idx, self.injector.num_classes)
         kw: dict[str, Any] = {}
-        if _is_image(self.injector):
+        if self.injector.kind == "image":
             x = self._stored(x)
             cl = self.channels_last
             if cl is None and x.ndim == 4:
@@ -1049,25 +1053,3 @@ def hf_inject(
     else:  # an IterableDataset: its format is not public; None when unformatted
         out = out.with_format(getattr(getattr(dataset, "_formatting", None), "format_type", None))
     return out
-
-
-# -- checkpoints --------------------------------------------------------------------------------
-def checkpoint_globals() -> list[type]:
-    """The classes ``torch.load(weights_only=True)`` needs to load signalinject injectors.
-
-    Every injector class of this package, ``Compose`` and ``CharQuantizer``: they are
-    allow-listed (``torch.serialization.add_safe_globals``) when this module is imported. Pass
-    your own injector classes to ``add_safe_globals`` yourself, or store ``get_config()`` (a
-    JSON-able dict) and rebuild with ``signalinject.from_config``.
-    """
-    found: list[type] = []
-    stack: list[type] = [Injector]
-    while stack:
-        cls = stack.pop()
-        if cls.__module__.startswith("signalinject.") and cls not in found:
-            found.append(cls)
-        stack.extend(cls.__subclasses__())
-    return [Compose, _text.CharQuantizer, *sorted(found, key=lambda c: c.__qualname__)]
-
-
-torch.serialization.add_safe_globals(list[Any](checkpoint_globals()))

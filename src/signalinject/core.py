@@ -3,8 +3,11 @@
 An injector is a small frozen dataclass. Calling it on data ``x`` with labels ``y`` draws the
 per-sample parameters from ``(seed, index, y)``
 ([`Injector.codes`][signalinject.core.Injector.codes]) and then writes them in one vectorized pass.
-Domain subclasses ([`signalinject.image`][signalinject.image],
-[`signalinject.text`][signalinject.text]) implement ``__call__`` and ``decode``.
+The call and ``decode`` are one template here, for every family; the families
+([`signalinject.image`][signalinject.image], [`signalinject.text`][signalinject.text]) supply its
+hooks ([`batch_view`][signalinject.core.Injector.batch_view], ``make_params``, ``apply``,
+``read``). This module knows no family: what the rest of the package needs of a signal, the
+signal declares.
 
 A signal registers by being defined: a subclass that declares a ``name`` (``one_pixel``) is a
 signal of the registry ([`get_signal`][signalinject.core.get_signal],
@@ -19,28 +22,50 @@ import dataclasses
 import math
 import numbers
 import re
+import reprlib
 import zlib
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
-import torch
 
 from signalinject._backend import (
     Array,
+    allow_in_checkpoints,
     as_index,
+    blank_like,
     check_writable,
+    checkpoint_classes,
+    copy_into,
+    copy_of,
     gate,
+    is_array,
+    is_torch,
+    labels_out,
+    mark_written,
+    numpy_view,
     randint,
+    stack,
     to_backend,
     where,
 )
+from signalinject.footprint import warn_order
+
+if TYPE_CHECKING:
+    pass
+else:  # imported at its first use (see signalinject._backend)
+    pass
 
 __all__ = [
     "Compose",
+    "Fraction",
     "Injector",
+    "Integer",
     "Params",
     "Prepared",
+    "Real",
+    "checked",
+    "checkpoint_globals",
     "from_config",
     "get_signal",
     "list_signals",
@@ -82,6 +107,8 @@ def _register(cls: type[Injector]) -> None:
     _REGISTRY[name] = cls
     for key in keys[1:]:
         _ALIASES[key] = name
+    # A signal defined after the package was imported (a user's) loads from checkpoints too.
+    allow_in_checkpoints(cls)
 
 
 def get_signal(name: str) -> type[Injector]:
@@ -136,6 +163,10 @@ class Params:
 
     code: Any
     carried: Any
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        allow_in_checkpoints(cls)
 
     def take(self: P, rows: Any) -> P:
         """The parameters of ``rows`` (a slice or an integer index array of the backend)."""
@@ -297,6 +328,8 @@ class Injector:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("signalinject."):
+            allow_in_checkpoints(cls)  # the package's (a user's signal: once it registers)
         if "name" not in cls.__dict__:
             return  # a family base (ImageInjector), or a subclass that is no signal of its own
         # Declared per class, never inherited: a subclass with a name of its own is a new
@@ -309,6 +342,12 @@ class Injector:
         if cls.legacy_id is not None:
             cls.aliases = (*cls.aliases, cls.legacy_id)
         _register(cls)
+
+    def __setstate__(self, state: object) -> None:
+        """Unpickling (``pickle``, ``copy``, DataLoader workers, ``torch.load(weights_only=True)``)
+        runs the constructor's checks (`restore_checked`): a stored injector that the
+        constructor would refuse (``fidelity=-1``, ``num_classes=1``) raises as it loads."""
+        restore_checked(self, state)
 
     def __post_init__(self) -> None:
         for f in _checked_fields(type(self)):  # the declared rules, field by field
@@ -384,6 +423,18 @@ class Injector:
         The default accepts any; the pixel signals refuse codes that uint8 cannot hold.
         """
 
+    def overwrites(self, earlier: Injector) -> str | None:
+        """Why this injector, applied after ``earlier`` in a ``Compose``, can overwrite the code
+        that ``earlier`` wrote (a phrase), or None where it cannot.
+
+        What the order check ([`order_conflicts`][signalinject.footprint.order_conflicts]) asks
+        of each later child. The families answer from where their signals declare they write
+        (image signals: [`footprint`][signalinject.image.ImageInjector.footprint]; text signals:
+        [`footprint`][signalinject.text.TextInjector.footprint]); the default, for a signal that
+        declares nothing, is None.
+        """
+        return None
+
     # -- per-sample draws -----------------------------------------------------------------
     def codes(self, y: Array, index: Array) -> tuple[Array, Array]:
         """The class each sample's signal encodes, and whether it carries one.
@@ -416,11 +467,11 @@ class Injector:
         """
         k = self.num_classes
         if single:
-            if isinstance(y, (np.ndarray, torch.Tensor)) and y.ndim != 0:
+            if is_array(y) and y.ndim != 0:
                 raise ValueError(
                     f"y must be one integer label for a single sample, got shape {tuple(y.shape)}"
                 )
-            if isinstance(y, (torch.Tensor, np.ndarray)):
+            if is_array(y):
                 y = y.reshape(1)
             elif isinstance(y, bool) or not isinstance(y, numbers.Integral):
                 raise TypeError(f"y must be an integer label, got {y!r} ({type(y).__name__})")
@@ -448,7 +499,7 @@ class Injector:
     def check_index(self, index: Any, x: Array, n: int, *, single: bool) -> Array:
         """Sample indices as int64 ``(n,)`` on ``x``'s backend/device; default ``arange(n)``."""
         if single and index is not None:
-            if isinstance(index, (np.ndarray, torch.Tensor)):
+            if is_array(index):
                 if index.ndim != 0:
                     raise ValueError(
                         f"index must be one integer for a single sample, got shape "
@@ -497,8 +548,102 @@ class Injector:
         [`get_config`][signalinject.core.Injector.get_config]'s output."""
         return from_config(config)
 
-    # -- the API of subclasses ------------------------------------------------------------
+    # -- the injection template: written once, the families supply the hooks --------------
+    #: ``apply`` reads the clean data from ``source`` and writes every element of ``out``: one
+    #: pass over memory instead of a copy followed by a read-modify-write of the whole batch.
+    _fuses_copy: ClassVar[bool] = False
+
     def __call__(self, x: Any, y: Any, *, index: Any = None, inplace: bool = False) -> Any:
+        """Inject the signal of labels ``y`` into the batch ``x`` (see each family)."""
+        return self._inject(x, y, index, inplace, {})
+
+    def _inject(self, x: Any, y: Any, index: Any, inplace: bool, options: Mapping[str, Any]) -> Any:
+        """Inject into an array or tensor ``x``: the one template of every family.
+
+        Through the hooks: [`batch_view`][signalinject.core.Injector.batch_view] validates ``x``
+        and views it as the kernels take it; the labels and indices are checked;
+        [`make_params`][signalinject.core.Injector.make_params] draws (and validates) what to
+        write; then the output is made and [`apply`][signalinject.core.Injector.apply] writes.
+
+        A CPU tensor goes through NumPy views of its memory (`numpy_view`: the same bits), its
+        labels and indices drawn with NumPy, unless ``y`` or ``index`` is a tensor off the CPU
+        (the checks then name the mismatch). The output is a blank batch written from ``x`` in
+        one pass where the family fuses its copy (``_fuses_copy``) or NumPy can allocate it
+        (`blank_like`), else a copy; with ``inplace``, ``x`` itself, checked writable. Nothing is
+        written before every check has passed: the data's own values are checked
+        ([`check_values`][signalinject.core.Injector.check_values]) before a write into data that
+        ``apply`` does not copy, and named before bad labels or indices.
+        """
+        view, single = self.batch_view(x, _one_label(y), **options)
+        n = int(view.shape[0])
+        host = numpy_view(view)
+        off_cpu = any(is_torch(v) and v.device.type != "cpu" for v in (y, index))
+        like = view if host is None or off_cpu else host
+        try:
+            labels = self.check_labels(y, like, single=single)
+            idx = self.check_index(index, like, n, single=single)
+            params = self.make_params(labels, idx, like)
+        except (TypeError, ValueError):
+            self.check_values(view)  # the data's own errors are named first
+            raise
+        source = None
+        if inplace:
+            check_writable(x)
+            out = x
+        elif (blank := blank_like(x, host is not None, self._fuses_copy)) is not None:
+            out, source = blank, like
+        else:
+            out = copy_of(x)
+        if source is None:
+            self.check_values(view)  # before a write into data that apply does not copy
+        out_view = self.kernel_view(out[None] if single else out, **options)
+        if host is not None:
+            out_view = numpy_view(out_view)  # a blank, copy or x itself: viewable as x is
+        if n:
+            self.apply(out_view, params, source=source)
+            if inplace and host is not None:
+                mark_written(x)  # a tensor written through its NumPy view
+        return out
+
+    def _decode(self, x: Any, index: Any, options: Mapping[str, Any]) -> Any:
+        """Read the signal back from an array or tensor ``x``: the one template of every family
+        ([`batch_view`][signalinject.core.Injector.batch_view], then
+        [`read`][signalinject.core.Injector.read]); int64 ``(N,)``, or one label for one
+        sample (a 0-d tensor or a NumPy int64)."""
+        view, single = self.batch_view(x, None, **options)
+        idx = self.check_index(index, view, int(view.shape[0]), single=single)
+        return labels_out(self.read(view, idx), single)
+
+    # -- the hooks of the families and signals -----------------------------------------------
+    def batch_view(self, x: Any, single: bool | None, **options: Any) -> tuple[Array, bool]:
+        """``x`` validated and viewed as [`make_params`][signalinject.core.Injector.make_params]
+        and [`apply`][signalinject.core.Injector.apply] take it (no copy; images channels-last
+        ``(N, H, W, C)``, codes ``(N, L)``), and whether ``x`` was one sample.
+
+        ``single``: what the labels say (one integer label: one sample); None for ``decode``,
+        which judges from ``x``. Raises (TypeError, ValueError) for data the family cannot take.
+        """
+        raise NotImplementedError
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Refuse call options the injector does not take (what a stored
+        [`Prepared`][signalinject.core.Prepared] holds); none by default, images take
+        ``channels_last``.
+
+        Raises:
+            TypeError: an unknown option, or a value of the wrong type.
+        """
+        if options:
+            raise TypeError(f"{type(self).__name__} takes no options, got {sorted(options)}")
+
+    def check_values(self, x: Array) -> None:
+        """Refuse data whose values the signal cannot be written into (one pass over ``x``, the
+        batch as [`batch_view`][signalinject.core.Injector.batch_view] gives it): the text
+        signals' codes outside the alphabet. Nothing by default."""
+
+    def read(self, x: Array, index: Array) -> Array:
+        """The decoding rule on the batch as [`batch_view`][signalinject.core.Injector.batch_view]
+        gives it: the class each sample's signal encodes, integers ``(N,)``."""
         raise NotImplementedError
 
     def make_params(self, y: Array, index: Array, x: Array) -> Params:
@@ -544,7 +689,7 @@ class Injector:
             >>> fast(x, np.array([7, 1, 2, 3]), np.arange(4))[:, 0, 0, 0].tolist()
             [7, 1, 2, 3]
         """
-        if not isinstance(like, np.ndarray | torch.Tensor) or like.ndim == 0 or not len(like):
+        if not is_array(like) or like.ndim == 0 or not len(like):
             raise TypeError(
                 f"prepare: like must be a non-empty batch (a numpy.ndarray or torch.Tensor), "
                 f"got {type(like).__name__}"
@@ -563,8 +708,9 @@ class Injector:
         raise NotImplementedError
 
     def decode(self, x: Any) -> Any:
-        """Read the encoded class back from injected data (int64 labels, same backend)."""
-        raise NotImplementedError
+        """Read the encoded class back from injected data (int64 labels, same backend); the
+        families add their options (``index``, ``channels_last``)."""
+        return self._decode(x, None, {})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -581,6 +727,22 @@ class Prepared:
     injector: Injector
     #: The call's options (``channels_last``), as sorted ``(name, value)`` pairs.
     options: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.injector, Injector):
+            raise TypeError(
+                f"Prepared: injector must be an Injector, got {type(self.injector).__name__}"
+            )
+        opts = self.options
+        if not isinstance(opts, tuple) or not all(
+            isinstance(o, tuple) and len(o) == 2 and isinstance(o[0], str) for o in opts
+        ):
+            raise TypeError(f"Prepared: options must be (name, value) pairs, got {opts!r}")
+        self.injector.check_options(dict(opts))
+
+    def __setstate__(self, state: object) -> None:
+        """Unpickling runs the constructor's checks (`restore_checked`)."""
+        restore_checked(self, state)
 
     def __call__(self, x: Any, y: Any, index: Any) -> Any:
         inj = self.injector
@@ -600,6 +762,70 @@ def _checked_fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
     return out
 
 
+def _children(injectors: object) -> tuple[Injector, ...]:
+    """The children of a ``Compose`` as a tuple, checked."""
+    if isinstance(injectors, str | bytes | Mapping) or not isinstance(injectors, Iterable):
+        raise TypeError(
+            f"Compose: injectors must be a sequence of Injector, got {type(injectors).__name__}"
+        )
+    items = tuple(injectors)
+    if not items:
+        raise ValueError("Compose needs at least one injector, got none")
+    for i, inj in enumerate(items):
+        if not isinstance(inj, Injector):
+            raise TypeError(
+                f"Compose: injectors[{i}] must be an Injector, got {type(inj).__name__}"
+            )
+    return items
+
+
+def restore_checked(obj: Any, state: object) -> None:
+    """Restore the frozen dataclass ``obj`` from its pickled ``state`` through its constructor,
+    so that every check of the constructor runs (its ``__setstate__``).
+
+    Fields missing from ``state`` take their defaults (a pickle from before a field existed).
+
+    Raises:
+        TypeError: ``state`` is not a dict, or lacks a field without a default.
+        ValueError: ``state`` holds a key that is no field; and the constructor's own errors.
+    """
+    cls = type(obj)
+    if not isinstance(state, dict):
+        raise TypeError(
+            f"{cls.__name__}: a pickled state must be a dict of its fields, got "
+            f"{type(state).__name__}"
+        )
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    extra = sorted(map(repr, set(state) - set(fields)))
+    if extra:
+        raise ValueError(
+            f"{cls.__name__}: the pickled state holds {', '.join(extra)}, no field of it; its "
+            f"fields: {', '.join(fields)}"
+        )
+    missing = [
+        n
+        for n, f in fields.items()
+        if f.init
+        and n not in state
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        raise TypeError(f"{cls.__name__}: the pickled state lacks {', '.join(missing)}")
+    try:
+        fresh = cls(**{n: v for n, v in state.items() if fields[n].init})
+    except (TypeError, ValueError) as e:  # named: a checkpoint's error points at no line
+        raise type(e)(f"unpickling a {cls.__name__}: {e}") from e
+    obj.__dict__.update(fresh.__dict__)
+
+
+def _one_label(y: Any) -> bool:
+    """Whether labels ``y`` stand for one sample: an integer or a 0-d array/tensor."""
+    if is_array(y):
+        return int(y.ndim) == 0
+    return not isinstance(y, list | tuple)
+
+
 def _jsonable(v: Any) -> Any:
     if isinstance(v, tuple | list):
         return [_jsonable(e) for e in v]
@@ -608,10 +834,18 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def _tupled(v: Any) -> Any:
-    if isinstance(v, list):
-        return tuple(_tupled(e) for e in v)
-    return v
+#: Deepest nesting of lists in a config value (the fields hold pairs of pairs at most): deeper
+#: is refused before it is read, never a RecursionError.
+_MAX_DEPTH = 8
+
+
+def _tupled(v: Any, where: str, depth: int = 0) -> Any:
+    """A JSON value with its lists as tuples (the fields' form)."""
+    if not isinstance(v, list):
+        return v
+    if depth >= _MAX_DEPTH:
+        raise ValueError(f"{where}: lists nested deeper than {_MAX_DEPTH} levels, no field holds")
+    return tuple(_tupled(e, where, depth + 1) for e in v)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -637,19 +871,34 @@ class Compose:
     injectors: Sequence[Injector]
 
     def __post_init__(self) -> None:
-        items = tuple(self.injectors)
-        if not items:
-            raise ValueError("Compose needs at least one injector, got none")
-        for i, inj in enumerate(items):
-            if not isinstance(inj, Injector):
-                raise TypeError(
-                    f"Compose: injectors[{i}] must be an Injector, got {type(inj).__name__}"
-                )
+        items = _children(self.injectors)
         object.__setattr__(self, "injectors", items)
-        # Imported here: footprint reads the image and text families, which import this module.
-        from signalinject.footprint import warn_order
-
         warn_order(items, stacklevel=3)  # at the line that builds the Compose
+
+    def __setstate__(self, state: object) -> None:
+        """Unpickling (``pickle``, ``copy``, ``torch.load(weights_only=True)``) checks the
+        children as the constructor does (each child checked its own fields as it loaded); the
+        order was warned about when the ``Compose`` was built."""
+        if not isinstance(state, dict) or set(state) != {"injectors"}:
+            got = (
+                ", ".join(sorted(map(repr, state)))
+                if isinstance(state, dict)
+                else type(state).__name__
+            )
+            raise ValueError(f"Compose: a pickled state must hold 'injectors' alone, got {got}")
+        object.__setattr__(self, "injectors", _children(state["injectors"]))
+
+    @property
+    def kind(self) -> str:
+        """The children's common ``kind`` (``"image"``, ``"text"``), or ``""`` where they
+        differ."""
+        kinds = {inj.kind for inj in self.injectors}
+        return kinds.pop() if len(kinds) == 1 else ""
+
+    @property
+    def num_classes(self) -> int:
+        """The labels every child accepts: ``0 .. num_classes - 1`` (the smallest child's)."""
+        return min(inj.num_classes for inj in self.injectors)
 
     def __call__(
         self, x: Any, y: Any, *, index: Any = None, inplace: bool = False, **kw: Any
@@ -664,28 +913,23 @@ class Compose:
             ValueError: ``inplace=True`` into a read-only or self-overlapping array (checked
                 before any child runs), or any child's refusal.
         """
-        arrays = isinstance(x, np.ndarray | torch.Tensor)
+        arrays = is_array(x)
         if inplace and arrays:
             check_writable(x)
         out = x
         for i, inj in enumerate(self.injectors):
             out = inj(out, y, index=index, inplace=i > 0, **kw)
-        if not inplace or not isinstance(x, np.ndarray | torch.Tensor | list):
+        if not inplace or not (arrays or isinstance(x, list)):
             return out
-        if isinstance(x, torch.Tensor):
-            x.copy_(out)
-        elif isinstance(x, list):
-            x[:] = out
+        if arrays:
+            copy_into(x, out)
         else:
-            x[...] = out
+            x[:] = out
         return x
 
     def decode(self, x: Any, **kw: Any) -> Any:
         """Each child's decode, stacked: int64 ``(len(injectors), N)`` (or ``(len,)``)."""
-        rows = [inj.decode(x, **kw) for inj in self.injectors]
-        if isinstance(rows[0], torch.Tensor):
-            return torch.stack(rows)
-        return np.stack(rows)
+        return stack([inj.decode(x, **kw) for inj in self.injectors])
 
     def get_config(self) -> dict[str, Any]:
         """``{"name": "compose", "injectors": [...]}``."""
@@ -697,34 +941,82 @@ class Compose:
         return from_config(config)
 
 
+allow_in_checkpoints(Params, Prepared, Compose)
+
+
+def checkpoint_globals() -> list[type]:
+    """The classes ``torch.load(weights_only=True)`` may build to load signalinject injectors.
+
+    Every injector class of the package and every signal registered since (a user's too),
+    ``Compose``, ``Prepared``, the parameter classes and ``CharQuantizer``. Each is allow-listed
+    (``torch.serialization.add_safe_globals``) as soon as torch is imported, or when it is
+    defined if torch is imported already; signalinject never imports torch for it. A checkpoint
+    that holds an injector runs the injector's field checks as it loads (a bad field raises).
+    """
+    return checkpoint_classes()
+
+
 def from_config(config: Mapping[str, Any]) -> Injector | Compose:
     """Rebuild an injector or a ``Compose`` from a ``get_config()`` dictionary.
 
     The signal is named by ``"name"`` (a registered name or alias), or, in 0.1.0 configs, by
-    ``"__class_fullname__"`` (the class's ``module.qualname`` then).
+    ``"__class_fullname__"`` (the class's ``module.qualname`` then); every other key is a field
+    of the signal (a ``Compose``: ``"injectors"``, the list of its children's configs).
 
     Raises:
-        ValueError: the name is missing or names no registered signal.
+        ValueError: the name is missing or names no registered signal, a key names no field
+            (``Compose``: anything but ``injectors``), a ``Compose`` without ``injectors`` or
+            holding another ``Compose``, values nested deeper than any field holds; and the
+            constructor's own errors for the fields' values.
     """
+    name, args = _name_and_fields(config, "config")
+    if name in (_COMPOSE, _fullname(Compose)):
+        extra = sorted(map(repr, set(args) - {"injectors"}))
+        if extra:
+            raise ValueError(
+                f"a compose config holds 'name' and 'injectors' only, got {', '.join(extra)}"
+            )
+        children = args.get("injectors")
+        if not isinstance(children, list | tuple):
+            raise ValueError(
+                f"a compose config needs 'injectors': a list of injector configs, got "
+                f"{reprlib.repr(children)}"
+            )
+        return Compose(
+            tuple(_signal_from_config(c, f"injectors[{i}]") for i, c in enumerate(children))
+        )
+    return _signal_from_config(config, "config")
+
+
+def _name_and_fields(config: object, where: str) -> tuple[Any, dict[Any, Any]]:
+    """The name of a config and its other entries (see `from_config`)."""
     keys = ("name", "__class_fullname__")
     if not isinstance(config, Mapping) or sum(k in config for k in keys) != 1:
         raise ValueError(
-            f"config must be a mapping with 'name' (or, from 0.1.0, '__class_fullname__'), "
-            f"got {config!r}"
+            f"{where} must be a mapping with 'name' (or, from 0.1.0, '__class_fullname__'), "
+            f"got {reprlib.repr(config)}"
         )
     key = "name" if "name" in config else "__class_fullname__"
-    name = config[key]
-    args = {k: v for k, v in config.items() if k != key}
+    return config[key], {k: v for k, v in config.items() if k != key}
+
+
+def _signal_from_config(config: object, where: str) -> Injector:
+    """The injector of one signal's config (a ``Compose`` is refused: it cannot nest, so a
+    config is never read deeper than one ``Compose``)."""
+    name, args = _name_and_fields(config, where)
     if name in (_COMPOSE, _fullname(Compose)):
-        return Compose(tuple(_as_injector(from_config(c)) for c in args["injectors"]))
-    if not isinstance(name, str) or _REGISTRY.get(_ALIASES.get(name, name)) is None:
+        raise ValueError(f"{where}: a Compose cannot hold another Compose in a config")
+    cls = _REGISTRY.get(_ALIASES.get(name, name)) if isinstance(name, str) else None
+    if cls is None:
         raise ValueError(
-            f"unknown injector {name!r}; known: {', '.join(_REGISTRY)} and {_COMPOSE!r}"
+            f"{where}: unknown injector {reprlib.repr(name)}; known: {', '.join(_REGISTRY)} "
+            f"and {_COMPOSE!r}"
         )
-    return get_signal(name)(**{k: _tupled(v) for k, v in args.items()})
-
-
-def _as_injector(obj: Injector | Compose) -> Injector:
-    if not isinstance(obj, Injector):
-        raise ValueError("a Compose cannot hold another Compose in a config")
-    return obj
+    fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    extra = sorted(map(repr, set(args) - set(fields)))
+    if extra:
+        raise ValueError(
+            f"{where}: {cls.__name__} has no field {', '.join(extra)}; its fields: "
+            f"{', '.join(fields)}"
+        )
+    return cls(**{k: _tupled(v, f"{where}[{k!r}]") for k, v in args.items()})

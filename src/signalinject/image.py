@@ -1,7 +1,7 @@
 """The paper's image signals (Hoffer & Fine 2016, Section 3.1) and the image injector base.
 
 The shared write/read kernels live in `signalinject._kernels`; the noise family
-(``OrthogonalNoise``, its basis and parameters) in `signalinject.image_noise`, re-exported here.
+(``OrthogonalNoise``, its basis and parameters) in `signalinject.image_noise`.
 
 Every injector here works on NumPy arrays and torch tensors, batched ``(N, ...)`` with labels
 ``(N,)`` or one image with an integer label. NumPy images are channels-last ``(N, H, W, C)`` by
@@ -30,49 +30,55 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, ClassVar, Literal, cast
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import numpy as np
-import torch
+import numpy.typing as npt
 
 from signalinject._backend import (
     Array,
     arange_like,
-    check_writable,
-    empty_like_host,
+    bounds_of,
+    broadcast_to,
+    device_of,
+    dtype_bounds,
     int_table,
+    is_array,
     is_torch,
-    mark_written,
-    numpy_view,
+    labels_out,
+    permute,
     uniform01,
 )
 from signalinject._kernels import (
-    _bounds_of,
-    _copy_from,
-    _dtype_bounds,
-    _nearest,
+    copy_from,
+    nearest,
     put_fixed,
     put_pixels,
     read_pixels,
 )
 from signalinject.core import Injector, Params, Real, check_finite_values, check_int, checked
 
+if TYPE_CHECKING:
+    import torch
+else:  # imported at its first use (see signalinject._backend)
+    from signalinject._backend import torch
+
 __all__ = [
     "Footprint",
     "ImageInjector",
     "ImageParams",
-    "LocatedParams",
     "MultipleLocations",
-    "NoiseParams",
     "OnePixel",
-    "OrthogonalNoise",
-    "PairParams",
     "PatternPixels",
-    "PixelParams",
     "RandomPixel",
     "default_pairs",
-    "orthogonal_noise_basis",
 ]
+
+#: Image sizes ``(height, width)`` at which the order check compares two signals' fixed pixels
+#: (`ImageInjector.overwrites`).
+FOOTPRINT_SIZES: tuple[tuple[int, int], ...] = ((8, 8), (28, 28), (32, 32), (64, 64), (224, 224))
 
 #: Where an image signal may write (`ImageInjector.footprint`): fixed pixels
 #: ``(row, column)``, every pixel, or one pixel drawn per sample.
@@ -127,7 +133,7 @@ def _host_table(
     entries back a device-to-host one, at every batch. ``spelled`` (the ``repr`` of each value)
     only keys the cache: ``0.0 == -0.0`` and ``1 == 1.0`` hash alike but may store differently.
     """
-    is_int = _bounds_of(dt)[0]
+    is_int = bounds_of(dt)[0]
     if isinstance(dt, torch.dtype):
         if is_int:
             t = torch.tensor([int(v) for v in values], dtype=dt)
@@ -143,7 +149,7 @@ def _host_table(
     return arr, tuple(float(v) for v in arr.tolist())
 
 
-def _code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, tuple[float, ...]]:
+def code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, tuple[float, ...]]:
     """The codes as ``x`` stores them: a table on ``x``'s device and the same as float64 floats.
 
     Raises:
@@ -151,7 +157,7 @@ def _code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, 
             1.5 in uint8), or distinct values that the dtype rounds to one (2048 and 2049 in
             float16): the written code could not be read back.
     """
-    is_int, lo, hi = _dtype_bounds(x)
+    is_int, lo, hi = dtype_bounds(x)
     for v in values:
         if v < lo or v > hi or (is_int and v != math.floor(v)):
             kind = "integers" if is_int else "numbers"
@@ -159,7 +165,7 @@ def _code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, 
                 f"{name} must be {kind} in [{lo:g}, {hi:g}] to fit the image dtype "
                 f"{x.dtype}, got {v!r}"
             )
-    device = x.device if isinstance(x, torch.Tensor) else None
+    device = device_of(x)
     table, stored = _host_table(values, tuple(map(repr, values)), x.dtype, device)
     if len(set(stored)) < len(set(values)):
         raise ValueError(
@@ -169,14 +175,7 @@ def _code_table(name: str, values: tuple[float, ...], x: Array) -> tuple[Array, 
     return table, stored
 
 
-def _is_single(y: Any) -> bool:
-    """Whether labels ``y`` stand for one image: an integer or a 0-d array/tensor."""
-    if isinstance(y, np.ndarray | torch.Tensor):
-        return y.ndim == 0
-    return not isinstance(y, list | tuple)
-
-
-def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[Array, bool]:
+def image_batch(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[Array, bool]:
     """A 4-D channels-last view of ``x`` (no copy) and whether ``x`` was one image.
 
     ``single`` says what the labels imply (None for ``decode``: judged from ``x.ndim``).
@@ -185,11 +184,11 @@ def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[A
         TypeError: not an array/tensor, a bool/complex dtype, a non-bool ``channels_last``.
         ValueError: a shape that does not match the layout (e.g. no channel axis).
     """
-    if not isinstance(x, np.ndarray | torch.Tensor):
+    if not is_array(x):
         raise TypeError(f"images must be a numpy.ndarray or a torch.Tensor, got {type(x).__name__}")
     if channels_last is not None and not isinstance(channels_last, bool):
         raise TypeError(f"channels_last must be True, False or None, got {channels_last!r}")
-    _dtype_bounds(x)
+    dtype_bounds(x)
     cl = (not is_torch(x)) if channels_last is None else channels_last
     one = "(H, W, C)" if cl else "(C, H, W)"
     batch = f"(N, {one[1:]}"
@@ -208,26 +207,26 @@ def _nhwc(x: Any, channels_last: bool | None, *, single: bool | None) -> tuple[A
         hint = " (a channel axis is required: grayscale has C=1)" if x.ndim == want - 1 else ""
         raise ValueError(f"images must be {what}, got shape {tuple(x.shape)}{hint}")
     if channels_last is None:
-        _check_default_layout(x, cl)
+        check_default_layout(x, cl)
     x4 = x[None] if single else x
     if not cl:
-        x4 = x4.permute(0, 2, 3, 1) if isinstance(x4, torch.Tensor) else x4.transpose(0, 2, 3, 1)
+        x4 = permute(x4, (0, 2, 3, 1))
     if min(x4.shape[1:]) == 0:
         raise ValueError(f"images must have non-empty H, W and C, got shape {tuple(x.shape)}")
     return x4, single
 
 
 #: Channel counts an image axis plausibly holds (grey, grey + alpha, RGB, RGBA).
-_CHANNELS = range(1, 5)
+CHANNELS = range(1, 5)
 
 
-def _check_default_layout(x: Array, cl: bool) -> None:
+def check_default_layout(x: Array, cl: bool) -> None:
     """Refuse a shape that contradicts the default layout instead of guessing: more than 4
     channels where the default puts them, and 1 to 4 where the other layout would (a torch
     ``(N, 32, 32, 3)`` is a channels-last batch, not 32 channels of 32x3 images)."""
     first, last = int(x.shape[-3]), int(x.shape[-1])
     here, there = (last, first) if cl else (first, last)
-    if here not in _CHANNELS and there in _CHANNELS:
+    if here not in CHANNELS and there in CHANNELS:
         kind = "a NumPy array" if cl else "a torch tensor"
         seen = "(..., C, H, W)" if cl else "(..., H, W, C)"
         raise ValueError(
@@ -240,7 +239,7 @@ def _check_default_layout(x: Array, cl: bool) -> None:
 def _check_decodable(x: Array) -> None:
     """Refuse images holding NaN for ``decode``: a NaN compares false to every code, so the
     decoded label would be an artefact of the rule's tie-breaking."""
-    if _dtype_bounds(x)[0]:
+    if dtype_bounds(x)[0]:
         return
     nan = torch.isnan(x).any() if isinstance(x, torch.Tensor) else np.isnan(x).any()
     if bool(nan):
@@ -250,54 +249,29 @@ def _check_decodable(x: Array) -> None:
         )
 
 
-def _check_position(name: str, pos: object) -> tuple[int, int]:
+def check_position(name: str, pos: object) -> tuple[int, int]:
     """A ``(row, column)`` pair of non-negative ints, else a clear error."""
     if isinstance(pos, str | bytes) or not isinstance(pos, tuple | list) or len(pos) != 2:
         raise TypeError(f"{name} must be a (row, column) pair of integers, got {pos!r}")
     return check_int(f"{name}[0]", pos[0], low=0), check_int(f"{name}[1]", pos[1], low=0)
 
 
-def _check_inside(name: str, positions: Any, h: int, w: int) -> None:
+def check_inside(name: str, positions: Any, h: int, w: int) -> None:
     """Refuse a ``(row, column)`` outside an image of height ``h`` and width ``w``."""
     for r, c in positions:
         if r >= h or c >= w:
             raise ValueError(f"{name} {(r, c)} lies outside the image of height {h} and width {w}")
 
 
-def _blank_like(x: Array, viewable: bool, fuses_copy: bool) -> Array | None:
-    """An uninitialized output laid out as ``x.clone()`` / ``x.copy()`` lays it out, or None.
-
-    A CPU tensor that NumPy can view gets NumPy-allocated memory
-    (`empty_like_host`: huge pages) for every injector, which
-    then copies ``x`` in itself; otherwise only an injector that reads its source anyway
-    (``fuses_copy``) takes a blank output. None where the type
-    would be lost (a tensor subclass whose ``empty_like`` returns a plain tensor): the caller
-    then copies ``x``.
-    """
-    if viewable and isinstance(x, torch.Tensor) and (host := empty_like_host(x)) is not None:
-        return host
-    if not fuses_copy:
-        return None
-    out = torch.empty_like(x) if isinstance(x, torch.Tensor) else np.empty_like(x, order="C")
-    return out if type(out) is type(x) else None
-
-
-def _labels_out(out: Array, single: bool) -> Any:
-    """Decoded labels as int64: ``(N,)``, or one label (0-d tensor / NumPy scalar)."""
-    out = out.to(torch.int64) if isinstance(out, torch.Tensor) else out.astype(np.int64)
-    return out[0] if single else out
-
-
 # -- the base of image injectors -----------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class ImageInjector(Injector):
-    """Base of the image injectors: layout handling, validation, copy, then ``apply``."""
+    """Base of the image injectors: the hooks of the injection template
+    ([`Injector`][signalinject.core.Injector]) for images: a channels-last view of any layout
+    (``batch_view``), ``apply`` (the copy where the signal does not fuse it, then ``write``),
+    ``decode``'s ``read``, and where a signal writes (``footprint``, ``overwrites``)."""
 
     kind: ClassVar[str] = "image"
-
-    #: ``apply`` reads the clean images from ``source`` and writes every element of ``out``: one
-    #: pass over memory instead of a copy followed by a read-modify-write of the whole batch.
-    _fuses_copy: ClassVar[bool] = False
 
     def __call__(
         self,
@@ -327,31 +301,7 @@ class ImageInjector(Injector):
             TypeError, ValueError: bad images, labels, index or a signal that does not fit the
                 images; raised before anything is written.
         """
-        view, single = _nhwc(x, channels_last, single=_is_single(y))
-        labels = self.check_labels(y, x, single=single)
-        idx = self.check_index(index, x, view.shape[0], single=single)
-        # A CPU tensor is injected through NumPy views of its memory (see numpy_view).
-        views = [v for a in (view, labels, idx) if (v := numpy_view(a)) is not None]
-        host = is_torch(x) and len(views) == 3  # all three viewable
-        if host:
-            view, labels, idx = views
-        params = self.make_params(labels, idx, view)
-        source = None
-        if inplace:
-            check_writable(x)
-            out = x
-        elif (blank := _blank_like(x, host, self._fuses_copy)) is not None:
-            out, source = blank, view
-        else:
-            out = x.clone() if isinstance(x, torch.Tensor) else x.copy()
-        out_view, _ = _nhwc(out, channels_last, single=single)
-        if host and isinstance(out_view, torch.Tensor):
-            out_view = out_view.numpy()  # a clone (or x itself) of a tensor NumPy could view
-        if view.shape[0]:
-            self.apply(out_view, params, source=source)
-            if inplace and host:
-                mark_written(x)
-        return out
+        return self._inject(x, y, index, inplace, {"channels_last": channels_last})
 
     def kernel_view(self, x: Any, **options: Any) -> Any:
         """The batch as a channels-last view (no copy), as ``make_params``/``apply`` take it;
@@ -360,7 +310,7 @@ class ImageInjector(Injector):
         cl = (not is_torch(x)) if channels_last is None else channels_last
         if cl:
             return x
-        return x.permute(0, 2, 3, 1) if isinstance(x, torch.Tensor) else x.transpose(0, 2, 3, 1)
+        return permute(x, (0, 2, 3, 1))
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         """Draw and validate the per-sample parameters for channels-last images ``x``.
@@ -383,7 +333,7 @@ class ImageInjector(Injector):
         ``_fuses_copy`` reads ``source`` itself, for the others it is copied into ``out`` first.
         """
         if source is not None and not self._fuses_copy:
-            _copy_from(out, source)
+            copy_from(out, source)
             source = None
         self.write(out, params, source=source)
 
@@ -417,9 +367,48 @@ class ImageInjector(Injector):
         r, c = np.asarray(rows).ravel().tolist(), np.asarray(cols).ravel().tolist()
         return frozenset(zip(r, c, strict=True))
 
+    def _footprint_at(self, height: int, width: int) -> Footprint | None:
+        """`footprint`, or None where the signal cannot be laid out at this size."""
+        try:
+            return self.footprint(height, width)
+        except ValueError:  # e.g. more classes than pairs of border pixels at this size
+            return None
+
+    def overwrites(self, earlier: Injector) -> str | None:
+        """Why this signal, applied after ``earlier``, can overwrite its code, or None.
+
+        Read from both signals' [`footprint`][signalinject.image.ImageInjector.footprint] at the
+        image sizes of `FOOTPRINT_SIZES` that hold every fixed position: a conflict where this
+        signal writes every pixel, or where the two write a common fixed pixel. One pixel drawn
+        per sample landing on a fixed pixel is not reported: it happens in ``P / (H * W)`` of
+        the samples for ``P`` fixed pixels (0.1% for one pixel of a 32x32 image).
+        """
+        if not isinstance(earlier, ImageInjector):
+            return None  # a text signal writes elsewhere
+        for h, w in FOOTPRINT_SIZES:
+            a, b = earlier._footprint_at(h, w), self._footprint_at(h, w)
+            if a is None or b is None:
+                continue  # one does not fit this size: try a larger one
+            if b == "every pixel":
+                return f"{type(self).__name__} writes every pixel"
+            if isinstance(a, frozenset) and isinstance(b, frozenset):
+                if any(r >= h or c >= w for r, c in a | b):
+                    continue  # a position outside this size: compare at a larger one
+                both = sorted(a & b)
+                if both:
+                    return f"both write pixel {both[0]} in a {h}x{w} image"
+                return None
+        return None
+
     def code_range(self) -> tuple[float, float] | None:
         """The lowest and highest code value written (for a display's contrast stretch);
         None where the values are not codes (drawn, or dense)."""
+        return None
+
+    def class_noise(self, shape: tuple[int, int, int]) -> npt.NDArray[np.float64] | None:
+        """The per-class noise images the signal adds to images of ``shape`` ``(H, W, C)``:
+        float64 ``(K, H, W, C)``, for displays (``show`` draws them and amplifies their effect);
+        None (the default) for a signal shown by its code pixels."""
         return None
 
     def _carried(self, params: Params) -> Array | None:
@@ -436,9 +425,23 @@ class ImageInjector(Injector):
         One image gives one label (a 0-d tensor or a NumPy int64). ``index`` is used by the
         signals whose location is drawn per sample (``RandomPixel``).
         """
-        view, single = _nhwc(x, channels_last, single=None)
-        idx = self.check_index(index, x, view.shape[0], single=single)
-        return _labels_out(self.read(view, idx), single)
+        return self._decode(x, index, {"channels_last": channels_last})
+
+    def check_options(self, options: Mapping[str, Any]) -> None:
+        """Images take one option, ``channels_last``: True, False or None."""
+        extra = sorted(set(options) - {"channels_last"})
+        if extra:
+            raise TypeError(
+                f"{type(self).__name__} takes the option channels_last only, got {extra}"
+            )
+        cl = options.get("channels_last")
+        if cl is not None and not isinstance(cl, bool):
+            raise TypeError(f"channels_last must be True, False or None, got {cl!r}")
+
+    def batch_view(self, x: Any, single: bool | None, **options: Any) -> tuple[Array, bool]:
+        """The images ``x`` validated and viewed channels-last ``(N, H, W, C)`` (no copy), and
+        whether ``x`` was one image (`image_batch`); ``options``: ``channels_last``."""
+        return image_batch(x, options.get("channels_last"), single=single)
 
     def read(self, x: Array, index: Array) -> Array:
         """The decoding rule on a channels-last batch (see each class)."""
@@ -448,7 +451,7 @@ class ImageInjector(Injector):
 _STEP = "step between class codes (class k's pixel value is k * strength)"
 
 
-def _check_step_strength(
+def check_step_strength(
     name: str, strength: float, num_classes: int | None, *, per_class: bool
 ) -> None:
     """The benchmark's pixel codes are uint8: ``strength`` whole, the largest code <= 255."""
@@ -507,7 +510,7 @@ class _ClassCodes:
         return min(_MAX_DEFAULT_CODES, int(_top_code(dtype)) + 1)
 
     def _codes(self, x: Array) -> tuple[Array, tuple[float, ...]]:
-        """The codes as images like ``x`` store them (see `_code_table`); the default
+        """The codes as images like ``x`` store them (see `code_table`); the default
         codes' capacity is checked against ``x``'s dtype first, before they are built."""
         if self.values is None:
             top = _top_code(x.dtype)
@@ -517,7 +520,7 @@ class _ClassCodes:
                     f"0..{self.num_classes - 1}, but images of dtype {x.dtype} hold distinct "
                     f"integers only up to {top:g}; pass fewer classes, values=, or a wider dtype"
                 )
-        return _code_table("values", self.code_values, x)
+        return code_table("values", self.code_values, x)
 
     @classmethod
     def for_benchmark(
@@ -532,7 +535,7 @@ class _ClassCodes:
 
     @classmethod
     def check_strength(cls, strength: float, num_classes: int | None) -> None:
-        _check_step_strength(cls.name, strength, num_classes, per_class=True)
+        check_step_strength(cls.name, strength, num_classes, per_class=True)
 
     def code_range(self) -> tuple[float, float] | None:
         return min(self.code_values), max(self.code_values)
@@ -541,7 +544,7 @@ class _ClassCodes:
 def _top_code(dt: Any) -> float:
     """The largest n such that a dtype holds every integer 0..n (255 for uint8, 2048 for
     float16)."""
-    is_int, _, hi = _bounds_of(dt)
+    is_int, _, hi = bounds_of(dt)
     if is_int:
         return hi
     eps = torch.finfo(dt).eps if isinstance(dt, torch.dtype) else np.finfo(dt).eps
@@ -585,7 +588,7 @@ class OnePixel(_ClassCodes, ImageInjector):
 
     def _normalize(self) -> None:
         super()._normalize()
-        self._set("position", _check_position("position", self.position))
+        self._set("position", check_position("position", self.position))
         if self.values is not None:
             self._set("values", _code_values("values", self.values, self.num_classes))
 
@@ -595,7 +598,7 @@ class OnePixel(_ClassCodes, ImageInjector):
         return np.full((n, 1), r, np.int64), np.full((n, 1), c, np.int64)
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
-        _check_inside("position", [self.position], x.shape[1], x.shape[2])
+        check_inside("position", [self.position], x.shape[1], x.shape[2])
         table, _ = self._codes(x)
         p = super().make_params(y, index, x)
         return PixelParams(p.code, p.carried, p.index, table[p.code])
@@ -605,10 +608,10 @@ class OnePixel(_ClassCodes, ImageInjector):
         put_fixed(out, r, c, cast("PixelParams", params).value, self._carried(params))
 
     def read(self, x: Array, index: Array) -> Array:
-        _check_inside("position", [self.position], x.shape[1], x.shape[2])
+        check_inside("position", [self.position], x.shape[1], x.shape[2])
         _, stored = self._codes(x)
         r, c = self.position
-        return _nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
+        return nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -654,7 +657,7 @@ class PatternPixels(ImageInjector):
                 raise TypeError(
                     f"positions must be a sequence of (row, column) pairs, got {self.positions!r}"
                 )
-            pos = tuple(_check_position(f"positions[{i}]", p) for i, p in enumerate(self.positions))
+            pos = tuple(check_position(f"positions[{i}]", p) for i, p in enumerate(self.positions))
             if not pos:
                 raise ValueError("positions must hold at least one (row, column) pair, got none")
             if len(set(pos)) != len(pos):
@@ -677,7 +680,7 @@ class PatternPixels(ImageInjector):
 
     @classmethod
     def check_strength(cls, strength: float, num_classes: int | None) -> None:
-        _check_step_strength(cls.name, strength, num_classes, per_class=False)
+        check_step_strength(cls.name, strength, num_classes, per_class=False)
 
     def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
         pos = np.asarray(self.pixel_positions(height, width), np.int64)
@@ -696,7 +699,7 @@ class PatternPixels(ImageInjector):
     def _rc(self, x: Array) -> tuple[Array, Array, Array]:
         """Rows, columns and bit numbers of the pixels, int64 ``(P,)`` on ``x``'s device."""
         pos = self.pixel_positions(x.shape[1], x.shape[2])
-        _check_inside("positions", pos, x.shape[1], x.shape[2])
+        check_inside("positions", pos, x.shape[1], x.shape[2])
         if len(set(pos)) != len(pos):
             raise ValueError(
                 f"the default corner positions coincide in an image of height {x.shape[1]} and "
@@ -707,7 +710,7 @@ class PatternPixels(ImageInjector):
         return t[:, 0], t[:, 1], t[:, 2]
 
     def _values(self, x: Array) -> tuple[Array, tuple[float, ...]]:
-        return _code_table("on_value/off_value", (self.off_value, self.on_value), x)
+        return code_table("on_value/off_value", (self.off_value, self.on_value), x)
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         _, _, bit = self._rc(x)
@@ -725,7 +728,7 @@ class PatternPixels(ImageInjector):
         r, c, bit = self._rc(x)
         _, stored = self._values(x)
         v = read_pixels(x, arange_like(x.shape[0], x)[:, None], r, c)
-        bits = _nearest(v, stored)
+        bits = nearest(v, stored)
         return (bits << bit).sum(-1)
 
 
@@ -792,14 +795,14 @@ class RandomPixel(_ClassCodes, ImageInjector):
     def decode(self, x: Any, *, index: Any = None, channels_last: bool | None = None) -> Any:
         """Read the code: at the drawn location when ``index`` is given, else blind (see class)."""
         if index is None:
-            view, single = _nhwc(x, channels_last, single=None)
-            return _labels_out(self._read_blind(view), single)
+            view, single = image_batch(x, channels_last, single=None)
+            return labels_out(self._read_blind(view), single)
         return super().decode(x, index=index, channels_last=channels_last)
 
     def read(self, x: Array, index: Array) -> Array:
         _, stored = self._codes(x)
         r, c = self.locations(index, x.shape[1], x.shape[2])
-        return _nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
+        return nearest(read_pixels(x, arange_like(x.shape[0], x), r, c), stored)
 
     def _read_blind(self, x: Array) -> Array:
         table, _ = self._codes(x)
@@ -908,8 +911,8 @@ class MultipleLocations(ImageInjector):
         for i, pr in enumerate(pairs):
             if not isinstance(pr, tuple | list) or len(pr) != 2:
                 raise TypeError(f"pairs[{i}] must be ((r1, c1), (r2, c2)), got {pr!r}")
-            a = _check_position(f"pairs[{i}][0]", pr[0])
-            b = _check_position(f"pairs[{i}][1]", pr[1])
+            a = check_position(f"pairs[{i}][0]", pr[0])
+            b = check_position(f"pairs[{i}][1]", pr[1])
             if a == b:
                 raise ValueError(f"pairs[{i}] must be two different pixels, got {pr!r}")
             out.append((a, b))
@@ -947,16 +950,16 @@ class MultipleLocations(ImageInjector):
         """int64 ``(K, 4)`` of ``(r1, c1, r2, c2)`` on ``x``'s device, checked inside ``x``."""
         h, w = x.shape[1], x.shape[2]
         pairs = self.pixel_pairs(h, w)
-        _check_inside("pairs", [(p[0], p[1]) for p in pairs] + [(p[2], p[3]) for p in pairs], h, w)
+        check_inside("pairs", [(p[0], p[1]) for p in pairs] + [(p[2], p[3]) for p in pairs], h, w)
         return int_table(pairs, x)
 
     def _range(self, x: Array) -> tuple[bool, float, float]:
         """``(is_integer, low, high)`` of the per-sample value for images like ``x``."""
-        is_int, lo, hi = _dtype_bounds(x)
+        is_int, lo, hi = dtype_bounds(x)
         if self.value_range is None:
             return (True, max(lo, 0), min(hi, 255)) if is_int else (False, 0.0, 1.0)
         a, b = self.value_range
-        _code_table("value_range", (a, b), x)
+        code_table("value_range", (a, b), x)
         if is_int and b - a + 1 >= 1 << 31:
             raise ValueError(
                 f"value_range must span fewer than 2**31 integers, got {self.value_range!r}"
@@ -983,7 +986,7 @@ class MultipleLocations(ImageInjector):
         n = arange_like(out.shape[0], out)[:, None]
         r, c = pair[:, 0::2], pair[:, 1::2]  # (N, 2) each
         v = cast("PairParams", params).value[:, None]
-        v = v.expand(-1, 2) if isinstance(v, torch.Tensor) else np.broadcast_to(v, r.shape)
+        v = broadcast_to(v, tuple(r.shape))
         put_pixels(out, n, r, c, v, self._carried(params))
 
     def read(self, x: Array, index: Array) -> Array:
@@ -1004,9 +1007,16 @@ class MultipleLocations(ImageInjector):
         return np.asarray((d * (hw + 1) + cnt).argmin(-1))
 
 
-# The noise family lives in its own module; its names stay importable from here (0.1.0 paths).
-from signalinject.image_noise import (  # noqa: E402 (needs ImageInjector, defined above)
-    NoiseParams,
-    OrthogonalNoise,
-    orthogonal_noise_basis,
-)
+#: The noise family's names of 0.1.0, when it lived here (old imports and pickles name
+#: ``signalinject.image.OrthogonalNoise``); it lives in `signalinject.image_noise` now.
+_MOVED_TO_IMAGE_NOISE = frozenset({"NoiseParams", "OrthogonalNoise", "orthogonal_noise_basis"})
+
+
+def __getattr__(name: str) -> Any:
+    """The 0.1.0 paths of the noise family (`_MOVED_TO_IMAGE_NOISE`), read from
+    `signalinject.image_noise` as the package loaded it: no import, so ``image_noise`` (which
+    builds on this module) is never imported from here."""
+    noise = sys.modules.get("signalinject.image_noise")
+    if name in _MOVED_TO_IMAGE_NOISE and noise is not None:
+        return getattr(noise, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,7 +3,7 @@
 A dense per-class noise image, mutually orthogonal across classes, added to the image. The basis
 ([`orthogonal_noise_basis`][signalinject.image_noise.orthogonal_noise_basis]) is a pure function
 of ``(seed, K, shape)``; the write is the shared kernel `add_rows` of `signalinject._kernels`.
-Importable from `signalinject` and `signalinject.image` as well.
+Importable from `signalinject` as well (and, by their 0.1.0 path, from `signalinject.image`).
 """
 
 from __future__ import annotations
@@ -11,25 +11,25 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
-from signalinject._backend import Array, hash_u32, where
-from signalinject._kernels import (
-    RowTable,
-    _bounds_of,
-    _dtype_bounds,
-    add_rows,
-    as_table,
-    table_dtype,
-)
+from signalinject._backend import Array, bounds_of, dtype_bounds, hash_u32, where
+from signalinject._kernels import RowTable, add_rows, as_table, table_dtype
 from signalinject.core import Injector, Params, Real, check_int, checked
 from signalinject.image import ImageInjector, ImageParams
 
-__all__ = ["NoiseParams", "OrthogonalNoise", "orthogonal_noise_basis"]
+if TYPE_CHECKING:
+    import torch
+else:  # imported at its first use (see signalinject._backend)
+    from signalinject._backend import torch
+
+__all__ = [
+    "OrthogonalNoise",
+    "orthogonal_noise_basis",
+]
 
 _NOISE_STREAM = 0x4E015E  # stream of the noise basis, apart from every injector's class stream
 
@@ -160,16 +160,21 @@ class OrthogonalNoise(ImageInjector):
     def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
         """One fewer than the elements of an ``(H, W, C)`` image (orthogonal to the constant
         image); None for uint64 images, which it refuses."""
-        is_int, _, hi = _bounds_of(dtype)
+        is_int, _, hi = bounds_of(dtype)
         if is_int and hi > 2**63:
             return None
         return int(np.prod(shape)) - 1
+
+    def class_noise(self, shape: tuple[int, int, int]) -> npt.NDArray[np.float64] | None:
+        """The K noise images at unit norm
+        ([`orthogonal_noise_basis`][signalinject.image_noise.orthogonal_noise_basis])."""
+        return orthogonal_noise_basis(self.num_classes, shape, seed=self.seed)
 
     def rms(self, x: Array) -> float:
         """The noise RMS used for images of ``x``'s dtype."""
         if self.strength is not None:
             return self.strength
-        return 0.03 * 255 if _dtype_bounds(x)[0] else 0.03
+        return 0.03 * 255 if dtype_bounds(x)[0] else 0.03
 
     def _noise_table(self, x: Array) -> npt.NDArray[Any]:
         """``(K + 1, H, W, C)`` scaled noise for images like ``x`` (NumPy); row K is all zero.
@@ -182,7 +187,7 @@ class OrthogonalNoise(ImageInjector):
 
     def _noise_key(self, x: Array) -> _NoiseKey:
         """The table's arguments, its dtype by `table_dtype`."""
-        is_int, _, hi = _dtype_bounds(x)
+        is_int, _, hi = dtype_bounds(x)
         if is_int and hi > 2**63:  # uint64: the int64 arithmetic below cannot hold it
             raise TypeError(f"OrthogonalNoise does not support images of dtype {x.dtype}")
         shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
@@ -191,7 +196,7 @@ class OrthogonalNoise(ImageInjector):
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         seed, k, shape, scale, _ = self._noise_key(x)
-        is_int, _, hi = _dtype_bounds(x)
+        is_int, _, hi = dtype_bounds(x)
         basis = _basis_f64(seed, k, shape)  # validates the capacity against the image size
         peak = scale * float(np.abs(basis).max())
         if not is_int and not peak <= hi:  # also inf/NaN: a float image would hold inf

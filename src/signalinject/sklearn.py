@@ -25,7 +25,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from signalinject.adapters import _is_image, _num_classes
 from signalinject.core import Compose, Injector
 
 __all__ = ["InjectedEstimator"]
@@ -120,7 +119,7 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
         return X, keys.astype(np.int64)
 
     def _images(self, X: npt.NDArray[Any]) -> tuple[int, ...]:
-        if not isinstance(self.injector, (Injector, Compose)) or not _is_image(self.injector):
+        if not isinstance(self.injector, (Injector, Compose)) or self.injector.kind != "image":
             raise TypeError(f"injector must be an image Injector or Compose, got {self.injector!r}")
         shape: tuple[int, ...] = (
             (1, X.shape[1], 1) if self.image_shape is None else tuple(self.image_shape)
@@ -181,7 +180,7 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
         X, y = validate_data(self, X, y)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
-        k = _num_classes(self.injector) if isinstance(self.injector, (Injector, Compose)) else 0
+        k = self.injector.num_classes if isinstance(self.injector, (Injector, Compose)) else 0
         if len(self.classes_) > k:
             raise ValueError(
                 f"y holds {len(self.classes_)} classes, more than the injector's num_classes={k}"

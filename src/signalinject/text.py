@@ -42,44 +42,41 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
-import numpy.typing as npt
-import torch
 
 from signalinject._backend import (
-    BLOCK_BYTES,
     Array,
     arange_like,
-    check_writable,
-    empty_like_host,
+    as_int64,
+    dtype_bounds,
     int_table,
-    mark_written,
-    numpy_view,
+    is_array,
     row_blocks,
     where,
 )
 from signalinject.core import Injector, Params, check_int
 from signalinject.quantizer import (
-    _SPACE,
-    _check_code_array,
-    _check_code_values,
-    _column_numbers,
-    _int_dtype_max,
-    _out_of_range,
-    _range_error,
-    _used_length,
+    SPACE,
+    check_code_array,
+    check_code_values,
+    check_texts,
+    column_numbers,
+    out_of_range,
+    range_error,
+    used_length,
 )
 from signalinject.quantizer import ZHANG_ALPHABET as ZHANG_ALPHABET  # importable from here too
 from signalinject.quantizer import CharQuantizer as CharQuantizer
-from signalinject.quantizer import _check_texts as _check_texts  # text_triggers imports it here
+
+if TYPE_CHECKING:
+    import torch
+else:  # imported at its first use (see signalinject._backend)
+    from signalinject._backend import torch
 
 __all__ = [
-    "BitParams",
-    "CharParams",
     "LengthEncoding",
-    "LengthParams",
     "Mnemonic",
     "PatternChar",
     "TextFootprint",
@@ -115,14 +112,12 @@ class BitParams(Params):
     write: Any
 
 
-#: Bytes of codes per block of rows on the CPU (`row_blocks`, measured: see `BLOCK_BYTES`).
-_BLOCK_BYTES = BLOCK_BYTES["text"]
 #: Row blocks of LengthEncoding's masks on torch devices: the masks take 1/16 of the rows' cells.
 _TORCH_BLOCKS = 16
 
 
 # -- validation helpers --------------------------------------------------------------------------
-def _texts_out(x: str | list[str], new: list[str], inplace: bool) -> str | list[str]:
+def texts_out(x: str | list[str], new: list[str], inplace: bool) -> str | list[str]:
     """What a call on texts ``x`` returns: the one new text for a ``str``, else ``new`` (written
     into the list ``x`` itself with ``inplace``)."""
     if isinstance(x, str):
@@ -136,7 +131,10 @@ def _texts_out(x: str | list[str], new: list[str], inplace: bool) -> str | list[
 # -- the base of text injectors ------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class TextInjector(Injector):
-    """Base of the text injectors: dispatch between texts and codes, validation, copy.
+    """Base of the text injectors: texts (a Python path, one slice operation per text) or
+    codes (the hooks of the injection template of [`Injector`][signalinject.core.Injector]:
+    ``batch_view``, ``check_values``, ``apply`` with its blocked copy and range check,
+    ``read``).
 
     Args:
         quantizer: the [`CharQuantizer`][signalinject.quantizer.CharQuantizer] whose codes the
@@ -198,15 +196,15 @@ class TextInjector(Injector):
             and device as ``x``.
         """
         who = type(self).__name__
-        if isinstance(x, (np.ndarray, torch.Tensor)):
-            return self._inject_codes(x, y, index, inplace)
+        if is_array(x):
+            return self._inject(x, y, index, inplace, {})
         single = isinstance(x, str)
-        texts = [x] if single else _check_texts(x, who=who)
+        texts = [x] if single else check_texts(x, who=who)
         like = np.empty(len(texts))  # the string path draws its parameters with NumPy
         labels = self.check_labels(y, like, single=single)
         idx = self.check_index(index, like, len(texts), single=single)
         code, carried = self.codes(labels, idx)
-        return _texts_out(x, self.apply_texts(texts, code.tolist(), carried.tolist()), inplace)
+        return texts_out(x, self.apply_texts(texts, code.tolist(), carried.tolist()), inplace)
 
     def decode(self, x: Any, *, index: Any = None) -> Any:
         """Read the encoded class back from texts or codes.
@@ -216,94 +214,30 @@ class TextInjector(Injector):
             of the codes otherwise; -1 where the data carries no class's signal (see each class).
             ``index`` is accepted for a uniform API; no text signal depends on it.
         """
-        if isinstance(x, (np.ndarray, torch.Tensor)):
-            view, single = self._check_codes(x)
-            self.check_index(index, view, view.shape[0], single=single)
-            out = self.read_codes(view)
-            return out[0] if single else out
+        if is_array(x):
+            return self._decode(x, index, {})
         single = isinstance(x, str)
-        texts = [x] if single else _check_texts(x, who=f"{type(self).__name__}.decode")
+        texts = [x] if single else check_texts(x, who=f"{type(self).__name__}.decode")
         like = np.empty(len(texts))
         self.check_index(index, like, len(texts), single=single)
         out_np = np.asarray(self.read_texts(texts), dtype=np.int64).reshape(len(texts))
         return out_np[0] if single else out_np
 
-    def _inject_codes(self, x: Array, y: Any, index: Any, inplace: bool) -> Array:
-        """``__call__`` on codes: check, draw the parameters, then copy and write.
+    def batch_view(self, x: Any, single: bool | None, **options: Any) -> tuple[Array, bool]:
+        """The codes ``x`` validated, as ``(N, L)`` (one row: ``(1, L)``), and whether ``x`` was
+        one row. A call (``single`` given) checks their dtype and shape, the values later
+        ([`check_values`][signalinject.text.TextInjector.check_values], or block by block as
+        ``apply`` copies them); ``decode`` (``single`` None) checks the values too."""
+        return self._check_codes(x, values=single is None)
 
-        On the CPU (NumPy, or a CPU tensor through its NumPy view: the same memory) the copy, the
-        range check of the codes and the write go block by block of rows (`row_blocks`),
-        each block while it is in the cache: one pass over memory, no ``(N, L)`` temporary. A
-        block out of range raises before the output is returned; ``x`` is never written unless
-        ``inplace``, which checks the whole batch first. Elsewhere (CUDA): a clone, the range
-        check (its one host sync) and whole-batch writes without host syncs.
-        """
-        view, single = self._check_codes(x, values=False)
-        q = self.resolved_quantizer
-        host = numpy_view(x)
-        # The parameters of CPU codes are drawn with NumPy (the same bits; a few small NumPy
-        # ops cost less than torch's, which matters one sample at a time), except where y or
-        # index is a tensor off the CPU: torch's checks name that mismatch.
-        off_cpu = any(isinstance(v, torch.Tensor) and v.device.type != "cpu" for v in (y, index))
-        like = view if host is None or off_cpu else (host[None] if single else host)
-        try:
-            labels = self.check_labels(y, like, single=single)
-            idx = self.check_index(index, like, view.shape[0], single=single)
-            params = self.make_params(labels, idx, like)
-        except (TypeError, ValueError):
-            # Codes out of range are named before bad labels or indices, as the full check
-            # ahead of everything would name them.
-            _check_code_values(x, who=type(self).__name__, size=q.size)
-            raise
-        if inplace:
-            check_writable(x)
-        if host is None or inplace:
-            _check_code_values(x, who=type(self).__name__, size=q.size)  # before any write
-        if host is None:
-            assert isinstance(x, torch.Tensor)  # for mypy: only a tensor has no NumPy view
-            res = x if inplace else x.clone()
-            if view.shape[0]:
-                self.apply_codes(res[None] if single else res, params)
-            return res
-        out: Array
-        out_host: npt.NDArray[Any]
-        src: npt.NDArray[Any] | None
-        if inplace:
-            out, out_host, src = x, host, None
-        elif isinstance(x, torch.Tensor):
-            # NumPy's memory where it can be had (huge pages: writing 811 MB of fresh memory
-            # measured ~100 ms against ~390 ms in torch's), with the strides x.clone() has.
-            blank = empty_like_host(x)
-            out = torch.empty_like(x) if blank is None else blank
-            out_host, src = out.numpy(), host
-        else:
-            out = np.empty_like(x, order="C")  # what x.copy() gives: C order, x's subclass
-            out_host, src = out, host
-        if single:
-            out_host, src = out_host[None], (None if src is None else src[None])
-        self._write_blocks(out_host, src, params)
-        if inplace:
-            mark_written(x)
-        return out
+    def check_values(self, x: Array) -> None:
+        """Refuse codes outside ``[0, size]`` of the quantizer: one pass."""
+        check_code_values(x, who=type(self).__name__, size=self.resolved_quantizer.size)
 
-    def _write_blocks(
-        self, out: npt.NDArray[Any], src: npt.NDArray[Any] | None, params: Params
-    ) -> None:
-        """Copy ``src`` (if any) into ``out`` ``(N, L)``, check its range and write the signal.
-
-        Block by block of rows, so that the block's copy, check and write share the cache.
-        ``params`` are NumPy arrays with ``N`` rows, sliced to each block.
-        """
-        n, width = out.shape
-        size = self.resolved_quantizer.size
-        for rows in row_blocks(n, width * out.itemsize, "text"):
-            block = out[rows]
-            if src is not None:
-                np.copyto(block, src[rows])
-                if _out_of_range(block, size):
-                    raise _range_error(src, who=type(self).__name__, size=size)
-            whole = rows.start == 0 and rows.stop == n  # one block: nothing to slice
-            self.apply_codes(block, params if whole else params.take(rows))
+    def read(self, x: Array, index: Array) -> Array:
+        """[`read_codes`][signalinject.text.TextInjector.read_codes]: no text signal needs the
+        index."""
+        return self.read_codes(x)
 
     def _check_codes(self, x: Array, *, values: bool = True) -> tuple[Array, bool]:
         who, q = type(self).__name__, self.resolved_quantizer
@@ -318,11 +252,11 @@ class TextInjector(Injector):
                 f"{who}: codes must be (N, {q.length}) or one row ({q.length},), got shape "
                 f"{tuple(x.shape)}"
             )
-        _check_code_array(x, who=who, size=q.size, width=q.length, values=values)
+        check_code_array(x, who=who, size=q.size, width=q.length, values=values)
         written = self._written_codes()
-        if written and max(written) > _int_dtype_max(x):
+        if written and max(written) > dtype_bounds(x)[2]:
             if not values:
-                _check_code_values(x, who=who, size=q.size)  # bad codes are named first
+                check_code_values(x, who=who, size=q.size)  # bad codes are named first
             raise ValueError(
                 f"{who}: codes of dtype {x.dtype} cannot hold the code {max(written)} it writes"
             )
@@ -340,6 +274,28 @@ class TextInjector(Injector):
         the signal does not declare it (the default)."""
         return None
 
+    def overwrites(self, earlier: Injector) -> str | None:
+        """Why this signal, applied after ``earlier``, can overwrite its code, or None.
+
+        Read from both signals' [`footprint`][signalinject.text.TextInjector.footprint]: a
+        conflict where the two write a common fixed character, or where this signal cuts or
+        pads the text before one of ``earlier``'s positions.
+        """
+        if not isinstance(earlier, TextInjector):
+            return None  # an image signal writes elsewhere
+        a, b = earlier.footprint(), self.footprint()
+        if a is None or b is None:
+            return None
+        both = sorted(a[0] & b[0])
+        if both:
+            return f"both write character {both[0]}"
+        if b[1] is not None and a[0] and max(a[0]) >= b[1]:
+            return (
+                f"{type(self).__name__} cuts texts to {b[1]} characters, before position "
+                f"{max(a[0])}"
+            )
+        return None
+
     # -- what subclasses implement -----------------------------------------------------------
     def _written_codes(self) -> tuple[int, ...]:
         """Every code the injector may write on codes (for the dtype check)."""
@@ -353,11 +309,35 @@ class TextInjector(Injector):
         """
         return super().make_params(y, index, x)
 
+    _fuses_copy = True
+
     def apply(self, out: Any, params: Params, *, source: Any = None) -> None:
-        """Write into codes ``out`` ``(N, L)`` (copied from ``source`` first, if given)."""
-        if source is not None:
-            out[...] = source
-        self.apply_codes(out, params)
+        """Write into codes ``out`` ``(N, L)``, copied from ``source`` first if given (whose
+        values are then checked as they are copied: see
+        [`check_values`][signalinject.text.TextInjector.check_values]).
+
+        NumPy (the CPU, also for tensors through their NumPy view): the copy, the range check
+        and the write go block by block of rows (`row_blocks`), each block while it is in the
+        cache: one pass over memory, no ``(N, L)`` temporary; a block out of range raises
+        (``out`` is then partly written, never ``source``). Torch (an accelerator): a copy,
+        the range check (its one host sync) and whole-batch writes without host syncs.
+        """
+        if isinstance(out, torch.Tensor):
+            if source is not None:
+                out.copy_(source)
+                self.check_values(out)
+            self.apply_codes(out, params)
+            return
+        n, width = out.shape
+        size = self.resolved_quantizer.size
+        for rows in row_blocks(n, width * out.itemsize, "text"):
+            block = out[rows]
+            if source is not None:
+                np.copyto(block, source[rows])
+                if out_of_range(block, size):
+                    raise range_error(source, who=type(self).__name__, size=size)
+            whole = rows.start == 0 and rows.stop == n  # one block: nothing to slice
+            self.apply_codes(block, params if whole else params.take(rows))
 
     def apply_codes(self, out: Array, params: Params) -> None:
         """Write the signal into codes ``out`` ``(N, L)`` in place, vectorized over the rows.
@@ -442,7 +422,7 @@ class Mnemonic(TextInjector):
 
     def _capacity(self) -> int:
         q = self.resolved_quantizer  # normalized before the base class checks the capacity
-        return q.size + (_SPACE not in q.alphabet)
+        return q.size + (SPACE not in q.alphabet)
 
     @property
     def class_chars(self) -> tuple[str, ...]:
@@ -450,7 +430,7 @@ class Mnemonic(TextInjector):
         if self.chars is not None:
             return tuple(self.chars)
         q = self.resolved_quantizer
-        pool = q.alphabet if _SPACE in q.alphabet else q.alphabet + _SPACE
+        pool = q.alphabet if SPACE in q.alphabet else q.alphabet + SPACE
         return tuple(pool[: self.num_classes])
 
     @property
@@ -483,7 +463,7 @@ class Mnemonic(TextInjector):
         for k, c in enumerate(self.class_codes):
             inverse[c] = k
         first = x[:, 0]
-        first = first.long() if isinstance(first, torch.Tensor) else first.astype(np.int64)
+        first = as_int64(first)
         return int_table(inverse, x)[first]
 
     def text_location(self, text: str) -> tuple[int, ...]:
@@ -542,7 +522,7 @@ class LengthEncoding(TextInjector):
     default_grid: ClassVar[bool] = True
 
     lengths: tuple[int, ...] | None = None
-    pad: str = _SPACE
+    pad: str = SPACE
 
     def _normalize(self) -> None:
         super()._normalize()
@@ -605,9 +585,9 @@ class LengthEncoding(TextInjector):
         p = cast("LengthParams", params)
         carried, width = p.carried, out.shape[1]
         if pad:  # before the cut: the used length is read from the codes as they came
-            cols = _column_numbers(width)[:-1]
+            cols = column_numbers(width)[:-1]
             ell = np.where(carried, p.length, 0).astype(cols.dtype)  # 0: no padding
-            used = _used_length(out).astype(cols.dtype)
+            used = used_length(out).astype(cols.dtype)
             np.copyto(out, pad, where=(cols >= used[:, None]) & (cols < ell[:, None]))
         cls, lens = p.cut_class, self.class_lengths
         present = np.bincount(cls + 1, minlength=len(lens) + 1)[1:]  # the classes in this block
@@ -625,7 +605,7 @@ class LengthEncoding(TextInjector):
         for start in range(0, n, rows):
             block = out[start : start + rows]
             if pad:
-                used = _used_length(block)[:, None]
+                used = used_length(block)[:, None]
                 fill = (cols >= used) & (cols < fill_to[start : start + rows])
                 block.masked_fill_(fill, pad)
             block.masked_fill_(cols >= cut_at[start : start + rows], 0)
@@ -641,7 +621,7 @@ class LengthEncoding(TextInjector):
         order = sorted(range(self.num_classes), key=lambda k: self.class_lengths[k])
         sorted_lens = int_table([self.class_lengths[k] for k in order], x)
         cls = int_table([*order, -1], x)  # position K: longer than every class length
-        used = _used_length(x)
+        used = used_length(x)
         if isinstance(sorted_lens, torch.Tensor) and isinstance(used, torch.Tensor):
             return cls[torch.searchsorted(sorted_lens, used)]
         return cls[np.searchsorted(sorted_lens, used)]
@@ -731,7 +711,7 @@ class PatternChar(TextInjector):
     default_grid: ClassVar[bool] = True
 
     positions: tuple[int, ...] = (50, 150, 200)
-    char: str = _SPACE
+    char: str = SPACE
 
     def _normalize(self) -> None:
         super()._normalize()
@@ -802,7 +782,7 @@ class PatternChar(TextInjector):
         value = self._written_codes()[0]
         hit = x[:, int_table(self.positions, x)] == value
         weights = int_table([1 << j for j in range(len(self.positions))], x)
-        b = hit.to(torch.int64) if isinstance(hit, torch.Tensor) else hit.astype(np.int64)
+        b = as_int64(hit)
         return _best_subset_below((b * weights).sum(1), self.num_classes, len(self.positions))
 
     def text_location(self, text: str) -> tuple[int, ...]:
@@ -815,7 +795,7 @@ class PatternChar(TextInjector):
         ch, pos = self.char, self.positions
         b = np.array(
             [
-                sum(1 << j for j, p in enumerate(pos) if (t[p] if p < len(t) else _SPACE) == ch)
+                sum(1 << j for j, p in enumerate(pos) if (t[p] if p < len(t) else SPACE) == ch)
                 for t in texts
             ],
             dtype=np.int64,

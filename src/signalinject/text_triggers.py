@@ -11,16 +11,24 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Sequence
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
-import torch
 
 from signalinject._backend import Array, arange_like, hash_u32, int_table, where
 from signalinject.core import Injector, Integer, Params, checked
-from signalinject.text import TextInjector, _check_texts, _texts_out
+from signalinject.quantizer import check_texts as _check_texts
+from signalinject.text import TextInjector
+from signalinject.text import texts_out as _texts_out
 
-__all__ = ["TriggerParams", "TriggerWord"]
+if TYPE_CHECKING:
+    import torch
+else:  # imported at its first use (see signalinject._backend)
+    from signalinject._backend import torch
+
+__all__ = [
+    "TriggerWord",
+]
 
 #: Kurita et al.'s (2020) rare-word triggers, then three-letter words of rare letters.
 DEFAULT_WORDS: tuple[str, ...] = (

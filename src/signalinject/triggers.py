@@ -24,25 +24,24 @@ import dataclasses
 import functools
 import itertools
 import math
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
 import numpy.typing as npt
-import torch
 
 from signalinject._backend import (
     Array,
     arange_like,
     device_table,
+    dtype_is,
     hash_u32,
     int_table,
     row_blocks,
     where,
 )
+from signalinject._backend import dtype_bounds as _dtype_bounds
 from signalinject._kernels import (
     RowTable,
-    _dtype_bounds,
-    _nearest,
     add_rows,
     as_table,
     blend_rows_u8,
@@ -52,24 +51,25 @@ from signalinject._kernels import (
     scale_add_rows,
     table_dtype,
 )
+from signalinject._kernels import nearest as _nearest
 from signalinject.core import Injector, Integer, Params, Real, check_int, checked
-from signalinject.image import (
-    ImageInjector,
-    ImageParams,
-    _check_inside,
-    _check_position,
-    _check_step_strength,
-    _code_table,
-    _nhwc,
-)
+from signalinject.image import ImageInjector, ImageParams
+from signalinject.image import check_inside as _check_inside
+from signalinject.image import check_position as _check_position
+from signalinject.image import check_step_strength as _check_step_strength
+from signalinject.image import code_table as _code_table
+from signalinject.image import image_batch as _nhwc
 from signalinject.image_noise import NoiseParams
+
+if TYPE_CHECKING:
+    import torch
+else:  # imported at its first use (see signalinject._backend)
+    from signalinject._backend import torch
 
 __all__ = [
     "Blend",
     "ClassPatch",
     "OnePixelShortcut",
-    "PatchParams",
-    "ShortcutParams",
     "Sinusoid",
     "blend_patterns",
 ]
@@ -613,10 +613,10 @@ class Blend(ImageInjector):
         shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
         is_int, lo, hi = _dtype_bounds(x)
         key = (self.seed, self.stream, self.num_classes, shape)
-        if x.dtype in (torch.uint8, np.uint8):
+        if dtype_is(x, "uint8"):
             return RowTable(_fixed_patterns, key), None
         # Integer images blend in float64, float ones in their dtype (half precision: float32).
-        wide = is_int or x.dtype in (torch.float64, np.float64)
+        wide = is_int or dtype_is(x, "float64")
         dt = np.dtype(np.float64 if wide else np.float32)
         return RowTable(_scaled_patterns, (*key, self.strength, lo, hi, is_int, dt)), dt
 
