@@ -294,6 +294,11 @@ class Injector:
     legacy_id: ClassVar[str | None] = None
     #: Largest ``num_classes`` the signal can encode (None: unbounded or known at call time).
     capacity: ClassVar[int | None] = None
+    #: Fields added after the signal was published, with the value that configs and pickles
+    #: written before them mean (``{"version": 1}``): `from_config` and unpickling fill a
+    #: missing key with it, and `identity` leaves a field at that value out, so that results
+    #: computed before the field existed keep their cell ids.
+    config_defaults: ClassVar[Mapping[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -484,8 +489,12 @@ class Injector:
         [`get_config`][signalinject.core.Injector.get_config], except that a signal of 0.1.0 keeps
         the form it had then (``__class_fullname__``: its
         `legacy_id`),
-        so that results computed by 0.1.0 keep resolving."""
+        so that results computed by 0.1.0 keep resolving, and that a field of
+        `config_defaults` at its value there is left out (the form before the field existed)."""
         cfg = self.get_config()
+        for key, value in self.config_defaults.items():
+            if key in cfg and cfg[key] == value:
+                del cfg[key]  # the form results had before the field existed
         if self.legacy_id is None:
             return cfg
         del cfg["name"]
@@ -496,6 +505,10 @@ class Injector:
         """Rebuild an injector (or ``Compose``) from
         [`get_config`][signalinject.core.Injector.get_config]'s output."""
         return from_config(config)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A pickle written before a field of config_defaults existed means that value.
+        self.__dict__.update({**self.config_defaults, **state})
 
     # -- the API of subclasses ------------------------------------------------------------
     def __call__(self, x: Any, y: Any, *, index: Any = None, inplace: bool = False) -> Any:
@@ -721,7 +734,9 @@ def from_config(config: Mapping[str, Any]) -> Injector | Compose:
         raise ValueError(
             f"unknown injector {name!r}; known: {', '.join(_REGISTRY)} and {_COMPOSE!r}"
         )
-    return get_signal(name)(**{k: _tupled(v) for k, v in args.items()})
+    signal = get_signal(name)
+    args = {**signal.config_defaults, **args}  # a config written before those fields existed
+    return signal(**{k: _tupled(v) for k, v in args.items()})
 
 
 def _as_injector(obj: Injector | Compose) -> Injector:
