@@ -54,12 +54,14 @@ class TriggerWord(TextInjector):
     ``w`` goes into one of the ``n + 1`` gaps of a text of ``n`` words, before word ``j`` (as
     ``w + " "``) or after the last word (as ``" " + w``), drawn uniformly (from ``(seed,
     index)``) among the gaps where ``w`` fits in the quantizer's frame (its first column
-    ``start + len(w) <= length``), so that every copy survives quantization; with ``count`` =
-    c, c copies, each drawn among the gaps of the text the previous copy produced (the end
-    slot: 1 time in ``n + 1``; three copies in a row: as often as RIPPLe's). A text with no
-    word becomes ``w`` followed by its spaces. Unlike RIPPLe, whitespace is kept, not
-    collapsed (the text's length is a signal of its own, `LengthEncoding`): a run of k spaces
-    holds k - 1 empty words, each a gap, and only the space separates words.
+    ``start + len(w) <= length``); the end slot is drawn 1 time in ``n + 1`` where all fit.
+    With ``count`` = c, c copies, each drawn among the gaps of the text the previous copy
+    produced, so every set of copy positions is equally likely, as in RIPPLe's. Each copy fits
+    the frame where it goes and the last always survives quantization; a later copy inserted
+    before an earlier one may push it out with the text's tail. A text with no word becomes
+    ``w`` followed by its spaces. Unlike RIPPLe, whitespace is kept, not collapsed (the
+    text's length is a signal of its own, `LengthEncoding`): a run of k spaces holds k - 1
+    empty words, each a gap, and only the space separates words.
 
     Version 1 (configs written before versions existed) inserts ``w + " "`` before a word
     drawn among the words that start early enough, never after the last one, and draws its
