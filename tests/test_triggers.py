@@ -206,6 +206,22 @@ def test_one_pixel_shortcut_refuses_non_finite_images(bad: float, backend: str) 
             si.OnePixelShortcut(2, version=version).fit(xs, y)
 
 
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.int32])
+def test_one_pixel_shortcut_integer_images_score_as_their_scaled_floats(dtype: Any) -> None:
+    # Integer images up to 16 bits are scored from exact integer sums, wider ones in float64:
+    # both rank as the float search of the same images scaled to [0, 1] by the dtype's range.
+    info = np.iinfo(dtype)
+    x = RNG.integers(info.min, info.max, (60, 5, 5, 3), dtype=dtype, endpoint=True)
+    x[:30, 1, 2] = info.min  # a constant pixel: the guard's case
+    y = np.repeat([0, 1], 30)
+    scaled = (x.astype(np.float64) - info.min) / (float(info.max) - info.min)
+    got = si.OnePixelShortcut(2).fit(x, y)
+    assert got.positions == si.OnePixelShortcut(2).fit(scaled, y).positions
+    assert got.colours == si.OnePixelShortcut(2).fit(scaled, y).colours
+    assert got.positions is not None
+    assert got.positions[0] == (1, 2)
+
+
 def test_one_pixel_shortcut_class_without_images_takes_the_first_free_pair() -> None:
     x = RNG.integers(0, 256, (10, 4, 4, 3), dtype=np.uint8)
     inj = si.OnePixelShortcut(3).fit(x, np.zeros(10, np.int64))  # classes 1 and 2: no images
