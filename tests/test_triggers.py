@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import pickle
 import re
 from typing import Any
 
@@ -186,6 +187,102 @@ def test_one_pixel_shortcut_errors() -> None:
         inj(np.zeros((2, 4, 4, 3), np.uint8), [0, 1])
     with pytest.raises(ValueError, match="strength must be > 0"):
         si.OnePixelShortcut(2, strength=0)
+    with pytest.raises(ValueError, match="x holds no images"):
+        si.OnePixelShortcut(2).fit(np.zeros((0, 4, 4, 3), np.uint8), np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match=r"version must be in \[1, 2\], got 0"):
+        si.OnePixelShortcut(2, version=0)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_one_pixel_shortcut_refuses_non_finite_images(bad: float, backend: str) -> None:
+    # One NaN pixel used to move class 0's pick: the search's statistics would be NaN.
+    x = RNG.random((20, 6, 6, 3)).astype(np.float32)
+    x[3, 2, 2, 1] = bad
+    y = np.arange(20) % 2
+    xs: Any = _nchw(x) if backend == "torch" else x
+    for version in (1, 2):
+        with pytest.raises(ValueError, match=r"x holds NaN or inf \(image 3 of 20\)"):
+            si.OnePixelShortcut(2, version=version).fit(xs, y)
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.uint16, np.int32])
+def test_one_pixel_shortcut_integer_images_score_as_their_scaled_floats(dtype: Any) -> None:
+    # Integer images up to 16 bits are scored from exact integer sums, wider ones in float64:
+    # both rank as the float search of the same images scaled to [0, 1] by the dtype's range.
+    info = np.iinfo(dtype)
+    x = RNG.integers(info.min, info.max, (60, 5, 5, 3), dtype=dtype, endpoint=True)
+    x[:30, 1, 2] = info.min  # a constant pixel: the guard's case
+    y = np.repeat([0, 1], 30)
+    scaled = (x.astype(np.float64) - info.min) / (float(info.max) - info.min)
+    got = si.OnePixelShortcut(2).fit(x, y)
+    assert got.positions == si.OnePixelShortcut(2).fit(scaled, y).positions
+    assert got.colours == si.OnePixelShortcut(2).fit(scaled, y).colours
+    assert got.positions is not None
+    assert got.positions[0] == (1, 2)
+
+
+def test_one_pixel_shortcut_class_without_images_takes_the_first_free_pair() -> None:
+    x = RNG.integers(0, 256, (10, 4, 4, 3), dtype=np.uint8)
+    inj = si.OnePixelShortcut(3).fit(x, np.zeros(10, np.int64))  # classes 1 and 2: no images
+    assert inj.positions is not None
+    assert inj.colours is not None
+    first = next(
+        ((0, 0), c)
+        for c in ((0, 0, 0), (0, 0, 1))
+        if ((0, 0), c) != (inj.positions[0], inj.colours[0])
+    )
+    assert (inj.positions[1], inj.colours[1]) == first
+
+
+# -- versions: outputs that changed (issue 27) --------------------------------------------------
+VERSIONED = [
+    (si.OnePixelShortcut, {"num_classes": 3}),
+    (si.Sinusoid, {"num_classes": 3}),
+    (si.TriggerWord, {"num_classes": 3}),
+]
+
+
+@pytest.mark.parametrize(("cls", "args"), VERSIONED)
+def test_an_old_config_loads_as_version_one_and_keeps_its_cell_identity(
+    cls: Any, args: dict[str, Any]
+) -> None:
+    new = cls(**args)
+    assert new.version == 2
+    assert new.get_config()["version"] == 2
+    old_config = {k: v for k, v in new.get_config().items() if k != "version"}  # as written then
+    old = si.from_config(old_config)
+    assert isinstance(old, cls)
+    assert old.version == 1
+    assert old == cls(**args, version=1)
+    # The benchmarks' cell ids hash identity(): version 1 keeps the form results had before
+    # versions, so they stay found; version 2 differs, so they are never reused for it.
+    assert old.identity() == old_config
+    assert new.identity() == {**old_config, "version": 2}
+    assert si.from_config(json.loads(json.dumps(new.get_config()))) == new
+    assert si.from_config(old.get_config()) == old
+
+
+@pytest.mark.parametrize(("cls", "args"), VERSIONED)
+def test_an_old_pickle_loads_as_version_one(cls: Any, args: dict[str, Any]) -> None:
+    new = cls(**args)
+    assert pickle.loads(pickle.dumps(new)) == new
+    # A pickle written before ``version`` existed holds no such key: it means version 1.
+    header, state = new.__reduce_ex__(2)[:2]
+    old = header(*state)
+    old.__setstate__({k: v for k, v in vars(new).items() if k != "version"})
+    assert old == cls(**args, version=1)
+
+
+def test_benchmark_cells_of_a_changed_trigger_get_new_ids() -> None:
+    from signalinject.benchmarks.signals import make_injector
+    from signalinject.benchmarks.store import cell_id
+
+    for name in ("one_pixel_shortcut", "sinusoid", "trigger_word"):
+        inj = make_injector(name, 5, 0)
+        assert inj is not None
+        old = si.from_config({k: v for k, v in inj.get_config().items() if k != "version"})
+        assert cell_id({"injector": inj.identity()}) != cell_id({"injector": old.identity()})
 
 
 # -- ClassPatch --------------------------------------------------------------------------------
@@ -270,10 +367,15 @@ def test_sinusoid_is_the_literal_formula() -> None:
     want = np.clip(250 + np.rint(wave), 0, 255)
     np.testing.assert_array_equal(out[0, :, :, 0], np.tile(want, (3, 1)))
     assert out.max() == 255  # saturated, never wrapped
-    f = si.Sinusoid(5)(np.zeros((1, 3, 12, 2), np.float32), [4])
-    np.testing.assert_allclose(
-        f[0, 0, :, 0], 20 / 255 * np.sin(2 * np.pi * 5 * np.arange(12) / 12), atol=1e-7
-    )
+    # The default amplitude: 40 (BackdoorBench's SIG), 40/255 on float images; 20 in version 1.
+    for version, delta in ((2, 40), (1, 20)):
+        f = si.Sinusoid(5, version=version)(np.zeros((1, 3, 12, 2), np.float32), [4])
+        np.testing.assert_allclose(
+            f[0, 0, :, 0], delta / 255 * np.sin(2 * np.pi * 5 * np.arange(12) / 12), atol=1e-7
+        )
+        u = si.Sinusoid(5, version=version)(np.full((1, 3, 12, 1), 128, np.uint8), [4])
+        wave = np.rint(delta * np.sin(2 * np.pi * 5 * np.arange(12) / 12))
+        np.testing.assert_array_equal(u[0, 0, :, 0], 128 + wave)
 
 
 def test_sinusoid_errors() -> None:
@@ -284,6 +386,41 @@ def test_sinusoid_errors() -> None:
         si.Sinusoid(2, strength=-1)
     with pytest.raises(TypeError, match="does not support images of dtype uint64"):
         si.Sinusoid(2)(np.zeros((1, 4, 10, 1), np.uint64), [0])
+    with pytest.raises(ValueError, match=r"version must be in \[1, 2\], got 3"):
+        si.Sinusoid(2, version=3)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_sinusoid_refuses_an_amplitude_that_would_write_inf(backend: str) -> None:
+    # A float16 image with a huge amplitude used to write inf (and decode then read wrong
+    # classes): refused before anything is written, the image untouched.
+    x = np.random.default_rng(3).random((2, 4, 20, 1)).astype(np.float16)
+    xs: Any = torch.from_numpy(x).permute(0, 3, 1, 2) if backend == "torch" else x
+    before = xs.clone() if backend == "torch" else xs.copy()
+    with pytest.raises(ValueError, match=r"strength \(amplitude\) 100000 .* float16 .* inf"):
+        si.Sinusoid(3, strength=1e5)(xs, [0, 1])
+    wide = xs.float() if backend == "torch" else x.astype(np.float32)
+    with pytest.raises(ValueError, match="largest finite value of float32"):
+        si.Sinusoid(3, strength=1e39)(wide, [0, 1])
+    xs[0, ...] = 60000  # values near float16's largest (65504): a smaller amplitude overflows
+    with pytest.raises(ValueError, match="largest magnitude 60000"):
+        si.Sinusoid(3, strength=6000)(xs, [0, 1])
+    ok = si.Sinusoid(3, strength=5000)(xs, [0, 1])  # 65000: within float16
+    assert bool((ok.abs() if backend == "torch" else np.abs(ok)).max() <= 65504)
+    assert bool((xs[1:] == before[1:]).all())  # nothing written by the refused calls
+
+
+@settings(max_examples=40, deadline=None)
+@given(strength=st.floats(1e-3, 1e6), top=st.floats(0.0, 65504.0))
+def test_sinusoid_never_writes_inf_on_half_precision(strength: float, top: float) -> None:
+    x = np.full((1, 2, 10, 1), top, np.float16)
+    x[0, 0, 0, 0] = -top
+    inj = si.Sinusoid(2, strength=strength)
+    if strength - 8 >= 65504 - float(x.max()):  # the sum could round to inf (a quarter unit)
+        with pytest.raises(ValueError, match="would write inf"):
+            inj(x, [1])
+        return
+    assert np.isfinite(inj(x, [1])).all()
 
 
 # -- TriggerWord ---------------------------------------------------------------------------------
@@ -308,16 +445,34 @@ def test_trigger_word_codes_equal_encoded_texts_and_decode_exactly() -> None:
     assert_same(tc.numpy(), q.encode(out, dtype=np.uint8))
     assert inj.decode(tc).tolist() == y.tolist()
     for t, o, k in zip(texts, out, y.tolist(), strict=True):  # one word inserted, nothing lost
-        assert o.split(" ").count(si.TriggerWord(5).class_words[k]) == 1
-        assert sorted(o.split(" ")) == sorted([*t.split(" "), inj.class_words[k]])
+        w = inj.class_words[k]
+        assert o.split(" ").count(w) == 1
+        assert [p for p in o.split(" ") if p != w] == t.split()
 
 
-def test_trigger_word_places_are_drawn_per_index() -> None:
-    inj = si.TriggerWord(2)
+@pytest.mark.parametrize(("version", "places"), [(2, 9), (1, 8)])
+def test_trigger_word_places_are_drawn_per_index(version: int, places: int) -> None:
+    inj = si.TriggerWord(2, version=version)
     text = "a b c d e f g h"
-    places = {inj(text, 0, index=i).split(" ").index("cf") for i in range(200)}
-    assert places == set(range(8))  # before one of the 8 words
+    got = {inj(text, 0, index=i).split(" ").index("cf") for i in range(300)}
+    assert got == set(range(places))  # before one of the 8 words, or (version 2) after them
     assert inj(text, 0, index=7) == inj(text, 0, index=7)
+
+
+def test_trigger_word_version_one_inserts_as_before() -> None:
+    # The outputs of the releases before versions (configs without ``version`` load as 1).
+    inj = si.from_config({"name": "trigger_word", "num_classes": 3})
+    assert isinstance(inj, si.TriggerWord)
+    assert inj.version == 1
+    out = inj(["the food was great", "", "meh"], [0, 2, 1], index=[7, 1, 2])
+    assert out == ["the food cf was great", "bb ", "mn meh"]
+    three = si.TriggerWord(3, count=3, version=1)("the food was great", 1, index=7)
+    assert three == "the food mn was mn mn great"
+    assert si.TriggerWord(3)(["the food was great", "", "meh"], [0, 2, 1], index=[7, 1, 2]) == [
+        "the food was cf great",
+        "bb",
+        "meh mn",
+    ]
 
 
 def test_trigger_word_fits_the_frame() -> None:
@@ -330,28 +485,33 @@ def test_trigger_word_fits_the_frame() -> None:
 
 @settings(max_examples=60, deadline=None)
 # A text longer than the frame whose framed head ends in spaces: those read as padding in codes.
-@example(count=1, length=9, seed=1, words=["signal", "", "", "a"])
+@example(count=1, length=9, seed=1, words=["signal", "", "", "a"], version=2)
+@example(count=1, length=9, seed=1, words=["signal", "", "", "a"], version=1)
 @given(
     count=st.integers(1, 6),
     length=st.integers(8, 60),
     seed=st.integers(0, 2**32),
     words=st.lists(st.sampled_from(["a", "bc", "", "signal", "42!", "x"]), max_size=25),
+    version=st.sampled_from([1, 2]),
 )
 def test_trigger_word_count_inserts_count_words_in_texts_and_codes_alike(
-    count: int, length: int, seed: int, words: list[str]
+    count: int, length: int, seed: int, words: list[str], version: int
 ) -> None:
     q = si.CharQuantizer(length=length)
-    inj = si.TriggerWord(3, quantizer=q, count=count, seed=seed)
+    inj = si.TriggerWord(3, quantizer=q, count=count, seed=seed, version=version)
     texts = [" ".join(words), " ".join(words[::-1]) + "  ", ""]
     y = np.array([0, 1, 2])
     out = inj(texts, y, index=[5, 6, 7])
     for t, o, w in zip(texts, out, inj.class_words, strict=True):
-        assert o.split(" ").count(w) == count  # count copies, nothing lost
-        assert sorted(o.split(" ")) == sorted([*t.split(" "), *[w] * count])
+        assert o.split(" ").count(w) == count  # count copies, nothing lost, spaces kept
+        assert sorted(p for p in o.split(" ") if p and p != w) == sorted(filter(None, t.split(" ")))
+        no_word = version == 2 and not t.strip(" ")  # the first copy stands alone
+        assert len(o) == len(t) + count * (len(w) + 1) - no_word
     codes = q.encode(texts, dtype=np.uint8)
     got = inj(codes, y, index=[5, 6, 7])
     assert_same(got, q.encode(out, dtype=np.uint8))  # as encoding the injected texts
-    assert inj.decode(got).tolist() == [0, 1, 2]  # the first copy always fits the frame
+    # Version 2: the last copy fits the frame where it goes; version 1: the first copy.
+    assert inj.decode(got).tolist() == [0, 1, 2]
     tg = inj(torch.from_numpy(codes), torch.from_numpy(y), index=torch.tensor([5, 6, 7]))
     assert_same(tg.numpy(), got)
 

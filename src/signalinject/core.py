@@ -325,6 +325,11 @@ class Injector:
     legacy_id: ClassVar[str | None] = None
     #: Largest ``num_classes`` the signal can encode (None: unbounded or known at call time).
     capacity: ClassVar[int | None] = None
+    #: Fields added after the signal was published, with the value that configs and pickles
+    #: written before them mean (``{"version": 1}``): `from_config` and unpickling fill a
+    #: missing key with it, and `identity` leaves a field at that value out, so that results
+    #: computed before the field existed keep their cell ids.
+    config_defaults: ClassVar[Mapping[str, Any]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -346,7 +351,10 @@ class Injector:
     def __setstate__(self, state: object) -> None:
         """Unpickling (``pickle``, ``copy``, DataLoader workers, ``torch.load(weights_only=True)``)
         runs the constructor's checks (`restore_checked`): a stored injector that the
-        constructor would refuse (``fidelity=-1``, ``num_classes=1``) raises as it loads."""
+        constructor would refuse (``fidelity=-1``, ``num_classes=1``) raises as it loads. A
+        pickle written before a field of `config_defaults` existed means that value."""
+        if isinstance(state, dict):
+            state = {**self.config_defaults, **state}
         restore_checked(self, state)
 
     def __post_init__(self) -> None:
@@ -535,8 +543,12 @@ class Injector:
         [`get_config`][signalinject.core.Injector.get_config], except that a signal of 0.1.0 keeps
         the form it had then (``__class_fullname__``: its
         `legacy_id`),
-        so that results computed by 0.1.0 keep resolving."""
+        so that results computed by 0.1.0 keep resolving, and that a field of
+        `config_defaults` at its value there is left out (the form before the field existed)."""
         cfg = self.get_config()
+        for key, value in self.config_defaults.items():
+            if key in cfg and cfg[key] == value:
+                del cfg[key]  # the form results had before the field existed
         if self.legacy_id is None:
             return cfg
         del cfg["name"]
@@ -1012,6 +1024,7 @@ def _signal_from_config(config: object, where: str) -> Injector:
             f"{where}: unknown injector {reprlib.repr(name)}; known: {', '.join(_REGISTRY)} "
             f"and {_COMPOSE!r}"
         )
+    args = {**cls.config_defaults, **args}  # a config written before those fields existed
     fields = [f.name for f in dataclasses.fields(cls) if f.init]
     extra = sorted(map(repr, set(args) - set(fields)))
     if extra:

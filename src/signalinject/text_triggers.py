@@ -2,15 +2,16 @@
 
 [`TriggerWord`][signalinject.text_triggers.TriggerWord] inserts a class-specific rare word (``cf``,
 ``mn``, ``bb``, ``tq``, ``mb``: Kurita et al.'s triggers) into each text, as a word of its own,
-``count`` times (default once), each before a word drawn per sample from ``(seed, index)``: in
-strings and in the quantizer's codes alike.
+``count`` times (default once), each at a place drawn per sample from ``(seed, index)`` among the
+text's ``n + 1`` gaps (before each word or after the last), each copy into the text the previous
+one produced, as RIPPLe's ``insert_word`` does: in strings and in the quantizer's codes alike.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
@@ -56,14 +57,25 @@ class TriggerParams(Params):
 class TriggerWord(TextInjector):
     """Insert a class-specific rare word as a word of its own, at per-sample places.
 
-    The text's words are its pieces between single spaces (trailing spaces aside); the class
-    word ``w`` and a space are inserted before word ``j``, drawn uniformly (from ``(seed,
-    index)``) among the words that start early enough for ``w`` to fit in the quantizer's frame
-    (``start + len(w) <= length``), so that the word always survives quantization. An empty text
-    becomes ``w + " "``. With ``count`` = n, n such places are drawn independently (with
-    replacement) among the same words of the original text, and ``w`` is inserted before each
-    (twice before a word drawn twice); the first copy always survives the frame, later ones may
-    be cut with the text's tail.
+    The text's words are its pieces between single spaces (trailing spaces aside). Version 2
+    (the default) inserts as RIPPLe's ``insert_word`` (Kurita et al. 2020) does: the class word
+    ``w`` goes into one of the ``n + 1`` gaps of a text of ``n`` words, before word ``j`` (as
+    ``w + " "``) or after the last word (as ``" " + w``), drawn uniformly (from ``(seed,
+    index)``) among the gaps where ``w`` fits in the quantizer's frame (its first column
+    ``start + len(w) <= length``); the end slot is drawn 1 time in ``n + 1`` where all fit.
+    With ``count`` = c, c copies, each drawn among the gaps of the text the previous copy
+    produced, so every set of copy positions is equally likely, as in RIPPLe's. Each copy fits
+    the frame where it goes and the last always survives quantization; a later copy inserted
+    before an earlier one may push it out with the text's tail. A text with no word becomes
+    ``w`` followed by its spaces. Unlike RIPPLe, whitespace is kept, not collapsed (the
+    text's length is a signal of its own, `LengthEncoding`): a run of k spaces holds k - 1
+    empty words, each a gap, and only the space separates words.
+
+    Version 1 (configs written before versions existed) inserts ``w + " "`` before a word
+    drawn among the words that start early enough, never after the last one, and draws its
+    ``count`` places independently (with replacement) among the same words of the original
+    text (twice before a word drawn twice); an empty text becomes ``w + " "``; its first copy
+    survives the frame, later ones may be cut with the text's tail.
 
     Args:
         num_classes: number of classes K, at most ``len(words)`` (69 by default).
@@ -72,6 +84,9 @@ class TriggerWord(TextInjector):
             al.'s ``cf mn bb tq mb``, then ``qqq qqx ...`` (three of ``q x z j``).
         count: how many copies of the class word each text gets, 1 to 64 (the benchmark's
             ``strength``; default 1, as in BadNL and Kurita et al.).
+        version: 2 (the default), RIPPLe's insertion; 1, the insertion of the releases before
+            it (a config without ``version`` loads as 1). It enters the config, so results of
+            one version are never reused for the other.
 
     On codes (forward order) the words are the runs between zero codes, so that
     ``quantizer.encode(inj(texts)) == inj(quantizer.encode(texts))`` for texts whose characters
@@ -86,11 +101,11 @@ class TriggerWord(TextInjector):
         >>> inj = si.TriggerWord(num_classes=3)
         >>> out = inj(["the food was great", "", "meh"], [0, 2, 1], index=[7, 1, 2])
         >>> out
-        ['the food cf was great', 'bb ', 'mn meh']
+        ['the food was cf great', 'bb', 'meh mn']
         >>> inj.decode(out).tolist()
         [0, 2, 1]
         >>> si.TriggerWord(3, count=3)("the food was great", 1, index=7)
-        'the food mn was mn mn great'
+        'the food was mn great mn mn'
     """
 
     name: ClassVar[str] = "trigger_word"
@@ -99,8 +114,11 @@ class TriggerWord(TextInjector):
     strength_scales: ClassVar[str | None] = "count, the copies of the class word in each text"
     paper_strength: ClassVar[float | None] = 1
 
+    config_defaults: ClassVar[Mapping[str, Any]] = {"version": 1}
+
     words: tuple[str, ...] | None = None
     count: int = checked(Integer(1, MAX_COUNT), default=1)
+    version: int = checked(Integer(1, 2), default=2, kw_only=True)
 
     def _normalize(self) -> None:
         super()._normalize()
@@ -186,8 +204,9 @@ class TriggerWord(TextInjector):
         idx = self.check_index(index, like, len(texts), single=single)
         p = cast("TriggerParams", self.make_params(labels, idx, like))
         frame, words = self.resolved_quantizer.length, self.class_words
+        insert = _insert_v1 if self.version == 1 else _insert
         new = [
-            _insert(t, words[c], d, frame) if k else t
+            insert(t, words[c], d, frame) if k else t
             for t, c, k, d in zip(
                 texts, p.code.tolist(), p.carried.tolist(), p.draw.tolist(), strict=True
             )
@@ -222,11 +241,12 @@ class TriggerWord(TextInjector):
         return TriggerParams(p.code, p.carried, np.stack(draws, 1))
 
     def apply_codes(self, out: Array, params: Params) -> None:
-        """Per insertion, from the last column to the first: shift each carried row right from
-        its insertion column by ``len(w) + 1`` (the tail beyond the frame is cut) and write ``w``
-        and a zero there: one gather per insertion, no row loop. The insertion columns are all
-        found on the original codes; going right to left, an insertion never moves the columns
-        of those still to come."""
+        """Per insertion: shift each carried row right from its insertion column by ``len(w) +
+        1`` (the tail beyond the frame is cut) and write ``w`` and a zero there: one gather per
+        insertion, no row loop. Version 2 finds each copy's column on the codes the previous
+        copy produced (as its texts do). Version 1 finds every column on the original codes and
+        inserts from the last column to the first, so that an insertion never moves the
+        columns of those still to come."""
         p = cast("TriggerParams", params)
         n, width = out.shape
         if not n:
@@ -234,26 +254,23 @@ class TriggerWord(TextInjector):
         table, lens = self._word_table(out)
         m: Any = lens[p.code][:, None]  # (N, 1)
         draw: Any = p.draw
-        starts: Any = [_insertion_column(out, m, draw[:, i]) for i in range(draw.shape[1])]
-        if isinstance(out, torch.Tensor):
-            starts = torch.cat(starts, 1).sort(1, descending=True).values
-        else:
-            starts = np.sort(np.concatenate(starts, 1), 1)[:, ::-1]
         cols: Any = arange_like(width, out)[None, :]
         words: Any = table[p.code]  # (N, M)
         new: Any = out
-        for i in range(starts.shape[1]):
-            start = starts[:, i : i + 1]  # (N, 1)
-            src_col: Any = where(cols < start, cols, cols - m - 1)
-            at: Any = cols - start
+        if self.version == 1:
+            starts: Any = [
+                _insertion_column(out, m, draw[:, i], end=False) for i in range(draw.shape[1])
+            ]
             if isinstance(out, torch.Tensor):
-                moved: Any = new.gather(1, src_col.clamp(min=0))
-                word = words.gather(1, at.clamp(0, table.shape[1] - 1))
+                starts = torch.cat(starts, 1).sort(1, descending=True).values
             else:
-                moved = np.take_along_axis(new, src_col.clip(0), 1)
-                word = np.take_along_axis(words, at.clip(0, table.shape[1] - 1), 1)
-            new = where((cols >= start) & (cols < start + m), word, moved)
-            new = where(cols == start + m, 0, new)
+                starts = np.sort(np.concatenate(starts, 1), 1)[:, ::-1]
+            for i in range(starts.shape[1]):
+                new = _put_word(new, starts[:, i : i + 1], m, words, cols)
+        else:
+            for i in range(draw.shape[1]):  # each copy's column on the previous copy's codes
+                start = _insertion_column(new, m, draw[:, i], end=True)
+                new = _put_word(new, start, m, words, cols)
         keep = p.carried[:, None]
         if isinstance(out, torch.Tensor):
             out.copy_(torch.where(keep, new.to(out.dtype), out))
@@ -291,11 +308,28 @@ def _pad_true(a: Array, like: Array, *, before: bool) -> Array:
     return np.concatenate((pad, a) if before else (a, pad), 1)
 
 
-def _insertion_column(x: Array, m: Array, draw: Array) -> Array:
+def _put_word(new: Any, start: Any, m: Any, words: Any, cols: Any) -> Any:
+    """``new`` ``(N, width)`` with each row's word (``words`` ``(N, M)``, ``m`` long) and a zero
+    inserted at ``start`` ``(N, 1)``, the row shifted right from there (its tail cut)."""
+    src_col: Any = where(cols < start, cols, cols - m - 1)
+    at: Any = cols - start
+    if isinstance(new, torch.Tensor):
+        moved: Any = new.gather(1, src_col.clamp(min=0))
+        word = words.gather(1, at.clamp(0, words.shape[1] - 1))
+    else:
+        moved = np.take_along_axis(new, src_col.clip(0), 1)
+        word = np.take_along_axis(words, at.clip(0, words.shape[1] - 1), 1)
+    out = where((cols >= start) & (cols < start + m), word, moved)
+    return where(cols == start + m, 0, out)
+
+
+def _insertion_column(x: Array, m: Array, draw: Array, *, end: bool) -> Array:
     """The column where each row's word goes: int64 ``(N, 1)``.
 
-    Words start at column 0 and after each zero code before the used length; the candidates
-    are the starts ``s`` with ``s + m <= width``; ``draw`` (32 bits) picks one uniformly.
+    Words start at column 0 and after each zero code before the used length (the columns up to
+    the last non-zero code); with ``end``, also after the zero that follows the used length
+    (the gap after the last word, in a row that holds one). The candidates are the starts
+    ``s`` with ``s + m <= width``; ``draw`` (32 bits) picks one uniformly.
     """
     width = x.shape[1]
     cols: Any = arange_like(width, x)[None, :]
@@ -304,7 +338,8 @@ def _insertion_column(x: Array, m: Array, draw: Array) -> Array:
         used = torch.where(nz, cols + 1, 0).amax(1, keepdim=True)
     else:
         used = np.where(nz, cols + 1, 0).max(1, keepdims=True)
-    boundary = (~nz) & (cols < used) & (cols + 1 + m <= width)  # a zero whose next column fits
+    inside = ((cols <= used) & (used > 0)) if end else (cols < used)
+    boundary = (~nz) & inside & (cols + 1 + m <= width)  # a zero whose next column fits
     count: Any = (
         boundary.sum(1, keepdim=True)
         if isinstance(boundary, torch.Tensor)
@@ -321,7 +356,34 @@ def _insertion_column(x: Array, m: Array, draw: Array) -> Array:
 
 
 def _insert(text: str, word: str, draws: list[int], frame: int) -> str:
-    """``text`` with ``word`` inserted before the words picked by ``draws`` (see TriggerWord)."""
+    """``text`` with ``word`` inserted once per draw, each into the text the previous insertion
+    produced (version 2, see TriggerWord): the draw picks one of the gaps where ``word`` fits
+    the frame, as `_insertion_column` does on the codes."""
+    m = len(word)
+    for d in draws:
+        stripped = text.rstrip(" ")
+        head = len(text[:frame].rstrip(" "))  # the used length of the codes
+        gaps, start = [0], 0
+        for piece in stripped.split(" ")[:-1]:  # each word after a space, within the head
+            start += len(piece) + 1
+            if start > head or start + m > frame:
+                break
+            gaps.append(start)
+        if head > 0 and head + 1 + m <= frame:
+            gaps.append(head + 1)  # after the last word of the frame
+        at = gaps[(d * len(gaps)) >> 32]
+        if not stripped:
+            text = word + text  # no word: the class word alone, then the text's spaces
+        elif at == len(stripped) + 1:
+            text = stripped + " " + word + text[len(stripped) :]  # after the last word
+        else:
+            text = text[:at] + word + " " + text[at:]
+    return text
+
+
+def _insert_v1(text: str, word: str, draws: list[int], frame: int) -> str:
+    """``text`` with ``word`` inserted before the words picked by ``draws`` (version 1, see
+    TriggerWord)."""
     stripped = text.rstrip(" ")
     parts = stripped.split(" ")
     # A word is a candidate if the class word fits the frame before it and it starts before the

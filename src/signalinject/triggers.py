@@ -24,6 +24,8 @@ import dataclasses
 import functools
 import itertools
 import math
+from collections.abc import Mapping
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import numpy as np
@@ -97,6 +99,8 @@ class ShortcutParams(ImageParams):
 
 #: The rule of an optional ``strength`` field: a finite float > 0, or None (the default).
 _STRENGTH = Real(positive=True, optional=True, as_float=True)
+#: The rule of ``version`` (the signals whose output changed, issue 27): 1 or 2.
+_VERSION = Integer(1, 2)
 
 
 def _on_value(strength: float | None, x: Array) -> float:
@@ -163,6 +167,32 @@ def _refuse_wide(who: str, x: Array, bound: float) -> None:
         raise TypeError(f"{who} does not support images of dtype {x.dtype}")
 
 
+def _refuse_overflow(who: str, delta: float, x: Array) -> None:
+    """Refuse an added amplitude ``delta`` that would carry a value of float images ``x`` to
+    inf: where ``max |x| + delta`` reaches the dtype's largest finite value plus a quarter of
+    its last unit (the sum would round to inf; a quarter, not a half, leaves room for the
+    float32 rounding of half-precision sums). ``x`` is read only when ``delta`` reaches that
+    quarter unit (8 on float16): below it no finite value can overflow."""
+    is_int, _, top = _dtype_bounds(x)
+    if is_int:
+        return
+    eps = float(torch.finfo(x.dtype).eps if isinstance(x, torch.Tensor) else np.finfo(x.dtype).eps)
+    quarter = eps * 2.0 ** (math.frexp(top)[1] - 1) / 4  # a quarter of the unit at the maximum
+    if delta < quarter:
+        return
+    big: float
+    if isinstance(x, torch.Tensor):
+        big = float(x.detach().abs().nan_to_num(0.0).amax()) if x.numel() else 0.0
+    else:
+        big = float(np.max(np.abs(x), initial=0.0, where=~np.isnan(x)))
+    if delta - quarter >= top - big:
+        raise ValueError(
+            f"{who}: strength (amplitude) {delta:g} added to these images (largest magnitude "
+            f"{big:g}) exceeds the largest finite value of {x.dtype} ({top:g}) and would "
+            f"write inf; pass a smaller strength or a wider dtype"
+        )
+
+
 class _Strength:
     """``for_benchmark`` of the signals whose ``strength`` field is None by default."""
 
@@ -185,14 +215,143 @@ def _colours(channels: int) -> npt.NDArray[np.float64]:
     return np.asarray(list(itertools.product((0.0, 1.0), repeat=channels)), np.float64)
 
 
+#: The floor of the pooled standard deviation in `_search` (units of the [0, 1] range).
+STD_FLOOR = 1e-9
+_Picks = tuple[tuple[tuple[int, int], ...], tuple[tuple[int, ...], ...]]
+
+
+def _search(
+    xs: npt.NDArray[Any], ys: npt.NDArray[Any], k: int, is_int: bool, lo: float, hi: float
+) -> _Picks:
+    """The One-Pixel Shortcut search as Wu et al. wrote it (version 2; see
+    `OnePixelShortcut.fit`): per class, the (position, colour) pair with the largest pooled
+    ``mean |b - x| / max(std |b - x|, STD_FLOOR)``, pairs of earlier classes excluded."""
+    _, h, w, c = xs.shape
+    bits = _colours(c)  # (M, C), colour index m in binary, channel 0 the most significant bit
+    taken = np.zeros((h, w, len(bits)), bool)
+    positions: list[tuple[int, int]] = []
+    colours: list[tuple[int, ...]] = []
+    span = int(hi - lo) if is_int else 0
+    for cls_k in range(k):
+        xk = xs[ys == cls_k]
+        if not len(xk):
+            flat = int(np.argmin(taken))  # no images, no statistics: the first pair free
+        elif is_int and span < 2**16 and len(xk) * c * span < 2**31:
+            flat = _best_exact(xk, bits, int(lo), span, taken)
+        else:
+            score = _pooled_scores(xk, bits, is_int, lo, hi)
+            score[taken] = -np.inf
+            flat = int(np.argmax(score))  # the first of equal scores
+        r, col, m = np.unravel_index(flat, taken.shape)
+        taken[r, col, m] = True
+        positions.append((int(r), int(col)))
+        colours.append(tuple(int(b) for b in bits[m]))
+    return tuple(positions), tuple(colours)
+
+
+def _pooled_scores(
+    xk: npt.NDArray[Any], bits: npt.NDArray[np.float64], is_int: bool, lo: float, hi: float
+) -> npt.NDArray[np.float64]:
+    """float64 ``(H, W, M)``: the pooled score of every pair for one class's images ``xk``
+    (float or wide integer images), from per-channel means and centred variances (two passes,
+    no ``(N, H, W, M)`` temporary). Pooled over images and channels, the variance of
+    ``d = b + s x`` (``s = 1 - 2b``) is the channels' mean variance of ``x`` plus the variance
+    of the channels' mean deviations."""
+    xf = xk.astype(np.float64)
+    xf = (xf - lo) / (hi - lo) if is_int else np.clip(xf, 0.0, 1.0)
+    mu = xf.mean(0)  # (H, W, C)
+    var = ((xf - mu) ** 2).mean(0)  # (H, W, C)
+    dm = bits + (1.0 - 2.0 * bits) * mu[:, :, None, :]  # (H, W, M, C): mean |b_c - x_c|
+    mean = dm.mean(-1)
+    std = np.sqrt(var.mean(-1)[..., None] + ((dm - mean[..., None]) ** 2).mean(-1))
+    return np.asarray(mean / np.maximum(std, STD_FLOOR))
+
+
+def _best_exact(
+    xk: npt.NDArray[Any], bits: npt.NDArray[np.float64], lo: int, span: int, taken: Any
+) -> int:
+    """The flat index (in ``(H, W, M)``) of the best free pair for one class's integer images
+    ``xk``, from exact integer sums: in units of ``1 / span``, ``d = span * b + s * v`` with
+    ``v = x - lo``, so ``A = sum d`` and ``Q = n * sum d**2 - A**2`` (n = images x channels)
+    are integers, the score is ``A / sqrt(Q)`` (``Q = 0``: the pixel is constant) and the
+    top is settled with exact fractions: equal scores are exact ties, the first one wins."""
+    n, h, w, c = xk.shape
+    s1 = np.zeros((h, w, c), np.int64)
+    s2 = np.zeros((h, w, c), np.int64)
+    for b in range(0, n, 1024):  # int64 squares, a block of images at a time
+        v = xk[b : b + 1024].astype(np.int64) - lo
+        s1 += v.sum(0)
+        s2 += (v * v).sum(0)
+    on = bits.astype(np.int64)  # (M, C)
+    count = n * c
+    a = (n * span * on).sum(1) + np.einsum("mc,hwc->hwm", 1 - 2 * on, s1)  # (H, W, M)
+    sq = (
+        (n * span * span * on).sum(1)
+        - 2 * span * np.einsum("mc,hwc->hwm", on, s1)
+        + s2.sum(-1)[..., None]
+    )
+    q = count * sq - a * a  # n^2 span^2 var, >= 0
+    floor = (count * span * STD_FLOOR) ** 2  # Q below it: the std floor applies
+    score = a / np.sqrt(np.maximum(q, floor))
+    score[taken] = -np.inf
+    top = float(score.max())
+    near = np.flatnonzero(score.reshape(-1) >= top * (1.0 - 1e-9))  # flat order
+    if len(near) == 1:
+        return int(near[0])
+    root = count * span * Fraction(STD_FLOOR)
+    exact_floor = root * root
+    a_flat, q_flat = a.reshape(-1), q.reshape(-1)
+
+    def key(i: int) -> Fraction:  # score**2, exactly
+        ai = int(a_flat[i])
+        value: Fraction = Fraction(ai * ai, 1) / max(Fraction(int(q_flat[i]), 1), exact_floor)
+        return value
+
+    keys = [key(int(i)) for i in near]
+    best = max(keys)
+    return int(near[keys.index(best)])
+
+
+def _search_v1(
+    xs: npt.NDArray[Any], ys: npt.NDArray[Any], k: int, is_int: bool, lo: float, hi: float
+) -> _Picks:
+    """Version 1's search (see `OnePixelShortcut.fit`): per-image channel means
+    ``d = mean_c |x_pc - b_c|``, scored ``mean(d) / (std(d) + 1e-3)``, colour-major order."""
+    _, h, w, c = xs.shape
+    bits = _colours(c)  # (M, C)
+    signs = 1.0 - 2.0 * bits  # |x - b| = b + s * x for x in [0, 1]
+    taken = np.zeros((2**c, h, w), bool)
+    positions: list[tuple[int, int]] = []
+    colours: list[tuple[int, ...]] = []
+    for cls_k in range(k):
+        xk = xs[ys == cls_k].astype(np.float64)
+        xk = (xk - lo) / (hi - lo) if is_int else np.clip(xk, 0.0, 1.0)
+        if len(xk):
+            mu = xk.mean(0)  # (H, W, C)
+            cov = np.einsum("nhwc,nhwd->hwcd", xk, xk) / len(xk) - mu[..., None] * mu[..., None, :]
+        else:
+            mu, cov = np.full((h, w, c), 0.5), np.zeros((h, w, c, c))
+        mean_d = (bits.sum(1)[:, None, None] + np.einsum("mc,hwc->mhw", signs, mu)) / c
+        var_d = np.einsum("mc,hwcd,md->mhw", signs, cov, signs) / c**2
+        score = mean_d / (np.sqrt(np.maximum(var_d, 0.0)) + 1e-3)
+        score[taken] = -np.inf
+        m, r, col = np.unravel_index(int(np.argmax(score)), score.shape)
+        taken[m, r, col] = True
+        positions.append((int(r), int(col)))
+        colours.append(tuple(int(b) for b in bits[m]))
+    return tuple(positions), tuple(colours)
+
+
 @dataclasses.dataclass(frozen=True)
 class OnePixelShortcut(_Strength, ImageInjector):
     """Per class, one pixel set to one extreme colour found from the data (Wu et al. 2023).
 
     The One-Pixel Shortcut searches, for each class, the pixel position and the extreme colour
     (each channel 0 or the maximum) that deviate most from that class's images: the largest mean
-    deviation over its standard deviation ([`fit`][signalinject.triggers.OnePixelShortcut.fit]).
-    Label-preserving here: each image gets the pixel of its own class.
+    deviation over its standard deviation, pooled over the class's images and channels as in
+    the authors' ``pixel_search`` ([`fit`][signalinject.triggers.OnePixelShortcut.fit]).
+    Label-preserving here: each image gets the pixel of its own class (theirs perturbs the
+    training images of every class with that class's pixel too, as an unlearnable-data attack).
 
     Args:
         num_classes: number of classes K (at most ``H * W * 2**C`` for a fit).
@@ -202,6 +361,10 @@ class OnePixelShortcut(_Strength, ImageInjector):
             [`fit`][signalinject.triggers.OnePixelShortcut.fit].
         strength: the value of a channel at 1; default (None) the dtype's maximum (255 for
             uint8), 1.0 for float images.
+        version: the search [`fit`][signalinject.triggers.OnePixelShortcut.fit] runs: 2 (the
+            default), the authors' pooled objective; 1, the per-image objective of the
+            releases before it (a config without ``version`` loads as 1). It enters the
+            config, so results of one version are never reused for the other.
 
     A call before fitting (``positions`` None) raises: use ``fit(x, y)``, which returns the
     fitted injector, or pass ``positions`` and ``colours``. ``decode`` returns the class whose
@@ -222,9 +385,12 @@ class OnePixelShortcut(_Strength, ImageInjector):
     strength_scales: ClassVar[str | None] = "value of a lit channel (default the dtype's max)"
     paper_strength: ClassVar[float | None] = 255
 
+    config_defaults: ClassVar[Mapping[str, Any]] = {"version": 1}
+
     positions: tuple[tuple[int, int], ...] | None = None
     colours: tuple[tuple[int, ...], ...] | None = None
     strength: float | None = checked(_STRENGTH, default=None)
+    version: int = checked(_VERSION, default=2, kw_only=True)
 
     def _normalize(self) -> None:
         super()._normalize()
@@ -274,12 +440,24 @@ class OnePixelShortcut(_Strength, ImageInjector):
     def fit(self, x: Any, y: Any, *, channels_last: bool | None = None) -> OnePixelShortcut:
         """The injector fitted to images ``x`` with labels ``y`` (the One-Pixel Shortcut search).
 
-        For every class k, pixel p and extreme colour b (``2**C`` of them), the deviation of an
-        image of class k is ``d = mean_c |x_pc - b_c|`` (``x`` scaled to [0, 1] by its dtype's
-        range; float images clipped to [0, 1]); the score is ``mean(d) / (std(d) + 1e-3)`` over
-        the class's images, computed from per-pixel channel means and covariances (one pass, no
-        ``(N, 2**C, H, W)`` temporary). Classes pick in order, each the best (position, colour)
-        not taken by an earlier class.
+        Version 2 (the default) computes the authors' objective (Wu et al. 2023, ``pixel_search``
+        in their repository): for class k, pixel p and extreme colour b (``2**C`` of them), the
+        deviations ``|b_c - x_npc|`` of all the class's images n and channels c are pooled, and
+        the score is their mean over their standard deviation (ddof 0), ``x`` scaled to [0, 1]
+        by its dtype's range (uint8: ``x / 255``, as theirs; float images clipped to [0, 1]).
+        Classes pick in order 0, 1, ..., each the best (position, colour) pair not taken by an
+        earlier class (a position may serve several classes in different colours). The guard:
+        the standard deviation is floored at 1e-9, so a pixel constant over the class (theirs
+        divides by zero there) ranks above every pixel that varies, as their ``inf`` does, and
+        among constant pixels by its mean deviation; the colour equal to a constant pixel's
+        value (their ``0/0 = NaN``, which their ``argsort`` ranks first, writing black onto
+        black) scores 0. Ties break towards the first pair in their enumeration order:
+        position row-major, then colour index ``sum_c b_c 2**(C-1-c)`` (channel 0 the most
+        significant bit). Integer images are scored from exact integer sums (mathematical ties
+        are exact ties); float images in float64. A class without images takes the first pair
+        not taken. Version 1 (configs written before versions existed) scores the per-image
+        channel mean ``d_n = mean_c |x_npc - b_c|`` by ``mean(d) / (std(d) + 1e-3)``, taking
+        the first best pair in colour-major order.
 
         Args:
             x: images ``(N, H, W, C)`` / ``(N, C, H, W)`` as for a call (NumPy or torch).
@@ -290,8 +468,8 @@ class OnePixelShortcut(_Strength, ImageInjector):
             A new injector whose ``positions`` and ``colours`` hold the fit.
 
         Raises:
-            ValueError: more classes than ``H * W * 2**C``, labels out of range, a channel
-                count beyond 8.
+            ValueError: no images, float images holding NaN or inf, more classes than
+                ``H * W * 2**C``, labels out of range, a channel count beyond 8.
         """
         view, _ = _nhwc(x, channels_last, single=False)
         labels = self.check_labels(y, view, single=False)
@@ -301,8 +479,13 @@ class OnePixelShortcut(_Strength, ImageInjector):
         else:
             xs = np.asarray(view)
         ys = labels.cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
-        h, w, c = xs.shape[1:]
+        n, h, w, c = xs.shape
         k = self.num_classes
+        if n == 0:
+            raise ValueError(
+                f"OnePixelShortcut.fit: x holds no images (shape {tuple(x.shape)}); the search "
+                f"scores each class's images, pass at least one"
+            )
         if c > 8:
             raise ValueError(f"OnePixelShortcut.fit: at most 8 channels, got {c}")
         if k > h * w * 2**c:
@@ -311,31 +494,18 @@ class OnePixelShortcut(_Strength, ImageInjector):
                 f"colour) pairs of {h}x{w}x{c} images"
             )
         is_int, lo, hi = _dtype_bounds(view)
-        bits = _colours(c)  # (M, C)
-        signs = 1.0 - 2.0 * bits  # |x - b| = b + s * x for x in [0, 1]
-        taken = np.zeros((2**c, h, w), bool)
-        positions: list[tuple[int, int]] = []
-        colours: list[tuple[int, ...]] = []
-        for cls_k in range(k):
-            xk = xs[ys == cls_k].astype(np.float64)
-            xk = (xk - lo) / (hi - lo) if is_int else np.clip(xk, 0.0, 1.0)
-            if len(xk):
-                mu = xk.mean(0)  # (H, W, C)
-                cov = (
-                    np.einsum("nhwc,nhwd->hwcd", xk, xk) / len(xk)
-                    - mu[..., None] * mu[..., None, :]
+        if not is_int:
+            finite = np.isfinite(xs).reshape(n, -1).all(1)
+            if not finite.all():
+                first = int(np.flatnonzero(~finite)[0])
+                raise ValueError(
+                    f"OnePixelShortcut.fit: x holds NaN or inf (image {first} of {n}); the "
+                    f"search's means and deviations would be NaN, which moves the picks: "
+                    f"pass finite images"
                 )
-            else:
-                mu, cov = np.full((h, w, c), 0.5), np.zeros((h, w, c, c))
-            mean_d = (bits.sum(1)[:, None, None] + np.einsum("mc,hwc->mhw", signs, mu)) / c
-            var_d = np.einsum("mc,hwcd,md->mhw", signs, cov, signs) / c**2
-            score = mean_d / (np.sqrt(np.maximum(var_d, 0.0)) + 1e-3)
-            score[taken] = -np.inf
-            m, r, col = np.unravel_index(int(np.argmax(score)), score.shape)
-            taken[m, r, col] = True
-            positions.append((int(r), int(col)))
-            colours.append(tuple(int(b) for b in bits[m]))
-        return dataclasses.replace(self, positions=tuple(positions), colours=tuple(colours))
+        search = _search_v1 if self.version == 1 else _search
+        positions, colours = search(xs, ys, k, is_int, lo, hi)
+        return dataclasses.replace(self, positions=positions, colours=colours)
 
     def _fitted(self, x: Array) -> tuple[tuple[tuple[int, int], ...], tuple[tuple[int, ...], ...]]:
         if self.positions is None or self.colours is None:
@@ -686,12 +856,19 @@ class Sinusoid(_Strength, ImageInjector):
     ``out = x + delta * sin(2 pi f_k column / W)`` with ``f_k = k + 1`` cycles across the width:
     K must stay below ``W / 2`` (Nyquist), checked at call time. Integer images add the sinusoid
     rounded half to even and saturate; float images add it cast to their dtype (float32 for half
-    precision, then rounded once).
+    precision, then rounded once). An amplitude that would carry a value of the images beyond
+    the float dtype's largest finite value (to inf) is refused before anything is written: the
+    images are read for it only when ``delta`` reaches a quarter of the last unit of that value
+    (8 on float16, about 5e30 on float32); below it no finite value can overflow.
 
     Args:
         num_classes: number of classes K, below ``W / 2``.
-        strength: ``delta``, the amplitude in image units; default (None) 20 on integer images
-            (0..255) and 20/255 on float images (0..1).
+        strength: ``delta``, the amplitude in image units; default (None) 40 on integer images
+            (0..255) and 40/255 on float images (0..1): BackdoorBench's SIG (``sig_delta: 40``
+            in its ``config/attack/sig/default.yaml``). Version 1: 20 and 20/255.
+        version: 2 (the default): the default amplitude above; 1: the default amplitude of the
+            releases before it, 20 (a config without ``version`` loads as 1). It enters the
+            config, so results of one version are never reused for the other.
 
     ``decode`` averages each image over rows and channels and returns the class whose sinusoid
     has the largest inner product with that column profile.
@@ -701,24 +878,28 @@ class Sinusoid(_Strength, ImageInjector):
         >>> inj = si.Sinusoid(num_classes=4)
         >>> x2 = inj(np.full((2, 8, 10, 1), 128, np.uint8), np.array([0, 3]))
         >>> x2[0, 0, :, 0].tolist(), inj.decode(x2).tolist()
-        ([128, 140, 147, 147, 140, 128, 116, 109, 109, 116], [0, 3])
+        ([128, 152, 166, 166, 152, 128, 104, 90, 90, 104], [0, 3])
     """
 
     name: ClassVar[str] = "sinusoid"
     paper_name: ClassVar[str | None] = "Sinusoidal signal (SIG, Barni et al. 2019)"
     writes: ClassVar[str] = "every element (a column sinusoid added)"
     strength_scales: ClassVar[str | None] = "amplitude delta in image units"
-    paper_strength: ClassVar[float | None] = 20
+    paper_strength: ClassVar[float | None] = 40
+
+    config_defaults: ClassVar[Mapping[str, Any]] = {"version": 1}
 
     strength: float | None = checked(_STRENGTH, default=None)
+    version: int = checked(_VERSION, default=2, kw_only=True)
 
     def capacity_for(self, shape: tuple[int, ...], dtype: Any) -> int | None:
         """Frequencies 1..K below half the width ``shape[1]``: K at most ``(W - 1) // 2``."""
         return (int(shape[1]) - 1) // 2
 
     def delta(self, x: Array) -> float:
-        """The amplitude used for images like ``x``."""
-        return _scaled(self.strength, 20.0, x)
+        """The amplitude used for images like ``x`` (the default in 0..255 units: 40, version
+        1: 20; divided by 255 for float images)."""
+        return _scaled(self.strength, 20.0 if self.version == 1 else 40.0, x)
 
     def _table(self, x: Array) -> RowTable:
         """The K sinusoids and a zero row as `add_rows` adds them to images like ``x`` (dtype
@@ -735,6 +916,7 @@ class Sinusoid(_Strength, ImageInjector):
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         self._table(x)
+        _refuse_overflow("Sinusoid", self.delta(x), x)
         p = super().make_params(y, index, x)
         return NoiseParams(p.code, p.carried, p.index, where(p.carried, p.code, self.num_classes))
 

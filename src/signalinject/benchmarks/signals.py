@@ -28,7 +28,7 @@ own parameters (``None``, or the paper's value, gives the paper's injector uncha
 value), nor do the paper's text signals (a character is a character). The signals beyond the paper
 declare theirs (``strength_scales``): the value of a lit pixel (``one_pixel_shortcut``,
 ``class_patch``; 255), the blend weight alpha in (0, 1) (``blend``; 0.2), the sinusoid's amplitude
-(``sinusoid``; 20) and the number of inserted class words (``trigger_word``; 1).
+(``sinusoid``; 40, BackdoorBench's) and the number of inserted class words (``trigger_word``; 1).
 
 Examples:
     >>> from signalinject.benchmarks.signals import make_injector, signal_names
