@@ -45,7 +45,7 @@ from signalinject.text import (
 from signalinject.text_triggers import TriggerWord
 from signalinject.triggers import Blend, ClassPatch, OnePixelShortcut, Sinusoid, blend_patterns
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ZHANG_ALPHABET",
