@@ -1,14 +1,17 @@
 """mkdocs hook: the examples gallery shows what each script of ``examples/`` prints and draws.
 
-When the site is built, each script that ``docs/gallery.md`` includes (``--8<-- "examples/X.py"``)
-is run as a user runs it (``python examples/X.py`` in an empty working directory, one torch
-thread, matplotlib's Agg backend), and the page gets, after the script's code, its output and
-every PNG figure it wrote. A script that fails fails the build (``mkdocs build --strict``).
+When the site is built, each script that ``docs/gallery.md`` shows under its own heading
+(``## X.py``, whose code the page includes with ``--8<-- "examples/X.py"``) is run as a user runs
+it (``python examples/X.py`` in an empty working directory, one torch thread, matplotlib's Agg
+backend), and its section ends with what the script printed and every PNG figure it wrote. A
+script that fails fails the build (``mkdocs build --strict``).
 
 The outputs are cached under ``build/gallery/``, keyed by the script, the other files of
 ``examples/`` and the package's source: a rebuild with nothing changed runs nothing.
-``SIGNALINJECT_EXAMPLES_QUICK=1`` in the environment runs the scripts' quick versions (as the
-tests do) and the page says so.
+The scripts run in their quick versions (``SIGNALINJECT_EXAMPLES_QUICK=1``, as the tests run
+them: fewer samples and epochs, and ``QUICK_ARGS``), which keep a build within minutes on two
+cores; the page names the command that produced each output. ``SIGNALINJECT_EXAMPLES_QUICK=0``
+in the environment of ``mkdocs build`` runs the full versions instead.
 """
 
 from __future__ import annotations
@@ -34,25 +37,37 @@ CACHE = ROOT / "build" / "gallery"
 PAGE = "gallery.md"
 SITE_DIR = "gallery"  # the figures' folder in the built site
 TIMEOUT_S = 1800
-INCLUDE = re.compile(r'^--8<-- "examples/([\w-]+\.py)"\n```\n', re.MULTILINE)
+SECTION = re.compile(r"^## ([\w-]+\.py)\n", re.MULTILINE)
+# What the scripts' quick versions take on the command line (they read the variable otherwise).
+QUICK_ARGS: dict[str, list[str]] = {"scan_your_model.py": ["--limit", "40", "--epochs", "1"]}
 MAX_FIGURES = 6  # per script: more would swamp the page
 
 _outputs: dict[str, dict[str, Any]] = {}
 
 
 def _quick() -> bool:
-    return os.environ.get("SIGNALINJECT_EXAMPLES_QUICK") == "1"
+    return os.environ.get("SIGNALINJECT_EXAMPLES_QUICK", "1") != "0"
 
 
 def _key(script: Path) -> str:
     """A digest of what the script's output depends on: itself, examples/, the package."""
-    h = hashlib.sha256(f"quick={_quick()}".encode())
+    h = hashlib.sha256(f"quick={_quick()} {_argv(script.name)}".encode())
     sources = sorted(EXAMPLES.rglob("*.py")) + sorted((ROOT / "src").rglob("*.py"))
     sources += sorted((ROOT / "src").rglob("*.c"))
     for path in [script, *sources]:
         h.update(str(path.relative_to(ROOT)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
+
+
+def _argv(name: str) -> list[str]:
+    return QUICK_ARGS.get(name, []) if _quick() else []
+
+
+def scripts(markdown: str) -> list[str]:
+    """The scripts of examples/ that the gallery page shows, each under a ``## NAME.py``
+    heading, in the page's order."""
+    return [m.group(1) for m in SECTION.finditer(markdown) if (EXAMPLES / m.group(1)).is_file()]
 
 
 def run_example(name: str) -> dict[str, Any]:
@@ -65,10 +80,11 @@ def run_example(name: str) -> dict[str, Any]:
         return {**json.loads(meta.read_text()), "figures": sorted(entry.glob("*.png"))}
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     env["MPLBACKEND"] = "Agg"
+    env["SIGNALINJECT_EXAMPLES_QUICK"] = "1" if _quick() else "0"
     with tempfile.TemporaryDirectory(prefix=f"gallery-{script.stem}-") as tmp:
         t0 = time.monotonic()
         proc = subprocess.run(
-            [sys.executable, str(script)],
+            [sys.executable, str(script), *_argv(name)],
             cwd=tmp,
             env=env,
             capture_output=True,
@@ -87,22 +103,28 @@ def run_example(name: str) -> dict[str, Any]:
         entry.mkdir(parents=True)
         for i, png in enumerate(pngs):
             shutil.copyfile(png, entry / f"{i}-{png.name}")
-    record = {"stdout": proc.stdout, "seconds": round(seconds, 1), "quick": _quick()}
+    record = {
+        "stdout": proc.stdout,
+        "seconds": round(seconds, 1),
+        "command": " ".join(["python", f"examples/{name}", *_argv(name)]),
+        "quick": _quick(),
+    }
     meta.write_text(json.dumps(record))
     return {**record, "figures": sorted(entry.glob("*.png"))}
 
 
 def output_markdown(name: str, run: dict[str, Any], figure_uris: list[str]) -> str:
     """The Markdown shown after the script ``name``: its printed output and its figures."""
-    how = "`SIGNALINJECT_EXAMPLES_QUICK=1 python examples/" if run["quick"] else "`python examples/"
+    command = ("SIGNALINJECT_EXAMPLES_QUICK=1 " if run["quick"] else "") + run["command"]
+    did = "printed and drew" if figure_uris else "printed"
     lines = [
         "",
-        f'<p class="si-output-title">Output of {how}{name}`, run when this page was built '
-        f"({run['seconds']:.0f} s on the build machine):</p>",
+        f'<p class="si-output-title">What <code>{command}</code> {did} when this page was '
+        "built:</p>",
         "",
     ]
     text = run["stdout"].rstrip() or "(it prints nothing)"
-    lines += ["```text", text, "```", ""]
+    lines += ['<div class="si-output" markdown>', "", "```text", text, "```", "", "</div>", ""]
     for uri in figure_uris:
         label = Path(uri).stem.split("-", 1)[-1].replace("_", " ")
         lines += [f"![{name}: {label}]({uri})", ""]
@@ -113,7 +135,7 @@ def on_files(files: Any, config: Any) -> Any:
     page = Path(config["docs_dir"]) / PAGE
     if not page.is_file():
         return files
-    for name in INCLUDE.findall(page.read_text(encoding="utf-8")):
+    for name in scripts(page.read_text(encoding="utf-8")):
         run = run_example(name)
         uris = []
         for png in run["figures"]:
@@ -127,9 +149,13 @@ def on_files(files: Any, config: Any) -> Any:
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
     if page.file.src_uri != PAGE:
         return markdown
-
-    def with_output(m: re.Match[str]) -> str:
+    heads = list(SECTION.finditer(markdown))
+    out = [markdown[: heads[0].start()] if heads else markdown]
+    for i, m in enumerate(heads):
+        end = heads[i + 1].start() if i + 1 < len(heads) else len(markdown)
+        body = markdown[m.start() : end].rstrip("\n") + "\n"
         name = m.group(1)
-        return m.group(0) + output_markdown(name, _outputs[name], _outputs[name]["uris"])
-
-    return INCLUDE.sub(with_output, markdown)
+        if name in _outputs:
+            body += output_markdown(name, _outputs[name], _outputs[name]["uris"])
+        out.append(body + "\n")
+    return "".join(out)
