@@ -6,6 +6,9 @@
 - Every image of a page that is not already a link becomes a link to the image file itself: on
   a phone a tap opens the figure alone, where the browser zooms it (no script, nothing loaded
   from the network).
+- Code in a table cell that holds spaces (a default such as ``checked(Real(), default=1)``) is
+  marked ``si-wrap``: the stylesheet lets it wrap at its spaces, while code without spaces (an
+  identifier, a path) never wraps, so no identifier is cut in two.
 """
 
 from __future__ import annotations
@@ -69,10 +72,33 @@ def zoomable(html: str) -> str:
     return "".join(out)
 
 
+_CELL = re.compile(r"<t[dh]\b[^>]*>.*?</t[dh]>", re.DOTALL)
+_CODE = re.compile(r"<code\b([^>]*)>(.*?)</code>", re.DOTALL)
+
+
+def _mark_code(cell: re.Match[str]) -> str:
+    def mark(code: re.Match[str]) -> str:
+        attrs, inner = code.group(1), code.group(2)
+        if not re.search(r"\s", re.sub(r"<[^>]+>", "", inner).strip()):
+            return code.group(0)
+        if 'class="' in attrs:
+            attrs = attrs.replace('class="', 'class="si-wrap ', 1)
+        else:
+            attrs += ' class="si-wrap"'
+        return f"<code{attrs}>{inner}</code>"
+
+    return _CODE.sub(mark, cell.group(0))
+
+
+def wrappable_table_code(html: str) -> str:
+    """``html`` with each ``<code>`` of a table cell whose text has a space marked ``si-wrap``."""
+    return _CELL.sub(_mark_code, html)
+
+
 def on_config(config: Any) -> Any:
     config["copyright"] = footer(package_version(), config["repo_url"])
     return config
 
 
 def on_page_content(html: str, page: Any, config: Any, files: Any) -> str:
-    return zoomable(html)
+    return wrappable_table_code(zoomable(html))
