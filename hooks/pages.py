@@ -7,8 +7,10 @@
   a phone a tap opens the figure alone, where the browser zooms it (no script, nothing loaded
   from the network).
 - Code in a table cell that holds spaces (a default such as ``checked(Real(), default=1)``) is
-  marked ``si-wrap``: the stylesheet lets it wrap at its spaces, while code without spaces (an
-  identifier, a path) never wraps, so no identifier is cut in two.
+  marked ``si-wrap``: the stylesheet lets it wrap at its spaces; so is a long qualified name or
+  path (``signalinject.benchmarks.datasets.DATASETS``), which gets break opportunities after its
+  dots and slashes. Other code (an identifier such as ``shallow_max``) never wraps, so no
+  identifier is cut in two.
 """
 
 from __future__ import annotations
@@ -76,11 +78,23 @@ _CELL = re.compile(r"<t[dh]\b[^>]*>.*?</t[dh]>", re.DOTALL)
 _CODE = re.compile(r"<code\b([^>]*)>(.*?)</code>", re.DOTALL)
 
 
+LONG_PATH = 24  # characters: a dotted or slashed name longer than this may wrap at . and /
+
+
 def _mark_code(cell: re.Match[str]) -> str:
     def mark(code: re.Match[str]) -> str:
         attrs, inner = code.group(1), code.group(2)
-        if not re.search(r"\s", re.sub(r"<[^>]+>", "", inner).strip()):
-            return code.group(0)
+        text = re.sub(r"<[^>]+>", "", inner).strip()
+        if not re.search(r"\s", text):
+            if len(text) <= LONG_PATH or not re.search(r"[./]", text):
+                return code.group(0)  # an identifier: never cut
+            # a long qualified name or path: break opportunities after its dots and slashes
+            # (in the text between tags, not in a link's address)
+            inner = re.sub(
+                r"(?<=>)([^<]+)|^([^<]+)",
+                lambda m: re.sub(r"([./])", r"\1<wbr>", m.group(0)),
+                inner,
+            )
         if 'class="' in attrs:
             attrs = attrs.replace('class="', 'class="si-wrap ', 1)
         else:
@@ -91,7 +105,9 @@ def _mark_code(cell: re.Match[str]) -> str:
 
 
 def wrappable_table_code(html: str) -> str:
-    """``html`` with each ``<code>`` of a table cell whose text has a space marked ``si-wrap``."""
+    """``html`` with each ``<code>`` of a table cell that may wrap marked ``si-wrap``: text with
+    a space, or a qualified name or path longer than ``LONG_PATH`` (with ``<wbr>`` after each
+    ``.`` and ``/``)."""
     return _CELL.sub(_mark_code, html)
 
 

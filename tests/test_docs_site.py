@@ -669,7 +669,7 @@ class _Browser:
 # What one page shows, measured in the page (JavaScript run by the browser after load).
 _MEASURE = """(() => {
   const split = [...document.querySelectorAll('.md-typeset table code')]
-    .filter(c => !/\\s/.test(c.textContent.trim()) && c.getClientRects().length > 1)
+    .filter(c => !c.classList.contains('si-wrap') && c.getClientRects().length > 1)
     .map(c => c.textContent);
   const scrolling = [...document.querySelectorAll('.md-typeset__scrollwrap')]
     .filter(w => w.scrollWidth > w.clientWidth + 1)
@@ -755,8 +755,8 @@ def _site_pages(site: Path) -> list[str]:
 @pytest.mark.slow
 def test_in_a_browser_at_1280_px(site: Path, served: str, tmp_path: Path) -> None:
     """Every page at 1280x900: nothing requested from anywhere but the site, no identifier (code
-    without spaces) in a table split over two lines, no table that scrolls sideways, and the copy
-    button's text of a console example without its prompts."""
+    that hooks/pages.py did not mark si-wrap) in a table split over two lines, no table that
+    scrolls sideways, and the copy button's text of a console example without its prompts."""
     seen = _read_in_browser(served, _site_pages(site), 1280, 900, tmp_path)
     bad = []
     for page, r in seen.items():
@@ -811,6 +811,12 @@ def test_pages_hook_links_figures_and_marks_code_with_spaces() -> None:
         '<td><code>shallow_max</code> or <code class="si-wrap n">f(a, b)</code></td>'
         "<p><code>x y</code>"
     )
+    long = '<td><code><a href="x.y.html">signalinject.benchmarks.DATASETS</a></code></td>'
+    assert pages.wrappable_table_code(long) == (
+        '<td><code class="si-wrap"><a href="x.y.html">signalinject.<wbr>benchmarks.<wbr>DATASETS'
+        "</a></code></td>"
+    )
+    assert pages.wrappable_table_code("<td><code>a.b</code></td>") == "<td><code>a.b</code></td>"
     assert pages.package_version() == signalinject.__version__
     assert f"signalinject {signalinject.__version__}" in pages.footer("0.2.0", "https://x/y/")
 
