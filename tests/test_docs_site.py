@@ -558,6 +558,7 @@ PAPER_NAMED_IN = [
     "docs/cite.md",
     "docs/performance.md",
     "docs/gallery.md",
+    "docs/changelog.md",
 ]
 OTHER_NAMES = re.compile(
     r"Hoffer (?:&|and) Fine|Fine (?:&|and) Soudry|Hoffer, Fine (?:&|and) Soudry|\(2016\)"
