@@ -27,6 +27,7 @@ import shlex
 import socket
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -138,12 +139,18 @@ MAX_RETRIES = 1
 def _parse_pip_install(args: list[str]) -> tuple[Any, list[str]]:
     """``pip install ARGS`` parsed by pip's own parser: (options, requirements). An option pip
     does not know, or a bad value, fails the test with pip's message."""
-    from pip._internal.commands import create_command
-
     assert args[0] == "install", args
     err = io.StringIO()
     try:
-        with contextlib.redirect_stderr(err):  # isolated: this machine's pip config ignored
+        with contextlib.redirect_stderr(err), warnings.catch_warnings():
+            # pip's import brings setuptools' distutils shim; where another test imported the
+            # standard library's distutils first, setuptools warns that it replaces it
+            warnings.filterwarnings(
+                "ignore", "Setuptools is replacing distutils", UserWarning, "_distutils_hack"
+            )
+            from pip._internal.commands import create_command
+
+            # isolated: this machine's pip configuration and PIP_* variables are ignored
             options, reqs = create_command("install", isolated=True).parse_args(args[1:])
     except SystemExit as e:
         pytest.fail(f"pip rejects `pip {shlex.join(args)}` (exit {e.code}): {err.getvalue()}")
