@@ -165,44 +165,80 @@ def demo(session: nox.Session) -> None:
     )
 
 
-@nox.session
-def package(session: nox.Session) -> None:
-    """Build the wheel, check what it holds, install it alone and run the CLI from it."""
-    import zipfile
+#: The wheel's tags: the compiled kernels are built against the stable ABI of CPython 3.11 (the
+#: first whose limited API has the buffer protocol), one wheel per platform for every CPython.
+WHEEL_TAG = "cp311-abi3"
 
-    session.install("build>=1.0")
-    shutil.rmtree("build/dist", ignore_errors=True)
-    session.run("python", "-m", "build", "--outdir", "build/dist", silent=True)
-    wheels = sorted(glob.glob("build/dist/signalinject-*.whl"))
-    sdists = sorted(glob.glob("build/dist/signalinject-*.tar.gz"))
-    if not wheels or not sdists:
-        session.error("no wheel or no sdist was built")
-    names = set(zipfile.ZipFile(wheels[-1]).namelist())
-    needed = [
+
+def wheel_problems(names: set[str], version: str, wheel: str, native_required: bool) -> list[str]:
+    """What the wheel ``wheel`` (a file name) holding the files ``names`` lacks for ``version``:
+    the typing marker and stubs, the CLI, the license, and the compiled kernels (``abi3``) where
+    ``native_required`` or where it holds any. An empty list: nothing."""
+    problems = []
+    for need in (
         "signalinject/py.typed",
         "signalinject/_native.pyi",
         "signalinject/__init__.py",
         "signalinject/benchmarks/cli.py",
-    ]
-    missing = [n for n in needed if n not in names]
+    ):
+        if need not in names:
+            problems.append(f"no {need}")
+    if f"signalinject-{version}.dist-info/licenses/LICENSE" not in names:
+        problems.append(f"no signalinject-{version}.dist-info/licenses/LICENSE")
+    native = sorted(n for n in names if n.startswith("signalinject/_native.") and n.endswith(".so"))
+    if native_required and not native:
+        problems.append("no signalinject/_native*.so (the compiled kernels)")
+    if native:
+        if native != ["signalinject/_native.abi3.so"]:
+            problems.append(f"the compiled kernels are {native}, not _native.abi3.so")
+        if f"-{WHEEL_TAG}-" not in wheel:
+            problems.append(f"{wheel} is not tagged {WHEEL_TAG}")
+    if not wheel.startswith(f"signalinject-{version}-"):
+        problems.append(f"{wheel} is not version {version}")
+    return problems
+
+
+@nox.session
+def package(session: nox.Session) -> None:
+    """Build the wheel and the sdist, check what they hold (``twine check``, the stable ABI with
+    ``abi3audit``), install the wheel alone and run the CLI from it."""
+    import tomllib
+    import zipfile
+
+    with open("pyproject.toml", "rb") as f:
+        version = tomllib.load(f)["project"]["version"]
+    session.install("build>=1.0", "twine>=6.1", "abi3audit>=0.0.20")
+    shutil.rmtree("build/dist", ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", "build/dist", silent=True)
+    wheels = sorted(glob.glob(f"build/dist/signalinject-{version}-*.whl"))
+    sdists = sorted(glob.glob(f"build/dist/signalinject-{version}.tar.gz"))
+    if len(wheels) != 1 or len(sdists) != 1:
+        session.error(f"expected one {version} wheel and one sdist, got {wheels + sdists}")
+    wheel = wheels[0]
+    names = set(zipfile.ZipFile(wheel).namelist())
+    problems = wheel_problems(names, version, os.path.basename(wheel), REQUIRE_NATIVE)
+    if problems:
+        session.error(f"{wheel}: {'; '.join(problems)}")
     # The C extension is optional (no compiler: NumPy's kernels, the same bits); CI requires it.
-    native = any(
-        n.startswith("signalinject/_native.") and n.endswith((".so", ".pyd")) for n in names
-    )
-    if REQUIRE_NATIVE and not native:
-        missing.append("signalinject/_native (the compiled kernels)")
-    if not native:
+    if not any(n.endswith(".so") for n in names):
         session.warn("the wheel has no compiled kernels (no C compiler?): NumPy's are used")
-    if missing or not any(n.endswith("/licenses/LICENSE") for n in names):
-        session.error(f"the wheel lacks {missing or 'LICENSE'}: {sorted(names)}")
-    with tarfile.open(sdists[-1]) as tar:
+    else:  # every symbol the module imports is in the 3.11 stable ABI
+        session.run("abi3audit", "--strict", "--assume-minimum-abi3", "3.11", wheel)
+    with tarfile.open(sdists[0]) as tar:
         source = {n.split("/", 1)[-1] for n in tar.getnames()}
-    lacking = [n for n in ("setup.py", "src/signalinject/_native.c", "LICENSE") if n not in source]
+    need = ("setup.py", "pyproject.toml", "src/signalinject/_native.c", "LICENSE", "README.md")
+    lacking = [n for n in need if n not in source]
     if lacking:
         session.error(f"the sdist lacks {lacking}")
+    session.run("twine", "check", "--strict", wheel, sdists[0])
     install_torch(session)
-    session.install(wheels[-1])
-    session.run("python", "-c", "import signalinject, sys; print(signalinject.__version__)")
+    session.install(wheel)
+    session.run(
+        "python",
+        "-c",
+        f"import signalinject; assert signalinject.__version__ == {version!r}, "
+        "signalinject.__version__; print(signalinject.__file__, signalinject.__version__)",
+    )
     if REQUIRE_NATIVE:
         check = "from signalinject._backend import native_kernels as n; assert n()"
         session.run("python", "-c", check)

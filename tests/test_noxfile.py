@@ -1,6 +1,8 @@
 """The noxfile's choice of torch build: CPU-only from PyTorch's CPU index where it answers, else
 the default index with a notice; the default (CUDA) build where a GPU is present or asked for.
-The probe and the GPU check are injected; one real probe must give up within seconds."""
+The probe and the GPU check are injected; one real probe must give up within seconds. The
+package session's wheel check names each thing a wheel lacks (the compiled kernels built against
+the 3.11 stable ABI, tagged cp311-abi3)."""
 
 from __future__ import annotations
 
@@ -104,3 +106,74 @@ class TestProbe:
 
     def test_has_gpu_is_a_bool(self, noxfile: ModuleType) -> None:
         assert isinstance(noxfile.has_gpu(), bool)
+
+
+class TestWheelCheck:
+    """`nox -s package` refuses a wheel that lacks what a user's install needs."""
+
+    GOOD = frozenset(
+        {
+            "signalinject/__init__.py",
+            "signalinject/py.typed",
+            "signalinject/_native.pyi",
+            "signalinject/_native.abi3.so",
+            "signalinject/benchmarks/cli.py",
+            "signalinject-0.2.0.dist-info/licenses/LICENSE",
+        }
+    )
+    NAME = "signalinject-0.2.0-cp311-abi3-linux_x86_64.whl"
+
+    def test_a_complete_abi3_wheel_passes(self, noxfile: ModuleType) -> None:
+        assert noxfile.wheel_problems(self.GOOD, "0.2.0", self.NAME, True) == []
+
+    @pytest.mark.parametrize(
+        ("missing", "problem"),
+        [
+            ("signalinject/py.typed", "no signalinject/py.typed"),
+            ("signalinject/_native.pyi", "no signalinject/_native.pyi"),
+            (
+                "signalinject-0.2.0.dist-info/licenses/LICENSE",
+                "no signalinject-0.2.0.dist-info/licenses/LICENSE",
+            ),
+            ("signalinject/_native.abi3.so", "no signalinject/_native*.so (the compiled kernels)"),
+        ],
+    )
+    def test_each_missing_file_is_named(
+        self, noxfile: ModuleType, missing: str, problem: str
+    ) -> None:
+        assert noxfile.wheel_problems(self.GOOD - {missing}, "0.2.0", self.NAME, True) == [problem]
+
+    def test_the_kernels_are_optional_unless_required(self, noxfile: ModuleType) -> None:
+        names = self.GOOD - {"signalinject/_native.abi3.so"}
+        assert (
+            noxfile.wheel_problems(names, "0.2.0", "signalinject-0.2.0-py3-none-any.whl", False)
+            == []
+        )
+
+    def test_a_version_specific_build_is_refused(self, noxfile: ModuleType) -> None:
+        names = (self.GOOD - {"signalinject/_native.abi3.so"}) | {
+            "signalinject/_native.cpython-311-x86_64-linux-gnu.so"
+        }
+        name = "signalinject-0.2.0-cp311-cp311-linux_x86_64.whl"
+        assert noxfile.wheel_problems(names, "0.2.0", name, True) == [
+            "the compiled kernels are ['signalinject/_native.cpython-311-x86_64-linux-gnu.so'], "
+            "not _native.abi3.so",
+            f"{name} is not tagged cp311-abi3",
+        ]
+
+    def test_another_version_is_refused(self, noxfile: ModuleType) -> None:
+        name = "signalinject-0.1.0-cp311-abi3-linux_x86_64.whl"
+        problems = noxfile.wheel_problems(self.GOOD, "0.2.0", name, True)
+        assert problems == [f"{name} is not version 0.2.0"]
+
+    def test_the_package_session_checks_with_twine_and_abi3audit(self) -> None:
+        text = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+        assert '"twine", "check", "--strict"' in text
+        assert '"abi3audit", "--strict", "--assume-minimum-abi3", "3.11"' in text
+
+
+def test_setup_builds_the_kernels_against_the_311_stable_abi() -> None:
+    text = (ROOT / "setup.py").read_text(encoding="utf-8")
+    assert "LIMITED_API = 0x030B0000" in text
+    assert "py_limited_api=ABI3" in text
+    assert '{"bdist_wheel": {"py_limited_api": "cp311"}}' in text

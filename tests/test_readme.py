@@ -2,8 +2,13 @@
 
 - Every ``python`` code block of README.md and of the guide pages written with it runs.
 - Every shell command there names something real: nox sessions of noxfile.py, ``signalinject``
-  subcommands and options the parser accepts, pinned torch, extras of pyproject.toml, scripts
-  that exist.
+  subcommands and options the parser accepts, ``pip install`` lines that pip's own parser
+  accepts (pinned torch, or the torchvision pair; extras of pyproject.toml; PyTorch's index only
+  with a short ``--timeout`` and ``--retries``), the repository of mkdocs.yml, scripts that exist.
+- The install blocks of README.md, the home page and the Install page run, offline, in fresh
+  virtual environments: the editable install from a checkout and the wheel route (``python -m
+  build``, then ``pip install dist/*.whl``, a ``cp311-abi3`` wheel), each ending with the README's
+  example run against what was installed (slow).
 - ``--help`` of every ``signalinject`` command fits a terminal screen and shows the defaults.
 - A first run on a machine without network: the default commands never open a connection, and
   they end by printing where the tables and figures were written.
@@ -16,13 +21,13 @@ import ast
 import contextlib
 import importlib.metadata
 import io
-import itertools
 import os
 import re
 import shlex
 import socket
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
     "README.md",
     "docs/index.md",
+    "docs/install.md",
     "docs/signals.md",
     "docs/reproducing.md",
     "docs/performance.md",
@@ -115,22 +121,73 @@ def _torch_pin() -> str:
     raise AssertionError("noxfile.py has no TORCH pin")
 
 
-def _check_pip(args: list[str]) -> None:
+def _torchvision_pair() -> tuple[str, ...]:
+    tree = ast.parse((ROOT / "noxfile.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "TORCHVISION":
+            return tuple(ast.literal_eval(node.value))
+    raise AssertionError("noxfile.py has no TORCHVISION pair")
+
+
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# PyTorch's index may be unreachable (no route, a DNS that never answers): pip must give up
+# within seconds there, not retry five times at 15 s each.
+MAX_TIMEOUT_S = 15
+MAX_RETRIES = 1
+
+
+def _parse_pip_install(args: list[str]) -> tuple[Any, list[str]]:
+    """``pip install ARGS`` parsed by pip's own parser: (options, requirements). An option pip
+    does not know, or a bad value, fails the test with pip's message."""
     assert args[0] == "install", args
-    with_value = {"--index-url", "--extra-index-url"}  # options whose value is not a requirement
-    for before, req in itertools.pairwise(args):
-        if req.startswith("-") or before in with_value:
-            if before in with_value:
-                assert req == "https://download.pytorch.org/whl/cpu", f"odd index {req}"
-            continue
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), warnings.catch_warnings():
+            # pip's import brings setuptools' distutils shim; where another test imported the
+            # standard library's distutils first, setuptools warns that it replaces it
+            warnings.filterwarnings(
+                "ignore", "Setuptools is replacing distutils", UserWarning, "_distutils_hack"
+            )
+            from pip._internal.commands import create_command
+
+            # isolated: this machine's pip configuration and PIP_* variables are ignored
+            options, reqs = create_command("install", isolated=True).parse_args(args[1:])
+    except SystemExit as e:
+        pytest.fail(f"pip rejects `pip {shlex.join(args)}` (exit {e.code}): {err.getvalue()}")
+    return options, reqs
+
+
+def _check_pip(args: list[str]) -> None:
+    options, reqs = _parse_pip_install(args)
+    reqs = [*options.editables, *reqs]
+    assert reqs, f"pip {shlex.join(args)} installs nothing"
+    from pip._internal.models.index import PyPI
+
+    index = options.index_url
+    assert index in (PyPI.simple_url, CPU_INDEX), f"odd index {index}"
+    if index == CPU_INDEX:  # where it cannot be reached pip must give up quickly
+        assert options.timeout <= MAX_TIMEOUT_S, f"{shlex.join(args)}: --timeout {MAX_TIMEOUT_S}"
+        assert options.retries <= MAX_RETRIES, f"{shlex.join(args)}: --retries {MAX_RETRIES}"
+    assert not options.extra_index_urls, "no extra index: pip would mix builds of torch"
+    torch_reqs = sorted(r for r in reqs if re.match(r"torch(vision)?\b", r))
+    if torch_reqs:  # torch alone at the pin, or the torchvision pair of noxfile.py together
+        allowed = ([_torch_pin()], sorted(_torchvision_pair()))
+        assert torch_reqs in allowed, f"torch must be pinned as one of {allowed}, got {torch_reqs}"
+    for req in reqs:
         m = re.fullmatch(r"\.(?:\[([\w,-]+)\])?", req)
         if m:  # the project itself, with extras
             unknown = set((m.group(1) or "").split(",")) - _extras() - {""}
             assert not unknown, f"no such extra(s) {unknown} in pyproject.toml"
-        elif re.match(r"torch\b", req):
-            assert req == _torch_pin(), f"torch must be pinned as {_torch_pin()}, got {req}"
-        else:
+        elif req == "dist/*.whl":  # the wheel that `python -m build` writes
+            continue
+        elif req not in torch_reqs:
             assert re.fullmatch(r"[\w.-]+([<>=!~]=?[\w.*]+)?", req), f"odd requirement {req}"
+
+
+def _repo_url() -> str:
+    m = re.search(r"^repo_url: (\S+)$", (ROOT / "mkdocs.yml").read_text(), re.MULTILINE)
+    assert m, "mkdocs.yml has no repo_url"
+    return m.group(1)
 
 
 def _check_signalinject(args: list[str]) -> None:
@@ -169,7 +226,15 @@ def test_shell_command_is_real(command: str) -> None:
         assert parser.parse_args(rest[2:]) is not None, command
     elif head in ("python", "python3") and rest and rest[0].endswith(".py"):
         assert (ROOT / rest[0]).is_file(), f"no script {rest[0]}"
-    elif head in ("cd", "mkdir", "tar", "ls"):
+    elif head in ("python", "python3") and rest[:2] == ["-m", "build"]:
+        from build.__main__ import main_parser  # the `build` package of the dev extra
+
+        main_parser().parse_args(rest[2:])  # an unknown option exits 2
+    elif head == "git":
+        assert rest == ["clone", _repo_url()], f"clone the repository of mkdocs.yml: {command}"
+    elif head == "cd":
+        assert rest in (["signalinject"], ["-"], []) or not rest[0].startswith("/"), command
+    elif head in ("mkdir", "tar", "ls"):
         pass  # plain file handling around the commands
     else:
         pytest.fail(f"unchecked command {command!r}: teach this test what it means")
@@ -280,3 +345,151 @@ def test_first_run_is_offline_and_says_where_the_results_are(
     for out, name in ((figure, "signals.png"), (text_figure, "mnemonic.png")):
         assert (tmp_path / name).is_file()
         assert name in out.strip().splitlines()[-1]  # the last line names the picture
+
+
+# -- the install lines, run offline ---------------------------------------------------------------
+# The pages' install blocks run here, offline, in fresh virtual environments that see this
+# environment's packages (torch, NumPy, ...) but not its signalinject: each command runs as
+# written, through bash, with three changes that offline needs, and only these: `git clone` +
+# `cd signalinject` become a copy of this working tree; pip gets PIP_NO_INDEX=1 (everything but
+# signalinject is already installed, so the torch line finds its pin satisfied); building from
+# source uses this environment's setuptools (`--no-build-isolation`, `python -m build
+# --no-isolation`). The torchvision pair's block cannot run offline (torch 2.14.1 is not
+# installed): its flags are checked by pip's parser above.
+INSTALL_BLOCKS = [  # (page, a line that identifies the block)
+    ("README.md", 'python -m pip install -e ".[bench]"'),
+    ("docs/index.md", 'python -m pip install -e ".[bench]"'),
+    ("docs/install.md", 'python -m pip install -e ".[bench]"'),
+    ("docs/install.md", "python -m pip install dist/*.whl"),
+]
+
+
+def _block_commands(page: str, marker: str) -> list[str]:
+    for block in _blocks(page, ("bash",)):
+        if marker in block:
+            cmds = []
+            for line in block.replace("\\\n", " ").splitlines():
+                line = line.split(" #", 1)[0].strip()
+                if line and not line.startswith("#"):
+                    cmds += [c.strip() for c in line.split("&&")]
+            return cmds
+    raise AssertionError(f"{page} has no bash block with {marker!r}")
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What `git clone` + `cd signalinject` give: this working tree's files that git does not
+    ignore (committed or not), copied."""
+    out = tmp_path_factory.mktemp("clone") / "signalinject"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    for rel in filter(None, listed.split("\0")):
+        src = ROOT / rel
+        if src.is_file():
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            (out / rel).write_bytes(src.read_bytes())
+    return out
+
+
+def _offline_venv(where: Path) -> dict[str, str]:
+    """A virtual environment at ``where`` without pip or signalinject of its own; this
+    environment's site-packages come after its own (a .pth line: no editable install of this
+    checkout is activated there). Returns the environment variables that run it offline."""
+    import sysconfig
+    import venv
+
+    venv.create(where, with_pip=False)
+    site = Path(
+        subprocess.run(
+            [
+                str(where / "bin" / "python"),
+                "-c",
+                "import sysconfig; print(sysconfig.get_path('purelib'))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    ours = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib")])
+    (site / "_outer_env.pth").write_text("\n".join(ours) + "\n")
+    return {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PIP_", "PYTHON", "VIRTUAL_ENV"))
+        },
+        "PATH": f"{where / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "VIRTUAL_ENV": str(where),
+        "PIP_NO_INDEX": "1",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "OMP_NUM_THREADS": "1",
+    }
+
+
+def _offline(cmd: str) -> str | None:
+    """``cmd`` as it runs offline here, or None for a command this test does not run."""
+    argv = shlex.split(cmd)
+    if argv[:2] == ["git", "clone"] or argv[:1] == ["cd"]:
+        return None  # the checkout fixture
+    if argv[:3] == ["python", "-m", "build"]:
+        return f"{cmd} --no-isolation"
+    if argv[:4] == ["python", "-m", "pip", "install"]:
+        return f"{cmd} --no-build-isolation" if "-e" in argv else cmd
+    return None  # the benchmarks and the test suite: checked by the parser tests above
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("page", "marker"), INSTALL_BLOCKS, ids=[f"{p}: {m}" for p, m in INSTALL_BLOCKS]
+)
+def test_install_block_runs_offline(page: str, marker: str, checkout: Path, tmp_path: Path) -> None:
+    env = _offline_venv(tmp_path / "venv")
+    ran = []
+    for cmd in _block_commands(page, marker):
+        line = _offline(cmd)
+        if line is None:
+            continue
+        proc = subprocess.run(
+            ["bash", "-c", line], cwd=checkout, env=env, capture_output=True, text=True, timeout=900
+        )
+        assert proc.returncode == 0, (
+            f"{page}: `{line}` failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+        ran.append(line)
+    assert any("pip install" in line for line in ran), ran
+    # the package installed by the block is the one imported in the new environment
+    probe = (
+        "import signalinject, signalinject._native as n; "
+        "print(signalinject.__version__, signalinject.__file__, n.__file__)"
+    )
+    proc = subprocess.run(
+        ["python", "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    version, path, native = proc.stdout.split()
+    assert version == _source_version()
+    assert Path(path).is_relative_to(checkout if "-e" in " ".join(ran) else tmp_path / "venv"), path
+    if any(line.startswith("python -m pip install dist/") for line in ran):
+        wheels = sorted((checkout / "dist").glob("*.whl"))
+        assert [w.name for w in wheels] == [f"signalinject-{version}-cp311-abi3-linux_x86_64.whl"]
+        assert native.endswith("_native.abi3.so"), native
+    # the README's example, against what was installed
+    code = _blocks("README.md", ("python",))[0]
+    proc = subprocess.run(
+        ["python", "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[3 1 4 1]"
+
+
+def _source_version() -> str:
+    m = re.search(
+        r'^__version__ = "([^"]+)"', (ROOT / "src/signalinject/__init__.py").read_text(), re.M
+    )
+    assert m
+    return m.group(1)

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
         inject_batch,
     )
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: The adapters' names: `signalinject.adapters` (which imports torch) is imported at the first
 #: use of one of them (or of ``signalinject.adapters``), so that ``import signalinject`` and
