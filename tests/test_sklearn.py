@@ -53,7 +53,7 @@ class TestInjectedEstimator:
         tree.fit(X, y)
         X2, y2 = digits_like(200, seed=1)
         assert tree.score(X2, y2) < 0.5
-        assert tree.set_params(inject_score=True).score(X2, y2) == 1.0
+        assert tree.set_params(inject_score=True).score(X2, y2, index=np.arange(200)) == 1.0
 
     def test_cross_validation_folds_keep_each_rows_key(self) -> None:
         X, y = digits_like(60)

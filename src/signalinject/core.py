@@ -575,7 +575,11 @@ class Prepared:
     ``fast(x, y, index)`` writes the signal into ``x`` in place and returns it: no checks, so
     ``x`` must be shaped, typed and laid out as the batch it was prepared for, and ``y`` and
     ``index`` int64 ``(N,)`` on ``x``'s backend and device (as a ``DataLoader`` gives them).
-    The same values as ``injector(x, y, index=index)``; picklable.
+    The same values as ``injector(x, y, index=index)``; picklable. The one check it keeps is
+    the labels' range, the same on every route (the compiled and NumPy kernels would otherwise
+    differ on a label outside ``[0, num_classes)``): on the CPU a ``ValueError``; on an
+    accelerator an asynchronous device assertion (no host sync), which fails at the next
+    synchronisation as torch's own out-of-range indexing does.
     """
 
     injector: Injector
@@ -584,9 +588,30 @@ class Prepared:
 
     def __call__(self, x: Any, y: Any, index: Any) -> Any:
         inj = self.injector
+        _check_fast_labels(y, inj.num_classes)
         view = inj.kernel_view(x, **dict(self.options))
         inj.apply(view, inj.make_params(y, index, view))
         return x
+
+
+def _check_fast_labels(y: Any, k: int) -> None:
+    """Refuse labels outside ``[0, k)`` on `Prepared`'s unchecked path without a host sync:
+    a ``ValueError`` for NumPy and CPU tensors (two reductions, next to nothing beside the
+    write), an asynchronous device assertion for tensors on an accelerator."""
+    if isinstance(y, torch.Tensor):
+        if y.device.type != "cpu":
+            if y.numel():
+                torch._assert_async(((y >= 0) & (y < k)).all())
+            return
+        lo, hi = (int(y.min()), int(y.max())) if y.numel() else (0, 0)
+    else:
+        a = np.asarray(y)
+        lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+    if lo < 0 or hi >= k:
+        raise ValueError(
+            f"y must hold labels in [0, {k - 1}] (num_classes={k}), got {lo if lo < 0 else hi} "
+            f"(Prepared checks nothing else: pass the labels the batch was prepared for)"
+        )
 
 
 _CHECKED: dict[type, tuple[dataclasses.Field[Any], ...]] = {}
