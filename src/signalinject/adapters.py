@@ -50,6 +50,7 @@ from torch.utils.data import Dataset, default_collate
 from signalinject import image as _image
 from signalinject import text as _text
 from signalinject._backend import to_backend
+from signalinject._compile import outside_graph
 from signalinject.core import Compose, Injector
 
 __all__ = [
@@ -69,8 +70,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _eager(fn: F) -> F:
-    """``fn`` run eagerly inside a ``torch.compile``'d function (one graph break, exact result)."""
-    return cast(F, torch.compiler.disable(fn))  # type: ignore[no-untyped-call]
+    """``fn`` run eagerly inside a ``torch.compile``'d function (one graph break, exact result;
+    ``torch._dynamo`` is not imported for it until then)."""
+    return outside_graph(fn)
 
 
 def _version() -> str:

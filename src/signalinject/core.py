@@ -35,6 +35,7 @@ from signalinject._backend import (
     to_backend,
     where,
 )
+from signalinject._compile import outside_graph
 
 __all__ = [
     "Compose",
@@ -297,6 +298,9 @@ class Injector:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        for method in ("__call__", "decode"):  # run outside a torch.compile graph
+            if method in cls.__dict__:
+                setattr(cls, method, outside_graph(cls.__dict__[method]))
         if "name" not in cls.__dict__:
             return  # a family base (ImageInjector), or a subclass that is no signal of its own
         # Declared per class, never inherited: a subclass with a name of its own is a new
@@ -586,6 +590,7 @@ class Prepared:
     #: The call's options (``channels_last``), as sorted ``(name, value)`` pairs.
     options: tuple[tuple[str, Any], ...] = ()
 
+    @outside_graph
     def __call__(self, x: Any, y: Any, index: Any) -> Any:
         inj = self.injector
         _check_fast_labels(y, inj.num_classes)
@@ -676,6 +681,7 @@ class Compose:
 
         warn_order(items, stacklevel=3)  # at the line that builds the Compose
 
+    @outside_graph
     def __call__(
         self, x: Any, y: Any, *, index: Any = None, inplace: bool = False, **kw: Any
     ) -> Any:
@@ -705,6 +711,7 @@ class Compose:
             x[...] = out
         return x
 
+    @outside_graph
     def decode(self, x: Any, **kw: Any) -> Any:
         """Each child's decode, stacked: int64 ``(len(injectors), N)`` (or ``(len,)``)."""
         rows = [inj.decode(x, **kw) for inj in self.injectors]
