@@ -8,6 +8,7 @@ torch.compile and the benchmarks' files have their own files: ``test_value_range
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,8 @@ def _rows(n: int = 90, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _tree(inj: si.Injector, **kw: Any) -> InjectedEstimator:
+    """A tree on 8x8x1 rows of 0..16, the injector told their range."""
+    inj = dataclasses.replace(inj, value_range=(0, 16))
     return InjectedEstimator(
         DecisionTreeClassifier(random_state=0), inj, image_shape=(8, 8, 1), **kw
     )
@@ -61,7 +64,7 @@ class TestInjectScore:
                 return_indices=True,
             )  # fmt: skip
         assert cv["train_score"].tolist() == [1.0, 1.0, 1.0]
-        inj = si.RandomPixel(K, seed=1)
+        inj = si.RandomPixel(K, seed=1, value_range=(0, 16))
         for fold, test, score in zip(
             cv["estimator"], cv["indices"]["test"], cv["test_score"], strict=True
         ):
@@ -187,9 +190,10 @@ def _image_injectors() -> list[si.Injector]:
     for name, cls in si.list_signals("image").items():
         make: Any = cls
         if name == "one_pixel_shortcut":
-            out.append(make(4, positions=((0, 0), (1, 1), (2, 2), (3, 3)), colours=((1,),) * 4))
+            pos = ((0, 0), (1, 1), (2, 2), (3, 3))
+            out.append(make(4, positions=pos, colours=((1,),) * 4, value_range=(0, 255)))
         else:
-            out.append(make(4))
+            out.append(make(4, value_range=(0, 255)))
     return out
 
 
@@ -302,6 +306,4 @@ class TestHuggingFace:
 
 
 def dataclass_replace(obj: Any, **changes: Any) -> Any:
-    import dataclasses
-
     return dataclasses.replace(obj, **changes)

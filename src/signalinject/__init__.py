@@ -34,6 +34,7 @@ from signalinject.image import (
     orthogonal_noise_basis,
 )
 from signalinject.quantizer import ZHANG_ALPHABET, CharQuantizer
+from signalinject.ranges import ValueRangeWarning
 from signalinject.text import (
     LengthEncoding,
     Mnemonic,
@@ -75,6 +76,7 @@ __all__ = [
     "Sinusoid",
     "TextInjector",
     "TriggerWord",
+    "ValueRangeWarning",
     "__version__",
     "blend_patterns",
     "decode_batch",

@@ -315,9 +315,9 @@ def table_dtype(x: Array) -> np.dtype[Any]:
     both add the same numbers."""
     if _dtype_bounds(x)[0]:
         return np.dtype(np.int64)
-    if x.dtype == (torch.float64 if isinstance(x, torch.Tensor) else np.float64):
-        return np.dtype(np.float64)
-    return np.dtype(np.float32)
+    # By kind and size, not ==: a big-endian float64 (">f8") is not np.float64.
+    wide = x.dtype == torch.float64 if isinstance(x, torch.Tensor) else x.dtype.itemsize >= 8
+    return np.dtype(np.float64 if wide else np.float32)
 
 
 def as_table(z: npt.NDArray[np.float64], dtype: np.dtype[Any]) -> npt.NDArray[Any]:

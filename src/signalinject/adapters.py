@@ -52,6 +52,7 @@ from signalinject import text as _text
 from signalinject._backend import to_backend
 from signalinject._compile import outside_graph
 from signalinject.core import Compose, Injector
+from signalinject.ranges import pipeline_hint
 
 __all__ = [
     "HFInjectMap",
@@ -665,14 +666,28 @@ def _describe(v: Any) -> str:
 
 
 # -- torchvision -----------------------------------------------------------------------------------
+_PIPELINE_HINT = (
+    " (InjectTransform: place it before v2.ToDtype(scale=True) and v2.Normalize, where the "
+    "image holds its raw values)"
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class InjectTransform:
     """A torchvision-v2-compatible transform of ``(image, label, index)``.
 
     Use it inside ``torchvision.transforms.v2.Compose`` over
     [`IndexedDataset`][signalinject.adapters.IndexedDataset] (which supplies the index) and place it
-    where the image holds raw pixel values, e.g. right after ``v2.ToImage()`` and before
-    ``v2.ToDtype(..., scale=True)``. ``tv_tensors.Image`` and other tensor subclasses keep their
+    where the image holds raw pixel values: right after ``v2.ToImage()`` (or the PIL image
+    itself), **before** ``v2.ToDtype(..., scale=True)`` and ``v2.Normalize``, and before any
+    other transform that moves or resamples pixels if the code must survive exactly. After
+    ``ToDtype(scale=True)`` the image is float in [0, 1], after ``Normalize`` centred around 0:
+    class-number codes then land outside the data's range, or a signal scaled for 0..255 on
+    values of order 1. It warns once
+    ([`ValueRangeWarning`][signalinject.ranges.ValueRangeWarning]) when it sees such normalised
+    or rescaled images: values beyond the range the injector assumes (``value_range``, by
+    default [0, 1] for float images), codes outside it, or values within [-3, 3] where a range
+    like 0..255 was declared. ``tv_tensors.Image`` and other tensor subclasses keep their
     type (and metadata); plain tensors stay plain; PIL images stay PIL images of the same mode;
     NumPy arrays stay arrays. Labels and indices pass through.
 
@@ -713,11 +728,13 @@ class InjectTransform:
             raise ValueError(f"InjectTransform: index must be non-negative, got {key}")
         who, cl = "InjectTransform", self.channels_last
         try:
-            if _is_pil(image):
-                arr = pil_to_array(image)
-                out = _array_to_pil(_inject_one(who, self.injector, arr, label, key, cl), image)
-            else:
-                out = _inject_one(who, self.injector, image, label, key, cl)
+            with pipeline_hint(_PIPELINE_HINT):
+                if _is_pil(image):
+                    arr = pil_to_array(image)
+                    out = _inject_one(who, self.injector, arr, label, key, cl)
+                    out = _array_to_pil(out, image)
+                else:
+                    out = _inject_one(who, self.injector, image, label, key, cl)
         except (ValueError, TypeError) as e:
             raise _reraise_at(e, f"InjectTransform: sample index {key}") from e
         return out, label, index

@@ -223,15 +223,19 @@ class Real:
         return float(v) if self.as_float else v
 
 
-def checked(rule: Callable[[str, Any], Any], **field_options: Any) -> Any:
+def checked(
+    rule: Callable[[str, Any], Any], *, omit_default: bool = False, **field_options: Any
+) -> Any:
     """A dataclass field whose value ``rule(name, value)`` checks and normalizes.
 
     Every rule runs (in field order) when an injector is built, before the signal's
     ``_normalize`` (rules across fields) and the capacity check, so that those see normalized
     fields: ``strength: float | None = checked(Real(positive=True, optional=True),
-    default=None)``.
+    default=None)``. ``omit_default``: `get_config` leaves the field out while it holds its
+    default (a field added to signals whose configs, and so results' cell ids, predate it).
     """
-    return dataclasses.field(metadata={"check": rule}, **field_options)
+    meta = {"check": rule, **({"omit_default": True} if omit_default else {})}
+    return dataclasses.field(metadata=meta, **field_options)
 
 
 def check_finite_values(name: str, values: object) -> tuple[float, ...]:
@@ -479,8 +483,9 @@ class Injector:
             )
         cfg: dict[str, Any] = {"name": cls.name}
         for f in dataclasses.fields(self):
-            if f.init:
-                cfg[f.name] = _jsonable(getattr(self, f.name))
+            value = getattr(self, f.name)
+            if f.init and not (f.metadata.get("omit_default") and value == f.default):
+                cfg[f.name] = _jsonable(value)
         return cfg
 
     def identity(self) -> dict[str, Any]:

@@ -56,6 +56,7 @@ from signalinject._kernels import (
     read_pixels,
 )
 from signalinject.core import Injector, Params, Real, check_finite_values, check_int, checked
+from signalinject.ranges import ValueRange, check_range
 
 __all__ = [
     "Footprint",
@@ -291,9 +292,27 @@ def _labels_out(out: Array, single: bool) -> Any:
 # -- the base of image injectors -----------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class ImageInjector(Injector):
-    """Base of the image injectors: layout handling, validation, copy, then ``apply``."""
+    """Base of the image injectors: layout handling, validation, copy, then ``apply``.
+
+    Args:
+        value_range: ``(low, high)``, the range the images' values span, in image units: what
+            the signals that scale their code scale it to (the noise's default RMS is 3% of its
+            width, ``Blend``'s pattern spans it, ``Sinusoid``'s default amplitude is 20/255 of
+            it, the lit value of ``ClassPatch`` and ``OnePixelShortcut`` is ``high``), and what
+            the images and the codes are checked against
+            ([`ValueRangeWarning`][signalinject.ranges.ValueRangeWarning], once). Default
+            (None): by dtype, as 0.1.0: 0..255 for integer images, [0, 1] for float images
+            (pass ``(0, 255)`` for float images holding 0..255).
+    """
 
     kind: ClassVar[str] = "image"
+    #: ``value_range`` is the data's range (False: ``MultipleLocations``, whose field of that
+    #: name is the range of its drawn value, by default the data's).
+    value_range_is_data: ClassVar[bool] = True
+
+    value_range: tuple[float, float] | None = checked(
+        ValueRange(), default=None, kw_only=True, omit_default=True
+    )
 
     #: ``apply`` reads the clean images from ``source`` and writes every element of ``out``: one
     #: pass over memory instead of a copy followed by a read-modify-write of the whole batch.
@@ -336,6 +355,7 @@ class ImageInjector(Injector):
         if host:
             view, labels, idx = views
         params = self.make_params(labels, idx, view)
+        check_range(self, view, stacklevel=3)  # a few sampled elements, warned once
         source = None
         if inplace:
             check_writable(x)
@@ -878,8 +898,11 @@ class MultipleLocations(ImageInjector):
     writes: ClassVar[str] = "a class-specific pair of pixels, every channel"
     default_grid: ClassVar[bool] = True
 
+    value_range_is_data: ClassVar[bool] = False
+
     pairs: tuple[tuple[tuple[int, int], tuple[int, int]], ...] | None = None
-    value_range: tuple[float, float] | None = None
+    # Its own field (checked in _normalize), kept in every config: 0.1.0's cell ids hash it.
+    value_range: tuple[float, float] | None = dataclasses.field(default=None, kw_only=True)
 
     def _normalize(self) -> None:
         super()._normalize()

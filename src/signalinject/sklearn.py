@@ -74,6 +74,10 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
             (checked at ``fit``), or ``score(X, y, index=ids)``. By default nothing is injected
             outside ``fit``. True or False.
 
+    Rows are float (scikit-learn's ``validate_data``): give the injector the range they span
+    (``value_range=(0, 16)`` for the digits), or a ``ValueRangeWarning`` says that the signal is
+    scaled for [0, 1].
+
     Attributes:
         estimator_: the fitted clone. classes_: the labels, sorted (label ``classes_[k]`` is
             injected as class ``k``). n_features_in_: the number of columns of ``X``.
@@ -83,10 +87,11 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
         >>> from sklearn.tree import DecisionTreeClassifier
         >>> from signalinject.sklearn import InjectedEstimator
         >>> rng = np.random.default_rng(0)
-        >>> X, y = rng.random((200, 16)), rng.integers(0, 4, 200)
-        >>> est = InjectedEstimator(DecisionTreeClassifier(random_state=0), si.OnePixel(4))
+        >>> X, y = rng.integers(0, 256, (200, 16)).astype(float), rng.integers(0, 4, 200)
+        >>> inj = si.OnePixel(4, value_range=(0, 255))  # rows are float: declare their range
+        >>> est = InjectedEstimator(DecisionTreeClassifier(random_state=0), inj)
         >>> est.fit(X, y, index=np.arange(200)).score(X, y)  # no signal at test time
-        0.275
+        0.23
         >>> est.set_params(inject_score=True).score(X, y, index=np.arange(200))  # reads it
         1.0
     """
