@@ -52,7 +52,7 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 def _not_regular(path: str | os.PathLike[str], mode: int | None = None) -> OSError:
     if mode is not None and stat.S_ISDIR(mode):
-        return IsADirectoryError(errno.EISDIR, "is a directory, expected a file", str(path))
+        return IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     what = "is not a regular file (a FIFO, a socket or a device); expected a file"
     return OSError(errno.EINVAL, what, str(path))
 
