@@ -11,6 +11,10 @@ import torch
 import signalinject as si
 from checks import check_signal
 
+# the shared checker runs every signal on float images with class-number codes
+# under the default value range: the range warning (issue 28) is expected there.
+pytestmark = pytest.mark.filterwarnings("ignore::signalinject.ranges.ValueRangeWarning")
+
 
 @pytest.mark.parametrize("name", list(si.list_signals()))
 def test_every_registered_signal_passes_the_shared_checker(name: str) -> None:

@@ -8,6 +8,7 @@ import io
 
 import numpy as np
 import pytest
+import sklearn
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import cross_validate
@@ -40,7 +41,11 @@ def test_cross_validated_net_keeps_row_keys() -> None:
         train_split=None,
         verbose=0,
     )
-    est = InjectedEstimator(net, si.PatternPixels(4), image_shape=(4, 4, 3), inject_score=True)
-    assert clone(est).get_params()["estimator__max_epochs"] == 30
-    cv = cross_validate(est, X, y, cv=3, params={"index": np.arange(300)})
+    with sklearn.config_context(enable_metadata_routing=True):  # ids reach fit and score
+        est = InjectedEstimator(
+            net, si.PatternPixels(4), image_shape=(4, 4, 3), inject_score=True
+        ).set_fit_request(index=True)
+        est.set_score_request(index=True)
+        assert clone(est).get_params()["estimator__max_epochs"] == 30
+        cv = cross_validate(est, X, y, cv=3, params={"index": np.arange(300)})
     assert cv["test_score"].min() > 0.9  # the net learns the corner bits in every fold

@@ -403,9 +403,10 @@ def test_sinusoid_refuses_an_amplitude_that_would_write_inf(backend: str) -> Non
     with pytest.raises(ValueError, match="largest finite value of float32"):
         si.Sinusoid(3, strength=1e39)(wide, [0, 1])
     xs[0, ...] = 60000  # values near float16's largest (65504): a smaller amplitude overflows
+    half = (-65504.0, 65504.0)  # declared: images in 0..1 is the default (else a range warning)
     with pytest.raises(ValueError, match="largest magnitude 60000"):
-        si.Sinusoid(3, strength=6000)(xs, [0, 1])
-    ok = si.Sinusoid(3, strength=5000)(xs, [0, 1])  # 65000: within float16
+        si.Sinusoid(3, strength=6000, value_range=half)(xs, [0, 1])
+    ok = si.Sinusoid(3, strength=5000, value_range=half)(xs, [0, 1])  # 65000: within float16
     assert bool((ok.abs() if backend == "torch" else np.abs(ok)).max() <= 65504)
     assert bool((xs[1:] == before[1:]).all())  # nothing written by the refused calls
 
@@ -415,7 +416,7 @@ def test_sinusoid_refuses_an_amplitude_that_would_write_inf(backend: str) -> Non
 def test_sinusoid_never_writes_inf_on_half_precision(strength: float, top: float) -> None:
     x = np.full((1, 2, 10, 1), top, np.float16)
     x[0, 0, 0, 0] = -top
-    inj = si.Sinusoid(2, strength=strength)
+    inj = si.Sinusoid(2, strength=strength, value_range=(-65504.0, 65504.0))
     if strength - 8 >= 65504 - float(x.max()):  # the sum could round to inf (a quarter unit)
         with pytest.raises(ValueError, match="would write inf"):
             inj(x, [1])

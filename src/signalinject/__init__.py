@@ -25,6 +25,7 @@ from signalinject.image import (
 )
 from signalinject.image_noise import OrthogonalNoise, orthogonal_noise_basis
 from signalinject.quantizer import ZHANG_ALPHABET, CharQuantizer
+from signalinject.ranges import ValueRangeWarning
 from signalinject.text import (
     LengthEncoding,
     Mnemonic,
@@ -108,6 +109,7 @@ __all__ = [
     "Sinusoid",
     "TextInjector",
     "TriggerWord",
+    "ValueRangeWarning",
     "__version__",
     "blend_patterns",
     "decode_batch",

@@ -31,6 +31,7 @@ from signalinject._backend import (
     device_table,
     dtype_bounds,
     dtype_is,
+    is_torch,
     native_kernels,
     row_blocks,
     where,
@@ -285,9 +286,9 @@ def table_dtype(x: Array) -> np.dtype[Any]:
     both add the same numbers."""
     if dtype_bounds(x)[0]:
         return np.dtype(np.int64)
-    if dtype_is(x, "float64"):
-        return np.dtype(np.float64)
-    return np.dtype(np.float32)
+    # By kind and size, not ==: a big-endian float64 (">f8") is not np.float64.
+    wide = dtype_is(x, "float64") if is_torch(x) else x.dtype.itemsize >= 8
+    return np.dtype(np.float64 if wide else np.float32)
 
 
 def as_table(z: npt.NDArray[np.float64], dtype: np.dtype[Any]) -> npt.NDArray[Any]:

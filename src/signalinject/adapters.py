@@ -35,13 +35,11 @@ in checkpoints, e.g. as Lightning hyperparameters; their field checks run as the
 from __future__ import annotations
 
 import dataclasses
-import functools
 import importlib.metadata
 import numbers
 import operator
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from types import ModuleType
 from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
@@ -49,10 +47,12 @@ import numpy.typing as npt
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from signalinject._backend import to_backend, when_imported
+from signalinject._backend import to_backend
+from signalinject._compile import outside_graph
 from signalinject.core import Compose, Injector
 from signalinject.core import checkpoint_globals as checkpoint_globals  # its old place
 from signalinject.image import CHANNELS, check_default_layout
+from signalinject.ranges import pipeline_hint
 
 __all__ = [
     "HFInjectMap",
@@ -70,23 +70,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _eager(fn: F) -> F:
-    """``fn`` run eagerly inside a ``torch.compile``'d function (one graph break, exact result).
-
-    ``torch.compiler.disable`` is applied once ``torch._dynamo`` is imported (`when_imported`):
-    nothing can compile before, and applying it here would import ``torch._dynamo`` (over a
-    second) with this module.
-    """
-    impl = [fn]
-
-    @functools.wraps(fn)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        return impl[0](*args, **kwargs)
-
-    def disable(_: ModuleType) -> None:
-        impl[0] = torch.compiler.disable(fn)  # type: ignore[no-untyped-call]
-
-    when_imported("torch._dynamo", disable)
-    return cast(F, run)
+    """``fn`` run eagerly inside a ``torch.compile``'d function (one graph break, exact result;
+    ``torch._dynamo`` is not imported for it until then)."""
+    return outside_graph(fn)
 
 
 def _version() -> str:
@@ -667,14 +653,28 @@ def _describe(v: Any) -> str:
 
 
 # -- torchvision -----------------------------------------------------------------------------------
+_PIPELINE_HINT = (
+    " (InjectTransform: place it before v2.ToDtype(scale=True) and v2.Normalize, where the "
+    "image holds its raw values)"
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class InjectTransform:
     """A torchvision-v2-compatible transform of ``(image, label, index)``.
 
     Use it inside ``torchvision.transforms.v2.Compose`` over
     [`IndexedDataset`][signalinject.adapters.IndexedDataset] (which supplies the index) and place it
-    where the image holds raw pixel values, e.g. right after ``v2.ToImage()`` and before
-    ``v2.ToDtype(..., scale=True)``. ``tv_tensors.Image`` and other tensor subclasses keep their
+    where the image holds raw pixel values: right after ``v2.ToImage()`` (or the PIL image
+    itself), **before** ``v2.ToDtype(..., scale=True)`` and ``v2.Normalize``, and before any
+    other transform that moves or resamples pixels if the code must survive exactly. After
+    ``ToDtype(scale=True)`` the image is float in [0, 1], after ``Normalize`` centred around 0:
+    class-number codes then land outside the data's range, or a signal scaled for 0..255 on
+    values of order 1. It warns once
+    ([`ValueRangeWarning`][signalinject.ranges.ValueRangeWarning]) when it sees such normalised
+    or rescaled images: values beyond the range the injector assumes (``value_range``, by
+    default [0, 1] for float images), codes outside it, or values within [-3, 3] where a range
+    like 0..255 was declared. ``tv_tensors.Image`` and other tensor subclasses keep their
     type (and metadata); plain tensors stay plain; PIL images stay PIL images of the same mode;
     NumPy arrays stay arrays. Labels and indices pass through.
 
@@ -715,11 +715,13 @@ class InjectTransform:
             raise ValueError(f"InjectTransform: index must be non-negative, got {key}")
         who, cl = "InjectTransform", self.channels_last
         try:
-            if _is_pil(image):
-                arr = pil_to_array(image)
-                out = _array_to_pil(_inject_one(who, self.injector, arr, label, key, cl), image)
-            else:
-                out = _inject_one(who, self.injector, image, label, key, cl)
+            with pipeline_hint(_PIPELINE_HINT):
+                if _is_pil(image):
+                    arr = pil_to_array(image)
+                    out = _inject_one(who, self.injector, arr, label, key, cl)
+                    out = _array_to_pil(out, image)
+                else:
+                    out = _inject_one(who, self.injector, image, label, key, cl)
         except (ValueError, TypeError) as e:
             raise _reraise_at(e, f"InjectTransform: sample index {key}") from e
         return out, label, index
@@ -773,6 +775,13 @@ class HFInjectMap:
             [`InjectedDataset`][signalinject.adapters.InjectedDataset]).
         dtype: the stored dtype of array/tensor samples (e.g. ``"uint8"``): injected and
             returned in it.
+        all_columns: True: return every column of the batch, ``output_column`` injected
+            (what ``with_transform``/``set_transform`` need: they show only what the function
+            returns); False: only ``output_column`` (what ``map`` needs: it keeps the other
+            columns itself, and would re-encode any returned). None (default): every column
+            when called without ``indices`` (as ``with_transform`` calls it), else only
+            ``output_column``; pass False to ``map`` with ``index_column`` and without
+            ``with_indices``.
 
     The installed signalinject version is a field (``version``), so ``map``'s cache fingerprint
     changes with it: an upgrade never reuses a cache written by another version.
@@ -786,6 +795,7 @@ class HFInjectMap:
     index_column: str | None = None
     index_offset: int = 0
     dtype: str | None = None
+    all_columns: bool | None = None
     version: str = dataclasses.field(default="", init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -806,12 +816,17 @@ class HFInjectMap:
                 ) from None
         _check_layout_arg(who, self.channels_last)
         _check_offset(who, self.index_offset)
+        if self.all_columns is not None and not isinstance(self.all_columns, bool):
+            raise TypeError(
+                f"{who}: all_columns must be True, False or None, got {self.all_columns!r}"
+            )
         object.__setattr__(self, "version", _version())
 
     def __call__(
         self, batch: Mapping[str, Any], indices: Sequence[int] | None = None
     ) -> dict[str, Any]:
-        """Inject one batch: ``batch`` maps column names to ``N`` values, ``indices`` has ``N``."""
+        """Inject one batch: ``batch`` maps column names to ``N`` values, ``indices`` has ``N``
+        (``map``'s ``with_indices``; not needed with ``index_column``)."""
         who = "HFInjectMap"
         cols = [self.column, self.label_column]
         if self.index_column is not None:
@@ -838,7 +853,7 @@ class HFInjectMap:
                     f"{who}: indices must be a list of row indices; call Dataset.map(fn, "
                     f"batched=True, with_indices=True), or key by a column with index_column="
                 )
-            idx = np.asarray(indices, dtype=np.int64)
+            idx = np.asarray(to_backend(indices, np.empty(0), name=f"{who}: indices"))
         idx = idx + self.index_offset
         values, labels = batch[self.column], batch[self.label_column]
         if len(values) != len(idx) or len(labels) != len(idx):
@@ -847,7 +862,9 @@ class HFInjectMap:
                 f"{len(idx)} keys; call Dataset.map(fn, batched=True, with_indices=True)"
             )
         out_col = self.column if self.output_column is None else self.output_column
-        return {out_col: self._inject(values, labels, idx)}
+        injected = self._inject(values, labels, idx)
+        every = indices is None if self.all_columns is None else self.all_columns
+        return {**batch, out_col: injected} if every else {out_col: injected}
 
     def _inject(self, values: Any, labels: Any, idx: npt.NDArray[np.int64]) -> Any:
         who = "HFInjectMap"
@@ -920,8 +937,9 @@ class HFInjectMap:
             if is_int and itemsize > 2:
                 raise ValueError(
                     f"{who}: column {self.column!r} arrives as {x.dtype}, which HF formats give "
-                    f"any integer column (its stored dtype is usually uint8); pass dtype= the "
-                    f"stored dtype, e.g. dtype='uint8', or use signalinject.adapters.hf_inject"
+                    f"any integer column (its stored dtype is usually uint8) and its features "
+                    f"do not say otherwise; pass the stored dtype, e.g. dtype='uint8' "
+                    f"(HFInjectMap(..., dtype='uint8') or hf_inject(..., dtype='uint8'))"
                 )
             return x
         target = np.dtype(self.dtype)
@@ -969,6 +987,7 @@ def hf_inject(
     index_column: str | None = None,
     index_offset: int = 0,
     channels_last: bool | None = None,
+    dtype: str | None = None,
     **map_kwargs: Any,
 ) -> Any:
     """A Hugging Face ``Dataset`` or ``IterableDataset`` whose ``column`` carries the signal.
@@ -991,11 +1010,16 @@ def hf_inject(
         index_offset: added to every key (see
             [`InjectedDataset`][signalinject.adapters.InjectedDataset]).
         channels_last: overrides the layout the feature declares.
+        dtype: the stored dtype of array samples (e.g. ``"uint8"``) where the features do not
+            declare it (a stream without features); overrides the feature's dtype.
         **map_kwargs: passed to ``map`` (``num_proc=``, ``batch_size=``, ...).
 
     Raises:
         ValueError: an ``IterableDataset`` without ``index_column`` (its ``with_indices``
-            counts per worker and follows the shuffle: no stable key), a missing column.
+            counts per worker and follows the shuffle: no stable key); a ``Dataset`` seen
+            through an indices mapping (after ``shuffle``, ``filter``, ``train_test_split``,
+            a non-contiguous ``select``) without ``index_column``: its row positions follow
+            the mapping, not the rows; a missing column.
     """
     import datasets
 
@@ -1011,12 +1035,24 @@ def hf_inject(
             f"{who}: an IterableDataset has no stable row index (with_indices counts per "
             f"worker and follows the shuffle); pass index_column= a column of stable ids"
         )
+    if not iterable and index_column is None and getattr(dataset, "_indices", None) is not None:
+        raise ValueError(
+            f"{who}: the dataset is seen through an indices mapping (after shuffle, filter, "
+            f"train_test_split or select), so its row positions are not stable keys: row i is "
+            f"another sample after each shuffle; pass index_column= a column of stable ids, "
+            f"inject before shuffling, or call dataset.flatten_indices() to make the current "
+            f"order the keys on purpose"
+        )
+    if dtype is not None and not isinstance(dtype, str):
+        raise TypeError(f"{who}: dtype must be a str or None, got {dtype!r}")
     features = dataset.features
     if features is not None and column not in features:
         raise ValueError(f"{who}: no column {column!r}; columns: {sorted(features)}")
-    dtype, cl, is_image = (None, None, False)
+    stored, cl, is_image = (None, None, False)
     if features is not None:
-        dtype, cl, is_image = _feature_dtype_layout(features[column])
+        stored, cl, is_image = _feature_dtype_layout(features[column])
+    if dtype is not None:
+        stored = dtype
     if channels_last is not None:
         cl = channels_last
     fn = HFInjectMap(
@@ -1027,14 +1063,15 @@ def hf_inject(
         channels_last=cl,
         index_column=index_column,
         index_offset=index_offset,
-        dtype=dtype,
+        dtype=stored,
+        all_columns=False,  # map keeps the other columns itself
     )
     out_features = None
     if features is not None:
         out_features = features.copy()
         out_features[output_column or column] = features[column]
     fmt = None if iterable else dataset.format
-    source = dataset.with_format(None if is_image or dtype is None else "numpy")
+    source = dataset.with_format(None if is_image or stored is None else "numpy")
     out = source.map(
         fn, batched=True, with_indices=index_column is None, features=out_features, **map_kwargs
     )

@@ -49,12 +49,13 @@ from signalinject._backend import (
     to_backend,
     where,
 )
+from signalinject._compile import outside_graph
 from signalinject.footprint import warn_order
 
 if TYPE_CHECKING:
-    pass
+    import torch
 else:  # imported at its first use (see signalinject._backend)
-    pass
+    from signalinject._backend import torch
 
 __all__ = [
     "Compose",
@@ -253,15 +254,19 @@ class Real:
         return float(v) if self.as_float else v
 
 
-def checked(rule: Callable[[str, Any], Any], **field_options: Any) -> Any:
+def checked(
+    rule: Callable[[str, Any], Any], *, omit_default: bool = False, **field_options: Any
+) -> Any:
     """A dataclass field whose value ``rule(name, value)`` checks and normalizes.
 
     Every rule runs (in field order) when an injector is built, before the signal's
     ``_normalize`` (rules across fields) and the capacity check, so that those see normalized
     fields: ``strength: float | None = checked(Real(positive=True, optional=True),
-    default=None)``.
+    default=None)``. ``omit_default``: `get_config` leaves the field out while it holds its
+    default (a field added to signals whose configs, and so results' cell ids, predate it).
     """
-    return dataclasses.field(metadata={"check": rule}, **field_options)
+    meta = {"check": rule, **({"omit_default": True} if omit_default else {})}
+    return dataclasses.field(metadata=meta, **field_options)
 
 
 def check_finite_values(name: str, values: object) -> tuple[float, ...]:
@@ -335,6 +340,9 @@ class Injector:
         super().__init_subclass__(**kwargs)
         if cls.__module__.startswith("signalinject."):
             allow_in_checkpoints(cls)  # the package's (a user's signal: once it registers)
+        for method in ("__call__", "decode"):  # run outside a torch.compile graph
+            if method in cls.__dict__:
+                setattr(cls, method, outside_graph(cls.__dict__[method]))
         if "name" not in cls.__dict__:
             return  # a family base (ImageInjector), or a subclass that is no signal of its own
         # Declared per class, never inherited: a subclass with a name of its own is a new
@@ -534,8 +542,9 @@ class Injector:
             )
         cfg: dict[str, Any] = {"name": cls.name}
         for f in dataclasses.fields(self):
-            if f.init:
-                cfg[f.name] = _jsonable(getattr(self, f.name))
+            value = getattr(self, f.name)
+            if f.init and not (f.metadata.get("omit_default") and value == f.default):
+                cfg[f.name] = _jsonable(value)
         return cfg
 
     def identity(self) -> dict[str, Any]:
@@ -598,6 +607,7 @@ class Injector:
         except (TypeError, ValueError):
             self.check_values(view)  # the data's own errors are named first
             raise
+        self.check_data(like)
         source = None
         if inplace:
             check_writable(x)
@@ -652,6 +662,11 @@ class Injector:
         """Refuse data whose values the signal cannot be written into (one pass over ``x``, the
         batch as [`batch_view`][signalinject.core.Injector.batch_view] gives it): the text
         signals' codes outside the alphabet. Nothing by default."""
+
+    def check_data(self, x: Array) -> None:
+        """Look at the data before anything is written, to warn (never to refuse): the image
+        family checks the images against their value range
+        ([`ValueRangeWarning`][signalinject.ranges.ValueRangeWarning]). Nothing by default."""
 
     def read(self, x: Array, index: Array) -> Array:
         """The decoding rule on the batch as [`batch_view`][signalinject.core.Injector.batch_view]
@@ -733,7 +748,11 @@ class Prepared:
     ``fast(x, y, index)`` writes the signal into ``x`` in place and returns it: no checks, so
     ``x`` must be shaped, typed and laid out as the batch it was prepared for, and ``y`` and
     ``index`` int64 ``(N,)`` on ``x``'s backend and device (as a ``DataLoader`` gives them).
-    The same values as ``injector(x, y, index=index)``; picklable.
+    The same values as ``injector(x, y, index=index)``; picklable. The one check it keeps is
+    the labels' range, the same on every route (the compiled and NumPy kernels would otherwise
+    differ on a label outside ``[0, num_classes)``): on the CPU a ``ValueError``; on an
+    accelerator an asynchronous device assertion (no host sync), which fails at the next
+    synchronisation as torch's own out-of-range indexing does.
     """
 
     injector: Injector
@@ -756,11 +775,33 @@ class Prepared:
         """Unpickling runs the constructor's checks (`restore_checked`)."""
         restore_checked(self, state)
 
+    @outside_graph
     def __call__(self, x: Any, y: Any, index: Any) -> Any:
         inj = self.injector
+        _check_fast_labels(y, inj.num_classes)
         view = inj.kernel_view(x, **dict(self.options))
         inj.apply(view, inj.make_params(y, index, view))
         return x
+
+
+def _check_fast_labels(y: Any, k: int) -> None:
+    """Refuse labels outside ``[0, k)`` on `Prepared`'s unchecked path without a host sync:
+    a ``ValueError`` for NumPy and CPU tensors (two reductions, next to nothing beside the
+    write), an asynchronous device assertion for tensors on an accelerator."""
+    if isinstance(y, torch.Tensor):
+        if y.device.type != "cpu":
+            if y.numel():
+                torch._assert_async(((y >= 0) & (y < k)).all())
+            return
+        lo, hi = (int(y.min()), int(y.max())) if y.numel() else (0, 0)
+    else:
+        a = np.asarray(y)
+        lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+    if lo < 0 or hi >= k:
+        raise ValueError(
+            f"y must hold labels in [0, {k - 1}] (num_classes={k}), got {lo if lo < 0 else hi} "
+            f"(Prepared checks nothing else: pass the labels the batch was prepared for)"
+        )
 
 
 _CHECKED: dict[type, tuple[dataclasses.Field[Any], ...]] = {}
@@ -912,6 +953,7 @@ class Compose:
         """The labels every child accepts: ``0 .. num_classes - 1`` (the smallest child's)."""
         return min(inj.num_classes for inj in self.injectors)
 
+    @outside_graph
     def __call__(
         self, x: Any, y: Any, *, index: Any = None, inplace: bool = False, **kw: Any
     ) -> Any:
@@ -939,6 +981,7 @@ class Compose:
             x[:] = out
         return x
 
+    @outside_graph
     def decode(self, x: Any, **kw: Any) -> Any:
         """Each child's decode, stacked: int64 ``(len(injectors), N)`` (or ``(len,)``)."""
         return stack([inj.decode(x, **kw) for inj in self.injectors])

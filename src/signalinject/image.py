@@ -59,6 +59,7 @@ from signalinject._kernels import (
     read_pixels,
 )
 from signalinject.core import Injector, Params, Real, check_finite_values, check_int, checked
+from signalinject.ranges import ValueRange, check_range
 
 if TYPE_CHECKING:
     import torch
@@ -269,9 +270,28 @@ class ImageInjector(Injector):
     """Base of the image injectors: the hooks of the injection template
     ([`Injector`][signalinject.core.Injector]) for images: a channels-last view of any layout
     (``batch_view``), ``apply`` (the copy where the signal does not fuse it, then ``write``),
-    ``decode``'s ``read``, and where a signal writes (``footprint``, ``overwrites``)."""
+    ``decode``'s ``read``, where a signal writes (``footprint``, ``overwrites``), and the check of
+    the images against their value range (``check_data``).
+
+    Args:
+        value_range: ``(low, high)``, the range the images' values span, in image units: what
+            the signals that scale their code scale it to (the noise's default RMS is 3% of its
+            width, ``Blend``'s pattern spans it, ``Sinusoid``'s default amplitude is 40/255 of
+            it, the lit value of ``ClassPatch`` and ``OnePixelShortcut`` is ``high``), and what
+            the images and the codes are checked against
+            ([`ValueRangeWarning`][signalinject.ranges.ValueRangeWarning], once). Default
+            (None): by dtype, as 0.1.0: 0..255 for integer images, [0, 1] for float images
+            (pass ``(0, 255)`` for float images holding 0..255).
+    """
 
     kind: ClassVar[str] = "image"
+    #: ``value_range`` is the data's range (False: ``MultipleLocations``, whose field of that
+    #: name is the range of its drawn value, by default the data's).
+    value_range_is_data: ClassVar[bool] = True
+
+    value_range: tuple[float, float] | None = checked(
+        ValueRange(), default=None, kw_only=True, omit_default=True
+    )
 
     def __call__(
         self,
@@ -442,6 +462,11 @@ class ImageInjector(Injector):
         """The images ``x`` validated and viewed channels-last ``(N, H, W, C)`` (no copy), and
         whether ``x`` was one image (`image_batch`); ``options``: ``channels_last``."""
         return image_batch(x, options.get("channels_last"), single=single)
+
+    def check_data(self, x: Array) -> None:
+        """The images against their value range: a few sampled elements, warned once
+        (`check_range`); the warning points at the line that called the injector."""
+        check_range(self, x, stacklevel=5)  # check_data, _inject, __call__, its graph guard
 
     def read(self, x: Array, index: Array) -> Array:
         """The decoding rule on a channels-last batch (see each class)."""
@@ -881,8 +906,11 @@ class MultipleLocations(ImageInjector):
     writes: ClassVar[str] = "a class-specific pair of pixels, every channel"
     default_grid: ClassVar[bool] = True
 
+    value_range_is_data: ClassVar[bool] = False
+
     pairs: tuple[tuple[tuple[int, int], tuple[int, int]], ...] | None = None
-    value_range: tuple[float, float] | None = None
+    # Its own field (checked in _normalize), kept in every config: 0.1.0's cell ids hash it.
+    value_range: tuple[float, float] | None = dataclasses.field(default=None, kw_only=True)
 
     def _normalize(self) -> None:
         super()._normalize()

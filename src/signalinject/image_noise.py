@@ -113,8 +113,9 @@ class OrthogonalNoise(ImageInjector):
 
     Args:
         num_classes: number of classes K (at most ``H * W * C - 1``).
-        strength: per-element RMS of the noise in image units. Default (None): 3% of the full
-            range, i.e. 7.65 for integer images (0..255) and 0.03 for float images (0..1).
+        strength: per-element RMS of the noise in image units. Default (None): 3% of the
+            images' range (``value_range``, by default 7.65 for integer images (0..255) and
+            0.03 for float images (0..1)).
 
     ``decode`` projects each image (float64) on the K noise images and returns the largest
     projection. The noise contributes ``strength * sqrt(H*W*C)`` to its own class and nothing to
@@ -171,9 +172,12 @@ class OrthogonalNoise(ImageInjector):
         return orthogonal_noise_basis(self.num_classes, shape, seed=self.seed)
 
     def rms(self, x: Array) -> float:
-        """The noise RMS used for images of ``x``'s dtype."""
+        """The noise RMS used for images of ``x``'s dtype: ``strength``, else 3% of
+        ``value_range``'s width (by default 0..255 for integer images, 0..1 for floats)."""
         if self.strength is not None:
             return self.strength
+        if self.value_range is not None:
+            return 0.03 * (self.value_range[1] - self.value_range[0])
         return 0.03 * 255 if dtype_bounds(x)[0] else 0.03
 
     def _noise_table(self, x: Array) -> npt.NDArray[Any]:

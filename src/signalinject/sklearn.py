@@ -10,7 +10,8 @@ Each row is keyed by a stable index so that it is injected the same way in every
 cross-validation fold: ``fit(X, y, index=ids)`` (``cross_validate(..., params={"index": ids})``
 hands each fold its rows' ids), or an ``index_column`` of ``X`` that holds the ids (dropped
 before injection and fitting). Without either, the keys are the row positions of the ``fit``
-call, which differ from fold to fold.
+call, which differ from fold to fold. Ids are integers: floats are refused, never truncated.
+``score`` with ``inject_score=True`` never keys by position: it needs the ids too.
 """
 
 from __future__ import annotations
@@ -19,15 +20,28 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from sklearn import get_config
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.metrics import accuracy_score
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from signalinject._backend import to_backend
 from signalinject.core import Compose, Injector
 
 __all__ = ["InjectedEstimator"]
+
+#: Why ``inject_score=True`` needs the rows' ids at scoring time, and the two ways to give them.
+_NEEDS_IDS = (
+    "inject_score=True injects the rows score() sees keyed by their ids, never by their "
+    "positions (in a fold they are not the rows' ids), and no ids reach score(): pass "
+    "index_column= (the column of X "
+    "that holds each row's id), or enable metadata routing "
+    "(sklearn.set_config(enable_metadata_routing=True)) and request the ids for scoring "
+    "(est.set_score_request(index=True), est.set_fit_request(index=True)), then "
+    "cross_validate(..., params={'index': ids})"
+)
 
 
 def _has(name: str) -> Any:
@@ -54,7 +68,14 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
             before injection, fitting and prediction); None: ``fit(..., index=)`` or the row
             positions.
         inject_score: ``score(X, y)`` injects ``X`` with ``y`` first (the accuracy with the
-            signal); by default nothing is injected outside ``fit``.
+            signal), keyed by the rows' ids, never by their positions: it needs
+            ``index_column``, or metadata routing with ``set_score_request(index=True)``
+            (checked at ``fit``), or ``score(X, y, index=ids)``. By default nothing is injected
+            outside ``fit``. True or False.
+
+    Rows are float (scikit-learn's ``validate_data``): give the injector the range they span
+    (``value_range=(0, 16)`` for the digits), or a ``ValueRangeWarning`` says that the signal is
+    scaled for [0, 1].
 
     Attributes:
         estimator_: the fitted clone. classes_: the labels, sorted (label ``classes_[k]`` is
@@ -65,11 +86,12 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
         >>> from sklearn.tree import DecisionTreeClassifier
         >>> from signalinject.sklearn import InjectedEstimator
         >>> rng = np.random.default_rng(0)
-        >>> X, y = rng.random((200, 16)), rng.integers(0, 4, 200)
-        >>> est = InjectedEstimator(DecisionTreeClassifier(random_state=0), si.OnePixel(4))
+        >>> X, y = rng.integers(0, 256, (200, 16)).astype(float), rng.integers(0, 4, 200)
+        >>> inj = si.OnePixel(4, value_range=(0, 255))  # rows are float: declare their range
+        >>> est = InjectedEstimator(DecisionTreeClassifier(random_state=0), inj)
         >>> est.fit(X, y, index=np.arange(200)).score(X, y)  # no signal at test time
-        0.275
-        >>> est.set_params(inject_score=True).score(X, y)  # the tree reads the pixel
+        0.23
+        >>> est.set_params(inject_score=True).score(X, y, index=np.arange(200))  # reads it
         1.0
     """
 
@@ -90,9 +112,13 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
 
     # -- helpers ------------------------------------------------------------------------------
     def _split(
-        self, X: npt.NDArray[Any], index: Any
+        self, X: npt.NDArray[Any], index: Any, *, scoring: bool = False
     ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
-        """``(features, keys)``: the index column dropped, and the rows' keys."""
+        """``(features, keys)``: the index column dropped, and the rows' keys.
+
+        ``scoring``: keys for ``score`` with ``inject_score``, which never falls back to the
+        row positions (they differ between the rows of a fold and the ids they stand for).
+        """
         n = X.shape[0]
         col = self.index_column
         if col is not None:
@@ -102,29 +128,39 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
                 raise ValueError(f"index_column={col} is outside X's {X.shape[1]} columns")
             ids = X[:, col]
             if index is None:
-                if not np.array_equal(ids, np.round(ids)) or (ids < 0).any():
+                # X is float: an id must be a whole number float64 holds exactly.
+                bad = (ids != np.round(ids)) | (ids < 0) | ~(ids <= 2.0**53)
+                if bad.any():
                     raise ValueError(
-                        f"index_column={col} must hold non-negative integer ids, got values "
-                        f"such as {ids[(ids != np.round(ids)) | (ids < 0)][:3].tolist()}"
+                        f"index_column={col} must hold non-negative integer ids (at most "
+                        f"2**53), got values such as {ids[bad][:3].tolist()}"
                     )
-                index = ids
+                index = ids.astype(np.int64)
             X = np.delete(X, col, axis=1)
         if index is None:
+            if scoring:
+                raise ValueError(_NEEDS_IDS)
             return X, np.arange(n, dtype=np.int64)
-        keys = np.asarray(index)
+        keys = np.asarray(to_backend(index, X, name="index"))  # floats refused, never truncated
         if keys.ndim != 1 or keys.shape[0] != n:
             raise ValueError(f"index must hold one id per row of X ({n}), got shape {keys.shape}")
-        if not (np.issubdtype(keys.dtype, np.integer) or np.issubdtype(keys.dtype, np.floating)):
-            raise TypeError(f"index must hold integers, got dtype {keys.dtype}")
-        return X, keys.astype(np.int64)
+        return X, keys
 
     def _images(self, X: npt.NDArray[Any]) -> tuple[int, ...]:
         if not isinstance(self.injector, (Injector, Compose)) or self.injector.kind != "image":
             raise TypeError(f"injector must be an image Injector or Compose, got {self.injector!r}")
-        shape: tuple[int, ...] = (
-            (1, X.shape[1], 1) if self.image_shape is None else tuple(self.image_shape)
-        )
-        if len(shape) != 3 or int(np.prod(shape)) != X.shape[1]:
+        given = self.image_shape
+        if given is not None and (
+            isinstance(given, (str, bytes))
+            or not isinstance(given, (tuple, list))
+            or len(given) != 3
+            or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in given)
+        ):
+            raise TypeError(f"image_shape must be (H, W, C), three integers, got {given!r}")
+        if given is not None and min(given) < 1:
+            raise ValueError(f"image_shape must hold positive sizes (H, W, C), got {given!r}")
+        shape: tuple[int, ...] = (1, X.shape[1], 1) if given is None else tuple(map(int, given))
+        if int(np.prod(shape)) != X.shape[1]:
             raise ValueError(
                 f"image_shape must be (H, W, C) with H * W * C = {X.shape[1]} (the feature "
                 f"columns of X), got {self.image_shape!r}"
@@ -177,6 +213,7 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
             index: stable integer ids ``(n_samples,)`` keying each row's draws (see module doc).
             **fit_params: passed to ``estimator.fit`` (e.g. ``sample_weight``).
         """
+        self._check_scoring_ids()
         X, y = validate_data(self, X, y)
         check_classification_targets(y)
         self.classes_ = np.unique(y)
@@ -195,6 +232,19 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
         injected = self._inject(feats, self._codes(y), keys)
         self.estimator_ = clone(self.estimator).fit(injected, y, **fit_params)
         return self
+
+    def _check_scoring_ids(self) -> None:
+        """Refuse a non-bool ``inject_score``, and ``inject_score=True`` where ``score`` would
+        receive no ids: no ``index_column``, and ``index`` not routed to ``score``."""
+        if not isinstance(self.inject_score, (bool, np.bool_)):
+            raise TypeError(f"inject_score must be True or False, got {self.inject_score!r}")
+        if not self.inject_score or self.index_column is not None:
+            return
+        if get_config().get("enable_metadata_routing", False):
+            request = self.get_metadata_routing().score.requests.get("index")
+            if request is True or isinstance(request, str):  # requested, or under an alias
+                return
+        raise ValueError(_NEEDS_IDS)
 
     def inject(self, X: Any, y: Any, index: Any = None) -> Any:
         """``X`` (index column dropped) with the signal of ``y`` in each row, as in ``fit``."""
@@ -227,5 +277,13 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
 
     def score(self, X: Any, y: Any, sample_weight: Any = None, index: Any = None) -> float:
         """Accuracy on ``X`` as given, or on ``X`` injected with ``y`` if ``inject_score``."""
-        feats = self.inject(X, y, index=index) if self.inject_score else self._features(X)
+        if not isinstance(self.inject_score, (bool, np.bool_)):
+            raise TypeError(f"inject_score must be True or False, got {self.inject_score!r}")
+        if self.inject_score:
+            check_is_fitted(self)
+            X = validate_data(self, X, reset=False)
+            feats, keys = self._split(X, index, scoring=True)
+            feats = self._inject(feats, self._codes(np.asarray(y)), keys)
+        else:
+            feats = self._features(X)
         return float(accuracy_score(y, self.estimator_.predict(feats), sample_weight=sample_weight))

@@ -103,18 +103,29 @@ _STRENGTH = Real(positive=True, optional=True, as_float=True)
 _VERSION = Integer(1, 2)
 
 
-def _on_value(strength: float | None, x: Array) -> float:
-    """The value of a lit pixel: ``strength``, else the dtype's maximum (1.0 for floats)."""
+def _on_value(strength: float | None, x: Array, value_range: Any = None) -> float:
+    """The value of a lit pixel: ``strength``, else the top of ``value_range``, else the
+    dtype's maximum (1.0 for floats)."""
     if strength is not None:
         return strength
+    if value_range is not None:
+        return float(value_range[1])
     is_int, _, hi = _dtype_bounds(x)
     return float(hi) if is_int else 1.0
 
 
-def _scaled(strength: float | None, default: float, x: Array) -> float:
-    """``strength`` as given, else ``default`` in 0..255 units (divided by 255 for floats)."""
+def _off_value(value_range: Any) -> float:
+    """The value of an unlit pixel: the bottom of ``value_range``, else 0."""
+    return 0.0 if value_range is None else float(value_range[0])
+
+
+def _scaled(strength: float | None, default: float, x: Array, value_range: Any = None) -> float:
+    """``strength`` as given, else ``default`` in 0..255 units: scaled to ``value_range``'s
+    width, else as is for integer images and divided by 255 for floats."""
     if strength is not None:
         return strength
+    if value_range is not None:
+        return default * float(value_range[1] - value_range[0]) / 255.0
     return default if _dtype_bounds(x)[0] else default / 255.0
 
 
@@ -158,6 +169,15 @@ def _saturate(v: Any, x: Array) -> Any:
     if isinstance(v, torch.Tensor):
         return v.round().clamp_(lo, hi).to(x.dtype)
     return np.clip(np.rint(v), lo, hi).astype(x.dtype)
+
+
+def _strength_codes(strength: float | None, value_range: Any) -> tuple[float, float] | None:
+    """The unlit and lit values of a signal whose lit value is ``strength`` (None where it
+    follows the images' dtype)."""
+    if strength is None:
+        return None
+    off = _off_value(value_range)
+    return min(off, strength), max(off, strength)
 
 
 def _refuse_wide(who: str, x: Array, bound: float) -> None:
@@ -524,10 +544,13 @@ class OnePixelShortcut(_Strength, ImageInjector):
     def _colour_table(self, x: Array) -> tuple[Array, tuple[float, ...]]:
         """The class colours ``(K, C)`` in ``x``'s dtype, and (off, on) as stored."""
         _, colours = self._fitted(x)
-        on = _on_value(self.strength, x)
-        table, stored = _code_table("strength", (0.0, on), x)
+        on = _on_value(self.strength, x, self.value_range)
+        table, stored = _code_table("strength", (_off_value(self.value_range), on), x)
         idx = int_table(colours, x)
         return table[idx], stored
+
+    def code_range(self) -> tuple[float, float] | None:
+        return _strength_codes(self.strength, self.value_range)
 
     def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
         if self.positions is None:
@@ -623,7 +646,11 @@ class ClassPatch(_Strength, ImageInjector):
         return tuple((r0 + i, c0 + j) for i in range(self.size) for j in range(self.size))
 
     def _values(self, x: Array) -> tuple[Array, tuple[float, ...]]:
-        return _code_table("strength", (0.0, _on_value(self.strength, x)), x)
+        on = _on_value(self.strength, x, self.value_range)
+        return _code_table("strength", (_off_value(self.value_range), on), x)
+
+    def code_range(self) -> tuple[float, float] | None:
+        return _strength_codes(self.strength, self.value_range)
 
     def pixels(self, y: Array, index: Array, height: int, width: int) -> tuple[Array, Array]:
         pos = np.asarray(self.patch_positions(height, width), np.int64)
@@ -697,8 +724,9 @@ def _scaled_patterns(
     is_int: bool,
     dtype: np.dtype[Any],
 ) -> npt.NDArray[Any]:
-    """``alpha * pattern`` ``(K, H, W, C)`` in ``dtype``: scaled to ``lo..hi`` for integer
-    images, as is (0..1) for float images; made in float64, then cast. Read-only."""
+    """``alpha * pattern`` ``(K, H, W, C)`` in ``dtype``: scaled to ``lo..hi`` where ``is_int``
+    (integer images, or a declared ``value_range``), as is (0..1) otherwise; made in float64,
+    then cast. Read-only."""
     pat = _patterns(seed, stream, k, shape)
     out = (alpha * (lo + pat * (hi - lo)) if is_int else alpha * pat).astype(dtype)
     out.setflags(write=False)
@@ -783,12 +811,16 @@ class Blend(ImageInjector):
         shape = (int(x.shape[1]), int(x.shape[2]), int(x.shape[3]))
         is_int, lo, hi = _dtype_bounds(x)
         key = (self.seed, self.stream, self.num_classes, shape)
-        if dtype_is(x, "uint8"):
+        vr = self.value_range
+        if dtype_is(x, "uint8") and (vr is None or tuple(vr) == (0, 255)):
             return RowTable(_fixed_patterns, key), None
         # Integer images blend in float64, float ones in their dtype (half precision: float32).
-        wide = is_int or dtype_is(x, "float64")
+        wide = is_int or table_dtype(x) == np.float64
         dt = np.dtype(np.float64 if wide else np.float32)
-        return RowTable(_scaled_patterns, (*key, self.strength, lo, hi, is_int, dt)), dt
+        scaled = is_int or vr is not None  # the pattern spans lo..hi, else 0..1 as is
+        if vr is not None:
+            lo, hi = float(vr[0]), float(vr[1])
+        return RowTable(_scaled_patterns, (*key, self.strength, lo, hi, scaled, dt)), dt
 
     def make_params(self, y: Array, index: Array, x: Array) -> ImageParams:
         self._table(x)  # validates the dtype before anything is written
@@ -898,8 +930,8 @@ class Sinusoid(_Strength, ImageInjector):
 
     def delta(self, x: Array) -> float:
         """The amplitude used for images like ``x`` (the default in 0..255 units: 40, version
-        1: 20; divided by 255 for float images)."""
-        return _scaled(self.strength, 20.0 if self.version == 1 else 40.0, x)
+        1: 20; scaled to ``value_range``'s width, else divided by 255 for float images)."""
+        return _scaled(self.strength, 20.0 if self.version == 1 else 40.0, x, self.value_range)
 
     def _table(self, x: Array) -> RowTable:
         """The K sinusoids and a zero row as `add_rows` adds them to images like ``x`` (dtype

@@ -6,6 +6,8 @@ Every file the benchmarks write goes through one of these helpers:
   ``O_NOFOLLOW``, one write of the whole data, then ``fsync``;
 - `open_nofollow` opens a file that must stay where it is (the ``.lock``) without
   following a symlink;
+- `read_regular` reads a whole file (``results.jsonl``) up to a size limit; it and
+  `append_bytes` and the lock take regular files only (a FIFO would block the run forever);
 - `atomic_write` and `atomic_open` write a whole file (reports, tables, figures) to a
   temporary file in the same directory, then rename it over the target. A crash, a full disk or
   an exception leaves the old file (or none), never a half-written one; a symlink at the target
@@ -25,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,10 +39,69 @@ __all__ = [
     "atomic_write",
     "make_dir",
     "open_nofollow",
+    "open_regular",
+    "read_regular",
     "refuse_symlink",
 ]
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+#: Opening a FIFO blocks until the other end opens (for ever, in a benchmark); with O_NONBLOCK
+#: the open returns (reading) or fails with ENXIO (writing), and the file type is checked.
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+def _not_regular(path: str | os.PathLike[str], mode: int | None = None) -> OSError:
+    if mode is not None and stat.S_ISDIR(mode):
+        return IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    what = "is not a regular file (a FIFO, a socket or a device); expected a file"
+    return OSError(errno.EINVAL, what, str(path))
+
+
+def _checked_regular(fd: int, path: str | os.PathLike[str]) -> int:
+    """``fd`` if it is a regular file; else closed, and an error naming ``path``."""
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise _not_regular(path, mode)
+    return fd
+
+
+def open_regular(path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> int:
+    """`open_nofollow` for a regular file only: a FIFO, a socket or a device is refused
+    before it could block (O_NONBLOCK, which a regular file ignores).
+
+    Raises:
+        OSError: ``path`` is a symlink, a directory or not a regular file (the message says
+            so), or any error of ``os.open``.
+    """
+    try:
+        fd = open_nofollow(path, flags | _NONBLOCK, mode)
+    except OSError as e:
+        if e.errno == errno.ENXIO:  # a FIFO opened for writing, no reader at the other end
+            raise _not_regular(path) from None
+        raise
+    return _checked_regular(fd, path)
+
+
+def read_regular(path: str | os.PathLike[str], limit: int, what: str = "file") -> bytes:
+    """The bytes of the regular file ``path`` (symlinks followed), at most ``limit`` of them.
+
+    Raises:
+        OSError: not a regular file (a FIFO would block the read for ever), a directory, or
+            unreadable.
+        ValueError: larger than ``limit`` bytes (refused before any of it is read).
+    """
+    fd = _checked_regular(os.open(path, os.O_RDONLY | _NONBLOCK), path)
+    with os.fdopen(fd, "rb") as f:
+        size = os.fstat(fd).st_size
+        data = f.read(limit + 1) if size <= limit else b""
+        if size > limit or len(data) > limit:
+            raise ValueError(
+                f"{path}: {max(size, len(data)):,} bytes, more than the {limit:,} a {what} may "
+                f"hold; it is not one (move it away), or split the run over several output "
+                f"directories"
+            )
+    return data
 
 
 def _symlink_error(path: str | os.PathLike[str]) -> OSError:
@@ -75,7 +137,7 @@ def append_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     ``O_APPEND`` puts the data at the end even if the file grew; a short write is continued; a
     failed write (a full disk) is cut back off, so the file ends where it ended before.
     """
-    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    fd = open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
         start = os.fstat(fd).st_size
         try:

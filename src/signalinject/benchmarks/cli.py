@@ -632,7 +632,12 @@ def run_report(args: argparse.Namespace) -> int:
     """Run ``signalinject report``; print the table and where the files went."""
     from signalinject.benchmarks.grid import merge_results, ordered_rows, results_files
 
-    if not results_files(args.out):
+    try:
+        files = results_files(args.out)
+    except ValueError as e:  # a results file name that no share writes
+        print(f"signalinject report: error: {describe_error(e)}", file=sys.stderr)
+        return 2
+    if not files:
         print(
             f"signalinject report: error: no results file (results*.jsonl) in {args.out}",
             file=sys.stderr,
@@ -743,6 +748,26 @@ def describe_error(e: BaseException) -> str:
     return " ".join(msg.replace("download=True", "--download").split())
 
 
+def _attach_values(argv: list[str]) -> list[str]:
+    """``--shard -1/2`` as ``--shard=-1/2``: argparse reads a value that starts with ``-`` (and
+    is no plain negative number) as an option and stops with its usage; attached, the value
+    reaches ``parse_shard``, whose one-line error says what ``I/N`` must be."""
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg == "--shard":
+            value = next(it, None)
+            if value is not None and value.startswith("-") and value != "--":
+                out.append(f"--shard={value}")
+                continue
+            out.append(arg)
+            if value is not None:
+                out.append(value)
+            continue
+        out.append(arg)
+    return out
+
+
 def _command(args: argparse.Namespace) -> str:
     """``"signalinject bench images"``: the command that ran, for its messages."""
     words = ["signalinject", args.command, getattr(args, "bench", None)]
@@ -758,7 +783,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stderr, never a traceback.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_attach_values(sys.argv[1:] if argv is None else list(argv)))
     if not logging.getLogger().handlers:  # an application's own logging setup wins
         logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     command = _command(args)

@@ -631,8 +631,8 @@ def parse_zhang_csv(
 ) -> tuple[list[str], IntArray]:
     """Parse Zhang et al. CSV rows (see
     [`load_zhang_csv`][signalinject.benchmarks.datasets.load_zhang_csv]) from an iterable of
-    lines."""
-    reader = csv.reader(lines, strict=True)  # RFC 4180: "" inside quotes is one "
+    lines (a byte-order mark at the start of the first is dropped)."""
+    reader = csv.reader(_without_bom(lines), strict=True)  # RFC 4180: "" inside quotes is one "
     texts: list[str] = []
     labels: list[int] = []
     width: int | None = None
@@ -667,6 +667,17 @@ def parse_zhang_csv(
     return texts, np.array(labels, dtype=np.int64)
 
 
+def _without_bom(lines: Iterable[str]) -> Iterator[str]:
+    """``lines`` with a leading byte-order mark (U+FEFF) removed from the first one: files
+    saved as "UTF-8 with BOM" (Excel, ``encoding="utf-8-sig"``) start with it."""
+    it = iter(lines)
+    first = next(it, None)
+    if first is None:
+        return
+    yield first.removeprefix("\ufeff")
+    yield from it
+
+
 def load_zhang_csv(
     path: str | os.PathLike[str],
     *,
@@ -684,7 +695,8 @@ def load_zhang_csv(
     keeps reading order (title, then text).
 
     Args:
-        path: the CSV file (UTF-8; undecodable bytes become U+FFFD).
+        path: the CSV file (UTF-8, with or without a byte-order mark; undecodable bytes
+            become U+FFFD).
         num_classes: K; a class outside 1..K is an error (None: any class >= 1).
         limit: read only the first ``limit`` rows.
 
@@ -695,7 +707,7 @@ def load_zhang_csv(
         ValueError: a malformed row (field count, class, quoting), with its line number.
     """
     p = Path(path)
-    with p.open(encoding="utf-8", errors="replace", newline="") as f:
+    with p.open(encoding="utf-8-sig", errors="replace", newline="") as f:
         return parse_zhang_csv(
             _bounded_lines(f, str(p)),
             str(p),
@@ -763,7 +775,7 @@ def _zhang_from_archive(
                 raise ValueError(f"{archive}: {member} is missing from the archive") from None
             if raw is None:
                 raise ValueError(f"{archive}: {member} is not a regular file")
-            with io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="") as f:
+            with io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="") as f:
                 lines = _bounded_lines(f, f"{archive}:{member}")
                 return parse_zhang_csv(lines, f"{archive}:{member}", num_classes=k, limit=limit)
     except (tarfile.TarError, EOFError, zlib.error) as e:  # not gzip, truncated, corrupt

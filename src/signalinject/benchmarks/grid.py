@@ -58,8 +58,9 @@ __all__ = [
 Parallel = Literal["cells", "ddp"]
 PARALLEL_MODES: tuple[Parallel, ...] = ("cells", "ddp")
 
-#: The results files of an output directory: ``results.jsonl`` and ``results.<I>of<N>.jsonl``.
-_RESULTS = re.compile(r"results(?:\.(\d+)of(\d+))?\.jsonl")
+#: The results files of an output directory: ``results.jsonl`` and ``results.<I>of<N>.jsonl``
+#: (ASCII digits; `results_files` keeps only names whose ``I < N``, as `Share` writes them).
+_RESULTS = re.compile(r"results(?:\.([0-9]+)of([0-9]+))?\.jsonl")
 
 #: Fields that say how and when a cell ran, not what it measured: two lines of one cell may
 #: differ in them (the same cell rerun elsewhere) without being a conflict.
@@ -120,7 +121,8 @@ def parse_shard(text: str) -> Share:
     Raises:
         ValueError: not two integers ``0 <= I < N``.
     """
-    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text) if isinstance(text, str) else None
+    # ASCII digits only: \d would take other scripts' digits (int("٢") == 2).
+    m = re.fullmatch(r" *([0-9]+) */ *([0-9]+) *", text) if isinstance(text, str) else None
     if m is None or not int(m.group(1)) < int(m.group(2)):
         raise ValueError(
             f"shard must be I/N with 0 <= I < N (e.g. 0/4 for the first of four shares), "
@@ -133,19 +135,30 @@ def torchrun_env() -> tuple[int, int, int]:
     """``(rank, world_size, local_rank)`` from torchrun's variables; ``(0, 1, 0)`` without.
 
     Raises:
-        ValueError: ``WORLD_SIZE`` > 1 with ``RANK`` or ``LOCAL_RANK`` missing or not integers.
+        ValueError: ``WORLD_SIZE`` not a whole number >= 1 in ASCII digits (``-3``, ``0``,
+            ``٢``), or > 1 with ``RANK`` or ``LOCAL_RANK`` missing or not such numbers.
     """
     env = {k: os.environ.get(k, "") for k in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
-    try:
-        world = int(env["WORLD_SIZE"] or 1)
-        if world <= 1:
-            return 0, 1, 0
-        rank, local = int(env["RANK"]), int(env["LOCAL_RANK"] or 0)
-    except ValueError:
-        raise ValueError(
-            f"torchrun's environment must hold integers, got WORLD_SIZE={env['WORLD_SIZE']!r} "
-            f"RANK={env['RANK']!r} LOCAL_RANK={env['LOCAL_RANK']!r}"
-        ) from None
+    # ASCII digits only: int() takes "-3", "+3", "3_0" and other scripts' digits.
+    given = {k: v.strip() for k, v in env.items()}
+
+    def whole(name: str, default: str | None) -> int:
+        value = given[name] or default
+        if value is None or not re.fullmatch(r"[0-9]+", value):
+            raise ValueError(
+                f"torchrun's environment must hold integers, got "
+                f"WORLD_SIZE={env['WORLD_SIZE']!r} RANK={env['RANK']!r} "
+                f"LOCAL_RANK={env['LOCAL_RANK']!r} (whole numbers in ASCII digits, RANK set "
+                f"when WORLD_SIZE > 1)"
+            )
+        return int(value)
+
+    world = whole("WORLD_SIZE", "1")
+    if world < 1:
+        raise ValueError(f"WORLD_SIZE must be >= 1, got {env['WORLD_SIZE']!r}")
+    if world == 1:
+        return 0, 1, 0
+    rank, local = whole("RANK", None), whole("LOCAL_RANK", "0")
     if not 0 <= rank < world:
         raise ValueError(f"RANK must be in 0..WORLD_SIZE-1={world - 1}, got {rank}")
     return rank, world, local
@@ -233,12 +246,32 @@ def run_grid(
 
 
 def results_files(out: str | os.PathLike[str]) -> list[Path]:
-    """The results files in ``out``: ``results.jsonl`` first, then each share's by name."""
+    """The results files in ``out``: ``results.jsonl`` first, then each share's by name.
+
+    Raises:
+        ValueError: a name ``results.<I>of<N>.jsonl`` that no share writes (``I >= N``, ``N``
+            of 1, leading zeros: ``results.5of3.jsonl``), which would be merged as a share's.
+    """
     d = Path(out)
     if not d.is_dir():
         return []
     names = [p.name for p in d.iterdir() if _RESULTS.fullmatch(p.name)]
+    for name in names:
+        _check_results_name(d, name)
     return [d / n for n in sorted(names, key=lambda n: (n != "results.jsonl", n))]
+
+
+def _check_results_name(d: Path, name: str) -> None:
+    """Refuse ``results.<I>of<N>.jsonl`` unless ``Share(I, N)`` writes it."""
+    m = _RESULTS.fullmatch(name)
+    if m is None or m.group(1) is None:
+        return
+    i, n = m.group(1), m.group(2)
+    if str(int(i)) != i or str(int(n)) != n or not int(i) < int(n) or int(n) < 2:
+        raise ValueError(
+            f"{d / name}: no share writes this name (share I of N is results.<I>of<N>.jsonl "
+            f"with 0 <= I < N, N >= 2, no leading zeros); rename or remove it"
+        )
 
 
 class ConflictingResultsError(ValueError):

@@ -77,6 +77,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import inspect
 import logging
 import os
 import re
@@ -529,6 +530,35 @@ class Prepared:
     decode_accuracy: float | None
 
 
+def _decoded(inj: Injector, raw: Any, n: int) -> IntArray:
+    """``inj.decode``'s output as int64 ``(n,)``, or an error naming the signal's class and
+    file: a decode of another shape would broadcast against the labels (or fail there with
+    NumPy's words), and NaN cast to int64 would count as a wrong label, 0% decoded."""
+    cls = type(inj)
+    try:
+        where = inspect.getsourcefile(cls) or cls.__module__
+    except TypeError:
+        where = cls.__module__
+    who = f"{cls.__qualname__}.decode (signal {inj.name!r}, {where})"
+    arr = np.asarray(raw.detach().cpu() if isinstance(raw, torch.Tensor) else raw)
+    if arr.shape != (n,):
+        raise ValueError(
+            f"{who} returned shape {arr.shape} for {n} test samples; it must return one "
+            f"integer label per sample, shape ({n},)"
+        )
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    if arr.dtype.kind != "f":
+        raise ValueError(f"{who} returned {arr.dtype} labels; it must return integers")
+    bad = ~np.isfinite(arr) | (arr != np.round(arr))
+    if bad.any():
+        raise ValueError(
+            f"{who} returned {int(bad.sum())} labels that are not whole numbers (such as "
+            f"{arr[bad][0]!r}); it must return integer labels"
+        )
+    return arr.astype(np.int64)
+
+
 def prepare(
     inj: Injector | None,
     x_train: Any,
@@ -557,7 +587,7 @@ def prepare(
     i_test = np.arange(n_train, n_train + n_test, dtype=np.int64)
     xi_train = inj(x_train, y_train, index=i_train)
     xi_test = inj(x_test, y_test, index=i_test)
-    decoded = np.asarray(inj.decode(xi_test if seen is None else seen(xi_test)), dtype=np.int64)
+    decoded = _decoded(inj, inj.decode(xi_test if seen is None else seen(xi_test)), n_test)
     wrong = wrong_signal(inj)
     x_wrong = wrong(x_test, y_test, index=i_test)
     code, carried = wrong.codes(y_test, i_test)

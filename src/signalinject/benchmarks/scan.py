@@ -271,7 +271,10 @@ def load_factory(spec: str) -> CustomModel:
     if _is_path(module):
         path = Path(module).expanduser()
         if not path.is_file():
-            raise ModelFactoryError(f"{spec!r}: module file {str(path)!r} not found")
+            what = "is a directory, not a .py file" if path.is_dir() else "not found"
+            if path.exists() and not path.is_dir():
+                what = "is not a regular file"
+            raise ModelFactoryError(f"{spec!r}: module file {str(path)!r} {what}")
         mod = _import_file(path, spec)
     else:
         mod = _import_module(module, spec)

@@ -36,8 +36,8 @@ Examples:
     ('clean', 'one_pixel', 'pattern_pixels', 'random_pixel')
     >>> signal_names("image")[4:]
     ('multiple_locations', 'orthogonal_noise')
-    >>> make_injector("one_pixel", num_classes=10, seed=3)
-    OnePixel(num_classes=10, seed=3, coverage=1.0, fidelity=1.0, position=(0, 0), values=None)
+    >>> make_injector("one_pixel", num_classes=10, seed=3)  # doctest: +ELLIPSIS
+    OnePixel(num_classes=10, seed=3, coverage=1.0, fidelity=1.0, ..., position=(0, 0), values=None)
     >>> make_injector("clean", num_classes=10, seed=3) is None
     True
     >>> make_injector("one_pixel", num_classes=4, seed=0, strength=60).values

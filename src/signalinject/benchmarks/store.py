@@ -6,7 +6,9 @@ A benchmark's results live in ``<out>/results.jsonl`` (a process of a grid in sh
 single write and an fsync, so a run killed at any moment loses at most the cell in flight;
 [`load_records`][signalinject.benchmarks.store.load_records] reads the finished cells back and
 [`repair_records`][signalinject.benchmarks.store.repair_records] moves corrupt, truncated,
-duplicated lines, and lines that break the schema, to ``results.corrupt.jsonl``;
+duplicated lines, and lines that break the schema, to ``results.corrupt.jsonl``. Only regular
+files are read (a FIFO would block), at most `MAX_RESULTS_BYTES` of them, and a line longer
+than `MAX_LINE_BYTES` is bad unparsed and quarantined cut to that length;
 [`exclusive`][signalinject.benchmarks.store.exclusive] holds an advisory lock on the output
 directory while a run writes. No file is written through a symlink (see
 `signalinject.benchmarks._files`).
@@ -36,12 +38,20 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from signalinject.benchmarks._files import append_bytes, atomic_write, make_dir, open_nofollow
+from signalinject.benchmarks._files import (
+    append_bytes,
+    atomic_write,
+    make_dir,
+    open_regular,
+    read_regular,
+)
 
 __all__ = [
     "CORRUPT_FILE",
     "CSV_FIELDS",
     "LOCK_FILE",
+    "MAX_LINE_BYTES",
+    "MAX_RESULTS_BYTES",
     "MEASURE_FIELDS",
     "RECORD_FIELDS",
     "REQUIRED_FIELDS",
@@ -62,6 +72,12 @@ logger = logging.getLogger("signalinject.benchmarks")
 RESULTS_FILE = "results.jsonl"
 CORRUPT_FILE = "results.corrupt.jsonl"
 LOCK_FILE = ".lock"
+#: The largest results file read (a line is ~1.2 KB: ~100,000 cells); a larger one is refused
+#: before it is read (a 1 GB file of garbage took minutes and 4 GB of memory, then was copied).
+MAX_RESULTS_BYTES = 128 << 20
+#: The longest line taken for a result (a line is ~1.2 KB): a longer one is bad unparsed, and
+#: only this much of it is kept in the quarantine file.
+MAX_LINE_BYTES = 1 << 20
 
 
 # -- the schema of a result line ----------------------------------------------------------------
@@ -250,19 +266,20 @@ def load_records(path: Path) -> tuple[dict[str, dict[str, Any]], list[tuple[int,
         no records.
 
     Raises:
-        OSError: ``path`` is a directory or cannot be read.
+        OSError: ``path`` is a directory, not a regular file (a FIFO), or cannot be read.
+        ValueError: ``path`` is larger than `MAX_RESULTS_BYTES`.
     """
     if not path.exists():
         return {}, []
     records: dict[str, dict[str, Any]] = {}
     bad: list[tuple[int, bytes]] = []
-    raw = path.read_bytes()
+    raw = read_regular(path, MAX_RESULTS_BYTES, "results file")
     lines = raw.split(b"\n")
     complete = lines[:-1]  # the part after the last newline is a truncated line (or empty)
     for no, line in enumerate(complete, 1):
         if not line.strip():
             continue
-        rec = _parse(line)
+        rec = None if len(line) > MAX_LINE_BYTES else _parse(line)
         if rec is None or rec["cell_id"] in records:
             bad.append((no, line))
         else:
@@ -280,6 +297,8 @@ def _parse(line: bytes) -> dict[str, Any] | None:
 
 def _parse_why(line: bytes) -> tuple[dict[str, Any] | None, str]:
     """``(record, "")``, or ``(None, why the line is refused)``."""
+    if len(line) > MAX_LINE_BYTES:
+        return None, f"a line of {len(line):,} bytes, longer than any result line"
     try:
         rec = json.loads(line)
     except ValueError:  # UnicodeDecodeError included
@@ -317,8 +336,10 @@ def repair_records(
         else:
             cell = f"cell {cid}" if cid else "its cell (id unreadable)"
             what = f"{why}; {cell} will be recomputed"
+        if len(line) > MAX_LINE_BYTES:
+            what += f" (only its first {MAX_LINE_BYTES:,} bytes are kept)"
         logger.warning("%s:%d: %s; the line is moved to %s", path, no, what, quarantine)
-    append_bytes(quarantine, b"".join(line + b"\n" for _, line in bad))
+    append_bytes(quarantine, b"".join(line[:MAX_LINE_BYTES] + b"\n" for _, line in bad))
     atomic_write(path, "".join(json.dumps(rec, allow_nan=False) + "\n" for rec in records.values()))
 
 
@@ -351,7 +372,7 @@ def exclusive(out: Path, name: str = LOCK_FILE) -> Iterator[None]:
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    fd = open_nofollow(out / name, os.O_WRONLY | os.O_CREAT)
+    fd = open_regular(out / name, os.O_WRONLY | os.O_CREAT)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
