@@ -272,7 +272,9 @@ def test_figures_text_is_readable_at_the_docs_width(
         "orthogonal_noise",
     )
     rows = run(
-        BenchConfig(models=("decision_tree",), out=str(tmp_path / "b"), **quick, signals=signals)
+        BenchConfig.for_suite(
+            "images", models=("decision_tree",), out=str(tmp_path / "b"), **quick, signals=signals
+        )
     )
     plot(rows, tmp_path / "results.png")
     srows = scan(

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from signalinject.benchmarks import cli
-from signalinject.benchmarks.runner import BenchConfig, CustomModel, run
+from signalinject.benchmarks.registry import CustomModel
+from signalinject.benchmarks.runner import BenchConfig, run
 from signalinject.benchmarks.scan import (
     IGNORES,
     READS,
@@ -146,7 +147,7 @@ class TestLoadFactory:
         assert len(cm.fingerprint) == 32
 
     def test_from_a_module_name(self) -> None:
-        cm = load_factory("signalinject.benchmarks.models:build_model")
+        cm = load_factory("signalinject.benchmarks.registry:build_model")
         assert cm.factory("perceptron", (4,), 3).linear.out_features == 3
 
     def test_dotted_attribute(self, tmp_path: Path) -> None:
@@ -626,7 +627,7 @@ def _example() -> Any:
 
 class TestWorkedExample:
     def test_factories_as_documented(self) -> None:
-        from signalinject.benchmarks.models import count_parameters
+        from signalinject.benchmarks.registry import count_parameters
 
         ex = _example()
         x = torch.zeros(2, 3, 32, 32)

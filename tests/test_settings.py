@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from signalinject.benchmarks import runner
 from signalinject.benchmarks.atlas import AtlasConfig
+from signalinject.benchmarks.registry import CustomModel
 from signalinject.benchmarks.runner import BenchConfig, Cell
 from signalinject.benchmarks.scan import ScanConfig, config_summary
 from signalinject.benchmarks.settings import RunSettings, flat_config
@@ -38,11 +39,10 @@ SHARED = {f.name for f in dataclasses.fields(RunSettings)}
 )
 def test_a_bench_config_holds_the_settings(**kw: Any) -> None:
     s = RunSettings(**kw)
-    cfg = BenchConfig.for_suite("images", **s.bench_options(dataset="digits", out="default"))
-    assert cfg.dataset == "digits"  # None: the command's default
-    assert cfg.out == (kw["out"] or "default")
-    for name in ("seeds", "lr", "input_scale", "limit", "progress", "device", "download"):
-        assert getattr(cfg, name) == getattr(s, name), name
+    cfg = BenchConfig(suite="images", settings=s)
+    assert cfg.settings is s  # the same object, as the command line built it
+    assert cfg.dataset == "noisy_digits"  # None: the suite's
+    assert cfg.out == (kw["out"] or "signalinject-bench/images")
     suite = runner.SUITES["images"]
     assert cfg.epochs == (kw["epochs"] or suite.epochs)  # None: the suite's
     assert cfg.batch_size == (kw["batch_size"] or suite.batch_size)
@@ -68,8 +68,8 @@ def test_defaults_and_the_settings_that_replace_them(make: Any, dataset: str, ou
     assert (cfg.dataset, cfg.out) == (dataset, out)
     cfg = make(RunSettings(dataset="digits", out="elsewhere", limit=50, seeds=(3,)))
     assert (cfg.dataset, cfg.out) == ("digits", "elsewhere")
-    opts = cfg.bench_options()  # what its runs are built from
-    assert (opts["dataset"], opts["limit"], opts["seeds"]) == ("digits", 50, (3,))
+    run = cfg.run_settings()  # what its runs get
+    assert (run.dataset, run.limit, run.seeds) == ("digits", 50, (3,))
     flat = flat_config(cfg)
     assert set(flat) >= SHARED
     assert (flat["dataset"], flat["out"], flat["limit"]) == ("digits", "elsewhere", 50)
@@ -81,7 +81,7 @@ def test_atlas_writes_below_its_out() -> None:
 
 
 def test_scan_summary_names_custom_models() -> None:
-    cm = runner.CustomModel("mine", lambda shape, k: None)
+    cm = CustomModel("mine", lambda shape, k: None)
     d = config_summary(ScanConfig(models=(cm, "lda")))
     assert d["models"] == ["mine", "lda"]
     assert d["dataset"] == "digits"

@@ -1,4 +1,5 @@
-"""The scikit-learn baselines, fitted on flattened raw inputs and on a fraction of the data.
+"""The scikit-learn baselines, registered: fitted on flattened raw inputs and on a fraction of the
+data.
 
 As in the paper (Hoffer & Fine 2016, Table 1): Gaussian naive Bayes, a decision tree, extra
 trees, logistic regression, LDA and QDA, each on the raw values (pixels in 0..255, or the text's
@@ -37,25 +38,10 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.tree import DecisionTreeClassifier
 
 from signalinject._backend import hash_u32
+from signalinject.benchmarks.registry import COLOURS, ModelEntry, register_model
 from signalinject.core import check_fraction, check_int
 
-__all__ = [
-    "BASELINES",
-    "ShrunkGaussianClassifier",
-    "build_baseline",
-    "features",
-    "fit_subset",
-    "ledoit_wolf_shrinkage",
-]
-
-BASELINES: tuple[str, ...] = (
-    "gaussian_nb",
-    "decision_tree",
-    "extra_trees",
-    "logistic_regression",
-    "lda",
-    "qda",
-)
+__all__ = ["ShrunkGaussianClassifier", "features", "fit_subset", "ledoit_wolf_shrinkage"]
 
 FloatArray = npt.NDArray[np.float64]
 _CHUNK = 2048  # rows scored at once: bounds the (rows, D) float64 temporaries
@@ -226,35 +212,93 @@ class ShrunkGaussianClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[
         return self.classes_[self.decision_function(x).argmax(1)]  # type: ignore[no-any-return]
 
 
-def build_baseline(name: str, seed: int = 0, **options: Any) -> Any:
-    """A fresh, unfitted estimator of `BASELINES`
-    (``fit(x, y)`` / ``predict(x)``).
+# -- the registry's entries ----------------------------------------------------------------------
+def _estimator(cls: Any, *, seeded: bool, **fixed: Any) -> Any:
+    """The builder of ``cls(**fixed, **options)``, with ``random_state=seed`` where it draws (the
+    input shape does not matter: an estimator sees the flattened features)."""
 
-    | name | estimator |
-    |---|---|
-    | ``gaussian_nb`` | ``GaussianNB()`` |
-    | ``decision_tree`` | ``DecisionTreeClassifier(random_state=seed)`` |
-    | ``extra_trees`` | ``ExtraTreesClassifier(n_estimators=100, random_state=seed)`` |
-    | ``logistic_regression`` | ``LogisticRegression(max_iter=1000, random_state=seed)`` (L2, C=1) |
-    | ``lda`` | ``ShrunkGaussianClassifier(shared_covariance=True)`` |
-    | ``qda`` | ``ShrunkGaussianClassifier(shared_covariance=False)`` |
+    def build(input_shape: tuple[int, ...], num_classes: int, *, seed: int, **options: Any) -> Any:
+        seed = check_int("seed", seed, low=0, high=2**32 - 1)
+        return cls(**{**fixed, **({"random_state": seed} if seeded else {}), **options})
 
-    Args:
-        name: one of `BASELINES`.
-        seed: ``random_state`` of the estimators that draw (the trees, logistic regression).
-        options: overrides of the constructor's arguments (e.g. ``n_jobs=4``).
-    """
-    seed = check_int("seed", seed, low=0, high=2**32 - 1)
-    if name == "gaussian_nb":
-        return GaussianNB(**options)
-    if name == "decision_tree":
-        return DecisionTreeClassifier(**{"random_state": seed, **options})
-    if name == "extra_trees":
-        return ExtraTreesClassifier(**{"n_estimators": 100, "random_state": seed, **options})
-    if name == "logistic_regression":
-        return LogisticRegression(**{"max_iter": 1000, "random_state": seed, **options})
-    if name == "lda":
-        return ShrunkGaussianClassifier(**{"shared_covariance": True, **options})
-    if name == "qda":
-        return ShrunkGaussianClassifier(**{"shared_covariance": False, **options})
-    raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+    return build
+
+
+def _runs(name: str, *more: str) -> dict[str, str]:
+    """Every baseline runs in both suites (``images``, ``text``), some in ``more`` runs."""
+    return {run: name for run in ("images", "text", *more)}
+
+
+register_model(
+    ModelEntry(
+        "gaussian_nb",
+        _estimator(GaussianNB, seeded=False),
+        "Gaussian naive Bayes",
+        ("features",),
+        COLOURS[6],
+        identity="paper",
+        defaults=_runs("gaussian_nb"),
+        description="GaussianNB()",
+    )
+)
+register_model(
+    ModelEntry(
+        # also in the atlas and the sweeps: the competitor that reads the codes
+        "decision_tree",
+        _estimator(DecisionTreeClassifier, seeded=True),
+        "Decision tree",
+        ("features",),
+        COLOURS[1],
+        identity="paper",
+        defaults=_runs("decision_tree", "atlas", "atlas_full", "sweep"),
+        description="DecisionTreeClassifier(random_state=seed)",
+    )
+)
+register_model(
+    ModelEntry(
+        "extra_trees",
+        _estimator(ExtraTreesClassifier, seeded=True, n_estimators=100),
+        "Extra trees",
+        ("features",),
+        COLOURS[2],
+        identity="paper",
+        defaults=_runs("extra_trees"),
+        description="ExtraTreesClassifier(n_estimators=100, random_state=seed)",
+    )
+)
+register_model(
+    ModelEntry(
+        "logistic_regression",
+        _estimator(LogisticRegression, seeded=True, max_iter=1000),
+        "Logistic regression",
+        ("features",),
+        COLOURS[3],
+        identity="paper",
+        defaults=_runs("logistic_regression"),
+        description="LogisticRegression(max_iter=1000, random_state=seed): L2, C=1",
+    )
+)
+register_model(
+    ModelEntry(
+        "lda",
+        _estimator(ShrunkGaussianClassifier, seeded=False, shared_covariance=True),
+        "LDA",
+        ("features",),
+        COLOURS[4],
+        identity="paper",
+        defaults=_runs("lda"),
+        description="ShrunkGaussianClassifier(shared_covariance=True)",
+    )
+)
+register_model(
+    ModelEntry(
+        "qda",
+        _estimator(ShrunkGaussianClassifier, seeded=False, shared_covariance=False),
+        "QDA",
+        ("features",),
+        COLOURS[5],
+        identity="paper",
+        defaults=_runs("qda"),
+        description="ShrunkGaussianClassifier(shared_covariance=False)",
+    )
+)

@@ -46,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from signalinject.benchmarks._files import atomic_open, make_dir
+from signalinject.benchmarks.registry import default_dataset
 from signalinject.benchmarks.signals import SIGNALS, make_injector, signal_names
 from signalinject.core import Injector, list_signals
 from signalinject.image import ImageInjector, OrthogonalNoise, orthogonal_noise_basis
@@ -94,7 +95,6 @@ def __getattr__(name: str) -> tuple[str, ...]:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-DEFAULT_DATASET = {"image": "digits", "text": "stdlib_docs"}
 #: Most examples and dots per inch `show` draws (the figure grows with both).
 MAX_N, MAX_DPI = 64, 600
 
@@ -821,13 +821,14 @@ def show(
     path = Path(f"{stem}.png") if out is None else Path(out)
     if path.suffix.lower() != ".png":
         raise ValueError(f"out must be a .png path, got {str(path)!r}")
-    name = DEFAULT_DATASET[kind] if dataset is None else dataset
+    default = default_dataset("show", "image" if kind == "image" else "text")
+    name = default if dataset is None else dataset
     bundle = _load(name, data_dir, download)
     if bundle.kind != kind:
         raise ValueError(
             f"signal {signal!r} needs {kind} data, but dataset {name!r} holds {bundle.kind} "
             f"data; use {'an' if kind == 'image' else 'a'} {kind} dataset such as "
-            f"{DEFAULT_DATASET[kind]!r}"
+            f"{default!r}"
         )
     if signal == "all":
         fig = overview_figure(bundle, n=n, seed=seed, contrast=contrast)

@@ -284,12 +284,12 @@ def merge_results(out: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
 def ordered_rows(records: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The rows of [`merge_results`][signalinject.benchmarks.grid.merge_results] in a single run's
     order with the default settings: per seed, per signal (``clean`` first, then the registry's
-        order), per model (the suites'
+        order), per model (the registry's
     order); a sweep's strengths ascending within a signal."""
-    from signalinject.benchmarks.report import MODEL_NAMES
+    from signalinject.benchmarks.registry import MODELS
     from signalinject.benchmarks.signals import SIGNALS
 
-    signals, models = list(SIGNALS), list(MODEL_NAMES)
+    signals, models = list(SIGNALS), list(MODELS)
 
     def rank(names: list[str], name: Any) -> tuple[int, str]:
         return (names.index(name), "") if name in names else (len(names), str(name))
