@@ -745,7 +745,7 @@ register_dataset(DatasetEntry(
     defaults=("show", "scan"),
 ))  # fmt: skip
 register_dataset(DatasetEntry(
-    "cifar10", _cifar10, "image", 10, "``cifar-10-python.tar.gz`` (the paper's)",
+    "cifar10", _cifar10, "image", 10, "`cifar-10-python.tar.gz` (the paper's)",
     "Krizhevsky 2009, Learning multiple layers of features from tiny images", "50000 / 10000",
 ))  # fmt: skip
 register_dataset(DatasetEntry(
@@ -759,10 +759,10 @@ register_dataset(DatasetEntry(
     embedded=True, text_length=256, defaults=("show",),
 ))  # fmt: skip
 register_dataset(DatasetEntry(
-    "yelp_full", _zhang("yelp_full"), "text", 5, "``yelp_review_full_csv`` (the paper's)",
+    "yelp_full", _zhang("yelp_full"), "text", 5, "`yelp_review_full_csv` (the paper's)",
     _ZHANG_2015, "650000 / 50000",
 ))  # fmt: skip
 register_dataset(DatasetEntry(
-    "amazon_full", _zhang("amazon_full"), "text", 5, "``amazon_review_full_csv`` (the paper's)",
+    "amazon_full", _zhang("amazon_full"), "text", 5, "`amazon_review_full_csv` (the paper's)",
     _ZHANG_2015, "3000000 / 650000",
 ))  # fmt: skip
