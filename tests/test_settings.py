@@ -165,3 +165,59 @@ def test_fit_measure_record(loaded: runner.Loaded) -> None:
     assert rec["gain"] == pytest.approx(scores.accuracy - 0.5)
     assert rec["n_fit"] == 10
     assert rec["seconds"] == 0.5
+
+
+# -- one settings object, checked once ------------------------------------------------------------
+def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count the benchmark's injector builds and strength checks of ``one_pixel``."""
+    import signalinject as si
+
+    counts = {"built": 0, "checked": 0}
+    build, check = si.OnePixel.for_benchmark.__func__, si.OnePixel.check_strength.__func__  # type: ignore[attr-defined]
+
+    def for_benchmark(cls: Any, *a: Any, **kw: Any) -> Any:
+        counts["built"] += 1
+        return build(cls, *a, **kw)
+
+    def check_strength(cls: Any, *a: Any, **kw: Any) -> Any:
+        counts["checked"] += 1
+        return check(cls, *a, **kw)
+
+    monkeypatch.setattr(si.OnePixel, "for_benchmark", classmethod(for_benchmark))
+    monkeypatch.setattr(si.OnePixel, "check_strength", classmethod(check_strength))
+    return counts
+
+
+@pytest.mark.parametrize(("seeds", "built"), [("0", 1), ("0,1", 2)])
+def test_a_run_checks_each_strength_once_and_builds_each_injector_once(
+    seeds: str, built: int, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a two-cell run checked the strength 8 times and built the injector 4 times."""
+    from signalinject.benchmarks import cli
+
+    counts = _counting(monkeypatch)
+    argv = ["bench", "images", "--dataset", "digits", "--limit", "40", "--signals", "one_pixel"]
+    argv += ["--models", "decision_tree", "--strength", "16", "--seeds", seeds, "--no-progress"]
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 0
+    assert counts == {"built": built, "checked": 1}  # one injector per (seed, signal)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bench", "images"],
+        ["bench", "text"],
+        ["bench", "sweep"],
+        ["bench", "atlas"],
+        ["scan", "my.py:net"],
+    ],
+)
+def test_the_command_lines_defaults_are_the_settings_own(argv: list[str]) -> None:
+    """The CLI reads its defaults from RunSettings (declared once, there)."""
+    from signalinject.benchmarks import cli
+
+    got = cli._run_settings(cli.build_parser().parse_args(argv))
+    want = RunSettings()
+    for name in ("data_dir", "download", "seeds", "lr", "device", "input_scale", "limit"):
+        assert getattr(got, name) == getattr(want, name), name
+    assert got.progress is True
