@@ -272,7 +272,7 @@ def test_throwaway_in_the_checkers_help_and_docs(
     check_dataset("throwaway_data", throwaway)
     tables = registry.docs_tables()
     assert "| `throwaway_net-w4` | `throwaway_net` with width 4 | structure | atlas |" in tables
-    assert "| `throwaway_data` | image | 3 | 40 / 20 |" in tables
+    assert "| `throwaway_data` | image, 3 classes | 40 / 20 |" in tables
     with pytest.raises(SystemExit):
         cli.main(["bench", "images", "--help"])
     assert "throwaway_data" in " ".join(capsys.readouterr().out.split())

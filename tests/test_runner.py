@@ -430,7 +430,10 @@ class TestBenchConfig:
         assert cfg.models[0] == "charcnn_narrow"
         assert BenchConfig.for_suite("images").dataset == "noisy_digits"
         assert cfg.models == runner.SUITES["text"].models
-        assert BenchConfig() == BenchConfig.for_suite("images")
+        images = BenchConfig.for_suite("images")
+        assert (images.suite, images.models, images.out) == (
+            "images", runner.SUITES["images"].models, "signalinject-bench/images"
+        )  # fmt: skip
 
     def test_text_length_default_depends_on_the_dataset(self) -> None:
         assert BenchConfig.for_suite("text").text_length == 256

@@ -21,25 +21,20 @@ from hypothesis import strategies as st
 from torch import nn
 
 from signalinject.benchmarks import cli
-from signalinject.benchmarks.registry import CustomModel
+from signalinject.benchmarks._user_code import parse_spec
+from signalinject.benchmarks.errors import ModelFactoryError
+from signalinject.benchmarks.registry import CustomModel, custom_model, load_factory
 from signalinject.benchmarks.runner import BenchConfig, run
 from signalinject.benchmarks.scan import (
-    IGNORES,
-    READS,
     SCAN_FIELDS,
-    ModelFactoryError,
     ScanConfig,
-    custom_model,
-    load_factory,
-    normalized_reliance,
-    parse_spec,
     scan,
     scan_table,
     summarize_scan,
-    verdict,
     write_scan_report,
 )
 from signalinject.benchmarks.settings import RunSettings
+from signalinject.benchmarks.stats import IGNORES, READS, normalized_reliance, verdict
 from signalinject.benchmarks.store import RECORD_FIELDS, RESULTS_FILE
 
 ORDER = {"ignores": 0, "partial": 1, "reads": 2}

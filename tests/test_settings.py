@@ -39,7 +39,7 @@ SHARED = {f.name for f in dataclasses.fields(RunSettings)}
 )
 def test_a_bench_config_holds_the_settings(**kw: Any) -> None:
     s = RunSettings(**kw)
-    cfg = BenchConfig(suite="images", settings=s)
+    cfg = BenchConfig.for_suite("images", settings=s)
     assert cfg.settings is s  # the same object, as the command line built it
     assert cfg.dataset == "noisy_digits"  # None: the suite's
     assert cfg.out == (kw["out"] or "signalinject-bench/images")

@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 import signalinject as si
 from signalinject.benchmarks import cli
 from signalinject.benchmarks.registry import default_models
-from signalinject.benchmarks.scan import verdict
 from signalinject.benchmarks.settings import RunSettings
 from signalinject.benchmarks.signals import (
     SIGNALS,
@@ -28,7 +27,7 @@ from signalinject.benchmarks.signals import (
     make_injector,
     sweepable,
 )
-from signalinject.benchmarks.stats import VERDICTS
+from signalinject.benchmarks.stats import VERDICTS, verdict
 from signalinject.benchmarks.store import RESULTS_FILE
 from signalinject.benchmarks.sweep import (
     DEFAULT_STRENGTHS,

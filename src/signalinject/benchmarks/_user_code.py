@@ -128,7 +128,7 @@ def source_fingerprint(obj: Any) -> str:
 
 def load_callable(spec: str) -> tuple[Any, str]:
     """Import ``MODULE:FACTORY``: the callable it names, and the fingerprint of its module's
-    source ([`source_fingerprint`][signalinject.benchmarks._user_code.source_fingerprint]).
+    source (`source_fingerprint`).
 
     Raises:
         ModelFactoryError: a malformed spec, a module that is missing or fails to import (with

@@ -4,7 +4,7 @@ The grid models x signals x seeds, on the data and on blank data (the paper's in
 shut-down control), run as two ordinary image benchmarks
 ([`run`][signalinject.benchmarks.runner.run]) into ``OUT/data`` and
 ``OUT/blank``: resumable like every bench, one JSON line per cell. The cells are summarized by
-[`summarize_scan`][signalinject.benchmarks.scan.summarize_scan] (the
+`summarize_scan` (the
 verdicts come from there, the one place that decides them) and written by
 [`write_scan_report`][signalinject.benchmarks.scan.write_scan_report] (``OUT/scan.md``,
 ``scan.csv``, ``scan.json``, and the heat map ``scan.png``: reliance with the verdict in each cell,
@@ -35,12 +35,7 @@ from signalinject.benchmarks.signals import signal_names
 
 Row = Mapping[str, Any]
 
-__all__ = [
-    "AtlasConfig",
-    "atlas",
-    "atlas_table",
-    "write_atlas_report",
-]
+__all__ = ["AtlasConfig", "atlas"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +87,7 @@ class AtlasConfig(WithSettings):
 
 def atlas(cfg: AtlasConfig) -> list[dict[str, Any]]:
     """Run the atlas (finished cells in ``cfg.out`` are reused) and return one cell per
-    (model, signal): [`summarize_scan`][signalinject.benchmarks.scan.summarize_scan]'s rows, with
+    (model, signal): `summarize_scan`'s rows, with
     the data
     and the blank-data results and their verdicts."""
     rows = run(cfg.bench_config())

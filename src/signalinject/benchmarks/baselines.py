@@ -41,7 +41,7 @@ from signalinject._backend import hash_u32
 from signalinject.benchmarks.registry import COLOURS, ModelEntry, register_model
 from signalinject.core import check_fraction, check_int
 
-__all__ = ["ShrunkGaussianClassifier", "features", "fit_subset", "ledoit_wolf_shrinkage"]
+__all__ = ["ShrunkGaussianClassifier"]
 
 FloatArray = npt.NDArray[np.float64]
 _CHUNK = 2048  # rows scored at once: bounds the (rows, D) float64 temporaries

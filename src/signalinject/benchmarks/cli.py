@@ -39,18 +39,7 @@ from signalinject.benchmarks.show import add_show_parser
 from signalinject.benchmarks.signals import signal_names
 from signalinject.benchmarks.store import ResultsLockedError
 
-__all__ = [
-    "BENCH_COMMANDS",
-    "COMMANDS",
-    "add_atlas_parser",
-    "add_bench_parser",
-    "add_report_parser",
-    "add_scan_parser",
-    "add_sweep_parser",
-    "build_parser",
-    "main",
-    "run_report",
-]
+__all__ = ["main"]
 
 if TYPE_CHECKING:  # what add_subparsers() returns (not subscriptable at run time)
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -66,9 +55,10 @@ _DATA_DIR_HELP = (
 
 
 def _text_lengths() -> str:
-    """The default text lengths, as the help says them: ``stdlib_code 256, ..., else 1014``."""
-    own = [f"{n} {e.text_length}" for n, e in DATASETS.items() if e.text_length is not None]
-    return ", ".join([*own, "else 1014"])
+    """The text lengths the data sets default to, as ``bench text --help`` says them: ``per
+    data set, 256 or 1014`` (each registered text set's, see docs/models.md)."""
+    lengths = sorted({d.frame_length for d in DATASETS.values() if d.kind == "text"})
+    return f"per data set, {' or '.join(str(n) for n in lengths)}"
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -140,7 +130,7 @@ MAX_SEEDS = 1000  # a range such as 0-4294967295 is refused, not expanded
 
 def _seeds(text: str) -> tuple[int, ...]:
     """``"0,1,2"`` -> ``(0, 1, 2)``; ``"0-4"`` -> ``(0, 1, 2, 3, 4)``; at most
-    [`MAX_SEEDS`][signalinject.benchmarks.cli.MAX_SEEDS] seeds, a range low to high."""
+    `MAX_SEEDS` seeds, a range low to high."""
     out: list[int] = []
     try:
         for part in _csv("seeds")(text):
@@ -502,7 +492,7 @@ def add_scan_parser(subparsers: Subparsers) -> None:
     )  # fmt: skip
     p.add_argument(
         "--text-length", type=_positive, default=argparse.SUPPRESS,
-        help=f"characters per text (default: {_text_lengths()})",
+        help="characters per text (default: the data set's)",
     )  # fmt: skip
     p.add_argument(
         "--fit-fraction", type=_fraction, default=1.0, help="training share for estimators"

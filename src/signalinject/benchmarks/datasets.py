@@ -59,10 +59,6 @@ from signalinject.benchmarks.registry import (
 from signalinject.core import check_int
 
 __all__ = [
-    "CIFAR10_MD5",
-    "CIFAR10_URL",
-    "MAX_BATCH_BYTES",
-    "MAX_LINE_CHARS",
     "NOISY_DIGITS",
     "load_cifar10",
     "load_dataset",
@@ -102,7 +98,7 @@ def load_dataset(
     Args:
         name: the data set's name.
         data_dir: folder holding the real datasets' files (default
-            [`default_data_dir`][signalinject.benchmarks.datasets.default_data_dir]); unused by the
+            `default_data_dir`); unused by the
             embedded ``digits`` and ``stdlib_docs``.
         download: fetch a missing CIFAR-10 archive (the only set with an official, checksummed
             download); the Zhang et al. CSVs must be put in place by hand.
@@ -643,7 +639,7 @@ MAX_LINE_CHARS = 1 << 20
 
 def _bounded_lines(f: IO[str], source: str) -> Iterator[str]:
     """The lines of ``f``, refusing one longer than
-    [`MAX_LINE_CHARS`][signalinject.benchmarks.datasets.MAX_LINE_CHARS] (e.g. a crafted or
+    `MAX_LINE_CHARS` (e.g. a crafted or
     binary file without newlines) before it is read whole."""
     for no in itertools.count(1):
         line = f.readline(MAX_LINE_CHARS + 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 
-__all__ = ["ModelFactoryError", "describe_error"]
+__all__ = ["ModelFactoryError"]
 
 
 class ModelFactoryError(ValueError):

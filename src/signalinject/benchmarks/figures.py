@@ -1,7 +1,7 @@
 """The paper's figures: example images and texts with the injected signal marked.
 
 [`show`][signalinject.benchmarks.figures.show] (the ``signalinject show SIGNAL`` command; its
-parser: [`signalinject.benchmarks.show`][signalinject.benchmarks.show]) draws, for one signal, a
+parser: `signalinject.benchmarks.show`) draws, for one signal, a
 few examples of a dataset: the clean images, the injected images with the signal's pixels
 outlined in red, and under each the true label and the label read back by the injector's
 ``decode`` (Figs. 2–3 of Hoffer & Fine 2016); for ``orthogonal_noise`` also each example's class
@@ -55,20 +55,7 @@ from signalinject.text import TextInjector
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = [
-    "DOCS_WIDTH_PX",
-    "IMAGE_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "MIN_TEXT_PX",
-    "SHOW_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "TEXT_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "image_figure",
-    "overview_figure",
-    "pick_examples",
-    "show",
-    "shown_px",
-    "signal_pixels",
-    "text_figure",
-]
+__all__ = ["show", "shown_px"]
 
 IntArray = npt.NDArray[np.int64]
 

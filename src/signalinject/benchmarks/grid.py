@@ -40,20 +40,7 @@ from typing import Any, Literal, TypeVar
 
 from signalinject.core import check_int
 
-__all__ = [
-    "PARALLEL_MODES",
-    "ConflictingResultsError",
-    "Parallel",
-    "Share",
-    "bind_device",
-    "merge_results",
-    "ordered_rows",
-    "parse_shard",
-    "results_files",
-    "run_grid",
-    "share_for",
-    "torchrun_env",
-]
+__all__ = ["merge_results"]
 
 Parallel = Literal["cells", "ddp"]
 PARALLEL_MODES: tuple[Parallel, ...] = ("cells", "ddp")
@@ -80,7 +67,7 @@ class Share:
         index: this process's share, ``0..count-1`` (the torchrun rank, the array index).
         count: how many shares the grid is split into (1: the whole grid).
         write: whether this process appends to
-            [`results_name`][signalinject.benchmarks.grid.Share.results_name] (False only for the
+            `results_name` (False only for the
             ranks other than 0 under ``parallel="ddp"``, which compute every cell with rank 0).
     """
 
@@ -194,8 +181,8 @@ def run_grid(
     Args:
         run_share: runs the cells of a share and returns its rows (e.g.
             ``lambda share: runner.run(cfg, share=share)``).
-        parallel: see [`share_for`][signalinject.benchmarks.grid.share_for].
-        shard: see [`share_for`][signalinject.benchmarks.grid.share_for].
+        parallel: see `share_for`.
+        shard: see `share_for`.
 
     Returns:
         ``run_share``'s result over the whole grid in the process that writes the report: a

@@ -25,7 +25,7 @@ Names and sizes
 
 Identity
     What keys a model's stored results (its cells' ids, see
-    [`cell_key`][signalinject.benchmarks.runner.cell_key]) is the entry's ``identity``:
+    `cell_key`) is the entry's ``identity``:
     ``"paper"`` (the name alone: the paper's models and baselines keep their 0.1.0 cell ids),
     ``"structure"`` (a hash of the built model's structure, the default: a changed architecture
     gives new cells, never stale results) or ``"code"`` (a user's factory: its source
@@ -61,7 +61,6 @@ from signalinject.benchmarks._user_code import load_callable, source_fingerprint
 from signalinject.benchmarks.errors import ModelFactoryError
 
 __all__ = [
-    "COLOURS",
     "DATASETS",
     "MODELS",
     "MODULES",
@@ -74,18 +73,9 @@ __all__ = [
     "count_parameters",
     "custom_model",
     "dataset",
-    "default_data_dir",
-    "default_dataset",
-    "default_models",
-    "display_name",
-    "find_model",
-    "load_factory",
     "model",
-    "model_colour",
-    "model_names",
     "register_dataset",
     "register_model",
-    "structure_hash",
 ]
 
 Kind = Literal["image", "text"]
@@ -100,14 +90,15 @@ Identity = Literal["paper", "structure", "code"]
 #: seeded by the runner before the call); ``options`` are the name's size options.
 Builder = Callable[..., Any]
 
-#: The modules that register the built-in models and data sets, imported the first time a
-#: registry is read (in this order: the order of the defaults and of the reports' rows).
 MODULES: list[str] = [
     "signalinject.benchmarks.models",
     "signalinject.benchmarks.modern",
     "signalinject.benchmarks.baselines",
     "signalinject.benchmarks.datasets",
 ]
+"""The modules that register the built-in models and data sets, imported the first time a
+registry is read (in this order: the order of the defaults and of the reports' rows). A new
+model or data set module adds its one line here."""
 
 #: The charts' colours (matplotlib's tab10, then tab20's light shades): entries name theirs,
 #: models without one take the unused ones by order of appearance.
@@ -537,10 +528,11 @@ class _Registry(Mapping[str, E], Generic[E]):
         return f"{self._what.upper()}S({', '.join(self)})"
 
 
-#: Every registered model by name (registration order).
 MODELS: Mapping[str, ModelEntry] = _Registry("model")
-#: Every registered data set by name (registration order).
+"""Every registered model by name, in registration order (`MODULES` imported on first read)."""
 DATASETS: Mapping[str, DatasetEntry] = _Registry("data set")
+"""Every registered data set by name, in registration order (`MODULES` imported on first
+read)."""
 
 
 def register_model(entry: ModelEntry) -> ModelEntry:
@@ -781,11 +773,11 @@ def docs_tables() -> str:
     ]
     head = ["name", "estimator", "cells keyed by", "default runs"]
     parts.append(f"### Estimators (flattened features)\n\n{_md_table(head, rows)}")
-    head = ["name", "kind", "classes", "train / test", "how it is built", "source"]
-    head += ["embedded", "text length", "default of"]
+    head = ["name", "kind", "train / test", "how it is built", "source", "embedded"]
+    head += ["text length", "default of"]
     rows = [
         [
-            f"`{n}`", d.kind, str(d.num_classes), d.size, d.built, d.citation,
+            f"`{n}`", f"{d.kind}, {d.num_classes} classes", d.size, d.built, d.citation,
             "yes" if d.embedded else "no",
             "–" if d.kind == "image" else str(d.frame_length), ", ".join(d.defaults) or "–",
         ]

@@ -60,24 +60,7 @@ from signalinject.benchmarks.registry import (
 from signalinject.benchmarks.signals import SIGNALS
 from signalinject.benchmarks.store import CSV_FIELDS
 
-__all__ = [
-    "PAPER",
-    "HeadlineRow",
-    "ModelFit",
-    "Stat",
-    "headline",
-    "model_color",
-    "model_fits",
-    "model_table",
-    "paper_table",
-    "plot",
-    "read_rows",
-    "summarize",
-    "verdict_table",
-    "verdicts",
-    "write_csv",
-    "write_report",
-]
+__all__ = ["paper_table", "verdicts", "write_report"]
 
 Row = Mapping[str, Any]
 
@@ -165,7 +148,7 @@ class Stat:
     def of(cls, values: Sequence[float | None], sizes: Sequence[int | None] = ()) -> Stat:
         """The statistic of the non-None values; ``sizes`` (one per value, the samples each was
         measured on) gives the interval
-        ([`seed_interval`][signalinject.benchmarks.stats.seed_interval])."""
+        (`seed_interval`)."""
         pairs = [
             (float(v), sizes[i] if i < len(sizes) else None)
             for i, v in enumerate(values)
@@ -218,7 +201,7 @@ def _sizes(grp: Sequence[Row], metric: str) -> list[int | None]:
 
 
 def summarize(rows: Sequence[Row]) -> dict[tuple[str, str], dict[str, Stat]]:
-    """Per ``(signal, model)``, a [`Stat`][signalinject.benchmarks.report.Stat] of each metric over
+    """Per ``(signal, model)``, a `Stat` of each metric over
     the seeds (``gain`` has no
     interval: it is a difference of two measured fractions).
 
@@ -262,7 +245,7 @@ class ModelFit:
 
 
 def model_fits(rows: Sequence[Row]) -> dict[str, ModelFit]:
-    """[`ModelFit`][signalinject.benchmarks.report.ModelFit] of every model in ``rows`` (rows of one
+    """`ModelFit` of every model in ``rows`` (rows of one
     dataset)."""
     by: dict[str, list[Row]] = {}
     for r in rows:
@@ -373,7 +356,7 @@ def data_label(dataset: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class HeadlineRow:
-    """One line of the headline table (see [`headline`][signalinject.benchmarks.report.headline]);
+    """One line of the headline table (see `headline`);
     Stats are fractions."""
 
     signal: str
@@ -487,7 +470,7 @@ def _reader_cell(h: HeadlineRow) -> str:
 
 
 def paper_table(rows: Sequence[Row], main_model: str | None = None) -> str:
-    """The headline table as Markdown (see [`headline`][signalinject.benchmarks.report.headline]),
+    """The headline table as Markdown (see `headline`),
     the paper's numbers beside ours.
 
     Columns: the signal's decode accuracy; the main model's accuracy, reliance and verdict, and
@@ -695,7 +678,7 @@ def plot(rows: Sequence[Row], path: str | Path) -> Path:
     an axis fitted to the values) and reliance (bars from 0 with their intervals, a dashed
     chance line at 1/K, a mark on every 0%).
 
-    One colour per model ([`model_color`][signalinject.benchmarks.report.model_color]); a model that
+    One colour per model (`model_color`); a model that
     did not learn the clean task has hatched bars and says so in the legend, as does one with
     non-finite outputs. Drawn with the Agg canvas directly, so the caller's matplotlib backend and
     pyplot state are untouched.

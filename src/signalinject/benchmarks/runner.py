@@ -17,13 +17,13 @@ or nothing: the signal sits in its blindspot. For every cell the runner measures
   accuracy against the true labels on that copy.
 
 A cell is one staged pass, each stage a typed function:
-[`load`][signalinject.benchmarks.runner.load] (the data, once per run, and every check that can
+`load` (the data, once per run, and every check that can
 fail before training) ->
-[`inject`][signalinject.benchmarks.runner.inject] (train, test and the wrong-signal copy, once per
-signal and seed) -> [`model_inputs`][signalinject.benchmarks.runner.model_inputs] (the data as a
-model takes it, once per input form) -> [`fit`][signalinject.benchmarks.runner.fit] ->
-[`measure`][signalinject.benchmarks.runner.measure] ->
-[`record`][signalinject.benchmarks.runner.record] (the result line). ``bench``, ``scan``,
+`inject` (train, test and the wrong-signal copy, once per
+signal and seed) -> `model_inputs` (the data as a
+model takes it, once per input form) -> `fit` ->
+`measure` ->
+`record` (the result line). ``bench``, ``scan``,
 ``sweep`` and ``atlas`` all run their cells through [`run`][signalinject.benchmarks.runner.run].
 
 Torch models train on the whole training set; scikit-learn baselines fit on a quarter of it
@@ -40,8 +40,9 @@ Beyond the paper:
   signal is injected, so the signal is the only information left. A model that cannot reach
   above chance there cannot read the signal at all; one that can, but ignores it on real data,
   prefers the content.
-- ``strength`` scales the code of the signals that have one (``one_pixel``, ``pattern_pixels``,
-  ``random_pixel``, ``orthogonal_noise``; see
+- ``strength`` scales the code of every signal that declares one (its class's
+  ``strength_scales``): the paper's pixel signals and noise, and the triggers beyond the paper
+  (a lit pixel's value, a blend weight, a sinusoid's amplitude, a count of class words; see
   [`signalinject.benchmarks.signals`][signalinject.benchmarks.signals]).
 - a user's own models (``MODULE:FACTORY`` in ``models``, or ``custom_models``:
   [`CustomModel`][signalinject.benchmarks.registry.CustomModel], a factory ``(input_shape,
@@ -127,31 +128,7 @@ from signalinject.benchmarks.store import (
 )
 from signalinject.core import Injector, check_fraction, check_int
 
-__all__ = [
-    "SUITES",
-    "BenchConfig",
-    "Cell",
-    "Fitted",
-    "Loaded",
-    "ModelSpec",
-    "Prepared",
-    "Scores",
-    "Suite",
-    "blank_data",
-    "cell_grid",
-    "cell_key",
-    "fit",
-    "inject",
-    "load",
-    "measure",
-    "model_inputs",
-    "prepare",
-    "record",
-    "reliance",
-    "run",
-    "suite_for",
-    "train_config",
-]
+__all__ = ["SUITES", "BenchConfig", "Suite", "run"]
 
 logger = logging.getLogger("signalinject.benchmarks")
 
@@ -505,7 +482,7 @@ def prepare(
 
 @dataclasses.dataclass(frozen=True)
 class Scores:
-    """What [`measure`][signalinject.benchmarks.runner.measure] finds for one fitted model
+    """What `measure` finds for one fitted model
     (fractions in [0, 1]).
 
     ``reliance`` and ``reliance_true_accuracy`` are None for the clean cell (no signal);
@@ -530,7 +507,7 @@ def measure(
 
     Args:
         predict: maps data like ``prep.x_test`` to int64 ``(N,)`` predictions.
-        prep: the output of [`prepare`][signalinject.benchmarks.runner.prepare].
+        prep: the output of `prepare`.
         nonfinite: after the predictions, the number of them made from non-finite outputs.
     """
     acc = float((predict(prep.x_test) == prep.y_test).mean())
@@ -635,7 +612,7 @@ class ModelSpec:
 
 @dataclasses.dataclass(frozen=True)
 class Loaded:
-    """The first stage's output ([`load`][signalinject.benchmarks.runner.load]): the data of a
+    """The first stage's output (`load`): the data of a
     run and what every cell reads from it.
 
     Attributes:
@@ -821,7 +798,7 @@ def train_config(cfg: BenchConfig, seed: int, device: torch.device) -> Any:
 
 def cell_key(data: Loaded, cell: Cell, inj: Injector | None) -> dict[str, Any]:
     """Every setting that changes ``cell``'s result (and nothing that does not): what its
-    [`cell_id`][signalinject.benchmarks.store.cell_id] hashes."""
+    `cell_id` hashes."""
     cfg, spec = data.cfg, data.models[cell.model]
     key: dict[str, Any] = {
         "suite": cfg.suite,
@@ -853,7 +830,7 @@ def cell_key(data: Loaded, cell: Cell, inj: Injector | None) -> dict[str, Any]:
 
 
 def inject(data: Loaded, inj: Injector | None) -> Prepared:
-    """Stage 2: [`prepare`][signalinject.benchmarks.runner.prepare] on ``data`` (the decode
+    """Stage 2: `prepare` on ``data`` (the decode
     accuracy of text read on the models' codes)."""
     seen = data.codes if data.cfg.kind == "text" else None
     return prepare(
@@ -863,7 +840,7 @@ def inject(data: Loaded, inj: Injector | None) -> Prepared:
 
 def _convert(data: Loaded, x: Any, form: InputForm) -> Any:
     """Injected data ``x`` as a model of ``form`` takes it (see
-    [`ModelSpec`][signalinject.benchmarks.runner.ModelSpec])."""
+    `ModelSpec`)."""
     from signalinject.benchmarks import baselines, train
 
     cfg = data.cfg
@@ -892,7 +869,7 @@ def model_inputs(data: Loaded, prep: Prepared, form: InputForm) -> Prepared:
 
 @dataclasses.dataclass(frozen=True)
 class Fitted:
-    """The fourth stage's output ([`fit`][signalinject.benchmarks.runner.fit]).
+    """The fourth stage's output (`fit`).
 
     Attributes:
         predict: maps model inputs ``(N, ...)`` to int64 ``(N,)`` predictions.
@@ -907,7 +884,7 @@ class Fitted:
 
 def fit(data: Loaded, cell: Cell, inputs: Prepared) -> Fitted:
     """Stage 4: fit ``cell.model`` on ``inputs``' training set (the output of
-    [`model_inputs`][signalinject.benchmarks.runner.model_inputs] for the model's form): a torch
+    `model_inputs` for the model's form): a torch
     model on all of it, an estimator on the ``cfg.fit_fraction`` subset of the cell's seed."""
     from signalinject.benchmarks import baselines, train
 
@@ -977,9 +954,9 @@ def record(
     Args:
         data: the run's data.
         cell: the cell.
-        key: its [`cell_key`][signalinject.benchmarks.runner.cell_key].
+        key: its `cell_key`.
         prep: its injected data (for the decode accuracy).
-        scores: what [`measure`][signalinject.benchmarks.runner.measure] found.
+        scores: what `measure` found.
         n_fit: the number of training samples the model was fitted on.
         clean: the result line of the clean cell of the same seed and model (None for a clean
             cell itself): the reference of ``gain``.
@@ -1044,7 +1021,7 @@ def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]
             ``results.jsonl``.
 
     Returns:
-        One dict per cell of [`cell_grid`][signalinject.benchmarks.runner.cell_grid] (of ``share``),
+        One dict per cell of `cell_grid` (of ``share``),
         in that order: the finished cells read back from the files and the new ones, exactly as
             written (see the module doc).
 

@@ -52,10 +52,9 @@ The verdict
     other class; read the shut-down columns too.)
 
 Examples:
+    >>> from signalinject.benchmarks.stats import verdict
     >>> verdict(0.9, 10), verdict(0.3, 10), verdict(0.05, 10), verdict(None, 10)
     ('reads', 'partial', 'ignores', None)
-    >>> parse_spec("my_models.py:make_net"), parse_spec("pkg.models:Nets.small")
-    (('my_models.py', 'make_net'), ('pkg.models', 'Nets.small'))
 """
 
 from __future__ import annotations
@@ -71,41 +70,26 @@ from typing import Any, ClassVar
 import numpy as np
 
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
-from signalinject.benchmarks._user_code import SPEC_HELP, parse_spec
+from signalinject.benchmarks._user_code import SPEC_HELP
 from signalinject.benchmarks.errors import ModelFactoryError
 from signalinject.benchmarks.registry import (
     MODELS,
     CustomModel,
-    custom_model,
     default_dataset,
     display_name,
     find_model,
     load_factory,
 )
+from signalinject.benchmarks.registry import (
+    custom_model as custom_model,  # the scan's factories (examples/scan_your_model.py)
+)
 from signalinject.benchmarks.report import Stat, model_fits, summarize, verdicts
 from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
 from signalinject.benchmarks.settings import RunSettings, WithSettings, flat_config
 from signalinject.benchmarks.signals import SIGNALS, signal_names
-from signalinject.benchmarks.stats import IGNORES, READS, normalized_reliance, verdict
+from signalinject.benchmarks.stats import IGNORES, READS
 
-__all__ = [
-    "IGNORES",
-    "READS",
-    "SCAN_FIELDS",
-    "CustomModel",
-    "ModelFactoryError",
-    "ScanConfig",
-    "custom_model",
-    "load_factory",
-    "normalized_reliance",
-    "parse_spec",
-    "plot_scan",
-    "scan",
-    "scan_table",
-    "summarize_scan",
-    "verdict",
-    "write_scan_report",
-]
+__all__ = ["ScanConfig", "config_summary", "scan", "scan_table", "write_scan_report"]
 
 Row = Mapping[str, Any]
 
@@ -163,7 +147,7 @@ class ScanConfig(WithSettings):
 
     Args:
         models: ``MODULE:FACTORY`` strings, built-in model names, or
-            [`CustomModel`][signalinject.benchmarks.scan.CustomModel]s.
+            `CustomModel`s.
         signals: the signals to scan (``clean`` always runs); None: every signal of the data's
             kind (the data set's kind, image or text, selects them).
         text_length: characters per text after quantization (None: the dataset's default).
@@ -228,7 +212,7 @@ class ScanConfig(WithSettings):
 
 def scan(cfg: ScanConfig) -> list[dict[str, Any]]:
     """Run the scan (resumable: finished cells in ``cfg.out`` are reused); one row per
-    (model, signal), see [`summarize_scan`][signalinject.benchmarks.scan.summarize_scan]."""
+    (model, signal), see `summarize_scan`."""
     bench = cfg.bench_config()
     rows = run(bench)
     blank = run(dataclasses.replace(bench, blank=True)) if cfg.shutdown else []
@@ -254,7 +238,7 @@ def summarize_scan(rows: Sequence[Row], blank_rows: Sequence[Row] = ()) -> list[
         `SCAN_FIELDS`: fractions in [0, 1] (means over
         seeds; ``*_std`` the sample standard deviation, None for one seed; ``*_low``/``*_high`` the
         95% interval), ``verdict`` and ``blank_verdict``
-        ([`verdict`][signalinject.benchmarks.scan.verdict] on the reliance's interval; ``did not
+        (`verdict` on the reliance's interval; ``did not
         learn`` only on the data, never on blank data), ``learned`` (the clean accuracy is
         significantly above the test set's ``majority_rate``: one-sided binomial ``clean_p_value`` <
         0.01) and ``finite`` (no NaN or infinite output); ``clean_accuracy`` is the model without a
@@ -537,7 +521,7 @@ def write_scan_report(
     """Write ``scan.md``, ``scan.json``, ``scan.csv`` and ``scan.png`` into ``out``.
 
     Args:
-        rows: [`summarize_scan`][signalinject.benchmarks.scan.summarize_scan]'s rows.
+        rows: `summarize_scan`'s rows.
         out: the directory.
         config: what ran (stored in ``scan.json`` next to the rows).
 
@@ -583,7 +567,7 @@ def write_scan_report(
 
 def config_summary(cfg: ScanConfig) -> dict[str, Any]:
     """``cfg`` as plain JSON values (custom models by name), for ``scan.json``: see
-    [`flat_config`][signalinject.benchmarks.settings.flat_config]."""
+    `flat_config`."""
     d = flat_config(cfg)
     d["models"] = [m.name if isinstance(m, CustomModel) else m for m in cfg.models]
     return d

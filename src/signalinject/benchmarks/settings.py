@@ -25,7 +25,7 @@ from typing import Any, ClassVar, Literal
 
 from signalinject.core import check_int
 
-__all__ = ["RunSettings", "WithSettings", "flat_config"]
+__all__ = ["RunSettings"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,7 @@ from signalinject.benchmarks.errors import describe_error
 from signalinject.benchmarks.figures import DEFAULT_N, MAX_N, NOISE_GAIN, show
 from signalinject.benchmarks.registry import DATASETS, default_dataset
 
-__all__ = ["add_show_parser", "run_show"]
+__all__ = []
 
 
 class _Choices(tuple[str, ...]):
@@ -29,7 +29,7 @@ class _Choices(tuple[str, ...]):
 
 def add_show_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``show`` subcommand to the CLI's subparsers (its handler:
-    [`run_show`][signalinject.benchmarks.show.run_show])."""
+    `run_show`)."""
     p = subparsers.add_parser(
         "show",
         help="draw the paper's figures: examples with the signal marked (PNG)",

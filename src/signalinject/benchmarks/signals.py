@@ -56,22 +56,7 @@ from signalinject.benchmarks._user_code import load_callable
 from signalinject.benchmarks.errors import ModelFactoryError
 from signalinject.core import Injector, list_signals
 
-__all__ = [
-    "IMAGE_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "SIGNALS",
-    "STRENGTH_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "TEXT_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "Signal",
-    "build_injector",
-    "check_signal",
-    "check_strength",
-    "check_strength_fits",
-    "make_injector",
-    "signal_names",
-    "sweepable",
-    "user_signal",
-    "wrong_signal",
-]
+__all__ = ["SIGNALS", "Signal", "make_injector", "signal_names", "user_signal"]
 
 Kind = Literal["image", "text"]
 Factory = Callable[..., "Injector | None"]
@@ -263,8 +248,8 @@ def sweepable(name: str, kind: Kind | None = None) -> bool:
 
 def check_strength(name: str, strength: float | None, num_classes: int | None = None) -> None:
     """Refuse a ``strength`` that signal ``name`` cannot take (before anything is run):
-    [`check_signal`][signalinject.benchmarks.signals.check_signal], then
-    [`check_strength_fits`][signalinject.benchmarks.signals.check_strength_fits].
+    `check_signal`, then
+    `check_strength_fits`.
 
     ``clean`` ignores any strength. Pixel codes must be whole numbers (the benchmark's images
     are uint8): ``strength`` an integer >= 1, and, given ``num_classes``, the largest code
@@ -281,7 +266,7 @@ def check_strength(name: str, strength: float | None, num_classes: int | None = 
 
 def check_strength_fits(name: str, strength: float | None, num_classes: int | None) -> None:
     """What signal ``name``'s class refuses of a ``strength`` already checked by
-    [`check_signal`][signalinject.benchmarks.signals.check_signal], for ``num_classes`` classes
+    `check_signal`, for ``num_classes`` classes
     (None: for any): e.g. a pixel code above 255."""
     if strength is None or name == "clean":
         return
@@ -294,7 +279,7 @@ def check_signal(name: str, kind: Kind | None = None, strength: float | None = N
     """Refuse signal ``name`` before anything is loaded: an unknown name, one of another data
     ``kind``, a ``strength`` that is no finite number > 0 or given to a signal without one. What
     the strength must be for the data's classes is checked once they are known
-    ([`check_strength`][signalinject.benchmarks.signals.check_strength])."""
+    (`check_strength`)."""
     sig = SIGNALS.get(name)
     if sig is None:
         raise ValueError(f"unknown signal {name!r}; known: {', '.join(SIGNALS)}")
@@ -358,7 +343,7 @@ def make_injector(
 
     Raises:
         ValueError: unknown name, a signal of the wrong kind, or a strength it cannot take
-            ([`check_strength`][signalinject.benchmarks.signals.check_strength]).
+            (`check_strength`).
     """
     check_signal(name, kind, strength)
     check_strength_fits(name, strength, num_classes)

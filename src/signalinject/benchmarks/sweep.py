@@ -56,17 +56,7 @@ from signalinject.benchmarks.signals import SIGNALS, check_strength, signal_name
 from signalinject.benchmarks.stats import DID_NOT_LEARN, IGNORES, NON_FINITE, READS
 from signalinject.core import list_signals
 
-__all__ = [
-    "DEFAULT_STRENGTHS",
-    "SweepConfig",
-    "onsets",
-    "plan",
-    "plot_sweep",
-    "sweep",
-    "sweep_signals",
-    "sweep_table",
-    "write_sweep_report",
-]
+__all__ = ["SweepConfig", "sweep"]
 
 logger = logging.getLogger("signalinject.benchmarks")
 
@@ -106,7 +96,7 @@ class SweepConfig(WithSettings):
             ``trigger_word``); each signal also runs at its default. None: `DEFAULT_STRENGTHS` of
             the data's kind.
         signals: signals to sweep, all of the data's kind; those without a strength are skipped
-            with a note. None: [`sweep_signals`][signalinject.benchmarks.sweep.sweep_signals] of
+            with a note. None: `sweep_signals` of
             the data's kind.
         models: as [`BenchConfig`][signalinject.benchmarks.runner.BenchConfig]; None: the
             registry's ``sweep`` models of the data's kind (the suite's ConvNet, the paper's or
@@ -377,7 +367,7 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
     """One signal's chart: accuracy (left) and reliance (right) of each model against the code
     strength (log axis), the decode accuracy dashed, chance and the verdict thresholds dotted,
     the default strength marked (``paper`` for the paper's signals). Error bars: 95% intervals.
-    One colour per model ([`model_color`][signalinject.benchmarks.report.model_color]); a model
+    One colour per model (`model_color`); a model
     that did not learn the clean task, or gave non-finite outputs, says so in the legend and is
     drawn dashed."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg

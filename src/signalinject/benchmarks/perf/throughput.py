@@ -67,19 +67,7 @@ from signalinject.core import Injector, list_signals
 from signalinject.image import ImageInjector
 from signalinject.text import CharQuantizer
 
-__all__ = [
-    "IMAGE_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "POSITIONAL_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "TEXT_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "ThroughputConfig",
-    "add_arguments",
-    "add_parser",
-    "check_targets",
-    "main",
-    "run",
-    "to_json",
-    "to_markdown",
-]
+__all__ = ["ThroughputConfig", "check_targets", "run"]
 
 
 # Rows name a signal by its stable registered name (``one_pixel``): what configs, random streams
@@ -1042,7 +1030,7 @@ def to_json(
     machine: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything of a run: config, machine (default:
-    [`machine_info`][signalinject.benchmarks.perf.throughput.machine_info] now), rows and
+    `machine_info` now), rows and
     targets, JSON-serializable."""
     return {
         "benchmark": "throughput",
@@ -1157,7 +1145,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers: Any) -> None:
     """Register ``throughput`` on an ``add_subparsers()`` object; it dispatches to
-    [`main`][signalinject.benchmarks.perf.throughput.main].
+    `main`.
 
     Examples:
         >>> root = argparse.ArgumentParser(prog="signalinject bench")
