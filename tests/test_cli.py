@@ -442,7 +442,7 @@ class TestUserCode:
         )
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # not ci: TestErrors's Ctrl-C tests guard the message and status in-process
 def test_sigint_mid_run_says_it_resumes(tmp_path: Path) -> None:
     """A real Ctrl-C (SIGINT) once the first cell is written: one line, status 130, whole lines
     only; the same command then finishes the run."""

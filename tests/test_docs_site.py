@@ -110,6 +110,7 @@ def _pages(site: Path) -> list[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the docs site: no fast test builds it
 def test_no_raw_roles_and_no_unrendered_examples(site: Path) -> None:
     bad = []
     for path in _pages(site):
@@ -123,6 +124,7 @@ def test_no_raw_roles_and_no_unrendered_examples(site: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the docs site: no fast test builds it
 def test_api_signatures_are_formatted(site: Path) -> None:
     api = sorted((site / "api").rglob("*.html"))
     assert len(api) >= 5, "the API reference is split into pages per public area"
@@ -141,6 +143,7 @@ def test_api_signatures_are_formatted(site: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the docs site: no fast test builds it
 def test_api_pages_show_public_objects_only(site: Path) -> None:
     private = []
     for path in sorted((site / "api").rglob("*.html")):
@@ -153,6 +156,7 @@ def test_api_pages_show_public_objects_only(site: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the docs site: no fast test builds it
 def test_no_table_is_wider_than_eight_columns(site: Path) -> None:
     wide = [
         f"{path.relative_to(site)}: a table of {n} columns"
@@ -164,6 +168,7 @@ def test_no_table_is_wider_than_eight_columns(site: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the docs site: no fast test builds it
 def test_home_page_shows_the_version_and_the_citation(site: Path) -> None:
     text = html.unescape((site / "index.html").read_text(encoding="utf-8"))
     assert f"version {signalinject.__version__}" in text
@@ -248,6 +253,7 @@ def _smallest_text(fig: Any, dpi: float) -> tuple[float, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the docs site: no fast test builds it
 def test_figures_text_is_readable_at_the_docs_width(
     saved_figures: list[tuple[Any, float]], tmp_path: Path
 ) -> None:

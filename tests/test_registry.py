@@ -49,7 +49,6 @@ def test_every_data_set(name: str, tmp_path: Path) -> None:
 
 
 # -- the docs' numbers ----------------------------------------------------------------------------
-@pytest.mark.slow  # builds every model at every documented shape (~7 s of CPU)
 def test_the_docs_tables_are_the_registrys() -> None:
     page = (DOCS / "models.md").read_text()
     assert page == registry.docs_block(page), (
