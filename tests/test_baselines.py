@@ -15,14 +15,10 @@ from sklearn.covariance import LedoitWolf
 from sklearn.covariance import ledoit_wolf_shrinkage as sk_shrinkage
 
 import signalinject as si
-from signalinject.benchmarks.baselines import (
-    ShrunkGaussianClassifier,
-    features,
-    fit_subset,
-    ledoit_wolf_shrinkage,
-)
+from signalinject.benchmarks.baselines import features, fit_subset
 from signalinject.benchmarks.datasets import load_dataset
 from signalinject.benchmarks.registry import MODELS, build_model, model_names
+from signalinject.benchmarks.shrunk import ShrunkGaussianClassifier, ledoit_wolf_shrinkage
 
 #: The registered estimators (the paper's baselines, and any other registered one).
 BASELINES = model_names(inputs="features")

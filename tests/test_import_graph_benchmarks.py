@@ -7,7 +7,8 @@ blocks, which are left out.
 
 The layers, bottom to top (a module may import its own layer and those below):
 
-0. ``base``: errors and files, the statistics, the trainer, the stdlib corpus;
+0. ``base``: errors and files, the statistics, the trainer, the stdlib corpus, the shrunk
+   Gaussian classifier;
 1. ``user code``: loading a user's ``MODULE:FACTORY``;
 2. ``registries``: the models' and data sets' registry, the signals' view, the results store;
 3. ``entries``: the modules that register models and data sets (every name in
@@ -35,7 +36,7 @@ PKG = "signalinject.benchmarks"
 ROOT = Path(__file__).resolve().parent.parent / "src" / "signalinject" / "benchmarks"
 
 LAYERS: list[set[str]] = [
-    {"errors", "_files", "_stdlib_docs", "stats", "train"},
+    {"errors", "_files", "_stdlib_docs", "stats", "train", "shrunk"},
     {"_user_code"},
     {"registry", "signals", "store"},
     {"settings"},  # and every module of registry.MODULES

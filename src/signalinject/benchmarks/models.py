@@ -270,77 +270,29 @@ def _perceptron(
 
 
 _EVERY_RUN = {"images": "convnet", "atlas": "convnet", "atlas_full": "convnet", "sweep": "convnet"}
-register_model(
-    ModelEntry(
-        "convnet",
-        _convnet,
-        "ConvNet",
-        ("images",),
-        COLOURS[0],
-        identity="paper",
-        defaults=_EVERY_RUN,
-        headline=0,
-        description="the paper's ConvNet (4 convs)",
-    )
-)
-register_model(
-    ModelEntry(
-        "charcnn",
-        _charcnn(256, 1024),
-        "Char-CNN",
-        ("codes",),
-        COLOURS[0],
-        identity="paper",
-        headline=1,
-        description="Zhang et al.'s small char-CNN: width 256, FC 1024",
-    )
-)
-register_model(
-    ModelEntry(
-        "charcnn_large",
-        _charcnn(1024, 2048),
-        "Char-CNN (large)",
-        ("codes",),
-        COLOURS[0],
-        identity="paper",
-        headline=3,
-        description="Zhang et al.'s large char-CNN: width 1024, FC 2048",
-    )
-)
-register_model(
-    ModelEntry(
-        "charcnn_narrow",
-        _charcnn(64, 256),
-        "Char-CNN (narrow)",
-        ("codes",),
-        COLOURS[0],
-        identity="paper",
-        defaults={"text": "charcnn_narrow", "sweep": "charcnn_narrow"},
-        headline=2,
-        description="the char-CNN at width 64, FC 256 (the text suite's)",
-    )
-)
-register_model(
-    ModelEntry(
-        "shallow_max",
-        _shallow_max,
-        "Shallow max-pool net",
-        ("images",),
-        COLOURS[8],
-        identity="paper",
-        defaults={"atlas": "shallow_max", "atlas_full": "shallow_max"},
-        description="the paper's Shallow Max NN (our reading)",
-    )
-)
-register_model(
-    ModelEntry(
-        "perceptron",
-        _perceptron,
-        "Perceptron",
-        ("images", "codes"),
-        COLOURS[7],
-        identity="paper",
-        defaults={"text": "perceptron"},
-        description="one linear layer on the raw input",
-    )
-)
+register_model(ModelEntry(
+    "convnet", _convnet, "ConvNet", ("images",), COLOURS[0], identity="paper",
+    defaults=_EVERY_RUN, headline=0, description="the paper's ConvNet (4 convs)",
+))  # fmt: skip
+register_model(ModelEntry(
+    "charcnn", _charcnn(256, 1024), "Char-CNN", ("codes",), COLOURS[0], identity="paper",
+    headline=1, description="Zhang et al.'s small char-CNN: width 256, FC 1024",
+))  # fmt: skip
+register_model(ModelEntry(
+    "charcnn_large", _charcnn(1024, 2048), "Char-CNN (large)", ("codes",), COLOURS[0],
+    identity="paper", headline=3, description="Zhang et al.'s large char-CNN: width 1024, FC 2048",
+))  # fmt: skip
+register_model(ModelEntry(
+    "charcnn_narrow", _charcnn(64, 256), "Char-CNN (narrow)", ("codes",), COLOURS[0],
+    identity="paper", defaults={"text": "charcnn_narrow", "sweep": "charcnn_narrow"}, headline=2,
+    description="the char-CNN at width 64, FC 256 (the text suite's)",
+))  # fmt: skip
+register_model(ModelEntry(
+    "shallow_max", _shallow_max, "Shallow max-pool net", ("images",), COLOURS[8],
+    identity="paper", defaults={"atlas": "shallow_max", "atlas_full": "shallow_max"},
+    description="the paper's Shallow Max NN (our reading)",
+))  # fmt: skip
+register_model(ModelEntry(
+    "perceptron", _perceptron, "Perceptron", ("images", "codes"), COLOURS[7], identity="paper",
+    defaults={"text": "perceptron"}, description="one linear layer on the raw input",
+))  # fmt: skip

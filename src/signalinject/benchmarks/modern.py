@@ -377,53 +377,24 @@ def _build_mlp(
     return MLP(num_classes, math.prod(input_shape), **options)
 
 
-register_model(
-    ModelEntry(
-        "resnet18",
-        _build_resnet18,
-        "ResNet-18",
-        ("images",),
-        COLOURS[9],
-        sizes={"w": "width"},
-        defaults={"atlas": "resnet18-w16", "atlas_full": "resnet18"},
-        description="CIFAR ResNet-18 (3×3 stem, no max-pool), width 64 (He et al. 2016)",
-    )
-)
-register_model(
-    ModelEntry(
-        "vit",
-        _build_vit,
-        "ViT",
-        ("images",),
-        COLOURS[10],
-        sizes={"w": "width", "d": "depth", "h": "heads", "p": "patch"},
-        defaults={"atlas": "vit-w64-d4", "atlas_full": "vit"},
-        description=(
-            "ViT-Lite-7/4's sizes (Hassani et al. 2021): patch 4, 7 blocks, width 256, 4 heads"
-        ),
-    )
-)
-register_model(
-    ModelEntry(
-        "mixer",
-        _build_mixer,
-        "MLP-Mixer",
-        ("images",),
-        COLOURS[11],
-        sizes={"w": "width", "d": "depth", "p": "patch"},
-        defaults={"atlas": "mixer-w128-d4", "atlas_full": "mixer"},
-        description="MLP-Mixer (Tolstikhin et al. 2021): patch 4, 8 blocks, width 256",
-    )
-)
-register_model(
-    ModelEntry(
-        "mlp",
-        _build_mlp,
-        "MLP",
-        ("images",),
-        COLOURS[12],
-        sizes={"w": "width", "d": "depth"},
-        defaults={"atlas": "mlp", "atlas_full": "mlp"},
-        description="3 hidden layers of 512, ReLU",
-    )
-)
+register_model(ModelEntry(
+    "resnet18", _build_resnet18, "ResNet-18", ("images",), COLOURS[9], sizes={"w": "width"},
+    defaults={"atlas": "resnet18-w16", "atlas_full": "resnet18"},
+    description="CIFAR ResNet-18 (3×3 stem, no max-pool), width 64 (He et al. 2016)",
+))  # fmt: skip
+register_model(ModelEntry(
+    "vit", _build_vit, "ViT", ("images",), COLOURS[10],
+    sizes={"w": "width", "d": "depth", "h": "heads", "p": "patch"},
+    defaults={"atlas": "vit-w64-d4", "atlas_full": "vit"},
+    description="ViT-Lite-7/4's sizes (Hassani et al. 2021): patch 4, 7 blocks, width 256, 4 heads",
+))  # fmt: skip
+register_model(ModelEntry(
+    "mixer", _build_mixer, "MLP-Mixer", ("images",), COLOURS[11],
+    sizes={"w": "width", "d": "depth", "p": "patch"},
+    defaults={"atlas": "mixer-w128-d4", "atlas_full": "mixer"},
+    description="MLP-Mixer (Tolstikhin et al. 2021): patch 4, 8 blocks, width 256",
+))  # fmt: skip
+register_model(ModelEntry(
+    "mlp", _build_mlp, "MLP", ("images",), COLOURS[12], sizes={"w": "width", "d": "depth"},
+    defaults={"atlas": "mlp", "atlas_full": "mlp"}, description="3 hidden layers of 512, ReLU",
+))  # fmt: skip

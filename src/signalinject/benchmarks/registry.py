@@ -499,7 +499,9 @@ def _load_modules() -> None:
 
 
 class _Registry(Mapping[str, E], Generic[E]):
-    """Registered entries by name, in registration order; `MODULES` imported on first read."""
+    """Registered entries by name; `MODULES` imported on first read. The order (of the defaults,
+    the reports' rows, the help) is their modules' order in `MODULES`, then the order in which
+    each module registers them, whichever module happened to be imported first."""
 
     def __init__(self, what: str) -> None:
         self._what = what
@@ -512,13 +514,24 @@ class _Registry(Mapping[str, E], Generic[E]):
         self._entries[entry.name] = entry
         return entry
 
+    def _names(self) -> list[str]:
+        _load_modules()
+        order = {m: i for i, m in enumerate(MODULES)}
+        seq = {n: i for i, n in enumerate(self._entries)}
+
+        def rank(name: str) -> tuple[int, int]:
+            e = self._entries[name]
+            module = getattr(e.build if isinstance(e, ModelEntry) else e.load, "__module__", "")
+            return order.get(module, len(order)), seq[name]
+
+        return sorted(self._entries, key=rank)
+
     def __getitem__(self, name: str) -> E:
         _load_modules()
         return self._entries[name]
 
     def __iter__(self) -> Iterator[str]:
-        _load_modules()
-        return iter(list(self._entries))
+        return iter(self._names())
 
     def __len__(self) -> int:
         _load_modules()
