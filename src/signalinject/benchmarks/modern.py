@@ -62,8 +62,8 @@ class ResNet18(nn.Module):
 
     Stage widths ``width`` x (1, 2, 4, 8), strides 1, 2, 2, 2, batch norm, global average
     pooling, one linear classifier (He et al. 2016, in the CIFAR form of common training code).
-    11,173,962 parameters at width 64 for 10 classes on 3 channels; about ``width**2`` / 64**2
-    of that at other widths (701,466 at width 16). Any input size works (the pooling is global).
+    Its parameters grow as ``width**2`` (docs/models.md counts them at width 64 and 16). Any
+    input size works (the pooling is global).
 
     Args:
         num_classes: K outputs.
@@ -189,8 +189,8 @@ class ViT(nn.Module):
       epochs).
 
     ``pool="token", positions="learned", input_norm=False`` is ViT-Lite-7/4 as published:
-    3,722,250 parameters (the paper's 3.72M) for 10 classes on 32x32x3; the defaults have
-    3,705,354 (no class token and no learned positions). An image whose sides are not
+    3,722,250 parameters (the paper's 3.72M) for 10 classes on 32x32x3; the defaults have no
+    class token and no learned positions (docs/models.md). An image whose sides are not
     multiples of ``patch`` is zero-padded on the right and bottom.
 
     Args:
@@ -282,7 +282,7 @@ class MLPMixer(nn.Module):
 
     Token MLPs of ``width // 2`` hidden units mix across patches, channel MLPs of ``4 * width``
     across features; global average pooling and a linear head. Defaults: patch 4, 8 blocks,
-    width 256; 4,360,970 parameters for 10 classes on 32x32x3.
+    width 256 (its parameters: docs/models.md).
 
     Args:
         num_classes: K outputs.
@@ -322,8 +322,7 @@ class MLPMixer(nn.Module):
 class MLP(nn.Module):
     """A plain MLP on the flattened image: ``depth`` hidden layers of ``width`` units, ReLU.
 
-    Defaults (our choice): 3 hidden layers of 512; 2,103,818 parameters for 10 classes on
-    32x32x3.
+    Defaults (our choice): 3 hidden layers of 512 (its parameters: docs/models.md).
 
     Args:
         num_classes: K outputs.
