@@ -275,3 +275,10 @@ def test_throwaway_in_the_checkers_help_and_docs(
     with pytest.raises(SystemExit):
         cli.main(["bench", "images", "--help"])
     assert "throwaway_data" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_module_that_fails_to_import_fails_every_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "MODULES", [*registry.MODULES, "si_no_such_module_xyz"])
+    for _ in range(2):  # not once and then a registry without its entries
+        with pytest.raises(ModuleNotFoundError, match="si_no_such_module_xyz"):
+            list(MODELS)

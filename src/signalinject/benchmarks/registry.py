@@ -24,12 +24,12 @@ Names and sizes
     ``--models a,b`` as they are.
 
 Identity
-    What keys a model's stored results (its cells' ids, see
-    `cell_key`) is the entry's ``identity``:
-    ``"paper"`` (the name alone: the paper's models and baselines keep their 0.1.0 cell ids),
-    ``"structure"`` (a hash of the built model's structure, the default: a changed architecture
-    gives new cells, never stale results) or ``"code"`` (a user's factory: its source
-    fingerprint, the kind and architecture of what it builds).
+    What keys a model's stored results (its cells' ids, which hash every setting that changes a
+    cell's result) is the entry's ``identity``: ``"paper"`` (the name alone: the paper's models
+    and baselines keep their 0.1.0 cell ids), ``"structure"`` (a hash of the built model's
+    structure, the default: a changed architecture gives new cells, never stale results) or
+    ``"code"`` (a user's factory: its source fingerprint, the kind and architecture of what it
+    builds).
 
 Examples:
     >>> m = model("vit-w64-d4")
@@ -495,7 +495,11 @@ def _load_modules() -> None:
     for name in list(MODULES):
         if name not in _loaded:
             _loaded.add(name)  # first: a module that reads the registry while loading is fine
-            importlib.import_module(name)
+            try:
+                importlib.import_module(name)
+            except BaseException:
+                _loaded.discard(name)  # a failed import fails every read, never a partial one
+                raise
 
 
 class _Registry(Mapping[str, E], Generic[E]):

@@ -16,15 +16,12 @@ or nothing: the signal sits in its blindspot. For every cell the runner measures
   reads the signal; about chance (~1/K) or below: it ignores it. ``reliance_true_accuracy`` is the
   accuracy against the true labels on that copy.
 
-A cell is one staged pass, each stage a typed function:
-`load` (the data, once per run, and every check that can
-fail before training) ->
-`inject` (train, test and the wrong-signal copy, once per
-signal and seed) -> `model_inputs` (the data as a
-model takes it, once per input form) -> `fit` ->
-`measure` ->
-`record` (the result line). ``bench``, ``scan``,
-``sweep`` and ``atlas`` all run their cells through [`run`][signalinject.benchmarks.runner.run].
+A cell is one staged pass, each stage a typed function of this module: ``load`` (the data, once
+per run, each (seed, signal)'s injector, and every check that can fail before training) ->
+``inject`` (train, test and the wrong-signal copy, once per signal and seed) -> ``model_inputs``
+(the data as a model takes it, once per input form) -> ``fit`` -> ``measure`` -> ``record`` (the
+result line). ``bench``, ``scan``, ``sweep`` and ``atlas`` all run their cells through
+[`run`][signalinject.benchmarks.runner.run].
 
 Torch models train on the whole training set; scikit-learn baselines fit on a quarter of it
 (``fit_fraction``, as in the paper). Images are injected as uint8 ``(N, H, W, C)`` in 0..255
