@@ -6,7 +6,10 @@ its 1,797 8x8 handwritten digits (``sklearn.datasets.load_digits``) over 32x32 c
 photographs (``sklearn.datasets.load_sample_images``, ``china.jpg`` and ``flower.jpg``, 427x640x3;
 reading them needs Pillow). The result is colour, with the pixel statistics of natural images
 (smooth regions, edges, textures, every hue), and hard enough to put the paper's ConvNet in its
-CIFAR-10 regime, while every pixel signal can still be read back from it.
+CIFAR-10 regime (85.5-86.6% clean on seeds 0-2, inputs standardised per channel; paper: 84.7%),
+while every signal can be read back from it: the blind decode of the paper's five signals,
+One-Pixel Shortcut, ClassPatch and Blend is 100% on its test split (Sinusoid 70.9%; seeds 0-2,
+the benchmark's strengths).
 
 Construction (all draws from one NumPy stream seeded with `PHOTO_DIGITS` ``seed``):
 
