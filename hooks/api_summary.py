@@ -4,7 +4,9 @@ An API page (``docs/api/*.md``) marks where its summary goes with the line
 ``<!-- api-summary -->``. When the page is built, the marker becomes a table of every object the
 page documents at module level (classes, functions, type aliases, constants, modules), in the
 page's order: the object's kind, its name linking to its section, and the first sentence of its
-docstring as rendered there. The table is read off the rendered page, so it cannot drift from it.
+docstring as rendered there. A page of more than ``MAX_ROWS`` objects (the benchmarks, module
+by module) gets one row per module instead, its objects listed as links. The table is read off
+the rendered page, so it cannot drift from it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ PARAGRAPH = re.compile(r"<p>(?P<p>.*?)</p>", re.DOTALL)
 # "i.e" or "et al").
 SENTENCE_END = re.compile(r"(?<!e\.g)(?<!i\.e)(?<!\bal)\.(?=\s+[A-Z(])")
 LONG = 160  # characters of text: a longer first paragraph is cut to its first sentence
+MAX_ROWS = 40  # a page documenting more objects gets one row per module, its objects as links
 LABELS = {
     "module": "mod",
     "class": "class",
@@ -113,17 +116,52 @@ def entries(page_html: str) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def table(rows: list[tuple[str, str, str, str]]) -> str:
-    """The summary table's HTML."""
-    body = "".join(
-        f'<tr><td><code class="doc-symbol doc-symbol-toc doc-symbol-{kind}"></code> '
-        f'<a href="#{path}"><code>{html.escape(name)}</code></a></td><td>{summary}</td></tr>'
-        for kind, path, name, summary in rows
+Row = tuple[str, str, str, str, list[tuple[str, str, str]]]  # kind, id, name, line, members
+
+
+def grouped(rows: list[tuple[str, str, str, str]]) -> list[Row]:
+    """The rows with each object that a module documented on the page holds folded into its
+    module's row (as a list of links), where the page has more than ``MAX_ROWS`` rows; else
+    the rows as they are (each with no members)."""
+    if len(rows) <= MAX_ROWS:
+        return [(*r, []) for r in rows]
+    modules = {path for kind, path, _, _ in rows if kind == "module"}
+    out: list[Row] = []
+    index: dict[str, int] = {}
+    for kind, path, name, summary in rows:
+        parent = path.rsplit(".", 1)[0]
+        if kind != "module" and parent in modules and parent in index:
+            out[index[parent]][4].append((kind, path, name))
+            continue
+        if kind == "module":
+            index[path] = len(out)
+        out.append((kind, path, name, summary, []))
+    return out
+
+
+def _link(kind: str, path: str, name: str) -> str:
+    return (
+        f'<code class="doc-symbol doc-symbol-toc doc-symbol-{kind}"></code> '
+        f'<a href="#{path}"><code>{html.escape(name)}</code></a>'
     )
+
+
+def table(rows: list[tuple[str, str, str, str]]) -> str:
+    """The summary table's HTML: one row per object, or per module with its objects' links
+    (``grouped``)."""
+    body = []
+    for kind, path, name, summary, members in grouped(rows):
+        inner = summary
+        if members:
+            links = ", ".join(
+                f'<a href="#{p}"><code>{html.escape(n)}</code></a>' for _, p, n in members
+            )
+            inner += f'<br><span class="si-summary-members">{links}</span>'
+        body.append(f"<tr><td>{_link(kind, path, name)}</td><td>{inner}</td></tr>")
     return (
         '<div class="si-summary"><table>'
         "<thead><tr><th>name</th><th>what it is</th></tr></thead>"
-        f"<tbody>{body}</tbody></table></div>"
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
 

@@ -136,7 +136,9 @@ class CheckedFields(griffe.Extension):
                     member.value = None  # built from private helpers: the type says enough
                 if member.docstring is None:
                     text = comment_docstring(member)  # type: ignore[arg-type]
-                    if text and isinstance(obj, griffe.Class):
+                    if text and isinstance(obj, griffe.Class) and member.name.startswith("_"):
+                        pass  # a private class attribute (the package's own business)
+                    elif text and isinstance(obj, griffe.Class):
                         # a row of the class's attributes table, not a section of its own
                         comments.setdefault(obj.path, []).append((member, text))  # type: ignore[arg-type]
                     elif text:

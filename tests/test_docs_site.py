@@ -477,7 +477,8 @@ def test_api_pages_open_with_a_summary_and_each_signal_with_itself(site: Path) -
         rows = re.findall(r'<tr><td>.*?href="#([\w.]+)".*?</td><td>(.*?)</td></tr>', summary[1])
         if len(rows) < 2:
             bad.append(f"{rel}: the summary lists {len(rows)} objects")
-        bad += [f"{rel}: the summary links #{i}, not on the page" for i, _ in rows if i not in ids]
+        links = re.findall(r'href="#([\w.]+)"', summary[1])
+        bad += [f"{rel}: the summary links #{i}, not on the page" for i in links if i not in ids]
         bad += [f"{rel}: #{i} has no line in the summary" for i, line in rows if not line.strip()]
     for name, cls in sorted(list_signals().items()):
         ident = f"{cls.__module__}.{cls.__qualname__}"
@@ -628,6 +629,11 @@ def test_summary_hook_lists_a_pages_module_level_objects() -> None:
     assert summary.first_sentence(long) == "A sentence of <code>x. Y</code> words."
     clause = "First clause, " + "a long tail of words " * 10
     assert summary.first_sentence(clause) == "First clause …"
+    many = [("module", "m", "m", "M.")] + [("class", f"m.C{i}", f"C{i}", "") for i in range(40)]
+    (row,) = summary.grouped(many)  # a page of many objects: one row per module
+    assert row[:4] == ("module", "m", "m", "M.")
+    assert len(row[4]) == 40
+    assert len(summary.grouped(many[:10])) == 10
 
 
 # -- figures: text a reader can read where the docs show them -------------------------------------
