@@ -58,6 +58,7 @@ class _Page(HTMLParser):
         self.signatures_at: list[tuple[str, str]] = []  # (heading id, signature)
         self.blocks: list[tuple[str, str]] = []  # (heading id, text of a <pre> not a signature)
         self.bases: list[tuple[str, str]] = []  # (heading id, text of a "Bases:" line)
+        self.text_at: list[tuple[str, str]] = []  # (heading id, any text: prose and code)
         self._code = 0
         self._rows: list[list[int]] = []  # per open table: cells of the current row, widest
         self._sig_depth = 0
@@ -108,6 +109,7 @@ class _Page(HTMLParser):
             self._depth -= 1
 
     def handle_data(self, data: str) -> None:
+        self.text_at.append((self.at, data))
         if self._sig_depth:
             self._sig.append(data)
         if self._block is not None:
@@ -337,11 +339,14 @@ def _rst_and_leaks(rel: str, page: _Page, api: bool) -> dict[tuple[str, str, str
         for para in re.split(r"\n\s*\n", text):
             if m := RST_LITERAL.search(para.rstrip()):
                 add(at, "rst-literal", para, m)
+    every: dict[str, list[str]] = {}  # all text, code included
+    for at, text in page.text_at:
+        every.setdefault(at, []).append(text)
+    for at, parts in every.items():
+        text = "".join(parts)
         if at != RULE_DOCS and (m := re.search(r"checked\(", text)):
             add(at, "checked", text, m)
     for at, block in page.blocks:
-        if at != RULE_DOCS and (m := re.search(r"checked\(", block)):
-            add(at, "checked", block, m)
         if not api:  # a guide's code is code: a docstring in an example may use ``x``
             continue
         for rx, kind in (
@@ -354,8 +359,6 @@ def _rst_and_leaks(rel: str, page: _Page, api: bool) -> dict[tuple[str, str, str
                 add(at, kind, block, m)
     for at, sig in page.signatures_at:
         flat = " ".join(sig.split())
-        if at != RULE_DOCS and (m := re.search(r"checked\(", flat)):
-            add(at, "checked", flat, m)
         if m := PRIVATE.search(flat):
             add(at, "private-name", flat, m)
     for at, line in page.bases:
@@ -401,6 +404,7 @@ def test_rst_and_leak_checks_can_fail() -> None:
         "<p>see ``x`` and [fit][m.fit], then::</p>"
         "<pre><code>=====  =====\n``a``  b\n=====  =====\n[`fit`][m.fit]\n</code></pre>"
         f"<pre><code>&gt;&gt;&gt; a[0][1], d['k']['j'], {'x' * MAX_SIGNATURE}\n</code></pre>"
+        '<h2 id="m.g">g</h2><p>inline <code>checked(Real())</code> too</p>'
         '<h2 id="signalinject.core.checked">checked</h2><div class="doc-signature"><pre><code>'
         "checked(rule)</code></pre></div><p>checked(Real(), default=None)</p>"
     )
@@ -417,7 +421,7 @@ def test_rst_and_leak_checks_can_fail() -> None:
             "rst-table",
             "wide-code",
         )
-    }
+    } | {("m.g", "checked")}
     guide = {kind for _, _, kind in _rst_and_leaks("p", page, api=False)}
     assert "rst-table" not in guide  # a guide's code block may hold anything
 
