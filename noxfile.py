@@ -113,11 +113,23 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "--strict", "src/signalinject")
 
 
+#: What ``nox -s tests`` (CI) gives pytest before the arguments after ``--``: both cores of the
+#: CI machine (pytest-xdist), and every test but the slow ones whose guard a fast test also
+#: holds (marked ``slow`` without ``ci``; see pyproject.toml's markers).
+PYTEST_ARGS = ("-n", "2", "-m", "not slow or ci")
+
+
+def pytest_command(posargs: list[str]) -> list[str]:
+    """The pytest command of ``nox -s tests``: `PYTEST_ARGS`, then ``posargs``, which win
+    (``-- -m slow``: the slow tests left out; ``-- -n 0``: one process; ``-- tests/x.py -x``)."""
+    return ["python", "-m", "pytest", *PYTEST_ARGS, *posargs]
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The test suite (the README's test command)."""
+    """The test suite on two processes, without the slow tests a fast test covers."""
     _install(session, "test")
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run(*pytest_command(list(session.posargs)))
 
 
 @nox.session

@@ -218,6 +218,7 @@ def _training_run(compiled: bool, inj: Any, backend: str = "inductor") -> list[f
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the only compiled training step
 # Inductor's CPU path calls torch.jit.script_method, deprecated by torch itself.
 @pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
 @pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None, reason="no cc")

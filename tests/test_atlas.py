@@ -9,15 +9,8 @@ from pathlib import Path
 import pytest
 
 from signalinject.benchmarks import cli
-from signalinject.benchmarks.atlas import (
-    CPU_MODELS,
-    FULL_SIZE_MODELS,
-    AtlasConfig,
-    atlas,
-    atlas_table,
-    write_atlas_report,
-)
-from signalinject.benchmarks.models import build_model, count_parameters
+from signalinject.benchmarks.atlas import AtlasConfig, atlas, atlas_table, write_atlas_report
+from signalinject.benchmarks.registry import default_models
 from signalinject.benchmarks.settings import RunSettings
 from signalinject.benchmarks.signals import signal_names
 from signalinject.benchmarks.stats import VERDICTS
@@ -79,28 +72,16 @@ def test_api_matches_cli(ran: Path) -> None:
 
 def test_defaults() -> None:
     cfg = AtlasConfig()
-    assert cfg.bench_config().models == CPU_MODELS
+    assert cfg.bench_config().models == default_models("atlas")
+    assert "resnet18-w16" in cfg.bench_config().models  # the CPU variants
     assert cfg.bench_config().signals == signal_names("image")  # clean first
     assert not cfg.bench_config().blank
     blank = cfg.bench_config(blank=True)
     assert blank.blank
     assert Path(blank.out) == Path("signalinject-bench/atlas/blank")
-    assert AtlasConfig(full_size=True).bench_config().models == FULL_SIZE_MODELS
-
-
-def test_default_sizes_as_documented() -> None:
-    """The sizes that the module doc, the help and docs/atlas.md state (digits: 8x8x1)."""
-    sizes = {m: count_parameters(build_model(m, (1, 8, 8), 10)) for m in CPU_MODELS[:-1]}
-    assert sizes == {
-        "convnet": 513_418, "shallow_max": 3_082, "resnet18-w16": 701_178,
-        "vit-w64-d4": 135_754, "mixer-w128-d4": 534_938, "mlp": 563_722,
-    }  # fmt: skip
-    # and at 32x32x3, the noisy digits' and CIFAR-10's size (what the help states)
-    sizes = {m: count_parameters(build_model(m, (3, 32, 32), 10)) for m in CPU_MODELS[:-1]}
-    assert sizes == {
-        "convnet": 608_778, "shallow_max": 3_594, "resnet18-w16": 701_466,
-        "vit-w64-d4": 137_802, "mixer-w128-d4": 569_994, "mlp": 2_103_818,
-    }  # fmt: skip
+    full = AtlasConfig(full_size=True).bench_config().models
+    assert full == default_models("atlas_full")
+    assert "resnet18" in full
 
 
 def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,7 +107,7 @@ def test_help(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["bench", "atlas", "--help"])
     text = capsys.readouterr().out
     assert max(len(line) for line in text.splitlines()) <= 100
-    for words in ("resnet18-w16 701,466", "vit-w64-d4 137,802", "--full-size", "(default: 0)"):
+    for words in ("resnet18-w16", "vit-w64-d4", "docs/models.md", "--full-size", "(default: 0)"):
         assert words in " ".join(text.split()), words
     with pytest.raises(SystemExit):
         cli.main(["bench", "--help"])

@@ -15,15 +15,17 @@ from sklearn.covariance import LedoitWolf
 from sklearn.covariance import ledoit_wolf_shrinkage as sk_shrinkage
 
 import signalinject as si
-from signalinject.benchmarks.baselines import (
-    BASELINES,
-    ShrunkGaussianClassifier,
-    build_baseline,
-    features,
-    fit_subset,
-    ledoit_wolf_shrinkage,
-)
+from signalinject.benchmarks.baselines import features, fit_subset
 from signalinject.benchmarks.datasets import load_dataset
+from signalinject.benchmarks.registry import MODELS, build_model, model_names
+from signalinject.benchmarks.shrunk import ShrunkGaussianClassifier, ledoit_wolf_shrinkage
+
+#: The registered estimators (the paper's baselines, and any other registered one).
+BASELINES = model_names(inputs="features")
+
+
+def build_baseline(name: str, seed: int = 0, **options: object) -> Any:
+    return build_model(name, (6,), 3, seed=seed, **options)
 
 
 # -- features and the fitting subset ----------------------------------------------------------
@@ -92,15 +94,17 @@ def test_fit_subset_errors(args: tuple[Any, ...], error: type[Exception], match:
 
 
 # -- the estimators ----------------------------------------------------------------------------
-def test_baseline_names() -> None:
-    assert BASELINES == (
-        "gaussian_nb",
-        "decision_tree",
-        "extra_trees",
-        "logistic_regression",
-        "lda",
-        "qda",
-    )
+def test_the_papers_baselines_are_registered_with_their_0_1_0_identity() -> None:
+    paper = ("gaussian_nb", "decision_tree", "extra_trees", "logistic_regression", "lda", "qda")
+    assert set(paper) <= set(BASELINES)
+    for name in paper:
+        entry = MODELS[name]
+        assert (entry.inputs, entry.identity, entry.kinds) == (
+            ("features",),
+            "paper",
+            ("image", "text"),
+        ), name
+        assert entry.defaults.keys() >= {"images", "text"}, name
 
 
 @pytest.mark.parametrize("name", BASELINES)
@@ -108,7 +112,9 @@ def test_every_baseline_fits_separable_data(name: str) -> None:
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(3), 20)
     x = rng.normal(size=(60, 6)) + 5.0 * y[:, None]
-    est = build_baseline(name, seed=3, **({"n_estimators": 10} if name == "extra_trees" else {}))
+    est: Any = build_baseline(
+        name, seed=3, **({"n_estimators": 10} if name == "extra_trees" else {})
+    )
     est.fit(x, y)
     assert (est.predict(x) == y).mean() == 1.0
     if "random_state" in est.get_params():
@@ -119,15 +125,17 @@ def test_seed_changes_the_tree() -> None:
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(80, 5)), rng.integers(0, 2, 80)
     probe = rng.normal(size=(200, 5))
-    preds = [build_baseline("extra_trees", seed=s, n_estimators=5).fit(x, y).predict(probe)
-             for s in (0, 0, 1)]  # fmt: skip
+    trees: list[Any] = [build_baseline("extra_trees", seed=s, n_estimators=5) for s in (0, 0, 1)]
+    preds = [t.fit(x, y).predict(probe) for t in trees]
     np.testing.assert_array_equal(preds[0], preds[1])
     assert (preds[0] != preds[2]).any()
 
 
 def test_build_baseline_unknown() -> None:
-    with pytest.raises(ValueError, match="unknown baseline 'svm'; known: gaussian_nb"):
-        build_baseline("svm")
+    with pytest.raises(ValueError, match="unknown model 'svm'; known: convnet"):
+        build_baseline("svm", seed=0)
+    with pytest.raises(ValueError, match=r"seed must be in \[0, 4294967295\], got -1"):
+        build_baseline("decision_tree", seed=-1)
 
 
 @settings(max_examples=30, deadline=None)

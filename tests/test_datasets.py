@@ -19,8 +19,6 @@ from hypothesis import strategies as st
 
 from signalinject.benchmarks import _stdlib_docs
 from signalinject.benchmarks.datasets import (
-    DATASETS,
-    DataBundle,
     digits_to_rgb32,
     load_cifar10,
     load_dataset,
@@ -31,6 +29,7 @@ from signalinject.benchmarks.datasets import (
     load_zhang_csv,
     parse_zhang_csv,
 )
+from signalinject.benchmarks.registry import DATASETS, DataBundle, default_dataset
 
 
 # -- CIFAR-10 fixtures in the official format ----------------------------------------------------
@@ -598,11 +597,16 @@ def test_stdlib_code_bundle() -> None:
 
 
 # -- load_dataset ------------------------------------------------------------------------------
-def test_datasets_names() -> None:
-    assert DATASETS == (
-        "noisy_digits", "digits", "cifar10", "stdlib_code", "stdlib_docs", "yelp_full",
-        "amazon_full",
-    )  # fmt: skip
+def test_the_papers_and_the_embedded_sets_are_registered() -> None:
+    paper = {"cifar10": "image", "yelp_full": "text", "amazon_full": "text"}
+    embedded = {"noisy_digits": "image", "digits": "image", "stdlib_code": "text"}
+    for name, kind in {**paper, **embedded, "stdlib_docs": "text"}.items():
+        assert DATASETS[name].kind == kind, name
+        assert DATASETS[name].embedded == (name not in paper), name
+    # the defaults of each run: the suites', show's and scan's
+    assert (default_dataset("images"), default_dataset("text")) == ("noisy_digits", "stdlib_code")
+    assert default_dataset("show", "image") == default_dataset("scan") == "digits"
+    assert default_dataset("show", "text") == "stdlib_docs"
 
 
 def test_data_dir_from_the_environment(

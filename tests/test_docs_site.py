@@ -149,6 +149,7 @@ def _pages(site: Path) -> list[Path]:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the docs site: no fast test builds it
 def test_no_raw_roles_and_no_unrendered_examples(site: Path) -> None:
     bad = []
     for path in _pages(site):
@@ -162,6 +163,7 @@ def test_no_raw_roles_and_no_unrendered_examples(site: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the docs site: no fast test builds it
 def test_api_signatures_are_formatted(site: Path) -> None:
     api = sorted((site / "api").rglob("*.html"))
     assert len(api) >= 5, "the API reference is split into pages per public area"
@@ -180,6 +182,7 @@ def test_api_signatures_are_formatted(site: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the docs site: no fast test builds it
 def test_api_pages_show_public_objects_only(site: Path) -> None:
     private = []
     for path in sorted((site / "api").rglob("*.html")):
@@ -192,6 +195,7 @@ def test_api_pages_show_public_objects_only(site: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the docs site: no fast test builds it
 def test_no_table_is_wider_than_eight_columns(site: Path) -> None:
     wide = [
         f"{path.relative_to(site)}: a table of {n} columns"
@@ -203,6 +207,7 @@ def test_no_table_is_wider_than_eight_columns(site: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the docs site: no fast test builds it
 def test_home_page_shows_the_version_and_the_citation(site: Path) -> None:
     text = html.unescape((site / "index.html").read_text(encoding="utf-8"))
     assert f"version {signalinject.__version__}" in text
@@ -673,6 +678,7 @@ def _smallest_text(fig: Any, dpi: float) -> tuple[float, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the docs site: no fast test builds it
 def test_figures_text_is_readable_at_the_docs_width(
     saved_figures: list[tuple[Any, float]], tmp_path: Path
 ) -> None:
@@ -697,7 +703,9 @@ def test_figures_text_is_readable_at_the_docs_width(
         "orthogonal_noise",
     )
     rows = run(
-        BenchConfig(models=("decision_tree",), out=str(tmp_path / "b"), **quick, signals=signals)
+        BenchConfig.for_suite(
+            "images", models=("decision_tree",), out=str(tmp_path / "b"), **quick, signals=signals
+        )
     )
     plot(rows, tmp_path / "results.png")
     srows = scan(

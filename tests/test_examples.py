@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,11 +57,13 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _scripts() -> list[str]:
+def _scripts() -> list[Any]:
     names = {p.name for p in EXAMPLES.glob("*.py")}
     names.add("scan_your_model.py")  # written in another issue: skipped while absent
     names.discard("table1_row.py")  # run twice by test_table1_row_runs_and_resumes
-    return sorted(names)
+    # slow, not ci: tests/test_scan.py's TestWorkedExample runs its main() and checks its output
+    slow = {"scan_your_model.py": pytest.mark.slow}
+    return [pytest.param(n, marks=slow[n]) if n in slow else n for n in sorted(names)]
 
 
 def test_every_example_is_checked() -> None:
@@ -94,6 +97,8 @@ def test_torchvision_pipeline_without_torchvision(tmp_path: Path) -> None:
     assert "256 samples through the pipeline, every signal read back" in proc.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.ci  # the only run of the benchmark as a script, resumed
 def test_table1_row_runs_and_resumes(tmp_path: Path) -> None:
     script = str(EXAMPLES / "table1_row.py")
     first = _run([script, *ARGS["table1_row.py"]], tmp_path)

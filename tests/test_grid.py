@@ -309,7 +309,7 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "signalinject", *args]
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # not ci: test_a_killed_share_is_completed_by_a_rerun guards the same, in-process
 def test_sigkill_mid_share_then_rerun_completes(
     single: dict[str, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -331,6 +331,7 @@ def test_sigkill_mid_share_then_rerun_completes(
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the only run of torchrun with parallel="cells"
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
 def test_documented_torchrun_command_runs_the_grid_in_two_ranks(
     single: dict[str, dict[str, Any]], tmp_path: Path
@@ -355,6 +356,7 @@ def test_documented_torchrun_command_runs_the_grid_in_two_ranks(
 
 
 @pytest.mark.slow
+@pytest.mark.ci  # the only run of the grid with parallel="ddp"
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="no torch.distributed")
 def test_parallel_ddp_trains_each_cell_on_both_ranks_and_rank_0_writes(tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node",

@@ -12,16 +12,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signalinject.benchmarks.models import build_model, count_parameters, is_torch_model
-from signalinject.benchmarks.modern import (
-    MLP,
-    MLPMixer,
-    ResNet18,
-    ViT,
-    _sincos_2d,
-    build_modern,
-    parse_model_name,
-)
+from signalinject.benchmarks.modern import MLP, MLPMixer, ResNet18, ViT, _sincos_2d
+from signalinject.benchmarks.registry import build_model, count_parameters, find_model, model
 from signalinject.benchmarks.runner import BenchConfig
 from signalinject.benchmarks.settings import RunSettings
 
@@ -29,29 +21,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 TINY = ("resnet18-w4", "vit-w16-d1-h2", "mixer-w16-d1", "mlp-w16-d1")
-
-# (name, input shape) -> parameters for 10 classes: the table in signalinject.benchmarks.modern
-SIZES = {
-    ("resnet18", (3, 32, 32)): 11_173_962,
-    ("resnet18", (1, 8, 8)): 11_172_810,
-    ("resnet18-w16", (3, 32, 32)): 701_466,
-    ("resnet18-w16", (1, 8, 8)): 701_178,
-    ("vit", (3, 32, 32)): 3_705_354,
-    ("vit", (1, 8, 8)): 3_697_162,
-    ("vit-w64-d4", (3, 32, 32)): 137_802,
-    ("vit-w64-d4", (1, 8, 8)): 135_754,
-    ("mixer", (3, 32, 32)): 4_360_970,
-    ("mixer", (1, 8, 8)): 4_229_418,
-    ("mixer-w128-d4", (3, 32, 32)): 569_994,
-    ("mixer-w128-d4", (1, 8, 8)): 534_938,
-    ("mlp", (3, 32, 32)): 2_103_818,
-    ("mlp", (1, 8, 8)): 563_722,
-}
-
-
-@pytest.mark.parametrize(("name", "shape"), list(SIZES))
-def test_parameter_counts(name: str, shape: tuple[int, int, int]) -> None:
-    assert count_parameters(build_model(name, shape, 10)) == SIZES[(name, shape)]
 
 
 def test_vit_lite_as_published() -> None:
@@ -154,18 +123,20 @@ def test_deterministic_by_seed(name: str) -> None:
 
 
 def test_names_carry_sizes() -> None:
-    assert parse_model_name("mixer-w128-d4-p2") == ("mixer", {"width": 128, "depth": 4, "patch": 2})
-    net = build_modern("vit-w32-d2-h4-p2", (1, 8, 8), 3)
+    m = model("mixer-w128-d4-p2")
+    assert (m.entry.name, dict(m.options)) == ("mixer", {"width": 128, "depth": 4, "patch": 2})
+    net = build_model("vit-w32-d2-h4-p2", (1, 8, 8), 3)
     assert isinstance(net, ViT)
     assert len(net.blocks) == 2
     assert net.patches.num_patches == 16
-    assert isinstance(build_modern("mixer", (1, 8, 8), 3), MLPMixer)
-    mlp = build_modern("mlp-w8-d2", (1, 4, 4), 3, width=16)  # options override the name
+    assert isinstance(build_model("mixer", (1, 8, 8), 3), MLPMixer)
+    mlp = build_model("mlp-w8-d2", (1, 4, 4), 3, width=16)  # options override the name
     assert isinstance(mlp, MLP)
     assert mlp.layers[0].out_features == 16
-    assert is_torch_model("resnet18-w16")
-    assert not is_torch_model("resnet18-d4")
-    assert not is_torch_model(3)
+    assert find_model("resnet18-w16") is not None
+    assert find_model(3) is None
+    with pytest.raises(ValueError, match="model 'resnet18-d4': resnet18 has no option -d"):
+        find_model("resnet18-d4")
 
 
 @pytest.mark.parametrize(
@@ -180,14 +151,14 @@ def test_names_carry_sizes() -> None:
 )
 def test_bad_names(name: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        parse_model_name(name)
+        model(name)
     with pytest.raises(ValueError, match="unknown model"):
         build_model(name, (1, 8, 8), 10)
 
 
 def test_bad_arguments() -> None:
     with pytest.raises(TypeError, match="model name must be a string"):
-        parse_model_name(3)  # type: ignore[arg-type]
+        model(3)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"width must be a multiple of heads=4, got width=10"):
         ViT(10, width=10)
     with pytest.raises(ValueError, match=r"pool must be 'mean' or 'token', got 'max'"):
@@ -205,14 +176,14 @@ def test_bad_arguments() -> None:
         MLP(10, 64, depth=0)
     with pytest.raises(ValueError, match="patch"):
         MLPMixer(10, patch=0)
-    with pytest.raises(ValueError, match=r"image.s \(C, H, W\), got \(64,\)"):
+    with pytest.raises(ValueError, match=r"resnet18 takes images of shape \(C, H, W\), got input"):
         build_model("resnet18", (64,), 10)
     with pytest.raises(TypeError, match=r"image_size must be a \(height, width\) pair, got 8"):
         ViT(10, 1, 8)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="in_channels"):
         MLPMixer(10, 0)
     with pytest.raises(TypeError, match="input_shape must be"):
-        build_modern("vit", "1x8x8", 10)  # type: ignore[arg-type]
+        build_model("vit", "1x8x8", 10)  # type: ignore[arg-type]
 
 
 def test_bench_config_accepts_the_names() -> None:

@@ -177,3 +177,29 @@ def test_setup_builds_the_kernels_against_the_311_stable_abi() -> None:
     assert "LIMITED_API = 0x030B0000" in text
     assert "py_limited_api=ABI3" in text
     assert '{"bdist_wheel": {"py_limited_api": "cp311"}}' in text
+
+
+class TestTestsSession:
+    """``nox -s tests``: two processes and the CI selection first, the user's arguments last."""
+
+    def test_default_command(self, noxfile: ModuleType) -> None:
+        assert noxfile.pytest_command([]) == [
+            "python", "-m", "pytest", "-n", "2", "-m", "not slow or ci"
+        ]  # fmt: skip
+
+    def test_arguments_after_the_defaults_win(self, noxfile: ModuleType) -> None:
+        """pytest's options keep their last value: ``-- -m slow`` or ``-- -n 0`` override."""
+        import argparse
+
+        cmd = noxfile.pytest_command(["-m", "slow", "-n", "0", "tests/test_x.py"])
+        parser = argparse.ArgumentParser()
+        parser.add_argument("-n")
+        parser.add_argument("-m")
+        args, rest = parser.parse_known_args(cmd[3:])
+        assert (args.n, args.m, rest) == ("0", "slow", ["tests/test_x.py"])
+
+    def test_the_markers_are_declared(self) -> None:
+        text = (ROOT / "pyproject.toml").read_text()
+        assert '"slow: ' in text
+        assert '"ci: ' in text
+        assert '"pytest-xdist>=' in text

@@ -20,7 +20,9 @@ from sklearn.tree import DecisionTreeClassifier
 import signalinject as si
 from signalinject.benchmarks import runner, store
 from signalinject.benchmarks.datasets import load_dataset
+from signalinject.benchmarks.registry import CustomModel, structure_hash
 from signalinject.benchmarks.runner import BenchConfig, measure, prepare, reliance
+from signalinject.benchmarks.settings import RunSettings
 from signalinject.benchmarks.signals import (
     IMAGE_SIGNALS,
     SIGNALS,
@@ -275,13 +277,13 @@ class TestBlankAndIdentity:
         data = runner.load(cfg)
         key = runner.cell_key(data, runner.Cell(0, "one_pixel", "vit-w64-d4"), None)
         default = ViT(K, width=64, depth=4)
-        assert key["model_identity"] == {"structure": runner.structure_hash(default)}
+        assert key["model_identity"] == {"structure": structure_hash(default)}
         torch.manual_seed(1)  # the structure, not the weights
         again = ViT(K, width=64, depth=4)
-        assert runner.structure_hash(again) == key["model_identity"]["structure"]
+        assert structure_hash(again) == key["model_identity"]["structure"]
         for options in ({"pool": "token"}, {"positions": "learned"}, {"input_norm": False}):
             other = ViT(K, width=64, depth=4, **options)
-            assert runner.structure_hash(other) != runner.structure_hash(default), options
+            assert structure_hash(other) != structure_hash(default), options
 
     def test_blank_is_part_of_the_identity(self) -> None:
         torch_key, tree_key, fingerprint = self._keys()
@@ -315,7 +317,7 @@ class TestBlankAndIdentity:
     )
     def test_bad_settings(self, kw: dict[str, Any], err: type[Exception], match: str) -> None:
         with pytest.raises(err, match=match):
-            BenchConfig(**kw)
+            BenchConfig.for_suite(kw.pop("suite", "images"), **kw)
 
     def test_strength_too_large_for_the_classes_fails_before_training(self, tmp_path: Any) -> None:
         cfg = BenchConfig.for_suite(
@@ -328,11 +330,11 @@ class TestBlankAndIdentity:
 
     def test_custom_model_arguments(self) -> None:
         with pytest.raises(TypeError, match=r"CustomModel\.factory must be callable, got 3"):
-            runner.CustomModel("m", 3)  # type: ignore[arg-type]
+            CustomModel("m", 3)  # type: ignore[arg-type]
         with pytest.raises(TypeError, match=r"CustomModel\.name must be a non-empty string"):
-            runner.CustomModel("", len)
+            CustomModel("", len)
         with pytest.raises(TypeError, match=r"CustomModel\.fingerprint must be a string"):
-            runner.CustomModel("m", len, 5)  # type: ignore[arg-type]
+            CustomModel("m", len, 5)  # type: ignore[arg-type]
 
 
 # -- the results file ------------------------------------------------------------------------------
@@ -428,7 +430,10 @@ class TestBenchConfig:
         assert cfg.models[0] == "charcnn_narrow"
         assert BenchConfig.for_suite("images").dataset == "noisy_digits"
         assert cfg.models == runner.SUITES["text"].models
-        assert BenchConfig() == BenchConfig.for_suite("images")
+        images = BenchConfig.for_suite("images")
+        assert (images.suite, images.models, images.out) == (
+            "images", runner.SUITES["images"].models, "signalinject-bench/images"
+        )  # fmt: skip
 
     def test_text_length_default_depends_on_the_dataset(self) -> None:
         assert BenchConfig.for_suite("text").text_length == 256
@@ -441,7 +446,7 @@ class TestBenchConfig:
         assert cfg.signals == ("clean", "random_pixel", "one_pixel")
         cfg = BenchConfig.for_suite("images", signals=["one_pixel"], models=["decision_tree"])
         assert cfg.signals == ("clean", "one_pixel")
-        grid = runner.cell_grid(dataclasses.replace(cfg, seeds=(4, 2)))
+        grid = runner.cell_grid(dataclasses.replace(cfg, settings=RunSettings(seeds=(4, 2))))
         assert [(c.seed, c.signal) for c in grid] == [
             (4, "clean"),
             (4, "one_pixel"),
@@ -484,12 +489,12 @@ class TestBenchConfig:
     )
     def test_bad_settings(self, kw: dict[str, Any], err: type[Exception], match: str) -> None:
         with pytest.raises(err, match=match):
-            BenchConfig(**kw)
+            BenchConfig.for_suite(kw.pop("suite", "images"), **kw)
 
     @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
     def test_cuda_where_there_is_none(self) -> None:
         with pytest.raises(ValueError, match="asked for CUDA, but CUDA is not available here"):
-            BenchConfig(device="cuda")
+            BenchConfig.for_suite("images", device="cuda")
 
     def test_for_suite_unknown_field(self) -> None:
         with pytest.raises(TypeError, match=r"BenchConfig has no field\(s\) \['epoch'\]"):

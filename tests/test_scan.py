@@ -21,24 +21,20 @@ from hypothesis import strategies as st
 from torch import nn
 
 from signalinject.benchmarks import cli
-from signalinject.benchmarks.runner import BenchConfig, CustomModel, run
+from signalinject.benchmarks._user_code import parse_spec
+from signalinject.benchmarks.errors import ModelFactoryError
+from signalinject.benchmarks.registry import CustomModel, custom_model, load_factory
+from signalinject.benchmarks.runner import BenchConfig, run
 from signalinject.benchmarks.scan import (
-    IGNORES,
-    READS,
     SCAN_FIELDS,
-    ModelFactoryError,
     ScanConfig,
-    custom_model,
-    load_factory,
-    normalized_reliance,
-    parse_spec,
     scan,
     scan_table,
     summarize_scan,
-    verdict,
     write_scan_report,
 )
 from signalinject.benchmarks.settings import RunSettings
+from signalinject.benchmarks.stats import IGNORES, READS, normalized_reliance, verdict
 from signalinject.benchmarks.store import RECORD_FIELDS, RESULTS_FILE
 
 ORDER = {"ignores": 0, "partial": 1, "reads": 2}
@@ -146,7 +142,7 @@ class TestLoadFactory:
         assert len(cm.fingerprint) == 32
 
     def test_from_a_module_name(self) -> None:
-        cm = load_factory("signalinject.benchmarks.models:build_model")
+        cm = load_factory("signalinject.benchmarks.registry:build_model")
         assert cm.factory("perceptron", (4,), 3).linear.out_features == 3
 
     def test_dotted_attribute(self, tmp_path: Path) -> None:
@@ -626,7 +622,7 @@ def _example() -> Any:
 
 class TestWorkedExample:
     def test_factories_as_documented(self) -> None:
-        from signalinject.benchmarks.models import count_parameters
+        from signalinject.benchmarks.registry import count_parameters
 
         ex = _example()
         x = torch.zeros(2, 3, 32, 32)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from signalinject.benchmarks import runner
 from signalinject.benchmarks.atlas import AtlasConfig
+from signalinject.benchmarks.registry import CustomModel
 from signalinject.benchmarks.runner import BenchConfig, Cell
 from signalinject.benchmarks.scan import ScanConfig, config_summary
 from signalinject.benchmarks.settings import RunSettings, flat_config
@@ -38,11 +39,10 @@ SHARED = {f.name for f in dataclasses.fields(RunSettings)}
 )
 def test_a_bench_config_holds_the_settings(**kw: Any) -> None:
     s = RunSettings(**kw)
-    cfg = BenchConfig.for_suite("images", **s.bench_options(dataset="digits", out="default"))
-    assert cfg.dataset == "digits"  # None: the command's default
-    assert cfg.out == (kw["out"] or "default")
-    for name in ("seeds", "lr", "input_scale", "limit", "progress", "device", "download"):
-        assert getattr(cfg, name) == getattr(s, name), name
+    cfg = BenchConfig.for_suite("images", settings=s)
+    assert cfg.settings is s  # the same object, as the command line built it
+    assert cfg.dataset == "noisy_digits"  # None: the suite's
+    assert cfg.out == (kw["out"] or "signalinject-bench/images")
     suite = runner.SUITES["images"]
     assert cfg.epochs == (kw["epochs"] or suite.epochs)  # None: the suite's
     assert cfg.batch_size == (kw["batch_size"] or suite.batch_size)
@@ -68,8 +68,8 @@ def test_defaults_and_the_settings_that_replace_them(make: Any, dataset: str, ou
     assert (cfg.dataset, cfg.out) == (dataset, out)
     cfg = make(RunSettings(dataset="digits", out="elsewhere", limit=50, seeds=(3,)))
     assert (cfg.dataset, cfg.out) == ("digits", "elsewhere")
-    opts = cfg.bench_options()  # what its runs are built from
-    assert (opts["dataset"], opts["limit"], opts["seeds"]) == ("digits", 50, (3,))
+    run = cfg.run_settings()  # what its runs get
+    assert (run.dataset, run.limit, run.seeds) == ("digits", 50, (3,))
     flat = flat_config(cfg)
     assert set(flat) >= SHARED
     assert (flat["dataset"], flat["out"], flat["limit"]) == ("digits", "elsewhere", 50)
@@ -81,7 +81,7 @@ def test_atlas_writes_below_its_out() -> None:
 
 
 def test_scan_summary_names_custom_models() -> None:
-    cm = runner.CustomModel("mine", lambda shape, k: None)
+    cm = CustomModel("mine", lambda shape, k: None)
     d = config_summary(ScanConfig(models=(cm, "lda")))
     assert d["models"] == ["mine", "lda"]
     assert d["dataset"] == "digits"
@@ -165,3 +165,59 @@ def test_fit_measure_record(loaded: runner.Loaded) -> None:
     assert rec["gain"] == pytest.approx(scores.accuracy - 0.5)
     assert rec["n_fit"] == 10
     assert rec["seconds"] == 0.5
+
+
+# -- one settings object, checked once ------------------------------------------------------------
+def _counting(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count the benchmark's injector builds and strength checks of ``one_pixel``."""
+    import signalinject as si
+
+    counts = {"built": 0, "checked": 0}
+    build, check = si.OnePixel.for_benchmark.__func__, si.OnePixel.check_strength.__func__  # type: ignore[attr-defined]
+
+    def for_benchmark(cls: Any, *a: Any, **kw: Any) -> Any:
+        counts["built"] += 1
+        return build(cls, *a, **kw)
+
+    def check_strength(cls: Any, *a: Any, **kw: Any) -> Any:
+        counts["checked"] += 1
+        return check(cls, *a, **kw)
+
+    monkeypatch.setattr(si.OnePixel, "for_benchmark", classmethod(for_benchmark))
+    monkeypatch.setattr(si.OnePixel, "check_strength", classmethod(check_strength))
+    return counts
+
+
+@pytest.mark.parametrize(("seeds", "built"), [("0", 1), ("0,1", 2)])
+def test_a_run_checks_each_strength_once_and_builds_each_injector_once(
+    seeds: str, built: int, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a two-cell run checked the strength 8 times and built the injector 4 times."""
+    from signalinject.benchmarks import cli
+
+    counts = _counting(monkeypatch)
+    argv = ["bench", "images", "--dataset", "digits", "--limit", "40", "--signals", "one_pixel"]
+    argv += ["--models", "decision_tree", "--strength", "16", "--seeds", seeds, "--no-progress"]
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 0
+    assert counts == {"built": built, "checked": 1}  # one injector per (seed, signal)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bench", "images"],
+        ["bench", "text"],
+        ["bench", "sweep"],
+        ["bench", "atlas"],
+        ["scan", "my.py:net"],
+    ],
+)
+def test_the_command_lines_defaults_are_the_settings_own(argv: list[str]) -> None:
+    """The CLI reads its defaults from RunSettings (declared once, there)."""
+    from signalinject.benchmarks import cli
+
+    got = cli._run_settings(cli.build_parser().parse_args(argv))
+    want = RunSettings()
+    for name in ("data_dir", "download", "seeds", "lr", "device", "input_scale", "limit"):
+        assert getattr(got, name) == getattr(want, name), name
+    assert got.progress is True

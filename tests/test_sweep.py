@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import signalinject as si
 from signalinject.benchmarks import cli
-from signalinject.benchmarks.scan import verdict
+from signalinject.benchmarks.registry import default_models
 from signalinject.benchmarks.settings import RunSettings
 from signalinject.benchmarks.signals import (
     SIGNALS,
@@ -27,10 +27,9 @@ from signalinject.benchmarks.signals import (
     make_injector,
     sweepable,
 )
-from signalinject.benchmarks.stats import VERDICTS
+from signalinject.benchmarks.stats import VERDICTS, verdict
 from signalinject.benchmarks.store import RESULTS_FILE
 from signalinject.benchmarks.sweep import (
-    DEFAULT_MODELS,
     DEFAULT_STRENGTHS,
     SweepConfig,
     onsets,
@@ -152,7 +151,7 @@ class TestPlan:
         assert image.models == ("convnet", "decision_tree")
         assert text.signals == ("trigger_word",)
         assert text.strengths == (1, 2, 4, 8, 16) == DEFAULT_STRENGTHS["text"]
-        assert text.models == ("charcnn_narrow", "decision_tree") == DEFAULT_MODELS["text"]
+        assert text.models == ("charcnn_narrow", "decision_tree") == default_models("sweep", "text")
         blank = SweepConfig(blank=True, settings=RunSettings(dataset="stdlib_docs"))
         assert blank.signals == ("trigger_word",)
 
@@ -204,12 +203,15 @@ class TestPlan:
             ({"signals": ()}, "signals must list at least one signal"),
             ({"strengths": ()}, "strengths must list at least one number"),
             ({"strengths": (4, -1)}, "strength must be a finite number > 0, got -1"),
-            ({"settings": RunSettings(dataset="mnist")}, "unknown dataset 'mnist'"),
         ],
     )
     def test_bad_config(self, kw: dict[str, Any], match: str) -> None:
         with pytest.raises(ValueError, match=match):
             SweepConfig(**kw)
+
+    def test_unknown_dataset(self) -> None:
+        with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
+            SweepConfig(settings=RunSettings(dataset="mnist"))
 
 
 # -- analysis on constructed rows ------------------------------------------------------------------

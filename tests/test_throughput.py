@@ -78,18 +78,18 @@ def test_a_failing_case_becomes_an_error_row_and_the_run_goes_on() -> None:
             "image_shape": (4, 4, 1),
             "dtypes": ("uint8",),
             "backends": ("numpy",),
-            "signals": ("MultipleLocations", "OnePixel"),
+            "signals": ("multiple_locations", "one_pixel"),
         },
         art=False,
     )
     rows = tp.run(cfg)
     assert [(r["signal"], r["status"]) for r in rows] == [
-        ("MultipleLocations", "error"),
-        ("OnePixel", "ok"),
+        ("multiple_locations", "error"),
+        ("one_pixel", "ok"),
     ]
     assert rows[0]["note"].startswith("ValueError: MultipleLocations: an image of height 4")
     md = tp.to_markdown(rows, 24)
-    assert "- error MultipleLocations on numpy cpu uint8 24: ValueError" in md
+    assert "- error multiple_locations on numpy cpu uint8 24: ValueError" in md
 
 
 def test_rows_are_finite_and_positive(rows: list[dict[str, Any]]) -> None:
@@ -217,16 +217,16 @@ def test_cli_writes_json_and_prints_markdown(
     )
     assert args.func(args) == 0
     doc = json.loads(out.read_text())
-    assert doc["config"]["signals"] == ["OnePixel", *tp.TEXT_SIGNALS]
+    assert doc["config"]["signals"] == ["one_pixel", *tp.TEXT_SIGNALS]
     assert doc["config"]["memory"] is False
     assert len(doc["machine"]["load_average_1_5_15min"]) == 3
     assert len(doc["machine"]["load_average_after_run"]) == 3
     ok = [r for r in doc["rows"] if r["status"] == "ok"]
-    assert {r["signal"] for r in ok if r["kind"] == "image"} == {"OnePixel"}
+    assert {r["signal"] for r in ok if r["kind"] == "image"} == {"one_pixel"}
     assert all("peak_extra_bytes" not in r for r in ok)
     printed = capsys.readouterr()
-    assert "| OnePixel | numpy | cpu | uint8 | 16 |" in printed.out
-    assert "OnePixel" in printed.err  # progress lines
+    assert "| one_pixel | numpy | cpu | uint8 | 16 |" in printed.out
+    assert "one_pixel" in printed.err  # progress lines
 
 
 def test_cli_quick_defaults() -> None:
@@ -283,7 +283,7 @@ def _row(signal: str, **kw: Any) -> dict[str, Any]:
         "params_fraction": 0.01,
         "peak_extra_bytes": 1_000_000,
     }
-    if signal == "OnePixel":
+    if signal == "one_pixel":
         base.update(art_speedup=1.0, art_by_class_speedup=3.0)
     return {**base, **kw}
 
@@ -300,41 +300,41 @@ def test_targets_all_met() -> None:
 @pytest.mark.parametrize(
     ("signal", "change", "target"),
     [
-        ("OnePixel", {"ratio_to_floor": 0.79}, "positional >= 0.8x the copy floor"),
+        ("one_pixel", {"ratio_to_floor": 0.79}, "positional >= 0.8x the copy floor"),
         (
-            "OrthogonalNoise",
+            "orthogonal_noise",
             {"ratio_to_floor": 0.49},
             "OrthogonalNoise >= 0.7x (float) / 0.5x (integer) the floor",
         ),
         (
-            "OrthogonalNoise",
+            "orthogonal_noise",
             {"ratio_to_floor": 0.69, "dtype": "float32"},
             "OrthogonalNoise >= 0.7x (float) / 0.5x (integer) the floor",
         ),
-        ("Mnemonic", {"ratio_to_floor": 0.49}, "text >= 0.5x the floor"),
+        ("mnemonic", {"ratio_to_floor": 0.49}, "text >= 0.5x the floor"),
         (
-            "RandomPixel",
+            "random_pixel",
             {"inplace_speedup": 19.0},
             "inplace positional >= 20x faster than the copy",
         ),
         (
-            "PatternChar",
+            "pattern_char",
             {"loop_speedup": 3.9},
             ">= 4x faster than the per-sample loop + collate (CPU)",
         ),
         (
-            "PatternPixels",
+            "pattern_pixels",
             {"art_speedup": 0.99},
             "no slower than ART's add_single_bd / add_pattern_bd (OnePixel / PatternPixels)",
         ),
         (
-            "OnePixel",
+            "one_pixel",
             {"art_by_class_speedup": 1.99},
             ">= 2x faster than ART's add_single_bd used per class (OnePixel)",
         ),
-        ("OnePixel", {"params_fraction": 0.11}, "parameter generation <= 10% of the injection"),
+        ("one_pixel", {"params_fraction": 0.11}, "parameter generation <= 10% of the injection"),
         (
-            "OnePixel",
+            "one_pixel",
             {"peak_extra_bytes": 1_000_000 + 256 * 1000 + 1},
             "peak extra memory <= one copy + 256 B/sample",
         ),
@@ -351,7 +351,7 @@ def test_each_target_fails_on_its_own(signal: str, change: dict[str, Any], targe
 def test_targets_at_the_limits_are_met() -> None:
     rows = [
         _row(
-            "OnePixel",
+            "one_pixel",
             ratio_to_floor=0.8,
             inplace_speedup=20.0,
             loop_speedup=4.0,
@@ -360,22 +360,22 @@ def test_targets_at_the_limits_are_met() -> None:
             art_speedup=1.0,
             art_by_class_speedup=2.0,
         ),
-        _row("OrthogonalNoise", dtype="uint8", ratio_to_floor=0.5),
-        _row("OrthogonalNoise", dtype="float32", ratio_to_floor=0.7),
-        _row("LengthEncoding", ratio_to_floor=0.5),
+        _row("orthogonal_noise", dtype="uint8", ratio_to_floor=0.5),
+        _row("orthogonal_noise", dtype="float32", ratio_to_floor=0.7),
+        _row("length_encoding", ratio_to_floor=0.5),
     ]
     assert set(_met(rows).values()) == {True}
 
 
 def test_targets_judge_the_reference_size_on_every_device() -> None:
     rows = [_row(s) for s in tp.IMAGE_SIGNALS]
-    rows.append(_row("OnePixel", n=10, ratio_to_floor=0.1))  # another size: not judged
+    rows.append(_row("one_pixel", n=10, ratio_to_floor=0.1))  # another size: not judged
     assert _met(rows)["positional >= 0.8x the copy floor"] is True
-    cuda = _row("OnePixel", device="cuda", backend="torch", ratio_to_floor=0.1, loop_speedup=2)
+    cuda = _row("one_pixel", device="cuda", backend="torch", ratio_to_floor=0.1, loop_speedup=2)
     met = _met([*rows, cuda])
     assert met["positional >= 0.8x the copy floor"] is False  # the GPU is held to it too
     assert met[">= 4x faster than the per-sample loop + collate (CPU)"] is True  # reported only
-    rows = [*(_row(s) for s in tp.IMAGE_SIGNALS), _row("OnePixel", n=10, ratio_to_floor=0.1)]
+    rows = [*(_row(s) for s in tp.IMAGE_SIGNALS), _row("one_pixel", n=10, ratio_to_floor=0.1)]
     # without a row at the reference size, every size is judged
     met = {t["target"]: t["met"] for t in tp.check_targets(rows, reference_size=5)}
     assert met["positional >= 0.8x the copy floor"] is False
@@ -383,8 +383,8 @@ def test_targets_judge_the_reference_size_on_every_device() -> None:
 
 def test_unmeasured_targets_and_skipped_rows() -> None:
     rows = [
-        _row("OnePixel"),
-        {"kind": "text", "signal": "Mnemonic", "status": "skipped", "note": "no text"},
+        _row("one_pixel"),
+        {"kind": "text", "signal": "mnemonic", "status": "skipped", "note": "no text"},
     ]
     met = _met(rows)
     assert met["text >= 0.5x the floor"] is None
@@ -394,27 +394,29 @@ def test_unmeasured_targets_and_skipped_rows() -> None:
 def test_a_miss_just_below_the_limit_does_not_print_as_the_limit() -> None:
     (t,) = [
         t
-        for t in tp.check_targets([_row("OnePixel", ratio_to_floor=0.7985)], 1000)
+        for t in tp.check_targets([_row("one_pixel", ratio_to_floor=0.7985)], 1000)
         if t["target"].startswith("positional")
     ]
-    assert t["failures"] == ["OnePixel numpy cpu uint8 N=1000: 0.798x (limit 0.8x)"]
+    assert t["failures"] == ["one_pixel numpy cpu uint8 N=1000: 0.798x (limit 0.8x)"]
 
 
 def test_worst_case_is_the_furthest_below_its_limit() -> None:
-    rows = [_row("OnePixel", ratio_to_floor=0.7), _row("RandomPixel", ratio_to_floor=0.3)]
+    rows = [_row("one_pixel", ratio_to_floor=0.7), _row("random_pixel", ratio_to_floor=0.3)]
     (t,) = [t for t in tp.check_targets(rows, 1000) if t["target"].startswith("positional")]
     assert len(t["failures"]) == 2
-    assert t["worst"] == "RandomPixel numpy cpu uint8 N=1000: 0.3x (limit 0.8x)"
+    assert t["worst"] == "random_pixel numpy cpu uint8 N=1000: 0.3x (limit 0.8x)"
 
 
 # -- configuration ------------------------------------------------------------------------------
 @given(
     name=st.sampled_from(tp.IMAGE_SIGNALS + tp.TEXT_SIGNALS),
     upper=st.lists(st.booleans(), min_size=20, max_size=20),
-    snake=st.booleans(),
+    by_class=st.booleans(),
 )
-def test_signal_names_in_any_spelling(name: str, upper: list[bool], snake: bool) -> None:
-    spelled = "".join(("_" + c if snake and c.isupper() and i else c) for i, c in enumerate(name))
+def test_signal_names_in_any_spelling(name: str, upper: list[bool], by_class: bool) -> None:
+    """A row names its signal by its registered name, given as that name or its class name, in
+    any case."""
+    spelled = si.get_signal(name).__name__ if by_class else name
     spelled = "".join(
         c.upper() if u else c.lower() for c, u in zip(spelled, upper * 2, strict=False)
     )
@@ -422,7 +424,7 @@ def test_signal_names_in_any_spelling(name: str, upper: list[bool], snake: bool)
 
 
 def test_signal_groups_expand_without_duplicates() -> None:
-    cfg = tp.ThroughputConfig(signals=("positional", "OnePixel", "OrthogonalNoise", "image"))
+    cfg = tp.ThroughputConfig(signals=("positional", "one_pixel", "orthogonal_noise", "image"))
     assert cfg.signals == tp.IMAGE_SIGNALS
     assert tp.ThroughputConfig().signals == tp.IMAGE_SIGNALS + tp.TEXT_SIGNALS
 
@@ -445,7 +447,7 @@ def test_default_devices_are_cpu_plus_available_cuda() -> None:
         ("backends", ("jax",), "backends must be among numpy, torch, got 'jax'"),
         ("devices", (), "devices must hold at least one device"),
         ("devices", ("gpu0",), "devices: 'gpu0' is not a torch device"),
-        ("signals", ("Blur",), "unknown signal 'Blur'; known: OnePixel"),
+        ("signals", ("Blur",), "unknown signal 'Blur'; known: one_pixel"),
         ("signals", (), "signals must name at least one injector"),
         ("repeats", 0, r"repeats must hold positive integers, got 0"),
         ("loop_samples", -1, r"loop_samples must hold positive integers, got -1"),
@@ -465,11 +467,11 @@ def test_memory_guard_skips_a_case_predicted_not_to_fit() -> None:
     case = tp._Case("image", "numpy", None, "uint8", x, np.zeros(8, np.int64))
     cfg = tp.ThroughputConfig(**{**TINY, "image_shape": (4, 4, 1)})
     guard = tp._Guard()
-    row = guard.measure(case, "OnePixel", functools.partial(si.OnePixel, 10), cfg)
+    row = guard.measure(case, "one_pixel", functools.partial(si.OnePixel, 10), cfg)
     assert row["status"] == "ok"
-    assert guard.per_sample[("OnePixel", "numpy", "cpu", "uint8")] == row["peak_extra_bytes"] / 8
-    guard.per_sample[("OnePixel", "numpy", "cpu", "uint8")] = float(2**60)  # an exabyte each
-    row = guard.measure(case, "OnePixel", functools.partial(si.OnePixel, 10), cfg)
+    assert guard.per_sample[("one_pixel", "numpy", "cpu", "uint8")] == row["peak_extra_bytes"] / 8
+    guard.per_sample[("one_pixel", "numpy", "cpu", "uint8")] = float(2**60)  # an exabyte each
+    row = guard.measure(case, "one_pixel", functools.partial(si.OnePixel, 10), cfg)
     assert row["status"] == "skipped"
     assert row["note"].startswith("would need ~")
     assert "GiB available" in row["note"]
@@ -490,7 +492,7 @@ def test_torch_cpu_peak_memory_counts_the_output() -> None:
             "image_shape": (16, 16, 3),
             "dtypes": ("uint8",),
             "backends": ("torch",),
-            "signals": ("OnePixel",),
+            "signals": ("one_pixel",),
             "devices": ("cpu",),
         },
         art=False,
@@ -508,7 +510,7 @@ def test_threads_option_sets_torch_threads_for_the_run_only() -> None:
     cfg = tp.config_from_args(args)
     assert cfg.torch_threads == 1
     cfg = tp.ThroughputConfig(
-        **{**TINY, "backends": ("torch",), "signals": ("OnePixel",), "dtypes": ("uint8",)},
+        **{**TINY, "backends": ("torch",), "signals": ("one_pixel",), "dtypes": ("uint8",)},
         torch_threads=1,
         art=False,
     )
@@ -538,9 +540,9 @@ def test_art_per_class_writes_each_class_its_own_pixel_value() -> None:
 
 def test_speedups_against_art_are_ours_over_arts_in_the_same_case() -> None:
     rows = [
-        _row("OnePixel", inject_ms=10.0),
-        _row("PatternPixels", inject_ms=20.0),
-        _row("OnePixel", dtype="float32", inject_ms=40.0),
+        _row("one_pixel", inject_ms=10.0),
+        _row("pattern_pixels", inject_ms=20.0),
+        _row("one_pixel", dtype="float32", inject_ms=40.0),
         {**_row("art.add_single_bd", inject_ms=12.0), "kind": "reference"},
         {**_row("art.add_pattern_bd", inject_ms=10.0), "kind": "reference"},
         {**_row("art.add_single_bd_by_class", inject_ms=35.0), "kind": "reference"},
@@ -567,7 +569,7 @@ def test_art_rows_when_art_is_installed() -> None:
         sizes=(50,),
         dtypes=("uint8",),
         backends=("numpy",),
-        signals=("OnePixel", "PatternPixels"),
+        signals=("one_pixel", "pattern_pixels"),
         repeats=1,
         loop_samples=2,
         memory=False,
@@ -575,7 +577,7 @@ def test_art_rows_when_art_is_installed() -> None:
     rows = tp.run(cfg)
     names = {r["signal"] for r in rows}
     assert {f"art.{n}" for n in tp._ART} <= names
-    one = next(r for r in rows if r["signal"] == "OnePixel")
+    one = next(r for r in rows if r["signal"] == "one_pixel")
     assert one["art_speedup"] > 0
     assert one["art_by_class_speedup"] > 0
 

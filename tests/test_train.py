@@ -392,6 +392,7 @@ torch.distributed.destroy_process_group()  # before exit: gloo's threads can abo
 
 
 @pytest.mark.slow  # three processes start torch: ~10 s
+@pytest.mark.ci  # the only test of the trainer's DDP
 def test_ddp_under_torchrun(tmp_path: Path) -> None:
     script = tmp_path / "ddp.py"
     script.write_text(textwrap.dedent(DDP_SCRIPT))

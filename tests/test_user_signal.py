@@ -88,7 +88,7 @@ def test_bench_throughput_takes_it(tmp_path: Path) -> None:
     args += ["--dtypes", "uint8", "--image-shape", "8,8,1", "--out", str(out)]
     assert cli.main(args) == 0
     rows = json.loads(out.read_text())["rows"]
-    ours = [r for r in rows if r["signal"] == "CenterPixel"]
+    ours = [r for r in rows if r["signal"] == "test_center_pixel"]  # its name, not its class
     assert [r["backend"] for r in ours] == ["numpy", "torch"]
     assert all(r["status"] == "ok" for r in ours)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from signalinject.benchmarks import cli
-from signalinject.benchmarks.runner import ModelFactoryError
+from signalinject.benchmarks.errors import ModelFactoryError
 from signalinject.benchmarks.signals import SIGNALS, make_injector, sweepable, user_signal
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "my_signals" / "stripe.py"

@@ -4,19 +4,18 @@ The grid models x signals x seeds, on the data and on blank data (the paper's in
 shut-down control), run as two ordinary image benchmarks
 ([`run`][signalinject.benchmarks.runner.run]) into ``OUT/data`` and
 ``OUT/blank``: resumable like every bench, one JSON line per cell. The cells are summarized by
-[`summarize_scan`][signalinject.benchmarks.scan.summarize_scan] (the
+`summarize_scan` (the
 verdicts come from there, the one place that decides them) and written by
 [`write_scan_report`][signalinject.benchmarks.scan.write_scan_report] (``OUT/scan.md``,
 ``scan.csv``, ``scan.json``, and the heat map ``scan.png``: reliance with the verdict in each cell,
 the data above the blank data), plus ``OUT/atlas.md``: the models x signals matrix.
 
-Default models (`CPU_MODELS`), parameters for 10 classes
-at 32x32x3 (the noisy digits' and CIFAR-10's size): the paper's ConvNet (``convnet``, 608,778),
-the Shallow Max NN (``shallow_max``, 3,594), a ResNet-18 of width 16 (``resnet18-w16``,
-701,466), a 4-block ViT of width 64 (``vit-w64-d4``, 137,802), a 4-block MLP-Mixer of width 128
-(``mixer-w128-d4``, 569,994), the MLP (``mlp``, 2,103,818) and the decision tree. With
-``full_size`` the modern models are at their published CIFAR sizes (`FULL_SIZE_MODELS`; see
-[`signalinject.benchmarks.modern`][signalinject.benchmarks.modern]).
+The default models are the registry's (the entries that declare the ``atlas`` run, as named
+there: the paper's ConvNet and Shallow Max NN, small variants of the modern models for a CPU,
+``resnet18-w16``, ``vit-w64-d4``, ``mixer-w128-d4``, the MLP, and the decision tree); with
+``full_size`` those of ``atlas_full``, the modern models at their published CIFAR sizes. Their
+parameter counts are in the generated table of docs/models.md
+([`signalinject.benchmarks.registry`][signalinject.benchmarks.registry]).
 """
 
 from __future__ import annotations
@@ -27,42 +26,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from signalinject.benchmarks._files import atomic_write, make_dir
+from signalinject.benchmarks.registry import default_models
 from signalinject.benchmarks.report import Stat
 from signalinject.benchmarks.runner import SUITES, BenchConfig, run
 from signalinject.benchmarks.scan import summarize_scan, write_scan_report
 from signalinject.benchmarks.settings import RunSettings, WithSettings, flat_config
+from signalinject.benchmarks.signals import signal_names
 
 Row = Mapping[str, Any]
 
-__all__ = [
-    "CPU_MODELS",
-    "FULL_SIZE_MODELS",
-    "AtlasConfig",
-    "atlas",
-    "atlas_table",
-    "write_atlas_report",
-]
-
-#: The atlas's default models: small variants of the modern ones, for a CPU.
-CPU_MODELS: tuple[str, ...] = (
-    "convnet",
-    "shallow_max",
-    "resnet18-w16",
-    "vit-w64-d4",
-    "mixer-w128-d4",
-    "mlp",
-    "decision_tree",
-)
-#: The same with the modern models at their published CIFAR sizes (for a GPU).
-FULL_SIZE_MODELS: tuple[str, ...] = (
-    "convnet",
-    "shallow_max",
-    "resnet18",
-    "vit",
-    "mixer",
-    "mlp",
-    "decision_tree",
-)
+__all__ = ["AtlasConfig", "atlas"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,9 +43,8 @@ class AtlasConfig(WithSettings):
     """What the atlas runs.
 
     Args:
-        models: built-in model names (torch models with size suffixes such as ``resnet18-w16``,
-            scikit-learn baselines); None: `CPU_MODELS`,
-            or `FULL_SIZE_MODELS` with
+        models: registered models (with size suffixes such as ``resnet18-w16``), users'
+            ``MODULE:FACTORY``; None: the registry's ``atlas`` models, or ``atlas_full`` with
             ``full_size``.
         signals: image signals; None: every registered image signal.
         full_size: the default models at their published sizes.
@@ -102,21 +74,20 @@ class AtlasConfig(WithSettings):
         ``out/data`` or ``out/blank``."""
         models = self.models
         if models is None:
-            models = FULL_SIZE_MODELS if self.full_size else CPU_MODELS
-        options: dict[str, Any] = {
-            **self.bench_options(),
-            "out": str(Path(self.out, "blank" if blank else "data")),
-            "models": models,
-            "blank": blank,
-        }
-        if self.signals is not None:
-            options["signals"] = self.signals
-        return BenchConfig.for_suite("images", **options)
+            models = default_models("atlas_full" if self.full_size else "atlas")
+        out = str(Path(self.out, "blank" if blank else "data"))
+        return BenchConfig(
+            suite="images",
+            signals=signal_names("image") if self.signals is None else self.signals,
+            models=models,
+            blank=blank,
+            settings=dataclasses.replace(self.settings, dataset=self.dataset, out=out),
+        )
 
 
 def atlas(cfg: AtlasConfig) -> list[dict[str, Any]]:
     """Run the atlas (finished cells in ``cfg.out`` are reused) and return one cell per
-    (model, signal): [`summarize_scan`][signalinject.benchmarks.scan.summarize_scan]'s rows, with
+    (model, signal): `summarize_scan`'s rows, with
     the data
     and the blank-data results and their verdicts."""
     rows = run(cfg.bench_config())

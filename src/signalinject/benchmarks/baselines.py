@@ -1,19 +1,14 @@
-"""The scikit-learn baselines, fitted on flattened raw inputs and on a fraction of the data.
+"""The scikit-learn baselines, registered: fitted on flattened raw inputs and on a fraction of the
+data.
 
 As in the paper (Hoffer & Fine 2016, Table 1): Gaussian naive Bayes, a decision tree, extra
 trees, logistic regression, LDA and QDA, each on the raw values (pixels in 0..255, or the text's
 integer codes) flattened to one vector per sample, fitted on a quarter of the training set.
 
-LDA and QDA are
-[`ShrunkGaussianClassifier`][signalinject.benchmarks.baselines.ShrunkGaussianClassifier]: Gaussian
-class models with a Ledoit-Wolf shrunk covariance (shared for LDA, one per class for QDA). Plain QDA
-cannot fit raw images: with a quarter of CIFAR-10 a class has 1250 samples for 3072 pixels (36 for a
-    quarter of ``digits``), so its covariance is singular and scikit-learn 1.9 refuses it; its
-    ``solver="eigen"`` with
-shrinkage does fit but took 56 s on 360 samples of 3072 values (2 shared cores). Ours computes
-the same kind of estimate through the samples' Gram matrix when samples are fewer than features
-(``O(n^2 D)``, not ``O(D^3)``): 0.7 s for QDA and 1.8 s for LDA on 338 digits of 3072 values,
-on the same busy cores.
+LDA and QDA are the Ledoit-Wolf shrunk Gaussian class models of
+[`signalinject.benchmarks.shrunk`][signalinject.benchmarks.shrunk]. scikit-learn is imported
+when a baseline is built, not when this module registers them, so that the command line starts
+without it.
 
 Examples:
     >>> import numpy as np
@@ -25,40 +20,18 @@ Examples:
 
 from __future__ import annotations
 
+import importlib
 import zlib
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.ensemble import ExtraTreesClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.naive_bayes import GaussianNB
-from sklearn.tree import DecisionTreeClassifier
 
 from signalinject._backend import hash_u32
+from signalinject.benchmarks.registry import COLOURS, ModelEntry, register_model
 from signalinject.core import check_fraction, check_int
 
-__all__ = [
-    "BASELINES",
-    "ShrunkGaussianClassifier",
-    "build_baseline",
-    "features",
-    "fit_subset",
-    "ledoit_wolf_shrinkage",
-]
-
-BASELINES: tuple[str, ...] = (
-    "gaussian_nb",
-    "decision_tree",
-    "extra_trees",
-    "logistic_regression",
-    "lda",
-    "qda",
-)
-
-FloatArray = npt.NDArray[np.float64]
-_CHUNK = 2048  # rows scored at once: bounds the (rows, D) float64 temporaries
+__all__: list[str] = []
 
 
 def features(x: Any) -> npt.NDArray[np.float32]:
@@ -100,161 +73,61 @@ def fit_subset(n: int, fraction: float = 0.25, seed: int = 0) -> npt.NDArray[np.
     return np.sort(order[:m]).astype(np.int64)
 
 
-def ledoit_wolf_shrinkage(a: FloatArray, gram: FloatArray) -> float:
-    """Ledoit-Wolf shrinkage of centered samples ``a`` ``(n, D)``, as scikit-learn computes it.
+# -- the registry's entries ----------------------------------------------------------------------
+def _estimator(path: str, *, seeded: bool, **fixed: Any) -> Any:
+    """The builder of the estimator class at ``path`` (``module:Class``, imported when first
+    built): ``cls(**fixed, **options)``, with ``random_state=seed`` where it draws (the input
+    shape does not matter: an estimator sees the flattened features)."""
+    module, name = path.split(":")
 
-    ``gram`` is ``a @ a.T`` or ``a.T @ a`` (same Frobenius norm), whichever is smaller: the
-    estimate needs no ``(D, D)`` matrix when ``n < D``. The result is in [0, 1].
-    """
-    n, d = a.shape
-    row_sq = np.einsum("ij,ij->i", a, a)  # ||a_i||^2
-    trace = row_sq.sum() / n  # trace of the empirical covariance
-    mu = trace / d
-    beta_ = float(np.dot(row_sq, row_sq))  # sum of the entries of (a**2).T @ a**2
-    delta_ = float(np.einsum("ij,ij->", gram, gram)) / n**2
-    beta = (beta_ / n - delta_) / (d * n)
-    delta = (delta_ - 2.0 * mu * trace + d * mu**2) / d
-    beta = min(beta, delta)
-    return 0.0 if beta <= 0.0 else float(min(1.0, beta / delta))
+    def build(input_shape: tuple[int, ...], num_classes: int, *, seed: int, **options: Any) -> Any:
+        seed = check_int("seed", seed, low=0, high=2**32 - 1)
+        cls = getattr(importlib.import_module(module), name)
+        return cls(**{**fixed, **({"random_state": seed} if seeded else {}), **options})
+
+    return build
 
 
-class _Gaussian:
-    """A shrunk covariance ``alpha I + beta A^T A`` kept as its spectrum: ``W`` ``(D, r)``.
-
-    ``(x-m)^T Sigma^-1 (x-m) = (||x-m||^2 - ||(x-m)^T W||^2) / alpha`` and
-    ``logdet Sigma = D log alpha + sum log(1 + beta lam / alpha)``, with ``lam``, ``U`` the
-    nonzero spectrum of ``A^T A`` and ``W = U sqrt(beta lam / (alpha + beta lam))``.
-    """
-
-    def __init__(self, a: FloatArray, floor: float) -> None:
-        n, d = a.shape
-        if n <= d:  # the spectrum through the (n, n) Gram matrix
-            gram = a @ a.T
-            lam, v = np.linalg.eigh(gram)
-            keep = lam > max(lam.max(initial=0.0), 0.0) * max(n, d) * np.finfo(float).eps
-            lam, u = lam[keep], (a.T @ v[:, keep]) / np.sqrt(lam[keep])
-        else:
-            gram = a.T @ a
-            lam, u = np.linalg.eigh(gram)
-            lam = np.clip(lam, 0.0, None)
-        s = ledoit_wolf_shrinkage(a, gram)
-        mu = float(np.trace(gram)) / (n * d)
-        alpha = max(s * mu, floor)  # the floor keeps Sigma invertible (one sample, constant data)
-        beta = (1.0 - s) / n
-        ratio = beta * lam / alpha
-        self.shrinkage, self.alpha = s, alpha
-        self.w = u * np.sqrt(ratio / (1.0 + ratio))
-        self.logdet = d * np.log(alpha) + float(np.log1p(ratio).sum())
+_SHRUNK = "signalinject.benchmarks.shrunk:ShrunkGaussianClassifier"
 
 
-class ShrunkGaussianClassifier(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
-    """Gaussian class models with Ledoit-Wolf shrunk covariances: LDA or QDA for any ``D``.
-
-    Class ``k`` is ``N(mean_k, Sigma_k)`` with prior its training frequency; ``Sigma_k`` is the
-    Ledoit-Wolf estimate ``(1 - s) S + s (tr S / D) I`` of the empirical covariance ``S`` (the
-    same shrinkage ``s`` as ``sklearn.covariance.LedoitWolf``), of the class's samples (QDA) or
-    of all samples around their class means (``shared_covariance``: LDA). Prediction is the
-    class of highest posterior. Everything is computed from the spectrum of the samples' Gram
-    matrix when samples are fewer than features, so 3072-pixel images with 36 samples per class
-    fit in a fraction of a second.
-
-    Args:
-        shared_covariance: one covariance for all classes (LDA) instead of one per class (QDA).
-        reg: floor of the shrinkage target, relative to the mean feature variance: keeps a
-            class with one sample, or with constant features, well defined.
-    """
-
-    def __init__(self, shared_covariance: bool = False, reg: float = 1e-6) -> None:
-        self.shared_covariance = shared_covariance
-        self.reg = reg
-
-    def fit(self, x: Any, y: Any) -> ShrunkGaussianClassifier:
-        """Fit on ``x`` ``(N, D)`` and labels ``y`` ``(N,)`` (any hashable class values)."""
-        xa = np.asarray(x, dtype=np.float64)
-        ya = np.asarray(y)
-        if xa.ndim != 2 or ya.shape != (xa.shape[0],) or xa.shape[0] == 0:
-            raise ValueError(
-                f"fit needs x (N, D) and y (N,) with N >= 1, got {xa.shape} and {ya.shape}"
-            )
-        if not np.isfinite(xa).all():
-            raise ValueError("x holds NaN or infinite values")
-        if not 0.0 <= float(self.reg) < 1.0:
-            raise ValueError(f"reg must be in [0, 1), got {self.reg}")
-        self.classes_, label = np.unique(ya, return_inverse=True)
-        k = len(self.classes_)
-        counts = np.bincount(label, minlength=k)
-        self.priors_ = counts / counts.sum()
-        self.means_ = np.stack([xa[label == c].mean(0) for c in range(k)])
-        centered = xa - self.means_[label]
-        var = float(np.einsum("ij,ij->", centered, centered)) / centered.size
-        floor = float(self.reg) * (var if var > 0 else 1.0)
-        if self.shared_covariance:
-            self.gaussians_ = [_Gaussian(centered, floor)]
-        else:
-            self.gaussians_ = [_Gaussian(centered[label == c], floor) for c in range(k)]
-        return self
-
-    def decision_function(self, x: Any) -> FloatArray:
-        """Log posterior of each class up to a per-sample constant: float64 ``(N, K)``."""
-        xa = np.asarray(x, dtype=np.float64)
-        if xa.ndim != 2 or xa.shape[1] != self.means_.shape[1]:
-            raise ValueError(
-                f"x must be (N, {self.means_.shape[1]}) like the training data, got {xa.shape}"
-            )
-        out = np.empty((xa.shape[0], len(self.classes_)))
-        m = self.means_
-        m_sq = np.einsum("ij,ij->i", m, m)
-        for start in range(0, xa.shape[0], _CHUNK):
-            xc = xa[start : start + _CHUNK]
-            # ||x - m_k||^2 for every class at once, without an (N, K, D) difference.
-            dist = np.einsum("ij,ij->i", xc, xc)[:, None] - 2.0 * xc @ m.T + m_sq
-            for c in range(len(self.classes_)):
-                g = self.gaussians_[0 if self.shared_covariance else c]
-                proj = xc @ g.w - m[c] @ g.w  # (x - m_k)^T W
-                quad = (dist[:, c] - np.einsum("ij,ij->i", proj, proj)) / g.alpha
-                out[start : start + len(xc), c] = np.log(self.priors_[c]) - 0.5 * (quad + g.logdet)
-        return out
-
-    def predict_proba(self, x: Any) -> FloatArray:
-        """Posterior probabilities ``(N, K)``."""
-        s = self.decision_function(x)
-        p = np.exp(s - s.max(1, keepdims=True))
-        return p / p.sum(1, keepdims=True)  # type: ignore[no-any-return]
-
-    def predict(self, x: Any) -> npt.NDArray[Any]:
-        """The class of highest posterior ``(N,)``."""
-        return self.classes_[self.decision_function(x).argmax(1)]  # type: ignore[no-any-return]
+def _runs(name: str, *more: str) -> dict[str, str]:
+    """Every baseline runs in both suites (``images``, ``text``), some in ``more`` runs."""
+    return {run: name for run in ("images", "text", *more)}
 
 
-def build_baseline(name: str, seed: int = 0, **options: Any) -> Any:
-    """A fresh, unfitted estimator of `BASELINES`
-    (``fit(x, y)`` / ``predict(x)``).
-
-    | name | estimator |
-    |---|---|
-    | ``gaussian_nb`` | ``GaussianNB()`` |
-    | ``decision_tree`` | ``DecisionTreeClassifier(random_state=seed)`` |
-    | ``extra_trees`` | ``ExtraTreesClassifier(n_estimators=100, random_state=seed)`` |
-    | ``logistic_regression`` | ``LogisticRegression(max_iter=1000, random_state=seed)`` (L2, C=1) |
-    | ``lda`` | ``ShrunkGaussianClassifier(shared_covariance=True)`` |
-    | ``qda`` | ``ShrunkGaussianClassifier(shared_covariance=False)`` |
-
-    Args:
-        name: one of `BASELINES`.
-        seed: ``random_state`` of the estimators that draw (the trees, logistic regression).
-        options: overrides of the constructor's arguments (e.g. ``n_jobs=4``).
-    """
-    seed = check_int("seed", seed, low=0, high=2**32 - 1)
-    if name == "gaussian_nb":
-        return GaussianNB(**options)
-    if name == "decision_tree":
-        return DecisionTreeClassifier(**{"random_state": seed, **options})
-    if name == "extra_trees":
-        return ExtraTreesClassifier(**{"n_estimators": 100, "random_state": seed, **options})
-    if name == "logistic_regression":
-        return LogisticRegression(**{"max_iter": 1000, "random_state": seed, **options})
-    if name == "lda":
-        return ShrunkGaussianClassifier(**{"shared_covariance": True, **options})
-    if name == "qda":
-        return ShrunkGaussianClassifier(**{"shared_covariance": False, **options})
-    raise ValueError(f"unknown baseline {name!r}; known: {', '.join(BASELINES)}")
+register_model(ModelEntry(
+    "gaussian_nb", _estimator("sklearn.naive_bayes:GaussianNB", seeded=False),
+    "Gaussian naive Bayes", ("features",), COLOURS[6], identity="paper",
+    defaults=_runs("gaussian_nb"), description="GaussianNB()",
+))  # fmt: skip
+register_model(ModelEntry(
+    # also in the atlas and the sweeps: the competitor that reads the codes
+    "decision_tree", _estimator("sklearn.tree:DecisionTreeClassifier", seeded=True),
+    "Decision tree", ("features",), COLOURS[1], identity="paper",
+    defaults=_runs("decision_tree", "atlas", "atlas_full", "sweep"),
+    description="DecisionTreeClassifier(random_state=seed)",
+))  # fmt: skip
+register_model(ModelEntry(
+    "extra_trees",
+    _estimator("sklearn.ensemble:ExtraTreesClassifier", seeded=True, n_estimators=100),
+    "Extra trees", ("features",), COLOURS[2], identity="paper", defaults=_runs("extra_trees"),
+    description="ExtraTreesClassifier(n_estimators=100, random_state=seed)",
+))  # fmt: skip
+register_model(ModelEntry(
+    "logistic_regression",
+    _estimator("sklearn.linear_model:LogisticRegression", seeded=True, max_iter=1000),
+    "Logistic regression", ("features",), COLOURS[3], identity="paper",
+    defaults=_runs("logistic_regression"),
+    description="LogisticRegression(max_iter=1000, random_state=seed): L2, C=1",
+))  # fmt: skip
+register_model(ModelEntry(
+    "lda", _estimator(_SHRUNK, seeded=False, shared_covariance=True), "LDA", ("features",),
+    COLOURS[4], identity="paper", defaults=_runs("lda"),
+    description="ShrunkGaussianClassifier(shared_covariance=True)",
+))  # fmt: skip
+register_model(ModelEntry(
+    "qda", _estimator(_SHRUNK, seeded=False, shared_covariance=False), "QDA", ("features",),
+    COLOURS[5], identity="paper", defaults=_runs("qda"),
+    description="ShrunkGaussianClassifier(shared_covariance=False)",
+))  # fmt: skip

@@ -23,34 +23,23 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from signalinject.benchmarks.errors import describe_error
 from signalinject.benchmarks.perf.throughput import add_parser as add_throughput_parser
 from signalinject.benchmarks.perf.trainspeed import add_parser as add_trainspeed_parser
+from signalinject.benchmarks.registry import DATASETS, default_models
 from signalinject.benchmarks.runner import SUITES, BenchConfig, Suite, suite_for
 from signalinject.benchmarks.settings import RunSettings
 from signalinject.benchmarks.show import add_show_parser
 from signalinject.benchmarks.signals import signal_names
 from signalinject.benchmarks.store import ResultsLockedError
 
-__all__ = [
-    "BENCH_COMMANDS",
-    "COMMANDS",
-    "add_atlas_parser",
-    "add_bench_parser",
-    "add_report_parser",
-    "add_scan_parser",
-    "add_sweep_parser",
-    "build_parser",
-    "describe_error",
-    "main",
-    "run_report",
-]
+__all__ = ["main"]
 
 if TYPE_CHECKING:  # what add_subparsers() returns (not subscriptable at run time)
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -58,10 +47,18 @@ else:
     Subparsers = argparse._SubParsersAction
 Registrar = Callable[[Any], None]
 
+_MODELS_HELP = "registered (resnet18-w16: sized) or MODULE:FACTORY"
 _DATA_DIR_HELP = (
     "where the real datasets' files are (default: $SIGNALINJECT_DATA_DIR, else "
     "~/.cache/signalinject)"
 )
+
+
+def _text_lengths() -> str:
+    """The text lengths the data sets default to, as ``bench text --help`` says them: ``per
+    data set, 256 or 1014`` (each registered text set's, see docs/models.md)."""
+    lengths = sorted({d.frame_length for d in DATASETS.values() if d.kind == "text"})
+    return f"per data set, {' or '.join(str(n) for n in lengths)}"
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -133,7 +130,7 @@ MAX_SEEDS = 1000  # a range such as 0-4294967295 is refused, not expanded
 
 def _seeds(text: str) -> tuple[int, ...]:
     """``"0,1,2"`` -> ``(0, 1, 2)``; ``"0-4"`` -> ``(0, 1, 2, 3, 4)``; at most
-    [`MAX_SEEDS`][signalinject.benchmarks.cli.MAX_SEEDS] seeds, a range low to high."""
+    `MAX_SEEDS` seeds, a range low to high."""
     out: list[int] = []
     try:
         for part in _csv("seeds")(text):
@@ -211,8 +208,6 @@ def _add_data_options(
 ) -> None:
     """``--dataset`` (the data sets of ``suite``, else all; default ``default``, else the suite's),
     ``--data-dir`` and ``--download``."""
-    from signalinject.benchmarks.datasets import DATASETS
-
     names = [d for d in DATASETS if suite is None or suite_for(d) == suite.name]
     dataset = default if default is not None else None if suite is None else suite.dataset
     p.add_argument("--dataset", default=dataset, help=f"one of {', '.join(names)}")
@@ -243,14 +238,18 @@ def _add_run_options(
     p.add_argument(
         "--batch-size", type=_positive, default=batch_size, metavar="N", help="torch batch"
     )
+    # the defaults are RunSettings' own, read from its fields (declared there, once)
     if lr:
-        p.add_argument("--lr", type=_positive_float, default=1e-3, help="torch peak learning rate")
-    p.add_argument("--seeds", type=_seeds, default="0", metavar="0,1|0-4", help="seeds")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+        p.add_argument(
+            "--lr", type=_positive_float, default=RunSettings.lr, help="torch peak learning rate"
+        )
+    seeds = ",".join(str(s) for s in RunSettings.seeds)
+    p.add_argument("--seeds", type=_seeds, default=seeds, metavar="0,1|0-4", help="seeds")
+    p.add_argument("--device", default=RunSettings.device, help="auto, cpu, cuda, cuda:1, mps")
     if image:
         p.add_argument(
-            "--input-scale", choices=("unit", "raw"), default="unit", metavar="SCALE",
-            help="torch input: unit 0..1 or raw 0..255",
+            "--input-scale", choices=("unit", "raw"), default=RunSettings.input_scale,
+            metavar="SCALE", help="torch input: unit 0..1 or raw 0..255",
         )  # fmt: skip
     p.add_argument(
         "--limit", type=_positive, default=None, help="at most this many samples per split "
@@ -262,7 +261,12 @@ def _add_run_options(
 
 def _run_settings(args: argparse.Namespace) -> RunSettings:
     """The [`RunSettings`][signalinject.benchmarks.settings.RunSettings] of the options that
-    `_add_data_options` and `_add_run_options` added."""
+    `_add_data_options` and `_add_run_options` added: built once per command, it travels
+    unchanged to every cell (its checks run here).
+
+    Raises:
+        ValueError, TypeError: a setting it refuses (the message names it).
+    """
     return RunSettings(
         dataset=args.dataset,
         data_dir=args.data_dir,
@@ -305,11 +309,11 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         type=_csv("models"),
         default=",".join(suite.models),
         metavar="A,B",
-        help="torch models and scikit-learn baselines",
+        help=_MODELS_HELP,
     )
     _add_run_options(
         p,
-        out=f"signalinject-bench/{suite.name}",
+        out=suite.out,
         epochs=suite.epochs,
         batch_size=suite.batch_size,
         image=suite.kind == "image",
@@ -338,8 +342,7 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
             "--text-length",
             type=_positive,
             default=argparse.SUPPRESS,
-            help="characters per text after quantization (default: 256 for the stdlib sets, "
-            "else 1014)",
+            help=f"characters per text after quantization (default: {_text_lengths()})",
         )
     _add_grid_options(p)
     p.set_defaults(func=run_bench, suite=suite.name, resumable=True)
@@ -357,12 +360,7 @@ def add_bench_text_parser(subparsers: Subparsers) -> None:
 
 def add_sweep_parser(subparsers: Subparsers) -> None:
     """``signalinject bench sweep``: the signal-strength sweep."""
-    from signalinject.benchmarks.sweep import (
-        DEFAULT_MODELS,
-        DEFAULT_STRENGTHS,
-        SweepConfig,
-        sweep_signals,
-    )
+    from signalinject.benchmarks.sweep import DEFAULT_STRENGTHS, SweepConfig, sweep_signals
 
     def per_kind(values: Callable[[Any], Sequence[Any]]) -> str:
         """``"image 1,4; text 1,2"``: a default of each data kind."""
@@ -394,7 +392,7 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
     )  # fmt: skip
     p.add_argument(
         "--models", type=_csv("models"), default=argparse.SUPPRESS, metavar="A,B",
-        help=f"models (default: {per_kind(DEFAULT_MODELS.__getitem__)})",
+        help=f"models (default: {per_kind(lambda kind: default_models('sweep', kind))})",
     )  # fmt: skip
     p.add_argument("--blank", action="store_true", help="blank data: zero images, empty texts")
     _add_run_options(
@@ -406,26 +404,26 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
 
 def add_atlas_parser(subparsers: Subparsers) -> None:
     """``signalinject bench atlas``: models x signals x seeds, on the data and on blank data."""
-    from signalinject.benchmarks.atlas import CPU_MODELS, FULL_SIZE_MODELS, AtlasConfig
+    from signalinject.benchmarks.atlas import AtlasConfig
 
+    cpu, full = ",".join(default_models("atlas")), ",".join(default_models("atlas_full"))
     p = subparsers.add_parser(
         "atlas",
         help="which architectures read which signals (models x signals, data and blank data)",
         description=(
             "Run 'bench images' for every model and signal on the data (OUT/data) and on blank "
             "data (OUT/blank, the shut-down control); write OUT/atlas.md (the matrix), a heat "
-            "map OUT/scan.png and per-cell OUT/scan.md, .csv, .json. Resumable. Default models "
-            "(parameters for 10 classes at 32x32x3): convnet 608,778, shallow_max 3,594, "
-            "resnet18-w16 701,466, vit-w64-d4 137,802, mixer-w128-d4 569,994, mlp 2,103,818, "
-            "decision_tree; --full-size: resnet18 11.2M, vit 3.7M, mixer 4.4M. A name's "
-            "suffix sets a size: resnet18-w32, vit-w128-d6."
+            "map OUT/scan.png and per-cell OUT/scan.md, .csv, .json. Resumable. The default "
+            "models are small variants of the modern ones, for a CPU; --full-size runs them at "
+            "their published CIFAR sizes (parameter counts: docs/models.md). A name's suffix "
+            "sets a size: resnet18-w32, vit-w128-d6."
         ),
         formatter_class=HelpFormatter,
     )
     _add_data_options(p, SUITES["images"])
     p.add_argument(
         "--models", type=_csv("models"), default=argparse.SUPPRESS, metavar="A,B",
-        help=f"models (default: {','.join(CPU_MODELS)}; --full-size: {','.join(FULL_SIZE_MODELS)})",
+        help=f"models (default: {cpu}; --full-size: {full})",
     )  # fmt: skip
     p.add_argument(
         "--full-size", action="store_true", help="the default models at published CIFAR sizes"
@@ -494,7 +492,7 @@ def add_scan_parser(subparsers: Subparsers) -> None:
     )  # fmt: skip
     p.add_argument(
         "--text-length", type=_positive, default=argparse.SUPPRESS,
-        help="characters per text (default: 1014; stdlib_docs 256)",
+        help="characters per text (default: the data set's)",
     )  # fmt: skip
     p.add_argument(
         "--fit-fraction", type=_fraction, default=1.0, help="training share for estimators"
@@ -554,33 +552,30 @@ def run_bench(args: argparse.Namespace) -> int:
     from signalinject.benchmarks.runner import run
 
     suite = SUITES[args.suite]
-    options: dict[str, Any] = {
-        **_run_settings(args).bench_options(
-            dataset=suite.dataset, out=f"signalinject-bench/{suite.name}"
-        ),
-        "signals": args.signals,
-        "models": args.models,
-    }
-    if hasattr(args, "text_length"):
-        options["text_length"] = args.text_length
-    options["blank"] = args.blank
+    signals = args.signals
     strength = getattr(args, "strength", None)
-    if strength is not None:
-        options["strength"] = strength
-        if args.signals == signal_names(suite.kind):  # the default list: the sweep's signals
-            from signalinject.benchmarks.sweep import sweep_signals
+    if strength is not None and signals == signal_names(suite.kind):
+        from signalinject.benchmarks.sweep import sweep_signals
 
-            options["signals"] = ("clean", *sweep_signals(suite.kind))
-            left = [s for s in args.signals if s not in options["signals"]]
-            added = [s for s in options["signals"] if s not in args.signals]
-            if left:
-                print(
-                    f"note: --strength: {', '.join(left)} {'has' if len(left) == 1 else 'have'} "
-                    f"no strength, left out" + (f"; runs {', '.join(added)}" if added else ""),
-                    file=sys.stderr,
-                )
+        signals = ("clean", *sweep_signals(suite.kind))  # the default list: the sweep's
+        left = [s for s in args.signals if s not in signals]
+        added = [s for s in signals if s not in args.signals]
+        if left:
+            print(
+                f"note: --strength: {', '.join(left)} {'has' if len(left) == 1 else 'have'} "
+                f"no strength, left out" + (f"; runs {', '.join(added)}" if added else ""),
+                file=sys.stderr,
+            )
     try:
-        cfg = BenchConfig.for_suite(args.suite, **options)
+        cfg = BenchConfig(
+            suite=args.suite,
+            signals=signals,
+            models=args.models,
+            text_length=getattr(args, "text_length", None),
+            blank=args.blank,
+            strength=strength,
+            settings=_run_settings(args),
+        )
     except (TypeError, ValueError) as e:
         print(f"signalinject bench {args.suite}: error: {describe_error(e)}", file=sys.stderr)
         return 2
@@ -729,23 +724,6 @@ def run_scan(args: argparse.Namespace) -> int:
     for kind, path in paths.items():
         print(f"{kind}: {path}")
     return 0
-
-
-def describe_error(e: BaseException) -> str:
-    """``e`` as the one line the command line prints: a file error as ``FILE: what``, the API's
-    ``download=True`` as the option ``--download``, line breaks folded.
-
-    Examples:
-        >>> describe_error(FileNotFoundError(2, "No such file or directory", "out/x"))
-        'out/x: No such file or directory'
-    """
-    if isinstance(e, OSError) and e.strerror:
-        msg = e.strerror if e.filename is None else f"{e.filename}: {e.strerror}"
-        if e.errno == errno.ENOSPC:
-            msg += " (free some space, then run the same command again: it resumes there)"
-    else:
-        msg = str(e) or type(e).__name__
-    return " ".join(msg.replace("download=True", "--download").split())
 
 
 def _attach_values(argv: list[str]) -> list[str]:

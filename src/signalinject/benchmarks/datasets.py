@@ -1,18 +1,15 @@
-"""The benchmark datasets: the paper's (CIFAR-10, Yelp and Amazon "full") and embedded stand-ins.
+"""The benchmark datasets, registered: the paper's (CIFAR-10, Yelp and Amazon "full") and the
+embedded stand-ins (``noisy_digits``, ``digits``, ``stdlib_code``, ``stdlib_docs``), and
+[`load_dataset`][signalinject.benchmarks.datasets.load_dataset], which loads any registered one.
 
-| name | kind | classes | train | test | source |
-|---|---|---|---|---|---|
-| ``noisy_digits`` | image | 10 | 1352 | 445 | the digits shifted and noised (the default) |
-| ``digits`` | image | 10 | 1352 | 445 | scikit-learn's bundled 8x8 digits, 32x32x3 |
-| ``stdlib_code`` | text | 5 | ~1300 | ~460 | stdlib function sources (the default) |
-| ``stdlib_docs`` | text | 5 | 464 | 180 | docstrings shipped with Python (3.10-3.13) |
-| ``cifar10`` | image | 10 | 50000 | 10000 | ``cifar-10-python.tar.gz`` (the paper's) |
-| ``yelp_full`` | text | 5 | 650000 | 50000 | ``yelp_review_full_csv`` (the paper's) |
-| ``amazon_full`` | text | 5 | 3000000 | 650000 | ``amazon_review_full_csv`` (the paper's) |
+Each is one entry of the registry
+([`DatasetEntry`][signalinject.benchmarks.registry.DatasetEntry]: loader, kind, classes, how it is
+built, citation, sizes); their table is generated into docs/models.md. A new data set is one
+module that registers its entry, plus its name in
+[`MODULES`][signalinject.benchmarks.registry.MODULES].
 
-The embedded stand-ins (`STAND_INS`) need nothing
-downloaded and run anywhere; their
-`DataBundle.description` says they are
+The embedded stand-ins need nothing downloaded and run anywhere; their
+[`DataBundle.description`][signalinject.benchmarks.registry.DataBundle] says they are
 stand-ins. The defaults, ``noisy_digits`` and ``stdlib_code``, put the paper's domain models in the
 paper's regime: the ConvNet well above chance but far from 100% (CIFAR-10: 84.7%), the char-CNN well
 above the majority class. On the plain ``digits`` the ConvNet is at 99% and has nothing to gain from
@@ -52,18 +49,17 @@ from typing import IO, Any, ClassVar, Literal
 import numpy as np
 import numpy.typing as npt
 
+from signalinject.benchmarks.registry import (
+    DataBundle,
+    DatasetEntry,
+    dataset,
+    default_data_dir,
+    register_dataset,
+)
 from signalinject.core import check_int
 
 __all__ = [
-    "CIFAR10_MD5",
-    "CIFAR10_URL",
-    "DATASETS",
-    "MAX_BATCH_BYTES",
-    "MAX_LINE_CHARS",
     "NOISY_DIGITS",
-    "STAND_INS",
-    "DataBundle",
-    "default_data_dir",
     "load_cifar10",
     "load_dataset",
     "load_digits32",
@@ -72,19 +68,6 @@ __all__ = [
     "load_stdlib_docs",
     "load_zhang_csv",
 ]
-
-DATASETS: tuple[str, ...] = (
-    "noisy_digits",
-    "digits",
-    "cifar10",
-    "stdlib_code",
-    "stdlib_docs",
-    "yelp_full",
-    "amazon_full",
-)
-
-#: The embedded stand-ins (no download), by name.
-STAND_INS: tuple[str, ...] = ("noisy_digits", "digits", "stdlib_code", "stdlib_docs")
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -102,46 +85,6 @@ IntArray = npt.NDArray[np.int64]
 ImageArray = npt.NDArray[np.uint8]
 
 
-@dataclasses.dataclass(frozen=True)
-class DataBundle:
-    """One dataset, split into train and test.
-
-    Attributes:
-        name: one of `DATASETS`.
-        kind: ``"image"`` or ``"text"``.
-        num_classes: K; labels are ``0..K-1``.
-        x_train, x_test: images as uint8 ``(N, H, W, C)`` channels-last in 0..255, or texts as
-            ``list[str]``.
-        y_train, y_test: int64 ``(N,)`` labels.
-        description: one line; says plainly when the data is a stand-in for the paper's.
-    """
-
-    name: str
-    kind: Literal["image", "text"]
-    num_classes: int
-    x_train: ImageArray | list[str]
-    y_train: IntArray
-    x_test: ImageArray | list[str]
-    y_test: IntArray
-    description: str
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("image", "text"):
-            raise ValueError(f"kind must be 'image' or 'text', got {self.kind!r}")
-        for split in ("train", "test"):
-            x, y = getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
-            if len(x) != len(y):
-                raise ValueError(
-                    f"{self.name}: x_{split} holds {len(x)} samples but y_{split} {len(y)} labels"
-                )
-
-
-def default_data_dir() -> Path:
-    """``$SIGNALINJECT_DATA_DIR`` if set, else ``~/.cache/signalinject``."""
-    env = os.environ.get("SIGNALINJECT_DATA_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "signalinject"
-
-
 def load_dataset(
     name: str,
     *,
@@ -149,12 +92,13 @@ def load_dataset(
     download: bool = False,
     limit: int | None = None,
 ) -> DataBundle:
-    """Load one of `DATASETS`.
+    """Load a registered data set
+    ([`DATASETS`][signalinject.benchmarks.registry.DATASETS]).
 
     Args:
-        name: the dataset (see the module's table).
+        name: the data set's name.
         data_dir: folder holding the real datasets' files (default
-            [`default_data_dir`][signalinject.benchmarks.datasets.default_data_dir]); unused by the
+            `default_data_dir`); unused by the
             embedded ``digits`` and ``stdlib_docs``.
         download: fetch a missing CIFAR-10 archive (the only set with an official, checksummed
             download); the Zhang et al. CSVs must be put in place by hand.
@@ -165,28 +109,11 @@ def load_dataset(
         ValueError: unknown ``name`` or a bad ``limit``.
         FileNotFoundError: a real dataset is missing; the message says where to put what.
     """
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    entry = dataset(name)
     if limit is not None:
         check_int("limit", limit, low=1)
     root = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
-    if name == "noisy_digits":
-        bundle = load_noisy_digits()
-    elif name == "digits":
-        bundle = load_digits32()
-    elif name == "stdlib_code":
-        bundle = load_stdlib_code()
-    elif name == "stdlib_docs":
-        bundle = load_stdlib_docs()
-    elif name == "cifar10":
-        x_tr, y_tr = load_cifar10(root, "train", download=download)
-        x_te, y_te = load_cifar10(root, "test", download=download)
-        bundle = DataBundle(
-            "cifar10", "image", 10, x_tr, y_tr, x_te, y_te,
-            "CIFAR-10 (Krizhevsky 2009), the paper's image data: 32x32x3 uint8, 10 classes",
-        )  # fmt: skip
-    else:
-        bundle = _load_zhang(name, root, download=download, limit=limit)
+    bundle = entry.load(root, download=download, limit=limit)
     if limit is None:
         return bundle
     return _head(bundle, limit)
@@ -724,7 +651,7 @@ MAX_LINE_CHARS = 1 << 20
 
 def _bounded_lines(f: IO[str], source: str) -> Iterator[str]:
     """The lines of ``f``, refusing one longer than
-    [`MAX_LINE_CHARS`][signalinject.benchmarks.datasets.MAX_LINE_CHARS] (e.g. a crafted or
+    `MAX_LINE_CHARS` (e.g. a crafted or
     binary file without newlines) before it is read whole."""
     for no in itertools.count(1):
         line = f.readline(MAX_LINE_CHARS + 1)
@@ -784,3 +711,66 @@ def _zhang_from_archive(
         if e.filename is not None:  # the file itself could not be read: say so as it is
             raise
         raise ValueError(f"{archive}: not a readable tar.gz archive ({e})") from e
+
+
+# -- the registry's entries ----------------------------------------------------------------------
+def _cifar10(root: Path, *, download: bool, limit: int | None) -> DataBundle:
+    x_tr, y_tr = load_cifar10(root, "train", download=download)
+    x_te, y_te = load_cifar10(root, "test", download=download)
+    return DataBundle(
+        "cifar10", "image", 10, x_tr, y_tr, x_te, y_te,
+        "CIFAR-10 (Krizhevsky 2009), the paper's image data: 32x32x3 uint8, 10 classes",
+    )  # fmt: skip
+
+
+def _zhang(name: str) -> Any:
+    def load(root: Path, *, download: bool, limit: int | None) -> DataBundle:
+        return _load_zhang(name, root, download=download, limit=limit)
+
+    return load
+
+
+def _embedded(load: Any) -> Any:
+    """A loader of an embedded set (no file, no download: ``root`` and ``download`` unused)."""
+
+    def loader(root: Path, *, download: bool, limit: int | None) -> DataBundle:
+        return load()  # type: ignore[no-any-return]
+
+    return loader
+
+
+_DIGITS = "scikit-learn's digits (Alpaydin & Kaynak 1998), as shipped with scikit-learn"
+_STDLIB = "the Python standard library of the running interpreter"
+_ZHANG_2015 = "Zhang, Zhao & LeCun 2015, Character-level convolutional networks"
+register_dataset(DatasetEntry(
+    "noisy_digits", _embedded(load_noisy_digits), "image", 10,
+    "the digits at 32x32x3, shifted by up to 4 px and noised (sigma 90): the default",
+    _DIGITS, "1352 / 445", embedded=True, defaults=("images",),
+))  # fmt: skip
+register_dataset(DatasetEntry(
+    "digits", _embedded(load_digits32), "image", 10,
+    "scikit-learn's 8x8 digits upsampled to 32x32x3", _DIGITS, "1352 / 445", embedded=True,
+    defaults=("show", "scan"),
+))  # fmt: skip
+register_dataset(DatasetEntry(
+    "cifar10", _cifar10, "image", 10, "`cifar-10-python.tar.gz` (the paper's)",
+    "Krizhevsky 2009, Learning multiple layers of features from tiny images", "50000 / 10000",
+))  # fmt: skip
+register_dataset(DatasetEntry(
+    "stdlib_code", _embedded(load_stdlib_code), "text", 5,
+    "function sources of five stdlib packages: the default", _STDLIB, "~1300 / ~460",
+    embedded=True, text_length=256, defaults=("text",),
+))  # fmt: skip
+register_dataset(DatasetEntry(
+    "stdlib_docs", _embedded(load_stdlib_docs), "text", 5,
+    "docstrings of five stdlib packages, the same on Python 3.10-3.13", _STDLIB, "464 / 180",
+    embedded=True, text_length=256, defaults=("show",),
+))  # fmt: skip
+register_dataset(DatasetEntry(
+    "yelp_full", _zhang("yelp_full"), "text", 5, "`yelp_review_full_csv` (the paper's)",
+    _ZHANG_2015, "650000 / 50000",
+))  # fmt: skip
+register_dataset(DatasetEntry(
+    "amazon_full", _zhang("amazon_full"), "text", 5, "`amazon_review_full_csv` (the paper's)",
+    _ZHANG_2015, "3000000 / 650000",
+))  # fmt: skip

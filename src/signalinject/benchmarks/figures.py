@@ -1,7 +1,7 @@
 """The paper's figures: example images and texts with the injected signal marked.
 
 [`show`][signalinject.benchmarks.figures.show] (the ``signalinject show SIGNAL`` command; its
-parser: [`signalinject.benchmarks.show`][signalinject.benchmarks.show]) draws, for one signal, a
+parser: `signalinject.benchmarks.show`) draws, for one signal, a
 few examples of a dataset: the clean images, the injected images with the signal's pixels
 outlined in red, and under each the true label and the label read back by the injector's
 ``decode`` (Figs. 2–3 of Hoffer & Fine 2016); for ``orthogonal_noise`` also each example's class
@@ -46,28 +46,16 @@ import numpy as np
 import numpy.typing as npt
 
 from signalinject.benchmarks._files import atomic_open, make_dir
+from signalinject.benchmarks.registry import default_dataset
 from signalinject.benchmarks.signals import SIGNALS, make_injector, signal_names
 from signalinject.core import Injector, list_signals
-from signalinject.image import ImageInjector, OrthogonalNoise, orthogonal_noise_basis
+from signalinject.image import ImageInjector
 from signalinject.text import TextInjector
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = [
-    "DOCS_WIDTH_PX",
-    "IMAGE_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "MIN_TEXT_PX",
-    "SHOW_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "TEXT_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "image_figure",
-    "overview_figure",
-    "pick_examples",
-    "show",
-    "shown_px",
-    "signal_pixels",
-    "text_figure",
-]
+__all__ = ["show", "shown_px"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -94,7 +82,6 @@ def __getattr__(name: str) -> tuple[str, ...]:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-DEFAULT_DATASET = {"image": "digits", "text": "stdlib_docs"}
 #: Most examples and dots per inch `show` draws (the figure grows with both).
 MAX_N, MAX_DPI = 64, 600
 
@@ -210,8 +197,16 @@ def _as_rgb(x: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
     return _rgb(x.astype(np.float64) / 255.0)
 
 
-def _contrast_note(inj: Injector, contrast: bool) -> str:
-    if isinstance(inj, OrthogonalNoise):
+def _class_noise(inj: Injector, x: npt.NDArray[Any]) -> npt.NDArray[np.float64] | None:
+    """The per-class noise images ``(K, H, W, C)`` a dense noise signal declares for images
+    like ``x`` (`ImageInjector.class_noise`), else None."""
+    if not isinstance(inj, ImageInjector):
+        return None
+    return inj.class_noise((int(x.shape[1]), int(x.shape[2]), int(x.shape[3])))
+
+
+def _contrast_note(inj: Injector, contrast: bool, noisy: bool) -> str:
+    if noisy:
         if contrast:
             return (
                 "class noise: scaled to the full range, mid-gray = 0; contrast: the noise in the "
@@ -238,12 +233,14 @@ def _display(
     x2: npt.NDArray[Any],
     marks: tuple[IntArray, IntArray, npt.NDArray[np.bool_]],
     contrast: bool,
+    noisy: bool,
 ) -> npt.NDArray[np.float64]:
-    """What to draw of the injected images ``x2``: RGB float ``(N, H, W, 3)`` in [0, 1]."""
+    """What to draw of the injected images ``x2``: RGB float ``(N, H, W, 3)`` in [0, 1];
+    ``noisy``: the signal adds class noise (its effect is amplified with ``contrast``)."""
     shown = _as_rgb(x2)
     if not contrast:
         return shown
-    if isinstance(inj, OrthogonalNoise):
+    if noisy:
         clean = _as_rgb(x)
         return np.clip(clean + NOISE_GAIN * (shown - clean), 0.0, 1.0)
     rng = _code_range(inj)
@@ -421,8 +418,9 @@ def image_figure(
     assert inj is not None  # only "clean" has no injector
     inj = inj.fit(bundle.x_train, bundle.y_train)  # a signal fitted to data; others: itself
     got = _inject(inj, x, y, index)
-    shown = _display(inj, x, got.x2, got.marks, contrast)
-    noisy = isinstance(inj, OrthogonalNoise)
+    basis = _class_noise(inj, x)
+    noisy = basis is not None
+    shown = _display(inj, x, got.x2, got.marks, contrast, noisy)
     labels = ["clean", *(["class noise"] if noisy else []), "injected"]
     fig, axes = _grid(len(labels), len(y), top_in=1.1)
     rows, cols, carried = got.marks
@@ -434,11 +432,9 @@ def image_figure(
         if carried[j]:
             _mark(ax, rows[j], cols[j])
         _caption(ax, int(y[j]), int(got.decoded[j]))
-    if noisy:  # the noise vector of each example's class, mid-gray = 0, full range for display
-        shape = (x.shape[1], x.shape[2], x.shape[3])
-        basis = orthogonal_noise_basis(bundle.num_classes, shape, seed=seed)
+    if basis is not None:  # each example's class noise, mid-gray = 0, full range for display
         for j in range(len(y)):
-            b = basis[int(got.codes[j])] if carried[j] else np.zeros(shape)
+            b = basis[int(got.codes[j])] if carried[j] else np.zeros(basis.shape[1:])
             scale = max(float(np.abs(b).max()), 1e-12)
             axes[1, j].imshow(_rgb(0.5 + 0.5 * b / scale), interpolation="nearest")
     for i, lab in enumerate(labels):
@@ -452,7 +448,7 @@ def image_figure(
         fig,
         f"{_paper_name(signal)} ({signal}) on {bundle.name}",
         f"{inj!r}\n{where}under each image: true label → label decoded from the image\n"
-        f"{_contrast_note(inj, contrast)}",
+        f"{_contrast_note(inj, contrast, noisy)}",
         top_in=1.1,
     )
     return fig
@@ -469,7 +465,8 @@ def overview_figure(
         inj = make_injector(signal, bundle.num_classes, seed, kind="image")
         assert inj is not None
         got = _inject(inj, x, y, index)
-        shown = _display(inj, x, got.x2, got.marks, contrast)
+        noisy = _class_noise(inj, x) is not None
+        shown = _display(inj, x, got.x2, got.marks, contrast, noisy)
         rows, cols, carried = got.marks
         for j in range(len(y)):
             ax = axes[i, j]
@@ -821,13 +818,14 @@ def show(
     path = Path(f"{stem}.png") if out is None else Path(out)
     if path.suffix.lower() != ".png":
         raise ValueError(f"out must be a .png path, got {str(path)!r}")
-    name = DEFAULT_DATASET[kind] if dataset is None else dataset
+    default = default_dataset("show", "image" if kind == "image" else "text")
+    name = default if dataset is None else dataset
     bundle = _load(name, data_dir, download)
     if bundle.kind != kind:
         raise ValueError(
             f"signal {signal!r} needs {kind} data, but dataset {name!r} holds {bundle.kind} "
             f"data; use {'an' if kind == 'image' else 'a'} {kind} dataset such as "
-            f"{DEFAULT_DATASET[kind]!r}"
+            f"{default!r}"
         )
     if signal == "all":
         fig = overview_figure(bundle, n=n, seed=seed, contrast=contrast)

@@ -40,20 +40,7 @@ from typing import Any, Literal, TypeVar
 
 from signalinject.core import check_int
 
-__all__ = [
-    "PARALLEL_MODES",
-    "ConflictingResultsError",
-    "Parallel",
-    "Share",
-    "bind_device",
-    "merge_results",
-    "ordered_rows",
-    "parse_shard",
-    "results_files",
-    "run_grid",
-    "share_for",
-    "torchrun_env",
-]
+__all__ = ["merge_results"]
 
 Parallel = Literal["cells", "ddp"]
 PARALLEL_MODES: tuple[Parallel, ...] = ("cells", "ddp")
@@ -81,7 +68,7 @@ class Share:
         index: this process's share, ``0..count-1`` (the torchrun rank, the array index).
         count: how many shares the grid is split into (1: the whole grid).
         write: whether this process appends to
-            [`results_name`][signalinject.benchmarks.grid.Share.results_name] (False only for the
+            `results_name` (False only for the
             ranks other than 0 under ``parallel="ddp"``, which compute every cell with rank 0).
     """
 
@@ -207,8 +194,8 @@ def run_grid(
     Args:
         run_share: runs the cells of a share and returns its rows (e.g.
             ``lambda share: runner.run(cfg, share=share)``).
-        parallel: see [`share_for`][signalinject.benchmarks.grid.share_for].
-        shard: see [`share_for`][signalinject.benchmarks.grid.share_for].
+        parallel: see `share_for`.
+        shard: see `share_for`.
 
     Returns:
         ``run_share``'s result over the whole grid in the process that writes the report: a
@@ -317,12 +304,12 @@ def merge_results(out: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
 def ordered_rows(records: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The rows of [`merge_results`][signalinject.benchmarks.grid.merge_results] in a single run's
     order with the default settings: per seed, per signal (``clean`` first, then the registry's
-        order), per model (the suites'
+        order), per model (the registry's
     order); a sweep's strengths ascending within a signal."""
-    from signalinject.benchmarks.report import MODEL_NAMES
+    from signalinject.benchmarks.registry import MODELS
     from signalinject.benchmarks.signals import SIGNALS
 
-    signals, models = list(SIGNALS), list(MODEL_NAMES)
+    signals, models = list(SIGNALS), list(MODELS)
 
     def rank(names: list[str], name: Any) -> tuple[int, str]:
         return (names.index(name), "") if name in names else (len(names), str(name))

@@ -1,30 +1,30 @@
-"""The torch models of the benchmarks: the paper's ConvNet, Zhang's char-CNN, two shallow nets.
+"""The paper's torch models, registered: its image ConvNet, Zhang et al.'s char-CNNs, the Shallow
+Max NN and a perceptron.
 
 | name | class | input | role |
 |---|---|---|---|
-| ``convnet`` | `PaperConvNet` | float ``(N, C, 32, 32)`` | the paper's image ConvNet |
+| ``convnet`` | `PaperConvNet` | float ``(N, C, H, W)`` | the paper's image ConvNet |
 | ``charcnn`` | `CharCNN` | int64 codes ``(N, L)`` | Zhang et al.'s small char-CNN |
 | ``charcnn_large`` | `CharCNN` | int64 codes ``(N, L)`` | Zhang et al.'s large char-CNN |
 | ``charcnn_narrow`` | `CharCNN` | int64 codes ``(N, L)`` | width 64, FC 256 (the stand-ins) |
 | ``shallow_max`` | `ShallowMaxNet` | float ``(N, C, H, W)`` | the paper's "Shallow MaxNN" |
 | ``perceptron`` | `Perceptron` | anything ``(N, ...)`` | one linear layer on raw inputs |
-| ``resnet18`` | `ResNet18` | float ``(N, C, H, W)`` | CIFAR ResNet-18 (modern.py) |
-| ``vit`` | `ViT` | float ``(N, C, H, W)`` | small ViT, patch 4 (modern.py) |
-| ``mixer`` | `MLPMixer` | float ``(N, C, H, W)`` | MLP-Mixer (modern.py) |
-| ``mlp`` | `MLP` | float ``(N, C, H, W)`` | plain MLP (modern.py) |
 
-The three char-CNNs differ only in width
-(`CHARCNN_WIDTHS`): Zhang et al.'s small (256 conv
-features, 1024 hidden units) and large (1024, 2048) models, and a narrow one (64, 256), the text
-suite's default on the small embedded stand-in, where the small model's 11M parameters (at length
-1014) overfit a thousand samples and cost minutes per epoch on a CPU.
+Importing this module registers them
+([`signalinject.benchmarks.registry`][signalinject.benchmarks.registry], identity ``"paper"``:
+their 0.1.0 cell ids stay); the modern architectures are in
+[`signalinject.benchmarks.modern`][signalinject.benchmarks.modern], the scikit-learn baselines in
+[`signalinject.benchmarks.baselines`][signalinject.benchmarks.baselines]. Their parameter counts
+are in the generated table of docs/models.md.
 
-A modern model's name may carry its size (``resnet18-w16``, ``vit-w64-d4``): see
-[`parse_model_name`][signalinject.benchmarks.modern.parse_model_name]
-and [`is_torch_model`][signalinject.benchmarks.models.is_torch_model].
+The three char-CNNs differ only in width: Zhang et al.'s small (256 conv features, 1024 hidden
+units) and large (1024, 2048) models, and a narrow one (64, 256), the text suite's default on the
+small embedded stand-in, where the small model's 11M parameters (at length 1014) overfit a
+thousand samples and cost minutes per epoch on a CPU.
 
 Examples:
     >>> import torch
+    >>> from signalinject.benchmarks.registry import build_model, count_parameters
     >>> net = build_model("convnet", (3, 32, 32), 10)
     >>> net(torch.zeros(2, 3, 32, 32)).shape, count_parameters(net)
     (torch.Size([2, 10]), 608778)
@@ -39,73 +39,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from signalinject.benchmarks.modern import (
-    MLP,
-    MODERN_MODELS,
-    MLPMixer,
-    ResNet18,
-    ViT,
-    build_modern,
-    parse_model_name,
-)
+from signalinject.benchmarks.registry import COLOURS, ModelEntry, register_model
 from signalinject.core import check_int
 
-__all__ = [
-    "CHARCNN_WIDTHS",
-    "MLP",
-    "TORCH_MODELS",
-    "CharCNN",
-    "MLPMixer",
-    "PaperConvNet",
-    "Perceptron",
-    "ResNet18",
-    "ShallowMaxNet",
-    "ViT",
-    "build_model",
-    "count_parameters",
-    "is_torch_model",
-]
-
-#: ``(width, fc_width)`` of each named char-CNN (see the module doc).
-CHARCNN_WIDTHS: dict[str, tuple[int, int]] = {
-    "charcnn": (256, 1024),
-    "charcnn_large": (1024, 2048),
-    "charcnn_narrow": (64, 256),
-}
-
-TORCH_MODELS: tuple[str, ...] = (
-    "convnet",
-    *CHARCNN_WIDTHS,
-    "shallow_max",
-    "perceptron",
-    *MODERN_MODELS,
-)
-
-
-def is_torch_model(name: object) -> bool:
-    """Whether ``name`` is a built-in torch model: a name of
-    `TORCH_MODELS` or a modern model with size
-    options (``resnet18-w16``; see
-    [`parse_model_name`][signalinject.benchmarks.modern.parse_model_name]).
-
-    Examples:
-        >>> is_torch_model("convnet"), is_torch_model("vit-w64-d4"), is_torch_model("vit-x1")
-        (True, True, False)
-    """
-    if not isinstance(name, str):
-        return False
-    if name in TORCH_MODELS:
-        return True
-    try:
-        parse_model_name(name)
-    except ValueError:
-        return False
-    return True
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters (frozen buffers such as CharCNN's one-hot table excluded)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+__all__ = ["CharCNN", "PaperConvNet", "Perceptron", "ShallowMaxNet"]
 
 
 def _image_size(image_size: Any) -> tuple[int, int]:
@@ -300,44 +237,62 @@ class Perceptron(nn.Module):
         return self.linear(x.flatten(1).to(self.linear.weight.dtype))  # type: ignore[no-any-return]
 
 
-def build_model(
-    name: str, input_shape: tuple[int, ...], num_classes: int, **options: Any
+# -- the registry's entries ----------------------------------------------------------------------
+def _convnet(
+    input_shape: tuple[int, ...], num_classes: int, *, seed: int, **options: Any
 ) -> nn.Module:
-    """A fresh model of `TORCH_MODELS` for inputs of
-    one sample's ``input_shape``.
+    c, h, w = input_shape
+    return PaperConvNet(num_classes, c, image_size=(h, w), **options)
 
-    Args:
-        name: one of `TORCH_MODELS`, or a modern
-            model with size options such as ``"resnet18-w16"`` (see
-            [`parse_model_name`][signalinject.benchmarks.modern.parse_model_name]).
-        input_shape: one sample as the model sees it: ``(C, H, W)`` for images, ``(L,)`` for
-            text codes.
-        num_classes: K.
-        options: passed to the model's constructor (e.g. ``dropout=0.1``); a char-CNN's
-            ``width`` and ``fc_width`` come from its name
-            (`CHARCNN_WIDTHS`) unless given.
 
-    Raises:
-        ValueError: unknown name, or an input shape the model cannot take.
-    """
-    if not is_torch_model(name):
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(TORCH_MODELS)}")
-    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, (tuple, list)):
-        raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}")
-    shape = tuple(check_int(f"input_shape[{i}]", v, low=1) for i, v in enumerate(input_shape))
-    if name not in ("convnet", *CHARCNN_WIDTHS, "shallow_max", "perceptron"):
-        return build_modern(name, shape, num_classes, **options)
-    if name == "perceptron":
-        return Perceptron(num_classes, math.prod(shape), **options)
-    if name in CHARCNN_WIDTHS:
-        if len(shape) != 1:
-            raise ValueError(f"{name} takes text codes of shape (L,), got input_shape {shape}")
-        width, fc_width = CHARCNN_WIDTHS[name]
+def _charcnn(width: int, fc_width: int) -> Any:
+    """The builder of a char-CNN of these widths (``options`` may override them)."""
+
+    def build(
+        input_shape: tuple[int, ...], num_classes: int, *, seed: int, **options: Any
+    ) -> nn.Module:
         sizes: dict[str, Any] = {"width": width, "fc_width": fc_width, **options}
-        return CharCNN(num_classes, length=shape[0], **sizes)
-    if len(shape) != 3:
-        raise ValueError(f"{name} takes images of shape (C, H, W), got input_shape {shape}")
-    c, h, w = shape
-    if name == "convnet":
-        return PaperConvNet(num_classes, c, image_size=(h, w), **options)
-    return ShallowMaxNet(num_classes, c, **options)
+        return CharCNN(num_classes, length=input_shape[0], **sizes)
+
+    return build
+
+
+def _shallow_max(
+    input_shape: tuple[int, ...], num_classes: int, *, seed: int, **options: Any
+) -> nn.Module:
+    return ShallowMaxNet(num_classes, input_shape[0], **options)
+
+
+def _perceptron(
+    input_shape: tuple[int, ...], num_classes: int, *, seed: int, **options: Any
+) -> nn.Module:
+    return Perceptron(num_classes, math.prod(input_shape), **options)
+
+
+_EVERY_RUN = {"images": "convnet", "atlas": "convnet", "atlas_full": "convnet", "sweep": "convnet"}
+register_model(ModelEntry(
+    "convnet", _convnet, "ConvNet", ("images",), COLOURS[0], identity="paper",
+    defaults=_EVERY_RUN, headline=0, description="the paper's ConvNet (4 convs)",
+))  # fmt: skip
+register_model(ModelEntry(
+    "charcnn", _charcnn(256, 1024), "Char-CNN", ("codes",), COLOURS[0], identity="paper",
+    headline=1, description="Zhang et al.'s small char-CNN: width 256, FC 1024",
+))  # fmt: skip
+register_model(ModelEntry(
+    "charcnn_large", _charcnn(1024, 2048), "Char-CNN (large)", ("codes",), COLOURS[0],
+    identity="paper", headline=3, description="Zhang et al.'s large char-CNN: width 1024, FC 2048",
+))  # fmt: skip
+register_model(ModelEntry(
+    "charcnn_narrow", _charcnn(64, 256), "Char-CNN (narrow)", ("codes",), COLOURS[0],
+    identity="paper", defaults={"text": "charcnn_narrow", "sweep": "charcnn_narrow"}, headline=2,
+    description="the char-CNN at width 64, FC 256 (the text suite's)",
+))  # fmt: skip
+register_model(ModelEntry(
+    "shallow_max", _shallow_max, "Shallow max-pool net", ("images",), COLOURS[8],
+    identity="paper", defaults={"atlas": "shallow_max", "atlas_full": "shallow_max"},
+    description="the paper's Shallow Max NN (our reading)",
+))  # fmt: skip
+register_model(ModelEntry(
+    "perceptron", _perceptron, "Perceptron", ("images", "codes"), COLOURS[7], identity="paper",
+    defaults={"text": "perceptron"}, description="one linear layer on the raw input",
+))  # fmt: skip

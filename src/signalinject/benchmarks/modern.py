@@ -1,30 +1,24 @@
-"""Modern image models in plain torch: a CIFAR ResNet-18, a small ViT, an MLP-Mixer, a plain MLP.
+"""Modern image models in plain torch, registered: a CIFAR ResNet-18, a small ViT, an MLP-Mixer, a
+plain MLP.
 
 Each takes float images ``(N, C, H, W)`` of any size and channel count and returns logits
 ``(N, K)``. A model's name may carry its size: ``resnet18-w16`` is a ResNet-18 of width 16,
-``vit-w64-d4`` a 4-block ViT of width 64 (see
-[`parse_model_name`][signalinject.benchmarks.modern.parse_model_name]). Sizes in parameters
-for 10 classes (measured with
-[`count_parameters`][signalinject.benchmarks.models.count_parameters]):
-
-| name | architecture (default) | 32x32x3 | 8x8x1 (digits) |
-|---|---|---|---|
-| ``resnet18`` | CIFAR ResNet-18, width 64 (He et al. 2016) | 11,173,962 | 11,172,810 |
-| ``resnet18-w16`` | the same at width 16 (atlas CPU default) | 701,466 | 701,178 |
-| ``vit`` | ViT-Lite-7/4 sizes: 7 blocks, width 256 | 3,705,354 | 3,697,162 |
-| ``vit-w64-d4`` | 4 blocks, width 64, 4 heads (atlas CPU) | 137,802 | 135,754 |
-| ``mixer`` | 8 blocks, width 256, patch 4 | 4,360,970 | 4,229,418 |
-| ``mixer-w128-d4`` | 4 blocks, width 128 (atlas CPU) | 569,994 | 534,938 |
-| ``mlp`` | 3 hidden layers of 512 | 2,103,818 | 563,722 |
+``vit-w64-d4`` a 4-block ViT of width 64 (the grammar is the registry's, see
+[`signalinject.benchmarks.registry`][signalinject.benchmarks.registry]; each entry declares the
+letters it takes). Their cells are keyed by a hash of their structure (identity
+``"structure"``), so a changed architecture under the same name gives new cells. Their parameter
+counts, at the atlas's sizes and at published sizes, are in the generated table of
+docs/models.md (the tests check it against the registry).
 
 The ViTs average their tokens and take fixed sine-cosine positions and standardised inputs
 (see [`ViT`][signalinject.benchmarks.modern.ViT]; ViT-Lite-7/4 as published, with a class
 token and learned positions, is ``ViT(10, pool="token", positions="learned",
-input_norm=False)``: 3,722,250). The table is checked by the tests.
+input_norm=False)``: 3,722,250 parameters).
 
 Examples:
     >>> import torch
-    >>> net = build_modern("resnet18-w16", (1, 8, 8), 10)
+    >>> from signalinject.benchmarks.registry import build_model
+    >>> net = build_model("resnet18-w16", (1, 8, 8), 10)
     >>> net(torch.zeros(2, 1, 8, 8)).shape
     torch.Size([2, 10])
 """
@@ -32,83 +26,16 @@ Examples:
 from __future__ import annotations
 
 import math
-import re
 from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from signalinject.benchmarks.registry import COLOURS, ModelEntry, register_model
 from signalinject.core import check_int
 
-__all__ = [
-    "MLP",
-    "MODERN_MODELS",
-    "MLPMixer",
-    "ResNet18",
-    "ViT",
-    "build_modern",
-    "parse_model_name",
-]
-
-#: The base names of the modern models.
-MODERN_MODELS: tuple[str, ...] = ("resnet18", "vit", "mixer", "mlp")
-
-# the size options a name may carry, per model: suffix letter -> constructor argument
-_OPTIONS: dict[str, dict[str, str]] = {
-    "resnet18": {"w": "width"},
-    "vit": {"w": "width", "d": "depth", "h": "heads", "p": "patch"},
-    "mixer": {"w": "width", "d": "depth", "p": "patch"},
-    "mlp": {"w": "width", "d": "depth"},
-}
-_NAME = re.compile(r"^([a-z0-9]+)((?:-[a-z][0-9]+)*)$")
-
-
-def parse_model_name(name: str) -> tuple[str, dict[str, int]]:
-    """Split a modern model's name into its base name and its size options.
-
-    The grammar is ``BASE(-LETTER INT)*``: ``w`` width, ``d`` depth, ``h`` heads (ViT),
-    ``p`` patch size (ViT, Mixer). Dashes keep names free of commas and shell characters, so
-    they go into ``--models a,b`` as they are.
-
-    Examples:
-        >>> parse_model_name("vit-w64-d4")
-        ('vit', {'width': 64, 'depth': 4})
-        >>> parse_model_name("resnet18")
-        ('resnet18', {})
-
-    Raises:
-        ValueError: not a modern model's name, an option the model does not have, or an option
-            given twice.
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"model name must be a string, got {name!r}")
-    m = _NAME.match(name)
-    if m is None or m.group(1) not in _OPTIONS:
-        raise ValueError(
-            f"unknown model {name!r}; expected one of {', '.join(MODERN_MODELS)}, optionally "
-            "with size options such as resnet18-w16 or vit-w64-d4"
-        )
-    base, allowed = m.group(1), _OPTIONS[m.group(1)]
-    options: dict[str, int] = {}
-    for part in m.group(2).split("-")[1:]:
-        letter, value = part[0], int(part[1:])
-        if letter not in allowed:
-            known = ", ".join(f"-{k}N ({v})" for k, v in allowed.items())
-            raise ValueError(f"model {name!r}: {base} has no option -{letter}; it takes {known}")
-        if allowed[letter] in options:
-            raise ValueError(f"model {name!r}: option -{letter} given twice")
-        options[allowed[letter]] = value
-    return base, options
-
-
-def _shape(input_shape: Any) -> tuple[int, int, int]:
-    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, (tuple, list)):
-        raise TypeError(f"input_shape must be a (C, H, W) tuple of ints, got {input_shape!r}")
-    if len(input_shape) != 3:
-        raise ValueError(f"input_shape must be an image's (C, H, W), got {tuple(input_shape)}")
-    c, h, w = (check_int(f"input_shape[{i}]", v, low=1) for i, v in enumerate(input_shape))
-    return c, h, w
+__all__ = ["MLP", "MLPMixer", "ResNet18", "ViT"]
 
 
 # -- ResNet-18 ------------------------------------------------------------------------------------
@@ -135,8 +62,8 @@ class ResNet18(nn.Module):
 
     Stage widths ``width`` x (1, 2, 4, 8), strides 1, 2, 2, 2, batch norm, global average
     pooling, one linear classifier (He et al. 2016, in the CIFAR form of common training code).
-    11,173,962 parameters at width 64 for 10 classes on 3 channels; about ``width**2`` / 64**2
-    of that at other widths (701,466 at width 16). Any input size works (the pooling is global).
+    Its parameters grow as ``width**2`` (docs/models.md counts them at width 64 and 16). Any
+    input size works (the pooling is global).
 
     Args:
         num_classes: K outputs.
@@ -262,8 +189,8 @@ class ViT(nn.Module):
       epochs).
 
     ``pool="token", positions="learned", input_norm=False`` is ViT-Lite-7/4 as published:
-    3,722,250 parameters (the paper's 3.72M) for 10 classes on 32x32x3; the defaults have
-    3,705,354 (no class token and no learned positions). An image whose sides are not
+    3,722,250 parameters (the paper's 3.72M) for 10 classes on 32x32x3; the defaults have no
+    class token and no learned positions (docs/models.md). An image whose sides are not
     multiples of ``patch`` is zero-padded on the right and bottom.
 
     Args:
@@ -355,7 +282,7 @@ class MLPMixer(nn.Module):
 
     Token MLPs of ``width // 2`` hidden units mix across patches, channel MLPs of ``4 * width``
     across features; global average pooling and a linear head. Defaults: patch 4, 8 blocks,
-    width 256; 4,360,970 parameters for 10 classes on 32x32x3.
+    width 256 (its parameters: docs/models.md).
 
     Args:
         num_classes: K outputs.
@@ -395,8 +322,7 @@ class MLPMixer(nn.Module):
 class MLP(nn.Module):
     """A plain MLP on the flattened image: ``depth`` hidden layers of ``width`` units, ReLU.
 
-    Defaults (our choice): 3 hidden layers of 512; 2,103,818 parameters for 10 classes on
-    32x32x3.
+    Defaults (our choice): 3 hidden layers of 512 (its parameters: docs/models.md).
 
     Args:
         num_classes: K outputs.
@@ -423,25 +349,51 @@ class MLP(nn.Module):
         return self.layers(x.flatten(1))  # type: ignore[no-any-return]
 
 
-def build_modern(
-    name: str, input_shape: tuple[int, ...], num_classes: int, **options: Any
+# -- the registry's entries ----------------------------------------------------------------------
+def _build_resnet18(
+    input_shape: tuple[int, ...], num_classes: int, *, seed: int, **options: Any
 ) -> nn.Module:
-    """A fresh modern model from its name
-    ([`parse_model_name`][signalinject.benchmarks.modern.parse_model_name]) for images ``(C, H,
-    W)``.
+    return ResNet18(num_classes, input_shape[0], **options)
 
-    ``options`` go to the constructor and override the name's size options.
 
-    Raises:
-        ValueError: an unknown name or option, or an input that is not an image's ``(C, H, W)``.
-    """
-    base, sized = parse_model_name(name)
-    kwargs: dict[str, Any] = {**sized, **options}
-    c, h, w = _shape(input_shape)
-    if base == "resnet18":
-        return ResNet18(num_classes, c, **kwargs)
-    if base == "vit":
-        return ViT(num_classes, c, (h, w), **kwargs)
-    if base == "mixer":
-        return MLPMixer(num_classes, c, (h, w), **kwargs)
-    return MLP(num_classes, c * h * w, **kwargs)
+def _build_vit(
+    input_shape: tuple[int, ...], num_classes: int, *, seed: int, **options: Any
+) -> nn.Module:
+    c, h, w = input_shape
+    return ViT(num_classes, c, (h, w), **options)
+
+
+def _build_mixer(
+    input_shape: tuple[int, ...], num_classes: int, *, seed: int, **options: Any
+) -> nn.Module:
+    c, h, w = input_shape
+    return MLPMixer(num_classes, c, (h, w), **options)
+
+
+def _build_mlp(
+    input_shape: tuple[int, ...], num_classes: int, *, seed: int, **options: Any
+) -> nn.Module:
+    return MLP(num_classes, math.prod(input_shape), **options)
+
+
+register_model(ModelEntry(
+    "resnet18", _build_resnet18, "ResNet-18", ("images",), COLOURS[9], sizes={"w": "width"},
+    defaults={"atlas": "resnet18-w16", "atlas_full": "resnet18"},
+    description="CIFAR ResNet-18 (3×3 stem, no max-pool), width 64 (He et al. 2016)",
+))  # fmt: skip
+register_model(ModelEntry(
+    "vit", _build_vit, "ViT", ("images",), COLOURS[10],
+    sizes={"w": "width", "d": "depth", "h": "heads", "p": "patch"},
+    defaults={"atlas": "vit-w64-d4", "atlas_full": "vit"},
+    description="ViT-Lite-7/4's sizes (Hassani et al. 2021): patch 4, 7 blocks, width 256, 4 heads",
+))  # fmt: skip
+register_model(ModelEntry(
+    "mixer", _build_mixer, "MLP-Mixer", ("images",), COLOURS[11],
+    sizes={"w": "width", "d": "depth", "p": "patch"},
+    defaults={"atlas": "mixer-w128-d4", "atlas_full": "mixer"},
+    description="MLP-Mixer (Tolstikhin et al. 2021): patch 4, 8 blocks, width 256",
+))  # fmt: skip
+register_model(ModelEntry(
+    "mlp", _build_mlp, "MLP", ("images",), COLOURS[12], sizes={"w": "width", "d": "depth"},
+    defaults={"atlas": "mlp", "atlas_full": "mlp"}, description="3 hidden layers of 512, ReLU",
+))  # fmt: skip

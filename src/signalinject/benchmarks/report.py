@@ -49,84 +49,26 @@ import numpy as np
 
 from signalinject.benchmarks import stats as _stats
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
+from signalinject.benchmarks.registry import (
+    COLOURS,
+    DATASETS,
+    MODELS,
+    display_name,
+    find_model,
+    model_colour,
+)
 from signalinject.benchmarks.signals import SIGNALS
 from signalinject.benchmarks.store import CSV_FIELDS
 
-__all__ = [
-    "MODEL_NAMES",
-    "PAPER",
-    "HeadlineRow",
-    "ModelFit",
-    "Stat",
-    "headline",
-    "model_color",
-    "model_fits",
-    "model_table",
-    "paper_table",
-    "plot",
-    "read_rows",
-    "summarize",
-    "verdict_table",
-    "verdicts",
-    "write_csv",
-    "write_report",
-]
+__all__ = ["paper_table", "verdicts", "write_report"]
 
 Row = Mapping[str, Any]
 
-#: Display names of the models, as in the paper's tables.
-MODEL_NAMES: dict[str, str] = {
-    "convnet": "ConvNet",
-    "charcnn": "Char-CNN",
-    "charcnn_large": "Char-CNN (large)",
-    "charcnn_narrow": "Char-CNN (narrow)",
-    "shallow_max": "Shallow max-pool net",
-    "perceptron": "Perceptron",
-    "resnet18": "ResNet-18",
-    "vit": "ViT",
-    "mixer": "MLP-Mixer",
-    "mlp": "MLP",
-    "gaussian_nb": "Gaussian naive Bayes",
-    "decision_tree": "Decision tree",
-    "extra_trees": "Extra trees",
-    "logistic_regression": "Logistic regression",
-    "lda": "LDA",
-    "qda": "QDA",
-}
-
-# One colour per model in every chart (matplotlib's tab10, then tab20's light shades for the
-# rest and for users' models, by their order of appearance).
-_COLORS = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
-    "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
-)  # fmt: skip
-_MODEL_COLORS: dict[str, str] = {
-    "convnet": _COLORS[0],
-    "charcnn": _COLORS[0],
-    "charcnn_large": _COLORS[0],
-    "charcnn_narrow": _COLORS[0],
-    "decision_tree": _COLORS[1],
-    "extra_trees": _COLORS[2],
-    "logistic_regression": _COLORS[3],
-    "lda": _COLORS[4],
-    "qda": _COLORS[5],
-    "gaussian_nb": _COLORS[6],
-    "perceptron": _COLORS[7],
-    "shallow_max": _COLORS[8],
-    "resnet18": _COLORS[9],
-    "vit": _COLORS[10],
-    "mixer": _COLORS[11],
-    "mlp": _COLORS[12],
-}
-
 
 def model_color(model: str, others: Sequence[str] = ()) -> str:
-    """The colour of ``model`` in every chart: a fixed one for the built-in models (the domain
-    models share the first), else one of the remaining colours by its place in ``others``.
-
-    A modern model with size options (``resnet18-w16``) has its architecture's colour.
+    """The colour of ``model`` in every chart: its registry entry's (a sized name has its
+    entry's; the paper's domain models share the first), else one of the colours no entry takes,
+    by its place among such models in ``others``.
 
     Examples:
         >>> model_color("decision_tree"), model_color("vit-w64-d4")
@@ -134,17 +76,15 @@ def model_color(model: str, others: Sequence[str] = ()) -> str:
         >>> model_color("my.py:net", ["my.py:net"])
         '#ff9896'
     """
-    family = model.split("-", 1)[0]
-    if model in _MODEL_COLORS or family in _MODEL_COLORS:
-        return _MODEL_COLORS.get(model, _MODEL_COLORS[family])
-    spare = _COLORS[13:]
-    extra = [m for m in others if m.split("-", 1)[0] not in _MODEL_COLORS]
+    own = model_colour(model)
+    if own is not None:
+        return own
+    taken = {e.colour for e in MODELS.values()}
+    spare = [c for c in COLOURS if c not in taken] or list(COLOURS)
+    extra = [m for m in others if model_colour(m) is None]
     i = extra.index(model) if model in extra else 0
     return spare[i % len(spare)]
 
-
-# The model each paper table is about, in order of preference.
-_MAIN_MODELS = ("convnet", "charcnn", "charcnn_narrow", "charcnn_large")
 
 #: The paper's numbers (Hoffer & Fine 2016, Tables 1 and 3; accuracy in %): per data kind, the
 #: paper's data set, its domain model's accuracy per signal, and its best competitor per signal.
@@ -208,7 +148,7 @@ class Stat:
     def of(cls, values: Sequence[float | None], sizes: Sequence[int | None] = ()) -> Stat:
         """The statistic of the non-None values; ``sizes`` (one per value, the samples each was
         measured on) gives the interval
-        ([`seed_interval`][signalinject.benchmarks.stats.seed_interval])."""
+        (`seed_interval`)."""
         pairs = [
             (float(v), sizes[i] if i < len(sizes) else None)
             for i, v in enumerate(values)
@@ -261,7 +201,7 @@ def _sizes(grp: Sequence[Row], metric: str) -> list[int | None]:
 
 
 def summarize(rows: Sequence[Row]) -> dict[tuple[str, str], dict[str, Stat]]:
-    """Per ``(signal, model)``, a [`Stat`][signalinject.benchmarks.report.Stat] of each metric over
+    """Per ``(signal, model)``, a `Stat` of each metric over
     the seeds (``gain`` has no
     interval: it is a difference of two measured fractions).
 
@@ -305,7 +245,7 @@ class ModelFit:
 
 
 def model_fits(rows: Sequence[Row]) -> dict[str, ModelFit]:
-    """[`ModelFit`][signalinject.benchmarks.report.ModelFit] of every model in ``rows`` (rows of one
+    """`ModelFit` of every model in ``rows`` (rows of one
     dataset)."""
     by: dict[str, list[Row]] = {}
     for r in rows:
@@ -362,11 +302,26 @@ def _signals(rows: Sequence[Row]) -> list[str]:
 
 
 def _models(rows: Sequence[Row]) -> list[str]:
-    return _order([str(r["model"]) for r in rows], list(MODEL_NAMES))
+    return _order([str(r["model"]) for r in rows], list(MODELS))
 
 
 def _name(model: str) -> str:
-    return MODEL_NAMES.get(model, model)
+    return display_name(model)
+
+
+def _main_models() -> list[str]:
+    """The models a headline table is about, in order of preference (the registry's
+    ``headline``)."""
+    ranked = [(e.headline, n) for n, e in MODELS.items() if e.headline is not None]
+    return [n for _, n in sorted(ranked)]
+
+
+def _text_only(model: str) -> bool:
+    try:
+        found = find_model(model)
+    except ValueError:
+        return False
+    return found is not None and found.entry.kinds == ("text",)
 
 
 def _signal_name(signal: str) -> str:
@@ -389,20 +344,19 @@ def _kind(rows: Sequence[Row]) -> str:
         sig = SIGNALS.get(str(r["signal"]))
         if sig is not None and str(r["signal"]) != "clean":
             return "text" if "image" not in sig.kinds else "image"
-    models = {str(r["model"]) for r in rows}
-    return "text" if models & {"charcnn", "charcnn_narrow", "charcnn_large"} else "image"
+    return "text" if any(_text_only(str(r["model"])) for r in rows) else "image"
 
 
 def data_label(dataset: str) -> str:
     """``"noisy_digits (embedded stand-in)"`` or ``"cifar10 (real data)"``."""
-    from signalinject.benchmarks.datasets import STAND_INS
-
-    return f"{dataset} ({'embedded stand-in' if dataset in STAND_INS else 'real data'})"
+    entry = DATASETS.get(dataset)
+    embedded = entry is not None and entry.embedded
+    return f"{dataset} ({'embedded stand-in' if embedded else 'real data'})"
 
 
 @dataclasses.dataclass(frozen=True)
 class HeadlineRow:
-    """One line of the headline table (see [`headline`][signalinject.benchmarks.report.headline]);
+    """One line of the headline table (see `headline`);
     Stats are fractions."""
 
     signal: str
@@ -424,7 +378,7 @@ class HeadlineRow:
 
 def _main(rows: Sequence[Row], main_model: str | None) -> str:
     models = _models(rows)
-    main = main_model or next((m for m in _MAIN_MODELS if m in models), models[0])
+    main = main_model or next((m for m in _main_models() if m in models), models[0])
     if main not in models:
         raise ValueError(f"main_model {main!r} is not in the rows; models: {models}")
     return main
@@ -516,7 +470,7 @@ def _reader_cell(h: HeadlineRow) -> str:
 
 
 def paper_table(rows: Sequence[Row], main_model: str | None = None) -> str:
-    """The headline table as Markdown (see [`headline`][signalinject.benchmarks.report.headline]),
+    """The headline table as Markdown (see `headline`),
     the paper's numbers beside ours.
 
     Columns: the signal's decode accuracy; the main model's accuracy, reliance and verdict, and
@@ -724,7 +678,7 @@ def plot(rows: Sequence[Row], path: str | Path) -> Path:
     an axis fitted to the values) and reliance (bars from 0 with their intervals, a dashed
     chance line at 1/K, a mark on every 0%).
 
-    One colour per model ([`model_color`][signalinject.benchmarks.report.model_color]); a model that
+    One colour per model (`model_color`); a model that
     did not learn the clean task has hatched bars and says so in the legend, as does one with
     non-finite outputs. Drawn with the Agg canvas directly, so the caller's matplotlib backend and
     pyplot state are untouched.

@@ -16,15 +16,12 @@ or nothing: the signal sits in its blindspot. For every cell the runner measures
   reads the signal; about chance (~1/K) or below: it ignores it. ``reliance_true_accuracy`` is the
   accuracy against the true labels on that copy.
 
-A cell is one staged pass, each stage a typed function:
-[`load`][signalinject.benchmarks.runner.load] (the data, once per run, and every check that can
-fail before training) ->
-[`inject`][signalinject.benchmarks.runner.inject] (train, test and the wrong-signal copy, once per
-signal and seed) -> [`model_inputs`][signalinject.benchmarks.runner.model_inputs] (the data as a
-model takes it, once per input form) -> [`fit`][signalinject.benchmarks.runner.fit] ->
-[`measure`][signalinject.benchmarks.runner.measure] ->
-[`record`][signalinject.benchmarks.runner.record] (the result line). ``bench``, ``scan``,
-``sweep`` and ``atlas`` all run their cells through [`run`][signalinject.benchmarks.runner.run].
+A cell is one staged pass, each stage a typed function of this module: ``load`` (the data, once
+per run, each (seed, signal)'s injector, and every check that can fail before training) ->
+``inject`` (train, test and the wrong-signal copy, once per signal and seed) -> ``model_inputs``
+(the data as a model takes it, once per input form) -> ``fit`` -> ``measure`` -> ``record`` (the
+result line). ``bench``, ``scan``, ``sweep`` and ``atlas`` all run their cells through
+[`run`][signalinject.benchmarks.runner.run].
 
 Torch models train on the whole training set; scikit-learn baselines fit on a quarter of it
 (``fit_fraction``, as in the paper). Images are injected as uint8 ``(N, H, W, C)`` in 0..255
@@ -40,13 +37,15 @@ Beyond the paper:
   signal is injected, so the signal is the only information left. A model that cannot reach
   above chance there cannot read the signal at all; one that can, but ignores it on real data,
   prefers the content.
-- ``strength`` scales the code of the signals that have one (``one_pixel``, ``pattern_pixels``,
-  ``random_pixel``, ``orthogonal_noise``; see
+- ``strength`` scales the code of every signal that declares one (its class's
+  ``strength_scales``): the paper's pixel signals and noise, and the triggers beyond the paper
+  (a lit pixel's value, a blend weight, a sinusoid's amplitude, a count of class words; see
   [`signalinject.benchmarks.signals`][signalinject.benchmarks.signals]).
-- ``custom_models``: a user's own models
-  ([`CustomModel`][signalinject.benchmarks.runner.CustomModel], a factory ``(input_shape,
-  num_classes) -> nn.Module or estimator``) run like the built-in ones; this is what ``signalinject
-  scan`` uses.
+- a user's own models (``MODULE:FACTORY`` in ``models``, or ``custom_models``:
+  [`CustomModel`][signalinject.benchmarks.registry.CustomModel], a factory ``(input_shape,
+  num_classes) -> nn.Module or estimator``) run like the registered ones
+  ([`signalinject.benchmarks.registry`][signalinject.benchmarks.registry]); this is what
+  ``signalinject scan`` uses.
 
 Results go to ``<out>/results.jsonl``, one complete line per finished cell
 ([`signalinject.benchmarks.store`][signalinject.benchmarks.store]: the line's schema
@@ -68,7 +67,7 @@ tables, three seeds, the paper's numbers beside them, are in docs/reproducing.md
 
 Examples:
     >>> cfg = BenchConfig.for_suite("images", seeds=(0, 1), limit=200)
-    >>> cfg.dataset, cfg.signals[:2], cfg.seeds
+    >>> cfg.dataset, cfg.signals[:2], cfg.settings.seeds
     ('noisy_digits', ('clean', 'one_pixel'), (0, 1))
 """
 
@@ -79,8 +78,6 @@ import dataclasses
 import hashlib
 import inspect
 import logging
-import os
-import re
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -96,11 +93,25 @@ from signalinject.benchmarks._files import (
     make_dir,
     refuse_symlink,
 )
+from signalinject.benchmarks.errors import ModelFactoryError
 from signalinject.benchmarks.grid import Share, merge_results
+from signalinject.benchmarks.registry import (
+    CustomModel,
+    Kind,
+    Model,
+    dataset,
+    default_dataset,
+    default_models,
+    find_model,
+    load_factory,
+    model,
+)
+from signalinject.benchmarks.settings import RunSettings
 from signalinject.benchmarks.signals import (
     SIGNALS,
-    check_strength,
-    make_injector,
+    build_injector,
+    check_signal,
+    check_strength_fits,
     signal_names,
     wrong_signal,
 )
@@ -115,147 +126,56 @@ from signalinject.benchmarks.store import (
 )
 from signalinject.core import Injector, check_fraction, check_int
 
-__all__ = [
-    "SUITES",
-    "BenchConfig",
-    "Cell",
-    "CustomModel",
-    "Fitted",
-    "Loaded",
-    "ModelFactoryError",
-    "ModelSpec",
-    "Prepared",
-    "Scores",
-    "Suite",
-    "blank_data",
-    "cell_grid",
-    "cell_key",
-    "fit",
-    "inject",
-    "load",
-    "measure",
-    "model_inputs",
-    "prepare",
-    "record",
-    "reliance",
-    "run",
-    "structure_hash",
-    "suite_for",
-    "train_config",
-]
+__all__ = ["SUITES", "BenchConfig", "Suite", "run"]
 
 logger = logging.getLogger("signalinject.benchmarks")
 
 #: The longest ``text_length`` accepted (Zhang et al. use 1014).
 MAX_TEXT_LENGTH = 1 << 16
 
-Kind = Literal["image", "text"]
 IntArray = npt.NDArray[np.int64]
 
 
 @dataclasses.dataclass(frozen=True)
 class Suite:
-    """The defaults of one benchmark suite (``images`` or ``text``).
+    """The defaults of one benchmark suite (``images`` or ``text``); its data set and models
+    are the registries' (the entries that declare the suite among their defaults).
 
     The defaults run offline on the embedded data on two CPU cores in a few minutes.
     """
 
     name: str
     kind: Kind
-    dataset: str
-    models: tuple[str, ...]
     epochs: int
     batch_size: int
 
+    @property
+    def dataset(self) -> str:
+        """The suite's default data set."""
+        return default_dataset(self.name, self.kind)
 
-_BASELINES = (
-    "gaussian_nb",
-    "decision_tree",
-    "extra_trees",
-    "logistic_regression",
-    "lda",
-    "qda",
-)
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The suite's default models."""
+        return default_models(self.name)
+
+    @property
+    def out(self) -> str:
+        """The suite's default output directory."""
+        return f"signalinject-bench/{self.name}"
+
 
 SUITES: dict[str, Suite] = {
     # The paper's ConvNet against every baseline, on the noisy digits (5 epochs; measured clean
     # accuracies in docs/reproducing.md); the baselines take seconds each.
-    "images": Suite(
-        name="images",
-        kind="image",
-        dataset="noisy_digits",
-        models=("convnet", *_BASELINES),
-        epochs=5,
-        batch_size=64,
-    ),
+    "images": Suite(name="images", kind="image", epochs=5, batch_size=64),
     # Zhang's char-CNN at width 64 / FC 256 (its full widths by name: charcnn, charcnn_large),
     # a perceptron on the codes (a second, cheap torch model) and every baseline. On the ~1300
     # training sources of stdlib_code the narrow char-CNN needs 30 epochs to clear the
     # majority class by 15 points on every seed (measured: 20 epochs gave 50.6-54.0% against
     # a majority rate of 36.6%; see docs/reproducing.md for the 30-epoch numbers).
-    "text": Suite(
-        name="text",
-        kind="text",
-        dataset="stdlib_code",
-        models=("charcnn_narrow", "perceptron", *_BASELINES),
-        epochs=30,
-        batch_size=64,
-    ),
+    "text": Suite(name="text", kind="text", epochs=30, batch_size=64),
 }
-
-#: Default quantized text length per dataset (else Zhang et al.'s 1014).
-TEXT_LENGTHS: dict[str, int] = {"stdlib_docs": 256, "stdlib_code": 256}
-
-# The data kind of the known datasets, to refuse a wrong suite before loading anything.
-_DATASET_KINDS: dict[str, Kind] = {
-    "noisy_digits": "image",
-    "digits": "image",
-    "cifar10": "image",
-    "stdlib_code": "text",
-    "stdlib_docs": "text",
-    "yelp_full": "text",
-    "amazon_full": "text",
-}
-
-
-class ModelFactoryError(ValueError):
-    """A user's model factory, or the model it built, failed: the message says which and how."""
-
-
-@dataclasses.dataclass(frozen=True)
-class CustomModel:
-    """A user's model for the runner, built by a factory for each cell.
-
-    Args:
-        name: the model's name in the results (e.g. ``"my_models.py:make_net"``); must differ
-            from the built-in names.
-        factory: ``factory(input_shape, num_classes)`` returns a fresh model for one cell:
-
-            - a ``torch.nn.Module`` mapping a batch to logits ``(N, num_classes)``; its input is
-              float32 ``(N, C, H, W)`` images (0..1 or 0..255 by ``input_scale``), or int64
-              character codes ``(N, L)`` for text (0 padding, 1..70 Zhang's alphabet); it is
-              trained by [`fit`][signalinject.benchmarks.train.fit]
-              (AdamW, cross-entropy);
-            - or a scikit-learn-style estimator (``fit(X, y)``, ``predict(X)``) on float32
-              ``(N, D)``: the flattened images at ``input_scale``, or the codes.
-
-            ``input_shape`` is one sample as the model sees it: ``(C, H, W)`` or ``(L,)``. The
-            torch seed is set to the cell's seed before each call.
-        fingerprint: identifies the factory's code (e.g. a hash of its module's source); part of
-            every cell's identity, so that edited code gives new cells, not stale ones.
-    """
-
-    name: str
-    factory: Callable[[tuple[int, ...], int], Any]
-    fingerprint: str = ""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise TypeError(f"CustomModel.name must be a non-empty string, got {self.name!r}")
-        if not callable(self.factory):
-            raise TypeError(f"CustomModel.factory must be callable, got {self.factory!r}")
-        if not isinstance(self.fingerprint, str):
-            raise TypeError(f"CustomModel.fingerprint must be a string, got {self.fingerprint!r}")
 
 
 def blank_data(x: Any) -> Any:
@@ -286,113 +206,136 @@ def _names(name: str, value: object) -> tuple[str, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class BenchConfig:
-    """Everything that defines a benchmark run.
+    """Everything that defines a benchmark run: the suite, its signals and models, and the
+    [`RunSettings`][signalinject.benchmarks.settings.RunSettings] it shares with every other
+    kind of run (held as they are: their defaults and checks are declared there, once).
 
-    Build one with [`for_suite`][signalinject.benchmarks.runner.BenchConfig.for_suite], which fills
-    in the suite's defaults.
+    Build one with [`for_suite`][signalinject.benchmarks.runner.BenchConfig.for_suite], which
+    also takes the settings' fields by name.
 
     Args:
         suite: ``"images"`` or ``"text"``.
-        dataset: a name of ``signalinject.benchmarks.datasets.DATASETS`` of the suite's kind.
         signals: signal names (see
             [`signalinject.benchmarks.signals`][signalinject.benchmarks.signals]); ``clean`` is
             always run, first, as the reference of ``gain``.
-        models: torch models (``TORCH_MODELS``) and scikit-learn baselines (``BASELINES``).
-        seeds: one run of every cell per seed (injector seed, model init, baseline subset).
-        epochs: training epochs of the torch models (``TrainConfig``).
-        batch_size: batch size of the torch models.
-        lr: AdamW's peak learning rate of the torch models, 1e-3 by default.
-        device: where the torch models train: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
-        input_scale: torch image input, ``"unit"`` (0..1) or ``"raw"`` (0..255 units); also the
-            scale of a custom estimator's features (the built-in baselines always see 0..255).
-        limit: use at most this many training and test samples (quick runs); None for all.
-        data_dir: where the dataset files are.
-        download: whether to fetch missing real data.
-        out: output directory (``results.jsonl`` and the reports).
-        text_length: characters per text after quantization, at most
-            `MAX_TEXT_LENGTH`;
-            None: 1014 (Zhang et al.), but
-            256 for the short ``stdlib_docs`` (median 155 characters), which also keeps the
-            char-CNN fast on a CPU.
-        fit_fraction: fraction of the training set the baselines fit on (the paper: 1/4).
-        progress: show progress bars (tqdm, on stderr).
+        models: registered models (with size options, ``resnet18-w16``), users' ``MODULE:FACTORY``
+            and the names of ``custom_models``.
+        text_length: characters per text after quantization, at most `MAX_TEXT_LENGTH`; None:
+            the data set's (1014, Zhang et al.'s; 256 for the short stdlib stand-ins, which also
+            keeps the char-CNN fast on a CPU).
+        fit_fraction: fraction of the training set the estimators fit on (the paper: 1/4).
         blank: the information shut-down control: all-zero images or empty texts, so that only
             the signal is left (see the module doc).
         strength: the code strength of every signal in ``signals`` (each must have one, see
             [`signalinject.benchmarks.signals`][signalinject.benchmarks.signals]); None: the
             paper's.
-        custom_models: user models ([`CustomModel`][signalinject.benchmarks.runner.CustomModel]);
+        custom_models: user models ([`CustomModel`][signalinject.benchmarks.registry.CustomModel]);
             ``models`` names them.
+        settings: the data set (None: the suite's), seeds, training, device, input scale, limit,
+            output directory (None: ``signalinject-bench/<suite>``) and progress bars.
+
+    After construction ``signals`` starts with ``clean``, ``text_length`` holds the resolved
+    length, and every ``MODULE:FACTORY`` of ``models`` is loaded into ``custom_models``.
     """
 
-    suite: str = "images"
-    dataset: str = SUITES["images"].dataset
-    signals: tuple[str, ...] = signal_names("image")
-    models: tuple[str, ...] = SUITES["images"].models
-    seeds: tuple[int, ...] = (0,)
-    epochs: int = SUITES["images"].epochs
-    batch_size: int = SUITES["images"].batch_size
-    device: str = "auto"
-    input_scale: Literal["unit", "raw"] = "unit"
-    limit: int | None = None
-    data_dir: str | None = None
-    download: bool = False
-    out: str = "signalinject-bench/images"
+    suite: str
+    signals: tuple[str, ...]
+    models: tuple[str, ...]
     text_length: int | None = None
     fit_fraction: float = 0.25
-    progress: bool = True
     blank: bool = False
     strength: float | None = None
     custom_models: tuple[CustomModel, ...] = ()
-    lr: float = 1e-3
+    settings: RunSettings = dataclasses.field(default_factory=RunSettings)
 
     @classmethod
     def for_suite(cls, suite: str, **overrides: Any) -> BenchConfig:
-        """A config with ``suite``'s defaults, then ``overrides`` (field names of this class)."""
-        s = _suite(suite)
-        base: dict[str, Any] = {
-            "suite": s.name,
-            "dataset": s.dataset,
-            "signals": signal_names(s.kind),
-            "models": s.models,
-            "epochs": s.epochs,
-            "batch_size": s.batch_size,
-            "out": f"signalinject-bench/{s.name}",
-        }
-        unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(cls)})
+        """A config of ``suite`` with its default signals and models, then ``overrides``: field
+        names of this class or of [`RunSettings`][signalinject.benchmarks.settings.RunSettings]
+        (set on ``settings``)."""
+        own = {f.name for f in dataclasses.fields(cls)}
+        shared = {f.name for f in dataclasses.fields(RunSettings)}
+        unknown = sorted(set(overrides) - own - shared)
         if unknown:
             raise TypeError(f"BenchConfig has no field(s) {unknown}")
-        return cls(**{**base, **overrides})
-
-    @property
-    def frame_length(self) -> int:
-        """``text_length`` resolved (an int after construction)."""
-        return int(self.text_length or TEXT_LENGTHS.get(self.dataset, 1014))
+        settings = overrides.pop("settings", None) or RunSettings()
+        given = {k: overrides.pop(k) for k in list(overrides) if k in shared}
+        if given:
+            settings = dataclasses.replace(settings, **given)
+        s = _suite(suite)
+        defaults = {"signals": signal_names(s.kind), "models": s.models}
+        return cls(suite=suite, settings=settings, **{**defaults, **overrides})
 
     @property
     def kind(self) -> Kind:
         """The data kind of the suite, ``"image"`` or ``"text"``."""
         return _suite(self.suite).kind
 
-    def __post_init__(self) -> None:
-        from signalinject.benchmarks.baselines import BASELINES
-        from signalinject.benchmarks.datasets import DATASETS
-        from signalinject.benchmarks.models import TORCH_MODELS, is_torch_model
+    @property
+    def dataset(self) -> str:
+        """The data set: the settings', else the suite's."""
+        return self.settings.dataset or _suite(self.suite).dataset
 
+    @property
+    def out(self) -> str:
+        """The output directory: the settings', else ``signalinject-bench/<suite>``."""
+        return self.settings.out or _suite(self.suite).out
+
+    @property
+    def epochs(self) -> int:
+        """Torch training epochs: the settings', else the suite's."""
+        return self.settings.epochs or _suite(self.suite).epochs
+
+    @property
+    def batch_size(self) -> int:
+        """Torch batch size: the settings', else the suite's."""
+        return self.settings.batch_size or _suite(self.suite).batch_size
+
+    @property
+    def frame_length(self) -> int:
+        """``text_length`` resolved (an int after construction)."""
+        return int(self.text_length or dataset(self.dataset).frame_length)
+
+    def model(self, name: str) -> Model:
+        """The model ``name`` of this run (registered, sized, or one of ``custom_models``)."""
+        return model(name, self.custom_models)
+
+    def __post_init__(self) -> None:
         kind = _suite(self.suite).kind
-        if self.dataset not in DATASETS:
-            raise ValueError(f"unknown dataset {self.dataset!r}; known: {', '.join(DATASETS)}")
-        dkind = _DATASET_KINDS.get(self.dataset)
-        if dkind is not None and dkind != kind:
+        if not isinstance(self.settings, RunSettings):
+            raise TypeError(f"settings must be a RunSettings, got {self.settings!r}")
+        data = dataset(self.dataset)
+        if data.kind != kind:
             raise ValueError(
-                f"dataset {self.dataset!r} holds {dkind} data but suite={self.suite!r} runs "
+                f"dataset {self.dataset!r} holds {data.kind} data but suite={self.suite!r} runs "
                 f"{kind} data; use BenchConfig.for_suite({self.suite!r}, ...) for its defaults"
             )
         signals = _names("signals", self.signals)
         for s in signals:
-            make_injector(s, 2, 0, kind=kind)  # validates the name and its kind
+            check_signal(s, kind, self.strength)  # the name, its kind, that it has a strength
         # clean first, always: it is the reference of every other cell's gain
         object.__setattr__(self, "signals", ("clean", *(s for s in signals if s != "clean")))
+        if self.strength is not None:
+            object.__setattr__(self, "strength", float(self.strength))
+        if not isinstance(self.blank, bool):
+            raise TypeError(f"blank must be True or False, got {self.blank!r}")
+        models = _names("models", self.models)
+        object.__setattr__(self, "custom_models", self._custom(models))
+        for m in models:
+            self.model(m)  # an unknown name fails here
+        object.__setattr__(self, "models", models)
+        if self.text_length is None:
+            object.__setattr__(self, "text_length", data.frame_length)
+        # bounded: the codes are (N, text_length) int64, allocated before anything trains
+        check_int("text_length", self.text_length, low=1, high=MAX_TEXT_LENGTH)
+        frac = check_fraction("fit_fraction", self.fit_fraction)
+        if frac == 0.0:
+            raise ValueError("fit_fraction must be > 0, got 0.0")
+        object.__setattr__(self, "fit_fraction", frac)
+
+    def _custom(self, models: tuple[str, ...]) -> tuple[CustomModel, ...]:
+        """``custom_models`` checked, and every ``MODULE:FACTORY`` of ``models`` not among them
+        loaded (once: the run builds from these)."""
         if isinstance(self.custom_models, (CustomModel, str)) or not isinstance(
             self.custom_models, Iterable
         ):
@@ -403,63 +346,24 @@ class BenchConfig:
         for cm in custom:
             if not isinstance(cm, CustomModel):
                 raise TypeError(f"custom_models must hold CustomModel objects, got {cm!r}")
-            if cm.name in BASELINES or is_torch_model(cm.name):
+            if find_model(cm.name) is not None:
                 raise ValueError(f"custom model name {cm.name!r} is a built-in model's name")
-        _names("custom model names", [cm.name for cm in custom] or ["-"])  # distinct
-        object.__setattr__(self, "custom_models", custom)
-        for s in signals:
-            check_strength(s, self.strength)
-        if self.strength is not None:
-            object.__setattr__(self, "strength", float(self.strength))
-        if not isinstance(self.blank, bool):
-            raise TypeError(f"blank must be True or False, got {self.blank!r}")
-        models = _names("models", self.models)
-        known = (*TORCH_MODELS, *BASELINES, *(cm.name for cm in custom))
+        named = {cm.name for cm in custom}
         for m in models:
-            if m not in known and not is_torch_model(m):
-                raise ValueError(f"unknown model {m!r}; known: {', '.join(known)}")
-        object.__setattr__(self, "models", models)
-        if isinstance(self.seeds, int) or not isinstance(self.seeds, Iterable):
-            raise TypeError(f"seeds must be a sequence of integers, got {self.seeds!r}")
-        seeds = tuple(check_int("seeds[i]", s, low=0, high=2**32 - 1) for s in self.seeds)
-        if not seeds or len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
-        object.__setattr__(self, "seeds", seeds)
-        from signalinject.benchmarks.train import resolve_device
-
-        resolve_device(self.device)  # a bad or unavailable device fails here, before any work
-        check_int("epochs", self.epochs, low=1)
-        check_int("batch_size", self.batch_size, low=1)
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)):
-            raise TypeError(f"lr must be a number, got {self.lr!r}")
-        if not 0 < self.lr < float("inf"):
-            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
-        object.__setattr__(self, "lr", float(self.lr))
-        if self.text_length is None:
-            object.__setattr__(self, "text_length", TEXT_LENGTHS.get(self.dataset, 1014))
-        # bounded: the codes are (N, text_length) int64, allocated before anything trains
-        check_int("text_length", self.text_length, low=1, high=MAX_TEXT_LENGTH)
-        if self.limit is not None:
-            check_int("limit", self.limit, low=1)
-        if self.input_scale not in ("unit", "raw"):
-            raise ValueError(f"input_scale must be 'unit' or 'raw', got {self.input_scale!r}")
-        frac = check_fraction("fit_fraction", self.fit_fraction)
-        if frac == 0.0:
-            raise ValueError("fit_fraction must be > 0, got 0.0")
-        object.__setattr__(self, "fit_fraction", frac)
-        object.__setattr__(self, "out", os.fspath(self.out))
+            if m not in named and ":" in m and find_model(m) is None:
+                custom += (load_factory(m),)
+        _names("custom model names", [cm.name for cm in custom] or ["-"])  # distinct
+        return custom
 
 
-def suite_for(dataset: str) -> str:
-    """The suite (``"images"`` or ``"text"``) that runs ``dataset``.
+def suite_for(name: str) -> str:
+    """The suite (``"images"`` or ``"text"``) that runs data set ``name``.
 
     Examples:
         >>> suite_for("digits"), suite_for("stdlib_docs")
         ('images', 'text')
     """
-    kind = _DATASET_KINDS.get(dataset)
-    if kind is None:
-        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(_DATASET_KINDS)}")
+    kind = dataset(name).kind
     return next(s.name for s in SUITES.values() if s.kind == kind)
 
 
@@ -481,7 +385,7 @@ class Cell:
 
 def cell_grid(cfg: BenchConfig) -> list[Cell]:
     """The cells of ``cfg`` in run order: per seed, per signal (``clean`` first), per model."""
-    return [Cell(s, sig, m) for s in cfg.seeds for sig in cfg.signals for m in cfg.models]
+    return [Cell(s, sig, m) for s in cfg.settings.seeds for sig in cfg.signals for m in cfg.models]
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -605,7 +509,7 @@ def prepare(
 
 @dataclasses.dataclass(frozen=True)
 class Scores:
-    """What [`measure`][signalinject.benchmarks.runner.measure] finds for one fitted model
+    """What `measure` finds for one fitted model
     (fractions in [0, 1]).
 
     ``reliance`` and ``reliance_true_accuracy`` are None for the clean cell (no signal);
@@ -630,7 +534,7 @@ def measure(
 
     Args:
         predict: maps data like ``prep.x_test`` to int64 ``(N,)`` predictions.
-        prep: the output of [`prepare`][signalinject.benchmarks.runner.prepare].
+        prep: the output of `prepare`.
         nonfinite: after the predictions, the number of them made from non-finite outputs.
     """
     acc = float((predict(prep.x_test) == prep.y_test).mean())
@@ -707,28 +611,35 @@ class ModelSpec:
 
     Attributes:
         name: the model's name in the results.
+        model: the [`Model`][signalinject.benchmarks.registry.Model] it names (its entry and
+            size options).
         torch: a torch model (trained by `fit`), else an estimator (``fit(X, y)``,
             ``predict(X)``).
         form: its input: ``"torch"`` (float32 images ``(N, C, H, W)`` or int64 codes ``(N, L)``
             on the run's device), ``"features"`` (float32 ``(N, D)``, images in 0..255) or
-            ``"features_unit"`` (the same in 0..1, a custom estimator at ``input_scale="unit"``).
-        custom: the user's model, None for a built-in one.
-        identity: a custom model's code fingerprint, kind and architecture hash; a built-in
-            model added after 0.1.0 (``resnet18``, ``vit``, ``mixer``, ``mlp``), the hash of its
-            structure; None for the paper's models (their 0.1.0 cells keep their ids): part of
-            its cells' identity, so a changed architecture gives new cells, never stale ones.
+            ``"features_unit"`` (the same in 0..1: a user's estimator at ``input_scale="unit"``).
+        identity: what its entry's identity rule gives (see
+            [`signalinject.benchmarks.registry`][signalinject.benchmarks.registry]): None for the
+            paper's models (their 0.1.0 cells keep their ids), the hash of the structure of the
+            others, a user's factory's code fingerprint, kind and architecture hash: part of its
+            cells' identity, so a changed architecture gives new cells, never stale ones.
     """
 
     name: str
+    model: Model
     torch: bool
     form: InputForm
-    custom: CustomModel | None = None
     identity: dict[str, str] | None = None
+
+    @property
+    def user(self) -> bool:
+        """A user's factory (its failures are named as its)."""
+        return self.model.entry.identity == "code"
 
 
 @dataclasses.dataclass(frozen=True)
 class Loaded:
-    """The first stage's output ([`load`][signalinject.benchmarks.runner.load]): the data of a
+    """The first stage's output (`load`): the data of a
     run and what every cell reads from it.
 
     Attributes:
@@ -742,6 +653,8 @@ class Loaded:
         inj_quantizer: the quantizer text injectors get (None: Zhang's default).
         input_shape: one sample as a model sees it, ``(C, H, W)`` or ``(L,)``.
         models: every model of ``cfg.models`` by name.
+        injectors: the injector of every (seed, signal) of the run (None for ``clean``), built
+            once, here.
     """
 
     cfg: BenchConfig
@@ -754,6 +667,7 @@ class Loaded:
     inj_quantizer: Any
     input_shape: tuple[int, ...]
     models: Mapping[str, ModelSpec]
+    injectors: Mapping[tuple[int, str], Injector | None]
 
     @property
     def num_classes(self) -> int:
@@ -793,8 +707,9 @@ def load(cfg: BenchConfig) -> Loaded:
     from signalinject.benchmarks import datasets, train
     from signalinject.quantizer import CharQuantizer
 
+    st = cfg.settings
     bundle = datasets.load_dataset(
-        cfg.dataset, data_dir=cfg.data_dir, download=cfg.download, limit=cfg.limit
+        cfg.dataset, data_dir=st.data_dir, download=st.download, limit=st.limit
     )
     if bundle.kind != cfg.kind:
         raise ValueError(
@@ -817,97 +732,56 @@ def load(cfg: BenchConfig) -> Loaded:
         _, h, w, c = np.shape(bundle.x_train)
         input_shape = (c, h, w)
     k = bundle.num_classes
+    injectors: dict[tuple[int, str], Injector | None] = {}
     for s in cfg.signals:  # a strength too large for K fails here, before any training
-        check_strength(s, cfg.strength, k)
-    for s in cfg.signals:  # so does a signal the data cannot hold (capacity, text length)
-        try:
-            make_injector(
-                s, k, cfg.seeds[0], kind=cfg.kind, quantizer=inj_quantizer, strength=cfg.strength
-            )
-        except ValueError as e:
-            what = f"text_length={cfg.frame_length}" if cfg.kind == "text" else cfg.dataset
-            raise ValueError(f"signal {s} cannot run with {what}: {e}") from e
+        check_strength_fits(s, cfg.strength, k)
+        for seed in cfg.settings.seeds:  # so does a signal the data cannot hold (capacity...)
+            try:
+                injectors[(seed, s)] = build_injector(
+                    s, k, seed, quantizer=inj_quantizer, strength=cfg.strength
+                )
+            except ValueError as e:
+                what = f"text_length={cfg.frame_length}" if cfg.kind == "text" else cfg.dataset
+                raise ValueError(f"signal {s} cannot run with {what}: {e}") from e
     data = Loaded(
         cfg=cfg,
         bundle=bundle,
         y_train=np.asarray(bundle.y_train, dtype=np.int64),
         y_test=np.asarray(bundle.y_test, dtype=np.int64),
         fingerprint=fingerprint,
-        device=train.resolve_device(cfg.device),
+        device=train.resolve_device(cfg.settings.device),
         quantizer=quantizer,
         inj_quantizer=inj_quantizer,
         input_shape=input_shape,
         models={},
+        injectors=injectors,
     )
-    custom = {cm.name: cm for cm in cfg.custom_models}
-    specs = {m: _model_spec(data, m, custom.get(m)) for m in cfg.models}
+    specs = {m: _model_spec(data, m) for m in cfg.models}
     return dataclasses.replace(data, models=specs)
 
 
-def _model_spec(data: Loaded, name: str, custom: CustomModel | None) -> ModelSpec:
-    """``name``'s spec; a model that cannot take ``data`` fails here, before any training."""
-    from signalinject.benchmarks import models, modern
-
-    cfg = data.cfg
-    if custom is None:
-        if models.is_torch_model(name):
-            model = models.build_model(name, data.input_shape, data.num_classes)
-            try:
-                modern.parse_model_name(name)
-            except ValueError:  # one of the paper's models: its 0.1.0 cell ids stay
-                return ModelSpec(name, True, "torch")
-            return ModelSpec(name, True, "torch", identity={"structure": structure_hash(model)})
-        return ModelSpec(name, False, "features")
-    kind, architecture = _probe(data, custom)
-    identity = {"code": custom.fingerprint, "kind": kind, "architecture": architecture}
-    if kind == "torch":
-        return ModelSpec(name, True, "torch", custom, identity)
-    unit = cfg.kind == "image" and cfg.input_scale == "unit"
-    return ModelSpec(name, False, "features_unit" if unit else "features", custom, identity)
+def _model_spec(data: Loaded, name: str) -> ModelSpec:
+    """``name``'s spec; a model that cannot take ``data`` fails here, before any training (a
+    user's model is also run on two real samples)."""
+    m = data.cfg.model(name)
+    if m.entry.identity == "code":
+        built = _probe(data, m)
+    else:
+        built = m.build(data.input_shape, data.num_classes)
+    is_torch = isinstance(built, torch.nn.Module)
+    form: InputForm = "torch"
+    if not is_torch:
+        unit = data.cfg.kind == "image" and data.cfg.settings.input_scale == "unit"
+        form = "features_unit" if unit and not m.entry.raw_features else "features"
+    return ModelSpec(name, m, is_torch, form, m.identity(built))
 
 
-def structure_hash(model: torch.nn.Module) -> str:
-    """16 hex digits naming ``model``'s structure: its modules (``repr``) and the name and shape
-    of every parameter and buffer (which a ``repr`` omits: a class token, learned or fixed
-    positions); the same for every seed."""
-    shapes = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
-    text = f"{model!r}\n{shapes}"
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-
-
-def _build_custom(data: Loaded, cm: CustomModel, seed: int) -> Any:
-    """``cm``'s model for one cell (torch seeded with ``seed``); its errors named as its."""
-    torch.manual_seed(seed)
-    k = data.num_classes
-    try:
-        model = cm.factory(data.input_shape, k)
-    except KeyboardInterrupt:
-        raise
-    except BaseException as e:  # sys.exit() in user code is a failure too, never a success
-        raise ModelFactoryError(
-            f"the factory {cm.name} raised {type(e).__name__}: {e} (it was called with "
-            f"input_shape={data.input_shape}, num_classes={k})"
-        ) from e
-    if isinstance(model, torch.nn.Module):
-        return model
-    if callable(getattr(model, "fit", None)) and callable(getattr(model, "predict", None)):
-        return model
-    raise ModelFactoryError(
-        f"the factory {cm.name} returned a {type(model).__name__}; expected a "
-        f"torch.nn.Module or an estimator with fit(X, y) and predict(X)"
-    )
-
-
-def _probe(data: Loaded, cm: CustomModel) -> tuple[str, str]:
-    """Build ``cm``'s model once and run a torch model on two real samples: the output must
-    be logits ``(2, K)``. Returns the model's kind (``"torch"`` or ``"estimator"``) and the hash
-    of its architecture, for the cell identity."""
-    model = _build_custom(data, cm, 0)
-    # the repr without memory addresses ("<function f at 0x7f...>" differs per process)
-    arch = re.sub(r" at 0x[0-9a-fA-F]+", "", repr(model))
-    architecture = hashlib.blake2b(arch.encode(), digest_size=8).hexdigest()
+def _probe(data: Loaded, m: Model) -> Any:
+    """Build a user's model once and run a torch model on two real samples: the output must
+    be logits ``(2, K)``. Returns the model (for its identity)."""
+    model = m.build(data.input_shape, data.num_classes, seed=0)
     if not isinstance(model, torch.nn.Module):
-        return "estimator", architecture
+        return model
     n = min(2, len(data.y_train))
     x = _convert(data, data.bundle.x_train[:n], "torch")
     try:
@@ -918,21 +792,21 @@ def _probe(data: Loaded, cm: CustomModel) -> tuple[str, str]:
         raise
     except BaseException as e:
         raise ModelFactoryError(
-            f"the model from {cm.name} failed on a batch of {n} samples "
+            f"the model from {m.name} failed on a batch of {n} samples "
             f"({x.dtype} {tuple(x.shape)}): {type(e).__name__}: {e}"
         ) from e
     k = data.num_classes
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (n, k):
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
         raise ModelFactoryError(
-            f"the model from {cm.name} returned {got} for a batch of {n} samples; expected "
+            f"the model from {m.name} returned {got} for a batch of {n} samples; expected "
             f"logits of shape ({n}, {k}), one per class (num_classes={k})"
         )
     if not out.is_floating_point():
         raise ModelFactoryError(
-            f"the model from {cm.name} returned {out.dtype} outputs; expected float logits"
+            f"the model from {m.name} returned {out.dtype} outputs; expected float logits"
         )
-    return "torch", architecture
+    return model
 
 
 def train_config(cfg: BenchConfig, seed: int, device: torch.device) -> Any:
@@ -942,16 +816,16 @@ def train_config(cfg: BenchConfig, seed: int, device: torch.device) -> Any:
     return TrainConfig(
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
-        lr=cfg.lr,
+        lr=cfg.settings.lr,
         device=str(device),
         seed=seed,
-        progress=cfg.progress,
+        progress=cfg.settings.progress,
     )
 
 
 def cell_key(data: Loaded, cell: Cell, inj: Injector | None) -> dict[str, Any]:
     """Every setting that changes ``cell``'s result (and nothing that does not): what its
-    [`cell_id`][signalinject.benchmarks.store.cell_id] hashes."""
+    `cell_id` hashes."""
     cfg, spec = data.cfg, data.models[cell.model]
     key: dict[str, Any] = {
         "suite": cfg.suite,
@@ -969,11 +843,11 @@ def cell_key(data: Loaded, cell: Cell, inj: Injector | None) -> dict[str, Any]:
         tc.pop("progress", None)
         key["train"] = tc
         if cfg.kind == "image":
-            key["input_scale"] = cfg.input_scale
+            key["input_scale"] = cfg.settings.input_scale
     else:
         key["fit_fraction"] = cfg.fit_fraction
-        if spec.custom is not None and cfg.kind == "image":
-            key["input_scale"] = cfg.input_scale  # a custom estimator's features
+        if not spec.model.entry.raw_features and cfg.kind == "image":
+            key["input_scale"] = cfg.settings.input_scale  # its features are at that scale
     if spec.identity is not None:
         key["model_identity"] = spec.identity
     # only where set: the cells of runs before these options keep their identity
@@ -983,7 +857,7 @@ def cell_key(data: Loaded, cell: Cell, inj: Injector | None) -> dict[str, Any]:
 
 
 def inject(data: Loaded, inj: Injector | None) -> Prepared:
-    """Stage 2: [`prepare`][signalinject.benchmarks.runner.prepare] on ``data`` (the decode
+    """Stage 2: `prepare` on ``data`` (the decode
     accuracy of text read on the models' codes)."""
     seen = data.codes if data.cfg.kind == "text" else None
     return prepare(
@@ -993,14 +867,14 @@ def inject(data: Loaded, inj: Injector | None) -> Prepared:
 
 def _convert(data: Loaded, x: Any, form: InputForm) -> Any:
     """Injected data ``x`` as a model of ``form`` takes it (see
-    [`ModelSpec`][signalinject.benchmarks.runner.ModelSpec])."""
+    `ModelSpec`)."""
     from signalinject.benchmarks import baselines, train
 
     cfg = data.cfg
     if form == "torch":
         if cfg.kind == "text":
             return torch.from_numpy(data.codes(x)).to(data.device)
-        return train.images_to_tensor(x, input_scale=cfg.input_scale, device=data.device)
+        return train.images_to_tensor(x, input_scale=cfg.settings.input_scale, device=data.device)
     feats = np.asarray(
         baselines.features(data.codes(x) if cfg.kind == "text" else x), dtype=np.float32
     )
@@ -1022,7 +896,7 @@ def model_inputs(data: Loaded, prep: Prepared, form: InputForm) -> Prepared:
 
 @dataclasses.dataclass(frozen=True)
 class Fitted:
-    """The fourth stage's output ([`fit`][signalinject.benchmarks.runner.fit]).
+    """The fourth stage's output (`fit`).
 
     Attributes:
         predict: maps model inputs ``(N, ...)`` to int64 ``(N,)`` predictions.
@@ -1037,18 +911,15 @@ class Fitted:
 
 def fit(data: Loaded, cell: Cell, inputs: Prepared) -> Fitted:
     """Stage 4: fit ``cell.model`` on ``inputs``' training set (the output of
-    [`model_inputs`][signalinject.benchmarks.runner.model_inputs] for the model's form): a torch
+    `model_inputs` for the model's form): a torch
     model on all of it, an estimator on the ``cfg.fit_fraction`` subset of the cell's seed."""
-    from signalinject.benchmarks import baselines, models, train
+    from signalinject.benchmarks import baselines, train
 
     cfg, spec, k = data.cfg, data.models[cell.model], data.num_classes
     if spec.torch:
         tc = train_config(cfg, cell.seed, data.device)
         torch.manual_seed(cell.seed)  # model init; fit seeds its own shuffling
-        if spec.custom is not None:
-            net = _build_custom(data, spec.custom, cell.seed)
-        else:
-            net = models.build_model(cell.model, data.input_shape, k)
+        net = spec.model.build(data.input_shape, k, seed=cell.seed)
         y = torch.from_numpy(inputs.y_train).to(data.device)
         net = train.fit(net, inputs.x_train, y, tc)
 
@@ -1057,19 +928,15 @@ def fit(data: Loaded, cell: Cell, inputs: Prepared) -> Fitted:
 
         return Fitted(predict, _NonFinite(net), len(inputs.y_train))
     idx = np.asarray(baselines.fit_subset(len(inputs.y_train), cfg.fit_fraction, cell.seed))
-    cm = spec.custom
-    if cm is not None:
-        est = _build_custom(data, cm, cell.seed)
-    else:
-        est = baselines.build_baseline(cell.model, seed=cell.seed)
+    est = spec.model.build(data.input_shape, k, seed=cell.seed)
     est.fit(inputs.x_train[idx], inputs.y_train[idx])
 
     def predict_b(x: Any) -> IntArray:
         out = np.asarray(est.predict(x))
         n = len(inputs.y_test)
-        if cm is not None and (out.shape != (n,) or not np.isin(out, np.arange(k)).all()):
+        if spec.user and (out.shape != (n,) or not np.isin(out, np.arange(k)).all()):
             raise ModelFactoryError(
-                f"the estimator from {cm.name} predicted {out.dtype} {out.shape} for {n} "
+                f"the estimator from {spec.name} predicted {out.dtype} {out.shape} for {n} "
                 f"samples; expected ({n},) class labels in 0..{k - 1}"
             )
         return out.astype(np.int64)
@@ -1079,9 +946,10 @@ def fit(data: Loaded, cell: Cell, inputs: Prepared) -> Fitted:
 
 @contextlib.contextmanager
 def _blame(spec: ModelSpec, cell: Cell) -> Iterator[None]:
-    """A custom model's failure in the block, raised as a
-    [`ModelFactoryError`][signalinject.benchmarks.runner.ModelFactoryError] that names the cell."""
-    if spec.custom is None:
+    """A user's model's failure in the block, raised as a
+    [`ModelFactoryError`][signalinject.benchmarks.errors.ModelFactoryError] that names the
+    cell."""
+    if not spec.user:
         yield
         return
     try:
@@ -1090,7 +958,7 @@ def _blame(spec: ModelSpec, cell: Cell) -> Iterator[None]:
         raise
     except BaseException as e:  # the user's model failed (or exited): say so, with the cell
         raise ModelFactoryError(
-            f"the model from {spec.custom.name} failed in seed {cell.seed}, signal "
+            f"the model from {spec.name} failed in seed {cell.seed}, signal "
             f"{cell.signal}: {type(e).__name__}: {e}"
         ) from e
 
@@ -1113,9 +981,9 @@ def record(
     Args:
         data: the run's data.
         cell: the cell.
-        key: its [`cell_key`][signalinject.benchmarks.runner.cell_key].
+        key: its `cell_key`.
         prep: its injected data (for the decode accuracy).
-        scores: what [`measure`][signalinject.benchmarks.runner.measure] found.
+        scores: what `measure` found.
         n_fit: the number of training samples the model was fitted on.
         clean: the result line of the clean cell of the same seed and model (None for a clean
             cell itself): the reference of ``gain``.
@@ -1157,7 +1025,7 @@ def record(
         "n_train": len(data.y_train),
         "n_fit": n_fit,
         "n_test": len(data.y_test),
-        "limit": cfg.limit,
+        "limit": cfg.settings.limit,
         "data_description": data.bundle.description,
         "data_fingerprint": data.fingerprint,
         "device": str(data.device),
@@ -1180,7 +1048,7 @@ def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]
             ``results.jsonl``.
 
     Returns:
-        One dict per cell of [`cell_grid`][signalinject.benchmarks.runner.cell_grid] (of ``share``),
+        One dict per cell of `cell_grid` (of ``share``),
         in that order: the finished cells read back from the files and the new ones, exactly as
             written (see the module doc).
 
@@ -1209,25 +1077,18 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
         append_bytes(path, b"")
     groups = {
         (s, m): cell_id(cell_key(data, Cell(s, "clean", m), None))
-        for s in cfg.seeds
+        for s in cfg.settings.seeds
         for m in cfg.models
     }
     mine = share.select(groups)
     grid = [c for c in cell_grid(cfg) if (c.seed, c.model) in mine]
     rows: list[dict[str, Any]] = []
     n_done = 0
-    bar = _progress(len(grid), cfg.progress)
+    bar = _progress(len(grid), cfg.settings.progress)
     try:
-        for seed in cfg.seeds:
+        for seed in cfg.settings.seeds:
             for signal in cfg.signals:
-                inj = make_injector(
-                    signal,
-                    data.num_classes,
-                    seed,
-                    kind=cfg.kind,
-                    quantizer=data.inj_quantizer,
-                    strength=cfg.strength,
-                )
+                inj = data.injectors[(seed, signal)]
                 prep: Prepared | None = None  # injected on the first cell that needs it
                 inputs: dict[InputForm, Prepared] = {}  # per input form, shared by its models
                 for model in cfg.models:

@@ -52,63 +52,44 @@ The verdict
     other class; read the shut-down columns too.)
 
 Examples:
+    >>> from signalinject.benchmarks.stats import verdict
     >>> verdict(0.9, 10), verdict(0.3, 10), verdict(0.05, 10), verdict(None, 10)
     ('reads', 'partial', 'ignores', None)
-    >>> parse_spec("my_models.py:make_net"), parse_spec("pkg.models:Nets.small")
-    (('my_models.py', 'make_net'), ('pkg.models', 'Nets.small'))
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
-import importlib
-import importlib.util
-import inspect
 import json
-import os
-import sys
 import textwrap
-import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any, ClassVar
 
 import numpy as np
 
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
-from signalinject.benchmarks.report import MODEL_NAMES, Stat, model_fits, summarize, verdicts
-from signalinject.benchmarks.runner import (
-    BenchConfig,
+from signalinject.benchmarks._user_code import SPEC_HELP
+from signalinject.benchmarks.errors import ModelFactoryError
+from signalinject.benchmarks.registry import (
+    MODELS,
     CustomModel,
-    ModelFactoryError,
-    run,
-    suite_for,
+    default_dataset,
+    display_name,
+    find_model,
+    load_factory,
 )
+from signalinject.benchmarks.registry import (
+    custom_model as custom_model,  # the scan's factories (examples/scan_your_model.py)
+)
+from signalinject.benchmarks.report import Stat, model_fits, summarize, verdicts
+from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
 from signalinject.benchmarks.settings import RunSettings, WithSettings, flat_config
-from signalinject.benchmarks.signals import SIGNALS
-from signalinject.benchmarks.stats import IGNORES, READS, normalized_reliance, verdict
+from signalinject.benchmarks.signals import SIGNALS, signal_names
+from signalinject.benchmarks.stats import IGNORES, READS
 
-__all__ = [
-    "IGNORES",
-    "READS",
-    "SCAN_FIELDS",
-    "CustomModel",
-    "ModelFactoryError",
-    "ScanConfig",
-    "custom_model",
-    "load_factory",
-    "normalized_reliance",
-    "parse_spec",
-    "plot_scan",
-    "scan",
-    "scan_table",
-    "summarize_scan",
-    "verdict",
-    "write_scan_report",
-]
+__all__ = ["ScanConfig", "config_summary", "scan", "scan_table", "write_scan_report"]
 
 Row = Mapping[str, Any]
 
@@ -159,165 +140,6 @@ SCAN_FIELDS = (
 )
 
 
-# -- loading the factory ---------------------------------------------------------------------------
-_SPEC_HELP = (
-    "expected MODULE:FACTORY, a module (a dotted name importable from the current directory, or "
-    "a path to a .py file), a colon and the name of a callable in it, e.g. "
-    "my_models:make_net or path/to/models.py:make_net"
-)
-
-
-def parse_spec(spec: str) -> tuple[str, str]:
-    """``"MODULE:FACTORY"`` -> ``(MODULE, FACTORY)``; FACTORY may be dotted (``Class.method``).
-
-    Raises:
-        ModelFactoryError: not of that form (the message shows the form and an example).
-    """
-    if not isinstance(spec, str):
-        raise ModelFactoryError(f"{_SPEC_HELP}; got {spec!r}")
-    module, sep, attr = spec.rpartition(":")  # rpartition: a Windows path keeps its drive colon
-    if not sep or not module.strip() or not all(p.isidentifier() for p in attr.split(".")):
-        raise ModelFactoryError(f"{_SPEC_HELP}; got {spec!r}")
-    return module, attr
-
-
-def _is_path(module: str) -> bool:
-    return module.endswith(".py") or "/" in module or os.sep in module
-
-
-def _where(e: BaseException, path: str | None) -> str:
-    """`` (at FILE:LINE)`` of the innermost frame in ``path`` (or of any frame), else ``""``."""
-    frames = list(traceback.extract_tb(e.__traceback__))
-    if path is not None:
-        mine = [f for f in frames if os.path.abspath(f.filename) == os.path.abspath(path)]
-        frames = mine or frames
-    return f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
-
-
-def _import_file(path: Path, spec: str) -> ModuleType:
-    resolved = path.resolve()
-    digest = hashlib.blake2b(str(resolved).encode(), digest_size=4).hexdigest()
-    name = f"_signalinject_scan_{path.stem}_{digest}"
-    ispec = importlib.util.spec_from_file_location(name, resolved)
-    if ispec is None or ispec.loader is None:
-        raise ModelFactoryError(f"{spec!r}: cannot import {str(path)!r} as a Python module")
-    mod = importlib.util.module_from_spec(ispec)
-    sys.modules[name] = mod  # dataclasses and pickling look the module up by name
-    folder = str(resolved.parent)
-    if folder not in sys.path:  # so that the file can import its neighbours
-        sys.path.append(folder)
-    try:
-        ispec.loader.exec_module(mod)
-    except KeyboardInterrupt:
-        del sys.modules[name]
-        raise
-    except BaseException as e:  # sys.exit() at import is a failure too
-        del sys.modules[name]
-        raise ModelFactoryError(
-            f"{spec!r}: importing {str(path)!r} raised {type(e).__name__}: {e}"
-            f"{_where(e, str(resolved))}"
-        ) from e
-    return mod
-
-
-def _import_module(module: str, spec: str) -> ModuleType:
-    cwd = os.getcwd()
-    if cwd not in sys.path and "" not in sys.path:  # as `python -m` would: modules next to you
-        sys.path.insert(0, cwd)
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as e:
-        if e.name is not None and (module == e.name or module.startswith(e.name + ".")):
-            raise ModelFactoryError(
-                f"{spec!r}: no module named {module!r} (importable from {cwd}); give a path "
-                f"to a .py file instead, e.g. path/to/{module.rsplit('.', 1)[-1]}.py:FACTORY"
-            ) from e
-        raise ModelFactoryError(
-            f"{spec!r}: importing {module!r} raised {type(e).__name__}: {e}{_where(e, None)}"
-        ) from e
-    except KeyboardInterrupt:
-        raise
-    except BaseException as e:  # sys.exit() at import is a failure too
-        raise ModelFactoryError(
-            f"{spec!r}: importing {module!r} raised {type(e).__name__}: {e}{_where(e, None)}"
-        ) from e
-
-
-def _source_fingerprint(obj: Any) -> str:
-    """blake2b of the source file that defines ``obj`` (a module or a function), else of its
-    qualified name: part of every cell's identity, so edited code gives new cells."""
-    h = hashlib.blake2b(digest_size=16)
-    try:
-        path = inspect.getsourcefile(obj)
-    except TypeError:
-        path = None
-    if path is not None and os.path.isfile(path):
-        h.update(Path(path).read_bytes())
-    else:
-        h.update(f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', obj)}".encode())
-    return h.hexdigest()
-
-
-def load_factory(spec: str) -> CustomModel:
-    """Import ``MODULE:FACTORY`` and return it as a
-    [`CustomModel`][signalinject.benchmarks.scan.CustomModel] named ``spec``.
-
-    Raises:
-        ModelFactoryError: a malformed spec, a module that is missing or fails to import (with
-            the exception and where it happened), a missing attribute (with the callables the
-            module defines), or an attribute that is not callable.
-    """
-    module, attr = parse_spec(spec)
-    if _is_path(module):
-        path = Path(module).expanduser()
-        if not path.is_file():
-            what = "is a directory, not a .py file" if path.is_dir() else "not found"
-            if path.exists() and not path.is_dir():
-                what = "is not a regular file"
-            raise ModelFactoryError(f"{spec!r}: module file {str(path)!r} {what}")
-        mod = _import_file(path, spec)
-    else:
-        mod = _import_module(module, spec)
-    obj: Any = mod
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            own = sorted(
-                n
-                for n, v in vars(mod).items()
-                if callable(v)
-                and not n.startswith("_")
-                and getattr(v, "__module__", None) == mod.__name__
-            )
-            raise ModelFactoryError(
-                f"{spec!r}: module {module!r} has no attribute {attr!r}; "
-                f"callables it defines: {', '.join(own) or 'none'}"
-            )
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise ModelFactoryError(
-            f"{spec!r}: {attr!r} is a {type(obj).__name__}, not a callable "
-            f"factory(input_shape, num_classes)"
-        )
-    return CustomModel(spec, obj, _source_fingerprint(mod))
-
-
-def custom_model(
-    factory: Callable[[tuple[int, ...], int], Any], name: str | None = None
-) -> CustomModel:
-    """A [`CustomModel`][signalinject.benchmarks.scan.CustomModel] from a callable, fingerprinted by
-    its module's source.
-
-    Args:
-        factory: ``factory(input_shape, num_classes)`` (see the module doc).
-        name: the model's name in the results; default ``module:qualname``.
-    """
-    if not callable(factory):
-        raise ModelFactoryError(f"factory must be callable, got {factory!r}")
-    if name is None:
-        name = f"{getattr(factory, '__module__', '?')}:{getattr(factory, '__qualname__', factory)}"
-    return CustomModel(name, factory, _source_fingerprint(factory))
-
-
 # -- the scan ------------------------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class ScanConfig(WithSettings):
@@ -325,7 +147,7 @@ class ScanConfig(WithSettings):
 
     Args:
         models: ``MODULE:FACTORY`` strings, built-in model names, or
-            [`CustomModel`][signalinject.benchmarks.scan.CustomModel]s.
+            `CustomModel`s.
         signals: the signals to scan (``clean`` always runs); None: every signal of the data's
             kind (the data set's kind, image or text, selects them).
         text_length: characters per text after quantization (None: the dataset's default).
@@ -346,7 +168,7 @@ class ScanConfig(WithSettings):
     shutdown: bool = True
     settings: RunSettings = dataclasses.field(default_factory=RunSettings)
 
-    DEFAULT_DATASET: ClassVar[str] = "digits"
+    DEFAULT_DATASET: ClassVar[str] = default_dataset("scan")
     DEFAULT_OUT: ClassVar[str] = "signalinject-scan"
 
     def __post_init__(self) -> None:
@@ -360,40 +182,37 @@ class ScanConfig(WithSettings):
 
     def bench_config(self, *, blank: bool = False) -> BenchConfig:
         """The runner's configuration of this scan (factories imported here)."""
-        from signalinject.benchmarks.baselines import BASELINES
-        from signalinject.benchmarks.models import TORCH_MODELS, is_torch_model
-
         names: list[str] = []
         custom: list[CustomModel] = []
         for m in self.models:
             if isinstance(m, CustomModel):
                 custom.append(m)
                 names.append(m.name)
-            elif isinstance(m, str) and (m in BASELINES or is_torch_model(m)):
+            elif isinstance(m, str) and find_model(m) is not None:
                 names.append(m)
             elif isinstance(m, str) and ":" not in m:
-                builtin = ", ".join((*TORCH_MODELS, *BASELINES))
-                raise ModelFactoryError(f"{_SPEC_HELP}, or a built-in model ({builtin}); got {m!r}")
+                builtin = ", ".join(MODELS)
+                raise ModelFactoryError(f"{SPEC_HELP}, or a built-in model ({builtin}); got {m!r}")
             else:
                 cm = load_factory(m)
                 custom.append(cm)
                 names.append(cm.name)
-        options: dict[str, Any] = {
-            **self.bench_options(),
-            "models": tuple(names),
-            "custom_models": tuple(custom),
-            "text_length": self.text_length,
-            "fit_fraction": self.fit_fraction,
-            "blank": blank,
-        }
-        if self.signals is not None:
-            options["signals"] = self.signals
-        return BenchConfig.for_suite(suite_for(self.dataset), **options)
+        suite = suite_for(self.dataset)
+        return BenchConfig(
+            suite=suite,
+            signals=signal_names(SUITES[suite].kind) if self.signals is None else self.signals,
+            models=tuple(names),
+            custom_models=tuple(custom),
+            text_length=self.text_length,
+            fit_fraction=self.fit_fraction,
+            blank=blank,
+            settings=self.run_settings(),
+        )
 
 
 def scan(cfg: ScanConfig) -> list[dict[str, Any]]:
     """Run the scan (resumable: finished cells in ``cfg.out`` are reused); one row per
-    (model, signal), see [`summarize_scan`][signalinject.benchmarks.scan.summarize_scan]."""
+    (model, signal), see `summarize_scan`."""
     bench = cfg.bench_config()
     rows = run(bench)
     blank = run(dataclasses.replace(bench, blank=True)) if cfg.shutdown else []
@@ -403,7 +222,8 @@ def scan(cfg: ScanConfig) -> list[dict[str, Any]]:
 def _display_names(models: Sequence[str]) -> dict[str, str]:
     """Short names: a built-in's display name, else the factory's name (the whole spec where two
     factories share a name)."""
-    short = {m: MODEL_NAMES.get(m, m.rpartition(":")[2] or m) for m in models}
+    short = {m: display_name(m) for m in models}
+    short = {m: n if n != m else m.rpartition(":")[2] or m for m, n in short.items()}
     counts: dict[str, int] = {}
     for s in short.values():
         counts[s] = counts.get(s, 0) + 1
@@ -418,7 +238,7 @@ def summarize_scan(rows: Sequence[Row], blank_rows: Sequence[Row] = ()) -> list[
         `SCAN_FIELDS`: fractions in [0, 1] (means over
         seeds; ``*_std`` the sample standard deviation, None for one seed; ``*_low``/``*_high`` the
         95% interval), ``verdict`` and ``blank_verdict``
-        ([`verdict`][signalinject.benchmarks.scan.verdict] on the reliance's interval; ``did not
+        (`verdict` on the reliance's interval; ``did not
         learn`` only on the data, never on blank data), ``learned`` (the clean accuracy is
         significantly above the test set's ``majority_rate``: one-sided binomial ``clean_p_value`` <
         0.01) and ``finite`` (no NaN or infinite output); ``clean_accuracy`` is the model without a
@@ -701,7 +521,7 @@ def write_scan_report(
     """Write ``scan.md``, ``scan.json``, ``scan.csv`` and ``scan.png`` into ``out``.
 
     Args:
-        rows: [`summarize_scan`][signalinject.benchmarks.scan.summarize_scan]'s rows.
+        rows: `summarize_scan`'s rows.
         out: the directory.
         config: what ran (stored in ``scan.json`` next to the rows).
 
@@ -747,7 +567,7 @@ def write_scan_report(
 
 def config_summary(cfg: ScanConfig) -> dict[str, Any]:
     """``cfg`` as plain JSON values (custom models by name), for ``scan.json``: see
-    [`flat_config`][signalinject.benchmarks.settings.flat_config]."""
+    `flat_config`."""
     d = flat_config(cfg)
     d["models"] = [m.name if isinstance(m, CustomModel) else m for m in cfg.models]
     return d

@@ -1,39 +1,41 @@
 """The run settings that every benchmark command shares: ``bench``, ``scan``, ``sweep``, ``atlas``.
 
-[`RunSettings`][signalinject.benchmarks.settings.RunSettings] holds them once: the data (data set,
-its directory, the download), the seeds, the torch training (epochs, batch size, learning rate,
-device, image input scale), the sample limit, the output directory and the progress bars.
+[`RunSettings`][signalinject.benchmarks.settings.RunSettings] holds them once, with their defaults
+and their checks: the data (data set, its directory, the download), the seeds, the torch training
+(epochs, batch size, learning rate, device, image input scale), the sample limit, the output
+directory and the progress bars. The command line builds one from its options; the same object
+travels unchanged into [`BenchConfig`][signalinject.benchmarks.runner.BenchConfig] (and
 [`ScanConfig`][signalinject.benchmarks.scan.ScanConfig],
-[`SweepConfig`][signalinject.benchmarks.sweep.SweepConfig] and
-[`AtlasConfig`][signalinject.benchmarks.atlas.AtlasConfig] compose it and add only what is their
-own; the command line declares its options once (``signalinject.benchmarks.cli``).
+[`SweepConfig`][signalinject.benchmarks.sweep.SweepConfig],
+[`AtlasConfig`][signalinject.benchmarks.atlas.AtlasConfig], which add only what is their own) and
+on to each cell's training.
 
 Examples:
     >>> s = RunSettings(limit=200, seeds=(0, 1))
-    >>> opts = s.bench_options(dataset="digits", out="signalinject-scan")
-    >>> opts["dataset"], opts["limit"], opts["seeds"], opts["out"], "epochs" in opts
-    ('digits', 200, (0, 1), 'signalinject-scan', False)
+    >>> s.limit, s.seeds, s.lr, s.dataset is None
+    (200, (0, 1), 0.001, True)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
+from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
-__all__ = ["RunSettings", "WithSettings", "flat_config"]
+from signalinject.core import check_int
+
+__all__ = ["RunSettings"]
 
 
 @dataclasses.dataclass(frozen=True)
 class RunSettings:
-    """The settings a benchmark run shares with every other kind of run.
-
-    Each is checked where the run's
-    [`BenchConfig`][signalinject.benchmarks.runner.BenchConfig] is built, with its message.
+    """The settings a benchmark run shares with every other kind of run, checked once, here.
 
     Args:
-        dataset: a data set of
-            [`signalinject.benchmarks.datasets`][signalinject.benchmarks.datasets]; None: the
-            command's default.
+        dataset: a registered data set
+            ([`DATASETS`][signalinject.benchmarks.registry.DATASETS]); None: the command's
+            default.
         data_dir: where the real data sets' files are (None: ``$SIGNALINJECT_DATA_DIR``, else
             ``~/.cache/signalinject``).
         download: whether to fetch missing real data.
@@ -41,9 +43,10 @@ class RunSettings:
         epochs: torch training epochs; None: the suite's (images 5, text 30).
         batch_size: torch batch size; None: the suite's (64).
         lr: AdamW's peak learning rate of the torch models (cosine decay to 0).
-        device: where the torch models train: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+        device: where the torch models train: ``"auto"``, ``"cpu"``, ``"cuda"``, ...; a device
+            that is not there is refused here.
         input_scale: torch image input, ``"unit"`` (0..1) or ``"raw"`` (0..255 units); also the
-            scale of a custom estimator's features.
+            scale of a custom estimator's features (the built-in baselines always see 0..255).
         limit: at most this many training and test samples (quick runs); None: all.
         out: the output directory; None: the command's default.
         progress: progress bars on stderr.
@@ -62,34 +65,41 @@ class RunSettings:
     out: str | None = None
     progress: bool = True
 
-    def bench_options(self, *, dataset: str, out: str) -> dict[str, Any]:
-        """The keyword arguments of
-        [`BenchConfig.for_suite`][signalinject.benchmarks.runner.BenchConfig.for_suite] for these
-        settings; ``dataset`` and ``out`` stand for None, and None epochs or batch size are left
-        to the suite."""
-        options: dict[str, Any] = {
-            "dataset": dataset if self.dataset is None else self.dataset,
-            "data_dir": self.data_dir,
-            "download": self.download,
-            "seeds": self.seeds,
-            "lr": self.lr,
-            "device": self.device,
-            "input_scale": self.input_scale,
-            "limit": self.limit,
-            "out": out if self.out is None else self.out,
-            "progress": self.progress,
-        }
-        if self.epochs is not None:
-            options["epochs"] = self.epochs
-        if self.batch_size is not None:
-            options["batch_size"] = self.batch_size
-        return options
+    def __post_init__(self) -> None:
+        if self.dataset is not None:
+            from signalinject.benchmarks.registry import dataset
+
+            dataset(self.dataset)  # an unknown data set fails here
+        if isinstance(self.seeds, int) or not isinstance(self.seeds, Iterable):
+            raise TypeError(f"seeds must be a sequence of integers, got {self.seeds!r}")
+        seeds = tuple(check_int("seeds[i]", s, low=0, high=2**32 - 1) for s in self.seeds)
+        if not seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds must be distinct and at least one, got {list(seeds)}")
+        object.__setattr__(self, "seeds", seeds)
+        for name in ("epochs", "batch_size", "limit"):
+            if getattr(self, name) is not None:
+                check_int(name, getattr(self, name), low=1)
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)):
+            raise TypeError(f"lr must be a number, got {self.lr!r}")
+        if not 0 < self.lr < float("inf"):
+            raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
+        object.__setattr__(self, "lr", float(self.lr))
+        if self.input_scale not in ("unit", "raw"):
+            raise ValueError(f"input_scale must be 'unit' or 'raw', got {self.input_scale!r}")
+        for name in ("download", "progress"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.out is not None:
+            object.__setattr__(self, "out", os.fspath(self.out))
+        from signalinject.benchmarks.train import resolve_device
+
+        resolve_device(self.device)  # a bad or unavailable device fails here, before any work
 
 
 class WithSettings:
     """The base of a config that composes
     [`RunSettings`][signalinject.benchmarks.settings.RunSettings] as its ``settings`` field: the
-    data set and output directory it runs with, and the runner's options of its settings."""
+    data set and output directory it runs with."""
 
     settings: RunSettings
     #: The data set where the settings name none (each config sets its own).
@@ -111,17 +121,17 @@ class WithSettings:
         """The output directory (the settings', else ``DEFAULT_OUT``)."""
         return self.settings.out or self.DEFAULT_OUT
 
-    def bench_options(self) -> dict[str, Any]:
-        """[`RunSettings.bench_options`][signalinject.benchmarks.settings.RunSettings.bench_options]
-        with this config's data set and output directory."""
-        return self.settings.bench_options(dataset=self.dataset, out=self.out)
+    def run_settings(self) -> RunSettings:
+        """The settings with this config's data set and output directory filled in: what its
+        runs get."""
+        return dataclasses.replace(self.settings, dataset=self.dataset, out=self.out)
 
 
-def flat_config(cfg: WithSettings) -> dict[str, Any]:
+def flat_config(cfg: Any) -> dict[str, Any]:
     """A config that composes [`RunSettings`][signalinject.benchmarks.settings.RunSettings] as
     one flat dict of plain values (for the reports' JSON): its own fields, then the settings'
     fields, its ``dataset`` and ``out`` resolved to what ran."""
-    fields = dataclasses.fields(cfg)  # type: ignore[arg-type]  # a dataclass that composes
+    fields = dataclasses.fields(cfg)
     own = {f.name: getattr(cfg, f.name) for f in fields if f.name != "settings"}
     shared = dataclasses.asdict(cfg.settings)
     return {**own, **shared, "dataset": cfg.dataset, "out": cfg.out}

@@ -13,9 +13,11 @@ import sys
 from pathlib import Path
 
 from signalinject.benchmarks import figures
-from signalinject.benchmarks.figures import DEFAULT_DATASET, DEFAULT_N, MAX_N, NOISE_GAIN, show
+from signalinject.benchmarks.errors import describe_error
+from signalinject.benchmarks.figures import DEFAULT_N, MAX_N, NOISE_GAIN, show
+from signalinject.benchmarks.registry import DATASETS, default_dataset
 
-__all__ = ["add_show_parser", "run_show"]
+__all__ = []
 
 
 class _Choices(tuple[str, ...]):
@@ -27,9 +29,7 @@ class _Choices(tuple[str, ...]):
 
 def add_show_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``show`` subcommand to the CLI's subparsers (its handler:
-    [`run_show`][signalinject.benchmarks.show.run_show])."""
-    from signalinject.benchmarks.datasets import DATASETS
-
+    `run_show`)."""
     p = subparsers.add_parser(
         "show",
         help="draw the paper's figures: examples with the signal marked (PNG)",
@@ -55,8 +55,8 @@ def add_show_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument(
         "--dataset",
         default=None,
-        help=f"one of {', '.join(DATASETS)} (default: {DEFAULT_DATASET['image']} for image "
-        f"signals and all, {DEFAULT_DATASET['text']} for text signals)",
+        help=f"one of {', '.join(DATASETS)} (default: {default_dataset('show', 'image')} for "
+        f"image signals and all, {default_dataset('show', 'text')} for text signals)",
     )
     p.add_argument(
         "--data-dir",
@@ -109,8 +109,6 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"signalinject show: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # data not there (the loader says where to put what), --out unwritable
-        from signalinject.benchmarks.cli import describe_error
-
         print(f"signalinject show: error: {describe_error(e)}", file=sys.stderr)
         return 2
     print(path)

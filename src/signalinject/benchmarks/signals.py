@@ -52,21 +52,11 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
+from signalinject.benchmarks._user_code import load_callable
+from signalinject.benchmarks.errors import ModelFactoryError
 from signalinject.core import Injector, list_signals
 
-__all__ = [
-    "IMAGE_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "SIGNALS",
-    "STRENGTH_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "TEXT_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "Signal",
-    "check_strength",
-    "make_injector",
-    "signal_names",
-    "sweepable",
-    "user_signal",
-    "wrong_signal",
-]
+__all__ = ["SIGNALS", "Signal", "make_injector", "signal_names", "user_signal"]
 
 Kind = Literal["image", "text"]
 Factory = Callable[..., "Injector | None"]
@@ -179,10 +169,7 @@ def user_signal(spec: str) -> Signal:
     """
     if spec in _USER:
         return _USER[spec]
-    from signalinject.benchmarks.runner import ModelFactoryError
-    from signalinject.benchmarks.scan import load_factory
-
-    fn: Any = load_factory(spec).factory  # typed for models; here (num_classes, seed)
+    fn, _ = load_callable(spec)
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):  # a builtin without a signature: positional only
@@ -260,7 +247,9 @@ def sweepable(name: str, kind: Kind | None = None) -> bool:
 
 
 def check_strength(name: str, strength: float | None, num_classes: int | None = None) -> None:
-    """Refuse a ``strength`` that signal ``name`` cannot take (before anything is run).
+    """Refuse a ``strength`` that signal ``name`` cannot take (before anything is run):
+    `check_signal`, then
+    `check_strength_fits`.
 
     ``clean`` ignores any strength. Pixel codes must be whole numbers (the benchmark's images
     are uint8): ``strength`` an integer >= 1, and, given ``num_classes``, the largest code
@@ -268,23 +257,67 @@ def check_strength(name: str, strength: float | None, num_classes: int | None = 
 
     Raises:
         TypeError: not a number.
-        ValueError: a signal without a strength, or a strength that does not fit.
+        ValueError: an unknown signal, a signal without a strength, or a strength that does not
+            fit.
     """
+    check_signal(name, strength=strength)
+    check_strength_fits(name, strength, num_classes)
+
+
+def check_strength_fits(name: str, strength: float | None, num_classes: int | None) -> None:
+    """What signal ``name``'s class refuses of a ``strength`` already checked by
+    `check_signal`, for ``num_classes`` classes
+    (None: for any): e.g. a pixel code above 255."""
+    if strength is None or name == "clean":
+        return
+    cls = SIGNALS[name].cls
+    assert cls is not None  # only clean has no class
+    cls.check_strength(strength, num_classes)
+
+
+def check_signal(name: str, kind: Kind | None = None, strength: float | None = None) -> None:
+    """Refuse signal ``name`` before anything is loaded: an unknown name, one of another data
+    ``kind``, a ``strength`` that is no finite number > 0 or given to a signal without one. What
+    the strength must be for the data's classes is checked once they are known
+    (`check_strength`)."""
+    sig = SIGNALS.get(name)
+    if sig is None:
+        raise ValueError(f"unknown signal {name!r}; known: {', '.join(SIGNALS)}")
+    if kind is not None and kind not in sig.kinds:
+        raise ValueError(
+            f"signal {name!r} applies to {'/'.join(sig.kinds)} data, not {kind}; "
+            f"{kind} signals: {', '.join(signal_names(kind))}"
+        )
     if strength is None or name == "clean":
         return
     if isinstance(strength, bool) or not isinstance(strength, (int, float)):
         raise TypeError(f"strength must be a number, got {strength!r}")
-    sig = SIGNALS.get(name)
-    if sig is None:
-        raise ValueError(f"unknown signal {name!r}; known: {', '.join(SIGNALS)}")
     if sig.strength is None:
         raise ValueError(
             f"signal {name!r} has no strength (signals with one: {', '.join(_strength_signals())})"
         )
     if not math.isfinite(strength) or strength <= 0:
         raise ValueError(f"strength must be a finite number > 0, got {strength!r}")
-    assert sig.cls is not None  # only clean has no class
-    sig.cls.check_strength(strength, num_classes)
+
+
+def build_injector(
+    name: str,
+    num_classes: int,
+    seed: int,
+    *,
+    quantizer: Any = None,
+    strength: float | None = None,
+) -> Injector | None:
+    """A fresh injector for signal ``name`` whose strength was checked (see
+    [`make_injector`][signalinject.benchmarks.signals.make_injector], which checks it first)."""
+    sig = SIGNALS[name]
+    kw: dict[str, Any] = {}
+    if "text" in sig.kinds and quantizer is not None:
+        kw["quantizer"] = quantizer
+    if strength is not None and sig.strength is not None:
+        # float: 60 and 60.0 must give the same injector config (and so the same cell id)
+        kw["strength"] = float(strength)
+    return sig.factory(num_classes, seed, **kw)
 
 
 def make_injector(
@@ -310,24 +343,11 @@ def make_injector(
 
     Raises:
         ValueError: unknown name, a signal of the wrong kind, or a strength it cannot take
-            ([`check_strength`][signalinject.benchmarks.signals.check_strength]).
+            (`check_strength`).
     """
-    sig = SIGNALS.get(name)
-    if sig is None:
-        raise ValueError(f"unknown signal {name!r}; known: {', '.join(SIGNALS)}")
-    if kind is not None and kind not in sig.kinds:
-        raise ValueError(
-            f"signal {name!r} applies to {'/'.join(sig.kinds)} data, not {kind}; "
-            f"{kind} signals: {', '.join(signal_names(kind))}"
-        )
-    check_strength(name, strength, num_classes)
-    kw: dict[str, Any] = {}
-    if "text" in sig.kinds and quantizer is not None:
-        kw["quantizer"] = quantizer
-    if strength is not None and sig.strength is not None:
-        # float: 60 and 60.0 must give the same injector config (and so the same cell id)
-        kw["strength"] = float(strength)
-    return sig.factory(num_classes, seed, **kw)
+    check_signal(name, kind, strength)
+    check_strength_fits(name, strength, num_classes)
+    return build_injector(name, num_classes, seed, quantizer=quantizer, strength=strength)
 
 
 def wrong_signal(inj: Injector) -> Injector:

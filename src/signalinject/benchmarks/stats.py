@@ -4,11 +4,11 @@ verdict of a model on a signal.
 - [`wilson_interval`][signalinject.benchmarks.stats.wilson_interval]: the Wilson score interval of a
   binomial proportion (one seed: ``k`` hits out of the ``n`` test samples). Unlike the normal
   approximation it stays inside [0, 1] and is not empty at 0% or 100%.
-- [`seed_interval`][signalinject.benchmarks.stats.seed_interval]: over several seeds, the Student-t
+- `seed_interval`: over several seeds, the Student-t
   interval of the mean of the per-seed fractions, widened where needed to cover the Wilson interval
   of the pooled counts (the seeds share one test set, so their spread alone can be 0 and claim a
   certainty the test-set size does not have).
-- [`learned`][signalinject.benchmarks.stats.learned]: whether a clean accuracy is significantly
+- `learned`: whether a clean accuracy is significantly
   above the *majority-class rate* of the test set (one-sided exact binomial test,
   ``scipy.stats.binomtest``, p < `ALPHA`). The majority rate,
   not 1/K, is the rate of a model that learned nothing but the most frequent
@@ -37,22 +37,7 @@ from collections.abc import Sequence
 
 from scipy import stats as _scipy_stats
 
-__all__ = [
-    "ALPHA",
-    "CONFIDENCE",
-    "DID_NOT_LEARN",
-    "IGNORES",
-    "NON_FINITE",
-    "READS",
-    "VERDICTS",
-    "clean_p_value",
-    "learned",
-    "majority_rate",
-    "normalized_reliance",
-    "seed_interval",
-    "verdict",
-    "wilson_interval",
-]
+__all__ = ["IGNORES", "READS", "VERDICTS", "normalized_reliance", "verdict", "wilson_interval"]
 
 #: Confidence of every interval.
 CONFIDENCE = 0.95
@@ -177,7 +162,7 @@ def clean_p_value(k: int, n: int, rate: float) -> float:
 
 def learned(k: int, n: int, rate: float, alpha: float = ALPHA) -> bool:
     """Whether ``k`` correct of ``n`` is significantly above the majority-class ``rate``
-    ([`clean_p_value`][signalinject.benchmarks.stats.clean_p_value] < ``alpha``)."""
+    (`clean_p_value` < ``alpha``)."""
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     return clean_p_value(k, n, rate) < alpha
@@ -216,7 +201,7 @@ def verdict(
             `IGNORES` line (no evidence of reading);
             ``partial`` anything else.
         learned: False when the model did not learn the clean task
-            ([`learned`][signalinject.benchmarks.stats.learned]): then ``did not learn`` replaces
+            (`learned`): then ``did not learn`` replaces
             ``ignores`` (a model that follows the signal still ``reads`` it). Always True for
             blank-data runs.
         finite: False when the model's outputs held NaN or infinity: the verdict is

@@ -2,14 +2,14 @@
 
 A benchmark's results live in ``<out>/results.jsonl`` (a process of a grid in shares writes
 ``results.<I>of<N>.jsonl``, see [`signalinject.benchmarks.grid`][signalinject.benchmarks.grid]).
-[`append_record`][signalinject.benchmarks.store.append_record] appends one complete line with a
+`append_record` appends one complete line with a
 single write and an fsync, so a run killed at any moment loses at most the cell in flight;
 [`load_records`][signalinject.benchmarks.store.load_records] reads the finished cells back and
-[`repair_records`][signalinject.benchmarks.store.repair_records] moves corrupt, truncated,
+`repair_records` moves corrupt, truncated,
 duplicated lines, and lines that break the schema, to ``results.corrupt.jsonl``. Only regular
 files are read (a FIFO would block), at most `MAX_RESULTS_BYTES` of them, and a line longer
 than `MAX_LINE_BYTES` is bad unparsed and quarantined cut to that length;
-[`exclusive`][signalinject.benchmarks.store.exclusive] holds an advisory lock on the output
+`exclusive` holds an advisory lock on the output
 directory while a run writes. No file is written through a symlink (see
 `signalinject.benchmarks._files`).
 
@@ -46,26 +46,7 @@ from signalinject.benchmarks._files import (
     read_regular,
 )
 
-__all__ = [
-    "CORRUPT_FILE",
-    "CSV_FIELDS",
-    "LOCK_FILE",
-    "MAX_LINE_BYTES",
-    "MAX_RESULTS_BYTES",
-    "MEASURE_FIELDS",
-    "RECORD_FIELDS",
-    "REQUIRED_FIELDS",
-    "RESULTS_FILE",
-    "FieldSpec",
-    "ResultsLockedError",
-    "append_record",
-    "cell_id",
-    "corrupt_path",
-    "exclusive",
-    "load_records",
-    "record_problem",
-    "repair_records",
-]
+__all__ = ["RECORD_FIELDS", "load_records"]
 
 logger = logging.getLogger("signalinject.benchmarks")
 
@@ -310,7 +291,7 @@ def _parse_why(line: bytes) -> tuple[dict[str, Any] | None, str]:
 
 
 def corrupt_path(path: Path) -> Path:
-    """Where [`repair_records`][signalinject.benchmarks.store.repair_records] moves ``path``'s bad
+    """Where `repair_records` moves ``path``'s bad
     lines: ``results.corrupt.jsonl`` beside
     ``results.jsonl``, ``results.0of2.corrupt.jsonl`` beside ``results.0of2.jsonl``."""
     return path.with_name(path.name.removesuffix(".jsonl") + ".corrupt.jsonl")

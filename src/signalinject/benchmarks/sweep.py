@@ -48,25 +48,15 @@ from typing import Any, ClassVar
 
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.grid import Share
-from signalinject.benchmarks.report import MODEL_NAMES, Stat, model_color, summarize, verdicts
-from signalinject.benchmarks.runner import SUITES, BenchConfig, Kind, run, suite_for
+from signalinject.benchmarks.registry import Kind, default_models, display_name
+from signalinject.benchmarks.report import Stat, model_color, summarize, verdicts
+from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
 from signalinject.benchmarks.settings import RunSettings, WithSettings
 from signalinject.benchmarks.signals import SIGNALS, check_strength, signal_names, sweepable
 from signalinject.benchmarks.stats import DID_NOT_LEARN, IGNORES, NON_FINITE, READS
 from signalinject.core import list_signals
 
-__all__ = [
-    "DEFAULT_MODELS",
-    "DEFAULT_STRENGTHS",
-    "SweepConfig",
-    "onsets",
-    "plan",
-    "plot_sweep",
-    "sweep",
-    "sweep_signals",
-    "sweep_table",
-    "write_sweep_report",
-]
+__all__ = ["SweepConfig", "sweep"]
 
 logger = logging.getLogger("signalinject.benchmarks")
 
@@ -76,13 +66,6 @@ logger = logging.getLogger("signalinject.benchmarks")
 DEFAULT_STRENGTHS: Mapping[Kind, tuple[float, ...]] = {
     "image": (1, 4, 16, 28, 64, 128, 255),
     "text": (1, 2, 4, 8, 16),
-}
-
-#: The default models per data kind: the suite's ConvNet (the paper's, or Zhang et al.'s
-#: character CNN at the text suite's width) and the decision tree.
-DEFAULT_MODELS: Mapping[Kind, tuple[str, ...]] = {
-    "image": (SUITES["images"].models[0], "decision_tree"),
-    "text": (SUITES["text"].models[0], "decision_tree"),
 }
 
 Row = Mapping[str, Any]
@@ -113,10 +96,11 @@ class SweepConfig(WithSettings):
             ``trigger_word``); each signal also runs at its default. None: `DEFAULT_STRENGTHS` of
             the data's kind.
         signals: signals to sweep, all of the data's kind; those without a strength are skipped
-            with a note. None: [`sweep_signals`][signalinject.benchmarks.sweep.sweep_signals] of
+            with a note. None: `sweep_signals` of
             the data's kind.
-        models: as [`BenchConfig`][signalinject.benchmarks.runner.BenchConfig]; None:
-            `DEFAULT_MODELS` of the data's kind.
+        models: as [`BenchConfig`][signalinject.benchmarks.runner.BenchConfig]; None: the
+            registry's ``sweep`` models of the data's kind (the suite's ConvNet, the paper's or
+            Zhang et al.'s character CNN at the text suite's width, and the decision tree).
         blank: sweep on blank data (the shut-down control: all-zero images, empty texts) instead
             of the data.
         settings: what every run shares
@@ -166,7 +150,7 @@ class SweepConfig(WithSettings):
                 f"none of the signals {list(signals)} has a strength; {kind} signals with one: "
                 f"{', '.join(sweep_signals(kind))}"
             )
-        models = DEFAULT_MODELS[kind] if self.models is None else self.models
+        models = default_models("sweep", kind) if self.models is None else self.models
         object.__setattr__(self, "models", models)  # checked by the runner's BenchConfig
 
     @property
@@ -222,14 +206,15 @@ def sweep(cfg: SweepConfig, *, share: Share | None = None) -> list[dict[str, Any
                 s, sig, bundle.num_classes, e,
             )  # fmt: skip
     rows: dict[str, dict[str, Any]] = {}
+    settings = cfg.run_settings()
     for strength, signals in runs:
-        bench = BenchConfig.for_suite(
-            suite_for(cfg.dataset),
-            **cfg.bench_options(),
+        bench = BenchConfig(
+            suite=suite_for(cfg.dataset),
             signals=signals,
-            models=cfg.models,
+            models=cfg.models or (),  # resolved: never None after construction
             blank=cfg.blank,
             strength=strength,
+            settings=settings,
         )
         for r in run(bench, share=share):
             rows.setdefault(str(r["cell_id"]), r)  # the clean cells come back on every run
@@ -304,7 +289,7 @@ def sweep_table(rows: Sequence[Row]) -> str:
         strengths = sorted({s for m in models for s, _, _ in pts.get((sig, m), [])})
         header = ["Strength", "Decode"]
         for m in models:
-            name = MODEL_NAMES.get(m, m)
+            name = display_name(m)
             header += [f"{name} acc.", f"{name} reliance", f"{name} verdict"]
         body = []
         for s in strengths:
@@ -324,7 +309,7 @@ def sweep_table(rows: Sequence[Row]) -> str:
     on = onsets(rows)
     header = ["Signal", "Default strength"]
     for m in models:
-        header += [f"{MODEL_NAMES.get(m, m)} reads from", "partial from"]
+        header += [f"{display_name(m)} reads from", "partial from"]
     body = []
     for sig in signals:
         line = [SIGNALS[sig].paper_name, _g(SIGNALS[sig].default_strength)]
@@ -382,7 +367,7 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
     """One signal's chart: accuracy (left) and reliance (right) of each model against the code
     strength (log axis), the decode accuracy dashed, chance and the verdict thresholds dotted,
     the default strength marked (``paper`` for the paper's signals). Error bars: 95% intervals.
-    One colour per model ([`model_color`][signalinject.benchmarks.report.model_color]); a model
+    One colour per model (`model_color`); a model
     that did not learn the clean task, or gave non-finite outputs, says so in the legend and is
     drawn dashed."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -402,7 +387,7 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
     for m, p in pts.items():
         xs = [s for s, _, _ in p]
         failed = {str(v) for _, _, v in p} & {DID_NOT_LEARN, NON_FINITE}
-        label = MODEL_NAMES.get(m, m) + (f" ({', '.join(sorted(failed))})" if failed else "")
+        label = display_name(m) + (f" ({', '.join(sorted(failed))})" if failed else "")
         for ax, metric in ((ax_acc, "accuracy"), (ax_rel, "reliance")):
             ys = [_pct(st[metric].mean) for _, st, _ in p]
             lo = [y - _pct(st[metric].low) for y, (_, st, _) in zip(ys, p, strict=True)]

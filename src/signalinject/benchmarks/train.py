@@ -48,15 +48,7 @@ from torch import nn
 
 from signalinject.core import check_int
 
-__all__ = [
-    "BatchTransform",
-    "TrainConfig",
-    "fit",
-    "images_to_tensor",
-    "local_training",
-    "predict",
-    "resolve_device",
-]
+__all__ = ["BatchTransform", "TrainConfig", "fit", "predict"]
 
 #: ``(xb, yb, idx) -> batch``: what `fit` calls on every training batch (see there).
 BatchTransform = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -184,7 +176,7 @@ _LOCAL = contextvars.ContextVar("signalinject_local_training", default=False)
 def local_training() -> Iterator[None]:
     """Inside the block [`fit`][signalinject.benchmarks.train.fit] trains in this process alone,
     even under torchrun (each rank
-    its own cells: [`run_grid`][signalinject.benchmarks.grid.run_grid] with
+    its own cells: `run_grid` with
         ``parallel="cells"``)."""
     token = _LOCAL.set(True)
     try:
@@ -195,7 +187,7 @@ def local_training() -> Iterator[None]:
 
 def _dist_env() -> tuple[int, int, int]:
     """``(rank, world_size, local_rank)`` from torchrun's environment; ``(0, 1, 0)`` without it
-    or inside [`local_training`][signalinject.benchmarks.train.local_training]."""
+    or inside `local_training`."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1 or not torch.distributed.is_available() or _LOCAL.get():
         return 0, 1, 0

@@ -49,7 +49,7 @@ import numpy.typing as npt
 import signalinject as si
 from signalinject.core import check_int
 
-__all__ = ["art_missing", "build_parser", "compare", "main", "to_markdown"]
+__all__ = ["compare", "main"]
 
 Batch = npt.NDArray[Any]
 

@@ -67,25 +67,14 @@ from signalinject.core import Injector, list_signals
 from signalinject.image import ImageInjector
 from signalinject.text import CharQuantizer
 
-__all__ = [
-    "IMAGE_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "POSITIONAL_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "TEXT_SIGNALS",  # noqa: F822 (module __getattr__: read from the registry)
-    "ThroughputConfig",
-    "add_arguments",
-    "add_parser",
-    "check_targets",
-    "main",
-    "run",
-    "to_json",
-    "to_markdown",
-]
+__all__ = ["ThroughputConfig", "check_targets", "run"]
 
 
-# Rows name a signal by its class name (``OnePixel``), as the tables of docs/performance.md do.
+# Rows name a signal by its stable registered name (``one_pixel``): what configs, random streams
+# and results key on, unchanged when a class is renamed.
 def _classes() -> dict[str, type[Injector]]:
-    """Every registered signal by class name, read from the registry at each call."""
-    return {cls.__name__: cls for cls in list_signals().values()}
+    """Every registered signal by its name, read from the registry at each call."""
+    return dict(list_signals())
 
 
 def _positional(cls: type[Injector]) -> bool:
@@ -98,8 +87,8 @@ def _groups() -> dict[str, tuple[str, ...]]:
 
     ``positional``: the image signals that write at pixels (those that declare ``pixels``).
     """
-    image = tuple(c.__name__ for c in list_signals("image").values() if c.default_grid)
-    text = tuple(c.__name__ for c in list_signals("text").values() if c.default_grid)
+    image = tuple(n for n, c in list_signals("image").items() if c.default_grid)
+    text = tuple(n for n, c in list_signals("text").items() if c.default_grid)
     positional = tuple(n for n in image if _positional(_classes()[n]))
     return {"all": image + text, "image": image, "positional": positional, "text": text}
 
@@ -117,9 +106,9 @@ _BACKENDS = ("numpy", "torch")
 # The ART triggers timed, each with our injector that does what it does and the speedup
 # column that compares the two.
 _ART_RIVALS = {
-    "add_single_bd": ("OnePixel", "art_speedup"),
-    "add_pattern_bd": ("PatternPixels", "art_speedup"),
-    "add_single_bd_by_class": ("OnePixel", "art_by_class_speedup"),
+    "add_single_bd": ("one_pixel", "art_speedup"),
+    "add_pattern_bd": ("pattern_pixels", "art_speedup"),
+    "add_single_bd_by_class": ("one_pixel", "art_by_class_speedup"),
 }
 _ART = tuple(_ART_RIVALS)
 # Memory target: one copy of the batch plus O(N) parameters, counted as 32 int64 per sample.
@@ -127,11 +116,11 @@ _PER_SAMPLE_BYTES = 256
 
 
 def _signal_name(name: str) -> str:
-    """The class name of a registered signal, given as ``OnePixel``, its registered name
-    (``one_pixel``) or ``onepixel``; ValueError otherwise."""
+    """The registered name of a signal given as its name (``one_pixel``), its class name
+    (``OnePixel``) or ``onepixel``; ValueError otherwise."""
     key = name.replace("_", "").replace("-", "").lower()
     for known, cls in _classes().items():
-        if key in (known.lower(), cls.name.replace("_", "")):
+        if key in (known.replace("_", ""), cls.__name__.lower()):
             return known
     raise ValueError(
         f"unknown signal {name!r}; known: {', '.join(_classes())} "
@@ -178,7 +167,8 @@ class ThroughputConfig:
         backends: ``numpy`` and/or ``torch``.
         devices: torch devices (NumPy always runs on the CPU); None: ``cpu``, plus ``cuda`` when
             available.
-        signals: injector class names (or ``one_pixel``-style names, or the groups ``all``,
+        signals: registered signal names (``one_pixel``; class names such as ``OnePixel`` are
+            accepted), or the groups ``all``,
             ``image``, ``positional``, ``text``).
         repeats: timed runs per measurement; the median is reported.
         warmup: untimed runs before them.
@@ -796,7 +786,7 @@ def _targets(reference_size: int | None) -> list[_Target]:
         return image(row) and row["signal"] in _groups()["positional"]
 
     def noise(row: Mapping[str, Any]) -> bool:
-        return image(row) and row["signal"] == "OrthogonalNoise"
+        return image(row) and row["signal"] == "orthogonal_noise"
 
     def text(row: Mapping[str, Any]) -> bool:
         return bool(row["kind"] == "text")
@@ -1040,7 +1030,7 @@ def to_json(
     machine: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything of a run: config, machine (default:
-    [`machine_info`][signalinject.benchmarks.perf.throughput.machine_info] now), rows and
+    `machine_info` now), rows and
     targets, JSON-serializable."""
     return {
         "benchmark": "throughput",
@@ -1155,7 +1145,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers: Any) -> None:
     """Register ``throughput`` on an ``add_subparsers()`` object; it dispatches to
-    [`main`][signalinject.benchmarks.perf.throughput.main].
+    `main`.
 
     Examples:
         >>> root = argparse.ArgumentParser(prog="signalinject bench")

@@ -63,24 +63,7 @@ from signalinject.core import Params, check_int
 from signalinject.image import ImageInjector, OnePixel
 from signalinject.text import LengthEncoding, Mnemonic, TextInjector
 
-__all__ = [
-    "CASES",
-    "TARGET_IMAGES_PER_S",
-    "TEXT_SIGNALS",
-    "TrainSpeedConfig",
-    "add_arguments",
-    "add_parser",
-    "check_target",
-    "device_name",
-    "image_injection_transform",
-    "judge_target",
-    "main",
-    "run",
-    "run_args",
-    "text_injection_transform",
-    "to_json",
-    "to_markdown",
-]
+__all__ = ["TrainSpeedConfig", "image_injection_transform", "run"]
 
 CASES: tuple[str, ...] = ("convnet", "convnet+onepixel", "charcnn", "charcnn+text")
 TEXT_SIGNALS: tuple[str, ...] = ("LengthEncoding", "Mnemonic")
@@ -403,7 +386,7 @@ def _time_transform(
 
 def check_target(rows: Sequence[Mapping[str, Any]], cfg: TrainSpeedConfig) -> dict[str, Any]:
     """The issue's target for a run of ``cfg`` (see
-    [`judge_target`][signalinject.benchmarks.perf.trainspeed.judge_target])."""
+    `judge_target`)."""
     cfg = cfg.resolved()
     assert cfg.batch_size is not None
     return judge_target(rows, torch.device(cfg.device).type, cfg.batch_size)
@@ -516,7 +499,7 @@ def _fmt(v: Any, spec: str) -> str:
 
 
 def to_markdown(doc: Mapping[str, Any]) -> str:
-    """A report of [`to_json`][signalinject.benchmarks.perf.trainspeed.to_json]'s document: the
+    """A report of `to_json`'s document: the
     machine and config, one row per case, the
     target's verdict."""
     cfg, m = doc["config"], doc["machine"]
@@ -608,7 +591,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_parser(subparsers: Any) -> None:
     """Register ``trainspeed`` on an ``add_subparsers()`` object; it dispatches to
-    [`run_args`][signalinject.benchmarks.perf.trainspeed.run_args].
+    `run_args`.
 
     Examples:
         >>> root = argparse.ArgumentParser(prog="signalinject bench")
