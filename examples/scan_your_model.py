@@ -6,7 +6,7 @@ fresh, untrained ``torch.nn.Module`` that maps a batch to logits ``(N, num_class
 channel by the training set's mean and standard deviation (``--preprocess standardize``, the
 default; ``unit``: 0..1, ``raw``: 0..255). This file defines three:
 
-- ``paper_convnet``: the paper's ConvNet (Hoffer & Fine 2016), the model whose blindspots the
+- ``paper_convnet``: the paper's ConvNet (Hoffer et al. 2018), the model whose blindspots the
   paper found;
 - ``shallow_max``: our reading of the paper's "Shallow MaxNN" (a per-pixel linear map, ReLU, a
   global max): it sees *which values occur anywhere*, not where;
