@@ -232,3 +232,18 @@ def test_when_imported_now_in_this_process() -> None:
     seen: list[str] = []
     when_imported("json", lambda m: seen.append(m.__name__))
     assert seen == ["json"]
+
+
+def test_reading_results_never_imports_torch() -> None:
+    # `report` on a results file and the store's row checks work on a machine state without torch
+    # loaded: the preprocessing names live in a torch-free module.
+    out = run_python(
+        """
+        import sys
+        from signalinject.benchmarks import store
+        from signalinject.benchmarks._preprocess import check_preprocess
+        check_preprocess("standardize")
+        print("torch" in sys.modules)
+        """
+    )
+    assert out.split() == ["False"]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from signalinject.core import check_int
 
 if TYPE_CHECKING:
-    from signalinject.benchmarks.train import Preprocess
+    from signalinject.benchmarks._preprocess import Preprocess
 
 __all__ = ["RunSettings"]
 
@@ -93,7 +93,7 @@ class RunSettings:
         if not 0 < self.lr < float("inf"):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
         object.__setattr__(self, "lr", float(self.lr))
-        from signalinject.benchmarks.train import check_preprocess
+        from signalinject.benchmarks._preprocess import check_preprocess
 
         check_preprocess(self.preprocess)
         for name in ("download", "progress"):

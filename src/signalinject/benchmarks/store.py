@@ -48,7 +48,7 @@ from signalinject.benchmarks._files import (
     open_regular,
     read_regular,
 )
-from signalinject.benchmarks.train import PREPROCESS_MODES
+from signalinject.benchmarks._preprocess import PREPROCESS_MODES
 
 __all__ = ["RECORD_FIELDS", "load_records"]
 

@@ -46,6 +46,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from signalinject.benchmarks._preprocess import (
+    PREPROCESS_MODES,
+    STD_FLOOR,
+    Preprocess,
+    check_preprocess,
+)
 from signalinject.core import check_int
 
 __all__ = [
@@ -132,31 +138,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for CUDA, but CUDA is not available here")
     return dev
-
-
-#: The ways images reach the torch models (and a user's estimator), by name (see
-#: [`RunSettings.preprocess`][signalinject.benchmarks.settings.RunSettings]).
-Preprocess = Literal["standardize", "standardize_pixel", "unit", "raw"]
-#: Every name of `Preprocess`, the default first.
-PREPROCESS_MODES: tuple[Preprocess, ...] = ("standardize", "standardize_pixel", "unit", "raw")
-#: The smallest standard deviation the standardising modes divide by, in grey levels (0..255
-#: units): a constant channel (blank images) maps to 0 instead of NaN, and a near-constant code
-#: pixel keeps its raw units instead of being blown up.
-STD_FLOOR = 1.0
-
-
-def check_preprocess(value: object) -> Preprocess:
-    """``value`` if it names a `Preprocess` mode.
-
-    Raises:
-        ValueError: any other value.
-    """
-    for mode in PREPROCESS_MODES:
-        if value == mode and isinstance(value, str):
-            return mode
-    raise ValueError(
-        f"preprocess must be one of {', '.join(repr(m) for m in PREPROCESS_MODES)}, got {value!r}"
-    )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
