@@ -142,7 +142,7 @@ def layout_problems(fig: Figure) -> list[str]:
 # -- capturing what the CLI saves --------------------------------------------------------------------
 @pytest.fixture
 def saved(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Figure]]:
-    """Each figure saved while the test runs, with the name of the file it went to: the real
+    """Each figure saved while the test runs, named by its order and title: the real
     ``savefig`` runs, and the figure is kept for the checks (at the dpi it was saved at)."""
     kept: list[tuple[str, Figure]] = []
     real = Figure.savefig
@@ -151,7 +151,8 @@ def saved(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Figure]]:
         real(self, fname, *args, **kwargs)
         if "dpi" in kwargs:
             self.set_dpi(kwargs["dpi"])
-        kept.append((Path(getattr(fname, "name", str(fname))).name, self))
+        title = self._suptitle.get_text() if self._suptitle is not None else ""
+        kept.append((f"figure {len(kept)} {title!r}", self))  # the file: a temporary's handle
 
     monkeypatch.setattr(Figure, "savefig", keep)
     return kept
@@ -180,9 +181,10 @@ def test_the_checks_see_each_problem() -> None:
     assert "overlaps 'the next label'" in found
     assert "line '_child0' has 1 of 3 points outside its axes" in found
 
-    fig = Figure(figsize=(6, 3), layout="constrained")
+    fig = Figure(figsize=(6, 3))
     FigureCanvasAgg(fig)
     a, b = fig.subplots(1, 2)
+    fig.subplots_adjust(left=0.12, bottom=0.3)
     fig.suptitle("short")
     a.set_xticks(range(6), [f"label {i}" for i in range(6)], rotation=30, ha="right")
     a.plot([0, 5], [0, 1])

@@ -164,11 +164,17 @@ def test_noise_figure_rows_and_contrast(digits: DataBundle) -> None:
 
 def test_overview_has_one_row_per_image_signal(digits: DataBundle) -> None:
     fig = F.overview_figure(digits, n=3, contrast=True)
-    assert len(fig.axes) == 5 * 3
-    labels = [fig.axes[3 * i].get_ylabel() for i in range(5)]
+    assert len(fig.axes) == 5 * 4  # three examples and the first one's code region enlarged
+    labels = [fig.axes[4 * i].get_ylabel() for i in range(5)]
     assert labels == ["One pixel", "Pattern pixels", "Random pixel", "Multiple locations", "Noise"]
-    patches = [len(fig.axes[3 * i].patches) for i in range(5)]
+    patches = [len(fig.axes[4 * i].patches) for i in range(5)]
     assert patches == [1, 4, 1, 2, 0]
+    # the last column: the code region of the first example, its code pixel outlined; none for
+    # the dense noise, none where the code is spread over the image (the pattern's four
+    # corners, the pair of pixels)
+    zoomed = [fig.axes[4 * i + 3] for i in range(5)]
+    assert [len(ax.patches) for ax in zoomed] == [1, 0, 1, 0, 0]
+    assert [t.get_text() for t in zoomed[0].texts] == ["×2.7"]  # 8 pixels a side shown as 3
 
 
 # -- the text figures ----------------------------------------------------------------------------
