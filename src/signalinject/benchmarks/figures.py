@@ -5,8 +5,10 @@ parser: `signalinject.benchmarks.show`) draws, for one signal, a
 few examples of a dataset: the clean images, the injected images with the signal's pixels
 outlined in red, and under each the true label and the label read back by the injector's
 ``decode`` (Figs. 2–3 of Hoffer & Fine 2016); for ``orthogonal_noise`` also each example's class
-noise (Figs. 4–5). Text signals show a few texts as a monospace grid with the signal's characters
-highlighted. ``all`` draws one overview of the five image signals (the README's picture).
+noise (Figs. 4–5). Where the code is a few pixels, its region is drawn enlarged under each
+image (`code_window`): one pixel of a 32x32 image is otherwise a speck. Text signals show a few
+texts as a monospace grid with the signal's characters highlighted. ``all`` draws one overview
+of the five image signals (the README's picture).
 
 Every text is at least `MIN_TEXT_PX` pixels tall when the figure is shown `DOCS_WIDTH_PX` wide,
 the width of the docs' text column in a 1280 px window
@@ -483,7 +485,7 @@ def _zoom(ax: Any, image: npt.NDArray[np.float64], rows: IntArray, cols: IntArra
                 linewidth=1.5,
             )
         )
-    return image.shape[0] / (win[0].stop - win[0].start)
+    return float(image.shape[0] / (win[0].stop - win[0].start))
 
 
 def _paper_name(signal: str) -> str:
@@ -497,7 +499,8 @@ def image_figure(
 
     Rows: the clean images; for ``orthogonal_noise`` the noise of each example's class (scaled to
     the full gray range); the injected images, the written pixels outlined in red, with
-    ``label y → decoded`` under each (green when equal).
+    ``label y → decoded`` under each (green when equal); where the code is a few pixels, its
+    region enlarged (`code_window`), with the enlargement under each.
 
     Args:
         signal: one of `IMAGE_SIGNALS`.
@@ -574,7 +577,8 @@ def _zoom_caption(ax: Any, factor: float) -> None:
 def overview_figure(
     bundle: DataBundleLike, *, n: int = 8, seed: int = 0, contrast: bool = False
 ) -> Figure:
-    """The five image signals on the same ``n`` examples: one row per signal (``show all``)."""
+    """The five image signals on the same ``n`` examples: one row per signal (``show all``), and
+    a last column with the first example's code region enlarged (`code_window`)."""
     x, y, index = _image_examples(bundle, n)
     names = signal_names("image")[1:]  # the paper's, without clean
     note = (

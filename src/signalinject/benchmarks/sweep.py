@@ -433,10 +433,9 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
         ax.grid(alpha=0.3)
         if default is not None:
             ax.axvline(default, color="tab:red", ls="-.", lw=1, alpha=0.6)
-    # one x label under both panels (they share the axis): a long description (a pixel step,
-    # a word count) wraps to the figure's width rather than running into the other panel's
-    xlabel = textwrap.fill(f"strength: {SIGNALS[signal].strength} (log scale)", 110)
-    fig.supxlabel(xlabel, fontsize=8.5)
+        # one line for the paper's signals; a longer description (a word count) wraps
+        xlabel = textwrap.fill(f"strength: {SIGNALS[signal].strength} (log scale)", 50)
+        ax.set_xlabel(xlabel, fontsize=8.5)
     if default is not None:
         ax_acc.text(default, ax_acc.get_ylim()[0] + 2, f" {word}", color="tab:red", fontsize=8)
     xs_all = sorted({s for p in pts.values() for s, _, _ in p})
@@ -453,7 +452,7 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
         f"{SIGNALS[signal].paper_name} on {r0['dataset']}{blank}, {_inputs(r0, short=True)}: "
         f"strength = {SIGNALS[signal].strength}"
     )
-    fig.suptitle(textwrap.fill(title, 80), fontsize=10)  # 80 characters: ~6 in at 10 pt
+    fig.suptitle(textwrap.fill(title, 100), fontsize=10)  # 100 characters fit 7.2 in at 10 pt
     make_dir(path.parent)
     with atomic_open(path, "wb") as f:
         fig.savefig(f, dpi=100, format="png")
