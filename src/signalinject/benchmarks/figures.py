@@ -436,7 +436,7 @@ def _grid(
 
 
 #: The code region is drawn enlarged when it spans at most this share of the image's side.
-_ZOOM_SHARE = 0.75
+_ZOOM_SHARE = 0.5  # at least twice as large
 
 
 def code_window(
