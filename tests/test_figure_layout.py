@@ -9,6 +9,7 @@ then drawn again here for the checks, at the resolution it was saved at.
 
 from __future__ import annotations
 
+import csv
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from matplotlib.text import Text
 from signalinject.benchmarks import cli
 from signalinject.benchmarks import figures as F
 from signalinject.benchmarks.datasets import DataBundle, load_dataset
+from signalinject.benchmarks.scan import plot_scan
 
 TOL = 1.0  # pixels: anti-aliasing slack
 
@@ -256,4 +258,34 @@ def test_scan_heat_map(tmp_path: Path, saved: list[tuple[str, Figure]]) -> None:
     argv = ["scan", "decision_tree", "gaussian_nb", "--limit", "80", "--signals"]
     argv += ["one_pixel,random_pixel,multiple_locations", "--no-progress", "--out", str(tmp_path)]
     assert cli.main(argv) == 0
+    check(saved, 1)
+
+
+def _csv_rows(path: Path) -> list[dict[str, Any]]:
+    """The rows of a scan's ``scan.csv`` with the types ``plot_scan`` reads."""
+
+    def value(key: str, v: str) -> Any:
+        if v == "":
+            return None
+        if v in ("True", "False"):
+            return v == "True"
+        if key == "num_classes":
+            return int(v)
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+    with path.open(newline="", encoding="utf-8") as f:
+        return [{k: value(k, v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+@pytest.mark.parametrize("name", ["atlas_noisy_digits.csv", "atlas_zoo_noisy_digits.csv"])
+def test_the_docs_heat_maps(name: str, tmp_path: Path, saved: list[tuple[str, Figure]]) -> None:
+    """The heat maps of the docs' measured atlases, the largest drawn (seven models, the data
+    above the blank data), redrawn from their ``scan.csv``."""
+    plot_scan(_csv_rows(DOCS / name), tmp_path / "scan.png")
     check(saved, 1)
