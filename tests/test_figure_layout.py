@@ -226,6 +226,8 @@ def test_text_signal_pictures(signal: str, docs: DataBundle) -> None:
 
 
 # -- the benchmarks' charts ------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.ci  # the benchmarks' charts: no fast test draws them
 def test_bench_images_results(tmp_path: Path, saved: list[tuple[str, Figure]]) -> None:
     argv = ["bench", "images", "--limit", "60", "--models", "decision_tree,gaussian_nb"]
     assert cli.main([*argv, "--no-progress", "--out", str(tmp_path)]) == 0
@@ -239,6 +241,8 @@ IMAGE_SWEEP = [
 ]  # fmt: skip
 
 
+@pytest.mark.slow
+@pytest.mark.ci  # the benchmarks' charts: no fast test draws them
 def test_sweep_charts(tmp_path: Path, saved: list[tuple[str, Figure]]) -> None:
     """On 300 digits the tree reaches 54-95% while the random pixel's and the faint noise's
     decode accuracy falls to 28-32%: the accuracy axis must reach down to the decode line (the
@@ -247,6 +251,8 @@ def test_sweep_charts(tmp_path: Path, saved: list[tuple[str, Figure]]) -> None:
     check(saved, 4)
 
 
+@pytest.mark.slow
+@pytest.mark.ci  # the benchmarks' charts: no fast test draws them
 def test_text_sweep_chart(tmp_path: Path, saved: list[tuple[str, Figure]]) -> None:
     argv = ["bench", "sweep", "--dataset", "stdlib_code", "--limit", "60", "--models"]
     argv += ["decision_tree", "--strengths", "1,4", "--no-progress", "--out", str(tmp_path)]
@@ -254,6 +260,8 @@ def test_text_sweep_chart(tmp_path: Path, saved: list[tuple[str, Figure]]) -> No
     check(saved, 1)
 
 
+@pytest.mark.slow
+@pytest.mark.ci  # the benchmarks' charts: no fast test draws them
 def test_scan_heat_map(tmp_path: Path, saved: list[tuple[str, Figure]]) -> None:
     argv = ["scan", "decision_tree", "gaussian_nb", "--limit", "80", "--signals"]
     argv += ["one_pixel,random_pixel,multiple_locations", "--no-progress", "--out", str(tmp_path)]
