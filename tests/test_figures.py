@@ -164,11 +164,17 @@ def test_noise_figure_rows_and_contrast(digits: DataBundle) -> None:
 
 def test_overview_has_one_row_per_image_signal(digits: DataBundle) -> None:
     fig = F.overview_figure(digits, n=3, contrast=True)
-    assert len(fig.axes) == 5 * 3
-    labels = [fig.axes[3 * i].get_ylabel() for i in range(5)]
+    assert len(fig.axes) == 5 * 4  # three examples and the first one's code region enlarged
+    labels = [fig.axes[4 * i].get_ylabel() for i in range(5)]
     assert labels == ["One pixel", "Pattern pixels", "Random pixel", "Multiple locations", "Noise"]
-    patches = [len(fig.axes[3 * i].patches) for i in range(5)]
+    patches = [len(fig.axes[4 * i].patches) for i in range(5)]
     assert patches == [1, 4, 1, 2, 0]
+    # the last column: the code region of the first example, its code pixel outlined; none for
+    # the dense noise, none where the code is spread over the image (the pattern's four
+    # corners, the pair of pixels)
+    zoomed = [fig.axes[4 * i + 3] for i in range(5)]
+    assert [len(ax.patches) for ax in zoomed] == [1, 0, 1, 0, 0]
+    assert [t.get_text() for t in zoomed[0].texts] == ["×10.7"]  # 32 pixels a side shown as 3
 
 
 # -- the text figures ----------------------------------------------------------------------------
@@ -391,3 +397,32 @@ SHIPPED = [
 @pytest.mark.parametrize("name", ["signals", *SHIPPED])
 def test_docs_pictures_are_committed_and_small(name: str) -> None:
     check_png(DOCS_IMG / f"{name}.png")
+
+
+def test_the_code_region_is_drawn_enlarged(digits: DataBundle) -> None:
+    fig = F.image_figure("one_pixel", digits, n=4, contrast=True)
+    assert len(fig.axes) == 3 * 4  # clean, injected, the code region enlarged
+    assert fig.axes[8].get_ylabel() == "code region\nenlarged"
+    for injected, zoomed in zip(fig.axes[4:8], fig.axes[8:], strict=True):
+        shown = np.asarray(injected.images[0].get_array())
+        np.testing.assert_array_equal(zoomed.images[0].get_array(), shown[:3, :3])
+        assert [t.get_text() for t in zoomed.texts] == ["×10.7"]
+        (square,) = zoomed.patches
+        assert square.get_xy() == (-0.5, -0.5)  # the code pixel (0, 0), outlined exactly
+    dense = F.image_figure("orthogonal_noise", digits, n=4, contrast=True)
+    assert len(dense.axes) == 3 * 4  # clean, class noise, injected: nothing to enlarge
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "want"),
+    [
+        ([5], [7], (slice(4, 7), slice(6, 9))),  # centred, one pixel of context
+        ([31], [31], (slice(29, 32), slice(29, 32))),  # kept inside the image
+        ([2, 3], [2, 6], (slice(0, 7), slice(1, 8))),  # square around a wide code
+        ([0, 31], [0, 0], None),  # spread over the image: nothing to enlarge
+        ([], [], None),
+    ],
+)
+def test_code_window(rows: list[int], cols: list[int], want: object) -> None:
+    got = F.code_window(np.array(rows, np.int64), np.array(cols, np.int64), 32, 32)
+    assert got == want

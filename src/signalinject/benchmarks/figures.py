@@ -5,8 +5,10 @@ parser: `signalinject.benchmarks.show`) draws, for one signal, a
 few examples of a dataset: the clean images, the injected images with the signal's pixels
 outlined in red, and under each the true label and the label read back by the injector's
 ``decode`` (Figs. 2–3 of Hoffer et al. 2018); for ``orthogonal_noise`` also each example's class
-noise (Figs. 4–5). Text signals show a few texts as a monospace grid with the signal's characters
-highlighted. ``all`` draws one overview of the five image signals (the README's picture).
+noise (Figs. 4–5). Where the code is a few pixels, its region is drawn enlarged under each
+image (`code_window`): one pixel of a 32x32 image is otherwise a speck. Text signals show a few
+texts as a monospace grid with the signal's characters highlighted. ``all`` draws one overview
+of the five image signals (the README's picture).
 
 Every text is at least `MIN_TEXT_PX` pixels tall when the figure is shown `DOCS_WIDTH_PX` wide,
 the width of the docs' text column in a 1280 px window
@@ -349,13 +351,48 @@ def _caption(ax: Any, y: int, decoded: int) -> None:
     )
 
 
+def _wrap(text: str, width_in: float, fontsize: float, *, weight: str = "normal") -> str:
+    """``text`` with each of its lines broken at spaces so that it fits ``width_in`` inches at
+    ``fontsize`` points (widths measured with matplotlib's own font): a long ``repr`` stays
+    inside the figure."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    measure, prop = TextToPath(), FontProperties(size=fontsize, weight=weight)
+
+    def fits(line: str) -> bool:
+        return measure.get_text_width_height_descent(line, prop, ismath=False)[0] <= 72 * width_in
+
+    out = []
+    for line in text.split("\n"):
+        words = line.split(" ")
+        current = words[0]
+        for word in words[1:]:
+            if fits(f"{current} {word}"):
+                current = f"{current} {word}"
+            else:
+                out.append(current)
+                current = word
+        out.append(current)
+    return "\n".join(out)
+
+
+_SUB_PT, _SUB_SPACING = 9.5, 1.4  # the subtitle's font size and line spacing
+
+
+def _top_in(subtitle: str) -> float:
+    """The height (inches) the title and the (wrapped) ``subtitle`` take at the top."""
+    return 0.55 + (subtitle.count("\n") + 1) * _SUB_PT * _SUB_SPACING / 72
+
+
 def _titles(fig: Figure, title: str, subtitle: str, top_in: float | None) -> None:
-    """The title and the subtitle (what is shown); the axes start ``top_in`` below the top."""
-    h = fig.get_figheight()
+    """The title and the subtitle (what is shown, wrapped to the figure's width); the axes
+    start ``top_in`` below the top."""
+    h, w = fig.get_figheight(), fig.get_figwidth()
     fig.text(
         0.5,
         1 - 0.12 / h,
-        title,
+        _wrap(title, w - 0.2, 13, weight="bold"),
         ha="center",
         va="top",
         fontsize=13,
@@ -365,19 +402,25 @@ def _titles(fig: Figure, title: str, subtitle: str, top_in: float | None) -> Non
     fig.text(
         0.5,
         1 - 0.42 / h,
-        subtitle,
+        _wrap(subtitle, w - 0.2, _SUB_PT),
         ha="center",
         va="top",
-        fontsize=9.5,
-        linespacing=1.4,
+        fontsize=_SUB_PT,
+        linespacing=_SUB_SPACING,
         parse_math=False,
     )
     if top_in is not None:
         fig.subplots_adjust(top=1 - top_in / h)
 
 
-def _grid(rows: int, cols: int, *, top_in: float, row_in: float = 1.45) -> tuple[Figure, Any]:
-    width = max(1.1 * cols + 0.6, 7.0)  # 8 columns: 9.4 in, text >= MIN_TEXT_PX from 8.8 pt
+def _grid_width(cols: int) -> float:
+    return max(1.1 * cols + 0.6, 7.0)  # 8 columns: 9.4 in, text >= MIN_TEXT_PX from 8.8 pt
+
+
+def _grid(
+    rows: int, cols: int, *, top_in: float, row_in: float = 1.45, width: float | None = None
+) -> tuple[Figure, Any]:
+    width = _grid_width(cols) if width is None else width
     fig = _new_figure(width, row_in * rows + top_in + 0.1)
     axes = fig.subplots(rows, cols, squeeze=False)
     fig.subplots_adjust(
@@ -392,6 +435,59 @@ def _grid(rows: int, cols: int, *, top_in: float, row_in: float = 1.45) -> tuple
     return fig, axes
 
 
+#: The code region is drawn enlarged when it spans at most this share of the image's side.
+_ZOOM_SHARE = 0.5  # at least twice as large
+
+
+def code_window(
+    rows: IntArray, cols: IntArray, height: int, width: int
+) -> tuple[slice, slice] | None:
+    """The square crop that enlarges the pixels ``(rows, cols)`` of one image: their bounding
+    box with one pixel of context, at least 3 pixels a side, inside the image; None where
+    there is no pixel or the crop would span over `_ZOOM_SHARE` of the image (nothing to
+    enlarge: the signal is spread out).
+
+    Examples:
+        >>> code_window(np.array([0]), np.array([0]), 32, 32)  # the one-pixel code: 3x3
+        (slice(0, 3, None), slice(0, 3, None))
+        >>> code_window(np.array([2, 30]), np.array([2, 30]), 32, 32) is None  # spread out
+        True
+    """
+    if rows.size == 0:
+        return None
+    r0, r1 = int(rows.min()) - 1, int(rows.max()) + 2
+    c0, c1 = int(cols.min()) - 1, int(cols.max()) + 2
+    side = max(r1 - r0, c1 - c0, 3)
+    if side > _ZOOM_SHARE * min(height, width):
+        return None
+    top = min(max(0, r0 - (side - (r1 - r0)) // 2), height - side)
+    left = min(max(0, c0 - (side - (c1 - c0)) // 2), width - side)
+    return slice(top, top + side), slice(left, left + side)
+
+
+def _zoom(ax: Any, image: npt.NDArray[np.float64], rows: IntArray, cols: IntArray) -> float:
+    """Draw the code region of ``image`` (``(H, W, 3)``) enlarged in ``ax``, each marked pixel
+    outlined; return the enlargement (0: nothing drawn)."""
+    from matplotlib.patches import Rectangle
+
+    win = code_window(rows, cols, image.shape[0], image.shape[1])
+    if win is None:
+        return 0.0
+    ax.imshow(image[win], interpolation="nearest")
+    for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
+        ax.add_patch(
+            Rectangle(
+                (c - win[1].start - 0.5, r - win[0].start - 0.5),
+                1,
+                1,
+                fill=False,
+                edgecolor=_RED,
+                linewidth=1.5,
+            )
+        )
+    return float(image.shape[0] / (win[0].stop - win[0].start))
+
+
 def _paper_name(signal: str) -> str:
     return SIGNALS[signal].paper_name
 
@@ -403,7 +499,8 @@ def image_figure(
 
     Rows: the clean images; for ``orthogonal_noise`` the noise of each example's class (scaled to
     the full gray range); the injected images, the written pixels outlined in red, with
-    ``label y → decoded`` under each (green when equal).
+    ``label y → decoded`` under each (green when equal); where the code is a few pixels, its
+    region enlarged (`code_window`), with the enlargement under each.
 
     Args:
         signal: one of `IMAGE_SIGNALS`.
@@ -421,17 +518,38 @@ def image_figure(
     basis = _class_noise(inj, x)
     noisy = basis is not None
     shown = _display(inj, x, got.x2, got.marks, contrast, noisy)
-    labels = ["clean", *(["class noise"] if noisy else []), "injected"]
-    fig, axes = _grid(len(labels), len(y), top_in=1.1)
     rows, cols, carried = got.marks
+    # the code region enlarged, where the code is a few pixels (a dense signal has none)
+    zoomable = [
+        bool(carried[j]) and code_window(rows[j], cols[j], x.shape[1], x.shape[2]) is not None
+        for j in range(len(y))
+    ]
+    labels = ["clean", *(["class noise"] if noisy else []), "injected"]
+    labels += ["code region\nenlarged"] if any(zoomable) else []
+    # a dense signal (a blend, a wave) writes every pixel: no square marks it, none is claimed
+    marked = any(bool(carried[j]) and len(rows[j]) > 0 for j in range(len(y)))
+    where = "red squares: the written pixels; " if marked and not noisy else ""
+    if inj.decode_needs_index:  # the oracle: a model has no index to find the pixel by
+        where = "red squares: the pixel drawn for each sample (decode reads it there); "
+    subtitle = _wrap(
+        f"{inj!r}\n{where}under each image: true label → label decoded from the image\n"
+        f"{_contrast_note(inj, contrast, noisy)}",
+        _grid_width(len(y)) - 0.2,
+        _SUB_PT,
+    )
+    top = _top_in(subtitle)
+    fig, axes = _grid(len(labels), len(y), top_in=top)
+    injected = len(labels) - 1 - any(zoomable)
     clean = _as_rgb(x)
     for j in range(len(y)):
         axes[0, j].imshow(clean[j], interpolation="nearest")
-        ax = axes[-1, j]
+        ax = axes[injected, j]
         ax.imshow(shown[j], interpolation="nearest")
         if carried[j]:
             _mark(ax, rows[j], cols[j])
         _caption(ax, int(y[j]), int(got.decoded[j]))
+        if zoomable[j]:
+            _zoom_caption(axes[-1, j], _zoom(axes[-1, j], shown[j], rows[j], cols[j]))
     if basis is not None:  # each example's class noise, mid-gray = 0, full range for display
         for j in range(len(y)):
             b = basis[int(got.codes[j])] if carried[j] else np.zeros(basis.shape[1:])
@@ -439,28 +557,48 @@ def image_figure(
             axes[1, j].imshow(_rgb(0.5 + 0.5 * b / scale), interpolation="nearest")
     for i, lab in enumerate(labels):
         axes[i, 0].set_ylabel(lab, fontsize=10)
-    # a dense signal (a blend, a wave) writes every pixel: no square marks it, none is claimed
-    marked = any(bool(carried[j]) and len(rows[j]) > 0 for j in range(len(y)))
-    where = "red squares: the written pixels; " if marked and not noisy else ""
-    if inj.decode_needs_index:  # the oracle: a model has no index to find the pixel by
-        where = "red squares: the pixel drawn for each sample (decode reads it there); "
-    _titles(
-        fig,
-        f"{_paper_name(signal)} ({signal}) on {bundle.name}",
-        f"{inj!r}\n{where}under each image: true label → label decoded from the image\n"
-        f"{_contrast_note(inj, contrast, noisy)}",
-        top_in=1.1,
-    )
+    _titles(fig, f"{_paper_name(signal)} ({signal}) on {bundle.name}", subtitle, top_in=top)
     return fig
+
+
+def _zoom_caption(ax: Any, factor: float) -> None:
+    ax.text(
+        0.5,
+        -0.04,
+        f"×{factor:.1f}",
+        transform=ax.transAxes,
+        ha="center",
+        va="top",
+        fontsize=9.5,
+        color=_GRAY,
+    )
 
 
 def overview_figure(
     bundle: DataBundleLike, *, n: int = 8, seed: int = 0, contrast: bool = False
 ) -> Figure:
-    """The five image signals on the same ``n`` examples: one row per signal (``show all``)."""
+    """The five image signals on the same ``n`` examples: one row per signal (``show all``), and
+    a last column with the first example's code region enlarged (`code_window`)."""
     x, y, index = _image_examples(bundle, n)
     names = signal_names("image")[1:]  # the paper's, without clean
-    fig, axes = _grid(len(names), len(y), top_in=1.1)
+    note = (
+        f"contrast: code pixels drawn in color (lowest code blue … highest yellow), noise "
+        f"amplified ×{NOISE_GAIN:g}"
+        if contrast
+        else "pixels shown as they are: the paper's codes (value k of 255) are faint"
+    )
+    # one more column: the first example's code region, enlarged; the figure keeps the width
+    # of n columns so that its text stays as large where the docs show it
+    width = _grid_width(len(y))
+    subtitle = _wrap(
+        "red squares: the written pixels (the noise is dense); under each image: true label → "
+        f"label decoded from the image; last column: the first image's code region, enlarged"
+        f"\n{note}",
+        width - 0.2,
+        _SUB_PT,
+    )
+    top = _top_in(subtitle)
+    fig, axes = _grid(len(names), len(y) + 1, top_in=top, width=width)
     for i, signal in enumerate(names):
         inj = make_injector(signal, bundle.num_classes, seed, kind="image")
         assert inj is not None
@@ -474,19 +612,16 @@ def overview_figure(
             if carried[j]:
                 _mark(ax, rows[j], cols[j])
             _caption(ax, int(y[j]), int(got.decoded[j]))
+        if carried[0]:
+            factor = _zoom(axes[i, -1], shown[0], rows[0], cols[0])
+            if factor:
+                _zoom_caption(axes[i, -1], factor)
         axes[i, 0].set_ylabel(_paper_name(signal), fontsize=10)
-    note = (
-        f"contrast: code pixels drawn in color (lowest code blue … highest yellow), noise "
-        f"amplified ×{NOISE_GAIN:g}"
-        if contrast
-        else "pixels shown as they are: the paper's codes (value k of 255) are faint"
-    )
     _titles(
         fig,
         f"The five image signals of Hoffer et al. (2018) on {bundle.name}",
-        "red squares: the written pixels (the noise is dense); under each image: true label → "
-        f"label decoded from the image\n{note}",
-        top_in=1.1,
+        subtitle,
+        top_in=top,
     )
     return fig
 
@@ -711,9 +846,17 @@ def text_figure(
     marks = [text_marks(signal, inj, c, t) for c, t in zip(clean, injected, strict=True)]
     rows = [grid_rows(m) for m in marks]
     # Layout in inches, top to bottom: titles, then per text a header line and its grid.
-    row_in, head_in, gap_in, top_in, left_in = 0.2, 0.3, 0.14, 1.15, 0.55
+    row_in, head_in, gap_in, left_in = 0.2, 0.3, 0.14, 0.55
     grid_w = _COLS * _advance_px(dpi) / dpi
     width = left_in + grid_w + 0.25
+    subtitle = _wrap(
+        f"{inj!r}\norange: characters the signal changed or added; red box: the signal's "
+        "location; · a space, ↵ a new line, ⋯ rows left out\nabove each text: true label → "
+        "label decoded from the text (-1: no class's signal)",
+        width - 0.2,
+        _SUB_PT,
+    )
+    top_in = _top_in(subtitle) + 0.05  # the subtitle's lines, then room for the first header
     height = top_in + sum(head_in + len(r) * row_in + gap_in for r in rows)
     fig = _new_figure(width, height, dpi=dpi)
     y_top = height - top_in
@@ -737,9 +880,7 @@ def text_figure(
     _titles(
         fig,
         f"{_paper_name(signal)} ({signal}) on {bundle.name}",
-        f"{inj!r}\norange: characters the signal changed or added; red box: the signal's "
-        "location; · a space, ↵ a new line, ⋯ rows left out\nabove each text: true label → "
-        "label decoded from the text (-1: no class's signal)",
+        subtitle,
         top_in=None,
     )
     return fig

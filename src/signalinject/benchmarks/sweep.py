@@ -425,7 +425,9 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
         )  # fmt: skip
     default = SIGNALS[signal].default_strength
     accs = [st["accuracy"].low for p in pts.values() for _, st, _ in p]
+    # the axis holds every point drawn on it: the intervals' low ends and the decode line
     low = min((100 * a for a in accs if a is not None), default=0.0)
+    low = min([low, *(d for d in dec if d == d)])
     ax_acc.set_ylim(max(0.0, 10 * math.floor((low - 3) / 10)), 101)  # shows the differences
     ax_rel.set_ylim(0, 105)
     for ax in (ax_acc, ax_rel):
