@@ -160,7 +160,8 @@ class ImageScaling:
         >>> s = ImageScaling.fit(x, "standardize")
         >>> s.shift.tolist(), [round(v, 3) for v in s.scale.tolist()]
         ([2.5, 2.5, 2.5], [4.33, 4.33, 4.33])
-        >>> ImageScaling.fit(np.zeros_like(x), "standardize").scale.tolist()  # the floor
+        >>> blank = ImageScaling.fit(np.zeros_like(x), "standardize")
+        >>> blank.scale.tolist()  # the floor
         [1.0, 1.0, 1.0]
     """
 
