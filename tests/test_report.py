@@ -459,8 +459,13 @@ class TestChart:
         ax_acc = fig.axes[0]
         bottom, top = ax_acc.get_ylim()
         # the decode lines: the horizontal segments (hlines) of the accuracy panel
-        segments = [seg for c in ax_acc.collections if hasattr(c, "get_segments")
-                    for seg in c.get_segments() if len(seg) == 2 and seg[0][1] == seg[1][1]]  # fmt: skip
+        segments = [
+            seg
+            for c in ax_acc.collections
+            if hasattr(c, "get_segments")
+            for seg in c.get_segments()
+            if len(seg) == 2 and seg[0][1] == seg[1][1]
+        ]
         levels = {round(float(seg[0][1]), 1) for seg in segments}
         assert 4.3 in levels  # the line is drawn...
         assert bottom <= 4.3 <= top  # ...and inside the axis

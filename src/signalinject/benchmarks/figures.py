@@ -21,8 +21,10 @@ Figures are built on `matplotlib.figure.Figure` directly (the Agg renderer, no p
 display), so that drawing never touches the user's global matplotlib state. matplotlib (the
 ``bench`` extra) is imported only when a figure is drawn, so the CLI starts without it.
 
-The pictures in ``docs/img`` are this module's output, at the defaults (digits and stdlib_docs,
-seed 0, 100 dpi)::
+By default a picture shows the benchmarks' own data (`show_dataset`: the registry's default
+data set of ``bench images`` or ``bench text``), texts cut to the frame the models see (the data
+set's quantized length). The pictures in ``docs/img`` are this module's output, at the defaults
+(seed 0, 100 dpi)::
 
     signalinject show all --contrast --out docs/img/signals.png
     signalinject show one_pixel --contrast --out docs/img/one_pixel.png  # each image signal
@@ -39,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -461,9 +464,12 @@ def overview_figure(
     x, y, index = _image_examples(bundle, n)
     names = signal_names("image")[1:]  # the paper's, without clean
     fig, axes = _grid(len(names), len(y), top_in=1.1)
+    oracle = []  # signals decoded at the drawn place (with the index, which a model lacks)
     for i, signal in enumerate(names):
         inj = make_injector(signal, bundle.num_classes, seed, kind="image")
         assert inj is not None
+        if inj.decode_needs_index:
+            oracle.append(_paper_name(signal).lower())
         got = _inject(inj, x, y, index)
         noisy = _class_noise(inj, x) is not None
         shown = _display(inj, x, got.x2, got.marks, contrast, noisy)
@@ -485,7 +491,13 @@ def overview_figure(
         fig,
         f"The five image signals of Hoffer & Fine (2016) on {bundle.name}",
         "red squares: the written pixels (the noise is dense); under each image: true label → "
-        f"label decoded from the image\n{note}",
+        f"label decoded from the image\n{note}"
+        + (
+            f"\n{', '.join(oracle)}: decoded where it was drawn (the sample's index, which a "
+            "model lacks); the benchmarks' Decode column reads it blind"
+            if oracle
+            else ""
+        ),
         top_in=1.1,
     )
     return fig
@@ -654,12 +666,16 @@ def _row_at(rows: list[int | None], pos: int) -> int | None:
         return None
 
 
-def _describe(marks: TextMarks, clean: str, injected: str) -> str:
-    """A short account of the change: the characters replaced, then any length change.
+def _describe(marks: TextMarks, clean: str, injected: str, declared: tuple[int, ...] = ()) -> str:
+    """A short account of the change: the characters replaced, then any length change; then,
+    at each of the signal's ``declared`` positions that it left as it was, why the decode may
+    read something there: the character it already held, or that the text ends before it.
 
     Examples:
         >>> _describe(TextMarks((0, 3, 4), (0,), 3, 5), "abc", "zbc  ")
         "at 0: 'a' → 'z'; length 3 → 5 (+2 characters)"
+        >>> _describe(TextMarks((), (1,), 3, 3), "a c", "a c", (1, 5))
+        "no character changed (length 3); at 1 already ' '; 5 past the text's end"
     """
     edits = [p for p in marks.changed if p < min(marks.clean_length, marks.length)]
     parts = []
@@ -670,7 +686,50 @@ def _describe(marks: TextMarks, clean: str, injected: str) -> str:
         added = marks.length - marks.clean_length
         how = f"+{added} characters" if added > 0 else f"cut by {-added}"
         parts.append(f"length {marks.clean_length} → {marks.length} ({how})")
-    return "; ".join(parts) or f"no character changed (length {marks.length})"
+    if not parts:
+        parts.append(f"no character changed (length {marks.length})")
+    changed = set(marks.changed)
+    kept = [p for p in declared if p not in changed and 0 <= p < len(injected)]
+    if kept:
+        parts.append("at " + ", ".join(f"{p} already {injected[p]!r}" for p in kept))
+    past = [p for p in declared if p >= len(injected)]
+    if past:
+        where = ", ".join(str(p) for p in past)
+        parts.append(f"{where} past the text's end")
+    return "; ".join(parts)
+
+
+def _declared(inj: Injector, text: str) -> tuple[int, ...]:
+    """The positions ``inj`` declares for ``text`` (past its end included)."""
+    return inj.text_location(text) if isinstance(inj, TextInjector) else ()
+
+
+def _short_repr(inj: Injector) -> str:
+    """``repr(inj)`` with its quantizer as ``CharQuantizer(length=256)``: Zhang's alphabet, 70
+    characters, would run off the subtitle (it is the default, the same for every text)."""
+    text = repr(inj)
+    q = getattr(inj, "quantizer", None)
+    if q is not None and hasattr(q, "length"):
+        text = text.replace(repr(q), f"{type(q).__name__}(length={q.length}, ...)")
+    return text
+
+
+def _frame_length(bundle: DataBundleLike) -> int:
+    """The text length the benchmarks quantize ``bundle``'s texts to: its data set's (256 on the
+    embedded stand-ins; 1014, Zhang et al.'s, on the real sets and unregistered data)."""
+    from signalinject.benchmarks.registry import DATASETS
+
+    entry = DATASETS.get(bundle.name)
+    return entry.frame_length if entry is not None else 1014
+
+
+def _text_quantizer(bundle: DataBundleLike) -> Any:
+    """The quantizer the benchmarks' text injectors get on ``bundle`` (see `_frame_length`);
+    None where it is Zhang et al.'s default, as in the runner."""
+    from signalinject.quantizer import CharQuantizer
+
+    quantizer = CharQuantizer(length=_frame_length(bundle))
+    return None if quantizer == CharQuantizer() else quantizer
 
 
 def text_figure(
@@ -704,9 +763,14 @@ def text_figure(
     index = pick_examples(y_all, n)
     clean = [str(bundle.x_train[i]) for i in index.tolist()]
     y = y_all[index]
-    inj = make_injector(signal, bundle.num_classes, seed, kind="text")
+    quantizer = _text_quantizer(bundle)
+    frame = _frame_length(bundle)
+    inj = make_injector(signal, bundle.num_classes, seed, kind="text", quantizer=quantizer)
     assert inj is not None  # only "clean" has no injector
-    injected = [str(t) for t in inj(clean, y, index=index)]
+    # injected whole, as the benchmarks do; shown and decoded in the models' frame: its first
+    # `frame` characters, all that the quantized codes hold
+    injected = [str(t)[:frame] for t in inj(clean, y, index=index)]
+    clean = [t[:frame] for t in clean]
     decoded = np.asarray(inj.decode(injected), np.int64)
     marks = [text_marks(signal, inj, c, t) for c, t in zip(clean, injected, strict=True)]
     rows = [grid_rows(m) for m in marks]
@@ -725,9 +789,10 @@ def text_figure(
         _blank(ax)
         _draw_text(ax, injected[j], marks[j], r)
         ok = int(y[j]) == int(decoded[j])
+        why = () if ok else _declared(inj, injected[j])  # a wrong decode says what was left
         ax.set_title(
             f"text {int(index[j])}: label {int(y[j])} → {int(decoded[j])}   ·   "
-            f"{_describe(marks[j], clean[j], injected[j])}",
+            f"{_describe(marks[j], clean[j], injected[j], why)}",
             loc="left",
             fontsize=8.5,
             color=_OK if ok else _WRONG,
@@ -737,9 +802,10 @@ def text_figure(
     _titles(
         fig,
         f"{_paper_name(signal)} ({signal}) on {bundle.name}",
-        f"{inj!r}\norange: characters the signal changed or added; red box: the signal's "
-        "location; · a space, ↵ a new line, ⋯ rows left out\nabove each text: true label → "
-        "label decoded from the text (-1: no class's signal)",
+        f"{textwrap.fill(_short_repr(inj), 100)}\n"
+        f"the first {frame} characters of each text (the models' frame); "
+        "orange: changed or added by the signal; red box: its location\n· a space, ↵ a new line, "
+        "⋯ rows left out; above each text: true label → decoded label (-1: no class's signal)",
         top_in=None,
     )
     return fig
@@ -772,6 +838,37 @@ def _load(name: str, data_dir: str | os.PathLike[str] | None, download: bool) ->
     return load_dataset(name, data_dir=data_dir, download=download)
 
 
+def show_dataset(kind: str) -> str:
+    """The data set ``show`` draws ``kind`` signals on by default: the benchmarks' own
+    (``bench images`` / ``bench text``, the registry's default of the suite), so that a picture
+    shows the data the tables were measured on."""
+    if kind not in ("image", "text"):
+        raise ValueError(f"kind must be 'image' or 'text', got {kind!r}")
+    if kind == "image":
+        return default_dataset("images", "image")
+    return default_dataset("text", "text")
+
+
+def _show_data(
+    signal: str,
+    kind: str,
+    dataset: str | None,
+    data_dir: str | os.PathLike[str] | None,
+    download: bool,
+) -> DataBundleLike:
+    """The data ``signal`` is drawn on: ``dataset``, else `show_dataset` of its kind."""
+    default = show_dataset(kind)
+    name = default if dataset is None else dataset
+    bundle = _load(name, data_dir, download)
+    if bundle.kind != kind:
+        raise ValueError(
+            f"signal {signal!r} needs {kind} data, but dataset {name!r} holds {bundle.kind} "
+            f"data; use {'an' if kind == 'image' else 'a'} {kind} dataset such as "
+            f"{default!r}"
+        )
+    return bundle
+
+
 def show(
     signal: str,
     *,
@@ -791,7 +888,8 @@ def show(
         out: the PNG path; default ``<signal>.png`` in the current directory. Parent folders are
             created.
         dataset: a [`load_dataset`][signalinject.benchmarks.datasets.load_dataset] name; default
-            ``digits`` for image signals, ``stdlib_docs`` for text signals.
+            the benchmarks' data of the signal's kind (`show_dataset`). Texts are shown in the
+            data set's frame (its quantized length, 256 on the embedded stand-ins).
         data_dir: where the loader looks for real data (default: the loader's).
         download: let the loader download missing data.
         n: number of examples; default 8 images or 5 texts.
@@ -818,15 +916,7 @@ def show(
     path = Path(f"{stem}.png") if out is None else Path(out)
     if path.suffix.lower() != ".png":
         raise ValueError(f"out must be a .png path, got {str(path)!r}")
-    default = default_dataset("show", "image" if kind == "image" else "text")
-    name = default if dataset is None else dataset
-    bundle = _load(name, data_dir, download)
-    if bundle.kind != kind:
-        raise ValueError(
-            f"signal {signal!r} needs {kind} data, but dataset {name!r} holds {bundle.kind} "
-            f"data; use {'an' if kind == 'image' else 'a'} {kind} dataset such as "
-            f"{default!r}"
-        )
+    bundle = _show_data(signal, kind, dataset, data_dir, download)
     if signal == "all":
         fig = overview_figure(bundle, n=n, seed=seed, contrast=contrast)
     elif kind == "image":

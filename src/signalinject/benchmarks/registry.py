@@ -455,8 +455,9 @@ class DatasetEntry:
         embedded: needs no file and no download (a stand-in built from what the package's
             dependencies ship); False: read from ``data_dir``.
         text_length: text: the default quantized length (None: Zhang et al.'s 1014).
-        defaults: the default runs it belongs to: ``"images"``/``"text"`` (the suites and the
-            sweep and atlas), ``"show"`` (``signalinject show``), ``"scan"``.
+        defaults: the default runs it belongs to: ``"images"``/``"text"`` (the suites, and with
+            them the sweep, atlas, scan and the pictures of ``signalinject show``: every command
+            defaults to the same data of a kind).
     """
 
     name: str
