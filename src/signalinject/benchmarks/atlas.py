@@ -46,7 +46,9 @@ class AtlasConfig(WithSettings):
         models: registered models (with size suffixes such as ``resnet18-w16``), users'
             ``MODULE:FACTORY``; None: the registry's ``atlas`` models, or ``atlas_full`` with
             ``full_size``.
-        signals: image signals; None: every registered image signal.
+        signals: image signals; None: the paper's five (the image suite's defaults,
+            `signal_names`); the others (One-Pixel Shortcut, ClassPatch, Blend, Sinusoid...)
+            run when named.
         full_size: the default models at their published sizes.
         settings: what every run shares
             ([`RunSettings`][signalinject.benchmarks.settings.RunSettings]): an image data set

@@ -938,8 +938,8 @@ def results_figure(rows: Sequence[Row]) -> Any:
     decode = {
         i: 100 * d[0]
         for i, sig in enumerate(signals)
-        if (d := [v for m in models if (sig, m) in stats
-                  if (v := stats[(sig, m)]["decode_accuracy"].mean) is not None])
+        if (d := [dv for m in models if (sig, m) in stats
+                  if (dv := stats[(sig, m)]["decode_accuracy"].mean) is not None])
     }  # fmt: skip
     # accuracy: an axis fitted to every value drawn, decode lines included (the differences,
     # not the distance from 0; nothing drawn falls off it)
