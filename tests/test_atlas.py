@@ -57,7 +57,9 @@ def test_resumes(ran: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     assert cli.main([*ARGV, "--out", str(ran)]) == 0
     assert {p: (ran / p / RESULTS_FILE).read_bytes() for p in ("data", "blank")} == before
-    assert "| mlp-w8-d1 |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| MLP (w8-d1) |" in out  # the registry's display name, the size beside it
+    assert "mlp-w8-d1" not in out.split("results:")[0]
 
 
 def test_api_matches_cli(ran: Path) -> None:

@@ -464,6 +464,7 @@ def add_bench_text_parser(subparsers: Subparsers) -> None:
 
 def add_sweep_parser(subparsers: Subparsers) -> None:
     """``signalinject bench sweep``: the signal-strength sweep."""
+    from signalinject.benchmarks.signals import sweepable
     from signalinject.benchmarks.sweep import DEFAULT_STRENGTHS, SweepConfig, sweep_signals
 
     def per_kind(values: Callable[[Any], Sequence[Any]]) -> str:
@@ -492,11 +493,15 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
     )  # fmt: skip
     p.add_argument(
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
-        help=f"signals (default: {per_kind(sweep_signals)})",
+        help="signals with a strength, of the data's kind: "
+        f"{per_kind(lambda kind: [s for s in kind_names(kind) if sweepable(s, kind)])}; or "
+        f"MODULE:FACTORY (default: {per_kind(sweep_signals)})",
     )  # fmt: skip
     p.add_argument(
         "--models", type=_csv("models"), default=argparse.SUPPRESS, metavar="A,B",
-        help=f"models (default: {per_kind(lambda kind: default_models('sweep', kind))})",
+        help=f"models of the data's kind: {per_kind(lambda kind: model_names(kind=kind))}; "
+        "resnet18-w16: sized; or MODULE:FACTORY "
+        f"(default: {per_kind(lambda kind: default_models('sweep', kind))})",
     )  # fmt: skip
     p.add_argument("--blank", action="store_true", help="blank data: zero images, empty texts")
     _add_run_options(
@@ -510,7 +515,7 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
     """``signalinject bench atlas``: models x signals x seeds, on the data and on blank data."""
     from signalinject.benchmarks.atlas import AtlasConfig
 
-    cpu, full = ",".join(default_models("atlas")), ",".join(default_models("atlas_full"))
+    full = ",".join(default_models("atlas_full"))
     p = subparsers.add_parser(
         "atlas",
         help="which architectures read which signals (models x signals, data and blank data)",
@@ -520,14 +525,18 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
             "map OUT/scan.png and per-cell OUT/scan.md, .csv, .json. Resumable. The default "
             "models are small variants of the modern ones, for a CPU; --full-size runs them at "
             "their published CIFAR sizes (parameter counts: docs/models.md). A name's suffix "
-            "sets a size: resnet18-w32, vit-w128-d6."
+            "sets a size: resnet18-w32, vit-w128-d6. With few samples (--limit) networks may "
+            "not learn the clean task: the run then says it is too small to answer for them."
         ),
         formatter_class=HelpFormatter,
     )
     _add_data_options(p, SUITES["images"])
     p.add_argument(
         "--models", type=_csv("models"), default=argparse.SUPPRESS, metavar="A,B",
-        help=f"models (default: {cpu}; --full-size: {full})",
+        help=_names_help(
+            default_models("atlas"), model_names(kind="image"),
+            f"resnet18-w32: sized; --full-size: {full}",
+        ),
     )  # fmt: skip
     p.add_argument(
         "--full-size", action="store_true", help="the default models at published CIFAR sizes"
@@ -592,7 +601,8 @@ def add_scan_parser(subparsers: Subparsers) -> None:
     _add_data_options(p, default=ScanConfig.DEFAULT_DATASET)
     p.add_argument(
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
-        help="signals of the data's kind (default: the paper's: images "
+        help=f"signals of the data's kind: image {', '.join(kind_names('image')[1:])}; text "
+        f"{', '.join(kind_names('text')[1:])}; or MODULE:FACTORY (default: the paper's: image "
         f"{','.join(signal_names('image')[1:])}; text {','.join(signal_names('text')[1:])})",
     )  # fmt: skip
     p.add_argument(
@@ -755,7 +765,13 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_atlas(args: argparse.Namespace) -> int:
     """Run ``signalinject bench atlas``; print the matrix and where the files went."""
-    from signalinject.benchmarks.atlas import AtlasConfig, atlas, atlas_table, write_atlas_report
+    from signalinject.benchmarks.atlas import (
+        AtlasConfig,
+        atlas,
+        atlas_table,
+        size_warning,
+        write_atlas_report,
+    )
 
     try:
         cfg = AtlasConfig(
@@ -773,7 +789,9 @@ def run_atlas(args: argparse.Namespace) -> int:
         "results": Path(cfg.out, "data", RESULTS_FILE),
         "blank results": Path(cfg.out, "blank", RESULTS_FILE),
     }
-    _print_results(args, atlas_table(cells), {**results, **paths})
+    warning = size_warning(cells)
+    table = atlas_table(cells) + (f"\n\nWarning: {warning}." if warning else "")
+    _print_results(args, table, {**results, **paths})
     return 0
 
 

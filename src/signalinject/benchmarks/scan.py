@@ -73,6 +73,7 @@ import numpy as np
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks._user_code import SPEC_HELP
 from signalinject.benchmarks.errors import ModelFactoryError
+from signalinject.benchmarks.progress import whole_run
 from signalinject.benchmarks.registry import (
     MODELS,
     CustomModel,
@@ -85,7 +86,7 @@ from signalinject.benchmarks.registry import (
     custom_model as custom_model,  # the scan's factories (examples/scan_your_model.py)
 )
 from signalinject.benchmarks.report import Stat, failure_note, model_fits, summarize, verdicts
-from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
+from signalinject.benchmarks.runner import SUITES, BenchConfig, cell_grid, run, suite_for
 from signalinject.benchmarks.settings import RunSettings, WithSettings, flat_config
 from signalinject.benchmarks.signals import SIGNALS, signal_names
 from signalinject.benchmarks.stats import verdict_rule
@@ -217,9 +218,11 @@ def scan(cfg: ScanConfig) -> list[dict[str, Any]]:
     """Run the scan (resumable: finished cells in ``cfg.out`` are reused); one row per
     (model, signal), see `summarize_scan`."""
     bench = cfg.bench_config()
-    rows = run(bench)
-    blank = run(dataclasses.replace(bench, blank=True)) if cfg.shutdown else []
-    return summarize_scan(rows, blank)
+    grids = [bench, *([dataclasses.replace(bench, blank=True)] if cfg.shutdown else [])]
+    kinds = [c.model for g in grids for c in cell_grid(g)]
+    with whole_run(kinds, enabled=cfg.settings.progress):  # one estimate for both halves
+        rows, *blank = (run(g) for g in grids)
+    return summarize_scan(rows, blank[0] if blank else [])
 
 
 def _display_names(models: Sequence[str]) -> dict[str, str]:

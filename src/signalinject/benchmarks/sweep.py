@@ -48,6 +48,7 @@ from typing import Any, ClassVar
 
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.grid import Share
+from signalinject.benchmarks.progress import whole_run
 from signalinject.benchmarks.registry import Kind, default_models, display_name
 from signalinject.benchmarks.report import (
     CLEAN_AT_MAJORITY,
@@ -59,7 +60,7 @@ from signalinject.benchmarks.report import (
     summarize,
     verdicts,
 )
-from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
+from signalinject.benchmarks.runner import SUITES, BenchConfig, cell_grid, run, suite_for
 from signalinject.benchmarks.settings import RunSettings, WithSettings
 from signalinject.benchmarks.signals import SIGNALS, check_strength, signal_names, sweepable
 from signalinject.benchmarks.stats import verdict_lines, verdict_rule
@@ -219,8 +220,8 @@ def sweep(cfg: SweepConfig, *, share: Share | None = None) -> list[dict[str, Any
             )  # fmt: skip
     rows: dict[str, dict[str, Any]] = {}
     settings = cfg.run_settings()
-    for strength, signals in runs:
-        bench = BenchConfig(
+    benches = [
+        BenchConfig(
             suite=suite_for(cfg.dataset),
             signals=signals,
             models=cfg.models or (),  # resolved: never None after construction
@@ -228,8 +229,15 @@ def sweep(cfg: SweepConfig, *, share: Share | None = None) -> list[dict[str, Any
             strength=strength,
             settings=settings,
         )
-        for r in run(bench, share=share):
-            rows.setdefault(str(r["cell_id"]), r)  # the clean cells come back on every run
+        for strength, signals in runs
+    ]
+    # the clean cells run once, with the first strength: every later grid finds them done
+    kinds = [c.model for i, b in enumerate(benches) for c in cell_grid(b)
+             if i == 0 or c.signal != "clean"]  # fmt: skip
+    with whole_run(kinds, enabled=settings.progress):  # one estimate over every strength
+        for bench in benches:
+            for r in run(bench, share=share):
+                rows.setdefault(str(r["cell_id"]), r)  # the clean cells come back on every run
     return list(rows.values())
 
 
