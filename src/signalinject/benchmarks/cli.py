@@ -307,7 +307,7 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
 
 
 #: The threads per process where neither --threads nor OMP_NUM_THREADS says: one. On a shared
-#: machine idle torch threads spin: the docs' scan took 20-30 CPU-seconds with one thread and
+#: machine idle torch threads spin: issue 31 measured the docs' scan at 20-30 CPU-seconds with one thread and
 #: 5.3 CPU-minutes with torch's default (one per core), for the same numbers.
 DEFAULT_THREADS = 1
 
