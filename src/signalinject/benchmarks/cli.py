@@ -40,6 +40,7 @@ from signalinject.benchmarks.settings import RunSettings
 from signalinject.benchmarks.show import add_show_parser
 from signalinject.benchmarks.signals import kind_names, signal_names
 from signalinject.benchmarks.store import RESULTS_FILE, ResultsLockedError
+from signalinject.benchmarks.train import PREPROCESS_MODES
 
 __all__ = ["main"]
 
@@ -261,7 +262,7 @@ def _add_run_options(
 ) -> None:
     """The options of [`RunSettings`][signalinject.benchmarks.settings.RunSettings] beside the
     data's (see `_add_data_options`): ``--epochs`` (None: the suite's), ``--batch-size``,
-    ``--lr`` (with ``lr``), ``--seeds``, ``--device``, ``--input-scale`` (with ``image``),
+    ``--lr`` (with ``lr``), ``--seeds``, ``--device``, ``--preprocess`` (with ``image``),
     ``--limit``, ``--out`` and the output options (`_add_output_options`); `_run_settings` reads
     them back."""
     if epochs is None:
@@ -284,8 +285,10 @@ def _add_run_options(
     p.add_argument("--device", default=RunSettings.device, help="auto, cpu, cuda, cuda:1, mps")
     if image:
         p.add_argument(
-            "--input-scale", choices=("unit", "raw"), default=RunSettings.input_scale,
-            metavar="SCALE", help="torch input: unit 0..1 or raw 0..255",
+            "--preprocess", choices=PREPROCESS_MODES, default=RunSettings.preprocess,
+            # one help line (the help fits a screen); the modes: docs/scanning.md, and the
+            # message of a wrong one
+            metavar="MODE", help=f"torch image input (default: {RunSettings.preprocess})",
         )  # fmt: skip
     p.add_argument(
         "--limit", type=_positive, default=None, help="at most this many samples per split "
@@ -307,8 +310,8 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
 
 
 #: The threads per process where neither --threads nor OMP_NUM_THREADS says: one. On a shared
-#: machine idle torch threads spin: issue 31 measured the docs' scan at 20-30 CPU-seconds with one thread and
-#: 5.3 CPU-minutes with torch's default (one per core), for the same numbers.
+#: machine idle torch threads spin: issue 31 measured the docs' scan at 20-30 CPU-seconds with
+#: one thread and 5.3 CPU-minutes with torch's default (one per core), for the same numbers.
 DEFAULT_THREADS = 1
 
 
@@ -380,7 +383,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         batch_size=args.batch_size,
         lr=getattr(args, "lr", RunSettings.lr),
         device=args.device,
-        input_scale=getattr(args, "input_scale", RunSettings.input_scale),
+        preprocess=getattr(args, "preprocess", RunSettings.preprocess),
         limit=args.limit,
         out=args.out,
         progress=not (args.no_progress or _quiet(args)),
@@ -651,7 +654,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signalinject",
         description="Find the blindspots of models by injecting a label-revealing signal "
-        "(Hoffer & Fine 2016).",
+        "(Hoffer et al. 2018).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

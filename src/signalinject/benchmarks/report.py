@@ -123,7 +123,7 @@ class PaperCell:
 
 @dataclasses.dataclass(frozen=True)
 class PaperTable:
-    """The paper's table of one data kind (Hoffer & Fine 2016, Table 1 or Table 3).
+    """The paper's table of one data kind (Hoffer et al. 2018, Table 1 or Table 3).
 
     Attributes:
         datasets: the paper's data sets, in the order of each cell's ``values``.
@@ -148,7 +148,7 @@ _PAPER_IMAGE_SIGNALS = (
 )  # fmt: skip
 _PAPER_TEXT_SIGNALS = ("mnemonic", "length_encoding", "pattern_char")
 
-#: The paper's numbers (Hoffer & Fine 2016, Tables 1 and 3; accuracy in %), per data kind.
+#: The paper's numbers (Hoffer et al. 2018, Tables 1 and 3; accuracy in %), per data kind.
 PAPER: dict[str, PaperTable] = {
     "image": PaperTable(
         datasets=("CIFAR-10",),
