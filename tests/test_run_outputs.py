@@ -54,11 +54,11 @@ def test_one_estimate_of_the_whole_run_from_each_kinds_cost() -> None:
     lines = log.getvalue().splitlines()
     assert lines[0] == "12 cells to run (net 6, tree 6)"
     assert lines[1] == "[1/12] data seed 0 clean net: 10 s"
-    assert lines[2] == (
+    assert lines[2] == "[2/12] data seed 0 clean tree: 1 s; about 55 s left"
+    assert lines[3] == (
         "estimate for the whole run: about 1 min 06 s (12 cells; per cell: net 10 s, tree 1 s); "
         "about 55 s left"
     )
-    assert lines[3] == "[2/12] data seed 0 clean tree: 1 s; about 55 s left"
     assert lines[4] == "[3/12] data seed 0 one_pixel net: 30 s; about 1 min 25 s left"
     assert sum("estimate for the whole run" in line for line in lines) == 1
     assert not ESCAPES.search(log.getvalue())

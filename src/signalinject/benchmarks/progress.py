@@ -121,6 +121,12 @@ class RunProgress:
         seconds, self._last = now - self._last, now
         self._count(kind, seconds)
         left = self.seconds_left()
+        tail = "" if left is None else f"; about {duration(left)} left"
+        if self._bar is not None:
+            self._bar.set_postfix_str(tail.lstrip("; "), refresh=False)
+            self._bar.update(1)
+        else:
+            self._line(f"[{self.finished}/{self.total}] {what}: {duration(seconds)}{tail}")
         if left is not None and self.estimated is None and self.finished < self.total:
             self.estimated = left + sum(sum(v) for v in self.cost.values())
             per = ", ".join(f"{k} {duration(sum(v) / len(v))}" for k, v in self.cost.items())
@@ -128,12 +134,6 @@ class RunProgress:
                 f"estimate for the whole run: about {duration(self.estimated)} "
                 f"({self.total} cells; per cell: {per}); about {duration(left)} left"
             )
-        tail = "" if left is None else f"; about {duration(left)} left"
-        if self._bar is not None:
-            self._bar.set_postfix_str(tail.lstrip("; "), refresh=False)
-            self._bar.update(1)
-        else:
-            self._line(f"[{self.finished}/{self.total}] {what}: {duration(seconds)}{tail}")
 
     def seconds_left(self) -> float | None:
         """The cells left of each kind times that kind's mean measured cost; None while a kind
