@@ -340,3 +340,81 @@ def test_the_suites_defaults_are_the_paper_signals() -> None:
     assert signal_names("image")[1:] == (
         "one_pixel", "pattern_pixels", "random_pixel", "multiple_locations", "orthogonal_noise",
     )  # fmt: skip
+
+
+# -- the shortcut drop beside reliance (a measure, not a verdict; "–" where it does not apply) ----
+def _drop_rows(blank: bool = False) -> list[dict[str, object]]:
+    rows = []
+    for m in ("convnet", "decision_tree"):
+        for s in ("clean", "one_pixel"):
+            r = {**_runner_row(m, s, 0.9), "blank": blank}
+            if s != "clean" and not blank:
+                r |= {"shortcut_drop": 0.05, "shortcut_drop_low": 0.01,
+                      "shortcut_drop_high": 0.09}  # fmt: skip
+            rows.append(r)
+    return rows
+
+
+def _columns(table: str, first_cell: str) -> dict[str, str]:
+    lines = [line.strip("|").split(" | ") for line in table.splitlines()]
+    header = [h.strip() for h in lines[0]]
+    row = next(cells for cells in lines if [c.strip() for c in cells][:2] == ["", first_cell])
+    return dict(zip(header, (c.strip() for c in row), strict=True))
+
+
+def test_scan_table_has_the_drop_beside_reliance() -> None:
+    from signalinject.benchmarks.scan import scan_table, summarize_scan
+
+    table = scan_table(summarize_scan(_drop_rows(), _drop_rows(blank=True)))
+    header = table.splitlines()[0]
+    assert "| Reliance | Drop | Verdict |" in header
+    assert "Shut-down drop" not in header  # blank data: no drop to measure
+    cols = _columns(table, "One pixel")
+    assert cols["Drop"] == "5.0 [1.0, 9.0]"
+    clean = next(line for line in table.splitlines() if "| Clean |" in line).split(" | ")
+    assert clean[header.strip("| ").split(" | ").index("Drop")] == "–"
+
+
+def test_scan_table_on_blank_data_says_not_applicable() -> None:
+    from signalinject.benchmarks.scan import scan_table, summarize_scan
+
+    table = scan_table(summarize_scan(_drop_rows(blank=True)))
+    assert _columns(table, "One pixel")["Drop"] == "–"
+
+
+def test_atlas_table_has_the_drop_beside_the_verdict() -> None:
+    from signalinject.benchmarks.scan import summarize_scan
+
+    table = atlas_table(summarize_scan(_drop_rows(), _drop_rows(blank=True)))
+    row = next(line for line in table.splitlines() if line.startswith("| ConvNet |"))
+    data, blank = row.split(" | ")[2].split(" / ")
+    assert data.endswith(", drop +5.0")
+    assert "drop" not in blank
+
+
+def test_heat_map_writes_the_drop_on_the_data_only() -> None:
+    from signalinject.benchmarks.scan import scan_figure, summarize_scan
+
+    fig = scan_figure(summarize_scan(_drop_rows(), _drop_rows(blank=True)))
+    data, blank = ([t.get_text() for t in ax.texts] for ax in fig.axes[:2])
+    assert data
+    assert all(t.endswith("\ndrop +5") for t in data)
+    assert blank
+    assert not any("drop" in t for t in blank)
+
+
+def test_sweep_table_has_the_drop_beside_reliance() -> None:
+    from signalinject.benchmarks.sweep import sweep_table
+
+    rows = [
+        {
+            **r,
+            "strength": None if r["signal"] == "clean" else s,
+            "cell_id": f"{r['model']}{r['signal']}{s}",
+        }
+        for s in (4.0, 28.0)
+        for r in _drop_rows()
+    ]
+    header = sweep_table(rows).split("\n\n")[1].splitlines()[0]
+    assert "| ConvNet reliance | ConvNet drop | ConvNet verdict |" in header
+    assert "5.0 [1.0, 9.0]" in sweep_table(rows)

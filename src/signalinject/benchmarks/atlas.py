@@ -135,8 +135,9 @@ or none) or more --epochs
 
 def atlas_table(cells: Sequence[Row]) -> str:
     """The atlas as a Markdown matrix: one row per model (with its clean accuracy), one column
-    per signal; each cell ``reliance verdict / blank reliance blank verdict`` in percent
-    (``mean ± std`` over several seeds)."""
+    per signal; each cell ``reliance verdict, drop D / blank reliance blank verdict`` in percent
+    (``mean ± std`` over several seeds); ``drop D``: the shortcut drop in points beside the
+    verdict (a measure, not a verdict of its own; absent where it does not apply)."""
     if not cells:
         raise ValueError("cells is empty: nothing to tabulate")
     models = list(dict.fromkeys(str(c["model"]) for c in cells))
@@ -154,6 +155,8 @@ def atlas_table(cells: Sequence[Row]) -> str:
                 row.append("–")
                 continue
             data = f"{_pct(c.get('reliance'), c.get('reliance_std'))} {c.get('verdict') or '–'}"
+            if c.get("shortcut_drop") is not None:
+                data += f", drop {100 * float(c['shortcut_drop']):+.1f}"
             b = c.get("blank_reliance")
             blank = f"{_pct(b, c.get('blank_reliance_std'))} {c.get('blank_verdict') or '–'}"
             row.append(f"{data} / {blank}" if b is not None else data)
@@ -179,8 +182,9 @@ def write_atlas_report(
         f"# Blindspot atlas: {c0['dataset']}\n\n"
         f"Train {c0.get('n_train')} / test {c0.get('n_test')} samples, "
         f"{c0['num_classes']} classes, seeds {c0.get('seeds')}. Each cell: reliance (%) and "
-        "verdict on the data / the same on blank data (the shut-down control). Per-cell "
-        "details: scan.md, scan.csv, scan.json."
+        "verdict on the data, with the shortcut drop (the clean test accuracy lost to the "
+        "signal, in points; a measure beside the verdict) / the same on blank data (the "
+        "shut-down control, no drop there). Per-cell details: scan.md, scan.csv, scan.json."
     )
     warning = size_warning(cells)
     if warning:

@@ -363,14 +363,16 @@ def scan_table(rows: Sequence[Row]) -> str:
     """The scan as Markdown: per model a ``Clean`` line (the references) and one line per signal.
 
     Columns: the signal's decode accuracy, the model's accuracy with the signal (``Clean``: its
-    clean accuracy) and its gain over clean, reliance and verdict; then the same on blank data
-    (the shut-down control; ``Clean``: the accuracy on blank data without a signal, i.e. chance).
-    Percentages with their 95% intervals in brackets.
+    clean accuracy) and its gain over clean, reliance, the shortcut drop beside it (the clean
+    test accuracy lost to the signal: a measure, not a verdict; ``–`` where it does not apply)
+    and verdict; then the same on blank data (the shut-down control; ``Clean``: the accuracy on
+    blank data without a signal, i.e. chance; no drop there). Percentages (the drop in
+    percentage points) with their 95% intervals in brackets.
     """
     if not rows:
         raise ValueError("rows is empty: nothing to tabulate")
     shutdown = any(r.get("blank_accuracy") is not None for r in rows)
-    header = ["Model", "Signal", "Decode", "Accuracy", "Gain", "Reliance", "Verdict"]
+    header = ["Model", "Signal", "Decode", "Accuracy", "Gain", "Reliance", "Drop", "Verdict"]
     if shutdown:
         header += ["Shut-down decode", "Shut-down acc.", "Shut-down reliance", "Shut-down verdict"]
     body: list[list[str]] = []
@@ -378,7 +380,7 @@ def scan_table(rows: Sequence[Row]) -> str:
     for r in rows:
         if r["model"] not in seen:
             seen.add(str(r["model"]))
-            line = [str(r["model_name"]), "Clean", "–", _pct(r, "clean_accuracy"), "–", "–", "–"]
+            line = [str(r["model_name"]), "Clean", "–", _pct(r, "clean_accuracy"), *["–"] * 4]
             if shutdown:
                 line += ["–", _pct(r, "blank_clean_accuracy"), "–", "–"]
             body.append(line)
@@ -389,6 +391,7 @@ def scan_table(rows: Sequence[Row]) -> str:
             _pct(r, "accuracy"),
             _signed(r["gain"]),
             _pct(r, "reliance"),
+            _pct(r, "shortcut_drop"),
             _bold(r["verdict"]),
         ]
         if shutdown:
@@ -473,7 +476,8 @@ def _model_labels(rows: Sequence[Row], models: Sequence[str], blank: bool) -> li
 
 def scan_figure(rows: Sequence[Row]) -> Any:
     """The scan's chart, a `matplotlib.figure.Figure`: heat maps of reliance per model (rows)
-    and signal (columns), with the verdict written in each cell; a second map for the shut-down
+    and signal (columns), with the verdict, the reliance and (on the data, where it applies)
+    the shortcut drop in points written in each cell; a second map for the shut-down
     control when it ran. Each map names its models with their clean accuracy on its own data
     (the blank map: on blank data)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -511,10 +515,12 @@ def scan_figure(rows: Sequence[Row]) -> Any:
                 if r is None or r.get(metric) is None:
                     continue
                 v = 100 * float(r[metric])
+                drop = None if metric.startswith("blank_") else r.get("shortcut_drop")
+                more = "" if drop is None else f"\ndrop {100 * float(drop):+.0f}"
                 ax.text(
                     c,
                     a,
-                    f"{r.get(vkey)}\n{v:.0f}%",
+                    f"{r.get(vkey)}\n{v:.0f}%{more}",
                     ha="center",
                     va="center",
                     fontsize=8.5,

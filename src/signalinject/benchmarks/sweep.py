@@ -297,8 +297,9 @@ def _g(s: float | None) -> str:
 
 
 def sweep_table(rows: Sequence[Row]) -> str:
-    """Markdown: per signal, one line per strength with each model's accuracy and reliance
-    (percent, mean and 95% interval) and verdict; then where each model starts reading."""
+    """Markdown: per signal, one line per strength with each model's accuracy, reliance, the
+    shortcut drop beside it (points; ``–`` on blank data) (percent, mean and 95% interval) and
+    verdict; then where each model starts reading."""
     pts = _points(rows)
     if not pts:
         raise ValueError("rows hold no swept signal: nothing to tabulate")
@@ -311,19 +312,22 @@ def sweep_table(rows: Sequence[Row]) -> str:
         header = ["Strength", "Decode"]
         for m in models:
             name = display_name(m)
-            header += [f"{name} acc.", f"{name} reliance", f"{name} verdict"]
+            header += [f"{name} acc.", f"{name} reliance", f"{name} drop", f"{name} verdict"]
         body = []
         for s in strengths:
             line = [_g(s) + (f" ({_default_word(sig)})" if _is_default(sig, s) else ""), "–"]
             for m in models:
                 pt = next((p for p in pts.get((sig, m), []) if p[0] == s), None)
                 if pt is None:
-                    line += ["–", "–", "–"]
+                    line += ["–", "–", "–", "–"]
                     continue
                 _, st, v = pt
                 if line[1] == "–":
                     line[1] = st["decode_accuracy"].pct()
-                line += [st["accuracy"].pct(), st["reliance"].pct(), str(v or "–")]
+                line += [
+                    st["accuracy"].pct(), st["reliance"].pct(), st["shortcut_drop"].pct(),
+                    str(v or "–"),
+                ]  # fmt: skip
             body.append(line)
         parts.append(f"### {SIGNALS[sig].paper_name}: strength = {SIGNALS[sig].strength}")
         parts.append(_md(header, body))
