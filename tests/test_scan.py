@@ -528,8 +528,8 @@ class TestEndToEnd:
         assert rows["tree"]["blank_clean_accuracy"] <= 0.2
         md = (out / "scan.md").read_text(encoding="utf-8")
         header = (
-            "| Model | Signal | Decode | Accuracy | Gain | Reliance | Verdict | Shut-down decode "
-            "| Shut-down acc. | Shut-down reliance | Shut-down verdict |"
+            "| Model | Signal | Decode | Accuracy | Gain | Reliance | Drop | Verdict "
+            "| Shut-down decode | Shut-down acc. | Shut-down reliance | Shut-down verdict |"
         )
         assert header in md
         assert "| code_reader | Clean |" in md

@@ -246,7 +246,8 @@ class TestOnsets:
         assert (by["convnet"]["reads_from"], by["convnet"]["partial_from"]) == (16.0, 4.0)
         assert by["decision_tree"]["reads_from"] == 1.0
         table = sweep_table(rows)
-        assert "| 1 (paper) | 100.0 | 90.0 | 0.0 | ignores | 90.0 | 95.0 | reads |" in table
+        # the shortcut drop beside each reliance: "–" where the rows hold none
+        assert "| 1 (paper) | 100.0 | 90.0 | 0.0 | – | ignores | 90.0 | 95.0 | – | reads |" in table
         assert "| One pixel | 1 | 16 | 4 | 1 | 1 |" in table
 
     def test_never_reads(self) -> None:
