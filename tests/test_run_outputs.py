@@ -227,7 +227,7 @@ HELPS = {
     "bench sweep": (
         ["bench", "sweep"],
         [s for k in ("image", "text") for s in kind_names(k) if sweepable(s, k)],
-        model_names(),
+        (),  # its --models help points to bench images' and bench text's (one screen)
     ),
     "scan": (["scan"], kind_names("image")[1:] + kind_names("text")[1:], ()),
 }

@@ -303,7 +303,7 @@ def _add_output_options(p: argparse.ArgumentParser) -> None:
     prints (see `_set_threads` and `_quiet`)."""
     p.add_argument(
         "--threads", type=_positive, default=None, metavar="N",
-        help="torch and BLAS threads per process (default: $OMP_NUM_THREADS, else 1)",
+        help="torch/BLAS threads (default: $OMP_NUM_THREADS, else 1)",
     )  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress lines or bars")
     p.add_argument("--quiet", action="store_true", help="print only the paths of the results")
@@ -470,6 +470,12 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
     from signalinject.benchmarks.signals import sweepable
     from signalinject.benchmarks.sweep import DEFAULT_STRENGTHS, SweepConfig, sweep_signals
 
+    def _sweepable(kind: Any) -> list[str]:
+        """The signals of ``kind`` with a strength, the defaults first."""
+        names = [s for s in kind_names(kind) if sweepable(s, kind)]
+        first = list(sweep_signals(kind))
+        return first + [s for s in names if s not in first]
+
     def per_kind(values: Callable[[Any], Sequence[Any]]) -> str:
         """``"image 1,4; text 1,2"``: a default of each data kind."""
         return "; ".join(
@@ -496,15 +502,13 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
     )  # fmt: skip
     p.add_argument(
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
-        help="signals with a strength, of the data's kind: "
-        f"{per_kind(lambda kind: [s for s in kind_names(kind) if sweepable(s, kind)])}; or "
-        f"MODULE:FACTORY (default: {per_kind(sweep_signals)})",
+        help=f"with a strength: {per_kind(_sweepable)}; MODULE:FACTORY (default: the first "
+        f"{len(sweep_signals('image'))} image, {len(sweep_signals('text'))} text)",
     )  # fmt: skip
     p.add_argument(
         "--models", type=_csv("models"), default=argparse.SUPPRESS, metavar="A,B",
-        help=f"models of the data's kind: {per_kind(lambda kind: model_names(kind=kind))}; "
-        "resnet18-w16: sized; or MODULE:FACTORY "
-        f"(default: {per_kind(lambda kind: default_models('sweep', kind))})",
+        help="those of 'bench images' or 'bench text' (their --help lists them), or "
+        f"MODULE:FACTORY (default: {per_kind(lambda kind: default_models('sweep', kind))})",
     )  # fmt: skip
     p.add_argument("--blank", action="store_true", help="blank data: zero images, empty texts")
     _add_run_options(
@@ -536,13 +540,12 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
     _add_data_options(p, SUITES["images"])
     p.add_argument(
         "--models", type=_csv("models"), default=argparse.SUPPRESS, metavar="A,B",
-        help=_names_help(
-            default_models("atlas"), model_names(kind="image"),
-            f"resnet18-w32: sized; --full-size: {full}",
-        ),
+        help=_names_help(default_models("atlas"), model_names(kind="image"), "resnet18-w32: sized"),
     )  # fmt: skip
     p.add_argument(
-        "--full-size", action="store_true", help="the default models at published CIFAR sizes"
+        "--full-size",
+        action="store_true",
+        help=f"the default models at published CIFAR sizes: {full}",
     )
     p.add_argument(
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
@@ -604,9 +607,9 @@ def add_scan_parser(subparsers: Subparsers) -> None:
     _add_data_options(p, default=ScanConfig.DEFAULT_DATASET)
     p.add_argument(
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
-        help=f"signals of the data's kind: image {', '.join(kind_names('image')[1:])}; text "
-        f"{', '.join(kind_names('text')[1:])}; or MODULE:FACTORY (default: the paper's: image "
-        f"{','.join(signal_names('image')[1:])}; text {','.join(signal_names('text')[1:])})",
+        help=f"image {','.join(kind_names('image')[1:])}; text "
+        f"{','.join(kind_names('text')[1:])}; MODULE:FACTORY (default: the paper's: the first "
+        f"{len(signal_names('image')) - 1} image, {len(signal_names('text')) - 1} text)",
     )  # fmt: skip
     p.add_argument(
         "--text-length", type=_positive, default=argparse.SUPPRESS,
