@@ -116,8 +116,9 @@ def size_warning(cells: Sequence[Row]) -> str | None:
         ...          {"model": "cnn", "model_name": "CNN", "learned": True, "n_train": 200}]
         >>> print(size_warning(cells))
         too small to answer for 1 of 2 models: at 200 training samples MLP did not learn the \
-clean task, so whether it reads a signal cannot be told; run with more data (a larger --limit, \
-or none) or more --epochs
+clean task: where its cells say 'did not learn', whether it reads the signal cannot be told \
+(a 'reads' still says it follows it); run with more data (a larger --limit, or none) or more \
+--epochs
     """
     names = {str(c["model"]): str(c.get("model_name", c["model"])) for c in cells}
     failed = list(dict.fromkeys(str(c["model"]) for c in cells if c.get("learned") is False))
@@ -125,11 +126,12 @@ or none) or more --epochs
         return None
     n = next((c.get("n_train") for c in cells), None)
     who = ", ".join(names[m] for m in failed)
-    they = "it reads" if len(failed) == 1 else "they read"
+    its, they = ("its", "it reads") if len(failed) == 1 else ("their", "they read")
     return (
         f"too small to answer for {len(failed)} of {len(names)} models: at {n} training samples "
-        f"{who} did not learn the clean task, so whether {they} a signal cannot be told; run "
-        "with more data (a larger --limit, or none) or more --epochs"
+        f"{who} did not learn the clean task: where {its} cells say 'did not learn', whether "
+        f"{they} the signal cannot be told (a 'reads' still says it follows it); "
+        "run with more data (a larger --limit, or none) or more --epochs"
     )
 
 
