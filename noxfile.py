@@ -76,8 +76,30 @@ def torch_install(
         ], f"{pins}: the CPU-only build from {CPU_INDEX}"
     return [*requirements], (
         f"{pins}: {CPU_INDEX} is not reachable; installing from the default index (where that "
-        "is PyPI alone, the CUDA build: several GB)"
+        "is PyPI on Linux, the CUDA build: several GB; the line after the install says which "
+        "build came)"
     )
+
+
+#: Prints the installed torch's version and its CUDA version (``cpu`` for the CPU-only build).
+TORCH_BUILD_PROBE = "import torch; print(torch.__version__, torch.version.cuda or 'cpu')"
+
+
+def build_notice(probe_output: str) -> str:
+    """The line that says which torch build came, from `TORCH_BUILD_PROBE`'s output.
+
+    Examples:
+        >>> build_notice("2.13.0+cpu cpu\n")
+        'installed: torch 2.13.0+cpu, the CPU-only build'
+        >>> build_notice("2.13.0 12.8")
+        'installed: torch 2.13.0, the CUDA 12.8 build (several GB)'
+    """
+    words = probe_output.split()
+    if len(words) < 2:
+        raise ValueError(f"probe_output must be 'VERSION CUDA-or-cpu', got {probe_output!r}")
+    version, cuda = words[-2], words[-1]
+    build = "the CPU-only build" if cuda == "cpu" else f"the CUDA {cuda} build (several GB)"
+    return f"installed: torch {version}, {build}"
 
 
 _CHOICES: dict[tuple[str, ...], tuple[list[str], str]] = {}
@@ -90,6 +112,10 @@ def install_torch(session: nox.Session, requirements: tuple[str, ...] = (TORCH,)
     args, notice = _CHOICES[requirements]
     session.log(notice)
     session.install(*args)
+    # the choice above is a plan; this says what pip brought (an index may hold either build)
+    out = session.run("python", "-c", TORCH_BUILD_PROBE, silent=True)
+    if isinstance(out, str):  # None under --no-install's reuse or a dry run
+        session.log(build_notice(out))
 
 
 def _install(session: nox.Session, extras: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import re
 from pathlib import Path
 
 import matplotlib.image
@@ -231,6 +232,35 @@ def test_text_figure_highlights_and_is_readable(docs: DataBundle) -> None:
         assert " label " in title
         outlined = [p for p in ax.patches if not p.get_fill()]
         assert 1 <= len(outlined) <= 3  # the positions 50, 150, 200 inside the text
+
+
+def test_show_draws_the_benchmarks_data_in_their_frame() -> None:
+    # the pictures show what the tables were measured on: the suites' data sets, and texts in
+    # the frame the text suite quantizes to (256 on the embedded stand-ins, not Zhang's 1014)
+    from signalinject.benchmarks.runner import BenchConfig
+
+    images, text = BenchConfig.for_suite("images"), BenchConfig.for_suite("text")
+    assert F._show_data("one_pixel", "image", None, None, False).name == images.dataset
+    bundle = F._show_data("pattern_char", "text", None, None, False)
+    assert bundle.name == text.dataset
+    fig = F.text_figure("pattern_char", bundle, n=5)
+    subtitle = fig.texts[1].get_text()
+    assert f"CharQuantizer(length={text.frame_length}" in subtitle
+    assert f"the first {text.frame_length} characters" in subtitle
+    for ax in fig.axes:  # no row drawn beyond the frame
+        offsets = [int(t.get_text()) for t in ax.texts if t.get_text().isdigit()]
+        assert max(offsets) < text.frame_length
+
+
+def test_a_wrong_decode_says_why(docs: DataBundle) -> None:
+    # the issue's pattern_char.png: "label 0 → 4 · no character changed", no word of why
+    fig = F.text_figure("pattern_char", docs, n=10)
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    pairs = [re.search(r"label (-?\d+) → (-?\d+)", t) for t in titles]
+    wrong = [t for t, m in zip(titles, pairs, strict=True) if m and m[1] != m[2]]
+    assert wrong  # short docstrings: some decode wrongly
+    for title in wrong:
+        assert "already" in title or "past the text's end" in title, title
 
 
 def test_text_figure_takes_any_loader_and_odd_characters(tmp_path: Path) -> None:

@@ -36,7 +36,18 @@ PKG = "signalinject.benchmarks"
 ROOT = Path(__file__).resolve().parent.parent / "src" / "signalinject" / "benchmarks"
 
 LAYERS: list[set[str]] = [
-    {"errors", "_files", "_preprocess", "_stdlib_docs", "photo_digits", "stats", "train", "shrunk"},
+    {
+        "errors",
+        "_files",
+        "_layout",
+        "_preprocess",
+        "_stdlib_docs",
+        "photo_digits",
+        "progress",
+        "stats",
+        "train",
+        "shrunk",
+    },
     {"_user_code"},
     {"registry", "signals", "store"},
     {"settings"},  # and every module of registry.MODULES

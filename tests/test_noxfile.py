@@ -7,6 +7,8 @@ the 3.11 stable ABI, tagged cp311-abi3)."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -87,6 +89,41 @@ class TestChoice:
         text = (ROOT / "noxfile.py").read_text(encoding="utf-8")
         assert "session.install(TORCH" not in text
         assert "session.install(*TORCHVISION" not in text
+
+
+class TestBuildNotice:
+    """After the install, the session says which build came (the plan before it may be wrong:
+    an index may hold either build), never "several GB" for the CPU one."""
+
+    def test_the_cpu_build(self, noxfile: ModuleType) -> None:
+        notice = noxfile.build_notice("2.13.0+cpu cpu\n")
+        assert notice == "installed: torch 2.13.0+cpu, the CPU-only build"
+        assert "GB" not in notice
+
+    def test_the_cuda_build(self, noxfile: ModuleType) -> None:
+        notice = noxfile.build_notice("2.13.0 12.8\n")
+        assert notice == "installed: torch 2.13.0, the CUDA 12.8 build (several GB)"
+
+    def test_bad_output(self, noxfile: ModuleType) -> None:
+        with pytest.raises(ValueError, match="probe_output must be 'VERSION CUDA-or-cpu', got ''"):
+            noxfile.build_notice("")
+
+    def test_the_probe_reads_the_torch_installed_here(self, noxfile: ModuleType) -> None:
+        import torch
+
+        proc = subprocess.run(
+            [sys.executable, "-c", noxfile.TORCH_BUILD_PROBE], capture_output=True, text=True,
+            check=True, timeout=120,
+        )  # fmt: skip
+        notice = noxfile.build_notice(proc.stdout)
+        assert notice.startswith(f"installed: torch {torch.__version__}, ")
+        assert ("CPU-only" in notice) == (torch.version.cuda is None)
+
+    def test_install_torch_says_what_came(self) -> None:
+        text = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+        body = text.split("def install_torch", 1)[1].split("\ndef ", 1)[0]
+        assert body.index("session.install(*args)") < body.index("TORCH_BUILD_PROBE")
+        assert "session.log(build_notice(" in body
 
 
 class TestProbe:

@@ -261,7 +261,7 @@ def test_throwaway_in_the_atlas(throwaway: Path) -> None:
     out = throwaway / "atlas"
     argv = ["bench", "atlas", "--dataset", "throwaway_data", "--models", "throwaway_net-w4"]
     assert cli.main([*argv, *QUICK, "--out", str(out)]) == 0
-    assert "| throwaway_net-w4 |" in (out / "atlas.md").read_text()
+    assert "| Throwaway net (w4) |" in (out / "atlas.md").read_text()  # its display name
 
 
 def test_throwaway_in_scan(throwaway: Path) -> None:

@@ -124,7 +124,8 @@ class TestHeadline:
         assert clean[:2] == ["Clean", "–"]
         assert clean[2].startswith("91.0 [")
         assert clean[5] == "84.7"
-        assert clean[-1].startswith("Logistic regression 86.0 [")
+        # the most accurate model, the ConvNet included (91.0 beats logistic regression's 86.0)
+        assert clean[-1].startswith("ConvNet 91.0 [")
         assert one[0] == "One pixel"
         assert one[5] == "84.7 (no change)"
         assert one[6] == "Decision tree"  # reliance 100% beats logistic regression's 43%
@@ -152,7 +153,8 @@ class TestHeadline:
         others = models[1:]
         key = {m: (rel[i], acc[i]) for i, m in enumerate(others)}
         best = max(key.values())
-        assert h.closest == next(m for m in others if key[m] == best)  # model order breaks ties
+        tied = [m for m in others if key[m] == best]
+        assert (h.closest, *h.closest_ties) == tuple(tied)  # an exact tie names every model
         v = verdicts(rows)[("one_pixel", h.closest)]
         assert h.reader == (h.closest if v == "reads" else None)
 
@@ -175,7 +177,7 @@ class TestHeadline:
         for r in rows:
             r["majority_rate"] = 0.3
             if r["signal"] != "clean":
-                r["reliance"] = 0.12 if r["model"] == "qda" else 0.02
+                r["reliance"] = 0.04 if r["model"] == "qda" else 0.02
         assert verdicts(rows)[("random_pixel", "qda")] == "did not learn"
         (_, h) = headline(rows)
         assert h.closest == "lda"
@@ -186,12 +188,62 @@ class TestHeadline:
         assert h.closest == "qda"
         assert h.reader_verdict == "did not learn"
 
+    def test_an_exact_tie_names_every_tied_model(self, tmp_path: Path) -> None:
+        # the issue's cell: Gaussian NB and the decision tree, both 100/100 on one pixel
+        acc = {
+            ("clean", "convnet"): [0.77], ("clean", "gaussian_nb"): [0.36],
+            ("clean", "decision_tree"): [0.20], ("one_pixel", "convnet"): [0.76],
+            ("one_pixel", "gaussian_nb"): [1.0], ("one_pixel", "decision_tree"): [1.0],
+        }  # fmt: skip
+        rows = make_rows(acc)
+        for r in rows:
+            if r["signal"] == "one_pixel" and r["model"] != "convnet":
+                r["reliance"] = 1.0
+        line = cells(paper_table(rows).splitlines()[3])
+        assert line[6] == "Gaussian naive Bayes = Decision tree (tie)"
+        assert line[8] == "+64.0 / +80.0"  # each tied model's gain, in the order of the names
+        assert line[-1].startswith("Gaussian naive Bayes = Decision tree (tie) 100.0 [")
+        write_report(rows, tmp_path)
+        with open(tmp_path / "table.csv", newline="", encoding="utf-8") as f:
+            one = list(csv.DictReader(f))[1]
+        assert (one["reader"], one["closest_tied"]) == ("gaussian_nb", "decision_tree")
+        assert (one["most_accurate"], one["most_accurate_tied"]) == ("gaussian_nb", "decision_tree")
+
+    def test_the_papers_numbers_only_beside_their_models(self, tmp_path: Path) -> None:
+        # --models decision_tree alone: no "ConvNet 84.7" beside our tree, no competitor column
+        rows = make_rows({(s, "decision_tree"): [0.4] for s in ("clean", "one_pixel")})
+        table = paper_table(rows)
+        header = cells(table.splitlines()[0])
+        assert header == [
+            "Signal", "Decode", "Decision tree", "Decision tree reliance",
+            "Decision tree verdict", "Most accurate",
+        ]  # fmt: skip
+        assert "84.7" not in table
+        assert "Paper" not in table
+        write_report(rows, tmp_path)
+        with open(tmp_path / "table.csv", newline="", encoding="utf-8") as f:
+            got = list(csv.DictReader(f))
+        assert {r["paper_main"] for r in got} == {""}
+        assert {r["paper_best"] for r in got} == {""}
+        # the ConvNet alone: its paper number, but no competitor's
+        rows = make_rows({(s, "convnet"): [0.8] for s in ("clean", "one_pixel")})
+        header = cells(paper_table(rows).splitlines()[0])
+        assert "Paper: ConvNet (CIFAR-10)" in header
+        assert "Paper: best competitor (CIFAR-10)" not in header
+
+    def test_most_accurate_includes_the_domain_model(self) -> None:
+        acc = {(s, m): [a] for s in ("clean", "one_pixel") for m, a in
+               (("convnet", 0.771), ("qda", 0.746), ("lda", 0.5))}  # fmt: skip
+        (clean, one) = headline(make_rows(acc))
+        assert (clean.most_accurate, clean.most_accurate_ties) == ("convnet", ())
+        assert one.most_accurate == "convnet"
+
     def test_text_table_names_the_paper_and_defaults_to_a_charcnn(self) -> None:
         acc = {(s, m): [0.5] for s in ("clean", "mnemonic") for m in ("gaussian_nb", "charcnn")}
         lines = paper_table(make_rows(acc, "stdlib_code")).splitlines()
         assert cells(lines[0])[2:6] == [
             "Char-CNN", "Char-CNN reliance", "Char-CNN verdict",
-            "Paper: Char-CNN (Yelp / Amazon Full)",
+            "Paper: Char-CNN (Yelp Full / Amazon Full)",
         ]  # fmt: skip
         assert cells(lines[2])[5] == "62.05 / 62.05"
         assert cells(lines[2])[11] == "Logistic regression (words) 59.86 / 55.26"
@@ -311,8 +363,11 @@ class TestFiles:
         assert [r["signal"] for r in head] == list(SIGNALS)
         assert head[1]["data"] == "digits (embedded stand-in)"
         assert head[1]["paper_dataset"] == "CIFAR-10"
-        assert head[1]["paper_main"] == "84.7 (no change)"
-        assert head[1]["paper_best"] == "Decision tree 100"
+        # one unit (fractions), the paper's words in columns of their own
+        assert float(head[1]["paper_main"]) == pytest.approx(0.847)
+        assert head[1]["paper_main_note"] == "no change"
+        assert head[1]["paper_best_model"] == "Decision tree"
+        assert float(head[1]["paper_best"]) == 1.0
         assert float(head[1]["main_accuracy_low"]) < float(head[1]["main_accuracy"])
         img = matplotlib.image.imread(paths["figure"])
         assert img.ndim == 3
@@ -384,3 +439,73 @@ class TestColours:
         mine = [report.model_color(m, [*others, *users]) for m in users]
         assert len(set(mine)) == 2
         assert not set(mine) & set(colours)
+
+
+class TestChart:
+    """``results.png`` read as a user reads it: its artists, its axes and its legend."""
+
+    @staticmethod
+    def legend(fig: Any) -> list[str]:
+        return [t.get_text() for t in fig.legends[0].get_texts()]
+
+    def test_no_line_falls_off_the_axis(self) -> None:
+        # the random pixel decodes at 4.3% on noisy_digits: far below every accuracy drawn
+        acc = {(s, m): [0.8] for s in ("clean", "one_pixel", "random_pixel") for m in MODELS}
+        rows = make_rows(acc)
+        for r in rows:
+            if r["signal"] == "random_pixel":
+                r["decode_accuracy"] = 0.043
+        fig = report.results_figure(rows)
+        ax_acc = fig.axes[0]
+        bottom, top = ax_acc.get_ylim()
+        # the decode lines: the horizontal segments (hlines) of the accuracy panel
+        segments = [
+            seg
+            for c in ax_acc.collections
+            if hasattr(c, "get_segments")
+            for seg in c.get_segments()
+            if len(seg) == 2 and seg[0][1] == seg[1][1]
+        ]
+        levels = {round(float(seg[0][1]), 1) for seg in segments}
+        assert 4.3 in levels  # the line is drawn...
+        assert bottom <= 4.3 <= top  # ...and inside the axis
+        for line in ax_acc.lines:  # every marker too
+            ys = [y for y in line.get_ydata() if y == y]
+            assert all(bottom <= y <= top for y in ys), line
+
+    def test_the_legend_lists_only_what_is_drawn(self) -> None:
+        acc = {(s, m): [0.8] for s in ("clean", "one_pixel") for m in MODELS}
+        rows = make_rows(acc)
+        fig = report.results_figure(rows)
+        assert "0%" not in self.legend(fig)  # no reliance at 0%: no triangle, no entry
+        markers = [ln for ln in fig.axes[1].lines if ln.get_marker() == "^"]
+        assert not markers
+        for r in rows:
+            if r["signal"] == "one_pixel" and r["model"] == "logistic_regression":
+                r["reliance"] = 0.0
+        fig = report.results_figure(rows)
+        assert "0%" in self.legend(fig)
+        markers = [ln for ln in fig.axes[1].lines if ln.get_marker() == "^"]
+        assert sum(len(m.get_xdata()) for m in markers) == 1
+
+    def test_did_not_learn_only_for_models_that_learned_nothing(self) -> None:
+        # the issue's text chart: baselines at the majority rate on the clean task, two of them
+        # reading the mnemonic at 100%: those learned the signal
+        acc = {(s, m): [0.3] for s in ("clean", "mnemonic")
+               for m in ("charcnn_narrow", "gaussian_nb", "lda")}  # fmt: skip
+        rows = make_rows(acc, "stdlib_code")
+        for r in rows:
+            r["majority_rate"] = 0.36
+            r["num_classes"] = 5
+            if r["signal"] == "mnemonic":
+                r["reliance"] = 1.0 if r["model"] == "gaussian_nb" else 0.02
+                r["accuracy"] = 1.0 if r["model"] == "gaussian_nb" else 0.3
+        labels = self.legend(report.results_figure(rows))
+        assert "Gaussian naive Bayes (clean at majority rate)" in labels
+        assert "LDA (did not learn)" in labels
+        assert "Char-CNN (narrow) (did not learn)" in labels
+        # the hatch marks the cells whose verdict is "did not learn", not a model's every bar
+        bars = [p for p in report.results_figure(rows).axes[1].patches if p.get_height() > 0]
+        hatched = {round(p.get_height()) for p in bars if p.get_hatch()}
+        assert 100 not in hatched
+        assert hatched == {2}

@@ -29,6 +29,7 @@ from signalinject.benchmarks.scan import (
     SCAN_FIELDS,
     ScanConfig,
     scan,
+    scan_figure,
     scan_table,
     summarize_scan,
     write_scan_report,
@@ -407,6 +408,23 @@ class TestSummary:
         names = [r["model_name"] for r in summarize_scan(rows)]
         assert names == ["ConvNet", "a/x.py:net", "b/y.py:net", "tiny"]
 
+    def test_each_panel_names_its_own_clean_accuracy(self) -> None:
+        # the issue's scan.png: the blank panel repeated the data's "clean 97.3%" (10.1% there)
+        rows = [_row("m", "clean", 0, 0.973, None), _row("m", "one_pixel", 0, 0.97, 0.0)]
+        blank = [_row("m", "clean", 0, 0.101, None), _row("m", "one_pixel", 0, 0.8, 0.8)]
+        fig = scan_figure(summarize_scan(rows, blank))
+        data, shut = fig.axes[0], fig.axes[1]
+        assert [t.get_text() for t in data.get_yticklabels()] == ["m\nclean 97.3%"]
+        assert [t.get_text() for t in shut.get_yticklabels()] == ["m\nclean 10.1%"]
+        assert shut.get_title() == "shut-down control: blank data"
+
+    def test_scan_defaults_to_the_benchmarks_image_data(self) -> None:
+        from signalinject.benchmarks.runner import BenchConfig
+
+        assert ScanConfig(models=("lda",)).dataset == BenchConfig.for_suite("images").dataset
+        parser = cli.build_parser()
+        assert parser.parse_args(["scan", "lda"]).dataset == BenchConfig.for_suite("images").dataset
+
     def test_refuses_mixed_datasets_and_nothing(self) -> None:
         with pytest.raises(ValueError, match="rows must come from one dataset"):
             summarize_scan([_row("m", "clean", 0, 0.9, None)], [{"dataset": "cifar10"}])
@@ -462,17 +480,19 @@ class TestNonFinite:
 
 
 # -- end to end ------------------------------------------------------------------------------------
-def _scan_cli(out: Path, *models: str, extra: tuple[str, ...] = ()) -> int:
-    args = ["scan", *models, "--limit", "80", "--epochs", "1", "--no-progress", "--out", str(out)]
+def _scan_cli(out: Path, *models: str, extra: tuple[str, ...] = (), limit: int = 80) -> int:
+    args = ["scan", *models, "--limit", str(limit), "--epochs", "1", "--no-progress"]
+    args += ["--out", str(out)]
     return cli.main([*args, *extra])
 
 
 @pytest.fixture(scope="module")
 def scanned(models_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One scan of three user models on one_pixel (80 samples, 1 epoch), via the CLI."""
+    """One scan of three user models on one_pixel (200 samples: enough for a reliance at
+    chance to lie wholly below the ignores line; 1 epoch), via the CLI."""
     out = tmp_path_factory.mktemp("scan") / "out"
     models = [f"{models_file}:{f}" for f in ("code_reader", "constant", "tree")]
-    assert _scan_cli(out, *models, extra=("--signals", "one_pixel")) == 0
+    assert _scan_cli(out, *models, extra=("--signals", "one_pixel"), limit=200) == 0
     return out
 
 
@@ -480,14 +500,14 @@ class TestEndToEnd:
     def test_table_columns_and_verdicts(self, scanned: Path) -> None:
         out = scanned
         data = json.loads((out / "scan.json").read_text(encoding="utf-8"))
-        assert data["config"]["limit"] == 80
+        assert data["config"]["limit"] == 200
         rows = {r["model_name"]: r for r in data["rows"]}
         assert set(rows) == {"code_reader", "constant", "tree"}
         for r in rows.values():
             assert r["signal"] == "one_pixel"
             assert r["decode_accuracy"] == 1.0
             assert r["blank_decode_accuracy"] == 1.0
-            assert (r["n_train"], r["n_test"], r["num_classes"]) == (80, 80, 10)
+            assert (r["n_train"], r["n_test"], r["num_classes"]) == (200, 200, 10)
         # built to read the code: it follows a wrong code everywhere, on data and on blank data
         assert rows["code_reader"]["reliance"] == 1.0
         assert rows["code_reader"]["verdict"] == "reads"
@@ -508,12 +528,13 @@ class TestEndToEnd:
         assert rows["tree"]["blank_clean_accuracy"] <= 0.2
         md = (out / "scan.md").read_text(encoding="utf-8")
         header = (
-            "| Model | Signal | Decode | Accuracy | Gain | Reliance | Verdict | Shut-down decode "
-            "| Shut-down acc. | Shut-down reliance | Shut-down verdict |"
+            "| Model | Signal | Decode | Accuracy | Gain | Reliance | Drop | Verdict "
+            "| Shut-down decode | Shut-down acc. | Shut-down reliance | Shut-down verdict |"
         )
         assert header in md
         assert "| code_reader | Clean |" in md
-        assert "**reads** if the reliance interval's low end is >= 55%" in md
+        assert "**reads** when the reliance's 95% interval lies at or above 55%" in md
+        assert "**ignores** when it lies below 19%" in md
         assert "**constant did not learn the clean task**" in md
 
     def test_csv_and_figure(self, scanned: Path) -> None:
@@ -531,7 +552,7 @@ class TestEndToEnd:
         out = scanned
         before = (out / RESULTS_FILE).read_bytes()
         models = [f"{models_file}:{f}" for f in ("code_reader", "constant", "tree")]
-        assert _scan_cli(out, *models, extra=("--signals", "one_pixel")) == 0
+        assert _scan_cli(out, *models, extra=("--signals", "one_pixel"), limit=200) == 0
         assert (out / RESULTS_FILE).read_bytes() == before
         printed = capsys.readouterr().out
         for name in ("scan.md", "scan.json", "scan.csv", "scan.png"):
@@ -556,7 +577,11 @@ class TestEndToEnd:
             ScanConfig(
                 models=(load_factory(f"{models_file}:tree"),),
                 settings=RunSettings(
-                    dataset="stdlib_docs", limit=40, out=str(tmp_path), progress=False
+                    # all 180 test texts: a reliance at chance lies wholly below the ignores line
+                    dataset="stdlib_docs",
+                    limit=180,
+                    out=str(tmp_path),
+                    progress=False,
                 ),
             )
         )

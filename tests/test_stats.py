@@ -155,9 +155,31 @@ class TestVerdict:
         # a mean above the reads line but an interval reaching below it: not yet "reads"
         assert stats.verdict(0.6, 10, interval=(0.5, 0.7)) == "partial"
         assert stats.verdict(0.6, 10, interval=(0.56, 0.64)) == "reads"
-        # "ignores" is the absence of evidence: the point value decides
-        assert stats.verdict(0.15, 10, interval=(0.1, 0.2)) == "ignores"
+        # symmetric: "ignores" needs the interval's high end below the ignores line (19%)
+        assert stats.verdict(0.15, 10, interval=(0.1, 0.2)) == "partial"
+        assert stats.verdict(0.15, 10, interval=(0.1, 0.18)) == "ignores"
         assert stats.verdict(0.25, 10, interval=(0.2, 0.3)) == "partial"
+        # the cell: extra trees on one pixel, 17.5 [14.3, 21.3], was "ignores"
+        assert stats.verdict(0.175, 10, interval=(0.143, 0.213)) == "partial"
+
+    @given(
+        k=st.integers(2, 20),
+        a=st.floats(0, 1, allow_nan=False),
+        b=st.floats(0, 1, allow_nan=False),
+        learned=st.booleans(),
+    )
+    def test_the_rule_is_symmetric_in_the_interval(
+        self, k: int, a: float, b: float, learned: bool
+    ) -> None:
+        lo, hi = min(a, b), max(a, b)
+        ignores, reads = stats.verdict_lines(k)
+        got = stats.verdict((lo + hi) / 2, k, interval=(lo, hi), learned=learned)
+        if lo >= reads + 1e-6:
+            assert got == "reads"
+        elif hi < ignores - 1e-6:
+            assert got == ("ignores" if learned else "did not learn")
+        elif lo < reads - 1e-6 and hi >= ignores + 1e-6:
+            assert got == "partial"
 
     def test_did_not_learn_replaces_only_ignores(self) -> None:
         assert stats.verdict(0.05, 10, learned=False) == "did not learn"

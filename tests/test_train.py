@@ -4,6 +4,7 @@ flushing, DDP under torchrun (CPU, gloo) and, where there is a GPU, the CUDA pat
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import subprocess
 import sys
@@ -334,11 +335,26 @@ def test_denormals_flushed_only_inside_fit_and_predict() -> None:
     assert probe.flushed[-1] is False
 
 
-def test_fit_shows_progress_on_request(capsys: pytest.CaptureFixture[str]) -> None:
+class _Terminal(io.StringIO):
+    """Standard error as a terminal shows it (tqdm draws a bar only there)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_fit_shows_progress_on_request(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     x, y = square_images(8)
-    fit(nn.Sequential(nn.Flatten(), nn.Linear(64, 2)), x, y,
-        dataclasses.replace(QUIET, epochs=2, batch_size=4, progress=True))  # fmt: skip
-    assert "train Sequential" in capsys.readouterr().err
+    loud = dataclasses.replace(QUIET, epochs=2, batch_size=4, progress=True)
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    fit(nn.Sequential(nn.Flatten(), nn.Linear(64, 2)), x, y, loud)
+    assert "train Sequential" in terminal.getvalue()
+    monkeypatch.undo()
+    # off a terminal (a captured log) no bar: its escape codes would fill the log (issue 31)
+    fit(nn.Sequential(nn.Flatten(), nn.Linear(64, 2)), x, y, loud)
+    assert capsys.readouterr().err == ""
     fit(nn.Sequential(nn.Flatten(), nn.Linear(64, 2)), x, y, QUIET)
     assert capsys.readouterr().err == ""
 

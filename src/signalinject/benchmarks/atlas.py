@@ -21,21 +21,24 @@ parameter counts are in the generated table of docs/models.md
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 from signalinject.benchmarks._files import atomic_write, make_dir
+from signalinject.benchmarks.progress import whole_run
 from signalinject.benchmarks.registry import default_models
 from signalinject.benchmarks.report import Stat
-from signalinject.benchmarks.runner import SUITES, BenchConfig, run
+from signalinject.benchmarks.runner import SUITES, BenchConfig, cell_grid, run
 from signalinject.benchmarks.scan import summarize_scan, write_scan_report
 from signalinject.benchmarks.settings import RunSettings, WithSettings, flat_config
 from signalinject.benchmarks.signals import signal_names
 
 Row = Mapping[str, Any]
+logger = logging.getLogger(__name__)
 
-__all__ = ["AtlasConfig", "atlas"]
+__all__ = ["AtlasConfig", "atlas", "size_warning"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +49,9 @@ class AtlasConfig(WithSettings):
         models: registered models (with size suffixes such as ``resnet18-w16``), users'
             ``MODULE:FACTORY``; None: the registry's ``atlas`` models, or ``atlas_full`` with
             ``full_size``.
-        signals: image signals; None: every registered image signal.
+        signals: image signals; None: the paper's five (the image suite's defaults,
+            `signal_names`); the others (One-Pixel Shortcut, ClassPatch, Blend, Sinusoid...)
+            run when named.
         full_size: the default models at their published sizes.
         settings: what every run shares
             ([`RunSettings`][signalinject.benchmarks.settings.RunSettings]): an image data set
@@ -90,15 +95,51 @@ def atlas(cfg: AtlasConfig) -> list[dict[str, Any]]:
     (model, signal): `summarize_scan`'s rows, with
     the data
     and the blank-data results and their verdicts."""
-    rows = run(cfg.bench_config())
-    blank = run(cfg.bench_config(blank=True))
+    grids = [cfg.bench_config(), cfg.bench_config(blank=True)]
+    kinds = [c.model for g in grids for c in cell_grid(g)]
+    with whole_run(kinds, enabled=cfg.settings.progress):  # one estimate for both halves
+        rows = run(grids[0])
+        warning = size_warning(summarize_scan(rows))
+        if warning:  # said before the blank half's time is spent, and again in atlas.md
+            logger.warning("%s (the blank half runs next; a rerun resumes)", warning)
+        blank = run(grids[1])
     return summarize_scan(rows, blank)
+
+
+def size_warning(cells: Sequence[Row]) -> str | None:
+    """What a reader must know when the run was too small to answer for some models: those
+    that did not learn the clean task (a ``learned`` of False), whose cells cannot tell whether
+    they read a signal; None when every model learned.
+
+    Examples:
+        >>> cells = [{"model": "mlp", "model_name": "MLP", "learned": False, "n_train": 200},
+        ...          {"model": "cnn", "model_name": "CNN", "learned": True, "n_train": 200}]
+        >>> print(size_warning(cells))
+        too small to answer for 1 of 2 models: at 200 training samples MLP did not learn the \
+clean task: where its cells say 'did not learn', whether it reads the signal cannot be told \
+(a 'reads' still says it follows it); run with more data (a larger --limit, or none) or more \
+--epochs
+    """
+    names = {str(c["model"]): str(c.get("model_name", c["model"])) for c in cells}
+    failed = list(dict.fromkeys(str(c["model"]) for c in cells if c.get("learned") is False))
+    if not failed:
+        return None
+    n = next((c.get("n_train") for c in cells), None)
+    who = ", ".join(names[m] for m in failed)
+    its, they = ("its", "it reads") if len(failed) == 1 else ("their", "they read")
+    return (
+        f"too small to answer for {len(failed)} of {len(names)} models: at {n} training samples "
+        f"{who} did not learn the clean task: where {its} cells say 'did not learn', whether "
+        f"{they} the signal cannot be told (a 'reads' still says it follows it); "
+        "run with more data (a larger --limit, or none) or more --epochs"
+    )
 
 
 def atlas_table(cells: Sequence[Row]) -> str:
     """The atlas as a Markdown matrix: one row per model (with its clean accuracy), one column
-    per signal; each cell ``reliance verdict / blank reliance blank verdict`` in percent
-    (``mean ± std`` over several seeds)."""
+    per signal; each cell ``reliance verdict, drop D / blank reliance blank verdict`` in percent
+    (``mean ± std`` over several seeds); ``drop D``: the shortcut drop in points beside the
+    verdict (a measure, not a verdict of its own; absent where it does not apply)."""
     if not cells:
         raise ValueError("cells is empty: nothing to tabulate")
     models = list(dict.fromkeys(str(c["model"]) for c in cells))
@@ -116,6 +157,8 @@ def atlas_table(cells: Sequence[Row]) -> str:
                 row.append("–")
                 continue
             data = f"{_pct(c.get('reliance'), c.get('reliance_std'))} {c.get('verdict') or '–'}"
+            if c.get("shortcut_drop") is not None:
+                data += f", drop {100 * float(c['shortcut_drop']):+.1f}"
             b = c.get("blank_reliance")
             blank = f"{_pct(b, c.get('blank_reliance_std'))} {c.get('blank_verdict') or '–'}"
             row.append(f"{data} / {blank}" if b is not None else data)
@@ -141,9 +184,13 @@ def write_atlas_report(
         f"# Blindspot atlas: {c0['dataset']}\n\n"
         f"Train {c0.get('n_train')} / test {c0.get('n_test')} samples, "
         f"{c0['num_classes']} classes, seeds {c0.get('seeds')}. Each cell: reliance (%) and "
-        "verdict on the data / the same on blank data (the shut-down control). Per-cell "
-        "details: scan.md, scan.csv, scan.json."
+        "verdict on the data, with the shortcut drop (the clean test accuracy lost to the "
+        "signal, in points; a measure beside the verdict) / the same on blank data (the "
+        "shut-down control, no drop there). Per-cell details: scan.md, scan.csv, scan.json."
     )
+    warning = size_warning(cells)
+    if warning:
+        head += f"\n\n**Warning: {warning}.**"
     md = out / "atlas.md"
     atomic_write(md, f"{head}\n\n{atlas_table(cells)}\n")
     conf = None if config is None else flat_config(config)

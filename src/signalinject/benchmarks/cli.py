@@ -24,20 +24,22 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from signalinject.benchmarks.errors import describe_error
 from signalinject.benchmarks.perf.throughput import add_parser as add_throughput_parser
 from signalinject.benchmarks.perf.trainspeed import add_parser as add_trainspeed_parser
-from signalinject.benchmarks.registry import DATASETS, default_models
+from signalinject.benchmarks.registry import DATASETS, default_models, model_names
 from signalinject.benchmarks.runner import SUITES, BenchConfig, Suite, suite_for
 from signalinject.benchmarks.settings import RunSettings
 from signalinject.benchmarks.show import add_show_parser
-from signalinject.benchmarks.signals import signal_names
-from signalinject.benchmarks.store import ResultsLockedError
+from signalinject.benchmarks.signals import kind_names, signal_names
+from signalinject.benchmarks.store import RESULTS_FILE, ResultsLockedError
 from signalinject.benchmarks.train import PREPROCESS_MODES
 
 __all__ = ["main"]
@@ -48,7 +50,6 @@ else:
     Subparsers = argparse._SubParsersAction
 Registrar = Callable[[Any], None]
 
-_MODELS_HELP = "registered (resnet18-w16: sized) or MODULE:FACTORY"
 _DATA_DIR_HELP = (
     "where the real datasets' files are (default: $SIGNALINJECT_DATA_DIR, else "
     "~/.cache/signalinject)"
@@ -102,11 +103,34 @@ class HelpFormatter(_NoBreakFormatter, argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+#: A parser with more options than this shows them once, under "options:", and its usage line
+#: says ``[options]`` (argparse's usage would repeat every option over 8-10 lines).
+USAGE_OPTIONS = 4
+
+
+def _compact_usage(parser: argparse.ArgumentParser) -> None:
+    """``usage: signalinject scan [-h] [options] MODULE:FACTORY [MODULE:FACTORY ...]``."""
+    if parser.usage is not None:
+        return
+    options = [a for a in parser._actions if a.option_strings and a.help != argparse.SUPPRESS]
+    if len(options) <= USAGE_OPTIONS:
+        return
+    fmt = parser._get_formatter()
+    positionals = [
+        fmt._format_args(a, a.dest.upper())
+        for a in parser._actions
+        if not a.option_strings and not isinstance(a, argparse._SubParsersAction)
+    ]
+    parser.usage = " ".join(["%(prog)s [-h] [options]", *positionals])
+
+
 def _no_break(parser: argparse.ArgumentParser) -> None:
-    """Give ``parser`` and all its subcommands' parsers the no-break formatters."""
+    """Give ``parser`` and all its subcommands' parsers the no-break formatters and, where they
+    have many options, a one-line usage (`_compact_usage`)."""
     base = parser.formatter_class
     defaults = isinstance(base, type) and issubclass(base, argparse.ArgumentDefaultsHelpFormatter)
     parser.formatter_class = HelpFormatter if defaults else _NoBreakFormatter
+    _compact_usage(parser)
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for sub in dict.fromkeys(action.choices.values()):  # aliases: one parser, once
@@ -189,6 +213,17 @@ def _fraction(text: str) -> float:
     return v
 
 
+def _names_help(default: Sequence[str], valid: Sequence[str], note: str) -> str:
+    """An option's help that names every valid value once: the others, then the default.
+
+    Examples:
+        >>> _names_help(("a", "b"), ("a", "b", "c"), "note")
+        'also c, MODULE:FACTORY; note (default: a,b)'
+    """
+    others = [n for n in valid if n not in default]
+    return f"also {', '.join([*others, 'MODULE:FACTORY'])}; {note} (default: {','.join(default)})"
+
+
 def _add_grid_options(p: argparse.ArgumentParser) -> None:
     """``--shard I/N`` and ``--parallel``: the grid over several processes (see
     [`signalinject.benchmarks.grid`][signalinject.benchmarks.grid])."""
@@ -228,7 +263,8 @@ def _add_run_options(
     """The options of [`RunSettings`][signalinject.benchmarks.settings.RunSettings] beside the
     data's (see `_add_data_options`): ``--epochs`` (None: the suite's), ``--batch-size``,
     ``--lr`` (with ``lr``), ``--seeds``, ``--device``, ``--preprocess`` (with ``image``),
-    ``--limit``, ``--out`` and ``--no-progress``; `_run_settings` reads them back."""
+    ``--limit``, ``--out`` and the output options (`_add_output_options`); `_run_settings` reads
+    them back."""
     if epochs is None:
         p.add_argument(
             "--epochs", type=_positive, default=None,
@@ -259,7 +295,75 @@ def _add_run_options(
         "(default: all)",
     )  # fmt: skip
     p.add_argument("--out", default=out, help="output directory")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    _add_output_options(p)
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    """``--threads``, ``--no-progress`` and ``--quiet``: how a run uses the machine and what it
+    prints (see `_set_threads` and `_quiet`)."""
+    p.add_argument(
+        "--threads", type=_positive, default=None, metavar="N",
+        help="torch/BLAS threads (default: $OMP_NUM_THREADS, else 1)",
+    )  # fmt: skip
+    p.add_argument("--no-progress", action="store_true", help="no progress lines or bars")
+    p.add_argument("--quiet", action="store_true", help="print only the paths of the results")
+
+
+#: The threads per process where neither --threads nor OMP_NUM_THREADS says: one. On a shared
+#: machine idle torch threads spin: issue 31 measured the docs' scan at 20-30 CPU-seconds with
+#: one thread and 5.3 CPU-minutes with torch's default (one per core), for the same numbers.
+DEFAULT_THREADS = 1
+
+
+def threads_of(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> int:
+    """The threads a run uses: ``--threads``, else ``$OMP_NUM_THREADS`` (a positive integer),
+    else `DEFAULT_THREADS`.
+
+    Examples:
+        >>> ns = argparse.Namespace(threads=None)
+        >>> threads_of(ns, {}), threads_of(ns, {"OMP_NUM_THREADS": "4"})
+        (1, 4)
+        >>> threads_of(argparse.Namespace(threads=2), {"OMP_NUM_THREADS": "4"})
+        2
+    """
+    if getattr(args, "threads", None) is not None:
+        return int(args.threads)
+    value = (os.environ if env is None else env).get("OMP_NUM_THREADS", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_THREADS
+
+
+def _set_threads(args: argparse.Namespace) -> None:
+    """Run torch and the BLAS libraries (NumPy's, scikit-learn's) on `threads_of` threads, for
+    the rest of the process."""
+    import torch
+    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+
+    n = threads_of(args)
+    torch.set_num_threads(n)
+    threadpool_limits(limits=n)
+
+
+def _quiet(args: argparse.Namespace) -> bool:
+    """``--quiet``: no table, no progress, no INFO log lines; only the results' paths."""
+    return bool(getattr(args, "quiet", False))
+
+
+def _print_results(args: argparse.Namespace, table: str, paths: Mapping[str, Any]) -> None:
+    """What a finished run prints: the table, then where each file went (``--quiet``: the paths
+    alone, one a line)."""
+    if _quiet(args):
+        for path in paths.values():
+            print(path)
+        return
+    print(table)
+    print()
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+
+
+def _with_results(paths: Mapping[str, Path], out: str) -> dict[str, Path]:
+    """``paths`` after the results file of ``out`` (``results``)."""
+    return {"results": Path(out, RESULTS_FILE), **paths}
 
 
 def _run_settings(args: argparse.Namespace) -> RunSettings:
@@ -282,7 +386,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         preprocess=getattr(args, "preprocess", RunSettings.preprocess),
         limit=args.limit,
         out=args.out,
-        progress=not args.no_progress,
+        progress=not (args.no_progress or _quiet(args)),
     )
 
 
@@ -305,14 +409,14 @@ def _add_suite_parser(subparsers: Subparsers, suite: Suite) -> None:
         type=_csv("signals"),
         default=",".join(signal_names(suite.kind)),
         metavar="A,B",
-        help="signals (clean always runs)",
+        help=_names_help(signal_names(suite.kind), kind_names(suite.kind), "clean always runs"),
     )
     p.add_argument(
         "--models",
         type=_csv("models"),
         default=",".join(suite.models),
         metavar="A,B",
-        help=_MODELS_HELP,
+        help=_names_help(suite.models, model_names(kind=suite.kind), "resnet18-w16: sized"),
     )
     _add_run_options(
         p,
@@ -363,7 +467,14 @@ def add_bench_text_parser(subparsers: Subparsers) -> None:
 
 def add_sweep_parser(subparsers: Subparsers) -> None:
     """``signalinject bench sweep``: the signal-strength sweep."""
+    from signalinject.benchmarks.signals import sweepable
     from signalinject.benchmarks.sweep import DEFAULT_STRENGTHS, SweepConfig, sweep_signals
+
+    def _sweepable(kind: Any) -> list[str]:
+        """The signals of ``kind`` with a strength, the defaults first."""
+        names = [s for s in kind_names(kind) if sweepable(s, kind)]
+        first = list(sweep_signals(kind))
+        return first + [s for s in names if s not in first]
 
     def per_kind(values: Callable[[Any], Sequence[Any]]) -> str:
         """``"image 1,4; text 1,2"``: a default of each data kind."""
@@ -391,11 +502,13 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
     )  # fmt: skip
     p.add_argument(
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
-        help=f"signals (default: {per_kind(sweep_signals)})",
+        help=f"with a strength: {per_kind(_sweepable)}; MODULE:FACTORY (default: the first "
+        f"{len(sweep_signals('image'))} image, {len(sweep_signals('text'))} text)",
     )  # fmt: skip
     p.add_argument(
         "--models", type=_csv("models"), default=argparse.SUPPRESS, metavar="A,B",
-        help=f"models (default: {per_kind(lambda kind: default_models('sweep', kind))})",
+        help="those of 'bench images' or 'bench text' (their --help lists them), or "
+        f"MODULE:FACTORY (default: {per_kind(lambda kind: default_models('sweep', kind))})",
     )  # fmt: skip
     p.add_argument("--blank", action="store_true", help="blank data: zero images, empty texts")
     _add_run_options(
@@ -409,7 +522,7 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
     """``signalinject bench atlas``: models x signals x seeds, on the data and on blank data."""
     from signalinject.benchmarks.atlas import AtlasConfig
 
-    cpu, full = ",".join(default_models("atlas")), ",".join(default_models("atlas_full"))
+    full = ",".join(default_models("atlas_full"))
     p = subparsers.add_parser(
         "atlas",
         help="which architectures read which signals (models x signals, data and blank data)",
@@ -419,21 +532,24 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
             "map OUT/scan.png and per-cell OUT/scan.md, .csv, .json. Resumable. The default "
             "models are small variants of the modern ones, for a CPU; --full-size runs them at "
             "their published CIFAR sizes (parameter counts: docs/models.md). A name's suffix "
-            "sets a size: resnet18-w32, vit-w128-d6."
+            "sets a size: resnet18-w32, vit-w128-d6. With few samples (--limit) networks may "
+            "not learn the clean task: the run then says it is too small to answer for them."
         ),
         formatter_class=HelpFormatter,
     )
     _add_data_options(p, SUITES["images"])
     p.add_argument(
         "--models", type=_csv("models"), default=argparse.SUPPRESS, metavar="A,B",
-        help=f"models (default: {cpu}; --full-size: {full})",
+        help=_names_help(default_models("atlas"), model_names(kind="image"), "resnet18-w32: sized"),
     )  # fmt: skip
     p.add_argument(
-        "--full-size", action="store_true", help="the default models at published CIFAR sizes"
+        "--full-size",
+        action="store_true",
+        help=f"the default models at published CIFAR sizes: {full}",
     )
     p.add_argument(
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
-        help="image signals (default: every registered image signal)",
+        help=_names_help(signal_names("image")[1:], kind_names("image")[1:], "image signals"),
     )  # fmt: skip
     _add_run_options(
         p,
@@ -491,7 +607,9 @@ def add_scan_parser(subparsers: Subparsers) -> None:
     _add_data_options(p, default=ScanConfig.DEFAULT_DATASET)
     p.add_argument(
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
-        help="signals (default: all of the data's kind)",
+        help=f"image {','.join(kind_names('image')[1:])}; text "
+        f"{','.join(kind_names('text')[1:])}; MODULE:FACTORY (default: the paper's: the first "
+        f"{len(signal_names('image')) - 1} image, {len(signal_names('text')) - 1} text)",
     )  # fmt: skip
     p.add_argument(
         "--text-length", type=_positive, default=argparse.SUPPRESS,
@@ -523,6 +641,7 @@ def add_report_parser(subparsers: Subparsers) -> None:
     )
     p.add_argument("--out", required=True, help="the output directory of the shares")
     p.add_argument("--sweep", action="store_true", help="the results of 'bench sweep'")
+    p.add_argument("--quiet", action="store_true", help="print only the paths of the results")
     p.set_defaults(func=run_report)
 
 
@@ -590,11 +709,7 @@ def run_bench(args: argparse.Namespace) -> int:
     if rows is None:
         return _share_done(cfg.out)
     paths = write_report(rows, cfg.out)
-    print(paper_table(rows))
-    print()
-    print(f"results: {cfg.out}/results.jsonl")
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
+    _print_results(args, paper_table(rows), _with_results(paths, cfg.out))
     return 0
 
 
@@ -618,11 +733,7 @@ def run_sweep(args: argparse.Namespace) -> int:
     if rows is None:
         return _share_done(cfg.out, "--sweep ")
     paths = write_sweep_report(rows, cfg.out)
-    print(sweep_table(rows))
-    print()
-    print(f"results: {cfg.out}/results.jsonl")
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
+    _print_results(args, sweep_table(rows), _with_results(paths, cfg.out))
     return 0
 
 
@@ -654,16 +765,19 @@ def run_report(args: argparse.Namespace) -> int:
     except ValueError as e:  # conflicting results, or no finished cell yet
         print(f"signalinject report: error: {describe_error(e)}", file=sys.stderr)
         return 2
-    print(table)
-    print()
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
+    _print_results(args, table, paths)
     return 0
 
 
 def run_atlas(args: argparse.Namespace) -> int:
     """Run ``signalinject bench atlas``; print the matrix and where the files went."""
-    from signalinject.benchmarks.atlas import AtlasConfig, atlas, atlas_table, write_atlas_report
+    from signalinject.benchmarks.atlas import (
+        AtlasConfig,
+        atlas,
+        atlas_table,
+        size_warning,
+        write_atlas_report,
+    )
 
     try:
         cfg = AtlasConfig(
@@ -677,11 +791,13 @@ def run_atlas(args: argparse.Namespace) -> int:
         print(f"signalinject bench atlas: error: {describe_error(e)}", file=sys.stderr)
         return 2
     paths = write_atlas_report(cells, cfg.out, cfg)
-    print(atlas_table(cells))
-    print()
-    print(f"results: {cfg.out}/data/results.jsonl, {cfg.out}/blank/results.jsonl")
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
+    results = {
+        "results": Path(cfg.out, "data", RESULTS_FILE),
+        "blank results": Path(cfg.out, "blank", RESULTS_FILE),
+    }
+    warning = size_warning(cells)
+    table = atlas_table(cells) + (f"\n\nWarning: {warning}." if warning else "")
+    _print_results(args, table, {**results, **paths})
     return 0
 
 
@@ -721,11 +837,7 @@ def run_scan(args: argparse.Namespace) -> int:
         print(f"signalinject scan: error: {describe_error(e)}", file=sys.stderr)
         return 2
     paths = write_scan_report(rows, cfg.out, config_summary(cfg))
-    print(scan_table(rows))
-    print()
-    print(f"results: {cfg.out}/results.jsonl")
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
+    _print_results(args, scan_table(rows), _with_results(paths, cfg.out))
     return 0
 
 
@@ -766,7 +878,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_attach_values(sys.argv[1:] if argv is None else list(argv)))
     if not logging.getLogger().handlers:  # an application's own logging setup wins
-        logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+        level = logging.WARNING if _quiet(args) else logging.INFO
+        logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+    if hasattr(args, "threads"):  # a command that trains
+        _set_threads(args)
     command = _command(args)
     try:
         code: int = args.func(args)

@@ -750,7 +750,6 @@ register_dataset(DatasetEntry(
 register_dataset(DatasetEntry(
     "digits", _embedded(load_digits32), "image", 10,
     "scikit-learn's 8x8 digits upsampled to 32x32x3", _DIGITS, "1352 / 445", embedded=True,
-    defaults=("show", "scan"),
 ))  # fmt: skip
 register_dataset(DatasetEntry(
     "cifar10", _cifar10, "image", 10, "`cifar-10-python.tar.gz` (the paper's)",
@@ -764,7 +763,7 @@ register_dataset(DatasetEntry(
 register_dataset(DatasetEntry(
     "stdlib_docs", _embedded(load_stdlib_docs), "text", 5,
     "docstrings of five stdlib packages, the same on Python 3.10-3.13", _STDLIB, "464 / 180",
-    embedded=True, text_length=256, defaults=("show",),
+    embedded=True, text_length=256,
 ))  # fmt: skip
 register_dataset(DatasetEntry(
     "yelp_full", _zhang("yelp_full"), "text", 5, "`yelp_review_full_csv` (the paper's)",

@@ -23,8 +23,10 @@ Figures are built on `matplotlib.figure.Figure` directly (the Agg renderer, no p
 display), so that drawing never touches the user's global matplotlib state. matplotlib (the
 ``bench`` extra) is imported only when a figure is drawn, so the CLI starts without it.
 
-The pictures in ``docs/img`` are this module's output, at the defaults (digits and stdlib_docs,
-seed 0, 100 dpi)::
+By default a picture shows the benchmarks' own data (`show_dataset`: the registry's default
+data set of ``bench images`` or ``bench text``), texts cut to the frame the models see (the data
+set's quantized length). The pictures in ``docs/img`` are this module's output, at the defaults
+(seed 0, 100 dpi)::
 
     signalinject show all --contrast --out docs/img/signals.png
     signalinject show one_pixel --contrast --out docs/img/one_pixel.png  # each image signal
@@ -48,6 +50,7 @@ import numpy as np
 import numpy.typing as npt
 
 from signalinject.benchmarks._files import atomic_open, make_dir
+from signalinject.benchmarks._layout import wrap_to_width as _wrap
 from signalinject.benchmarks.registry import default_dataset
 from signalinject.benchmarks.signals import SIGNALS, make_injector, signal_names
 from signalinject.core import Injector, list_signals
@@ -351,32 +354,6 @@ def _caption(ax: Any, y: int, decoded: int) -> None:
     )
 
 
-def _wrap(text: str, width_in: float, fontsize: float, *, weight: str = "normal") -> str:
-    """``text`` with each of its lines broken at spaces so that it fits ``width_in`` inches at
-    ``fontsize`` points (widths measured with matplotlib's own font): a long ``repr`` stays
-    inside the figure."""
-    from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextToPath
-
-    measure, prop = TextToPath(), FontProperties(size=fontsize, weight=weight)
-
-    def fits(line: str) -> bool:
-        return measure.get_text_width_height_descent(line, prop, ismath=False)[0] <= 72 * width_in
-
-    out = []
-    for line in text.split("\n"):
-        words = line.split(" ")
-        current = words[0]
-        for word in words[1:]:
-            if fits(f"{current} {word}"):
-                current = f"{current} {word}"
-            else:
-                out.append(current)
-                current = word
-        out.append(current)
-    return "\n".join(out)
-
-
 _SUB_PT, _SUB_SPACING = 9.5, 1.4  # the subtitle's font size and line spacing
 
 
@@ -590,17 +567,29 @@ def overview_figure(
     # one more column: the first example's code region, enlarged; the figure keeps the width
     # of n columns so that its text stays as large where the docs show it
     width = _grid_width(len(y))
+    injectors = [make_injector(signal, bundle.num_classes, seed, kind="image") for signal in names]
+    # signals decoded at the drawn place (with the index, which a model lacks)
+    oracle = [
+        _paper_name(s).lower()
+        for s, j in zip(names, injectors, strict=True)
+        if j and j.decode_needs_index
+    ]
     subtitle = _wrap(
         "red squares: the written pixels (the noise is dense); under each image: true label → "
         f"label decoded from the image; last column: the first image's code region, enlarged"
-        f"\n{note}",
+        f"\n{note}"
+        + (
+            f"\n{', '.join(oracle)}: decoded where it was drawn (the sample's index, which a "
+            "model lacks); the benchmarks' Decode column reads it blind"
+            if oracle
+            else ""
+        ),
         width - 0.2,
         _SUB_PT,
     )
     top = _top_in(subtitle)
     fig, axes = _grid(len(names), len(y) + 1, top_in=top, width=width)
-    for i, signal in enumerate(names):
-        inj = make_injector(signal, bundle.num_classes, seed, kind="image")
+    for i, (signal, inj) in enumerate(zip(names, injectors, strict=True)):
         assert inj is not None
         got = _inject(inj, x, y, index)
         noisy = _class_noise(inj, x) is not None
@@ -789,12 +778,16 @@ def _row_at(rows: list[int | None], pos: int) -> int | None:
         return None
 
 
-def _describe(marks: TextMarks, clean: str, injected: str) -> str:
-    """A short account of the change: the characters replaced, then any length change.
+def _describe(marks: TextMarks, clean: str, injected: str, declared: tuple[int, ...] = ()) -> str:
+    """A short account of the change: the characters replaced, then any length change; then,
+    at each of the signal's ``declared`` positions that it left as it was, why the decode may
+    read something there: the character it already held, or that the text ends before it.
 
     Examples:
         >>> _describe(TextMarks((0, 3, 4), (0,), 3, 5), "abc", "zbc  ")
         "at 0: 'a' → 'z'; length 3 → 5 (+2 characters)"
+        >>> _describe(TextMarks((), (1,), 3, 3), "a c", "a c", (1, 5))
+        "no character changed (length 3); at 1 already ' '; 5 past the text's end"
     """
     edits = [p for p in marks.changed if p < min(marks.clean_length, marks.length)]
     parts = []
@@ -805,7 +798,50 @@ def _describe(marks: TextMarks, clean: str, injected: str) -> str:
         added = marks.length - marks.clean_length
         how = f"+{added} characters" if added > 0 else f"cut by {-added}"
         parts.append(f"length {marks.clean_length} → {marks.length} ({how})")
-    return "; ".join(parts) or f"no character changed (length {marks.length})"
+    if not parts:
+        parts.append(f"no character changed (length {marks.length})")
+    changed = set(marks.changed)
+    kept = [p for p in declared if p not in changed and 0 <= p < len(injected)]
+    if kept:
+        parts.append("at " + ", ".join(f"{p} already {injected[p]!r}" for p in kept))
+    past = [p for p in declared if p >= len(injected)]
+    if past:
+        where = ", ".join(str(p) for p in past)
+        parts.append(f"{where} past the text's end")
+    return "; ".join(parts)
+
+
+def _declared(inj: Injector, text: str) -> tuple[int, ...]:
+    """The positions ``inj`` declares for ``text`` (past its end included)."""
+    return inj.text_location(text) if isinstance(inj, TextInjector) else ()
+
+
+def _short_repr(inj: Injector) -> str:
+    """``repr(inj)`` with its quantizer as ``CharQuantizer(length=256)``: Zhang's alphabet, 70
+    characters, would run off the subtitle (it is the default, the same for every text)."""
+    text = repr(inj)
+    q = getattr(inj, "quantizer", None)
+    if q is not None and hasattr(q, "length"):
+        text = text.replace(repr(q), f"{type(q).__name__}(length={q.length}, ...)")
+    return text
+
+
+def _frame_length(bundle: DataBundleLike) -> int:
+    """The text length the benchmarks quantize ``bundle``'s texts to: its data set's (256 on the
+    embedded stand-ins; 1014, Zhang et al.'s, on the real sets and unregistered data)."""
+    from signalinject.benchmarks.registry import DATASETS
+
+    entry = DATASETS.get(bundle.name)
+    return entry.frame_length if entry is not None else 1014
+
+
+def _text_quantizer(bundle: DataBundleLike) -> Any:
+    """The quantizer the benchmarks' text injectors get on ``bundle`` (see `_frame_length`);
+    None where it is Zhang et al.'s default, as in the runner."""
+    from signalinject.quantizer import CharQuantizer
+
+    quantizer = CharQuantizer(length=_frame_length(bundle))
+    return None if quantizer == CharQuantizer() else quantizer
 
 
 def text_figure(
@@ -839,9 +875,14 @@ def text_figure(
     index = pick_examples(y_all, n)
     clean = [str(bundle.x_train[i]) for i in index.tolist()]
     y = y_all[index]
-    inj = make_injector(signal, bundle.num_classes, seed, kind="text")
+    quantizer = _text_quantizer(bundle)
+    frame = _frame_length(bundle)
+    inj = make_injector(signal, bundle.num_classes, seed, kind="text", quantizer=quantizer)
     assert inj is not None  # only "clean" has no injector
-    injected = [str(t) for t in inj(clean, y, index=index)]
+    # injected whole, as the benchmarks do; shown and decoded in the models' frame: its first
+    # `frame` characters, all that the quantized codes hold
+    injected = [str(t)[:frame] for t in inj(clean, y, index=index)]
+    clean = [t[:frame] for t in clean]
     decoded = np.asarray(inj.decode(injected), np.int64)
     marks = [text_marks(signal, inj, c, t) for c, t in zip(clean, injected, strict=True)]
     rows = [grid_rows(m) for m in marks]
@@ -850,9 +891,9 @@ def text_figure(
     grid_w = _COLS * _advance_px(dpi) / dpi
     width = left_in + grid_w + 0.25
     subtitle = _wrap(
-        f"{inj!r}\norange: characters the signal changed or added; red box: the signal's "
-        "location; · a space, ↵ a new line, ⋯ rows left out\nabove each text: true label → "
-        "label decoded from the text (-1: no class's signal)",
+        f"{_short_repr(inj)}\nthe first {frame} characters of each text (the models' frame); "
+        "orange: changed or added by the signal; red box: its location\n· a space, ↵ a new line, "
+        "⋯ rows left out; above each text: true label → decoded label (-1: no class's signal)",
         width - 0.2,
         _SUB_PT,
     )
@@ -868,9 +909,10 @@ def text_figure(
         _blank(ax)
         _draw_text(ax, injected[j], marks[j], r)
         ok = int(y[j]) == int(decoded[j])
+        why = () if ok else _declared(inj, injected[j])  # a wrong decode says what was left
         ax.set_title(
             f"text {int(index[j])}: label {int(y[j])} → {int(decoded[j])}   ·   "
-            f"{_describe(marks[j], clean[j], injected[j])}",
+            f"{_describe(marks[j], clean[j], injected[j], why)}",
             loc="left",
             fontsize=8.5,
             color=_OK if ok else _WRONG,
@@ -913,6 +955,37 @@ def _load(name: str, data_dir: str | os.PathLike[str] | None, download: bool) ->
     return load_dataset(name, data_dir=data_dir, download=download)
 
 
+def show_dataset(kind: str) -> str:
+    """The data set ``show`` draws ``kind`` signals on by default: the benchmarks' own
+    (``bench images`` / ``bench text``, the registry's default of the suite), so that a picture
+    shows the data the tables were measured on."""
+    if kind not in ("image", "text"):
+        raise ValueError(f"kind must be 'image' or 'text', got {kind!r}")
+    if kind == "image":
+        return default_dataset("images", "image")
+    return default_dataset("text", "text")
+
+
+def _show_data(
+    signal: str,
+    kind: str,
+    dataset: str | None,
+    data_dir: str | os.PathLike[str] | None,
+    download: bool,
+) -> DataBundleLike:
+    """The data ``signal`` is drawn on: ``dataset``, else `show_dataset` of its kind."""
+    default = show_dataset(kind)
+    name = default if dataset is None else dataset
+    bundle = _load(name, data_dir, download)
+    if bundle.kind != kind:
+        raise ValueError(
+            f"signal {signal!r} needs {kind} data, but dataset {name!r} holds {bundle.kind} "
+            f"data; use {'an' if kind == 'image' else 'a'} {kind} dataset such as "
+            f"{default!r}"
+        )
+    return bundle
+
+
 def show(
     signal: str,
     *,
@@ -932,7 +1005,8 @@ def show(
         out: the PNG path; default ``<signal>.png`` in the current directory. Parent folders are
             created.
         dataset: a [`load_dataset`][signalinject.benchmarks.datasets.load_dataset] name; default
-            ``digits`` for image signals, ``stdlib_docs`` for text signals.
+            the benchmarks' data of the signal's kind (`show_dataset`). Texts are shown in the
+            data set's frame (its quantized length, 256 on the embedded stand-ins).
         data_dir: where the loader looks for real data (default: the loader's).
         download: let the loader download missing data.
         n: number of examples; default 8 images or 5 texts.
@@ -959,15 +1033,7 @@ def show(
     path = Path(f"{stem}.png") if out is None else Path(out)
     if path.suffix.lower() != ".png":
         raise ValueError(f"out must be a .png path, got {str(path)!r}")
-    default = default_dataset("show", "image" if kind == "image" else "text")
-    name = default if dataset is None else dataset
-    bundle = _load(name, data_dir, download)
-    if bundle.kind != kind:
-        raise ValueError(
-            f"signal {signal!r} needs {kind} data, but dataset {name!r} holds {bundle.kind} "
-            f"data; use {'an' if kind == 'image' else 'a'} {kind} dataset such as "
-            f"{default!r}"
-        )
+    bundle = _show_data(signal, kind, dataset, data_dir, download)
     if signal == "all":
         fig = overview_figure(bundle, n=n, seed=seed, contrast=contrast)
     elif kind == "image":

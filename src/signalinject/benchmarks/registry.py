@@ -214,8 +214,18 @@ class Model:
 
     @property
     def display_name(self) -> str:
-        """The entry's display name; a sized name shows as it is written."""
-        return self.entry.display_name if not self.options else self.name
+        """The entry's display name; a sized name's with its size beside it, so that every
+        table names models one way (``ConvNet`` beside ``ResNet-18 (w16)``, not
+        ``resnet18-w16``).
+
+        Examples:
+            >>> find_model("resnet18-w16").display_name, find_model("vit-w64-d4").display_name
+            ('ResNet-18 (w16)', 'ViT (w64-d4)')
+        """
+        if not self.options:
+            return self.entry.display_name
+        size = self.name.removeprefix(self.entry.name).lstrip("-")
+        return f"{self.entry.display_name} ({size})" if size else self.entry.display_name
 
     def build(
         self, input_shape: tuple[int, ...], num_classes: int, *, seed: int = 0, **options: Any
@@ -456,8 +466,9 @@ class DatasetEntry:
         embedded: needs no file and no download (a stand-in built from what the package's
             dependencies ship); False: read from ``data_dir``.
         text_length: text: the default quantized length (None: Zhang et al.'s 1014).
-        defaults: the default runs it belongs to: ``"images"``/``"text"`` (the suites and the
-            sweep and atlas), ``"show"`` (``signalinject show``), ``"scan"``.
+        defaults: the default runs it belongs to: ``"images"``/``"text"`` (the suites, and with
+            them the sweep, atlas, scan and the pictures of ``signalinject show``: every command
+            defaults to the same data of a kind).
     """
 
     name: str

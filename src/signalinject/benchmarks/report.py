@@ -1,18 +1,19 @@
 """Tables and figures from benchmark rows: the headline table (the paper's Tables 1 and 3, with
 the paper's numbers beside ours), tables of every model, CSV files, and a PNG chart.
 
-Every number is a percentage: the mean over seeds and its 95% interval in brackets, the Wilson
-interval at the test-set size for one seed, across seeds where there are several (see
-[`signalinject.benchmarks.stats`][signalinject.benchmarks.stats]). Each (signal, model) gets a
-verdict: ``reads``, ``partial``, ``ignores``, ``did not learn`` (the model's clean accuracy is not
-    significantly
-above the test set's majority-class rate; replaces ``ignores``) or ``non-finite`` (its outputs
-held NaN or infinity).
+Every number in a table is a percentage: the mean over seeds and its 95% interval in brackets,
+the Wilson interval at the test-set size for one seed, across seeds where there are several (see
+[`signalinject.benchmarks.stats`][signalinject.benchmarks.stats]); every number in a CSV file is
+a fraction (0.847, the paper's numbers included), with names and notes in columns of their own.
+Each (signal, model) gets a verdict by the rule of
+[`verdict`][signalinject.benchmarks.stats.verdict]: ``reads``, ``partial``, ``ignores``, ``did
+not learn`` (the model's clean accuracy is not significantly above the test set's majority-class
+rate; replaces ``ignores``) or ``non-finite`` (its outputs held NaN or infinity).
 
 The headline table names, per signal, the competing model that reads the signal best (highest
 reliance, ties by accuracy) with its accuracy, its gain over its own clean accuracy and its
 reliance; where no competitor reads the signal the cell says so and names the closest one. The
-most accurate competitor has its own column.
+most accurate model (the main one included) has its own column. Exact ties name every tied model.
 
 Examples:
     >>> rows = [
@@ -29,7 +30,7 @@ Examples:
       Most accurate |
     |---|---|---|---|---|---|---|---|---|---|---|---|---|
     | Clean | – | 90.0 [82.6, 94.5] | – | – | 84.7 | – | – | – | – | – | – |
-      Decision tree 80.0 [71.1, 86.7] |
+      ConvNet 90.0 [82.6, 94.5] |
     | One pixel | 100.0 [96.3, 100.0] | 91.0 [83.8, 95.2] | 5.0 [2.2, 11.2] | ignores |
       84.7 (no change) | Decision tree | 100.0 [96.3, 100.0] | +20.0 | 100.0 [96.3, 100.0] |
       reads | Decision tree 100 | Decision tree 100.0 [96.3, 100.0] |
@@ -41,7 +42,7 @@ import csv
 import dataclasses
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,48 +87,100 @@ def model_color(model: str, others: Sequence[str] = ()) -> str:
     return spare[i % len(spare)]
 
 
-#: The paper's numbers (Hoffer et al. 2018, Tables 1 and 3; accuracy in %): per data kind, the
-#: paper's data set, its domain model's accuracy per signal, and its best competitor per signal.
-PAPER: dict[str, dict[str, Any]] = {
-    "image": {
-        "dataset": "CIFAR-10",
-        "model": "ConvNet",
-        "main": {
-            "clean": "84.7",
-            **{
-                s: "84.7 (no change)"
-                for s in (
-                    "one_pixel",
-                    "pattern_pixels",
-                    "random_pixel",
-                    "multiple_locations",
-                    "orthogonal_noise",
-                )
-            },
+@dataclasses.dataclass(frozen=True)
+class PaperCell:
+    """One number of the paper's tables, as the paper prints it.
+
+    Attributes:
+        model: the paper's model it belongs to (``"Decision tree"``); ``""``: the domain model.
+        values: the accuracy in percent on each of the paper's data sets, as printed
+            (``("99.80", "99.97")``); empty where the paper gives no number.
+        note: the paper's words beside it (``"no change"``), or ``""``.
+
+    Examples:
+        >>> PaperCell("Decision tree", ("99.80", "99.97")).text()
+        'Decision tree 99.80 / 99.97'
+        >>> PaperCell("", ("84.7",), "no change").fractions()
+        (0.847,)
+    """
+
+    model: str
+    values: tuple[str, ...] = ()
+    note: str = ""
+
+    def text(self) -> str:
+        """The cell as the headline table prints it: model, numbers, note in brackets."""
+        nums = " / ".join(self.values)
+        words = " ".join(w for w in (self.model, nums) if w)
+        if self.note:
+            words = f"{words} ({self.note})" if words else self.note
+        return words or "–"
+
+    def fractions(self) -> tuple[float, ...]:
+        """The values as fractions (``84.7`` -> ``0.847``), for the CSV's one unit."""
+        return tuple(round(float(v) / 100, 6) for v in self.values)
+
+
+@dataclasses.dataclass(frozen=True)
+class PaperTable:
+    """The paper's table of one data kind (Hoffer et al. 2018, Table 1 or Table 3).
+
+    Attributes:
+        datasets: the paper's data sets, in the order of each cell's ``values``.
+        model: its domain model's name (``"ConvNet"``).
+        main: the domain model's accuracy per signal (``clean`` included).
+        best: the best competitor per signal.
+    """
+
+    datasets: tuple[str, ...]
+    model: str
+    main: Mapping[str, PaperCell]
+    best: Mapping[str, PaperCell]
+
+    @property
+    def dataset(self) -> str:
+        """The data sets in words (``"Yelp / Amazon Full"``)."""
+        return " / ".join(self.datasets)
+
+
+_PAPER_IMAGE_SIGNALS = (
+    "one_pixel", "pattern_pixels", "random_pixel", "multiple_locations", "orthogonal_noise",
+)  # fmt: skip
+_PAPER_TEXT_SIGNALS = ("mnemonic", "length_encoding", "pattern_char")
+
+#: The paper's numbers (Hoffer et al. 2018, Tables 1 and 3; accuracy in %), per data kind.
+PAPER: dict[str, PaperTable] = {
+    "image": PaperTable(
+        datasets=("CIFAR-10",),
+        model="ConvNet",
+        main={
+            "clean": PaperCell("", ("84.7",)),
+            **{s: PaperCell("", ("84.7",), "no change") for s in _PAPER_IMAGE_SIGNALS},
         },
-        "best": {
-            "one_pixel": "Decision tree 100",
-            "pattern_pixels": "Decision tree 100",
-            "random_pixel": "Shallow Max NN 100",
-            "multiple_locations": "QDA 98.4",
-            "orthogonal_noise": "Perceptron 100",
+        best={
+            "one_pixel": PaperCell("Decision tree", ("100",)),
+            "pattern_pixels": PaperCell("Decision tree", ("100",)),
+            "random_pixel": PaperCell("Shallow Max NN", ("100",)),
+            "multiple_locations": PaperCell("QDA", ("98.4",)),
+            "orthogonal_noise": PaperCell("Perceptron", ("100",)),
         },
-    },
-    "text": {
-        "dataset": "Yelp / Amazon Full",
-        "model": "Char-CNN",
-        "main": {
-            "clean": "62.05 / 62.05",
-            **{s: "no significant gain" for s in ("mnemonic", "length_encoding", "pattern_char")},
+    ),
+    "text": PaperTable(
+        datasets=("Yelp Full", "Amazon Full"),
+        model="Char-CNN",
+        main={
+            "clean": PaperCell("", ("62.05", "62.05")),
+            **{s: PaperCell("", (), "no significant gain") for s in _PAPER_TEXT_SIGNALS},
         },
-        "best": {
-            "clean": "Logistic regression (words) 59.86 / 55.26",
-            "mnemonic": "Decision tree 100 / 100",
-            "length_encoding": "Decision tree 99.80 / 99.97",
-            "pattern_char": "Decision tree 68.66 / 69.66",
+        best={
+            "clean": PaperCell("Logistic regression (words)", ("59.86", "55.26")),
+            "mnemonic": PaperCell("Decision tree", ("100", "100")),
+            "length_encoding": PaperCell("Decision tree", ("99.80", "99.97")),
+            "pattern_char": PaperCell("Decision tree", ("68.66", "69.66")),
         },
-    },
+    ),
 }
+_NO_PAPER = PaperCell("")
 
 METRICS = (
     "accuracy",
@@ -332,6 +385,12 @@ def verdicts(rows: Sequence[Row]) -> dict[tuple[str, str], str | None]:
     return out
 
 
+def _classes(rows: Sequence[Row]) -> int | None:
+    """K of the rows (None: not recorded)."""
+    k = rows[0].get("num_classes") if rows else None
+    return k if isinstance(k, int) and not isinstance(k, bool) and k >= 2 else None
+
+
 def _signals(rows: Sequence[Row]) -> list[str]:
     return _order([str(r["signal"]) for r in rows], list(SIGNALS))
 
@@ -392,23 +451,32 @@ def data_label(dataset: str) -> str:
 @dataclasses.dataclass(frozen=True)
 class HeadlineRow:
     """One line of the headline table (see `headline`);
-    Stats are fractions."""
+    Stats are fractions.
+
+    ``closest_ties`` and ``most_accurate_ties`` hold the other models tied exactly with
+    ``closest`` (the same learned state, mean reliance and mean accuracy) and with
+    ``most_accurate`` (the same mean accuracy); ``tie_gains`` the gain of each model of
+    ``closest_ties``. ``paper_main`` and ``paper_best`` are the paper's cells
+    (`PaperCell`)."""
 
     signal: str
     decode: Stat
     main_accuracy: Stat
     main_reliance: Stat
     main_verdict: str | None
-    paper_main: str
+    paper_main: PaperCell
     reader: str | None  # the competitor that reads the signal best; None: none reads it
     closest: str | None  # the competitor of highest reliance (the reader, if one reads it)
     reader_accuracy: Stat
     reader_gain: Stat
     reader_reliance: Stat
     reader_verdict: str | None
-    paper_best: str
+    paper_best: PaperCell
     most_accurate: str | None
     most_accurate_accuracy: Stat
+    closest_ties: tuple[str, ...] = ()
+    tie_gains: tuple[Stat, ...] = ()
+    most_accurate_ties: tuple[str, ...] = ()
 
 
 def _main(rows: Sequence[Row], main_model: str | None) -> str:
@@ -419,15 +487,40 @@ def _main(rows: Sequence[Row], main_model: str | None) -> str:
     return main
 
 
+def _is_paper_model(model: str, kind: str) -> bool:
+    """Whether ``model`` is the paper's domain model of ``kind`` data (a registry entry with a
+    ``headline`` rank: the ConvNet, a char-CNN): the paper's numbers for the domain model
+    belong beside it and beside no other."""
+    try:
+        found = find_model(model)
+    except ValueError:
+        return False
+    return found is not None and found.entry.headline is not None and kind in found.entry.kinds
+
+
+def _top(
+    cands: Sequence[str], key: Callable[[str], tuple[Any, ...]]
+) -> tuple[str | None, tuple[str, ...]]:
+    """The first candidate of the highest ``key`` and the others with exactly that key."""
+    if not cands:
+        return None, ()
+    best = max(key(m) for m in cands)
+    tied = [m for m in cands if key(m) == best]
+    return tied[0], tuple(tied[1:])
+
+
 def headline(rows: Sequence[Row], main_model: str | None = None) -> list[HeadlineRow]:
     """The headline table's lines: per signal, the main model (ConvNet or Char-CNN) and the
     competitor that reads the signal best.
 
-    The reader is the competitor of highest mean reliance (ties: higher mean accuracy, then the
-    order of the models), among those that learned (a verdict other than ``did not learn`` or
+    The reader is the competitor (any model but the main one) of highest mean reliance (ties:
+    higher mean accuracy), among those that learned (a verdict other than ``did not learn`` or
     ``non-finite``) where any did; it counts as a reader only if its verdict is ``reads``, else
-    ``reader`` is None and ``closest`` names it. The ``clean`` line has no reader; its most
-    accurate competitor is the reference.
+    ``reader`` is None and ``closest`` names it. The most accurate model is the one of highest
+    mean accuracy on the line, the main model included (on the ``clean`` line: the clean
+    accuracy). An exact tie keeps every tied model (``closest_ties``, ``most_accurate_ties``):
+    none is preferred by the order of the models. The paper's number for its domain model is
+    given only where the main model is that model (else an empty `PaperCell`).
 
     Args:
         rows: result rows of one dataset (``run``'s output or ``results.jsonl``).
@@ -440,32 +533,34 @@ def headline(rows: Sequence[Row], main_model: str | None = None) -> list[Headlin
     verdict = verdicts(rows)
     main = _main(rows, main_model)
     models = _models(rows)
-    order = {m: i for i, m in enumerate(models)}
     others = [m for m in models if m != main]
-    paper = PAPER[_kind(rows)]
+    kind = _kind(rows)
+    paper = PAPER[kind]
+    ours = _is_paper_model(main, kind)
     none = Stat(None, None, 0)
     out: list[HeadlineRow] = []
     for sig in _signals(rows):
         own = st.get((sig, main))
         if own is None:
             continue
-        cands = [m for m in others if (sig, m) in st]
 
         def acc(m: str, sig: str = sig) -> float:
-            return st[(sig, m)]["accuracy"].mean or -math.inf
-
-        best_acc = max(cands, key=lambda m: (acc(m), -order[m]), default=None)
-        readers = [m for m in cands if st[(sig, m)]["reliance"].mean is not None]
+            a = st[(sig, m)]["accuracy"].mean
+            return -math.inf if a is None else a
 
         def learned(m: str, sig: str = sig) -> bool:
             return verdict.get((sig, m)) not in (_stats.DID_NOT_LEARN, _stats.NON_FINITE)
 
+        def rel(m: str, sig: str = sig) -> float:
+            return st[(sig, m)]["reliance"].mean or 0.0
+
+        every = [m for m in models if (sig, m) in st]
+        best_acc, acc_ties = _top(every, lambda m: (acc(m),))
+        readers = [
+            m for m in others if (sig, m) in st and st[(sig, m)]["reliance"].mean is not None
+        ]
         # a model that learned nothing is named closest only when no other model is left
-        closest = max(
-            readers,
-            key=lambda m: (learned(m), st[(sig, m)]["reliance"].mean or 0.0, acc(m), -order[m]),
-            default=None,
-        )
+        closest, ties = _top(readers, lambda m: (learned(m), rel(m), acc(m)))
         reader = closest if closest is not None and verdict.get((sig, closest)) == "reads" else None
         rs = st[(sig, closest)] if closest is not None else None
         out.append(
@@ -475,18 +570,21 @@ def headline(rows: Sequence[Row], main_model: str | None = None) -> list[Headlin
                 main_accuracy=own["accuracy"],
                 main_reliance=own["reliance"],
                 main_verdict=verdict.get((sig, main)),
-                paper_main=paper["main"].get(sig, "–"),
+                paper_main=paper.main.get(sig, _NO_PAPER) if ours else _NO_PAPER,
                 reader=reader,
                 closest=closest,
                 reader_accuracy=none if rs is None else rs["accuracy"],
                 reader_gain=none if rs is None else rs["gain"],
                 reader_reliance=none if rs is None else rs["reliance"],
                 reader_verdict=None if closest is None else verdict.get((sig, closest)),
-                paper_best=paper["best"].get(sig, "–"),
+                paper_best=paper.best.get(sig, _NO_PAPER) if others else _NO_PAPER,
                 most_accurate=best_acc,
                 most_accurate_accuracy=none
                 if best_acc is None
                 else st[(sig, best_acc)]["accuracy"],
+                closest_ties=ties,
+                tie_gains=tuple(st[(sig, m)]["gain"] for m in ties),
+                most_accurate_ties=acc_ties,
             )
         )
     return out
@@ -496,12 +594,35 @@ def _signed(s: Stat) -> str:
     return "–" if s.mean is None else f"{100 * s.mean:+.1f}"
 
 
+def _names_tied(first: str, ties: Sequence[str]) -> str:
+    """``"Decision tree"``, or ``"Gaussian NB = Decision tree (tie)"`` for an exact tie."""
+    if not ties:
+        return _name(first)
+    return " = ".join(_name(m) for m in (first, *ties)) + " (tie)"
+
+
 def _reader_cell(h: HeadlineRow) -> str:
     if h.signal == "clean" or h.closest is None:
         return "–"
     if h.reader is None:
-        return f"no model reads it (closest: {_name(h.closest)})"
-    return _name(h.reader)
+        return f"no model reads it (closest: {_names_tied(h.closest, h.closest_ties)})"
+    return _names_tied(h.reader, h.closest_ties)
+
+
+def _gain_cell(h: HeadlineRow) -> str:
+    """The reader's gain; for a tie, each tied model's gain in the order of the names."""
+    return " / ".join(_signed(g) for g in (h.reader_gain, *h.tie_gains))
+
+
+#: What the headline table's own columns mean (its header says it under the table's rules).
+_HEADLINE_TERMS = (
+    "*Best reader*: the competing model (any but the table's main model) of highest reliance, "
+    "ties broken by accuracy, if its verdict is reads; else the closest is named. *Most "
+    "accurate*: the model of highest accuracy on the line, the main model included (the clean "
+    "line: clean accuracy). An exact tie names every tied model. The paper's numbers stand "
+    "only beside the models they belong to: its domain model's beside ours, its best "
+    "competitor (named) beside our best reader."
+)
 
 
 def paper_table(rows: Sequence[Row], main_model: str | None = None) -> str:
@@ -509,72 +630,109 @@ def paper_table(rows: Sequence[Row], main_model: str | None = None) -> str:
     the paper's numbers beside ours.
 
     Columns: the signal's decode accuracy; the main model's accuracy, reliance and verdict, and
-    the paper's number for it; the competitor that reads the signal best with its accuracy, its
-    gain over its own clean accuracy, its reliance and verdict, and the paper's best
-    competitor; the most accurate competitor. Percentages with 95% intervals.
+    the paper's number for it (only where the main model is the paper's domain model); the
+    competitor that reads the signal best with its accuracy, its gain over its own clean
+    accuracy, its reliance and verdict, and the paper's best competitor (only where a
+    competitor ran); the most accurate model. Percentages with 95% intervals.
     """
     lines = headline(rows, main_model)
-    main = _name(_main(rows, main_model))
-    paper = PAPER[_kind(rows)]
-    pdata = paper["dataset"]
-    header = [
-        "Signal", "Decode", main, f"{main} reliance", f"{main} verdict",
-        f"Paper: {paper['model']} ({pdata})", "Best reader", "Accuracy", "Gain", "Reliance",
-        "Verdict", f"Paper: best competitor ({pdata})", "Most accurate",
-    ]  # fmt: skip
+    main_name = _main(rows, main_model)
+    main = _name(main_name)
+    kind = _kind(rows)
+    paper = PAPER[kind]
+    pdata = paper.dataset
+    with_paper = _is_paper_model(main_name, kind)
+    with_readers = len(_models(rows)) > 1
+    header = ["Signal", "Decode", main, f"{main} reliance", f"{main} verdict"]
+    if with_paper:
+        header.append(f"Paper: {paper.model} ({pdata})")
+    if with_readers:
+        header += ["Best reader", "Accuracy", "Gain", "Reliance", "Verdict"]
+        header.append(f"Paper: best competitor ({pdata})")
+    header.append("Most accurate")
     body = []
     for h in lines:
         clean = h.signal == "clean"
-        body.append(
-            [
-                _signal_name(h.signal),
-                h.decode.pct(),
-                h.main_accuracy.pct(),
-                h.main_reliance.pct(),
-                h.main_verdict or "–",
-                h.paper_main,
+        line = [
+            _signal_name(h.signal),
+            h.decode.pct(),
+            h.main_accuracy.pct(),
+            h.main_reliance.pct(),
+            h.main_verdict or "–",
+        ]
+        if with_paper:
+            line.append(h.paper_main.text())
+        if with_readers:
+            line += [
                 _reader_cell(h),
                 "–" if clean else h.reader_accuracy.pct(),
-                "–" if clean else _signed(h.reader_gain),
+                "–" if clean else _gain_cell(h),
                 "–" if clean else h.reader_reliance.pct(),
                 "–" if clean else (h.reader_verdict or "–"),
-                h.paper_best,
-                "–"
-                if h.most_accurate is None
-                else f"{_name(h.most_accurate)} {h.most_accurate_accuracy.pct()}",
+                h.paper_best.text(),
             ]
+        line.append(
+            "–"
+            if h.most_accurate is None
+            else f"{_names_tied(h.most_accurate, h.most_accurate_ties)} "
+            f"{h.most_accurate_accuracy.pct()}"
         )
+        body.append(line)
     return _md(header, body)
 
 
+def _paper_columns(cell: PaperCell, prefix: str, datasets: int) -> list[Any]:
+    """A paper cell as CSV values: its model, one fraction per paper data set, its note."""
+    values: list[Any] = list(cell.fractions())
+    values += [None] * (datasets - len(values))
+    return [cell.model or None, *values, cell.note or None]
+
+
+def _paper_fields(prefix: str, datasets: int) -> list[str]:
+    nums = [prefix] + [f"{prefix}_{i + 1}" for i in range(1, datasets)]
+    return [f"{prefix}_model", *nums, f"{prefix}_note"]
+
+
 def _write_headline_csv(rows: Sequence[Row], path: Path) -> Path:
-    """The headline table as CSV: fractions (mean, low, high), names, the paper's numbers."""
+    """The headline table as CSV: numbers are fractions (the paper's too: ``paper_main``
+    0.847), names in their own columns; the models tied exactly with ``closest`` and with
+    ``most_accurate`` in ``closest_tied`` and ``most_accurate_tied`` (joined by ``;``). A text
+    table has the paper's
+    two data sets: ``paper_main`` (Yelp) and ``paper_main_2`` (Amazon); every other column is
+    the same for both kinds."""
     main = _main(rows, None)
     paper = PAPER[_kind(rows)]
+    n_paper = 2  # columns for the paper's data sets: the most any table of the paper has
     dataset = str(rows[0]["dataset"])
     fields = [
-        "dataset", "data", "paper_dataset", "signal", "decode", "main_model",
+        "dataset", "data", "paper_dataset", "paper_dataset_2", "signal", "decode", "main_model",
         "main_accuracy", "main_accuracy_low", "main_accuracy_high",
-        "main_reliance", "main_reliance_low", "main_reliance_high", "main_verdict", "paper_main",
-        "reader", "closest", "reader_accuracy", "reader_accuracy_low", "reader_accuracy_high",
+        "main_reliance", "main_reliance_low", "main_reliance_high", "main_verdict",
+        *_paper_fields("paper_main", n_paper),
+        "reader", "closest", "closest_tied",
+        "reader_accuracy", "reader_accuracy_low", "reader_accuracy_high",
         "reader_gain", "reader_reliance", "reader_reliance_low", "reader_reliance_high",
-        "reader_verdict", "paper_best", "most_accurate", "most_accurate_accuracy",
+        "reader_verdict", *_paper_fields("paper_best", n_paper),
+        "most_accurate", "most_accurate_tied", "most_accurate_accuracy",
         "most_accurate_accuracy_low", "most_accurate_accuracy_high",
     ]  # fmt: skip
+    names = [*paper.datasets, None][:n_paper]
     with atomic_open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(fields)
         for h in headline(rows):
-            line: list[Any] = [dataset, data_label(dataset), paper["dataset"], h.signal]
+            line: list[Any] = [dataset, data_label(dataset), *names, h.signal]
             line += [h.decode.mean, main]
             line += [h.main_accuracy.mean, h.main_accuracy.low, h.main_accuracy.high]
             line += [h.main_reliance.mean, h.main_reliance.low, h.main_reliance.high]
-            line += [h.main_verdict, h.paper_main, h.reader, h.closest]
+            line += [h.main_verdict, *_paper_columns(h.paper_main, "paper_main", n_paper)]
+            line += [h.reader, h.closest, ";".join(h.closest_ties) or None]
             line += [h.reader_accuracy.mean, h.reader_accuracy.low, h.reader_accuracy.high]
             line += [h.reader_gain.mean]
             line += [h.reader_reliance.mean, h.reader_reliance.low, h.reader_reliance.high]
-            line += [h.reader_verdict, h.paper_best, h.most_accurate]
+            line += [h.reader_verdict, *_paper_columns(h.paper_best, "paper_best", n_paper)]
             a = h.most_accurate_accuracy
+            line += [h.most_accurate, ";".join(h.most_accurate_ties) or None]
             line += [a.mean, a.low, a.high]
             w.writerow(["" if v is None else v for v in line])
     return path
@@ -690,6 +848,18 @@ def _write_summary_csv(rows: Sequence[Row], path: Path) -> Path:
     return path
 
 
+def axis_bottom(values: Iterable[float], margin: float = 3.0) -> float:
+    """The lower end (percent) of an accuracy axis that holds every one of ``values`` (percent;
+    NaN ignored) with ``margin`` below the lowest: a multiple of 10, at least 0.
+
+    Examples:
+        >>> axis_bottom([47.0, 81.0]), axis_bottom([4.3, 81.0]), axis_bottom([])
+        (40.0, 0.0, 0.0)
+    """
+    finite = [v for v in values if v == v]
+    return 0.0 if not finite else max(0.0, 10.0 * math.floor((min(finite) - margin) / 10))
+
+
 def _errors(s: Stat | None) -> tuple[float, float, float]:
     """``(mean, below, above)`` in percent for an error bar (NaN where not applicable)."""
     if s is None or s.mean is None:
@@ -700,30 +870,65 @@ def _errors(s: Stat | None) -> tuple[float, float, float]:
     return m, max(0.0, m - 100 * s.low), max(0.0, 100 * s.high - m)
 
 
-def _model_label(m: str, fit: ModelFit | None) -> str:
-    if fit is not None and not fit.finite:
-        return f"{_name(m)} (non-finite outputs)"
-    if fit is not None and not fit.learned:
-        return f"{_name(m)} (did not learn)"
-    return _name(m)
+#: What a chart's legend says of a model that failed the clean test but reads some signal: its
+#: clean accuracy is at the majority-class rate, yet it learned the signal ("did not learn"
+#: would be false of it).
+CLEAN_AT_MAJORITY = "clean at majority rate"
+
+
+def failure_note(learned: bool, finite: bool, model_verdicts: Iterable[str | None]) -> str:
+    """What a chart's legend adds to a model's name (``""``: nothing): ``non-finite outputs``,
+    ``did not learn`` (the clean test failed and no signal is read, not even partly), or
+    `CLEAN_AT_MAJORITY` (the clean test failed, but some signal is read).
+
+    Examples:
+        >>> failure_note(False, True, ["did not learn", "reads"])
+        'clean at majority rate'
+        >>> failure_note(False, True, ["did not learn"]), failure_note(True, True, ["reads"])
+        ('did not learn', '')
+    """
+    if not finite:
+        return "non-finite outputs"
+    if learned:
+        return ""
+    if any(v in ("reads", "partial") for v in model_verdicts):
+        return CLEAN_AT_MAJORITY
+    return _stats.DID_NOT_LEARN
+
+
+def _model_label(m: str, fit: ModelFit | None, model_verdicts: Iterable[str | None]) -> str:
+    if fit is None:
+        return _name(m)
+    note = failure_note(fit.learned, fit.finite, model_verdicts)
+    return f"{_name(m)} ({note})" if note else _name(m)
 
 
 def plot(rows: Sequence[Row], path: str | Path) -> Path:
-    """A PNG with two panels per signal and model: accuracy (points with their 95% intervals, on
-    an axis fitted to the values) and reliance (bars from 0 with their intervals, a dashed
-    chance line at 1/K, a mark on every 0%).
+    """Draw `results_figure` of ``rows`` into the PNG ``path``."""
+    path = Path(path)
+    fig = results_figure(rows)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, dpi=110, format="png")
+    return path
 
-    One colour per model (`model_color`); a model that
-    did not learn the clean task has hatched bars and says so in the legend, as does one with
-    non-finite outputs. Drawn with the Agg canvas directly, so the caller's matplotlib backend and
-    pyplot state are untouched.
+
+def results_figure(rows: Sequence[Row]) -> Any:
+    """The chart of ``results.png``, a `matplotlib.figure.Figure`: two panels per signal and
+    model: accuracy (points with their 95% intervals, on an axis that holds every value drawn,
+    the decode lines included) and reliance (bars from 0 with their intervals, a dotted chance
+    line at 1/K, a mark on every 0%).
+
+    One colour per model (`model_color`); a bar whose verdict is ``did not learn`` or
+    ``non-finite`` is hatched, and the legend says of a model what `failure_note` says. The
+    legend lists only what is drawn. Drawn with the Agg canvas directly, so the caller's
+    matplotlib backend and pyplot state are untouched.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    path = Path(path)
     stats = summarize(rows)
     fits = model_fits(rows)
+    verdict = verdicts(rows)
     signals, models = _signals(rows), _models(rows)
     k = rows[0].get("num_classes")
     # narrow (7.6 in for six signals): its text stays >= 9 px where the docs show it 690 px wide
@@ -733,48 +938,55 @@ def plot(rows: Sequence[Row], path: str | Path) -> Path:
     width = 0.8 / len(models)
     x = np.arange(len(signals), dtype=np.float64)
     lows: list[float] = []
+    zeros = 0  # reliance marks drawn at 0%
     for j, m in enumerate(models):
         xs = x + (j - (len(models) - 1) / 2) * width
         color = model_color(m, models)
         fit = fits.get(m)
-        hatch = "//" if fit is not None and not (fit.learned and fit.finite) else None
+        cell_verdicts = [verdict.get((sig, m)) for sig in signals]
         acc = [_errors(stats.get((sig, m), {}).get("accuracy")) for sig in signals]
         ys = np.array([a[0] for a in acc])
         err = np.array([[a[1] for a in acc], [a[2] for a in acc]])
         ax_acc.errorbar(
             xs, ys, yerr=np.nan_to_num(err), fmt="o", color=color, ms=5, capsize=2, lw=1,
-            label=_model_label(m, fit),
+            label=_model_label(m, fit, cell_verdicts),
         )  # fmt: skip
         lows += [v - e for v, e in zip(ys, np.nan_to_num(err[0]), strict=True) if v == v]
         rel = [_errors(stats.get((sig, m), {}).get("reliance")) for sig in signals]
         rs = np.array([r[0] for r in rel])
         rerr = np.array([[r[1] for r in rel], [r[2] for r in rel]])
-        ax_rel.bar(
-            xs, rs, width, yerr=np.nan_to_num(rerr), color=color, capsize=2,
-            hatch=hatch, edgecolor="white" if hatch else None, linewidth=0,
-        )  # fmt: skip
+        bars = ax_rel.bar(
+            xs, rs, width, yerr=np.nan_to_num(rerr), color=color, capsize=2, linewidth=0
+        )
+        for bar, v in zip(bars.patches, cell_verdicts, strict=True):
+            if v in (_stats.DID_NOT_LEARN, _stats.NON_FINITE):  # the cell's verdict, hatched
+                bar.set_hatch("//")
+                bar.set_edgecolor("white")
         zero = [i for i, v in enumerate(rs) if v == v and v < 0.5]  # ~0%: no visible bar
+        zeros += len(zero)
         if zero:
             ax_rel.plot(
                 xs[zero], np.zeros(len(zero)), marker="^", ls="none", color=color,
                 markeredgecolor="black", markersize=6, clip_on=False, zorder=3,
             )  # fmt: skip
-    # accuracy: an axis fitted to the values (the differences, not the distance from 0)
-    bottom = 0.0 if not lows else max(0.0, 10 * math.floor((min(lows) - 3) / 10))
-    ax_acc.set_ylim(bottom, 101)
+    # the signal's own decode accuracy (its information content) as a line over each group
+    decode = {
+        i: 100 * d[0]
+        for i, sig in enumerate(signals)
+        if (d := [dv for m in models if (sig, m) in stats
+                  if (dv := stats[(sig, m)]["decode_accuracy"].mean) is not None])
+    }  # fmt: skip
+    # accuracy: an axis fitted to every value drawn, decode lines included (the differences,
+    # not the distance from 0; nothing drawn falls off it)
+    ax_acc.set_ylim(axis_bottom([*lows, *decode.values()]), 101)
     ax_acc.set_ylabel("accuracy (%), 95% interval")
     ax_acc.grid(axis="y", alpha=0.3)
-    # the signal's own decode accuracy (its information content) as a line over each group
     decode_label: str | None = "decode (the signal's information)"
-    for i, sig in enumerate(signals):
-        dec = [stats[(sig, m)]["decode_accuracy"].mean for m in models if (sig, m) in stats]
-        dec_v = [d for d in dec if d is not None]
-        if dec_v and 100 * dec_v[0] >= bottom:
-            ax_acc.hlines(
-                100 * dec_v[0], i - 0.45, i + 0.45, colors="black", linestyles="--",
-                label=decode_label,
-            )  # fmt: skip
-            decode_label = None  # one legend entry
+    for i, value in decode.items():
+        ax_acc.hlines(
+            value, i - 0.45, i + 0.45, colors="black", linestyles="--", label=decode_label
+        )
+        decode_label = None  # one legend entry
     ax_rel.set_ylim(0, 105)
     ax_rel.set_ylabel("reliance (%), 95% interval")
     ax_rel.grid(axis="y", alpha=0.3)
@@ -782,7 +994,10 @@ def plot(rows: Sequence[Row], path: str | Path) -> Path:
         ax_rel.axhline(
             100 / k, color="grey", ls=":", lw=1.5, label=f"chance (1/K = {100 / k:.0f}%)"
         )
-    ax_rel.plot([], [], marker="^", ls="none", color="white", markeredgecolor="black", label="0%")
+    if zeros:  # a legend entry only for a mark that is drawn
+        ax_rel.plot(
+            [], [], marker="^", ls="none", color="white", markeredgecolor="black", label="0%"
+        )
     dataset = str(rows[0]["dataset"])
     ax_acc.set_title(f"{data_label(dataset)}: accuracy with the signal in train and test")
     ax_rel.set_title("reliance: predictions equal to a wrong class written into the signal")
@@ -794,9 +1009,7 @@ def plot(rows: Sequence[Row], path: str | Path) -> Path:
         handles + h2, labels + l2, loc="outside lower center", fontsize="small",
         ncols=min(len(labels) + 2, 4 if longest < 24 else 3 if longest < 36 else 2),
     )  # fmt: skip
-    with atomic_open(path, "wb") as f:
-        fig.savefig(f, dpi=110, format="png")
-    return path
+    return fig
 
 
 def _strength(rows: Sequence[Row]) -> str | None:
@@ -819,7 +1032,7 @@ def _header(rows: Sequence[Row]) -> str:
     r = rows[0]
     seeds = sorted({int(x["seed"]) for x in rows})
     strength = _strength(rows)
-    paper = PAPER[_kind(rows)]["dataset"]
+    paper = PAPER[_kind(rows)].dataset
     lines = [
         f"# Blindspot benchmark: {r['dataset']}",
         "",
@@ -836,13 +1049,9 @@ def _header(rows: Sequence[Row]) -> str:
         "test-set size for one seed; across seeds for several). *Decode*: the signal read back "
         "by its injector (its information content). *Reliance*: on a test copy whose signal "
         "encodes a wrong class, the fraction of predictions equal to that class. *Verdict*: "
-        "**reads** when the interval's low end of reliance is at least half-way from chance "
-        "(1/K) to 100%, **ignores** when the reliance is within a tenth of that way from "
-        "chance, **partial** otherwise; **did not learn** replaces *ignores* for a model whose "
-        "clean accuracy is not significantly above the test set's majority-class rate "
-        f"(one-sided binomial test, p < {_stats.ALPHA:g}; never on blank data); **non-finite**: "
-        "the model's outputs held NaN or infinity. *Best reader*: the competing model of "
-        "highest reliance (ties: accuracy), if it reads the signal.",
+        + _stats.verdict_rule(_classes(rows))
+        + " "
+        + _HEADLINE_TERMS,
     ]
     return "\n".join(lines)
 

@@ -106,6 +106,7 @@ from signalinject.benchmarks._files import (
 )
 from signalinject.benchmarks.errors import ModelFactoryError
 from signalinject.benchmarks.grid import Share, merge_results
+from signalinject.benchmarks.progress import grid_progress
 from signalinject.benchmarks.registry import (
     CustomModel,
     Kind,
@@ -1176,8 +1177,8 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
     grid = [c for c in cell_grid(cfg) if (c.seed, c.model) in mine]
     rows: list[dict[str, Any]] = []
     n_done = 0
-    bar = _progress(len(grid), cfg.settings.progress)
-    try:
+    where = "blank" if cfg.blank else "data"
+    with grid_progress([c.model for c in grid], enabled=cfg.settings.progress) as bar:
         for seed in cfg.settings.seeds:
             for signal in cfg.signals:
                 inj = data.injectors[(seed, signal)]
@@ -1192,9 +1193,10 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
                     if cid in done:
                         rows.append(done[cid])
                         n_done += 1
-                        bar.update(1)
+                        bar.skip(model, done[cid].get("seconds"), cid)
                         continue
-                    bar.set_description(f"seed {seed} {signal} {model}")
+                    what = f"{where} seed {seed} {signal} {model}"
+                    bar.describe(what)
                     if prep is None:
                         prep = inject(data, inj)  # stage 2
                     spec = data.models[model]
@@ -1223,9 +1225,7 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
                         append_record(path, rec)
                     done[cid] = rec
                     rows.append(rec)
-                    bar.update(1)
-    finally:
-        bar.close()
+                    bar.done(model, what, cid)
     if n_done:
         logger.info(
             "%d of %d cells were already in %s and were skipped",
@@ -1234,24 +1234,3 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
             path.parent,
         )
     return rows
-
-
-class _Bar:
-    """The part of tqdm's interface the runner uses, silent (progress=False)."""
-
-    def update(self, n: int) -> None:
-        pass
-
-    def set_description(self, desc: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return _Bar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="cell", dynamic_ncols=True)

@@ -31,16 +31,17 @@ The verdict
     the wrong class written into it with probability ``(1 - accuracy) / (K - 1)``, at most
     ``1/K`` for a model at least as good as chance. With the *normalized reliance*
     ``rho = (reliance - 1/K) / (1 - 1/K)`` (0 at chance, 1 when every prediction follows the
-    signal); a claim of reading is judged on the low end of the reliance's 95% interval (Wilson
-    at the number of test samples that carry the signal for one seed, across seeds for several;
-    see [`signalinject.benchmarks.stats`][signalinject.benchmarks.stats]):
+    signal), the verdict is decided on the reliance's 95% interval (Wilson at the number of
+    test samples that carry the signal for one seed, across seeds for several), symmetrically:
+    a claim either way needs the whole interval on its side of its line (see
+    [`signalinject.benchmarks.stats`][signalinject.benchmarks.stats]):
 
     =================  =============================================  ========================
-    verdict            rule                                           for K = 10 (no interval)
+    verdict            rule                                           for K = 10
     =================  =============================================  ========================
-    ``reads``          ``rho >= 0.5`` at the interval's low end       reliance >= 55%
-    ``partial``        in between
-    ``ignores``        ``rho < 0.1``                                  reliance < 19%
+    ``reads``          ``rho >= 0.5`` at the interval's low end       low end >= 55%
+    ``ignores``        ``rho < 0.1`` at the interval's high end       high end < 19%
+    ``partial``        anything else (the interval crosses a line)
     ``did not learn``  ``ignores``, but the model's clean accuracy is
                        not significantly above the test set's
                        majority-class rate (one-sided binomial test,
@@ -63,7 +64,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -71,8 +71,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
+from signalinject.benchmarks._layout import wrap_to_width
 from signalinject.benchmarks._user_code import SPEC_HELP
 from signalinject.benchmarks.errors import ModelFactoryError
+from signalinject.benchmarks.progress import whole_run
 from signalinject.benchmarks.registry import (
     MODELS,
     CustomModel,
@@ -84,11 +86,11 @@ from signalinject.benchmarks.registry import (
 from signalinject.benchmarks.registry import (
     custom_model as custom_model,  # the scan's factories (examples/scan_your_model.py)
 )
-from signalinject.benchmarks.report import Stat, model_fits, summarize, verdicts
-from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
+from signalinject.benchmarks.report import Stat, failure_note, model_fits, summarize, verdicts
+from signalinject.benchmarks.runner import SUITES, BenchConfig, cell_grid, run, suite_for
 from signalinject.benchmarks.settings import RunSettings, WithSettings, flat_config
 from signalinject.benchmarks.signals import SIGNALS, signal_names
-from signalinject.benchmarks.stats import IGNORES, READS
+from signalinject.benchmarks.stats import verdict_rule
 from signalinject.benchmarks.store import preprocess_of
 
 __all__ = ["ScanConfig", "config_summary", "scan", "scan_table", "write_scan_report"]
@@ -161,8 +163,9 @@ class ScanConfig(WithSettings):
             the torch models; the paper's baselines used 0.25).
         shutdown: also run the information shut-down control (blank data).
         settings: what every run shares
-            ([`RunSettings`][signalinject.benchmarks.settings.RunSettings]): the data set (default
-            ``"digits"``), seeds (numbers are the mean ± std over them), training, limit,
+            ([`RunSettings`][signalinject.benchmarks.settings.RunSettings]): the data set
+            (default the image suite's, as ``bench images``), seeds (numbers are the mean ±
+            std over them), training, limit,
             the output directory (default ``signalinject-scan``: the runner's ``results.jsonl``,
             ``scan.*``), progress.
     """
@@ -174,7 +177,8 @@ class ScanConfig(WithSettings):
     shutdown: bool = True
     settings: RunSettings = dataclasses.field(default_factory=RunSettings)
 
-    DEFAULT_DATASET: ClassVar[str] = default_dataset("scan")
+    # the benchmarks' image data set: a scan and a bench of the same model see the same data
+    DEFAULT_DATASET: ClassVar[str] = default_dataset("images", "image")
     DEFAULT_OUT: ClassVar[str] = "signalinject-scan"
 
     def __post_init__(self) -> None:
@@ -220,9 +224,11 @@ def scan(cfg: ScanConfig) -> list[dict[str, Any]]:
     """Run the scan (resumable: finished cells in ``cfg.out`` are reused); one row per
     (model, signal), see `summarize_scan`."""
     bench = cfg.bench_config()
-    rows = run(bench)
-    blank = run(dataclasses.replace(bench, blank=True)) if cfg.shutdown else []
-    return summarize_scan(rows, blank)
+    grids = [bench, *([dataclasses.replace(bench, blank=True)] if cfg.shutdown else [])]
+    kinds = [c.model for g in grids for c in cell_grid(g)]
+    with whole_run(kinds, enabled=cfg.settings.progress):  # one estimate for both halves
+        rows, *blank = (run(g) for g in grids)
+    return summarize_scan(rows, blank[0] if blank else [])
 
 
 def _display_names(models: Sequence[str]) -> dict[str, str]:
@@ -357,14 +363,16 @@ def scan_table(rows: Sequence[Row]) -> str:
     """The scan as Markdown: per model a ``Clean`` line (the references) and one line per signal.
 
     Columns: the signal's decode accuracy, the model's accuracy with the signal (``Clean``: its
-    clean accuracy) and its gain over clean, reliance and verdict; then the same on blank data
-    (the shut-down control; ``Clean``: the accuracy on blank data without a signal, i.e. chance).
-    Percentages with their 95% intervals in brackets.
+    clean accuracy) and its gain over clean, reliance, the shortcut drop beside it (the clean
+    test accuracy lost to the signal: a measure, not a verdict; ``–`` where it does not apply)
+    and verdict; then the same on blank data (the shut-down control; ``Clean``: the accuracy on
+    blank data without a signal, i.e. chance; no drop there). Percentages (the drop in
+    percentage points) with their 95% intervals in brackets.
     """
     if not rows:
         raise ValueError("rows is empty: nothing to tabulate")
     shutdown = any(r.get("blank_accuracy") is not None for r in rows)
-    header = ["Model", "Signal", "Decode", "Accuracy", "Gain", "Reliance", "Verdict"]
+    header = ["Model", "Signal", "Decode", "Accuracy", "Gain", "Reliance", "Drop", "Verdict"]
     if shutdown:
         header += ["Shut-down decode", "Shut-down acc.", "Shut-down reliance", "Shut-down verdict"]
     body: list[list[str]] = []
@@ -372,7 +380,7 @@ def scan_table(rows: Sequence[Row]) -> str:
     for r in rows:
         if r["model"] not in seen:
             seen.add(str(r["model"]))
-            line = [str(r["model_name"]), "Clean", "–", _pct(r, "clean_accuracy"), "–", "–", "–"]
+            line = [str(r["model_name"]), "Clean", "–", _pct(r, "clean_accuracy"), *["–"] * 4]
             if shutdown:
                 line += ["–", _pct(r, "blank_clean_accuracy"), "–", "–"]
             body.append(line)
@@ -383,6 +391,7 @@ def scan_table(rows: Sequence[Row]) -> str:
             _pct(r, "accuracy"),
             _signed(r["gain"]),
             _pct(r, "reliance"),
+            _pct(r, "shortcut_drop"),
             _bold(r["verdict"]),
         ]
         if shutdown:
@@ -399,17 +408,12 @@ def scan_table(rows: Sequence[Row]) -> str:
 
 
 def _legend(k: int) -> str:
-    lo = 100 * (1 / k + IGNORES * (1 - 1 / k))
-    hi = 100 * (1 / k + READS * (1 - 1 / k))
     return (
         "*Decode*: the signal read back by its injector (its information content). *Reliance*: "
         "on a test copy whose signal encodes a wrong class, the fraction of predictions equal "
-        f"to that class. Brackets: 95% intervals. *Verdict* (K = {k}): **reads** if the "
-        f"reliance interval's low end is >= {hi:.0f}%, **ignores** if the reliance is below "
-        f"{lo:.0f}% (chance is {100 / k:.0f}%), **partial** otherwise; **did not learn** "
-        "replaces *ignores* when the model's clean accuracy is not significantly above the test "
-        "set's majority-class rate (one-sided binomial test, p < 0.01): its lack of reaction to "
-        "a signal then says nothing; **non-finite**: the model's outputs held NaN or infinity. "
+        f"to that class. Brackets: 95% intervals. *Verdict* (K = {k}): "
+        + verdict_rule(k)
+        + " A model that did not learn the clean task says nothing by ignoring a signal. "
         "*Shut-down*: the same on blank data (all-zero images, empty texts) where the signal is "
         "the only information; its *Clean* line is chance (no 'did not learn' there). A model "
         "that ignores a signal on real data but reads it on blank data prefers the content; one "
@@ -439,22 +443,54 @@ def _scan_notes(rows: Sequence[Row]) -> str:
 
 
 def plot_scan(rows: Sequence[Row], path: str | Path) -> Path:
-    """A PNG of the scan: heat maps of reliance per model (rows) and signal (columns), with the
-    verdict written in each cell; a second map for the shut-down control when it ran."""
+    """Draw `scan_figure` of ``rows`` into the PNG ``path``."""
+    path = Path(path)
+    fig = scan_figure(rows)
+    make_dir(path.parent)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, dpi=100, format="png")
+    return path
+
+
+def _model_labels(rows: Sequence[Row], models: Sequence[str], blank: bool) -> list[str]:
+    """Each model's name with its own clean accuracy on the panel's data (``blank``: the
+    blank data's, chance) and what `failure_note` says of it (on the data only: the did-not-
+    learn test never applies to blank data)."""
+    key = "blank_clean_accuracy" if blank else "clean_accuracy"
+    labels = []
+    for m in models:
+        mine = [r for r in rows if str(r["model"]) == m]
+        first = mine[0]
+        ca = first.get(key)
+        extra = "" if ca is None else f"\nclean {100 * float(ca):.1f}%"
+        if not blank:
+            learned = first.get("learned") is not False
+            note = failure_note(learned, first.get("finite") is not False,
+                                [r.get("verdict") for r in mine])  # fmt: skip
+            extra += f" ({note})" if note else ""
+        elif first.get("finite") is False:
+            extra += " (non-finite)"
+        labels.append(f"{first['model_name']}{extra}")
+    return labels
+
+
+def scan_figure(rows: Sequence[Row]) -> Any:
+    """The scan's chart, a `matplotlib.figure.Figure`: heat maps of reliance per model (rows)
+    and signal (columns), with the verdict, the reliance and (on the data, where it applies)
+    the shortcut drop in points written in each cell; a second map for the shut-down
+    control when it ran. Each map names its models with their clean accuracy on its own data
+    (the blank map: on blank data)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     if not rows:
         raise ValueError("rows is empty: nothing to plot")
-    path = Path(path)
     models = list(dict.fromkeys(str(r["model"]) for r in rows))
     signals = list(dict.fromkeys(str(r["signal"]) for r in rows))
     by = {(str(r["model"]), str(r["signal"])): r for r in rows}
     panels = [("reliance", "verdict", "on the data")]
     if any(r.get("blank_reliance") is not None for r in rows):
         panels.append(("blank_reliance", "blank_verdict", "shut-down control: blank data"))
-    names = {str(r["model"]): str(r["model_name"]) for r in rows}
-    clean = {str(r["model"]): r for r in rows}
     k = int(rows[0]["num_classes"])
     # Panels stacked, 1.1 in per signal: 8.5 pt text stays >= 9 px where the docs show the
     # figure 690 px wide (figures.shown_px).
@@ -465,7 +501,7 @@ def plot_scan(rows: Sequence[Row], path: str | Path) -> Path:
     axes = fig.subplots(len(panels), 1, squeeze=False)[:, 0]
     cmap = "Reds"
     image = None
-    for i, (ax, (metric, vkey, title)) in enumerate(zip(axes, panels, strict=True)):
+    for ax, (metric, vkey, title) in zip(axes, panels, strict=True):
         grid = np.full((len(models), len(signals)), np.nan)
         for a, m in enumerate(models):
             for c, s in enumerate(signals):
@@ -479,10 +515,12 @@ def plot_scan(rows: Sequence[Row], path: str | Path) -> Path:
                 if r is None or r.get(metric) is None:
                     continue
                 v = 100 * float(r[metric])
+                drop = None if metric.startswith("blank_") else r.get("shortcut_drop")
+                more = "" if drop is None else f"\ndrop {100 * float(drop):+.0f}"
                 ax.text(
                     c,
                     a,
-                    f"{r.get(vkey)}\n{v:.0f}%",
+                    f"{r.get(vkey)}\n{v:.0f}%{more}",
                     ha="center",
                     va="center",
                     fontsize=8.5,
@@ -496,16 +534,7 @@ def plot_scan(rows: Sequence[Row], path: str | Path) -> Path:
             ha="right",
             fontsize=9,
         )
-        if i == 0:  # the panels are stacked: each names its models
-            labels = []
-            for m in models:
-                ca = clean[m].get("clean_accuracy")
-                extra = "" if ca is None else f"\nclean {100 * float(ca):.1f}%"
-                if clean[m].get("finite") is False:
-                    extra += " (non-finite)"
-                elif clean[m].get("learned") is False:
-                    extra += " (did not learn)"
-                labels.append(f"{names[m]}{extra}")
+        labels = _model_labels(rows, models, blank=metric.startswith("blank_"))
         ax.set_yticks(range(len(models)), labels, fontsize=9)
         ax.set_title(title, fontsize=10)
     if image is not None:
@@ -517,13 +546,9 @@ def plot_scan(rows: Sequence[Row], path: str | Path) -> Path:
         f"Blindspot scan on {r0['dataset']} (K = {k}, input {_input_of(rows)}): "
         "reliance on a wrong-class signal"
     )
-    # a narrow figure (few signals) wraps its title rather than clipping it: ~14 characters
-    # of 11-point text per inch
-    fig.suptitle(textwrap.fill(title, int(fig.get_figwidth() * 14)), fontsize=11)
-    make_dir(path.parent)
-    with atomic_open(path, "wb") as f:
-        fig.savefig(f, dpi=100, format="png")
-    return path
+    # a narrow figure (few signals) wraps its title rather than clipping it
+    fig.suptitle(wrap_to_width(title, fig.get_figwidth() - 0.3, 11), fontsize=11)
+    return fig
 
 
 def _input_of(rows: Sequence[Row]) -> str:

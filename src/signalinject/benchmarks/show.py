@@ -55,8 +55,9 @@ def add_show_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument(
         "--dataset",
         default=None,
-        help=f"one of {', '.join(DATASETS)} (default: {default_dataset('show', 'image')} for "
-        f"image signals and all, {default_dataset('show', 'text')} for text signals)",
+        help=f"one of {', '.join(DATASETS)} (default: the benchmarks', "
+        f"{default_dataset('images', 'image')} for image signals and all, "
+        f"{default_dataset('text', 'text')} for text signals)",
     )
     p.add_argument(
         "--data-dir",

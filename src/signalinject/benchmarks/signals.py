@@ -237,6 +237,19 @@ def signal_names(kind: Kind) -> tuple[str, ...]:
     return _defaults(kind)
 
 
+def kind_names(kind: Kind) -> tuple[str, ...]:
+    """Every signal a run on ``kind`` data accepts by name: ``clean``, then every registered
+    signal of that kind (the defaults first; a user's ``MODULE:FACTORY`` is accepted too).
+
+    Examples:
+        >>> kind_names("text")
+        ('clean', 'mnemonic', 'length_encoding', 'pattern_char', 'trigger_word')
+    """
+    if kind not in ("image", "text"):
+        raise ValueError(f"kind must be 'image' or 'text', got {kind!r}")
+    return ("clean", *list_signals(kind))
+
+
 def sweepable(name: str, kind: Kind | None = None) -> bool:
     """Whether ``sweep`` can run signal ``name``: a signal with a ``strength`` (a registered name
     or a user's ``MODULE:FACTORY``), of data kind ``kind`` (``"image"`` or ``"text"``) if given."""
@@ -282,11 +295,16 @@ def check_signal(name: str, kind: Kind | None = None, strength: float | None = N
     (`check_strength`)."""
     sig = SIGNALS.get(name)
     if sig is None:
-        raise ValueError(f"unknown signal {name!r}; known: {', '.join(SIGNALS)}")
+        known = (
+            f"known: {', '.join(SIGNALS)}"
+            if kind is None
+            else f"{kind} signals: " + (", ".join(kind_names(kind)))
+        )
+        raise ValueError(f"unknown signal {name!r}; {known}")
     if kind is not None and kind not in sig.kinds:
         raise ValueError(
             f"signal {name!r} applies to {'/'.join(sig.kinds)} data, not {kind}; "
-            f"{kind} signals: {', '.join(signal_names(kind))}"
+            f"{kind} signals: {', '.join(kind_names(kind))}"
         )
     if strength is None or name == "clean":
         return

@@ -19,10 +19,13 @@ verdict of a model on a signal.
   not 1/K, is the rate of a model that learned nothing but the most frequent
   class: the char-CNN's 46/180 on an old stand-in beat 1/5 at p = 0.04 while predicting mostly
   one class (46 of the 180 test texts were of that class).
-- [`verdict`][signalinject.benchmarks.stats.verdict]: ``reads`` (the reliance's interval lies above
-  the reads line) / ``partial`` / ``ignores`` (the reliance is below the ignores line);
+- [`verdict`][signalinject.benchmarks.stats.verdict]: the verdict rule, symmetric in the
+  reliance's 95% interval: ``reads`` when its *low* end is at or above the reads line (`READS`
+  of the way from chance to 100%), ``ignores`` when its *high* end is below the ignores line
+  (`IGNORES` of that way), ``partial`` for anything else (an interval that crosses a line);
   ``did not learn`` replaces ``ignores`` for a model that did not learn the clean task, and
-  ``non-finite`` any verdict of a model whose outputs held NaN or infinity.
+  ``non-finite`` any verdict of a model whose outputs held NaN or infinity. `verdict_lines`
+  gives the two lines in reliance for K classes (55% and 19% for K = 10).
 
 Examples:
     >>> tuple(round(v, 4) for v in wilson_interval(5, 10))
@@ -31,6 +34,8 @@ Examples:
     (False, True)
     >>> verdict(0.95, 10, interval=(0.93, 0.97)), verdict(0.05, 10, interval=(0.03, 0.07))
     ('reads', 'ignores')
+    >>> verdict(0.175, 10, interval=(0.143, 0.213))  # crosses the ignores line at 19%
+    'partial'
     >>> verdict(0.05, 10, interval=(0.03, 0.07), learned=False)
     'did not learn'
 """
@@ -50,6 +55,8 @@ __all__ = [
     "normalized_reliance",
     "paired_difference",
     "verdict",
+    "verdict_lines",
+    "verdict_rule",
     "wilson_interval",
 ]
 
@@ -57,9 +64,9 @@ __all__ = [
 CONFIDENCE = 0.95
 #: Significance level of the "did not learn" test (one-sided).
 ALPHA = 0.01
-#: Normalized reliance at and above which (interval's lower end) the verdict is ``reads``.
+#: Normalized reliance at and above which (the interval's low end) the verdict is ``reads``.
 READS = 0.5
-#: Normalized reliance below which (interval's upper end) the verdict is ``ignores``.
+#: Normalized reliance below which (the interval's high end) the verdict is ``ignores``.
 IGNORES = 0.1
 
 DID_NOT_LEARN = "did not learn"
@@ -254,6 +261,51 @@ def normalized_reliance(reliance: float, num_classes: int) -> float:
     return (reliance - chance) / (1.0 - chance)
 
 
+def verdict_lines(num_classes: int) -> tuple[float, float]:
+    """``(ignores, reads)``: the two lines of the verdict rule as reliances (fractions) for
+    ``num_classes`` classes: an interval wholly below the first is ``ignores``, one wholly at or
+    above the second ``reads``.
+
+    Examples:
+        >>> tuple(round(v, 3) for v in verdict_lines(10))
+        (0.19, 0.55)
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(f"num_classes must be an integer >= 2, got {num_classes!r}")
+    chance = 1.0 / num_classes
+    return chance + IGNORES * (1 - chance), chance + READS * (1 - chance)
+
+
+def verdict_rule(num_classes: int | None, *, bold: bool = True) -> str:
+    """The verdict rule in words, for the reports (the one wording every table and chart
+    legend uses): with the lines in percent for ``num_classes`` classes (None: in words only).
+
+    Examples:
+        >>> print(verdict_rule(10, bold=False))  # doctest: +NORMALIZE_WHITESPACE
+        reads when the reliance's 95% interval lies at or above 55% (half-way from chance, 10%,
+        to 100%), ignores when it lies below 19% (a tenth of that way), partial when it crosses
+        either line; did not learn replaces ignores for a model whose clean accuracy is not
+        significantly above the test set's majority-class rate (one-sided binomial test,
+        p < 0.01; never on blank data); non-finite: the model's outputs held NaN or infinity.
+    """
+    b = "**" if bold else ""
+    if num_classes is None:
+        reads, ignores, chance = "", "", "chance (1/K)"
+    else:
+        lo, hi = verdict_lines(num_classes)
+        reads, ignores = f"{100 * hi:.0f}% (", f"{100 * lo:.0f}% ("
+        chance = f"chance, {100 / num_classes:.0f}%,"
+    return (
+        f"{b}reads{b} when the reliance's 95% interval lies at or above {reads}half-way from "
+        f"{chance} to 100%{')' if reads else ''}, {b}ignores{b} when it lies below {ignores}a "
+        f"tenth of that way{')' if ignores else ''}, {b}partial{b} when it crosses either line; "
+        f"{b}did not learn{b} replaces ignores for a model whose clean accuracy is not "
+        "significantly above the test set's majority-class rate (one-sided binomial test, "
+        f"p < {ALPHA:g}; never on blank data); {b}non-finite{b}: the model's outputs held NaN "
+        "or infinity."
+    )
+
+
 def verdict(
     reliance: float | None,
     num_classes: int,
@@ -264,15 +316,16 @@ def verdict(
 ) -> str | None:
     """The verdict of a model on a signal (see the module doc); None without a reliance.
 
+    The rule is symmetric: a claim either way needs the whole 95% interval on its side of its
+    line. ``reads``: the interval's low end at or above the `READS` line; ``ignores``: its high
+    end below the `IGNORES` line; ``partial``: anything else.
+
     Args:
         reliance: the reliance (mean over seeds), a fraction; None or NaN: no sample carried the
             signal.
         num_classes: K.
-        interval: the reliance's 95% interval: ``reads`` needs its low end at or above the
-            `READS` line (a claim of reading needs the
-            evidence); None: the point value decides. ``ignores`` is the point value below the
-            `IGNORES` line (no evidence of reading);
-            ``partial`` anything else.
+        interval: the reliance's 95% interval ``(low, high)``; None: the point value stands
+            for both ends (no interval known).
         learned: False when the model did not learn the clean task
             (`learned`): then ``did not learn`` replaces
             ``ignores`` (a model that follows the signal still ``reads`` it). Always True for
@@ -284,11 +337,11 @@ def verdict(
         return NON_FINITE
     if reliance is None or math.isnan(float(reliance)):
         return None
-    lo = float(reliance) if interval is None else float(interval[0])
+    lo, hi = (float(reliance),) * 2 if interval is None else map(float, interval)
     # the tolerance makes a value exactly at a threshold (e.g. 19% for K = 10) land on the
     # documented side despite float rounding in the normalization
     if normalized_reliance(lo, num_classes) + 1e-9 >= READS:
         return "reads"
-    if normalized_reliance(float(reliance), num_classes) + 1e-9 < IGNORES:
+    if normalized_reliance(hi, num_classes) + 1e-9 < IGNORES:
         return "ignores" if learned else DID_NOT_LEARN
     return "partial"

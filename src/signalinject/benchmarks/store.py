@@ -426,9 +426,10 @@ class ResultsLockedError(RuntimeError):
 def exclusive(out: Path, name: str = LOCK_FILE) -> Iterator[None]:
     """Create ``out`` and hold an advisory lock on ``out/<name>`` (POSIX ``flock``) for the block.
 
-    The kernel drops the lock when the process dies, so a killed run never leaves it behind.
-    The lock file is opened without following a symlink and never truncated. Where ``fcntl``
-    does not exist (Windows) the block runs unlocked.
+    The kernel drops the lock when the process dies, so a killed run never leaves it held. The
+    lock file is opened without following a symlink and never truncated, and removed when the
+    block ends (still locked, so a run that opened it meanwhile finds the file it locked gone
+    and takes the new one). Where ``fcntl`` does not exist (Windows) the block runs unlocked.
     """
     make_dir(out)
     try:
@@ -436,18 +437,38 @@ def exclusive(out: Path, name: str = LOCK_FILE) -> Iterator[None]:
     except ImportError:  # pragma: no cover - Windows
         yield
         return
-    fd = open_regular(out / name, os.O_WRONLY | os.O_CREAT)
-    try:
+    path = out / name
+    while True:
+        fd = open_regular(path, os.O_WRONLY | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            os.close(fd)
             raise ResultsLockedError(
                 f"another signalinject run is writing to {out}; wait for it to finish or "
                 f"choose another output directory"
             ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        except BaseException:
+            os.close(fd)
+            raise
+        if _same_file(fd, path):
+            break
+        os.close(fd)  # removed by the run that held it before us: lock the file there now
+    try:
+        yield
     finally:
+        with contextlib.suppress(FileNotFoundError):
+            if _same_file(fd, path):
+                path.unlink()
+        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether the open ``fd`` is the file at ``path`` now (not one removed since)."""
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    fst = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (fst.st_dev, fst.st_ino)

@@ -48,12 +48,22 @@ from typing import Any, ClassVar
 
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.grid import Share
+from signalinject.benchmarks.progress import whole_run
 from signalinject.benchmarks.registry import Kind, default_models, display_name
-from signalinject.benchmarks.report import Stat, model_color, summarize, verdicts
-from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
+from signalinject.benchmarks.report import (
+    CLEAN_AT_MAJORITY,
+    Stat,
+    axis_bottom,
+    failure_note,
+    model_color,
+    model_fits,
+    summarize,
+    verdicts,
+)
+from signalinject.benchmarks.runner import SUITES, BenchConfig, cell_grid, run, suite_for
 from signalinject.benchmarks.settings import RunSettings, WithSettings
 from signalinject.benchmarks.signals import SIGNALS, check_strength, signal_names, sweepable
-from signalinject.benchmarks.stats import DID_NOT_LEARN, IGNORES, NON_FINITE, READS
+from signalinject.benchmarks.stats import verdict_lines, verdict_rule
 from signalinject.benchmarks.store import preprocess_of
 from signalinject.core import list_signals
 
@@ -135,21 +145,24 @@ class SweepConfig(WithSettings):
         signals = sweep_signals(kind) if self.signals is None else self.signals
         if isinstance(signals, str) or not signals:
             raise ValueError(f"signals must list at least one signal, got {signals!r}")
+        valid = ", ".join(s for s in list_signals(kind) if sweepable(s, kind))
         for name in signals:
             sig = SIGNALS.get(name)
             if sig is None:
-                raise ValueError(f"unknown signal {name!r}; known: {', '.join(SIGNALS)}")
+                raise ValueError(
+                    f"unknown signal {name!r}; {kind} signals with a strength: {valid}"
+                )
             if kind not in sig.kinds:
                 raise ValueError(
                     f"signal {name!r} applies to {'/'.join(sig.kinds)} data, but dataset "
                     f"{self.dataset!r} holds {kind} data; {kind} signals with a strength: "
-                    f"{', '.join(sweep_signals(kind))}"
+                    f"{valid}"
                 )
         object.__setattr__(self, "signals", tuple(signals))
         if not any(sweepable(name) for name in signals):
             raise ValueError(
                 f"none of the signals {list(signals)} has a strength; {kind} signals with one: "
-                f"{', '.join(sweep_signals(kind))}"
+                f"{valid}"
             )
         models = default_models("sweep", kind) if self.models is None else self.models
         object.__setattr__(self, "models", models)  # checked by the runner's BenchConfig
@@ -208,8 +221,8 @@ def sweep(cfg: SweepConfig, *, share: Share | None = None) -> list[dict[str, Any
             )  # fmt: skip
     rows: dict[str, dict[str, Any]] = {}
     settings = cfg.run_settings()
-    for strength, signals in runs:
-        bench = BenchConfig(
+    benches = [
+        BenchConfig(
             suite=suite_for(cfg.dataset),
             signals=signals,
             models=cfg.models or (),  # resolved: never None after construction
@@ -217,8 +230,15 @@ def sweep(cfg: SweepConfig, *, share: Share | None = None) -> list[dict[str, Any
             strength=strength,
             settings=settings,
         )
-        for r in run(bench, share=share):
-            rows.setdefault(str(r["cell_id"]), r)  # the clean cells come back on every run
+        for strength, signals in runs
+    ]
+    # the clean cells run once, with the first strength: every later grid finds them done
+    kinds = [c.model for i, b in enumerate(benches) for c in cell_grid(b)
+             if i == 0 or c.signal != "clean"]  # fmt: skip
+    with whole_run(kinds, enabled=settings.progress):  # one estimate over every strength
+        for bench in benches:
+            for r in run(bench, share=share):
+                rows.setdefault(str(r["cell_id"]), r)  # the clean cells come back on every run
     return list(rows.values())
 
 
@@ -277,8 +297,9 @@ def _g(s: float | None) -> str:
 
 
 def sweep_table(rows: Sequence[Row]) -> str:
-    """Markdown: per signal, one line per strength with each model's accuracy and reliance
-    (percent, mean and 95% interval) and verdict; then where each model starts reading."""
+    """Markdown: per signal, one line per strength with each model's accuracy, reliance, the
+    shortcut drop beside it (points; ``–`` on blank data) (percent, mean and 95% interval) and
+    verdict; then where each model starts reading."""
     pts = _points(rows)
     if not pts:
         raise ValueError("rows hold no swept signal: nothing to tabulate")
@@ -291,19 +312,22 @@ def sweep_table(rows: Sequence[Row]) -> str:
         header = ["Strength", "Decode"]
         for m in models:
             name = display_name(m)
-            header += [f"{name} acc.", f"{name} reliance", f"{name} verdict"]
+            header += [f"{name} acc.", f"{name} reliance", f"{name} drop", f"{name} verdict"]
         body = []
         for s in strengths:
             line = [_g(s) + (f" ({_default_word(sig)})" if _is_default(sig, s) else ""), "–"]
             for m in models:
                 pt = next((p for p in pts.get((sig, m), []) if p[0] == s), None)
                 if pt is None:
-                    line += ["–", "–", "–"]
+                    line += ["–", "–", "–", "–"]
                     continue
                 _, st, v = pt
                 if line[1] == "–":
                     line[1] = st["decode_accuracy"].pct()
-                line += [st["accuracy"].pct(), st["reliance"].pct(), str(v or "–")]
+                line += [
+                    st["accuracy"].pct(), st["reliance"].pct(), st["shortcut_drop"].pct(),
+                    str(v or "–"),
+                ]  # fmt: skip
             body.append(line)
         parts.append(f"### {SIGNALS[sig].paper_name}: strength = {SIGNALS[sig].strength}")
         parts.append(_md(header, body))
@@ -366,20 +390,31 @@ def _pct(v: float | None) -> float:
 
 
 def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
-    """One signal's chart: accuracy (left) and reliance (right) of each model against the code
-    strength (log axis), the decode accuracy dashed, chance and the verdict thresholds dotted,
-    the default strength marked (``paper`` for the paper's signals). Error bars: 95% intervals.
-    One colour per model (`model_color`); a model
-    that did not learn the clean task, or gave non-finite outputs, says so in the legend and is
-    drawn dashed."""
+    """Draw `sweep_figure` of ``signal`` into the PNG ``path``."""
+    path = Path(path)
+    fig = sweep_figure(rows, signal)
+    make_dir(path.parent)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, dpi=100, format="png")
+    return path
+
+
+def sweep_figure(rows: Sequence[Row], signal: str) -> Any:
+    """One signal's chart, a `matplotlib.figure.Figure`: accuracy (left) and reliance (right)
+    of each model against the code strength (log axis), the decode accuracy dashed, chance and
+    the verdict lines dotted, the default strength marked (``paper`` for the paper's signals).
+    Error bars: 95% intervals. The accuracy axis holds every value drawn, the decode line
+    included. One colour per model (`model_color`); the legend says of a model what
+    `failure_note` says, and a model that learned nothing (or gave non-finite outputs) is drawn
+    dashed."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     pts = {m: p for (s, m), p in _points(rows).items() if s == signal}
     if not pts:
         raise ValueError(f"rows hold no point of signal {signal!r}")
-    path = Path(path)
     k = int(rows[0]["num_classes"])
+    fits = model_fits([r for r in rows if r["signal"] == "clean" or r["signal"] == signal])
     # 7.2 in wide: 8 pt text stays >= 9 px where the docs show it 690 px wide (figures.shown_px)
     fig = Figure(figsize=(7.2, 3.8), layout="constrained")
     FigureCanvasAgg(fig)
@@ -388,8 +423,9 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
     models = list(pts)
     for m, p in pts.items():
         xs = [s for s, _, _ in p]
-        failed = {str(v) for _, _, v in p} & {DID_NOT_LEARN, NON_FINITE}
-        label = display_name(m) + (f" ({', '.join(sorted(failed))})" if failed else "")
+        fit = fits.get(m)
+        note = "" if fit is None else failure_note(fit.learned, fit.finite, [v for *_, v in p])
+        label = display_name(m) + (f" ({note})" if note else "")
         for ax, metric in ((ax_acc, "accuracy"), (ax_rel, "reliance")):
             ys = [_pct(st[metric].mean) for _, st, _ in p]
             lo = [y - _pct(st[metric].low) for y, (_, st, _) in zip(ys, p, strict=True)]
@@ -397,7 +433,7 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
             ax.errorbar(
                 xs, ys, yerr=[[max(0.0, v) for v in lo], [max(0.0, v) for v in hi]],
                 marker="o", capsize=2, color=model_color(m, models),
-                ls="--" if failed else "-", label=label,
+                ls="-" if note in ("", CLEAN_AT_MAJORITY) else "--", label=label,
             )  # fmt: skip
             zero = [x for x, y in zip(xs, ys, strict=True) if y == y and y < 0.5]
             if metric == "reliance" and zero:  # a visible mark on every 0%
@@ -416,19 +452,16 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
         0.99, 100 * chance + 1.5, f"chance {100 * chance:.0f}%", ha="right",
         transform=ax_rel.get_yaxis_transform(), fontsize=8,
     )  # fmt: skip
-    for level, name in ((READS, "reads"), (IGNORES, "ignores")):
-        y = 100 * (chance + level * (1 - chance))
-        ax_rel.axhline(y, color="gray", ls=":", lw=1)
+    for y, name in zip(verdict_lines(k), ("ignores", "reads"), strict=True):
+        ax_rel.axhline(100 * y, color="gray", ls=":", lw=1)
         ax_rel.text(
-            0.01, y + 1.5, f"{name} {'≥' if name == 'reads' else '<'} {y:.0f}%",
+            0.01, 100 * y + 1.5, f"{name} {'≥' if name == 'reads' else '<'} {100 * y:.0f}%",
             transform=ax_rel.get_yaxis_transform(), fontsize=8, color="gray",
         )  # fmt: skip
     default = SIGNALS[signal].default_strength
     accs = [st["accuracy"].low for p in pts.values() for _, st, _ in p]
-    # the axis holds every point drawn on it: the intervals' low ends and the decode line
-    low = min((100 * a for a in accs if a is not None), default=0.0)
-    low = min([low, *(d for d in dec if d == d)])
-    ax_acc.set_ylim(max(0.0, 10 * math.floor((low - 3) / 10)), 101)  # shows the differences
+    # an axis that holds every value drawn, the decode line included (the differences)
+    ax_acc.set_ylim(axis_bottom([*(100 * a for a in accs if a is not None), *dec]), 101)
     ax_rel.set_ylim(0, 105)
     for ax in (ax_acc, ax_rel):
         ax.set_xscale("log", base=2)
@@ -455,10 +488,7 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
         f"strength = {SIGNALS[signal].strength}"
     )
     fig.suptitle(textwrap.fill(title, 100), fontsize=10)  # 100 characters fit 7.2 in at 10 pt
-    make_dir(path.parent)
-    with atomic_open(path, "wb") as f:
-        fig.savefig(f, dpi=100, format="png")
-    return path
+    return fig
 
 
 _CSV = ("signal", "strength", "model", "seed", "accuracy", "accuracy_low", "accuracy_high",
@@ -480,16 +510,12 @@ def write_sweep_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
     make_dir(out)
     r0 = rows[0]
     k = int(r0["num_classes"])
-    lo, hi = 100 * (1 / k + IGNORES * (1 - 1 / k)), 100 * (1 / k + READS * (1 - 1 / k))
     head = (
         f"# Signal-strength sweep: {r0['dataset']}{_blank(r0)}"
         f"\n\nTrain {r0.get('n_train')} / test {r0.get('n_test')} samples, {k} classes, "
         f"{_inputs(rows)}, seeds "
         f"{sorted({int(r['seed']) for r in rows})}. Percentages, mean and 95% interval. Verdict "
-        f"from the reliance: reads if its 95% interval's low end >= {hi:.0f}%, ignores if it is "
-        f"< {lo:.0f}%, partial otherwise; 'did not learn' replaces 'ignores' for a model "
-        "whose clean accuracy is not significantly above the majority-class rate (one-sided "
-        "binomial test, p < 0.01; not on blank data), 'non-finite' marks NaN or infinite outputs."
+        f"from the reliance: {verdict_rule(k)}"
     )
     table = out / "sweep.md"
     atomic_write(table, head + "\n\n" + sweep_table(rows) + "\n")

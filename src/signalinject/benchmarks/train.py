@@ -502,7 +502,11 @@ def fit(
     if cfg.progress and rank == 0:
         from tqdm import tqdm
 
-        bar = tqdm(total=total, desc=f"train {type(model).__name__}", unit="step", leave=False)
+        # disable=None: no bar off a terminal (a captured log gets the run's plain lines alone)
+        bar = tqdm(
+            total=total, desc=f"train {type(model).__name__}", unit="step", leave=False,
+            disable=None,
+        )  # fmt: skip
     if device.type == "cuda":
         torch.cuda.synchronize(device)  # the first epoch's clock starts on an idle GPU
     with _flush_denormal(cfg.flush_denormal):
