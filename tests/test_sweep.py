@@ -411,7 +411,7 @@ class TestEndToEnd:
         flat = " ".join(text.split()).replace(", ", ",")
         assert "(default: image 1,4,16,28,64,128,255; text 1,2,4,8,16)" in flat
         assert "(default: image convnet,decision_tree; text charcnn_narrow,decision_tree)" in flat
-        assert "text trigger_word)" in flat
+        assert "text trigger_word;" in flat and "(default: the first 4 image,1 text)" in flat
 
 
 # -- end to end on text ----------------------------------------------------------------------------
