@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from signalinject.benchmarks._files import atomic_write, make_dir
+from signalinject.benchmarks.grid import Share
 from signalinject.benchmarks.registry import default_models
 from signalinject.benchmarks.report import Stat
 from signalinject.benchmarks.runner import SUITES, BenchConfig, run
@@ -85,14 +86,13 @@ class AtlasConfig(WithSettings):
         )
 
 
-def atlas(cfg: AtlasConfig) -> list[dict[str, Any]]:
-    """Run the atlas (finished cells in ``cfg.out`` are reused) and return one cell per
-    (model, signal): `summarize_scan`'s rows, with
-    the data
-    and the blank-data results and their verdicts."""
-    rows = run(cfg.bench_config())
-    blank = run(cfg.bench_config(blank=True))
-    return summarize_scan(rows, blank)
+def atlas(cfg: AtlasConfig, *, share: Share | None = None) -> list[dict[str, Any]]:
+    """Run the atlas (finished cells in ``cfg.out`` are reused; ``share`` of it, see
+    [`run`][signalinject.benchmarks.runner.run]) and return one cell per (model, signal):
+    `summarize_scan`'s rows, with the data and the blank-data results and their verdicts."""
+    rows = run(cfg.bench_config(), share=share)
+    blank = run(cfg.bench_config(blank=True), share=share)
+    return summarize_scan(rows, blank) if rows else []
 
 
 def atlas_table(cells: Sequence[Row]) -> str:
