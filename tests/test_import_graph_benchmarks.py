@@ -42,7 +42,16 @@ LAYERS: list[set[str]] = [
     {"settings", "poison"},  # and every module of registry.MODULES
     {"grid", "report"},
     {"runner"},
-    {"scan", "sweep", "atlas", "coverage", "figures", "perf.throughput", "perf.trainspeed", "perf.art"},
+    {
+        "scan",
+        "sweep",
+        "atlas",
+        "coverage",
+        "figures",
+        "perf.throughput",
+        "perf.trainspeed",
+        "perf.art",
+    },
     {"show", "cli"},
     {"", "perf"},  # signalinject.benchmarks and .perf themselves
 ]

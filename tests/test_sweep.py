@@ -407,7 +407,7 @@ class TestEndToEnd:
             if not e.split()[0].startswith("-h"):
                 assert "(default: " in e, e
         flat = " ".join(text.split())
-        assert "(default: image 1,4,16,28,64,128,255; text 1,2,4,8,16)" in flat
+        assert "(default: image 1,4,16,28,64,128,255; text 1,2,4,8,16; coverage," in flat
         assert "(default: image convnet,decision_tree; text charcnn_narrow,decision_tree)" in flat
         assert "text trigger_word)" in flat
 
