@@ -36,7 +36,7 @@ PKG = "signalinject.benchmarks"
 ROOT = Path(__file__).resolve().parent.parent / "src" / "signalinject" / "benchmarks"
 
 LAYERS: list[set[str]] = [
-    {"errors", "_files", "_stdlib_docs", "stats", "train", "shrunk"},
+    {"errors", "_files", "_stdlib_docs", "photo_digits", "stats", "train", "shrunk"},
     {"_user_code"},
     {"registry", "signals", "store"},
     {"settings", "poison"},  # and every module of registry.MODULES

@@ -238,8 +238,10 @@ class Fraction:
 
 @dataclasses.dataclass(frozen=True)
 class Real:
-    """Field rule: a finite real number (an int stays an int unless ``as_float``); with
-    ``positive``, > 0; with ``optional``, None passes as None."""
+    """Field rule: a finite real number.
+
+    An int stays an int unless ``as_float``; with ``positive``, the number must be > 0; with
+    ``optional``, None passes as None."""
 
     positive: bool = False
     optional: bool = False

@@ -37,10 +37,12 @@ else:  # imported at its first use (see signalinject._backend)
 
 __all__ = ["ZHANG_ALPHABET", "CharQuantizer"]
 
-#: The alphabet of Zhang, Zhao & LeCun (2015), one code per character, in their order: the 26
-#: lower-case letters, the 10 digits, their punctuation list and the new line (69 characters,
-#: codes 1..69; code 0 is everything else). Quirks of the original, checked against the paper
-#: and its Torch code (zhangxiangxiao/Crepe, ``train/config.lua`` and ``train/data.lua``):
+#: The alphabet of Zhang, Zhao & LeCun (2015): 69 characters, codes 1..69.
+#:
+#: One code per character, in their order: the 26 lower-case letters, the 10 digits, their
+#: punctuation list and the new line (code 0 is everything else). Quirks of the original,
+#: checked against the paper and its Torch code (zhangxiangxiao/Crepe, ``train/config.lua`` and
+#: ``train/data.lua``):
 #:
 #: - The paper counts 70 characters: 26 letters, 10 digits, "33 other characters" and the new
 #:   line. The 33 are ``-,;.!?:'"/\|_@#$%^&*~`+-=<>()[]{}``, which lists ``-`` twice: only 32
