@@ -45,6 +45,13 @@ def lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(x) for x in path.read_text().splitlines()]
 
 
+def _sizes(data: runner.Loaded, model: str, seed: int = 0) -> list[int]:
+    """The samples of each class in the set ``model`` is fitted on (seed ``seed``)."""
+    among = runner.fit_set(data, model, seed)
+    y = data.y_train if among is None else data.y_train[among]
+    return [int(v) for v in np.bincount(y, minlength=10)]
+
+
 def small(**kw: Any) -> RunSettings:
     return RunSettings(dataset="digits", limit=LIMIT, progress=False, epochs=1, **kw)
 
@@ -250,7 +257,7 @@ class TestThresholdWords:
         assert (t["threshold"], t["below"], t["carriers_min"], t["monotone"]) == (
             0.5, 0.1, 20, True
         )  # fmt: skip
-        assert t["words"] == "reads from 50% of samples (20 per class carriers), not at 10%"
+        assert t["words"] == "reads from 50% of samples (20 carriers per class), not at 10%"
 
     def test_never_and_not_monotone(self) -> None:
         rows = [CLEAN, row(0.05, 0.12), row(1.0, 0.15)]
@@ -277,6 +284,41 @@ class TestPlan:
         assert default_fidelities(2) == (1.0, 0.9, 0.75, 0.5)
         with pytest.raises(ValueError, match="class_sizes holds no class with a sample"):
             default_coverages([0, 0])
+
+    def test_default_grid_is_sized_to_the_largest_training_set_of_the_models(
+        self, tmp_path: Path
+    ) -> None:
+        both = PoisonSweepConfig(
+            signals=("one_pixel",), models=("mlp", "decision_tree"),
+            settings=small(out=str(tmp_path)),
+        )  # fmt: skip
+        data = runner.load(both.bench_config(1.0, None))
+        tree_least = min(v for v in _sizes(data, "decision_tree") if v > 0)
+        full_least = min(np.bincount(data.y_train, minlength=10).tolist())
+        assert tree_least < full_least
+        # the tree alone: its own quarter decides, so every point holds its carriers
+        tree = PoisonSweepConfig(
+            signals=("one_pixel",), models=("decision_tree",), settings=small(out=str(tmp_path))
+        )
+        steps, skipped = plan(tree, data)
+        assert [s.value for s in steps] == sorted(default_coverages([tree_least]))
+        assert skipped == []
+        # beside a torch model (the whole set): the torch model's floor, the tree skipped below
+        steps, skipped = plan(both, data)
+        assert [s.value for s in steps] == sorted(default_coverages([full_least]))
+        assert min(s.value for s in steps) < min(default_coverages([tree_least]))
+        assert {m for m, _ in skipped} <= {"decision_tree"}  # where its quarter holds none
+
+    def test_refusal_names_a_coverage_that_names_a_carrier(self, tmp_path: Path) -> None:
+        none = PoisonSweepConfig(
+            signals=("one_pixel",), models=("decision_tree",), points=(1.0, 0.001),
+            settings=small(out=str(tmp_path)),
+        )  # fmt: skip
+        with pytest.raises(ValueError, match="names no carrier") as e:
+            poison_sweep(none)
+        largest = int(str(e.value).split("the largest class: ")[1].split()[0])
+        least = float(str(e.value).rsplit(" ", 1)[1])
+        assert carrier_count(largest, least) == 1  # the coverage it names does name one
 
     def test_skips_a_model_without_carriers_and_refuses_a_point_without_any(
         self, tmp_path: Path

@@ -277,6 +277,13 @@ def _class_sizes(data: Loaded, model: str, seed: int, target: int | None) -> lis
     return [int(sizes[target])] if target is not None else [int(v) for v in sizes]
 
 
+def _ceil_sig(x: float, digits: int) -> float:
+    """``x > 0`` rounded up to ``digits`` significant digits (``_ceil_sig(0.0054945, 3)`` is
+    0.00550)."""
+    scale = 10.0 ** (digits - 1 - math.floor(math.log10(x)))
+    return math.ceil(x * scale - 1e-9) / scale
+
+
 def plan(cfg: PoisonSweepConfig, data: Loaded) -> tuple[list[Step], list[tuple[str, float]]]:
     """The grid points of ``cfg`` on ``data`` (a run of ``cfg.bench_config(1.0, None)``, loaded):
     per strength and point (ascending), the models that run there; and the ``(model, point)``
@@ -293,11 +300,17 @@ def plan(cfg: PoisonSweepConfig, data: Loaded) -> tuple[list[Step], list[tuple[s
     sizes = {(m, s): _class_sizes(data, m, s, cfg.target) for m in models for s in seeds}
     points = cfg.points
     if points is None:
-        full = [int(v) for v in np.bincount(data.y_train, minlength=data.num_classes)]
         if cfg.axis == "fidelity":
             points = default_fidelities(data.num_classes)
         else:
-            points = default_coverages([full[cfg.target]] if cfg.target is not None else full)
+            # sized to the largest of the models' training sets (an estimator fits on a
+            # fraction of it): a model whose set is smaller is skipped at the points where
+            # it holds no carrier, rather than every model stopping at the smallest set's floor
+            least = [
+                min(min((v for v in sizes[(m, s)] if v > 0), default=0) for s in seeds)
+                for m in models
+            ]
+            points = default_coverages([max(least)])
     steps: list[Step] = []
     skipped: list[tuple[str, float]] = []
     for value in sorted(points):
@@ -311,11 +324,13 @@ def plan(cfg: PoisonSweepConfig, data: Loaded) -> tuple[list[Step], list[tuple[s
             ok = tuple(models)
         if not ok:
             largest = max(n for v in sizes.values() for n in v)
+            # the smallest c with round(c * largest) >= 1, rounded up at 3 digits (so it names one)
+            least_c = _ceil_sig(0.5 / largest, 3)
             where = f"class {cfg.target}" if cfg.target is not None else "every class"
             raise ValueError(
                 f"coverage {value:g} names no carrier: round({value:g} * n_k) is 0 in {where} "
                 f"of every model's training set (the largest class: {largest} samples); the "
-                f"smallest coverage that names one is {0.5 / largest:.3g}"
+                f"smallest coverage that names one is {least_c:g}"
             )
         skipped += [(m, value) for m in models if m not in ok]
         for s in cfg.strengths or (None,):
@@ -489,10 +504,13 @@ def _point(axis: str, v: float) -> str:
     return f"fidelity {v:g}" if axis == "fidelity" else _frac(v)
 
 
-def _per_class(c: tuple[int, int] | None, target: bool = False) -> str:
+def _per_class(c: tuple[int, int] | None, target: bool = False, noun: str = "") -> str:
+    """``"14-18 per class"`` (``noun="carriers"``: ``"14-18 carriers per class"``); a
+    target's count alone; ``"all"`` for a plain cell."""
     if c is None:
         return "all"
     n = f"{c[0]}" if c[0] == c[1] else f"{c[0]}-{c[1]}"
+    n += f" {noun}" if noun else ""
     return n if target else f"{n} per class"
 
 
@@ -513,7 +531,7 @@ def threshold_words(axis: str, pts: Sequence[CurvePoint], target: int | None = N
     thr = at[o.value]
     what = f"{_point(axis, o.value)}" + (f" {whose}" if axis != "fidelity" else "")
     if axis != "fidelity":
-        what += f" ({_per_class(thr.carriers, target is not None)} carriers)"
+        what += f" ({_per_class(thr.carriers, target is not None, 'carriers')})"
     if o.below is None:
         words = f"reads at every grid point, down to {what}"
     else:
