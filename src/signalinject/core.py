@@ -315,7 +315,7 @@ class Injector:
     stream: ClassVar[int]
     #: What the signal is written into: ``"image"`` or ``"text"`` (set by the family base).
     kind: ClassVar[str] = ""
-    #: Its name in the paper it comes from (Hoffer & Fine 2016 for the built-in ones).
+    #: Its name in the paper it comes from (Hoffer et al. 2018 for the built-in ones).
     paper_name: ClassVar[str | None] = None
     #: Where it writes, in words (what ``show`` outlines).
     writes: ClassVar[str] = ""

@@ -1,4 +1,4 @@
-"""The paper's image signals (Hoffer & Fine 2016, Section 3.1) and the image injector base.
+"""The paper's image signals (Hoffer et al. 2018, Section 3.1) and the image injector base.
 
 The shared write/read kernels live in `signalinject._kernels`; the noise family
 (``OrthogonalNoise``, its basis and parameters) in `signalinject.image_noise`.

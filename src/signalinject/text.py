@@ -2,7 +2,7 @@
 
 Text reaches a character-level ConvNet as Zhang, Zhao & LeCun (2015) quantize it
 ([`CharQuantizer`][signalinject.quantizer.CharQuantizer], in `signalinject.quantizer`; also
-importable from here). The three injectors of Hoffer & Fine work on both representations:
+importable from here). The three injectors of Hoffer et al. (2018) work on both representations:
 
 - a sequence of ``str`` (returns a new ``list[str]``), and
 - the integer codes of [`CharQuantizer.encode`][signalinject.quantizer.CharQuantizer.encode], ``(N,
