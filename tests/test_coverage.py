@@ -7,6 +7,7 @@ the embedded digits with a decision tree (and a small torch model where the carr
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -341,6 +342,39 @@ class TestPlan:
         with pytest.raises(ValueError, match=r"coverage 0.01 names no carrier: round\(0.01 \*"):
             poison_sweep(none)
         assert not (tmp_path / RESULTS_FILE).exists()  # refused before anything ran
+
+    def test_one_load_per_strength(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from signalinject.benchmarks import coverage
+
+        calls: list[float | None] = []
+        real = coverage.load
+
+        def counted(cfg: BenchConfig) -> runner.Loaded:
+            calls.append(cfg.strength)
+            return real(cfg)
+
+        monkeypatch.setattr(coverage, "load", counted)
+        monkeypatch.setattr(runner, "load", counted)  # a point that loaded again would count
+        cfg = PoisonSweepConfig(
+            signals=("one_pixel",), models=("decision_tree",), points=(1.0, 0.5, 0.25),
+            strengths=(1.0, 2.0), settings=small(out=str(tmp_path)),
+        )  # fmt: skip
+        rows = poison_sweep(cfg)
+        assert {r.get("coverage") for r in rows if r["signal"] != "clean"} == {None, 0.5, 0.25}
+        assert calls == [None, 1.0, 2.0]  # the plan's, then one per strength, none per point
+
+    def test_run_refuses_data_of_another_run(self, tmp_path: Path) -> None:
+        cfg = PoisonSweepConfig(
+            signals=("one_pixel",), models=("decision_tree",), settings=small(out=str(tmp_path))
+        )
+        data = runner.load(cfg.bench_config(1.0, None))
+        other = dataclasses.replace(cfg.bench_config(0.5, None), blank=True)
+        with pytest.raises(ValueError, match="data was loaded for another run"):
+            runner.run(other, data=data)
+        more = cfg.bench_config(0.5, None, ("decision_tree", "mlp"))
+        with pytest.raises(ValueError, match="data was loaded for another run"):
+            runner.run(more, data=data)
+        assert not (tmp_path / RESULTS_FILE).exists()
 
     @pytest.mark.parametrize(
         ("kw", "error", "match"),

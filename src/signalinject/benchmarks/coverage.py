@@ -13,9 +13,11 @@ stored result is never reused for another point; the full point is the plain cel
   carriers), chosen by the rank of a hash of ``(seed, index)``, nested across c (see
   [`signalinject.carriers`][signalinject.carriers]); the test set and the wrong-signal copy carry
   the code on every sample. The default grid runs a 1-2-5 log ladder from 100% down to the last
-  point where every class of the training set still has at least `HANDFUL` carriers; a point
-  where a model's own training set has no carrier is skipped for that model and listed, and a
-  grid point that names no carrier for any model is refused before anything trains.
+  point where every class still has at least `HANDFUL` carriers in the largest of the models'
+  training sets (a torch model's whole set beside a tree's quarter; a tree alone: its
+  quarter); a point where a model's own training set has no carrier is skipped for that model
+  and listed, and a grid point that names no carrier for any model is refused before anything
+  trains.
 - ``fidelity`` f: every sample carries, exactly ``round(f * n_k)`` of each class with its own
   class's code and the rest with a wrong class's; the default grid runs from 1 down to chance
   (f = 1/K, where the code says nothing of the label).
@@ -354,9 +356,14 @@ def poison_sweep(cfg: PoisonSweepConfig, *, share: Share | None = None) -> list[
             cfg.axis, value, m, value,
         )  # fmt: skip
     rows: dict[str, dict[str, Any]] = {}
+    # one load per strength, shared by its grid points (a stand-in's build and the injectors
+    # are the same at every point): no per-point cost beyond the cells
+    loaded: dict[float | None, Loaded] = {None: data} if cfg.strengths is None else {}
     for step in steps:
         bench = cfg.bench_config(step.value, step.strength, step.models)
-        for r in run(bench, share=share):
+        if step.strength not in loaded:
+            loaded[step.strength] = load(cfg.bench_config(1.0, step.strength))
+        for r in run(bench, share=share, data=loaded[step.strength]):
             rows.setdefault(str(r["cell_id"]), r)  # the clean cells come back at every point
     return list(rows.values())
 

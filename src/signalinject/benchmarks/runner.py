@@ -1142,7 +1142,9 @@ def _poison_fields(poison: Poison | None, prep: Prepared, scores: Scores) -> dic
 
 
 # -- the run ---------------------------------------------------------------------------------------
-def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]:
+def run(
+    cfg: BenchConfig, *, share: Share | None = None, data: Loaded | None = None
+) -> list[dict[str, Any]]:
     """Run every cell of ``cfg`` (of ``share``) not already in a results file of ``cfg.out``.
 
     Args:
@@ -1150,6 +1152,9 @@ def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]
         share: the part of the grid this process runs and the file it appends to (see
             [`signalinject.benchmarks.grid`][signalinject.benchmarks.grid]); None: the whole grid,
             ``results.jsonl``.
+        data: the loaded data (`load`) of a run that differs from ``cfg`` at most in its
+            ``poison`` setting and in holding more models (a sweep's grid points share one
+            load); None: load ``cfg``'s.
 
     Returns:
         One dict per cell of `cell_grid` (of ``share``),
@@ -1161,22 +1166,40 @@ def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]
             hold different results for one cell.
     """
     share = Share() if share is None else share
+    if data is not None:
+        data = _reuse(data, cfg)
     out = Path(cfg.out)
     if not share.write:
         make_dir(out)
-        return _run(cfg, out / share.results_name, share)
+        return _run(cfg, out / share.results_name, share, data)
     with exclusive(out, share.lock_name):
-        return _run(cfg, out / share.results_name, share)
+        return _run(cfg, out / share.results_name, share, data)
 
 
-def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
+def _reuse(data: Loaded, cfg: BenchConfig) -> Loaded:
+    """``data`` as the loaded data of ``cfg``, or a ValueError where ``cfg`` differs from the
+    run it was loaded for in more than its poison setting and a subset of its models."""
+    same = dataclasses.replace(data.cfg, poison=cfg.poison, models=cfg.models) == cfg
+    if not same or not set(cfg.models) <= set(data.models):
+        raise ValueError(
+            "data was loaded for another run: only the poison setting and fewer models may "
+            f"differ (loaded for {data.cfg!r}, asked for {cfg!r})"
+        )
+    if cfg.poison is not None:
+        cfg.poison.check_classes(data.num_classes)
+    return dataclasses.replace(data, cfg=cfg)
+
+
+def _run(
+    cfg: BenchConfig, path: Path, share: Share, loaded: Loaded | None = None
+) -> list[dict[str, Any]]:
     for p in (path, corrupt_path(path)):  # refused now, not after the first cell
         refuse_symlink(p)
     done, bad = load_records(path)
     if bad and share.write:
         repair_records(path, done, bad)
     done = merge_results(path.parent)  # done in any process's file is done
-    data = load(cfg)  # stage 1
+    data = load(cfg) if loaded is None else loaded  # stage 1
     if share.write:  # a results file that cannot be written fails now, before training
         append_bytes(path, b"")
     groups = {
