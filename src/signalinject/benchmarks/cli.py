@@ -255,7 +255,7 @@ def _add_run_options(
     if epochs is None:
         p.add_argument(
             "--epochs", type=_positive, default=None,
-            help="torch training epochs (default: the suite's, images 5, text 30)",
+            help="torch training epochs (default: images 5, text 30)",
         )  # fmt: skip
     else:
         p.add_argument("--epochs", type=_positive, default=epochs, help="torch training epochs")
@@ -396,18 +396,13 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
     p = subparsers.add_parser(
         "sweep",
         help="accuracy and reliance against the code strength, coverage or fidelity",
-        description=(
-            "Run the benchmark at each code strength (each signal's units), each signal also "
-            "at its default; or, with --axis coverage, at exact carriers per class (a 1-2-5 "
-            "grid down to 2 per class), or --axis fidelity, from 1 down to chance; chart each "
-            "signal, give each model's threshold. Resumable."
-        ),
+        description=("Reliance and thresholds per strength, coverage or fidelity. Resumable."),
         formatter_class=HelpFormatter,
     )
     _add_data_options(p, default=SweepConfig.DEFAULT_DATASET)
     p.add_argument(
         "--axis", choices=("strength", "coverage", "fidelity"), default="strength",
-        metavar="AXIS", help="what varies: strength, coverage or fidelity",
+        metavar="AXIS", help="strength, coverage or fidelity",
     )  # fmt: skip
     p.add_argument(
         "--points", type=_points, default=argparse.SUPPRESS, metavar="P,Q",
@@ -436,7 +431,7 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
     )
     out = next(a for a in p._actions if a.dest == "out")
     out.default = None  # each axis has its own directory
-    out.help = f"output directory (default: {SweepConfig.DEFAULT_OUT}[-coverage|-fidelity])"
+    out.help = f"output dir (default: {SweepConfig.DEFAULT_OUT}[-AXIS])"
     _add_grid_options(p)
     p.set_defaults(func=run_sweep, resumable=True)
 
@@ -450,12 +445,10 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
         "atlas",
         help="which architectures read which signals (models x signals, data and blank data)",
         description=(
-            "Run 'bench images' for every model and signal on the data (OUT/data) and on blank "
-            "data (OUT/blank, the shut-down control); write OUT/atlas.md (the matrix), a heat "
-            "map OUT/scan.png and per-cell OUT/scan.md, .csv, .json. Resumable. The default "
-            "models are small variants of the modern ones, for a CPU; --full-size runs them at "
-            "their published CIFAR sizes (parameter counts: docs/models.md). A name's suffix "
-            "sets a size: resnet18-w32, vit-w128-d6."
+            "Run 'bench images' for every model and signal on the data (OUT/data) and blank "
+            "data (OUT/blank); write OUT/atlas.md, a heat map OUT/scan.png, OUT/scan.md, .csv, "
+            ".json. Resumable. Default models: small variants of the modern ones; --full-size: "
+            "CIFAR sizes (docs/models.md); a suffix sets one: resnet18-w32."
         ),
         formatter_class=HelpFormatter,
     )
@@ -473,8 +466,7 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
     )  # fmt: skip
     p.add_argument(
         "--axis", choices=("verdict", "coverage"), default="verdict", metavar="AXIS",
-        help="verdict: each pair's reliance, data and blank; coverage: each pair's threshold in "
-        "carriers per class (data, first seed, OUT/coverage, OUT/thresholds.*)",
+        help="verdict, or coverage: each pair's threshold (first seed, bisection)",
     )  # fmt: skip
     _add_run_options(
         p,

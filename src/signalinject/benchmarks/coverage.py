@@ -629,7 +629,7 @@ def poison_table(rows: Sequence[Row]) -> str:
                 line += [str(p.verdict or "–")]
             body.append(line)
         strength = "" if s is None else f", strength {s:g}"
-        parts.append(f"### {_series_name(sig, s, several)}{strength}: {col.lower()}")
+        parts.append(f"### {_series_name(sig, s, False)}{strength}: {col.lower()}")
         parts.append(_md(header, body))
     head = ["Signal", "Model", "Threshold", "Not at", "Carriers", "Monotone", "In words"]
     body = []
