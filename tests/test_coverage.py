@@ -506,12 +506,26 @@ class TestSweepCommand:
 
 
 class TestThresholdAtlas:
-    def test_bisection_skips_and_resumes(self, tmp_path: Path) -> None:
+    def test_bisection_skips_and_resumes(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from signalinject.benchmarks import coverage
+
+        loads: list[BenchConfig] = []
+        real = coverage.load
+
+        def counted(c: BenchConfig) -> runner.Loaded:
+            loads.append(c)
+            return real(c)
+
+        monkeypatch.setattr(coverage, "load", counted)
+        monkeypatch.setattr(runner, "load", counted)  # a pair or probe that loaded would count
         cfg = AtlasConfig(
             models=("decision_tree",), signals=("one_pixel", "class_patch", "orthogonal_noise"),
             settings=small(out=str(tmp_path)),
         )  # fmt: skip
         entries = threshold_atlas(cfg)
+        assert len(loads) == 1  # one load serves every pair and every probe
         by = {e["signal"]: e for e in entries}
         assert set(by) == {"one_pixel", "class_patch", "orthogonal_noise"}
         for e in entries:

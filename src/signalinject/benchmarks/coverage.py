@@ -928,7 +928,7 @@ def threshold_atlas(cfg: AtlasConfig, *, share: Share | None = None) -> list[dic
         sizes = _class_sizes(data, model, seed, None)
         for signal in full.signals[1:]:
             one = dataclasses.replace(full, signals=(signal,), models=(model,))
-            rows = run(one, share=share)
+            rows = run(one, share=share, data=data)
             if not rows:
                 continue  # another share's pair
             cell = next(r for r in rows if r["signal"] == signal)
@@ -964,7 +964,7 @@ def threshold_atlas(cfg: AtlasConfig, *, share: Share | None = None) -> list[dic
                 said: str | None = "no carrier"
                 if any(carrier_count(n, c) for n in sizes):
                     probe = dataclasses.replace(one, poison=Poison(coverage=c), settings=probes_out)
-                    said = verdicts(run(probe, share=share)).get((signal, model))
+                    said = verdicts(run(probe, share=share, data=data)).get((signal, model))
                 entry["probes"].append([c, said])
                 if said == "reads":
                     hi = mid

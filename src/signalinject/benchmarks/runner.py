@@ -1153,8 +1153,9 @@ def run(
             [`signalinject.benchmarks.grid`][signalinject.benchmarks.grid]); None: the whole grid,
             ``results.jsonl``.
         data: the loaded data (`load`) of a run that differs from ``cfg`` at most in its
-            ``poison`` setting and in holding more models (a sweep's grid points share one
-            load); None: load ``cfg``'s.
+            ``poison`` setting, its output directory and in holding more models and signals
+            (a sweep's grid points and the threshold atlas's probes share one load); None:
+            load ``cfg``'s.
 
     Returns:
         One dict per cell of `cell_grid` (of ``share``),
@@ -1178,12 +1179,21 @@ def run(
 
 def _reuse(data: Loaded, cfg: BenchConfig) -> Loaded:
     """``data`` as the loaded data of ``cfg``, or a ValueError where ``cfg`` differs from the
-    run it was loaded for in more than its poison setting and a subset of its models."""
-    same = dataclasses.replace(data.cfg, poison=cfg.poison, models=cfg.models) == cfg
-    if not same or not set(cfg.models) <= set(data.models):
+    run it was loaded for in more than its poison setting, its output directory and a subset
+    of its models and signals."""
+    was = data.cfg
+    like = dataclasses.replace(
+        was,
+        poison=cfg.poison,
+        models=cfg.models,
+        signals=cfg.signals,
+        settings=dataclasses.replace(was.settings, out=cfg.settings.out),
+    )
+    subset = set(cfg.models) <= set(data.models) and set(cfg.signals) <= set(was.signals)
+    if like != cfg or not subset:
         raise ValueError(
-            "data was loaded for another run: only the poison setting and fewer models may "
-            f"differ (loaded for {data.cfg!r}, asked for {cfg!r})"
+            "data was loaded for another run: only the poison setting, the output directory "
+            f"and fewer models or signals may differ (loaded for {was!r}, asked for {cfg!r})"
         )
     if cfg.poison is not None:
         cfg.poison.check_classes(data.num_classes)
