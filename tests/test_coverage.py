@@ -445,6 +445,15 @@ class TestSweepCommand:
             "reads", "partial", "ignores", "did not learn"
         }  # fmt: skip
         assert (out / "sweep_one_pixel.png").read_bytes().startswith(b"\x89PNG")
+        # the shortcut drop beside reliance at every point: lines, CSV, table, JSON
+        for c in (c for c in cells if c["signal"] != "clean"):
+            r = next(x for x in signal if x["cell_id"] == c["cell_id"])
+            assert float(c["shortcut_drop"]) == pytest.approx(r["shortcut_drop"])
+            assert float(c["shortcut_drop_low"]) <= r["shortcut_drop"]
+        assert "| Decision tree reliance | Decision tree drop | Decision tree verdict |" in md
+        for p in js["curves"][0]["points"]:
+            assert p["shortcut_drop"]["mean"] is not None
+            assert p["shortcut_drop"]["low"] <= p["shortcut_drop"]["mean"]
 
     def test_carriers_are_those_of_the_trees_fit_subset(self, swept: tuple[Path, str]) -> None:
         out, _ = swept

@@ -349,7 +349,7 @@ def _row(model: str, signal: str, seed: int, acc: float, rel: float | None, **kw
         "num_classes": 10,
         "n_train": 100,
         "n_test": 50,
-        "input_scale": "unit",
+        "preprocess": "standardize",
         "accuracy": acc,
         "gain": kw.get("gain", 0.0),
         "decode_accuracy": None if signal == "clean" else 1.0,
@@ -448,7 +448,8 @@ class TestNonFinite:
         )  # fmt: skip
         rows = run(cfg)
         nan_rows = [r for r in rows if r["model"] == "nan_net"]
-        assert [r["nonfinite_outputs"] for r in nan_rows] == [40, 80]  # test set, + wrong copy
+        # the test set; + the wrong copy and the clean test images (the shortcut drop)
+        assert [r["nonfinite_outputs"] for r in nan_rows] == [40, 120]
         assert nan_rows[1]["clean_nonfinite_outputs"] == 40
         assert all(r["nonfinite_outputs"] == 0 for r in rows if r["model"] == "lda")
         out = {r["model"]: r for r in summarize_scan(rows)}
@@ -537,16 +538,18 @@ class TestEndToEnd:
             assert f"{out / name}" in printed  # where the files went
         assert "| Model | Signal |" in printed
 
-    def test_raw_scale_is_part_of_the_identity(self, models_file: Path, tmp_path: Path) -> None:
+    def test_the_preprocessing_is_part_of_the_identity(
+        self, models_file: Path, tmp_path: Path
+    ) -> None:
         out = tmp_path / "scales"
         model = f"{models_file}:constant"
         assert _scan_cli(out, model, extra=("--signals", "one_pixel", "--no-shutdown")) == 0
         n = len((out / RESULTS_FILE).read_text().splitlines())
-        extra = ("--signals", "one_pixel", "--no-shutdown", "--input-scale", "raw")
+        extra = ("--signals", "one_pixel", "--no-shutdown", "--preprocess", "raw")
         assert _scan_cli(out, model, extra=extra) == 0
         lines = [json.loads(x) for x in (out / RESULTS_FILE).read_text().splitlines()]
         assert len(lines) == 2 * n
-        assert [r["input_scale"] for r in lines] == ["unit"] * n + ["raw"] * n
+        assert [r["preprocess"] for r in lines] == ["standardize"] * n + ["raw"] * n
 
     def test_text_data_gets_the_text_signals(self, models_file: Path, tmp_path: Path) -> None:
         rows = scan(

@@ -611,14 +611,14 @@ def poison_table(rows: Sequence[Row]) -> str:
             name = display_name(m)
             header += [f"{name} carriers", f"{name} acc."]
             header += [f"{name} moved", f"{name} baseline"] if target else [f"{name} reliance"]
-            header += [f"{name} verdict"]
+            header += [f"{name} drop", f"{name} verdict"]
         body = []
         for v in values:
             line = [_point(axis, v) if axis == "fidelity" else _frac(v), "–"]
             for m in models:
                 p = next((q for q in cs.get((sig, s, m), []) if q.value == v), None)
                 if p is None:
-                    line += ["–"] * (5 if target else 4)
+                    line += ["–"] * (6 if target else 5)
                     continue
                 if line[1] == "–":
                     line[1] = p.stats["decode_accuracy"].pct()
@@ -626,7 +626,7 @@ def poison_table(rows: Sequence[Row]) -> str:
                 line += [p.stats["reliance"].pct()]
                 if target:
                     line += [p.baseline.pct() if p.baseline is not None else "–"]
-                line += [str(p.verdict or "–")]
+                line += [p.stats["shortcut_drop"].pct(), str(p.verdict or "–")]
             body.append(line)
         strength = "" if s is None else f", strength {s:g}"
         parts.append(f"### {_series_name(sig, s, False)}{strength}: {col.lower()}")
@@ -761,7 +761,8 @@ def plot_poison(rows: Sequence[Row], signal: str, strength: float | None, path: 
 _CSV = ("signal", "strength", "coverage", "fidelity", "target", "model", "seed", "carriers_min",
         "carriers_max", "accuracy", "accuracy_low", "accuracy_high", "clean_accuracy", "gain",
         "decode_accuracy", "reliance", "reliance_low", "reliance_high", "target_baseline",
-        "verdict", "n_fit", "blank", "input_scale", "text_length", "cell_id")  # fmt: skip
+        "clean_accuracy_injected", "shortcut_drop", "shortcut_drop_low", "shortcut_drop_high",
+        "verdict", "n_fit", "blank", "preprocess", "text_length", "cell_id")  # fmt: skip
 _THRESHOLD_CSV = ("signal", "strength", "model", "axis", "target", "threshold", "below",
                   "carriers_min", "carriers_max", "monotone", "reads_at", "points", "verdicts",
                   "words")  # fmt: skip
@@ -782,7 +783,10 @@ def _head(rows: Sequence[Row], axis: str) -> str:
         f"# {title}: {r0['dataset']}{blank}\n\nTrain {r0.get('n_train')} / test "
         f"{r0.get('n_test')} samples, {k} classes, seeds {seeds}. Percentages, mean and 95% "
         "interval. Carriers: per class, of the samples each model is fitted on (an "
-        "estimator's fit subset); the test set carries the code on every sample. "
+        "estimator's fit subset); the test set carries the code on every sample. Drop: the "
+        "shortcut drop, the clean-trained model's accuracy on the clean test images minus "
+        "that of the model trained on the poisoned set (same seed; paired interval; none on "
+        "blank data). "
     )
     if axis == "target":
         return text + (
@@ -861,7 +865,15 @@ def write_poison_report(
                         **{
                             key: dataclasses.asdict(st)
                             for key, st in p.stats.items()
-                            if key in ("accuracy", "reliance", "decode_accuracy", "gain")
+                            if key
+                            in (
+                                "accuracy",
+                                "reliance",
+                                "shortcut_drop",
+                                "clean_accuracy_injected",
+                                "decode_accuracy",
+                                "gain",
+                            )
                         },
                         "target_baseline": (
                             None if p.baseline is None else dataclasses.asdict(p.baseline)

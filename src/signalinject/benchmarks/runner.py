@@ -15,6 +15,14 @@ or nothing: the signal sits in its blindspot. For every cell the runner measures
   with ``fidelity=0.0``), the fraction of predictions equal to that wrong class. ~1: the model
   reads the signal; about chance (~1/K) or below: it ignores it. ``reliance_true_accuracy`` is the
   accuracy against the true labels on that copy.
+- ``shortcut_drop`` (One-Pixel Shortcut's measure, Wu et al. 2023; beside reliance, not a verdict
+  of its own): the accuracy on the *clean* test images of the clean-trained model minus that of
+  the model trained with the signal (same seed and model; the clean images go through the
+  signal cell's own preprocessing), with a paired 95% interval over the test images
+  ([`paired_difference`][signalinject.benchmarks.stats.paired_difference]).
+  ``clean_accuracy_injected`` is the second accuracy. Reliance asks whether a wrong code
+  overrides the content; the drop asks whether the model leaned on the code. Not applicable
+  (null) on blank data.
 
 A cell is one staged pass, each stage a typed function of this module: ``load`` (the data, once
 per run, each (seed, signal)'s injector, and every check that can fail before training) ->
@@ -25,8 +33,11 @@ result line). ``bench``, ``scan``, ``sweep`` and ``atlas`` all run their cells t
 
 Torch models train on the whole training set; scikit-learn baselines fit on a quarter of it
 (``fit_fraction``, as in the paper). Images are injected as uint8 ``(N, H, W, C)`` in 0..255
-units, then scaled (``input_scale``) for torch models or flattened for the baselines (always in
-0..255: the paper's baselines see raw pixels); texts are injected as strings, then quantized
+units, then preprocessed (``preprocess``: by default standardised per channel with the mean and
+standard deviation of the cell's injected training set, see
+[`ImageScaling`][signalinject.benchmarks.train.ImageScaling]) for torch models, or flattened for the
+baselines (always in 0..255: the paper's baselines see raw pixels); texts are injected as strings,
+then quantized
 (Zhang et al. 2015) for every model. Train indices are ``0..n_train-1`` and test indices
 ``n_train..``, so per-sample draws never repeat across the split.
 
@@ -51,16 +62,16 @@ Results go to ``<out>/results.jsonl``, one complete line per finished cell
 ([`signalinject.benchmarks.store`][signalinject.benchmarks.store]: the line's schema
 `RECORD_FIELDS`, the crash-safe append, the quarantine of bad lines, the lock). Running the same
 configuration again skips finished cells, so a run killed at any moment loses at most the cell in
-flight. Several processes (torchrun ranks, ``--shard`` job arrays) each append to their own file
-and skip the cells done in any of them
-([`signalinject.benchmarks.grid`][signalinject.benchmarks.grid]). A cell is identified by a hash of
-every setting that changes its result (data fingerprint, signal and injector config, model, seed,
-training config, input scale, text length, fit fraction; ``blank`` and a custom model's code and
-architecture only where they apply, so the cells of earlier versions keep their identity). Every
-line also holds what the verdicts need (`MEASURE_FIELDS`): the 95% Wilson intervals of accuracy
-and reliance, the test set's majority-class rate and the one-sided binomial p-value of the clean
-accuracy against it (the "did not learn" test), and the number of predictions made from
-non-finite outputs (a forward hook on torch models counts logits holding NaN or infinity).
+flight. Several processes (torchrun ranks, ``--shard`` job arrays) each append to their own file and
+skip the cells done in any of them ([`signalinject.benchmarks.grid`][signalinject.benchmarks.grid]).
+A cell is identified by a hash of every setting that changes its result (data fingerprint, signal
+and injector config, model, seed, training config, image preprocessing, text length, fit fraction;
+``blank`` and a custom model's code and architecture only where they apply, so the cells of earlier
+versions keep their identity). Every line also holds what the verdicts need (`MEASURE_FIELDS`): the
+95% Wilson intervals of accuracy and reliance, the test set's majority-class rate and the one-sided
+binomial p-value of the clean accuracy against it (the "did not learn" test), and the number of
+predictions made from non-finite outputs (a forward hook on torch models counts logits holding NaN
+or infinity).
 
 The defaults run on the embedded stand-ins ``noisy_digits`` and ``stdlib_code``; their measured
 tables, three seeds, the paper's numbers beside them, are in docs/reproducing.md.
@@ -124,7 +135,9 @@ from signalinject.benchmarks.store import (
     corrupt_path,
     exclusive,
     load_records,
+    pack_correct,
     repair_records,
+    unpack_correct,
 )
 from signalinject.carriers import Carriers
 from signalinject.core import Injector, check_fraction, check_int
@@ -237,7 +250,7 @@ class BenchConfig:
         poison: which training samples carry the signal
             ([`Poison`][signalinject.benchmarks.poison.Poison]: exact coverage and fidelity per
             class, or a single target class); None: every one, with its true code.
-        settings: the data set (None: the suite's), seeds, training, device, input scale, limit,
+        settings: the data set (None: the suite's), seeds, training, device, preprocessing, limit,
             output directory (None: ``signalinject-bench/<suite>``) and progress bars.
 
     After construction ``signals`` starts with ``clean``, ``text_length`` holds the resolved
@@ -437,6 +450,8 @@ class Prepared:
             [`signalinject.benchmarks.poison`][signalinject.benchmarks.poison]).
         carriers: the carriers of each class in the training set a poisoned run drew (None:
             every sample carries).
+        x_clean: the test set without the signal, where the model trained with it is measured
+            for the shortcut drop (None: clean, and blank data).
     """
 
     x_train: Any
@@ -449,6 +464,7 @@ class Prepared:
     decode_accuracy: float | None
     target: int | None = None
     carriers: tuple[int, ...] | None = None
+    x_clean: Any = None
 
 
 def _decoded(inj: Injector, raw: Any, n: int) -> IntArray:
@@ -542,6 +558,7 @@ def prepare(
         decode_accuracy=float((decoded == y_test).mean()) if n_test else None,
         target=target,
         carriers=None if plan is None else plan.counts,
+        x_clean=x_test,
     )
 
 
@@ -552,8 +569,10 @@ class Scores:
 
     ``reliance`` and ``reliance_true_accuracy`` are None for the clean cell (no signal);
     ``n_carried`` is the number of test samples that carry the signal (reliance's denominator,
-    None for clean); ``nonfinite`` counts the predictions (test set and wrong-signal copy) made
-    from outputs holding NaN or infinity (always 0 for estimators, which return labels).
+    None for clean); ``nonfinite`` counts the predictions (test set, wrong-signal copy, clean
+    test images) made from outputs holding NaN or infinity (always 0 for estimators, which
+    return labels). ``clean_correct``, bool ``(n_test,)``: which clean test images the model got
+    right (the clean cell: its test set; a signal cell: ``prep.x_clean``, None without it).
     ``target_baseline`` (a single target class only, else None): the fraction of the carried
     (non-target) test samples predicted as the target on the test set, where they are clean.
     """
@@ -564,6 +583,7 @@ class Scores:
     n_carried: int | None = None
     nonfinite: int = 0
     target_baseline: float | None = None
+    clean_correct: npt.NDArray[np.bool_] | None = None
 
 
 def measure(
@@ -571,7 +591,9 @@ def measure(
     prep: Prepared,
     nonfinite: Callable[[], int] = lambda: 0,
 ) -> Scores:
-    """Accuracy, reliance and the true-label accuracy under a wrong signal, of a fitted model.
+    """Accuracy, reliance and the true-label accuracy under a wrong signal, of a fitted model,
+    and which clean test images it gets right (the shortcut drop's half; one more prediction
+    pass where ``prep.x_clean`` is set).
 
     Args:
         predict: maps data like ``prep.x_test`` to int64 ``(N,)`` predictions.
@@ -579,13 +601,17 @@ def measure(
         nonfinite: after the predictions, the number of them made from non-finite outputs.
     """
     pred = predict(prep.x_test)
-    acc = float((pred == prep.y_test).mean())
+    correct = np.asarray(pred == prep.y_test, dtype=np.bool_)
+    acc = float(correct.mean())
     if prep.x_wrong is None or prep.wrong_code is None or prep.carried is None:
-        return Scores(acc, None, None, None, nonfinite())
+        return Scores(acc, None, None, None, nonfinite(), clean_correct=correct)
     pred_w = predict(prep.x_wrong)
     baseline = None
     if prep.target is not None:  # what the model says of the clean non-target images
         baseline = reliance(pred, prep.wrong_code, prep.carried)
+    clean_correct = None
+    if prep.x_clean is not None:
+        clean_correct = np.asarray(predict(prep.x_clean) == prep.y_test, dtype=np.bool_)
     return Scores(
         accuracy=acc,
         reliance=reliance(pred_w, prep.wrong_code, prep.carried),
@@ -593,6 +619,7 @@ def measure(
         n_carried=int(prep.carried.sum()),
         nonfinite=nonfinite(),
         target_baseline=baseline,
+        clean_correct=clean_correct,
     )
 
 
@@ -616,10 +643,16 @@ class _NonFinite:
 
 
 def _measures(
-    scores: Scores, clean_acc: float, clean_nonfinite: int, y_test: IntArray
+    scores: Scores,
+    clean_acc: float,
+    clean_nonfinite: int,
+    y_test: IntArray,
+    clean: Mapping[str, Any] | None = None,
+    blank: bool = False,
 ) -> dict[str, Any]:
     """The `MEASURE_FIELDS` of one cell: intervals,
-    the clean test, non-finite counts."""
+    the clean test, the shortcut drop (against ``clean``, the clean cell's line; None: this is
+    the clean cell), non-finite counts."""
     from signalinject.benchmarks import stats
 
     n = len(y_test)
@@ -639,16 +672,51 @@ def _measures(
         "n_carried": scores.n_carried,
         "reliance_low": rel_lo,
         "reliance_high": rel_hi,
+        **_drop(scores, clean, blank),
         "nonfinite_outputs": scores.nonfinite,
         "clean_nonfinite_outputs": clean_nonfinite,
     }
+
+
+def _drop(scores: Scores, clean: Mapping[str, Any] | None, blank: bool) -> dict[str, Any]:
+    """The shortcut drop's fields of one cell (see the module doc): a clean cell stores its
+    answers (``clean_test_correct``); a signal cell pairs its model's answers on the clean test
+    images with those of the clean cell of its seed and model. All null on blank data, and a
+    signal cell's drop null where the clean cell's answers are not stored (a line of 0.1.x)."""
+    from signalinject.benchmarks import stats
+
+    out: dict[str, Any] = {
+        "clean_accuracy_injected": None,
+        "shortcut_drop": None,
+        "shortcut_drop_low": None,
+        "shortcut_drop_high": None,
+        "shortcut_discordant": None,
+        "clean_test_correct": None,
+    }
+    mine = scores.clean_correct
+    if blank or mine is None:
+        return out
+    if clean is None:  # the clean cell itself: what the drops of its seed and model pair with
+        out["clean_test_correct"] = pack_correct(mine)
+        return out
+    out["clean_accuracy_injected"] = float(mine.mean()) if len(mine) else None
+    theirs = unpack_correct(clean.get("clean_test_correct"), len(mine))
+    if theirs is None or not len(mine):
+        return out
+    n10, n01 = stats.discordant(theirs, mine)
+    drop, lo, hi = stats.paired_difference(n10, n01, len(mine))
+    out.update(
+        shortcut_drop=drop, shortcut_drop_low=lo, shortcut_drop_high=hi,
+        shortcut_discordant=[n10, n01],
+    )  # fmt: skip
+    return out
 
 
 # -- the stages of a cell ----------------------------------------------------------------------
 # A cell is one pass, top to bottom: load (once per run) -> inject (once per signal and seed)
 # -> model inputs (once per signal, seed and input form) -> fit -> measure -> record. Each stage
 # is a function of typed inputs; `_run` calls them in that order and keeps no other state.
-InputForm = Literal["torch", "features", "features_unit"]
+InputForm = Literal["torch", "features", "features_preprocessed"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -662,8 +730,9 @@ class ModelSpec:
         torch: a torch model (trained by `fit`), else an estimator (``fit(X, y)``,
             ``predict(X)``).
         form: its input: ``"torch"`` (float32 images ``(N, C, H, W)`` or int64 codes ``(N, L)``
-            on the run's device), ``"features"`` (float32 ``(N, D)``, images in 0..255) or
-            ``"features_unit"`` (the same in 0..1: a user's estimator at ``input_scale="unit"``).
+            on the run's device, images preprocessed), ``"features"`` (float32 ``(N, D)``, images
+            in 0..255) or ``"features_preprocessed"`` (the same, preprocessed as the torch
+            models' images: a user's estimator, see ``ModelEntry.raw_features``).
         identity: what its entry's identity rule gives (see
             [`signalinject.benchmarks.registry`][signalinject.benchmarks.registry]): None for the
             paper's models (their 0.1.0 cells keep their ids), the hash of the structure of the
@@ -819,8 +888,8 @@ def _model_spec(data: Loaded, name: str) -> ModelSpec:
     is_torch = isinstance(built, torch.nn.Module)
     form: InputForm = "torch"
     if not is_torch:
-        unit = data.cfg.kind == "image" and data.cfg.settings.input_scale == "unit"
-        form = "features_unit" if unit and not m.entry.raw_features else "features"
+        pre = data.cfg.kind == "image" and not m.entry.raw_features
+        form = "features_preprocessed" if pre else "features"
     return ModelSpec(name, m, is_torch, form, m.identity(built))
 
 
@@ -831,7 +900,7 @@ def _probe(data: Loaded, m: Model) -> Any:
     if not isinstance(model, torch.nn.Module):
         return model
     n = min(2, len(data.y_train))
-    x = _convert(data, data.bundle.x_train[:n], "torch")
+    x = _convert(data, data.bundle.x_train[:n], "torch", _scaling(data, data.bundle.x_train[:n]))
     try:
         model.to(data.device).eval()
         with torch.no_grad():
@@ -891,11 +960,11 @@ def cell_key(data: Loaded, cell: Cell, inj: Injector | None) -> dict[str, Any]:
         tc.pop("progress", None)
         key["train"] = tc
         if cfg.kind == "image":
-            key["input_scale"] = cfg.settings.input_scale
+            key["preprocess"] = cfg.settings.preprocess
     else:
         key["fit_fraction"] = cfg.fit_fraction
-        if not spec.model.entry.raw_features and cfg.kind == "image":
-            key["input_scale"] = cfg.settings.input_scale  # its features are at that scale
+        if spec.form == "features_preprocessed":
+            key["preprocess"] = cfg.settings.preprocess  # its features are preprocessed so
     if spec.identity is not None:
         key["model_identity"] = spec.identity
     # only where set: the cells of runs before these options keep their identity
@@ -933,14 +1002,15 @@ def inject(
     data: Loaded, inj: Injector | None, seed: int = 0, among: npt.NDArray[np.bool_] | None = None
 ) -> Prepared:
     """Stage 2: `prepare` on ``data`` (the decode
-    accuracy of text read on the models' codes); in a poisoned run, the carriers of seed
-    ``seed`` among the training samples ``among`` (`fit_rows`; None: all)."""
+    accuracy of text read on the models' codes; no clean test copy on blank data); in a
+    poisoned run, the carriers of seed ``seed`` among the training samples ``among``
+    (`fit_rows`; None: all)."""
     seen = data.codes if data.cfg.kind == "text" else None
     poison = data.cfg.poison
     plan = None
     if inj is not None and poison is not None and not poison.plain:
         plan = poison.plan(data.y_train, data.num_classes, seed, among)
-    return prepare(
+    prep = prepare(
         inj,
         data.bundle.x_train,
         data.y_train,
@@ -950,34 +1020,57 @@ def inject(
         plan=plan,
         target=None if poison is None else poison.target,
     )
+    if data.cfg.blank:  # no shortcut drop on blank data: its "clean" images hold nothing
+        prep = dataclasses.replace(prep, x_clean=None)
+    return prep
 
 
-def _convert(data: Loaded, x: Any, form: InputForm) -> Any:
-    """Injected data ``x`` as a model of ``form`` takes it (see
-    `ModelSpec`)."""
-    from signalinject.benchmarks import baselines, train
+def _scaling(data: Loaded, x_train: Any) -> Any:
+    """The image map of the run's ``preprocess`` fitted on ``x_train`` (a cell's injected
+    training set), or None for text."""
+    from signalinject.benchmarks.train import ImageScaling
+
+    if data.cfg.kind != "image":
+        return None
+    return ImageScaling.fit(x_train, data.cfg.settings.preprocess)
+
+
+def _convert(data: Loaded, x: Any, form: InputForm, scaling: Any) -> Any:
+    """Injected data ``x`` as a model of ``form`` takes it (see `ModelSpec`); images of the
+    forms that are preprocessed go through ``scaling`` (an
+    [`ImageScaling`][signalinject.benchmarks.train.ImageScaling] fitted on the cell's training
+    set)."""
+    from signalinject.benchmarks import baselines
 
     cfg = data.cfg
     if form == "torch":
         if cfg.kind == "text":
             return torch.from_numpy(data.codes(x)).to(data.device)
-        return train.images_to_tensor(x, input_scale=cfg.settings.input_scale, device=data.device)
-    feats = np.asarray(
+        return scaling.to_tensor(x, device=data.device)
+    if form == "features_preprocessed" and cfg.kind == "image":
+        return scaling.to_features(x)
+    return np.asarray(
         baselines.features(data.codes(x) if cfg.kind == "text" else x), dtype=np.float32
     )
-    if form == "features_unit":
-        return feats * np.float32(1 / 255)
-    return feats
 
 
 def model_inputs(data: Loaded, prep: Prepared, form: InputForm) -> Prepared:
-    """Stage 3: ``prep`` with its data (train, test, wrong-signal copy) as a model of ``form``
-    takes it; labels, codes and the decode accuracy as they are."""
+    """Stage 3: ``prep`` with its data (train, test, wrong-signal copy, clean test images) as a
+    model of ``form`` takes it; labels, codes and the decode accuracy as they are.
+
+    Images of the preprocessed forms (``"torch"``, ``"features_preprocessed"``) go through one
+    map fitted here on ``prep.x_train`` alone, the cell's injected training set (see
+    [`RunSettings.preprocess`][signalinject.benchmarks.settings.RunSettings]): the test set and
+    the wrong-signal copy never change it, and the clean test images (the shortcut drop) go
+    through it too.
+    """
+    scaling = None if form == "features" else _scaling(data, prep.x_train)
     return dataclasses.replace(
         prep,
-        x_train=_convert(data, prep.x_train, form),
-        x_test=_convert(data, prep.x_test, form),
-        x_wrong=None if prep.x_wrong is None else _convert(data, prep.x_wrong, form),
+        x_train=_convert(data, prep.x_train, form, scaling),
+        x_test=_convert(data, prep.x_test, form, scaling),
+        x_wrong=None if prep.x_wrong is None else _convert(data, prep.x_wrong, form, scaling),
+        x_clean=None if prep.x_clean is None else _convert(data, prep.x_clean, form, scaling),
     )
 
 
@@ -1099,10 +1192,10 @@ def record(
         "decode_accuracy": prep.decode_accuracy,
         "reliance": scores.reliance,
         "reliance_true_accuracy": scores.reliance_true_accuracy,
-        **_measures(scores, clean_acc, clean_nonfinite, data.y_test),
+        **_measures(scores, clean_acc, clean_nonfinite, data.y_test, clean, cfg.blank),
         "injector": key["injector"],
         "train": key.get("train"),
-        "input_scale": key.get("input_scale"),
+        "preprocess": key.get("preprocess"),
         "text_length": key.get("text_length"),
         "fit_fraction": key.get("fit_fraction"),
         "blank": cfg.blank,
