@@ -1033,7 +1033,8 @@ def plot_threshold_atlas(entries: Sequence[Row], path: str | Path) -> Path:
         if not e.get("skipped") and e.get("carriers_min"):
             grid[models.index(m), signals.index(s)] = math.log10(int(e["carriers_min"]))
     width = max(5.0, 1.0 + 0.95 * len(signals))
-    fig = Figure(figsize=(width, 1.2 + 0.45 * len(models)), layout="constrained")
+    # room for the rotated signal names and the colour bar's label even with a single model
+    fig = Figure(figsize=(width, max(2.8, 1.8 + 0.45 * len(models))), layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.subplots()
     ax.set_facecolor("#d9d9d9")
@@ -1042,7 +1043,8 @@ def plot_threshold_atlas(entries: Sequence[Row], path: str | Path) -> Path:
     for (m, s), e in by.items():
         i, j = models.index(m), signals.index(s)
         text = "–" if e.get("skipped") else _atlas_cell(e).split(" (")[0]
-        ax.text(j, i, text, ha="center", va="center", fontsize=8, color="black")
+        dark = bool(np.isfinite(grid[i, j]) and grid[i, j] > 0.55 * top)  # viridis_r: dark high
+        ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(range(len(signals)), [str(by_sig) for by_sig in signals], fontsize=7.5)
     ax.set_xticklabels(
         [next(str(e["signal_name"]) for e in entries if e["signal"] == s) for s in signals],
@@ -1050,13 +1052,14 @@ def plot_threshold_atlas(entries: Sequence[Row], path: str | Path) -> Path:
     )  # fmt: skip
     ax.set_yticks(range(len(models)), [display_name(m) for m in models], fontsize=8)
     bar = fig.colorbar(im, ax=ax, shrink=0.9)
-    bar.set_label("log10 carriers per class at the threshold", fontsize=8)
+    bar.set_label("log10 carriers\nper class", fontsize=7.5)
     e0 = entries[0]
-    ax.set_title(
+    title = (
         f"Coverage threshold per class, {e0['dataset']}, seed {e0['seed']} "
-        "(–: does not read at full coverage)",
-        fontsize=9,
+        "(–: does not read at full coverage)"
     )
+    # about 11 characters of 9 pt text per inch: the title wraps within the figure
+    fig.suptitle(textwrap.fill(title, int(width * 11)), fontsize=9)
     path = Path(path)
     make_dir(path.parent)
     with atomic_open(path, "wb") as f:
