@@ -1044,7 +1044,8 @@ def plot_threshold_atlas(entries: Sequence[Row], path: str | Path) -> Path:
         i, j = models.index(m), signals.index(s)
         text = "–" if e.get("skipped") else _atlas_cell(e).split(" (")[0]
         dark = bool(np.isfinite(grid[i, j]) and grid[i, j] > 0.55 * top)  # viridis_r: dark high
-        ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+        colour = "white" if dark else "black"
+        ax.text(j, i, text, ha="center", va="center", fontsize=8, color=colour)
     ax.set_xticks(range(len(signals)), [str(by_sig) for by_sig in signals], fontsize=7.5)
     ax.set_xticklabels(
         [next(str(e["signal_name"]) for e in entries if e["signal"] == s) for s in signals],
