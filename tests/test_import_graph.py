@@ -28,7 +28,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"signalinject._native", "signalinject._backend", "signalinject._compile"}),
     frozenset({"signalinject._kernels", "signalinject.footprint"}),
     frozenset({"signalinject.core"}),
-    frozenset({"signalinject.ranges"}),
+    frozenset({"signalinject.ranges", "signalinject.carriers"}),
     frozenset(
         {
             "signalinject.quantizer",

@@ -50,10 +50,19 @@ LAYERS: list[set[str]] = [
     },
     {"_user_code"},
     {"registry", "signals", "store"},
-    {"settings"},  # and every module of registry.MODULES
+    {"settings", "poison"},  # and every module of registry.MODULES
     {"grid", "report"},
     {"runner"},
-    {"scan", "sweep", "atlas", "figures", "perf.throughput", "perf.trainspeed", "perf.art"},
+    {
+        "scan",
+        "sweep",
+        "atlas",
+        "coverage",
+        "figures",
+        "perf.throughput",
+        "perf.trainspeed",
+        "perf.art",
+    },
     {"show", "cli"},
     {"", "perf"},  # signalinject.benchmarks and .perf themselves
 ]

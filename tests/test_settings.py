@@ -19,7 +19,7 @@ from signalinject.benchmarks.runner import BenchConfig, Cell
 from signalinject.benchmarks.scan import ScanConfig, config_summary
 from signalinject.benchmarks.settings import RunSettings, flat_config
 from signalinject.benchmarks.signals import make_injector
-from signalinject.benchmarks.store import CSV_FIELDS, RECORD_FIELDS
+from signalinject.benchmarks.store import CSV_FIELDS, POISON_FIELDS, RECORD_FIELDS
 from signalinject.benchmarks.sweep import SweepConfig
 
 SHARED = {f.name for f in dataclasses.fields(RunSettings)}
@@ -167,7 +167,7 @@ def test_fit_measure_record(loaded: runner.Loaded) -> None:
     clean = {"accuracy": 0.5, "nonfinite_outputs": 0}
     key = runner.cell_key(loaded, cell, inj)
     rec = runner.record(loaded, cell, key, prep, scores, 10, clean, seconds=0.5, notes=[])
-    assert list(rec) == list(RECORD_FIELDS)
+    assert list(rec) == [f for f in RECORD_FIELDS if f not in POISON_FIELDS]  # not poisoned
     assert rec["gain"] == pytest.approx(scores.accuracy - 0.5)
     assert rec["n_fit"] == 10
     assert rec["seconds"] == 0.5

@@ -409,9 +409,10 @@ class TestEndToEnd:
                 assert "(default: " in e, e
         # the help breaks long name lists after their commas
         flat = " ".join(text.split()).replace(", ", ",")
-        assert "(default: image 1,4,16,28,64,128,255; text 1,2,4,8,16)" in flat
+        assert "(default: image 1,4,16,28,64,128,255; text 1,2,4,8,16; coverage," in flat
         assert "(default: image convnet,decision_tree; text charcnn_narrow,decision_tree)" in flat
-        assert "text trigger_word;" in flat and "(default: the first 4 image,1 text)" in flat
+        assert "text trigger_word;" in flat
+        assert "(default: the first 4 image,1 text;" in flat
 
 
 # -- end to end on text ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Convolutional Networks" (arXiv:1802.05187). See https://signalinject.readthedocs
 
 from typing import TYPE_CHECKING, Any
 
+from signalinject.carriers import Carriers, carriers
 from signalinject.core import (
     Compose,
     Injector,
@@ -84,6 +85,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ZHANG_ALPHABET",
     "Blend",
+    "Carriers",
     "CharQuantizer",
     "ClassPatch",
     "Compose",
@@ -112,6 +114,7 @@ __all__ = [
     "ValueRangeWarning",
     "__version__",
     "blend_patterns",
+    "carriers",
     "decode_batch",
     "from_config",
     "get_signal",

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from signalinject.benchmarks._files import atomic_write, make_dir
+from signalinject.benchmarks.grid import Share
 from signalinject.benchmarks.progress import whole_run
 from signalinject.benchmarks.registry import default_models
 from signalinject.benchmarks.report import Stat
@@ -90,20 +91,19 @@ class AtlasConfig(WithSettings):
         )
 
 
-def atlas(cfg: AtlasConfig) -> list[dict[str, Any]]:
-    """Run the atlas (finished cells in ``cfg.out`` are reused) and return one cell per
-    (model, signal): `summarize_scan`'s rows, with
-    the data
-    and the blank-data results and their verdicts."""
+def atlas(cfg: AtlasConfig, *, share: Share | None = None) -> list[dict[str, Any]]:
+    """Run the atlas (finished cells in ``cfg.out`` are reused; ``share`` of it, see
+    [`run`][signalinject.benchmarks.runner.run]) and return one cell per (model, signal):
+    `summarize_scan`'s rows, with the data and the blank-data results and their verdicts."""
     grids = [cfg.bench_config(), cfg.bench_config(blank=True)]
     kinds = [c.model for g in grids for c in cell_grid(g)]
     with whole_run(kinds, enabled=cfg.settings.progress):  # one estimate for both halves
-        rows = run(grids[0])
-        warning = size_warning(summarize_scan(rows))
+        rows = run(grids[0], share=share)
+        warning = size_warning(summarize_scan(rows)) if rows else None
         if warning:  # said before the blank half's time is spent, and again in atlas.md
             logger.warning("%s (the blank half runs next; a rerun resumes)", warning)
-        blank = run(grids[1])
-    return summarize_scan(rows, blank)
+        blank = run(grids[1], share=share)
+    return summarize_scan(rows, blank) if rows else []
 
 
 def size_warning(cells: Sequence[Row]) -> str | None:

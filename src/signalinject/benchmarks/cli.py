@@ -203,6 +203,30 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _points(text: str) -> tuple[float, ...]:
+    """``"1,0.1,0.01"`` -> ``(1.0, 0.1, 0.01)``: fractions in [0, 1] (a coverage or fidelity
+    grid; the sweep's config refuses what its axis cannot take)."""
+    try:
+        out = tuple(float(t) for t in _csv("points")(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected fractions like 1,0.1,0.01, got {text!r}"
+        ) from None
+    if any(not 0 <= v <= 1 for v in out):
+        raise argparse.ArgumentTypeError(f"expected fractions in [0, 1], got {text!r}")
+    return out
+
+
+def _class(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a class number >= 0, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a class number >= 0, got {v}")
+    return v
+
+
 def _fraction(text: str) -> float:
     try:
         v = float(text)
@@ -268,7 +292,7 @@ def _add_run_options(
     if epochs is None:
         p.add_argument(
             "--epochs", type=_positive, default=None,
-            help="torch training epochs (default: the suite's, images 5, text 30)",
+            help="torch training epochs (default: images 5, text 30)",
         )  # fmt: skip
     else:
         p.add_argument("--epochs", type=_positive, default=epochs, help="torch training epochs")
@@ -485,25 +509,33 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
 
     p = subparsers.add_parser(
         "sweep",
-        help="accuracy and reliance against the code strength (one chart per signal)",
-        description=(
-            "Run the benchmark at each code strength, in each signal's units (images 0..255, "
-            "e.g. one_pixel's step between class codes; text: trigger_word's count of class "
-            "words), each signal also at its default, and chart accuracy and reliance per "
-            "signal. The data set decides the kind. Signals without a strength are skipped. "
-            "Resumable."
-        ),
+        help="accuracy and reliance against the code strength, coverage or fidelity",
+        description=("Reliance and thresholds per strength, coverage or fidelity. Resumable."),
         formatter_class=HelpFormatter,
     )
     _add_data_options(p, default=SweepConfig.DEFAULT_DATASET)
     p.add_argument(
+        "--axis", choices=("strength", "coverage", "fidelity"), default="strength",
+        metavar="AXIS", help="strength, coverage or fidelity",
+    )  # fmt: skip
+    p.add_argument(
+        "--points", type=_points, default=argparse.SUPPRESS, metavar="P,Q",
+        help="coverage or fidelity grid (default: sized to the data)",
+    )  # fmt: skip
+    p.add_argument(
+        "--target", type=_class, default=None, metavar="K",
+        help="coverage: only class K carries (default: every class)",
+    )  # fmt: skip
+    p.add_argument(
         "--strengths", type=_strengths, default=argparse.SUPPRESS, metavar="S,T",
-        help=f"code strengths (default: {per_kind(DEFAULT_STRENGTHS.__getitem__)})",
+        help=f"code strengths (default: {per_kind(DEFAULT_STRENGTHS.__getitem__)}; "
+        "coverage, fidelity: each signal's)",
     )  # fmt: skip
     p.add_argument(
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
         help=f"with a strength: {per_kind(_sweepable)}; MODULE:FACTORY (default: the first "
-        f"{len(sweep_signals('image'))} image, {len(sweep_signals('text'))} text)",
+        f"{len(sweep_signals('image'))} image, {len(sweep_signals('text'))} text; --axis "
+        "coverage or fidelity: the paper's)",
     )  # fmt: skip
     p.add_argument(
         "--models", type=_csv("models"), default=argparse.SUPPRESS, metavar="A,B",
@@ -514,6 +546,9 @@ def add_sweep_parser(subparsers: Subparsers) -> None:
     _add_run_options(
         p, out=SweepConfig.DEFAULT_OUT, epochs=None, batch_size=SUITES["images"].batch_size
     )
+    out = next(a for a in p._actions if a.dest == "out")
+    out.default = None  # each axis has its own directory
+    out.help = f"output dir (default: {SweepConfig.DEFAULT_OUT}[-AXIS])"
     _add_grid_options(p)
     p.set_defaults(func=run_sweep, resumable=True)
 
@@ -527,13 +562,10 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
         "atlas",
         help="which architectures read which signals (models x signals, data and blank data)",
         description=(
-            "Run 'bench images' for every model and signal on the data (OUT/data) and on blank "
-            "data (OUT/blank, the shut-down control); write OUT/atlas.md (the matrix), a heat "
-            "map OUT/scan.png and per-cell OUT/scan.md, .csv, .json. Resumable. The default "
-            "models are small variants of the modern ones, for a CPU; --full-size runs them at "
-            "their published CIFAR sizes (parameter counts: docs/models.md). A name's suffix "
-            "sets a size: resnet18-w32, vit-w128-d6. With few samples (--limit) networks may "
-            "not learn the clean task: the run then says it is too small to answer for them."
+            "Run 'bench images' for every model and signal on data and on blank data; write "
+            "OUT/atlas.md, scan.png, scan.md, .csv, .json. Resumable. Default models: small "
+            "variants of the modern ones (--full-size: CIFAR sizes, docs/models.md). Too few "
+            "samples (--limit): it names the models that did not learn."
         ),
         formatter_class=HelpFormatter,
     )
@@ -551,12 +583,17 @@ def add_atlas_parser(subparsers: Subparsers) -> None:
         "--signals", type=_csv("signals"), default=argparse.SUPPRESS, metavar="A,B",
         help=_names_help(signal_names("image")[1:], kind_names("image")[1:], "image signals"),
     )  # fmt: skip
+    p.add_argument(
+        "--axis", choices=("verdict", "coverage"), default="verdict", metavar="AXIS",
+        help="verdict, or coverage: each pair's threshold (first seed, bisection)",
+    )  # fmt: skip
     _add_run_options(
         p,
         out=AtlasConfig.DEFAULT_OUT,
         epochs=SUITES["images"].epochs,
         batch_size=SUITES["images"].batch_size,
     )
+    _add_grid_options(p)
     p.set_defaults(func=run_atlas, resumable=True)
 
 
@@ -718,6 +755,22 @@ def run_sweep(args: argparse.Namespace) -> int:
     from signalinject.benchmarks.grid import run_grid
     from signalinject.benchmarks.sweep import SweepConfig, sweep, sweep_table, write_sweep_report
 
+    if args.axis != "strength":
+        return _run_poison_sweep(args)
+    for given, name in (
+        (hasattr(args, "points"), "--points"),
+        (args.target is not None, "--target"),
+    ):
+        if given:
+            axes = "coverage or fidelity" if name == "--points" else "coverage"
+            print(
+                f"signalinject bench sweep: error: {name} needs --axis {axes}; the strength "
+                "axis takes --strengths",
+                file=sys.stderr,
+            )
+            return 2
+    if args.out is None:
+        args.out = SweepConfig.DEFAULT_OUT
     try:
         cfg = SweepConfig(
             strengths=getattr(args, "strengths", None),  # absent: the data kind's defaults
@@ -734,6 +787,44 @@ def run_sweep(args: argparse.Namespace) -> int:
         return _share_done(cfg.out, "--sweep ")
     paths = write_sweep_report(rows, cfg.out)
     _print_results(args, sweep_table(rows), _with_results(paths, cfg.out))
+    return 0
+
+
+def _run_poison_sweep(args: argparse.Namespace) -> int:
+    """``signalinject bench sweep --axis coverage|fidelity``: run it, print the tables and
+    where the files went."""
+    from signalinject.benchmarks.coverage import (
+        PoisonSweepConfig,
+        poison_sweep,
+        poison_table,
+        sweep_summary,
+        write_poison_report,
+    )
+    from signalinject.benchmarks.grid import run_grid
+
+    try:
+        cfg = PoisonSweepConfig(
+            axis=args.axis,
+            points=getattr(args, "points", None),
+            signals=getattr(args, "signals", None),
+            models=getattr(args, "models", None),
+            strengths=getattr(args, "strengths", None),
+            target=args.target,
+            blank=args.blank,
+            settings=_run_settings(args),
+        )
+        rows = run_grid(lambda share: poison_sweep(cfg, share=share), args.parallel, args.shard)
+    except (TypeError, ValueError) as e:
+        print(f"signalinject bench sweep: error: {describe_error(e)}", file=sys.stderr)
+        return 2
+    if rows is None:
+        return _share_done(cfg.out, "--sweep ")
+    paths = write_poison_report(rows, cfg.out, sweep_summary(cfg))
+    print(poison_table(rows))
+    print()
+    print(f"results: {cfg.out}/results.jsonl")
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
     return 0
 
 
@@ -755,9 +846,13 @@ def run_report(args: argparse.Namespace) -> int:
     try:
         rows = ordered_rows(merge_results(args.out))
         if args.sweep:
+            from signalinject.benchmarks.coverage import axis_of, poison_table, write_poison_report
             from signalinject.benchmarks.sweep import sweep_table, write_sweep_report
 
-            paths, table = write_sweep_report(rows, args.out), sweep_table(rows)
+            if axis_of(rows) == "strength":
+                paths, table = write_sweep_report(rows, args.out), sweep_table(rows)
+            else:  # a coverage, fidelity or single-target sweep
+                paths, table = write_poison_report(rows, args.out), poison_table(rows)
         else:
             from signalinject.benchmarks.report import paper_table, write_report
 
@@ -778,6 +873,7 @@ def run_atlas(args: argparse.Namespace) -> int:
         size_warning,
         write_atlas_report,
     )
+    from signalinject.benchmarks.grid import run_grid
 
     try:
         cfg = AtlasConfig(
@@ -786,10 +882,14 @@ def run_atlas(args: argparse.Namespace) -> int:
             full_size=args.full_size,
             settings=_run_settings(args),
         )
-        cells = atlas(cfg)
+        if args.axis == "coverage":
+            return _run_threshold_atlas(cfg, args)
+        cells = run_grid(lambda share: atlas(cfg, share=share), args.parallel, args.shard)
     except (TypeError, ValueError) as e:
         print(f"signalinject bench atlas: error: {describe_error(e)}", file=sys.stderr)
         return 2
+    if cells is None:
+        return _atlas_share_done(cfg.out)
     paths = write_atlas_report(cells, cfg.out, cfg)
     results = {
         "results": Path(cfg.out, "data", RESULTS_FILE),
@@ -798,6 +898,42 @@ def run_atlas(args: argparse.Namespace) -> int:
     warning = size_warning(cells)
     table = atlas_table(cells) + (f"\n\nWarning: {warning}." if warning else "")
     _print_results(args, table, {**results, **paths})
+    return 0
+
+
+def _run_threshold_atlas(cfg: Any, args: argparse.Namespace) -> int:
+    """``signalinject bench atlas --axis coverage``: the thresholds of ``cfg``'s pairs."""
+    from signalinject.benchmarks.coverage import (
+        threshold_atlas,
+        threshold_atlas_table,
+        write_threshold_atlas,
+    )
+    from signalinject.benchmarks.grid import run_grid
+    from signalinject.benchmarks.settings import flat_config
+
+    entries = run_grid(lambda share: threshold_atlas(cfg, share=share), args.parallel, args.shard)
+    if entries is None:
+        return _atlas_share_done(cfg.out, " --axis coverage")
+    paths = write_threshold_atlas(entries, cfg.out, flat_config(cfg))
+    print(threshold_atlas_table(entries))
+    print()
+    print(f"results: {cfg.out}/data (full coverage), {cfg.out}/coverage (the probes)")
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def _atlas_share_done(out: str, axis: str = "") -> int:
+    """What a ``--shard`` process of the atlas prints (the atlas's report is written by a run
+    without ``--shard``, which finds every cell done)."""
+    from signalinject.benchmarks.grid import torchrun_env
+
+    if torchrun_env()[1] == 1:
+        print(
+            f"this share's results are in {out}; when every share has finished, the same "
+            f"command without --shard writes the report (it trains nothing more): "
+            f"signalinject bench atlas{axis} --out {out} ..."
+        )
     return 0
 
 

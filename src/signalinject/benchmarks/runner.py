@@ -106,6 +106,7 @@ from signalinject.benchmarks._files import (
 )
 from signalinject.benchmarks.errors import ModelFactoryError
 from signalinject.benchmarks.grid import Share, merge_results
+from signalinject.benchmarks.poison import Poison
 from signalinject.benchmarks.progress import grid_progress
 from signalinject.benchmarks.registry import (
     CustomModel,
@@ -128,6 +129,7 @@ from signalinject.benchmarks.signals import (
     wrong_signal,
 )
 from signalinject.benchmarks.store import (
+    POISON_FIELDS,
     RECORD_FIELDS,
     append_record,
     cell_id,
@@ -138,6 +140,7 @@ from signalinject.benchmarks.store import (
     repair_records,
     unpack_correct,
 )
+from signalinject.carriers import Carriers
 from signalinject.core import Injector, check_fraction, check_int
 
 __all__ = ["SUITES", "BenchConfig", "Suite", "run"]
@@ -245,6 +248,9 @@ class BenchConfig:
             paper's.
         custom_models: user models ([`CustomModel`][signalinject.benchmarks.registry.CustomModel]);
             ``models`` names them.
+        poison: which training samples carry the signal
+            ([`Poison`][signalinject.benchmarks.poison.Poison]: exact coverage and fidelity per
+            class, or a single target class); None: every one, with its true code.
         settings: the data set (None: the suite's), seeds, training, device, preprocessing, limit,
             output directory (None: ``signalinject-bench/<suite>``) and progress bars.
 
@@ -261,6 +267,7 @@ class BenchConfig:
     strength: float | None = None
     custom_models: tuple[CustomModel, ...] = ()
     settings: RunSettings = dataclasses.field(default_factory=RunSettings)
+    poison: Poison | None = None
 
     @classmethod
     def for_suite(cls, suite: str, **overrides: Any) -> BenchConfig:
@@ -333,6 +340,8 @@ class BenchConfig:
             object.__setattr__(self, "strength", float(self.strength))
         if not isinstance(self.blank, bool):
             raise TypeError(f"blank must be True or False, got {self.blank!r}")
+        if self.poison is not None and not isinstance(self.poison, Poison):
+            raise TypeError(f"poison must be a Poison or None, got {self.poison!r}")
         models = _names("models", self.models)
         object.__setattr__(self, "custom_models", self._custom(models))
         for m in models:
@@ -436,6 +445,12 @@ class Prepared:
         wrong_code: int64 ``(n_test,)`` the class ``x_wrong``'s signal encodes (None: clean).
         carried: bool ``(n_test,)`` which test samples carry the signal (None: clean).
         decode_accuracy: the injector's decode (without index) on ``x_test`` vs ``y_test``.
+        target: the single target class of a poisoned run (None: every class carries); then
+            ``x_test`` carries the code on the target's samples only and ``x_wrong`` gives the
+            others the target's code (see
+            [`signalinject.benchmarks.poison`][signalinject.benchmarks.poison]).
+        carriers: the carriers of each class in the training set a poisoned run drew (None:
+            every sample carries).
         x_clean: the test set without the signal, where the model trained with it is measured
             for the shortcut drop (None: clean, and blank data).
     """
@@ -448,6 +463,8 @@ class Prepared:
     wrong_code: IntArray | None
     carried: npt.NDArray[np.bool_] | None
     decode_accuracy: float | None
+    target: int | None = None
+    carriers: tuple[int, ...] | None = None
     x_clean: Any = None
 
 
@@ -488,6 +505,8 @@ def prepare(
     y_test: IntArray,
     *,
     seen: Callable[[Any], Any] | None = None,
+    plan: Carriers | None = None,
+    target: int | None = None,
 ) -> Prepared:
     """Inject ``inj`` into train and test alike, and build the wrong-signal test copy.
 
@@ -499,6 +518,12 @@ def prepare(
         y_test: as ``y_train``, the test set.
         seen: maps injected data to what the models see, which ``decode`` then reads (for text:
             the quantizer's codes, where e.g. space padding is invisible); None: the data itself.
+        plan: the carriers of the training set (indices ``0..n_train-1``) and their codes
+            ([`Poison.plan`][signalinject.benchmarks.poison.Poison.plan]); None: every training
+            sample carries its true code.
+        target: the single target class of ``plan`` (None: none): the test set carries the
+            code on that class's samples only, and the wrong-signal copy gives every other
+            sample the target's code.
     """
     if inj is None:
         return Prepared(x_train, y_train, x_test, y_test, None, None, None, None)
@@ -506,12 +531,23 @@ def prepare(
     n_train, n_test = len(y_train), len(y_test)
     i_train = np.arange(n_train, dtype=np.int64)
     i_test = np.arange(n_train, n_train + n_test, dtype=np.int64)
-    xi_train = inj(x_train, y_train, index=i_train)
+    xi_train = inj(x_train, y_train, index=i_train) if plan is None else plan.inject(inj, x_train)
     xi_test = inj(x_test, y_test, index=i_test)
     decoded = _decoded(inj, inj.decode(xi_test if seen is None else seen(xi_test)), n_test)
     wrong = wrong_signal(inj)
-    x_wrong = wrong(x_test, y_test, index=i_test)
-    code, carried = wrong.codes(y_test, i_test)
+    if target is None:
+        x_wrong = wrong(x_test, y_test, index=i_test)
+        code, carried = wrong.codes(y_test, i_test)
+    else:  # the target's samples carry its code, the others are clean; the copy moves them
+        if plan is None:
+            raise ValueError(f"target={target} needs the plan of its carriers, got plan=None")
+        k = plan.num_classes
+        code = np.full(n_test, target, dtype=np.int64)
+        carried = y_test != target
+        everyone = np.ones(n_test, dtype=bool)
+        own = Carriers(i_test, y_test, ~carried, y_test, k)
+        x_wrong = Carriers(i_test, y_test, everyone, code, k).inject(inj, x_test)
+        xi_test = own.inject(inj, x_test)
     return Prepared(
         x_train=xi_train,
         y_train=y_train,
@@ -521,6 +557,8 @@ def prepare(
         wrong_code=np.asarray(code, dtype=np.int64),
         carried=np.asarray(carried, dtype=np.bool_),
         decode_accuracy=float((decoded == y_test).mean()) if n_test else None,
+        target=target,
+        carriers=None if plan is None else plan.counts,
         x_clean=x_test,
     )
 
@@ -536,6 +574,8 @@ class Scores:
     test images) made from outputs holding NaN or infinity (always 0 for estimators, which
     return labels). ``clean_correct``, bool ``(n_test,)``: which clean test images the model got
     right (the clean cell: its test set; a signal cell: ``prep.x_clean``, None without it).
+    ``target_baseline`` (a single target class only, else None): the fraction of the carried
+    (non-target) test samples predicted as the target on the test set, where they are clean.
     """
 
     accuracy: float
@@ -543,6 +583,7 @@ class Scores:
     reliance_true_accuracy: float | None
     n_carried: int | None = None
     nonfinite: int = 0
+    target_baseline: float | None = None
     clean_correct: npt.NDArray[np.bool_] | None = None
 
 
@@ -560,11 +601,15 @@ def measure(
         prep: the output of `prepare`.
         nonfinite: after the predictions, the number of them made from non-finite outputs.
     """
-    correct = np.asarray(predict(prep.x_test) == prep.y_test, dtype=np.bool_)
+    pred = predict(prep.x_test)
+    correct = np.asarray(pred == prep.y_test, dtype=np.bool_)
     acc = float(correct.mean())
     if prep.x_wrong is None or prep.wrong_code is None or prep.carried is None:
         return Scores(acc, None, None, None, nonfinite(), clean_correct=correct)
     pred_w = predict(prep.x_wrong)
+    baseline = None
+    if prep.target is not None:  # what the model says of the clean non-target images
+        baseline = reliance(pred, prep.wrong_code, prep.carried)
     clean_correct = None
     if prep.x_clean is not None:
         clean_correct = np.asarray(predict(prep.x_clean) == prep.y_test, dtype=np.bool_)
@@ -574,6 +619,7 @@ def measure(
         reliance_true_accuracy=float((pred_w == prep.y_test).mean()),
         n_carried=int(prep.carried.sum()),
         nonfinite=nonfinite(),
+        target_baseline=baseline,
         clean_correct=clean_correct,
     )
 
@@ -802,6 +848,8 @@ def load(cfg: BenchConfig) -> Loaded:
         _, h, w, c = np.shape(bundle.x_train)
         input_shape = (c, h, w)
     k = bundle.num_classes
+    if cfg.poison is not None:
+        cfg.poison.check_classes(k)
     injectors: dict[tuple[int, str], Injector | None] = {}
     for s in cfg.signals:  # a strength too large for K fails here, before any training
         check_strength_fits(s, cfg.strength, k)
@@ -923,15 +971,55 @@ def cell_key(data: Loaded, cell: Cell, inj: Injector | None) -> dict[str, Any]:
     # only where set: the cells of runs before these options keep their identity
     if cfg.blank:
         key["blank"] = True
+    if inj is not None and cfg.poison is not None and (poison := cfg.poison.identity()):
+        key["poison"] = poison
     return key
 
 
-def inject(data: Loaded, inj: Injector | None) -> Prepared:
+def fit_set(data: Loaded, model: str, seed: int) -> npt.NDArray[np.bool_] | None:
+    """The training samples ``model`` is fitted on in seed ``seed``: an estimator's fit subset
+    (``cfg.fit_fraction`` of them, see `fit`) as a bool mask; None for a torch model (all)."""
+    if data.models[model].torch:
+        return None
+    from signalinject.benchmarks import baselines
+
+    n = len(data.y_train)
+    mask = np.zeros(n, dtype=bool)
+    mask[baselines.fit_subset(n, data.cfg.fit_fraction, seed)] = True
+    return mask
+
+
+def fit_rows(data: Loaded, cell: Cell) -> npt.NDArray[np.bool_] | None:
+    """The training samples among which a poisoned run draws ``cell``'s carriers: its
+    model's `fit_set`; None (all of them) where the run is not poisoned or the model is
+    fitted on all."""
+    poison = data.cfg.poison
+    if poison is None or poison.plain:
+        return None
+    return fit_set(data, cell.model, cell.seed)
+
+
+def inject(
+    data: Loaded, inj: Injector | None, seed: int = 0, among: npt.NDArray[np.bool_] | None = None
+) -> Prepared:
     """Stage 2: `prepare` on ``data`` (the decode
-    accuracy of text read on the models' codes; no clean test copy on blank data)."""
+    accuracy of text read on the models' codes; no clean test copy on blank data); in a
+    poisoned run, the carriers of seed ``seed`` among the training samples ``among``
+    (`fit_rows`; None: all)."""
     seen = data.codes if data.cfg.kind == "text" else None
+    poison = data.cfg.poison
+    plan = None
+    if inj is not None and poison is not None and not poison.plain:
+        plan = poison.plan(data.y_train, data.num_classes, seed, among)
     prep = prepare(
-        inj, data.bundle.x_train, data.y_train, data.bundle.x_test, data.y_test, seen=seen
+        inj,
+        data.bundle.x_train,
+        data.y_train,
+        data.bundle.x_test,
+        data.y_test,
+        seen=seen,
+        plan=plan,
+        target=None if poison is None else poison.target,
     )
     if data.cfg.blank:  # no shortcut drop on blank data: its "clean" images hold nothing
         prep = dataclasses.replace(prep, x_clean=None)
@@ -1113,6 +1201,7 @@ def record(
         "fit_fraction": key.get("fit_fraction"),
         "blank": cfg.blank,
         "strength": strength if sig.strength else None,
+        **_poison_fields(cfg.poison, prep, scores),
         "model_identity": key.get("model_identity"),
         "num_classes": data.num_classes,
         "n_train": len(data.y_train),
@@ -1127,11 +1216,29 @@ def record(
         "warnings": notes,
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    return {name: values[name] for name in RECORD_FIELDS}
+    return {name: values[name] for name in RECORD_FIELDS if name in values}
+
+
+def _poison_fields(poison: Poison | None, prep: Prepared, scores: Scores) -> dict[str, Any]:
+    """The fields of a line that say which training samples carried the signal, for a signal
+    cell of a poisoned run; none otherwise (a plain run's lines, and a clean cell's, are the
+    lines of a run without the setting)."""
+    if poison is None or poison.plain or prep.x_wrong is None:
+        return {}
+    values = (
+        poison.coverage,
+        poison.fidelity,
+        poison.target,
+        None if prep.carriers is None else list(prep.carriers),
+        scores.target_baseline,
+    )
+    return dict(zip(POISON_FIELDS, values, strict=True))
 
 
 # -- the run ---------------------------------------------------------------------------------------
-def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]:
+def run(
+    cfg: BenchConfig, *, share: Share | None = None, data: Loaded | None = None
+) -> list[dict[str, Any]]:
     """Run every cell of ``cfg`` (of ``share``) not already in a results file of ``cfg.out``.
 
     Args:
@@ -1139,6 +1246,10 @@ def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]
         share: the part of the grid this process runs and the file it appends to (see
             [`signalinject.benchmarks.grid`][signalinject.benchmarks.grid]); None: the whole grid,
             ``results.jsonl``.
+        data: the loaded data (`load`) of a run that differs from ``cfg`` at most in its
+            ``poison`` setting, its output directory and in holding more models and signals
+            (a sweep's grid points and the threshold atlas's probes share one load); None:
+            load ``cfg``'s.
 
     Returns:
         One dict per cell of `cell_grid` (of ``share``),
@@ -1150,22 +1261,49 @@ def run(cfg: BenchConfig, *, share: Share | None = None) -> list[dict[str, Any]]
             hold different results for one cell.
     """
     share = Share() if share is None else share
+    if data is not None:
+        data = _reuse(data, cfg)
     out = Path(cfg.out)
     if not share.write:
         make_dir(out)
-        return _run(cfg, out / share.results_name, share)
+        return _run(cfg, out / share.results_name, share, data)
     with exclusive(out, share.lock_name):
-        return _run(cfg, out / share.results_name, share)
+        return _run(cfg, out / share.results_name, share, data)
 
 
-def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
+def _reuse(data: Loaded, cfg: BenchConfig) -> Loaded:
+    """``data`` as the loaded data of ``cfg``, or a ValueError where ``cfg`` differs from the
+    run it was loaded for in more than its poison setting, its output directory and a subset
+    of its models and signals."""
+    was = data.cfg
+    like = dataclasses.replace(
+        was,
+        poison=cfg.poison,
+        models=cfg.models,
+        signals=cfg.signals,
+        settings=dataclasses.replace(was.settings, out=cfg.settings.out),
+    )
+    subset = set(cfg.models) <= set(data.models) and set(cfg.signals) <= set(was.signals)
+    if like != cfg or not subset:
+        raise ValueError(
+            "data was loaded for another run: only the poison setting, the output directory "
+            f"and fewer models or signals may differ (loaded for {was!r}, asked for {cfg!r})"
+        )
+    if cfg.poison is not None:
+        cfg.poison.check_classes(data.num_classes)
+    return dataclasses.replace(data, cfg=cfg)
+
+
+def _run(
+    cfg: BenchConfig, path: Path, share: Share, loaded: Loaded | None = None
+) -> list[dict[str, Any]]:
     for p in (path, corrupt_path(path)):  # refused now, not after the first cell
         refuse_symlink(p)
     done, bad = load_records(path)
     if bad and share.write:
         repair_records(path, done, bad)
     done = merge_results(path.parent)  # done in any process's file is done
-    data = load(cfg)  # stage 1
+    data = load(cfg) if loaded is None else loaded  # stage 1
     if share.write:  # a results file that cannot be written fails now, before training
         append_bytes(path, b"")
     groups = {
@@ -1182,8 +1320,10 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
         for seed in cfg.settings.seeds:
             for signal in cfg.signals:
                 inj = data.injectors[(seed, signal)]
-                prep: Prepared | None = None  # injected on the first cell that needs it
-                inputs: dict[InputForm, Prepared] = {}  # per input form, shared by its models
+                # injected on the first cell that needs it: per training set (a poisoned run
+                # draws an estimator's carriers among its fit subset), then per input form
+                preps: dict[bool, Prepared] = {}
+                inputs: dict[tuple[bool, InputForm], Prepared] = {}
                 for model in cfg.models:
                     if (seed, model) not in mine:
                         continue
@@ -1197,18 +1337,22 @@ def _run(cfg: BenchConfig, path: Path, share: Share) -> list[dict[str, Any]]:
                         continue
                     what = f"{where} seed {seed} {signal} {model}"
                     bar.describe(what)
-                    if prep is None:
-                        prep = inject(data, inj)  # stage 2
                     spec = data.models[model]
-                    if spec.form not in inputs:
-                        inputs[spec.form] = model_inputs(data, prep, spec.form)  # stage 3
+                    rows_of = fit_rows(data, cell)
+                    subset = rows_of is not None
+                    if subset not in preps:
+                        preps[subset] = inject(data, inj, seed, rows_of)  # stage 2
+                    prep = preps[subset]
+                    if (subset, spec.form) not in inputs:
+                        inputs[(subset, spec.form)] = model_inputs(data, prep, spec.form)  # 3
+                    given = inputs[(subset, spec.form)]
                     t0 = time.perf_counter()
                     # a fit's warnings (e.g. a solver that did not converge) are part of its
                     # result: recorded in the line and logged, never raised, never lost
                     with warnings.catch_warnings(record=True) as caught, _blame(spec, cell):
                         warnings.simplefilter("always")
-                        fitted = fit(data, cell, inputs[spec.form])  # stage 4
-                        scores = measure(fitted.predict, inputs[spec.form], fitted.nonfinite)
+                        fitted = fit(data, cell, given)  # stage 4
+                        scores = measure(fitted.predict, given, fitted.nonfinite)
                     seconds = time.perf_counter() - t0
                     notes = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
                     for note in notes:

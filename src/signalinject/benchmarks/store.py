@@ -117,6 +117,10 @@ def _texts(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(t, str) for t in v)
 
 
+def _counts(v: Any) -> bool:
+    return isinstance(v, list) and all(_integer(0)(e) for e in v)
+
+
 def _mapping(v: Any) -> bool:
     return isinstance(v, dict)
 
@@ -197,6 +201,12 @@ RECORD_FIELDS: dict[str, FieldSpec] = {
     "fit_fraction": FieldSpec(_optional(_number(0.0, 1.0)), "null or a number in 0..1", column=29),
     "blank": FieldSpec(lambda v: isinstance(v, bool), "true or false", column=30),
     "strength": FieldSpec(_optional(_number(0.0)), "null or a number >= 0", column=31),
+    # Which training samples carried the signal (a run with a Poison setting; null otherwise)
+    "coverage": FieldSpec(_SOME_UNIT, _SOME_FRACTION),
+    "fidelity": FieldSpec(_SOME_UNIT, _SOME_FRACTION),
+    "target": FieldSpec(_optional(_integer(0)), "null or an integer >= 0"),
+    "carriers": FieldSpec(_optional(_counts), "null or a list of integers >= 0"),
+    "target_baseline": FieldSpec(_SOME_UNIT, _SOME_FRACTION),
     "model_identity": FieldSpec(_optional(_mapping), "null or an object"),
     "num_classes": FieldSpec(_integer(2), "an integer >= 2", column=22),
     "n_train": FieldSpec(_integer(0), "an integer >= 0", column=23),
@@ -225,6 +235,11 @@ LEGACY_FIELDS: dict[str, FieldSpec] = {
 MEASURE_FIELDS: tuple[str, ...] = tuple(RECORD_FIELDS)[
     list(RECORD_FIELDS).index("majority_rate") : list(RECORD_FIELDS).index("injector")
 ]
+
+#: The fields only the signal cells of a poisoned run hold (see
+#: [`signalinject.benchmarks.poison`][signalinject.benchmarks.poison]); the other lines leave them
+#: out, as lines written before them did.
+POISON_FIELDS: tuple[str, ...] = ("coverage", "fidelity", "target", "carriers", "target_baseline")
 
 #: The fields every complete result line has; a line without one of them is set aside.
 REQUIRED_FIELDS: tuple[str, ...] = tuple(k for k, f in RECORD_FIELDS.items() if f.required)
