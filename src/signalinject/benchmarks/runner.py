@@ -809,14 +809,18 @@ def _probe(data: Loaded, m: Model) -> Any:
     return model
 
 
-def train_config(cfg: BenchConfig, seed: int, device: torch.device) -> Any:
-    """The ``TrainConfig`` of a torch model's cell."""
+def train_config(
+    cfg: BenchConfig, seed: int, device: torch.device, model: Model | None = None
+) -> Any:
+    """The ``TrainConfig`` of a torch model's cell (``model``'s own ``lr`` where its entry has
+    one)."""
     from signalinject.benchmarks.train import TrainConfig
 
+    own = None if model is None else model.entry.lr
     return TrainConfig(
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
-        lr=cfg.settings.lr,
+        lr=cfg.settings.lr if own is None else own,
         device=str(device),
         seed=seed,
         progress=cfg.settings.progress,
@@ -839,7 +843,7 @@ def cell_key(data: Loaded, cell: Cell, inj: Injector | None) -> dict[str, Any]:
     if cfg.kind == "text":
         key["text_length"] = cfg.frame_length
     if spec.torch:
-        tc = dataclasses.asdict(train_config(cfg, cell.seed, data.device))
+        tc = dataclasses.asdict(train_config(cfg, cell.seed, data.device, spec.model))
         tc.pop("progress", None)
         key["train"] = tc
         if cfg.kind == "image":
@@ -917,7 +921,7 @@ def fit(data: Loaded, cell: Cell, inputs: Prepared) -> Fitted:
 
     cfg, spec, k = data.cfg, data.models[cell.model], data.num_classes
     if spec.torch:
-        tc = train_config(cfg, cell.seed, data.device)
+        tc = train_config(cfg, cell.seed, data.device, spec.model)
         torch.manual_seed(cell.seed)  # model init; fit seeds its own shuffling
         net = spec.model.build(data.input_shape, k, seed=cell.seed)
         y = torch.from_numpy(inputs.y_train).to(data.device)
