@@ -8,7 +8,8 @@ with ``--input-scale raw``). This file defines three:
 - ``paper_convnet``: the paper's ConvNet (Hoffer & Fine 2016), the model whose blindspots the
   paper found;
 - ``shallow_max``: our reading of the paper's "Shallow MaxNN" (a per-pixel linear map, ReLU, a
-  global max): it sees *which values occur anywhere*, not where;
+  global max, batch-normalised, a linear classifier): it sees *which values occur anywhere*, not
+  where;
 - ``tiny_resnet``: a modern small architecture, a three-stage residual net with BatchNorm and
   global average pooling (about 78K parameters). Chosen because BatchNorm and global average
   pooling are the defaults of today's image nets, and global pooling throws away *where* a feature
