@@ -68,7 +68,8 @@ def _filter(rows: list[dict[str, Any]], opts: dict[str, str]) -> list[dict[str, 
 
 def _seeds_table(rows: list[dict[str, Any]], cells: str) -> str:
     seeds = sorted({int(r["seed"]) for r in rows})
-    header = ["Cell", *(f"seed {s}" for s in seeds), "mean (seeds " + ",".join(map(str, seeds)) + ")"]
+    mean = "mean (seeds " + ",".join(map(str, seeds)) + ")"
+    header = ["Cell", *(f"seed {s}" for s in seeds), mean]
     body = []
     for cell in cells.split(","):
         model, signal, metric = cell.split(":")
@@ -82,7 +83,8 @@ def _seeds_table(rows: list[dict[str, Any]], cells: str) -> str:
             one = [r for r in mine if r["seed"] == s]
             per_seed.append(report.summarize(one)[(signal, model)][metric].pct() if one else "–")
         both = report.summarize(mine)[(signal, model)][metric].pct()
-        label = f"{display_name(model)}, {SIGNALS[signal].paper_name if signal in SIGNALS else signal}"
+        name = SIGNALS[signal].paper_name if signal in SIGNALS else signal
+        label = f"{display_name(model)}, {name}"
         body.append([f"{label}: {metric.replace('_', ' ')}", *per_seed, both])
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(b) + " |" for b in body]
