@@ -62,13 +62,13 @@ and reliance, the test set's majority-class rate and the one-sided binomial p-va
 accuracy against it (the "did not learn" test), and the number of predictions made from
 non-finite outputs (a forward hook on torch models counts logits holding NaN or infinity).
 
-The defaults run on the embedded stand-ins ``noisy_digits`` and ``stdlib_code``; their measured
+The defaults run on the embedded stand-ins ``photo_digits`` and ``stdlib_code``; their measured
 tables, three seeds, the paper's numbers beside them, are in docs/reproducing.md.
 
 Examples:
     >>> cfg = BenchConfig.for_suite("images", seeds=(0, 1), limit=200)
     >>> cfg.dataset, cfg.signals[:2], cfg.settings.seeds
-    ('noisy_digits', ('clean', 'one_pixel'), (0, 1))
+    ('photo_digits', ('clean', 'one_pixel'), (0, 1))
 """
 
 from __future__ import annotations
@@ -166,8 +166,8 @@ class Suite:
 
 
 SUITES: dict[str, Suite] = {
-    # The paper's ConvNet against every baseline, on the noisy digits (5 epochs; measured clean
-    # accuracies in docs/reproducing.md); the baselines take seconds each.
+    # The paper's ConvNet, Shallow MaxNN and perceptron against every baseline, on the photo
+    # digits (5 epochs; measured in docs/reproducing.md); the baselines take seconds each.
     "images": Suite(name="images", kind="image", epochs=5, batch_size=64),
     # Zhang's char-CNN at width 64 / FC 256 (its full widths by name: charcnn, charcnn_large),
     # a perceptron on the codes (a second, cheap torch model) and every baseline. On the ~1300
