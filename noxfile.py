@@ -238,7 +238,10 @@ def package(session: nox.Session) -> None:
         session.run("abi3audit", "--strict", "--assume-minimum-abi3", "3.11", wheel)
     with tarfile.open(sdists[0]) as tar:
         source = {n.split("/", 1)[-1] for n in tar.getnames()}
-    need = ("setup.py", "pyproject.toml", "src/signalinject/_native.c", "LICENSE", "README.md")
+    need = (
+        "setup.py", "pyproject.toml", "src/signalinject/_native.c", "LICENSE", "README.md",
+        "CITATION.cff",
+    )  # fmt: skip
     lacking = [n for n in need if n not in source]
     if lacking:
         session.error(f"the sdist lacks {lacking}")

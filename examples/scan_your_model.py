@@ -5,7 +5,7 @@ fresh, untrained ``torch.nn.Module`` that maps a batch to logits ``(N, num_class
 ``input_shape`` is ``(C, H, W)`` and the batch is float32 ``(N, C, H, W)`` in 0..1 (or 0..255
 with ``--input-scale raw``). This file defines three:
 
-- ``paper_convnet``: the paper's ConvNet (Hoffer & Fine 2016), the model whose blindspots the
+- ``paper_convnet``: the paper's ConvNet (Hoffer et al. 2018), the model whose blindspots the
   paper found;
 - ``shallow_max``: our reading of the paper's "Shallow MaxNN" (a per-pixel linear map, ReLU, a
   global max, batch-normalised, a linear classifier): it sees *which values occur anywhere*, not

@@ -1,6 +1,6 @@
 """Reproduce one row of the paper's Table 1 through the runner API: one signal, two models.
 
-Hoffer & Fine (2016), Table 1, "One pixel": on CIFAR-10 the paper's ConvNet gains nothing from a
+Hoffer et al. (2018), Table 1, "One pixel": on CIFAR-10 the paper's ConvNet gains nothing from a
 pixel that holds the class number (84.7% clean), while a decision tree reads it and reaches 100%.
 This runs the same cells (clean and ``one_pixel``, the ConvNet and a decision tree) on the embedded
 ``photo_digits`` stand-in (the digits over crops of photographs, in CIFAR-10's accuracy regime),

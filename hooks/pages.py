@@ -6,7 +6,7 @@
 - Every image of a page that is not already a link becomes a link to the image file itself: on
   a phone a tap opens the figure alone, where the browser zooms it (no script, nothing loaded
   from the network).
-- Code in a table cell that holds spaces (a default such as ``checked(Real(), default=1)``) is
+- Code in a table cell that holds spaces (a default such as ``(0, 0)``) is
   marked ``si-wrap``: the stylesheet lets it wrap at its spaces; so is a long qualified name or
   path (``signalinject.benchmarks.datasets.DATASETS``), which gets break opportunities after its
   dots and slashes. Other code (an identifier such as ``shallow_max``) never wraps, so no

@@ -245,7 +245,7 @@ def test_decision_tree_on_clean_digits(digits: Any) -> None:
     "injector", [si.OnePixel(num_classes=10), si.PatternPixels(num_classes=10)], ids=repr
 )
 def test_decision_tree_reads_the_signal(digits: Any, injector: Any) -> None:
-    """Hoffer & Fine, Table 1: a tree on raw pixels, fitted on a quarter, reaches ~100%."""
+    """Hoffer et al. (2018), Table 1: a tree on raw pixels, fitted on a quarter, reaches ~100%."""
     n = len(digits.y_train)
     x_tr = features(injector(digits.x_train, digits.y_train))
     test_index = np.arange(n, n + len(digits.y_test))  # per-sample draws never repeat

@@ -6,7 +6,8 @@ does), then every page is read back:
 - no raw Sphinx-style role (``:meth:`x```) left in the text;
 - no ``>>>`` outside a code block (an example the API page failed to render as code), and no
   ``=====`` rule of a reStructuredText table left as text;
-- no signature line over 100 characters on the API pages (signatures are formatted);
+- no signature line over 80 characters on the API pages (signatures are formatted to the
+  width the text column shows);
 - no table with more than 8 columns on any page (wider ones need sideways scrolling at 1280 px);
 - the version on the home page is the package's, and the citation names the paper's record.
 """
@@ -36,31 +37,49 @@ from signalinject.benchmarks.figures import DOCS_WIDTH_PX, MIN_TEXT_PX, shown_px
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_COLUMNS = 8
-MAX_SIGNATURE = 100
+# Characters of code a line shows at 1280 px before its block scrolls sideways (the text column
+# is ~690 px, 8.2 px a character): signatures and an API page's examples keep within it.
+MAX_SIGNATURE = 80
 ROLE = re.compile(r":(?:py:)?(?:meth|func|class|attr|mod|data|obj|exc|ref|doc|const):`")
 
 
 class _Page(HTMLParser):
-    """What one HTML page shows: its text outside code, its tables' widths, its signatures."""
+    """What one HTML page shows: its text outside code, its tables' widths, its signatures, its
+    other code blocks and its classes' bases, each also with the object it documents (the id of
+    the heading above it: ``signalinject.image.OnePixel``)."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.prose: list[str] = []  # text outside <pre>/<code>
         self.columns: list[int] = []  # per table: the widest row's cell count (colspan counted)
         self.signatures: list[str] = []  # the text of each rendered signature block
+        self.at = ""  # the id of the last heading: the object (or section) being read
+        self.prose_at: list[tuple[str, str]] = []  # (heading id, text outside code)
+        self.signatures_at: list[tuple[str, str]] = []  # (heading id, signature)
+        self.blocks: list[tuple[str, str]] = []  # (heading id, text of a <pre> not a signature)
+        self.bases: list[tuple[str, str]] = []  # (heading id, text of a "Bases:" line)
+        self.text_at: list[tuple[str, str]] = []  # (heading id, any text: prose and code)
         self._code = 0
         self._rows: list[list[int]] = []  # per open table: cells of the current row, widest
         self._sig_depth = 0
         self._depth = 0  # open <div>s
         self._sig: list[str] = []
+        self._block: list[str] | None = None
+        self._bases: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
+        if re.fullmatch(r"h[1-6]", tag) and a.get("id"):
+            self.at = a["id"] or ""
         if tag == "div":
             self._depth += 1
         if tag == "div" and "doc-signature" in (a.get("class") or "") and not self._sig_depth:
             self._sig_depth = self._depth
             self._sig = []
+        if tag == "pre" and not self._sig_depth:
+            self._block = []
+        if tag == "p" and "doc-class-bases" in (a.get("class") or ""):
+            self._bases = []
         if tag in ("pre", "code"):
             self._code += 1
         elif tag == "table":
@@ -76,17 +95,30 @@ class _Page(HTMLParser):
             self._code -= 1
         elif tag == "table" and self._rows:
             self.columns.append(self._rows.pop()[1])
+        if tag == "pre" and self._block is not None:
+            self.blocks.append((self.at, "".join(self._block)))
+            self._block = None
+        if tag == "p" and self._bases is not None:
+            self.bases.append((self.at, " ".join("".join(self._bases).split())))
+            self._bases = None
         if tag == "div":
             if self._sig_depth == self._depth:
                 self.signatures.append("".join(self._sig))
+                self.signatures_at.append((self.at, self.signatures[-1]))
                 self._sig_depth = 0
             self._depth -= 1
 
     def handle_data(self, data: str) -> None:
+        self.text_at.append((self.at, data))
         if self._sig_depth:
             self._sig.append(data)
+        if self._block is not None:
+            self._block.append(data)
+        if self._bases is not None:
+            self._bases.append(data)
         if not self._code:
             self.prose.append(data)
+            self.prose_at.append((self.at, data))
 
 
 def _read(path: Path) -> _Page:
@@ -233,6 +265,382 @@ def test_parser_sees_what_a_browser_sees() -> None:
     assert prose.count(">>>") == 1
     assert page.signatures == [sig]
     assert len(sig) > MAX_SIGNATURE
+
+
+# -- the API pages show what users call, as Markdown renders it ---------------------------------
+# Raw reStructuredText and leaked internals, per (page, object) where they show. A finding is
+# keyed by (page, the id of the heading above it, kind); kinds:
+#   rst-backticks   ``x`` shown as text: in prose, or in a docstring block rendered as code
+#   rst-table       a '=====' rule of an RST table in a docstring block rendered as code
+#   rst-literal     a paragraph ending in '::' (an RST literal block's marker)
+#   unresolved-ref  a '[name][path]' cross-reference left as text (prose or a docstring block)
+#   checked         a field rule, 'checked(', anywhere but the rule's own documentation
+#   private-name    a private name ('_Something') in a signature
+#   private-base    a private base class on a class's 'Bases:' line
+#   wide-code       an API page's example (or other docstring block) with a line over
+#                   MAX_SIGNATURE characters: cut at the text column's edge at 1280 px
+RST_BACKTICKS = re.compile(r"``")
+RST_RULE = re.compile(r"^\s*={5,}(\s+={5,})*\s*$", re.MULTILINE)
+RST_LITERAL = re.compile(r"\w\)?::\s*$")
+REF_IN_PROSE = re.compile(r"\[[^\]\n]+\]\[[\w.]*\]")
+# In a code block, only a reference's own shape: a name and a dotted path (or nothing), so that
+# `a[0][1]` and `d["k"]["j"]` in an example are not taken for one.
+REF_IN_CODE = re.compile(r"\[`?[A-Za-z_][\w.]*`?\]\[(?:[A-Za-z_]\w*(?:\.\w+)+)?\]")
+PRIVATE = re.compile(r"(?<!\w)_[A-Za-z]\w*")
+RULE_DOCS = "signalinject.core.checked"  # where `checked(` is the subject, not a leak
+
+# Known offenders, each in src/signalinject/benchmarks/ (another change's area while this list was
+# written): they are fixed by the lead after the benchmarks merge, and each entry goes as its
+# docstring is fixed (an entry that no longer offends fails the test too).
+KNOWN_OFFENDERS: set[tuple[str, str, str]] = {
+    # benchmarks/scan.py:12-52: the module docstring's "The factory" and "The verdict" are
+    # indented under a title line, so Markdown renders them as code blocks: RST double
+    # backticks, the '[fit][...]' reference (l. 21) and the verdict rules' RST '=====' table
+    # (ll. 37-48) shown raw, lines of 81-92 characters cut at the right edge
+    ("api/benchmarks/index.html", "signalinject.benchmarks.scan", "rst-backticks"),
+    ("api/benchmarks/index.html", "signalinject.benchmarks.scan", "rst-table"),
+    ("api/benchmarks/index.html", "signalinject.benchmarks.scan", "unresolved-ref"),
+    ("api/benchmarks/index.html", "signalinject.benchmarks.scan", "wide-code"),
+    # benchmarks/figures.py:25: 'seed 0, 100 dpi)::' before the commands (a fenced block wanted);
+    # l. 28: a command line of 88 characters
+    ("api/benchmarks/index.html", "signalinject.benchmarks.figures", "rst-literal"),
+    ("api/benchmarks/index.html", "signalinject.benchmarks.figures", "wide-code"),
+    # examples wider than the text column (doctest lines of 81-97 characters): report.py:19,
+    # signals.py:40, stats.py:27, sweep.py:23, registry.py:39, perf/trainspeed.py:115
+    ("api/benchmarks/index.html", "signalinject.benchmarks.report", "wide-code"),
+    ("api/benchmarks/index.html", "signalinject.benchmarks.signals", "wide-code"),
+    ("api/benchmarks/index.html", "signalinject.benchmarks.stats", "wide-code"),
+    ("api/benchmarks/index.html", "signalinject.benchmarks.sweep", "wide-code"),
+    ("api/models/index.html", "signalinject.benchmarks.registry", "wide-code"),
+    (
+        "api/perf/index.html",
+        "signalinject.benchmarks.perf.trainspeed.image_injection_transform",
+        "wide-code",
+    ),
+}
+
+
+def _rst_and_leaks(rel: str, page: _Page, api: bool) -> dict[tuple[str, str, str], str]:
+    """The findings of one page: ``{(page, heading id, kind): an excerpt}``."""
+    found: dict[tuple[str, str, str], str] = {}
+
+    def add(at: str, kind: str, text: str, m: re.Match[str]) -> None:
+        found.setdefault((rel, at, kind), text[max(0, m.start() - 40) : m.end() + 40])
+
+    # prose, joined per object: a paragraph's text comes in pieces around inline elements
+    joined: dict[str, list[str]] = {}
+    for at, text in page.prose_at:
+        joined.setdefault(at, []).append(text)
+    for at, parts in joined.items():
+        text = "".join(parts)
+        for rx, kind in ((RST_BACKTICKS, "rst-backticks"), (REF_IN_PROSE, "unresolved-ref")):
+            if m := rx.search(text):
+                add(at, kind, text, m)
+        for para in re.split(r"\n\s*\n", text):
+            if m := RST_LITERAL.search(para.rstrip()):
+                add(at, "rst-literal", para, m)
+    every: dict[str, list[str]] = {}  # all text, code included
+    for at, text in page.text_at:
+        every.setdefault(at, []).append(text)
+    for at, parts in every.items():
+        text = "".join(parts)
+        if at != RULE_DOCS and (m := re.search(r"checked\(", text)):
+            add(at, "checked", text, m)
+    for at, block in page.blocks:
+        if not api:  # a guide's code is code: a docstring in an example may use ``x``
+            continue
+        for rx, kind in (
+            (RST_BACKTICKS, "rst-backticks"),
+            (RST_RULE, "rst-table"),
+            (REF_IN_CODE, "unresolved-ref"),
+            (re.compile(f"^.{{{MAX_SIGNATURE + 1},}}$", re.MULTILINE), "wide-code"),
+        ):
+            if m := rx.search(block):
+                add(at, kind, block, m)
+    for at, sig in page.signatures_at:
+        flat = " ".join(sig.split())
+        if m := PRIVATE.search(flat):
+            add(at, "private-name", flat, m)
+    for at, line in page.bases:
+        if m := PRIVATE.search(line):
+            add(at, "private-base", line, m)
+    return found
+
+
+def _site_findings(site: Path) -> dict[tuple[str, str, str], str]:
+    found: dict[tuple[str, str, str], str] = {}
+    for path in _pages(site):
+        rel = path.relative_to(site).as_posix()
+        found.update(_rst_and_leaks(rel, _read(path), rel.startswith("api/")))
+    # the search index holds the pages' text: what a search result shows
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    for doc in index["docs"]:
+        if not doc["location"].endswith("#" + RULE_DOCS) and "checked(" in doc["text"]:
+            found.setdefault(("search", doc["location"], "checked"), doc["text"][:120])
+    return found
+
+
+@pytest.mark.slow
+def test_no_raw_rst_and_no_leaked_internals_in_any_page(site: Path) -> None:
+    """Every page reads as Markdown renders it: no raw RST (double backticks, '=====' tables,
+    '::' literal markers, unresolved cross-references), no field rule (``checked(``) outside the
+    rule's own documentation, search results included, and no private name in a signature or
+    among a class's bases. The known offenders are listed above, exactly."""
+    found = _site_findings(site)
+    new = {k: v for k, v in found.items() if k not in KNOWN_OFFENDERS}
+    fixed = KNOWN_OFFENDERS - set(found)
+    msg = [f"{p} {at}: {kind}: {found[(p, at, kind)]!r}" for p, at, kind in sorted(new)]
+    msg += [f"{p} {at}: {kind} is fixed: remove it from KNOWN_OFFENDERS" for p, at, kind in fixed]
+    assert not msg, "\n".join(msg)
+
+
+def test_rst_and_leak_checks_can_fail() -> None:
+    """Each kind of finding is seen where a browser shows it, and only there."""
+    page = _Page()
+    page.feed(
+        '<h2 id="m.f">f</h2><div class="doc-signature"><pre><code>'
+        "f(a: int = checked(Integer(low=2)), b: _Rule = 1)</code></pre></div>"
+        '<p class="doc doc-class-bases">Bases: <code>_ClassCodes</code>, <code>Injector</code></p>'
+        "<p>see ``x`` and [fit][m.fit], then::</p>"
+        "<pre><code>=====  =====\n``a``  b\n=====  =====\n[`fit`][m.fit]\n</code></pre>"
+        f"<pre><code>&gt;&gt;&gt; a[0][1], d['k']['j'], {'x' * MAX_SIGNATURE}\n</code></pre>"
+        '<h2 id="m.g">g</h2><p>inline <code>checked(Real())</code> too</p>'
+        '<h2 id="signalinject.core.checked">checked</h2><div class="doc-signature"><pre><code>'
+        "checked(rule)</code></pre></div><p>checked(Real(), default=None)</p>"
+    )
+    got = {(at, kind) for _, at, kind in _rst_and_leaks("p", page, api=True)}
+    assert got == {
+        ("m.f", k)
+        for k in (
+            "checked",
+            "private-name",
+            "private-base",
+            "rst-backticks",
+            "unresolved-ref",
+            "rst-literal",
+            "rst-table",
+            "wide-code",
+        )
+    } | {("m.g", "checked")}
+    guide = {kind for _, _, kind in _rst_and_leaks("p", page, api=False)}
+    assert "rst-table" not in guide  # a guide's code block may hold anything
+
+
+# Where the signals are documented, and what each signal's section shows.
+SIGNAL_PAGES = ("api/image/", "api/text/", "api/triggers/")
+CORE_MODULES = (
+    "core",
+    "footprint",
+    "image",
+    "image_noise",
+    "ranges",
+    "quantizer",
+    "text",
+    "triggers",
+    "text_triggers",
+    "adapters",
+    "sklearn",
+)
+_OBJECT_HEADING = re.compile(r'<h([2-6]) id="(signalinject(?:\.\w+)+)" class="doc doc-heading')
+
+
+def _sections(text: str) -> dict[str, str]:
+    """Each documented object's HTML, from its heading to the next heading of its level or a
+    higher one (its members included)."""
+    heads = [(m.start(), int(m.group(1)), m.group(2)) for m in _OBJECT_HEADING.finditer(text)]
+    out = {}
+    for i, (start, level, ident) in enumerate(heads):
+        end = next((s for s, lv, _ in heads[i + 1 :] if lv <= level), len(text))
+        out[ident] = text[start:end]
+    return out
+
+
+@pytest.mark.slow
+def test_api_pages_open_with_a_summary_and_each_signal_with_itself(site: Path) -> None:
+    """Each API page opens with a summary table (name, one line, link to the section); on the
+    signal pages every signal's section comes before the helpers and shows its picture (where
+    docs/img has one), its signature, its parameters and an example with its output; every
+    public name of the core package is documented on some page."""
+    from signalinject.core import list_signals
+
+    # the package's own signals (a test run may have registered others of its own)
+    builtin = {n: c for n, c in list_signals().items() if c.__module__.startswith("signalinject.")}
+    assert len(builtin) >= 13, sorted(builtin)
+    bad = []
+    documented: set[str] = set()
+    for path in sorted((site / "api").rglob("index.html")):
+        rel = path.parent.relative_to(site).as_posix() + "/"
+        text = path.read_text(encoding="utf-8")
+        ids = [m.group(2) for m in _OBJECT_HEADING.finditer(text)]
+        documented.update(ids)
+        if rel == "api/":
+            continue  # the index: a table of the pages
+        summary = re.search(r'<div class="si-summary">(.*?)</div>', text, re.DOTALL)
+        h1 = text.find("<h1")
+        first = next((m.start() for m in _OBJECT_HEADING.finditer(text)), len(text))
+        if not summary or not h1 < summary.start() < first:
+            bad.append(f"{rel}: no summary table between the title and the first object")
+            continue
+        rows = re.findall(r'<tr><td>.*?href="#([\w.]+)".*?</td><td>(.*?)</td></tr>', summary[1])
+        if len(rows) < 2:
+            bad.append(f"{rel}: the summary lists {len(rows)} objects")
+        links = re.findall(r'href="#([\w.]+)"', summary[1])
+        bad += [f"{rel}: the summary links #{i}, not on the page" for i in links if i not in ids]
+        bad += [f"{rel}: #{i} has no line in the summary" for i, line in rows if not line.strip()]
+    for name, cls in sorted(builtin.items()):
+        ident = f"{cls.__module__}.{cls.__qualname__}"
+        page = next(
+            (p for p in SIGNAL_PAGES if f'id="{ident}"' in (site / p / "index.html").read_text()),
+            None,
+        )
+        if page is None:
+            bad.append(f"{name}: {ident} has no section on {SIGNAL_PAGES}")
+            continue
+        text = (site / page / "index.html").read_text(encoding="utf-8")
+        section = _sections(text)[ident]
+        if (ROOT / "docs" / "img" / f"{name}.png").is_file() and f"img/{name}.png" not in section:
+            bad.append(f"{name}: its section does not show img/{name}.png")
+        if 'class="doc-signature' not in section or "Parameters:" not in section:
+            bad.append(f"{name}: its section lacks the signature or the parameters")
+        example = re.search(r"Examples:.*?<pre>(.*?)</pre>", section, re.DOTALL)
+        shown = html.unescape(re.sub(r"<[^>]+>", "", example.group(1))) if example else ""
+        lines = shown.splitlines()
+        if not any(line.startswith(">>> ") for line in lines) or all(
+            line.startswith((">>>", "...")) for line in lines if line.strip()
+        ):
+            bad.append(f"{name}: its section has no example with its output")
+    for page in SIGNAL_PAGES:
+        text = (site / page / "index.html").read_text(encoding="utf-8")
+        signals = {f"{c.__module__}.{c.__qualname__}" for c in builtin.values()}
+        order = [m.group(2) for m in _OBJECT_HEADING.finditer(text) if m.group(1) == "2"]
+        here = [i for i in order if i in signals]
+        if order[: len(here)] != here:
+            bad.append(f"{page}: the signals do not come first: {order[: len(here) + 1]}")
+    import importlib
+
+    for mod in CORE_MODULES:
+        module = importlib.import_module(f"signalinject.{mod}")
+        missing = [n for n in module.__all__ if f"signalinject.{mod}.{n}" not in documented]
+        bad += [f"signalinject.{mod}.{n} is on no API page" for n in missing]
+    assert not bad, "\n".join(bad)
+
+
+# -- the docs read the source as a user calls it (hooks/griffe_fields.py) -------------------------
+def _griffe_package() -> Any:
+    import griffe
+
+    hook = str(ROOT / "hooks" / "griffe_fields.py")
+    extensions = griffe.load_extensions(
+        "dataclasses", {hook: {"pictures": str(ROOT / "docs" / "img")}}
+    )
+    return griffe.load(
+        "signalinject",
+        search_paths=[str(ROOT / "src")],
+        extensions=extensions,
+        docstring_parser="google",
+    )
+
+
+def test_docs_signatures_are_the_signatures_python_gives() -> None:
+    """Every public dataclass of the package has, in the docs, the parameters Python gives it:
+    the same names, kinds (keyword-only after ``*``) and defaults (a field rule's default, a
+    required field none), with no private name among its bases."""
+    import dataclasses
+    import importlib
+    import inspect
+    import pkgutil
+
+    pkg = _griffe_package()
+    names = ["signalinject"] + [
+        m.name for m in pkgutil.walk_packages(signalinject.__path__, "signalinject.")
+    ]
+    seen, bad = 0, []
+    for modname in names:
+        if modname.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        module = importlib.import_module(modname)
+        for name in getattr(module, "__all__", ()):
+            obj = getattr(module, name)
+            if not (inspect.isclass(obj) and dataclasses.is_dataclass(obj)):
+                continue
+            if obj.__module__ != modname:
+                continue  # documented where it is defined
+            doc = pkg[f"{modname}.{name}".removeprefix("signalinject.")]
+            seen += 1
+            bad += [f"{doc.path}: base {b}" for b in doc.bases if PRIVATE.match(str(b))]
+            params = [p for p in doc.members["__init__"].parameters if p.name != "self"]
+            got = [(p.name, p.kind.value) for p in params]
+            real = inspect.signature(obj).parameters.values()
+            want = [(p.name, p.kind.description) for p in real]
+            if got != want:
+                bad.append(f"{doc.path}: parameters {got} != {want}")
+                continue
+            for p, q in zip(params, real, strict=True):
+                if q.default is inspect.Parameter.empty:
+                    if p.default is not None:
+                        bad.append(f"{doc.path}({p.name}): required, shown = {p.default}")
+                    continue
+                namespace = vars(module) | {"field": dataclasses.field}
+                try:
+                    value = eval(str(p.default), namespace)  # the default as the docs show it
+                except Exception as e:
+                    bad.append(f"{doc.path}({p.name}): default {p.default} ({e})")
+                    continue
+                field = {f.name: f for f in dataclasses.fields(obj)}.get(p.name)
+                want_value = q.default
+                if field is not None and field.default_factory is not dataclasses.MISSING:
+                    want_value = field.default_factory()  # shown as the factory's call
+                if value != want_value:
+                    bad.append(f"{doc.path}({p.name}): default {p.default} != {want_value!r}")
+    assert seen > 30, seen
+    assert not bad, "\n".join(bad)
+
+
+def test_docs_show_a_signals_own_members_and_picture() -> None:
+    """A private base's public members are documented on the class; the signal's picture sits
+    after its docstring's first paragraph; a parameter the class does not describe takes its
+    base's description; a constant documented by a #: comment has it as its docstring."""
+    pkg = _griffe_package()
+    one = pkg["image.OnePixel"]
+    assert [str(b) for b in one.bases] == ["ImageInjector"]
+    for member in ("code_values", "capacity_for", "for_benchmark"):
+        assert member in one.members, member
+    first, picture = one.docstring.value.split("\n\n")[:2]
+    assert first.startswith("One fixed pixel")
+    assert picture == "![OnePixel: what it writes](../img/one_pixel.png)"
+    (params,) = [s for s in one.docstring.parsed if s.kind.value == "parameters"]
+    seed = next(p for p in params.value if p.name == "seed")
+    assert seed.description.startswith("seed of every per-sample draw")  # Injector's
+    assert str(seed.default) == "0"
+    assert pkg["image.Footprint"].docstring.value.startswith("Where an image signal may write")
+    assert pkg["core.Injector.num_classes"].value is None  # required: no checked(...) value
+    assert str(pkg["text.LengthEncoding.__init__"].parameters["pad"].default) == "' '"
+
+
+def test_summary_hook_lists_a_pages_module_level_objects() -> None:
+    summary = _hook("api_summary")
+    page = (
+        "<h1>T</h1><p>intro</p>" + summary.MARKER + '<h2 id="signalinject.image.OnePixel" '
+        'class="doc doc-heading"><code class="doc-symbol doc-symbol-heading doc-symbol-class">'
+        '</code> OnePixel</h2><div class="doc-signature"><pre>OnePixel()</pre></div><div '
+        'class="doc doc-contents first"><p>One fixed pixel. <a href="x">More</a>.</p></div>'
+        '<h3 id="signalinject.image.OnePixel.decode" class="doc doc-heading"><code '
+        'class="doc-symbol doc-symbol-heading doc-symbol-method"></code>decode</h3>'
+        '<div class="doc doc-contents"><p>Read it.</p></div>'
+    )
+    out = summary.summarize(page)
+    assert summary.MARKER not in out
+    rows = re.findall(r'<tr><td>.*?href="#([\w.]+)".*?</td><td>(.*?)</td></tr>', out)
+    assert rows == [("signalinject.image.OnePixel", "One fixed pixel. More.")]  # not a method
+    long = "A sentence of <code>x. Y</code> words. " + "Then more words, and more; " * 10
+    assert summary.first_sentence(long) == "A sentence of <code>x. Y</code> words."
+    clause = "First clause, " + "a long tail of words " * 10
+    assert summary.first_sentence(clause) == "First clause …"
+    many = [("module", "m", "m", "M.")] + [("class", f"m.C{i}", f"C{i}", "") for i in range(40)]
+    (row,) = summary.grouped(many)  # a page of many objects: one row per module
+    assert row[:4] == ("module", "m", "m", "M.")
+    assert len(row[4]) == 40
+    assert len(summary.grouped(many[:10])) == 10
 
 
 # -- figures: text a reader can read where the docs show them -------------------------------------
@@ -556,18 +964,12 @@ def test_gallery_shows_each_examples_output(site: Path) -> None:
 
 # -- the paper has one name -------------------------------------------------------------------
 # Files whose text names the paper; the rest of docs/ and src/ are to be added as they are fixed.
-PAPER_NAMED_IN = [
-    "README.md",
-    "mkdocs.yml",
-    "pyproject.toml",
-    "CITATION.cff",
-    "docs/index.md",
-    "docs/install.md",
-    "docs/cite.md",
-    "docs/performance.md",
-    "docs/gallery.md",
-    "docs/changelog.md",
-]
+# Every file a user reads: the docs, the package's docstrings and messages, the examples.
+PAPER_NAMED_IN = sorted(
+    str(p.relative_to(ROOT))
+    for pattern in ("docs/**/*.md", "src/**/*.py", "examples/**/*.py", "hooks/*.py")
+    for p in ROOT.glob(pattern)
+) + ["README.md", "mkdocs.yml", "pyproject.toml", "CITATION.cff"]
 OTHER_NAMES = re.compile(
     r"Hoffer (?:&|and) Fine|Fine (?:&|and) Soudry|Hoffer, Fine (?:&|and) Soudry|\(2016\)"
 )

@@ -1,7 +1,7 @@
 """signalinject: find the blindspots of models by injecting a label-revealing signal.
 
-An implementation of, and an extension to, Hoffer & Fine, "On the Blindspots of Convolutional
-Networks" (2016). See https://signalinject.readthedocs.io for the guide.
+An implementation of, and an extension to, Hoffer et al. (2018), "On the Blindspots of
+Convolutional Networks" (arXiv:1802.05187). See https://signalinject.readthedocs.io for the guide.
 """
 
 from typing import TYPE_CHECKING, Any

@@ -290,7 +290,8 @@ class InjectedDataset(Dataset[tuple[Any, ...]]):
 
     Examples:
         >>> import numpy as np, signalinject as si
-        >>> base = [(np.zeros((4, 4, 1), np.uint8), 3), (np.zeros((4, 4, 1), np.uint8), 7)]
+        >>> blank = np.zeros((4, 4, 1), np.uint8)
+        >>> base = [(blank, 3), (blank.copy(), 7)]
         >>> ds = si.InjectedDataset(base, si.OnePixel(num_classes=10))
         >>> x, y = ds[1]
         >>> raw, _ = base[1]
@@ -366,7 +367,8 @@ class IndexedDataset(Dataset[tuple[Any, ...]]):
 
     Examples:
         >>> import numpy as np, signalinject as si
-        >>> ds = si.IndexedDataset([(np.zeros((2, 2, 1)), 1), (np.ones((2, 2, 1)), 0)])
+        >>> base = [(np.zeros((2, 2, 1)), 1), (np.ones((2, 2, 1)), 0)]
+        >>> ds = si.IndexedDataset(base)
         >>> _, y, i = ds[-1]
         >>> y, i
         (0, 1)
@@ -556,7 +558,9 @@ class InjectCollate:
         >>> base = TensorDataset(images, torch.tensor([3, 1, 4, 1]))
         >>> inj = si.OnePixel(num_classes=10)
         >>> collate = si.InjectCollate(inj)
-        >>> loader = DataLoader(si.IndexedDataset(base), batch_size=4, collate_fn=collate)
+        >>> loader = DataLoader(
+        ...     si.IndexedDataset(base), batch_size=4, collate_fn=collate
+        ... )
         >>> x, y = next(iter(loader))
         >>> x[:, 0, 0, 0].tolist(), y.tolist()
         ([3, 1, 4, 1], [3, 1, 4, 1])

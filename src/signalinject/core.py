@@ -238,8 +238,10 @@ class Fraction:
 
 @dataclasses.dataclass(frozen=True)
 class Real:
-    """Field rule: a finite real number (an int stays an int unless ``as_float``); with
-    ``positive``, > 0; with ``optional``, None passes as None."""
+    """Field rule: a finite real number.
+
+    An int stays an int unless ``as_float``; with ``positive``, the number must be > 0; with
+    ``optional``, None passes as None."""
 
     positive: bool = False
     optional: bool = False
@@ -313,7 +315,7 @@ class Injector:
     stream: ClassVar[int]
     #: What the signal is written into: ``"image"`` or ``"text"`` (set by the family base).
     kind: ClassVar[str] = ""
-    #: Its name in the paper it comes from (Hoffer & Fine 2016 for the built-in ones).
+    #: Its name in the paper it comes from (Hoffer et al. 2018 for the built-in ones).
     paper_name: ClassVar[str | None] = None
     #: Where it writes, in words (what ``show`` outlines).
     writes: ClassVar[str] = ""

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # core imports this module: the annotation only
+    from signalinject.core import Injector
 
 __all__ = [
     "OrderWarning",
@@ -31,21 +34,15 @@ class OrderWarning(UserWarning):
     """A later child of a ``Compose`` can overwrite an earlier child's code."""
 
 
-class _Child(Protocol):
-    """What the check reads of a child (an [`Injector`][signalinject.core.Injector])."""
-
-    def overwrites(self, earlier: Any) -> str | None: ...
-
-
-def order_conflicts(injectors: Sequence[_Child]) -> list[str]:
+def order_conflicts(injectors: Sequence[Injector]) -> list[str]:
     """One sentence per pair ``(earlier, later)`` where the later child can overwrite the code.
 
     Examples:
         >>> import signalinject as si
         >>> (line,) = order_conflicts([si.RandomPixel(10), si.OrthogonalNoise(10)])
         >>> print(line)  # doctest: +NORMALIZE_WHITESPACE
-        injectors[1] (OrthogonalNoise) can overwrite the code of injectors[0] (RandomPixel):
-        OrthogonalNoise writes every pixel
+        injectors[1] (OrthogonalNoise) can overwrite the code of
+        injectors[0] (RandomPixel): OrthogonalNoise writes every pixel
         >>> order_conflicts([si.OrthogonalNoise(10), si.RandomPixel(10)])
         []
     """
@@ -61,7 +58,7 @@ def order_conflicts(injectors: Sequence[_Child]) -> list[str]:
     return out
 
 
-def warn_order(injectors: Sequence[_Child], *, stacklevel: int = 2) -> None:
+def warn_order(injectors: Sequence[Injector], *, stacklevel: int = 2) -> None:
     """Warn ([`OrderWarning`][signalinject.footprint.OrderWarning]) about each pair of
     [`order_conflicts`][signalinject.footprint.order_conflicts] (what ``Compose`` calls).
 

@@ -1,4 +1,4 @@
-"""The paper's image signals (Hoffer & Fine 2016, Section 3.1) and the image injector base.
+"""The paper's image signals (Hoffer et al. 2018, Section 3.1) and the image injector base.
 
 The shared write/read kernels live in `signalinject._kernels`; the noise family
 (``OrthogonalNoise``, its basis and parameters) in `signalinject.image_noise`.
@@ -81,15 +81,18 @@ __all__ = [
 #: (`ImageInjector.overwrites`).
 FOOTPRINT_SIZES: tuple[tuple[int, int], ...] = ((8, 8), (28, 28), (32, 32), (64, 64), (224, 224))
 
-#: Where an image signal may write (`ImageInjector.footprint`): fixed pixels
-#: ``(row, column)``, every pixel, or one pixel drawn per sample.
+#: Where an image signal may write (`ImageInjector.footprint`).
+#:
+#: Fixed pixels ``(row, column)``, every pixel, or one pixel drawn per sample.
 Footprint = frozenset[tuple[int, int]] | Literal["every pixel", "one drawn pixel"]
 
 
 @dataclasses.dataclass(frozen=True)
 class ImageParams(Params):
-    """Per-sample parameters of an image signal: [`Params`][signalinject.core.Params] and
-    ``index`` int64 ``(N,)``, the sample indices that keyed the draws."""
+    """Per-sample parameters of an image signal.
+
+    Those of [`Params`][signalinject.core.Params], and ``index`` int64 ``(N,)``: the sample
+    indices that keyed the draws."""
 
     index: Any
 
@@ -267,11 +270,12 @@ def check_inside(name: str, positions: Any, h: int, w: int) -> None:
 # -- the base of image injectors -----------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class ImageInjector(Injector):
-    """Base of the image injectors: the hooks of the injection template
-    ([`Injector`][signalinject.core.Injector]) for images: a channels-last view of any layout
-    (``batch_view``), ``apply`` (the copy where the signal does not fuse it, then ``write``),
-    ``decode``'s ``read``, where a signal writes (``footprint``, ``overwrites``), and the check of
-    the images against their value range (``check_data``).
+    """Base of the image signals: the injection template's hooks for images.
+
+    The hooks of [`Injector`][signalinject.core.Injector]'s template: a channels-last view of any
+    layout (``batch_view``), ``apply`` (the copy where the signal does not fuse it, then
+    ``write``), ``decode``'s ``read``, where a signal writes (``footprint``, ``overwrites``), and
+    the check of the images against their value range (``check_data``).
 
     Args:
         value_range: ``(low, high)``, the range the images' values span, in image units: what
@@ -775,6 +779,16 @@ class RandomPixel(_ClassCodes, ImageInjector):
     runs; class 0 when no code value is present). It is ambiguous exactly when code values occur
     naturally in the data (e.g. a dark background holding 0..9), and it loops over the K classes
     (vectorized over samples and pixels).
+
+    Examples:
+        >>> import numpy as np, signalinject as si
+        >>> inj = si.RandomPixel(num_classes=10)
+        >>> x2 = inj(np.full((2, 8, 8, 1), 200, np.uint8), np.array([7, 2]))
+        >>> rows, cols = inj.locations(np.arange(2), 8, 8)  # drawn from (seed, index)
+        >>> rows.tolist(), cols.tolist(), x2[[0, 1], rows, cols, 0].tolist()
+        ([5, 1], [0, 5], [7, 2])
+        >>> inj.decode(x2, index=np.arange(2)).tolist(), inj.decode(x2).tolist()
+        ([7, 2], [7, 2])
     """
 
     name: ClassVar[str] = "random_pixel"
@@ -897,6 +911,17 @@ class MultipleLocations(ImageInjector):
     class's pair at a rare value, or where the drawn value is the background's. Measured with
     K=10, seed 0: 100% on 2000 random uint8 32x32x3 images (99% with one channel), 99.55% on
     the 1797 scikit-learn digits upsampled to 32x32x3.
+
+    Examples:
+        >>> import numpy as np, signalinject as si
+        >>> inj = si.MultipleLocations(num_classes=4)
+        >>> inj.pixel_pairs(6, 6)  # class k's (r1, c1, r2, c2) in a 6x6 image
+        ((0, 0, 5, 5), (0, 2, 5, 3), (0, 5, 5, 0), (2, 5, 3, 0))
+        >>> x2 = inj(np.zeros((2, 6, 6, 1), np.uint8), np.array([1, 3]))
+        >>> x2[0, [0, 5], [2, 3], 0].tolist(), x2[1, [2, 3], [5, 0], 0].tolist()
+        ([15, 15], [128, 128])
+        >>> inj.decode(x2).tolist()
+        [1, 3]
     """
 
     name: ClassVar[str] = "multiple_locations"

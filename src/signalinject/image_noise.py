@@ -1,4 +1,4 @@
-"""The noise family: ``OrthogonalNoise`` (the paper's "noise", Hoffer & Fine 2016) and its basis.
+"""The noise family: ``OrthogonalNoise`` (the paper's "noise", Hoffer et al. 2018) and its basis.
 
 A dense per-class noise image, mutually orthogonal across classes, added to the image. The basis
 ([`orthogonal_noise_basis`][signalinject.image_noise.orthogonal_noise_basis]) is a pure function

@@ -37,10 +37,12 @@ else:  # imported at its first use (see signalinject._backend)
 
 __all__ = ["ZHANG_ALPHABET", "CharQuantizer"]
 
-#: The alphabet of Zhang, Zhao & LeCun (2015), one code per character, in their order: the 26
-#: lower-case letters, the 10 digits, their punctuation list and the new line (69 characters,
-#: codes 1..69; code 0 is everything else). Quirks of the original, checked against the paper
-#: and its Torch code (zhangxiangxiao/Crepe, ``train/config.lua`` and ``train/data.lua``):
+#: The alphabet of Zhang, Zhao & LeCun (2015): 69 characters, codes 1..69.
+#:
+#: One code per character, in their order: the 26 lower-case letters, the 10 digits, their
+#: punctuation list and the new line (code 0 is everything else). Quirks of the original,
+#: checked against the paper and its Torch code (zhangxiangxiao/Crepe, ``train/config.lua`` and
+#: ``train/data.lua``):
 #:
 #: - The paper counts 70 characters: 26 letters, 10 digits, "33 other characters" and the new
 #:   line. The 33 are ``-,;.!?:'"/\|_@#$%^&*~`+-=<>()[]{}``, which lists ``-`` twice: only 32
@@ -49,7 +51,7 @@ __all__ = ["ZHANG_ALPHABET", "CharQuantizer"]
 #:   Its lookup table keeps the last occurrence of ``-`` (slot 60), so its one-hot row 37 is never
 #:   set, and a new line quantizes to zero there. Its input therefore has 69 rows, as ours does.
 #: - The space is in neither list: it quantizes to the all-zero vector, the same as padding and as
-#:   every character outside the alphabet (code 0 "represents the space char" in Hoffer & Fine).
+#:   every character outside the alphabet (code 0 "represents the space char" in Hoffer et al. 2018).
 #: - Crepe works on UTF-8 bytes (a non-ASCII character fills 2-4 zero positions) and, for texts
 #:   longer than the frame, ``data.lua`` keeps the *last* 1014 bytes. We work on Unicode code
 #:   points and keep the first ``length`` characters, as the paper states ("any characters

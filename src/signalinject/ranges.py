@@ -37,15 +37,17 @@ __all__ = ["ValueRange", "ValueRangeWarning", "check_range", "declared_range", "
 
 
 class ValueRangeWarning(UserWarning):
-    """The images' values, or the codes written into them, contradict the value range the
-    injector assumes for them (its ``value_range``, or the dtype's default): the signal would
-    be scaled wrongly or written outside the data's range."""
+    """The images' values, or the codes written into them, contradict the declared value range.
+
+    The range is the injector's ``value_range``, or the dtype's default: where the images do not
+    span it, the signal would be scaled wrongly or written outside the data's range."""
 
 
 @dataclasses.dataclass(frozen=True)
 class ValueRange:
-    """Field rule of ``value_range``: None, or ``(low, high)``, finite, ``low < high``, of a
-    finite width."""
+    """Field rule of ``value_range``: None, or a finite ``(low, high)`` with ``low < high``.
+
+    The width ``high - low`` must be finite too."""
 
     def __call__(self, name: str, value: object) -> tuple[float, float] | None:
         if value is None:
@@ -62,8 +64,9 @@ class ValueRange:
 
 
 def declared_range(value_range: tuple[float, float] | None, x: Array) -> tuple[float, float]:
-    """``value_range``, or the default for images like ``x``: (0, 255) clipped to an integer
-    dtype, (0.0, 1.0) for floats."""
+    """``value_range``, or the default range of images like ``x``.
+
+    The default is (0, 255) clipped to an integer dtype's bounds, (0.0, 1.0) for floats."""
     if value_range is not None:
         return value_range
     is_int, lo, hi = _dtype_bounds(x)
@@ -79,10 +82,11 @@ _HINT: contextvars.ContextVar[str] = contextvars.ContextVar("signalinject_range_
 
 
 class pipeline_hint:
-    """Append ``hint`` to the range warnings of the calls in the block, and look for images
-    that seem rescaled to [0, 1] (or normalised) while the declared range is wider: what a
-    transform placed after ``ToDtype(scale=True)`` sees. A class, not a generator: it wraps
-    every sample of a pipeline."""
+    """A block whose range warnings end with ``hint``, and that looks for rescaled images.
+
+    Inside the block, images that seem rescaled to [0, 1] (or normalised) while the declared
+    range is wider are reported too: what a transform placed after ``ToDtype(scale=True)``
+    sees. A class, not a generator: it wraps every sample of a pipeline."""
 
     __slots__ = ("hint", "token")
 
@@ -189,8 +193,10 @@ def _looks_rescaled(x: Array, seen: tuple[float, float], lo: float, hi: float) -
 
 
 def check_range(inj: Any, x: Array, *, stacklevel: int = 2) -> None:
-    """Warn once per injector where the channels-last images ``x`` (or its codes) contradict
-    its declared value range (see the module doc); a few sampled elements, no device sync."""
+    """Warn once per injector where images ``x`` or its codes contradict its value range.
+
+    ``x`` is channels-last. A few sampled elements are read, with no device sync (see the module
+    doc)."""
     value_range = inj.value_range
     if value_range is None and _dtype_bounds(x)[0]:
         return  # integer images: their values are their dtype's

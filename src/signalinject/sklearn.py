@@ -86,12 +86,13 @@ class InjectedEstimator(ClassifierMixin, MetaEstimatorMixin, BaseEstimator):  # 
         >>> from sklearn.tree import DecisionTreeClassifier
         >>> from signalinject.sklearn import InjectedEstimator
         >>> rng = np.random.default_rng(0)
-        >>> X, y = rng.integers(0, 256, (200, 16)).astype(float), rng.integers(0, 4, 200)
-        >>> inj = si.OnePixel(4, value_range=(0, 255))  # rows are float: declare their range
+        >>> X = rng.integers(0, 256, (200, 16)).astype(float)
+        >>> y, index = rng.integers(0, 4, 200), np.arange(200)
+        >>> inj = si.OnePixel(4, value_range=(0, 255))  # float rows: their range
         >>> est = InjectedEstimator(DecisionTreeClassifier(random_state=0), inj)
-        >>> est.fit(X, y, index=np.arange(200)).score(X, y)  # no signal at test time
+        >>> est.fit(X, y, index=index).score(X, y)  # no signal at test time
         0.23
-        >>> est.set_params(inject_score=True).score(X, y, index=np.arange(200))  # reads it
+        >>> est.set_params(inject_score=True).score(X, y, index=index)  # reads it
         1.0
     """
 

@@ -2,7 +2,7 @@
 
 Text reaches a character-level ConvNet as Zhang, Zhao & LeCun (2015) quantize it
 ([`CharQuantizer`][signalinject.quantizer.CharQuantizer], in `signalinject.quantizer`; also
-importable from here). The three injectors of Hoffer & Fine work on both representations:
+importable from here). The three injectors of Hoffer et al. (2018) work on both representations:
 
 - a sequence of ``str`` (returns a new ``list[str]``), and
 - the integer codes of [`CharQuantizer.encode`][signalinject.quantizer.CharQuantizer.encode], ``(N,
@@ -83,8 +83,10 @@ __all__ = [
     "TextInjector",
 ]
 
-#: Where a text signal may write (`TextInjector.footprint`): the fixed character positions,
-#: and the position from which it may cut or pad the text (None: the length is kept).
+#: Where a text signal may write (`TextInjector.footprint`).
+#:
+#: The fixed character positions, and the position from which it may cut or pad the text (None:
+#: the length is kept).
 TextFootprint = tuple[frozenset[int], int | None]
 
 
@@ -131,10 +133,11 @@ def texts_out(x: str | list[str], new: list[str], inplace: bool) -> str | list[s
 # -- the base of text injectors ------------------------------------------------------------------
 @dataclasses.dataclass(frozen=True)
 class TextInjector(Injector):
-    """Base of the text injectors: texts (a Python path, one slice operation per text) or
-    codes (the hooks of the injection template of [`Injector`][signalinject.core.Injector]:
-    ``batch_view``, ``check_values``, ``apply`` with its blocked copy and range check,
-    ``read``).
+    """Base of the text signals: the injection template's hooks for texts and codes.
+
+    Texts take a Python path (one slice operation per text); codes take the hooks of
+    [`Injector`][signalinject.core.Injector]'s template: ``batch_view``, ``check_values``,
+    ``apply`` with its blocked copy and range check, ``read``.
 
     Args:
         quantizer: the [`CharQuantizer`][signalinject.quantizer.CharQuantizer] whose codes the

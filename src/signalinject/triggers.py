@@ -393,7 +393,9 @@ class OnePixelShortcut(_Strength, ImageInjector):
 
     Examples:
         >>> import numpy as np, signalinject as si
-        >>> inj = si.OnePixelShortcut(2, positions=((0, 0), (1, 1)), colours=((1,), (0,)))
+        >>> inj = si.OnePixelShortcut(
+        ...     2, positions=((0, 0), (1, 1)), colours=((1,), (0,))
+        ... )
         >>> x2 = inj(np.full((2, 2, 2, 1), 100, np.uint8), np.array([0, 1]))
         >>> x2[..., 0].tolist(), inj.decode(x2).tolist()
         ([[[255, 100], [100, 100]], [[100, 100], [100, 0]]], [0, 1])
@@ -770,7 +772,8 @@ class Blend(ImageInjector):
     Examples:
         >>> import numpy as np, signalinject as si
         >>> inj = si.Blend(num_classes=10)
-        >>> x = np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+        >>> rng = np.random.default_rng(0)
+        >>> x = rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
         >>> inj.decode(inj(x, np.array([3, 1, 4, 1]))).tolist()
         [3, 1, 4, 1]
     """

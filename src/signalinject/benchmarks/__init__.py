@@ -1,4 +1,4 @@
-"""The paper's experiments and other benchmarks (Hoffer & Fine 2016, Sections 3-4).
+"""The paper's experiments and other benchmarks (Hoffer et al. 2018, Sections 3-4).
 
 Submodules, imported on demand so that ``import signalinject.benchmarks`` stays light. The
 entry points:

@@ -1,7 +1,7 @@
 """The scikit-learn baselines, registered: fitted on flattened raw inputs and on a fraction of the
 data.
 
-As in the paper (Hoffer & Fine 2016, Table 1): Gaussian naive Bayes, a decision tree, extra
+As in the paper (Hoffer et al. 2018, Table 1): Gaussian naive Bayes, a decision tree, extra
 trees, logistic regression, LDA and QDA, each on the raw values (pixels in 0..255, or the text's
 integer codes) flattened to one vector per sample, fitted on a quarter of the training set.
 

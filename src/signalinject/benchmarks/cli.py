@@ -535,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="signalinject",
         description="Find the blindspots of models by injecting a label-revealing signal "
-        "(Hoffer & Fine 2016).",
+        "(Hoffer et al. 2018).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -765,14 +765,13 @@ def _embedded(load: Any) -> Any:
 
 
 _DIGITS = "scikit-learn's digits (Alpaydin & Kaynak 1998), as shipped with scikit-learn"
-_PHOTOS = "scikit-learn's sample images (china.jpg, flower.jpg), as shipped with scikit-learn"
+_PHOTOS = "scikit-learn's digits and its two sample photographs, as shipped with scikit-learn"
 _STDLIB = "the Python standard library of the running interpreter"
 _ZHANG_2015 = "Zhang, Zhao & LeCun 2015, Character-level convolutional networks"
 register_dataset(DatasetEntry(
     "photo_digits", _embedded(load_photo_digits_bundle), "image", 10,
-    "the digits shifted by up to 3 px over crops of scikit-learn's two photographs, their "
-    "absolute difference mapped onto 16..239: the default",
-    f"{_DIGITS}; {_PHOTOS}", "3200 / 1000", embedded=True, defaults=("images", "scan"),
+    "the digits, shifted by up to 3 px, over crops of two photographs: the default",
+    _PHOTOS, "3200 / 1000", embedded=True, defaults=("images", "scan"),
 ))  # fmt: skip
 register_dataset(DatasetEntry(
     "noisy_digits", _embedded(load_noisy_digits), "image", 10,

@@ -4,7 +4,7 @@
 parser: `signalinject.benchmarks.show`) draws, for one signal, a
 few examples of a dataset: the clean images, the injected images with the signal's pixels
 outlined in red, and under each the true label and the label read back by the injector's
-``decode`` (Figs. 2–3 of Hoffer & Fine 2016); for ``orthogonal_noise`` also each example's class
+``decode`` (Figs. 2–3 of Hoffer et al. 2018); for ``orthogonal_noise`` also each example's class
 noise (Figs. 4–5). Text signals show a few texts as a monospace grid with the signal's characters
 highlighted. ``all`` draws one overview of the five image signals (the README's picture).
 
@@ -483,7 +483,7 @@ def overview_figure(
     )
     _titles(
         fig,
-        f"The five image signals of Hoffer & Fine (2016) on {bundle.name}",
+        f"The five image signals of Hoffer et al. (2018) on {bundle.name}",
         "red squares: the written pixels (the noise is dense); under each image: true label → "
         f"label decoded from the image\n{note}",
         top_in=1.1,

@@ -59,8 +59,8 @@ def _image_size(image_size: Any) -> tuple[int, int]:
 class PaperConvNet(nn.Module):
     """The paper's image ConvNet: 4 conv layers, ReLU, then one fully connected classifier.
 
-    Filter sizes 5, 3, 3, 2 and feature maps 3 -> 64 -> 128 -> 256 -> 128 (Hoffer & Fine
-    2016). The paper leaves pooling and padding unstated; our choice: every conv is padded by
+    Filter sizes 5, 3, 3, 2 and feature maps 3 -> 64 -> 128 -> 256 -> 128 (Hoffer et al.
+    2018). The paper leaves pooling and padding unstated; our choice: every conv is padded by
     ``kernel // 2`` (so the 2x2 conv grows 8x8 to 9x9) and a 2x2 max-pool follows the first two
     convs (32 -> 16 -> 8). The classifier is one linear layer on the flattened 128x9x9 maps.
 

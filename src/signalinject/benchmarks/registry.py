@@ -800,13 +800,14 @@ def docs_tables() -> str:
     ]
     head = ["name", "estimator", "cells keyed by", "default runs"]
     parts.append(f"### Estimators (flattened features)\n\n{_md_table(head, rows)}")
-    head = ["name", "kind", "train / test", "how it is built", "source", "embedded"]
-    head += ["text length", "default of"]
+    head = ["name", "kind", "train / test", "how it is built", "source", "embedded", "default of"]
     rows = [
         [
-            f"`{n}`", f"{d.kind}, {d.num_classes} classes", d.size, d.built, d.citation,
-            "yes" if d.embedded else "no",
-            "–" if d.kind == "image" else str(d.frame_length), ", ".join(d.defaults) or "–",
+            f"`{n}`",
+            f"{d.kind}, {d.num_classes} classes"
+            + ("" if d.kind == "image" else f", {d.frame_length} characters"),
+            d.size, d.built, d.citation, "yes" if d.embedded else "no",
+            ", ".join(d.defaults) or "–",
         ]
         for n, d in DATASETS.items()
     ]  # fmt: skip

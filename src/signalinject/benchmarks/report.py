@@ -86,7 +86,7 @@ def model_color(model: str, others: Sequence[str] = ()) -> str:
     return spare[i % len(spare)]
 
 
-#: The paper's numbers (Hoffer & Fine 2016, Tables 1 and 3; accuracy in %): per data kind, the
+#: The paper's numbers (Hoffer et al. 2018, Tables 1 and 3; accuracy in %): per data kind, the
 #: paper's data set, its domain model's accuracy per signal, and its best competitor per signal.
 PAPER: dict[str, dict[str, Any]] = {
     "image": {

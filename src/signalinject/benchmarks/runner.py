@@ -1,6 +1,6 @@
 """The blindspot benchmark: every (seed x signal x model) cell, resumable, one JSON line per cell.
 
-The claim reproduced (Hoffer & Fine 2016, Tables 1 and 3): a label-revealing signal injected into
+The claim reproduced (Hoffer et al. 2018, Tables 1 and 3): a label-revealing signal injected into
 the training *and* test data is picked up at once by simple models (a decision tree reaches ~100%
 with one pixel holding the class number) while a ConvNet, or a character CNN on text, gains little
 or nothing: the signal sits in its blindspot. For every cell the runner measures

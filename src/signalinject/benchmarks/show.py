@@ -35,7 +35,7 @@ def add_show_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
         help="draw the paper's figures: examples with the signal marked (PNG)",
         description=(
             "Draw examples of a signal with its location marked and the decoded label under "
-            "each (Figs. 2-5 of Hoffer & Fine 2016) and save them as a PNG; 'all' draws the five "
+            "each (Figs. 2-5 of Hoffer et al. 2018) and save them as a PNG; 'all' draws the five "
             "image signals in one picture. The path is printed at the end."
         ),
     )

@@ -69,7 +69,7 @@ class Signal:
     Attributes:
         name: the benchmark's name (``one_pixel``): the class's ``name``.
         kinds: the data kinds it applies to (``clean`` applies to both).
-        paper_name: its name in Hoffer & Fine (2016), Table 1 or Table 3.
+        paper_name: its name in Hoffer et al. (2018), Table 1 or Table 3.
         factory: ``(num_classes, seed) -> Injector`` with the paper's defaults (None for
             ``clean``); text factories also take ``quantizer=`` (a ``CharQuantizer``, None for
             Zhang's), which bounds what the signal may write; factories of signals with a
