@@ -2,8 +2,9 @@
 
 A model for ``signalinject scan`` is a *factory*: ``factory(input_shape, num_classes)`` returns a
 fresh, untrained ``torch.nn.Module`` that maps a batch to logits ``(N, num_classes)``. For images
-``input_shape`` is ``(C, H, W)`` and the batch is float32 ``(N, C, H, W)`` in 0..1 (or 0..255
-with ``--input-scale raw``). This file defines three:
+``input_shape`` is ``(C, H, W)`` and the batch is float32 ``(N, C, H, W)``, standardised per
+channel by the training set's mean and standard deviation (``--preprocess standardize``, the
+default; ``unit``: 0..1, ``raw``: 0..255). This file defines three:
 
 - ``paper_convnet``: the paper's ConvNet (Hoffer et al. 2018), the model whose blindspots the
   paper found;
@@ -15,11 +16,11 @@ with ``--input-scale raw``). This file defines three:
   pooling are the defaults of today's image nets, and global pooling throws away *where* a feature
   occurs, which is exactly what a fixed-position code needs: a likely blindspot worth checking.
 
-Scan them from the command line (the documented run, docs/scanning.md)::
+Scan them from the command line (the documented run, docs/scanning.md, measured at 0..1)::
 
     signalinject scan examples/scan_your_model.py:paper_convnet \\
         examples/scan_your_model.py:shallow_max examples/scan_your_model.py:tiny_resnet \\
-        --epochs 3 --lr 2e-3 --out scan-digits
+        --preprocess unit --epochs 3 --lr 2e-3 --out scan-digits
 
 or run this file, which does the same through the Python API (``--limit 200 --epochs 1`` for a
 quick look)::
@@ -46,6 +47,7 @@ from signalinject.benchmarks.scan import (
     write_scan_report,
 )
 from signalinject.benchmarks.settings import RunSettings
+from signalinject.benchmarks.train import PREPROCESS_MODES
 
 
 def paper_convnet(input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
@@ -111,12 +113,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="samples per split (default: all)")
     p.add_argument("--out", default="scan-digits", help="output directory (default: scan-digits)")
     p.add_argument("--signals", default=None, help="e.g. one_pixel,noise (default: all five)")
+    p.add_argument(
+        "--preprocess",
+        choices=PREPROCESS_MODES,
+        default="unit",
+        help="how the images reach the models (default: unit, 0..1, as the documented run; "
+        "the library's default is standardize)",
+    )
     args = p.parse_args(argv)
     cfg = ScanConfig(
         models=tuple(custom_model(f) for f in (paper_convnet, shallow_max, tiny_resnet)),
         signals=None if args.signals is None else tuple(args.signals.split(",")),
         settings=RunSettings(
-            dataset="digits", epochs=args.epochs, lr=args.lr, limit=args.limit, out=args.out
+            dataset="digits",
+            epochs=args.epochs,
+            lr=args.lr,
+            preprocess=args.preprocess,
+            limit=args.limit,
+            out=args.out,
         ),
     )
     rows = scan(cfg)

@@ -84,7 +84,7 @@ class TestRun:
         assert 0.0 <= sig_cnn["reliance"] <= 1.0
         # the torch model trains on everything with its config recorded; the baseline on 1/4
         assert sig_cnn["train"]["epochs"] == 1
-        assert sig_cnn["input_scale"] == "unit"
+        assert sig_cnn["preprocess"] == "standardize"  # the default
         assert sig_cnn["n_fit"] == 60
         assert sig_tree["train"] is None
         assert sig_tree["n_fit"] == 15
@@ -161,7 +161,7 @@ class TestRun:
             ("clean", "convnet", 2),
             ("one_pixel", "convnet", 2),
         ]
-        assert bench(out, "--epochs", "2", "--input-scale", "raw", "--models", "decision_tree") == 0
+        assert bench(out, "--epochs", "2", "--preprocess", "raw", "--models", "decision_tree") == 0
         assert len(lines(out)) == 6
         assert bench(out, "--limit", "50", "--models", "decision_tree") == 0
         assert len(lines(out)) == 8  # other data: other cells
@@ -251,7 +251,8 @@ class TestErrors:
             (["--seeds", "x"], "0,1,2 or 0-4 (low to high, at most 1000), got 'x'"),
             (["--epochs", "0"], "expected a positive integer, got 0"),
             (["--signals", ","], "expected comma-separated signals"),
-            (["--input-scale", "big"], "invalid choice: 'big'"),
+            (["--preprocess", "big"], "invalid choice: 'big'"),
+            (["--input-scale", "raw"], "unrecognized arguments: --input-scale"),
             (["--strength", "0"], "expected a number > 0, got '0'"),
             (["--strength", "x"], "expected a number > 0, got 'x'"),
         ],
@@ -340,7 +341,7 @@ class TestHelp:
                     "--seeds", "--device", "--out", "--limit"):  # fmt: skip
             assert opt in options
         assert "(default: photo_digits)" in options["--dataset"] or suite == "text"
-        assert ("--input-scale" in options) == (suite == "images")
+        assert ("--preprocess" in options) == (suite == "images")
 
     def test_top_level_help(self, capsys: pytest.CaptureFixture[str]) -> None:
         for argv in (["--help"], ["bench", "--help"]):
@@ -362,7 +363,7 @@ class TestHelp:
             capture_output=True, text=True, env=env, timeout=120, check=False,
         )  # fmt: skip
         assert got.returncode == 0, got.stderr
-        assert "--input-scale" in got.stdout
+        assert "--preprocess" in got.stdout
 
 
 # -- hostile inputs: each is one line on stderr and an exit status, nothing half-written ---------

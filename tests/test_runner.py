@@ -261,10 +261,13 @@ class TestBlankAndIdentity:
 
     def test_the_identity_of_earlier_cells_is_kept(self) -> None:
         # the fields of a cell's key before blank/strength/custom models existed: a default run
-        # must produce exactly these, so that its earlier results.jsonl lines are reused
+        # must produce exactly these, so that its earlier results.jsonl lines are reused; a torch
+        # model's image cell names its preprocessing since 0.2.0 (0.1.x's "input_scale" cells,
+        # divided by 255, are never reused for another preprocessing)
         torch_key, tree_key, _ = self._keys()
         common = {"suite", "dataset", "data_fingerprint", "signal", "injector", "model", "seed"}
-        assert set(torch_key) == common | {"train", "input_scale"}
+        assert set(torch_key) == common | {"train", "preprocess"}
+        assert torch_key["preprocess"] == "standardize"
         assert set(tree_key) == common | {"fit_fraction"}
         assert torch_key["injector"] == si.OnePixel(K).identity()
 
@@ -479,7 +482,7 @@ class TestBenchConfig:
             ({"epochs": 0}, ValueError, r"epochs must be in \[1, inf\], got 0"),
             ({"batch_size": 0}, ValueError, r"batch_size must be in \[1, inf\], got 0"),
             ({"limit": 0}, ValueError, r"limit must be in \[1, inf\], got 0"),
-            ({"input_scale": "pixels"}, ValueError, "input_scale must be 'unit' or 'raw'"),
+            ({"preprocess": "pixels"}, ValueError, "preprocess must be one of 'standardize', "),
             ({"fit_fraction": 0.0}, ValueError, "fit_fraction must be > 0, got 0.0"),
             ({"fit_fraction": 2.0}, ValueError, r"fit_fraction must be in \[0, 1\], got 2.0"),
             ({"text_length": 0}, ValueError, r"text_length must be in \[1, 65536\], got 0"),

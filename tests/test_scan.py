@@ -349,7 +349,7 @@ def _row(model: str, signal: str, seed: int, acc: float, rel: float | None, **kw
         "num_classes": 10,
         "n_train": 100,
         "n_test": 50,
-        "input_scale": "unit",
+        "preprocess": "standardize",
         "accuracy": acc,
         "gain": kw.get("gain", 0.0),
         "decode_accuracy": None if signal == "clean" else 1.0,
@@ -537,16 +537,18 @@ class TestEndToEnd:
             assert f"{out / name}" in printed  # where the files went
         assert "| Model | Signal |" in printed
 
-    def test_raw_scale_is_part_of_the_identity(self, models_file: Path, tmp_path: Path) -> None:
+    def test_the_preprocessing_is_part_of_the_identity(
+        self, models_file: Path, tmp_path: Path
+    ) -> None:
         out = tmp_path / "scales"
         model = f"{models_file}:constant"
         assert _scan_cli(out, model, extra=("--signals", "one_pixel", "--no-shutdown")) == 0
         n = len((out / RESULTS_FILE).read_text().splitlines())
-        extra = ("--signals", "one_pixel", "--no-shutdown", "--input-scale", "raw")
+        extra = ("--signals", "one_pixel", "--no-shutdown", "--preprocess", "raw")
         assert _scan_cli(out, model, extra=extra) == 0
         lines = [json.loads(x) for x in (out / RESULTS_FILE).read_text().splitlines()]
         assert len(lines) == 2 * n
-        assert [r["input_scale"] for r in lines] == ["unit"] * n + ["raw"] * n
+        assert [r["preprocess"] for r in lines] == ["standardize"] * n + ["raw"] * n
 
     def test_text_data_gets_the_text_signals(self, models_file: Path, tmp_path: Path) -> None:
         rows = scan(

@@ -32,7 +32,7 @@ SHARED = {f.name for f in dataclasses.fields(RunSettings)}
     epochs=st.none() | st.integers(1, 50),
     batch_size=st.none() | st.integers(1, 512),
     lr=st.floats(1e-6, 1.0),
-    input_scale=st.sampled_from(["unit", "raw"]),
+    preprocess=st.sampled_from(["standardize", "standardize_pixel", "unit", "raw"]),
     limit=st.none() | st.integers(1, 10_000),
     out=st.none() | st.text("abc/", min_size=1, max_size=8),
     progress=st.booleans(),
@@ -137,15 +137,21 @@ def test_model_inputs_per_form(loaded: runner.Loaded) -> None:
     inj = make_injector("one_pixel", loaded.num_classes, 0)
     prep = runner.inject(loaded, inj)
     feats = runner.model_inputs(loaded, prep, "features")
-    unit = runner.model_inputs(loaded, prep, "features_unit")
+    pre = runner.model_inputs(loaded, prep, "features_preprocessed")
     tens = runner.model_inputs(loaded, prep, "torch")
-    assert feats.x_train.dtype == np.float32
-    assert feats.x_train.shape == (40, 32 * 32 * 3)
-    np.testing.assert_array_equal(unit.x_test, feats.x_test * np.float32(1 / 255))
+    assert feats.x_train.dtype == pre.x_train.dtype == np.float32
+    assert feats.x_train.shape == pre.x_train.shape == (40, 32 * 32 * 3)
+    np.testing.assert_array_equal(feats.x_test, prep.x_test.reshape(40, -1))  # raw 0..255
     assert isinstance(tens.x_wrong, torch.Tensor)
     assert tuple(tens.x_wrong.shape) == (40, 3, 32, 32)
-    assert float(tens.x_train.max()) <= 1.0  # input_scale="unit"
-    for form in (feats, unit, tens):  # labels, codes and the decode accuracy as injected
+    # preprocess="standardize": every channel of the training set at mean 0, std 1
+    t = tens.x_train.double()
+    torch.testing.assert_close(t.mean((0, 2, 3)), torch.zeros(3, dtype=torch.float64))
+    torch.testing.assert_close(t.std((0, 2, 3), unbiased=False), torch.ones(3, dtype=torch.float64))
+    # the estimator's features: the same map, the images' pixel order
+    want = tens.x_test.permute(0, 2, 3, 1).reshape(40, -1).numpy()
+    np.testing.assert_allclose(pre.x_test, want, rtol=1e-6, atol=1e-6)
+    for form in (feats, pre, tens):  # labels, codes and the decode accuracy as injected
         assert form.y_train is prep.y_train
         assert form.decode_accuracy == prep.decode_accuracy == 1.0
 
@@ -218,6 +224,6 @@ def test_the_command_lines_defaults_are_the_settings_own(argv: list[str]) -> Non
 
     got = cli._run_settings(cli.build_parser().parse_args(argv))
     want = RunSettings()
-    for name in ("data_dir", "download", "seeds", "lr", "device", "input_scale", "limit"):
+    for name in ("data_dir", "download", "seeds", "lr", "device", "preprocess", "limit"):
         assert getattr(got, name) == getattr(want, name), name
     assert got.progress is True

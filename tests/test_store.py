@@ -73,7 +73,8 @@ BAD_VALUES = [
     ("n_train", "60", "the field 'n_train' is \"60\""),
     ("blank", "no", "the field 'blank' is \"no\", expected true or false"),
     ("strength", -4, "the field 'strength' is -4"),
-    ("input_scale", "milli", "the field 'input_scale' is \"milli\""),
+    ("input_scale", "milli", "the field 'input_scale' is \"milli\""),  # 0.1.x's, still checked
+    ("preprocess", "milli", "the field 'preprocess' is \"milli\", expected null or one of"),
     ("text_length", 0, "the field 'text_length' is 0"),
     ("fit_fraction", 2, "the field 'fit_fraction' is 2"),
     ("warnings", "none", "the field 'warnings' is \"none\", expected a list of strings"),

@@ -227,7 +227,7 @@ def _row(signal: str, strength: float | None, model: str, reliance: float | None
         "gain": 0.0,
         "decode_accuracy": None if strength is None else 1.0,
         "reliance": reliance,
-        "input_scale": "unit",
+        "preprocess": "standardize",
         "cell_id": f"{signal}{strength}{model}",
     }
 

@@ -70,7 +70,7 @@ def test_resolve_device_cuda_missing() -> None:
 
 def test_images_to_tensor() -> None:
     x = np.arange(2 * 3 * 4 * 3, dtype=np.uint8).reshape(2, 3, 4, 3)
-    t = images_to_tensor(x, input_scale="raw")
+    t = images_to_tensor(x, preprocess="raw")
     assert t.dtype == torch.float32
     assert t.shape == (2, 3, 3, 4)
     assert t.is_contiguous()
@@ -78,7 +78,7 @@ def test_images_to_tensor() -> None:
     unit = images_to_tensor(x, device="cpu")
     torch.testing.assert_close(unit, t / 255.0)
     x.setflags(write=False)  # read-only input (e.g. a memory map): copied, no warning
-    torch.testing.assert_close(images_to_tensor(x, input_scale="raw"), t)
+    torch.testing.assert_close(images_to_tensor(x, preprocess="raw"), t)
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,13 @@ def test_images_to_tensor() -> None:
         (np.zeros((1, 2, 2, 3), np.float32), {}, TypeError, "uint8 numpy array .* got float32"),
         (torch.zeros(1, 2, 2, 3, dtype=torch.uint8), {}, TypeError, "got Tensor"),
         (np.zeros((2, 2, 3), np.uint8), {}, ValueError, r"\(N, H, W, C\), got shape \(2, 2, 3\)"),
-        (np.zeros((1, 2, 2, 3), np.uint8), {"input_scale": "z"}, ValueError, "input_scale must"),
+        (np.zeros((1, 2, 2, 3), np.uint8), {"preprocess": "z"}, ValueError, "preprocess must"),
+        (
+            np.zeros((1, 2, 2, 3), np.uint8),
+            {"preprocess": "standardize"},
+            ValueError,
+            "need the training set's statistics: ImageScaling.fit",
+        ),
     ],
 )
 def test_images_to_tensor_errors(

@@ -38,6 +38,7 @@ from signalinject.benchmarks.settings import RunSettings
 from signalinject.benchmarks.show import add_show_parser
 from signalinject.benchmarks.signals import signal_names
 from signalinject.benchmarks.store import ResultsLockedError
+from signalinject.benchmarks.train import PREPROCESS_MODES
 
 __all__ = ["main"]
 
@@ -226,7 +227,7 @@ def _add_run_options(
 ) -> None:
     """The options of [`RunSettings`][signalinject.benchmarks.settings.RunSettings] beside the
     data's (see `_add_data_options`): ``--epochs`` (None: the suite's), ``--batch-size``,
-    ``--lr`` (with ``lr``), ``--seeds``, ``--device``, ``--input-scale`` (with ``image``),
+    ``--lr`` (with ``lr``), ``--seeds``, ``--device``, ``--preprocess`` (with ``image``),
     ``--limit``, ``--out`` and ``--no-progress``; `_run_settings` reads them back."""
     if epochs is None:
         p.add_argument(
@@ -248,8 +249,10 @@ def _add_run_options(
     p.add_argument("--device", default=RunSettings.device, help="auto, cpu, cuda, cuda:1, mps")
     if image:
         p.add_argument(
-            "--input-scale", choices=("unit", "raw"), default=RunSettings.input_scale,
-            metavar="SCALE", help="torch input: unit 0..1 or raw 0..255",
+            "--preprocess", choices=PREPROCESS_MODES, default=RunSettings.preprocess,
+            # one help line (the help fits a screen); the modes: docs/scanning.md, and the
+            # message of a wrong one
+            metavar="MODE", help=f"torch image input (default: {RunSettings.preprocess})",
         )  # fmt: skip
     p.add_argument(
         "--limit", type=_positive, default=None, help="at most this many samples per split "
@@ -276,7 +279,7 @@ def _run_settings(args: argparse.Namespace) -> RunSettings:
         batch_size=args.batch_size,
         lr=getattr(args, "lr", RunSettings.lr),
         device=args.device,
-        input_scale=getattr(args, "input_scale", RunSettings.input_scale),
+        preprocess=getattr(args, "preprocess", RunSettings.preprocess),
         limit=args.limit,
         out=args.out,
         progress=not args.no_progress,

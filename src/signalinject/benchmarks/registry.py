@@ -154,7 +154,8 @@ class ModelEntry:
             its kind; lower first); None: a competitor.
         description: its architecture in a few words, for the docs' tables.
         raw_features: an estimator's features are the raw values (pixels in 0..255, as the
-            paper's baselines see them); False: at the run's ``input_scale`` (a user's factory).
+            paper's baselines see them); False: preprocessed by the run's ``preprocess``, as the
+            torch models' images are (a user's factory).
         fingerprint: identity ``"code"``: the hash of the factory's source.
         lr: its own peak learning rate, used in every run in place of the run's ``lr`` (a
             model that needs another step size than its suite's, the same for data and blank
@@ -315,12 +316,12 @@ class CustomModel:
         factory: ``factory(input_shape, num_classes)`` returns a fresh model for one cell:
 
             - a ``torch.nn.Module`` mapping a batch to logits ``(N, num_classes)``; its input is
-              float32 ``(N, C, H, W)`` images (0..1 or 0..255 by ``input_scale``), or int64
+              float32 ``(N, C, H, W)`` images (preprocessed by ``preprocess``), or int64
               character codes ``(N, L)`` for text (0 padding, 1..70 Zhang's alphabet); it is
               trained by [`fit`][signalinject.benchmarks.train.fit]
               (AdamW, cross-entropy);
             - or a scikit-learn-style estimator (``fit(X, y)``, ``predict(X)``) on float32
-              ``(N, D)``: the flattened images at ``input_scale``, or the codes.
+              ``(N, D)``: the flattened images, preprocessed the same way, or the codes.
 
             ``input_shape`` is one sample as the model sees it: ``(C, H, W)`` or ``(L,)``. The
             torch seed is set to the cell's seed before each call.

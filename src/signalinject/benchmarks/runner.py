@@ -25,8 +25,11 @@ result line). ``bench``, ``scan``, ``sweep`` and ``atlas`` all run their cells t
 
 Torch models train on the whole training set; scikit-learn baselines fit on a quarter of it
 (``fit_fraction``, as in the paper). Images are injected as uint8 ``(N, H, W, C)`` in 0..255
-units, then scaled (``input_scale``) for torch models or flattened for the baselines (always in
-0..255: the paper's baselines see raw pixels); texts are injected as strings, then quantized
+units, then preprocessed (``preprocess``: by default standardised per channel with the mean and
+standard deviation of the cell's injected training set, see
+[`ImageScaling`][signalinject.benchmarks.train.ImageScaling]) for torch models, or flattened for the
+baselines (always in 0..255: the paper's baselines see raw pixels); texts are injected as strings,
+then quantized
 (Zhang et al. 2015) for every model. Train indices are ``0..n_train-1`` and test indices
 ``n_train..``, so per-sample draws never repeat across the split.
 
@@ -51,16 +54,16 @@ Results go to ``<out>/results.jsonl``, one complete line per finished cell
 ([`signalinject.benchmarks.store`][signalinject.benchmarks.store]: the line's schema
 `RECORD_FIELDS`, the crash-safe append, the quarantine of bad lines, the lock). Running the same
 configuration again skips finished cells, so a run killed at any moment loses at most the cell in
-flight. Several processes (torchrun ranks, ``--shard`` job arrays) each append to their own file
-and skip the cells done in any of them
-([`signalinject.benchmarks.grid`][signalinject.benchmarks.grid]). A cell is identified by a hash of
-every setting that changes its result (data fingerprint, signal and injector config, model, seed,
-training config, input scale, text length, fit fraction; ``blank`` and a custom model's code and
-architecture only where they apply, so the cells of earlier versions keep their identity). Every
-line also holds what the verdicts need (`MEASURE_FIELDS`): the 95% Wilson intervals of accuracy
-and reliance, the test set's majority-class rate and the one-sided binomial p-value of the clean
-accuracy against it (the "did not learn" test), and the number of predictions made from
-non-finite outputs (a forward hook on torch models counts logits holding NaN or infinity).
+flight. Several processes (torchrun ranks, ``--shard`` job arrays) each append to their own file and
+skip the cells done in any of them ([`signalinject.benchmarks.grid`][signalinject.benchmarks.grid]).
+A cell is identified by a hash of every setting that changes its result (data fingerprint, signal
+and injector config, model, seed, training config, image preprocessing, text length, fit fraction;
+``blank`` and a custom model's code and architecture only where they apply, so the cells of earlier
+versions keep their identity). Every line also holds what the verdicts need (`MEASURE_FIELDS`): the
+95% Wilson intervals of accuracy and reliance, the test set's majority-class rate and the one-sided
+binomial p-value of the clean accuracy against it (the "did not learn" test), and the number of
+predictions made from non-finite outputs (a forward hook on torch models counts logits holding NaN
+or infinity).
 
 The defaults run on the embedded stand-ins ``photo_digits`` and ``stdlib_code``; their measured
 tables, three seeds, the paper's numbers beside them, are in docs/reproducing.md.
@@ -231,7 +234,7 @@ class BenchConfig:
             paper's.
         custom_models: user models ([`CustomModel`][signalinject.benchmarks.registry.CustomModel]);
             ``models`` names them.
-        settings: the data set (None: the suite's), seeds, training, device, input scale, limit,
+        settings: the data set (None: the suite's), seeds, training, device, preprocessing, limit,
             output directory (None: ``signalinject-bench/<suite>``) and progress bars.
 
     After construction ``signals`` starts with ``clean``, ``text_length`` holds the resolved
@@ -602,7 +605,7 @@ def _measures(
 # A cell is one pass, top to bottom: load (once per run) -> inject (once per signal and seed)
 # -> model inputs (once per signal, seed and input form) -> fit -> measure -> record. Each stage
 # is a function of typed inputs; `_run` calls them in that order and keeps no other state.
-InputForm = Literal["torch", "features", "features_unit"]
+InputForm = Literal["torch", "features", "features_preprocessed"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -616,8 +619,9 @@ class ModelSpec:
         torch: a torch model (trained by `fit`), else an estimator (``fit(X, y)``,
             ``predict(X)``).
         form: its input: ``"torch"`` (float32 images ``(N, C, H, W)`` or int64 codes ``(N, L)``
-            on the run's device), ``"features"`` (float32 ``(N, D)``, images in 0..255) or
-            ``"features_unit"`` (the same in 0..1: a user's estimator at ``input_scale="unit"``).
+            on the run's device, images preprocessed), ``"features"`` (float32 ``(N, D)``, images
+            in 0..255) or ``"features_preprocessed"`` (the same, preprocessed as the torch
+            models' images: a user's estimator, see ``ModelEntry.raw_features``).
         identity: what its entry's identity rule gives (see
             [`signalinject.benchmarks.registry`][signalinject.benchmarks.registry]): None for the
             paper's models (their 0.1.0 cells keep their ids), the hash of the structure of the
@@ -771,8 +775,8 @@ def _model_spec(data: Loaded, name: str) -> ModelSpec:
     is_torch = isinstance(built, torch.nn.Module)
     form: InputForm = "torch"
     if not is_torch:
-        unit = data.cfg.kind == "image" and data.cfg.settings.input_scale == "unit"
-        form = "features_unit" if unit and not m.entry.raw_features else "features"
+        pre = data.cfg.kind == "image" and not m.entry.raw_features
+        form = "features_preprocessed" if pre else "features"
     return ModelSpec(name, m, is_torch, form, m.identity(built))
 
 
@@ -783,7 +787,7 @@ def _probe(data: Loaded, m: Model) -> Any:
     if not isinstance(model, torch.nn.Module):
         return model
     n = min(2, len(data.y_train))
-    x = _convert(data, data.bundle.x_train[:n], "torch")
+    x = _convert(data, data.bundle.x_train[:n], "torch", _scaling(data, data.bundle.x_train[:n]))
     try:
         model.to(data.device).eval()
         with torch.no_grad():
@@ -847,11 +851,11 @@ def cell_key(data: Loaded, cell: Cell, inj: Injector | None) -> dict[str, Any]:
         tc.pop("progress", None)
         key["train"] = tc
         if cfg.kind == "image":
-            key["input_scale"] = cfg.settings.input_scale
+            key["preprocess"] = cfg.settings.preprocess
     else:
         key["fit_fraction"] = cfg.fit_fraction
-        if not spec.model.entry.raw_features and cfg.kind == "image":
-            key["input_scale"] = cfg.settings.input_scale  # its features are at that scale
+        if spec.form == "features_preprocessed":
+            key["preprocess"] = cfg.settings.preprocess  # its features are preprocessed so
     if spec.identity is not None:
         key["model_identity"] = spec.identity
     # only where set: the cells of runs before these options keep their identity
@@ -869,32 +873,50 @@ def inject(data: Loaded, inj: Injector | None) -> Prepared:
     )
 
 
-def _convert(data: Loaded, x: Any, form: InputForm) -> Any:
-    """Injected data ``x`` as a model of ``form`` takes it (see
-    `ModelSpec`)."""
-    from signalinject.benchmarks import baselines, train
+def _scaling(data: Loaded, x_train: Any) -> Any:
+    """The image map of the run's ``preprocess`` fitted on ``x_train`` (a cell's injected
+    training set), or None for text."""
+    from signalinject.benchmarks.train import ImageScaling
+
+    if data.cfg.kind != "image":
+        return None
+    return ImageScaling.fit(x_train, data.cfg.settings.preprocess)
+
+
+def _convert(data: Loaded, x: Any, form: InputForm, scaling: Any) -> Any:
+    """Injected data ``x`` as a model of ``form`` takes it (see `ModelSpec`); images of the
+    forms that are preprocessed go through ``scaling`` (an
+    [`ImageScaling`][signalinject.benchmarks.train.ImageScaling] fitted on the cell's training
+    set)."""
+    from signalinject.benchmarks import baselines
 
     cfg = data.cfg
     if form == "torch":
         if cfg.kind == "text":
             return torch.from_numpy(data.codes(x)).to(data.device)
-        return train.images_to_tensor(x, input_scale=cfg.settings.input_scale, device=data.device)
-    feats = np.asarray(
+        return scaling.to_tensor(x, device=data.device)
+    if form == "features_preprocessed" and cfg.kind == "image":
+        return scaling.to_features(x)
+    return np.asarray(
         baselines.features(data.codes(x) if cfg.kind == "text" else x), dtype=np.float32
     )
-    if form == "features_unit":
-        return feats * np.float32(1 / 255)
-    return feats
 
 
 def model_inputs(data: Loaded, prep: Prepared, form: InputForm) -> Prepared:
     """Stage 3: ``prep`` with its data (train, test, wrong-signal copy) as a model of ``form``
-    takes it; labels, codes and the decode accuracy as they are."""
+    takes it; labels, codes and the decode accuracy as they are.
+
+    Images of the preprocessed forms (``"torch"``, ``"features_preprocessed"``) go through one
+    map fitted here on ``prep.x_train`` alone, the cell's injected training set (see
+    [`RunSettings.preprocess`][signalinject.benchmarks.settings.RunSettings]): the test set and
+    the wrong-signal copy never change it.
+    """
+    scaling = None if form == "features" else _scaling(data, prep.x_train)
     return dataclasses.replace(
         prep,
-        x_train=_convert(data, prep.x_train, form),
-        x_test=_convert(data, prep.x_test, form),
-        x_wrong=None if prep.x_wrong is None else _convert(data, prep.x_wrong, form),
+        x_train=_convert(data, prep.x_train, form, scaling),
+        x_test=_convert(data, prep.x_test, form, scaling),
+        x_wrong=None if prep.x_wrong is None else _convert(data, prep.x_wrong, form, scaling),
     )
 
 
@@ -1019,7 +1041,7 @@ def record(
         **_measures(scores, clean_acc, clean_nonfinite, data.y_test),
         "injector": key["injector"],
         "train": key.get("train"),
-        "input_scale": key.get("input_scale"),
+        "preprocess": key.get("preprocess"),
         "text_length": key.get("text_length"),
         "fit_fraction": key.get("fit_fraction"),
         "blank": cfg.blank,

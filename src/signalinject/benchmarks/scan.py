@@ -15,12 +15,13 @@ The factory
     returns a fresh, untrained model per call:
 
     - a ``torch.nn.Module`` mapping a batch to logits ``(N, num_classes)``; images come as
-      float32 ``(N, C, H, W)`` (``input_shape == (C, H, W)``) in 0..1 (``input_scale="unit"``)
-      or 0..255 (``"raw"``), texts as int64 character codes ``(N, L)`` (``input_shape ==
-      (L,)``, 0 padding, 1..70 Zhang et al.'s alphabet). It is trained with AdamW and
-      cross-entropy ([`fit`][signalinject.benchmarks.train.fit]);
+      float32 ``(N, C, H, W)`` (``input_shape == (C, H, W)``), preprocessed by ``preprocess``
+      (by default standardised per channel by the training set's mean and standard deviation;
+      ``"unit"``: 0..1, ``"raw"``: 0..255), texts as int64 character codes ``(N, L)``
+      (``input_shape == (L,)``, 0 padding, 1..70 Zhang et al.'s alphabet). It is trained with
+      AdamW and cross-entropy ([`fit`][signalinject.benchmarks.train.fit]);
     - or a scikit-learn-style estimator (``fit(X, y)``, ``predict(X)``) on float32 ``(N, D)``:
-      the flattened images at ``input_scale``, or the codes.
+      the flattened images, preprocessed the same way, or the codes.
 
     A built-in model's name (``convnet``, ``shallow_max``, ``decision_tree``, ...) may stand in
     for a factory, e.g. as a reference.
@@ -88,6 +89,7 @@ from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
 from signalinject.benchmarks.settings import RunSettings, WithSettings, flat_config
 from signalinject.benchmarks.signals import SIGNALS, signal_names
 from signalinject.benchmarks.stats import IGNORES, READS
+from signalinject.benchmarks.store import preprocess_of
 
 __all__ = ["ScanConfig", "config_summary", "scan", "scan_table", "write_scan_report"]
 
@@ -104,7 +106,7 @@ SCAN_FIELDS = (
     "seeds",
     "n_train",
     "n_test",
-    "input_scale",
+    "preprocess",
     "clean_accuracy",
     "decode_accuracy",
     "accuracy",
@@ -266,7 +268,7 @@ def summarize_scan(rows: Sequence[Row], blank_rows: Sequence[Row] = ()) -> list[
     for m in models:
         clean = data.get(("clean", m), {}).get("accuracy", none)
         bclean = blank.get(("clean", m), {}).get("accuracy", none)
-        scale = next((r.get("input_scale") for r in rows if r["model"] == m), None)
+        scale = next((preprocess_of(r) for r in rows if r["model"] == m), None)
         fit = fits[m]
         for sig in signals:
             st = data.get((sig, m))
@@ -286,7 +288,7 @@ def summarize_scan(rows: Sequence[Row], blank_rows: Sequence[Row] = ()) -> list[
                     "seeds": seeds,
                     "n_train": first.get("n_train"),
                     "n_test": first.get("n_test"),
-                    "input_scale": scale,
+                    "preprocess": scale,
                     "clean_accuracy": clean.mean,
                     "decode_accuracy": st["decode_accuracy"].mean,
                     "accuracy": st["accuracy"].mean,
@@ -503,7 +505,7 @@ def plot_scan(rows: Sequence[Row], path: str | Path) -> Path:
         cb.ax.tick_params(labelsize=8.5)
     r0 = rows[0]
     title = (
-        f"Blindspot scan on {r0['dataset']} (K = {k}, input {r0.get('input_scale') or '–'}): "
+        f"Blindspot scan on {r0['dataset']} (K = {k}, input {_input_of(rows)}): "
         "reliance on a wrong-class signal"
     )
     # a narrow figure (few signals) wraps its title rather than clipping it: ~14 characters
@@ -513,6 +515,12 @@ def plot_scan(rows: Sequence[Row], path: str | Path) -> Path:
     with atomic_open(path, "wb") as f:
         fig.savefig(f, dpi=100, format="png")
     return path
+
+
+def _input_of(rows: Sequence[Row]) -> str:
+    """The image preprocessing the rows' models saw (the first row that records one), or
+    ``–``."""
+    return next((str(r["preprocess"]) for r in rows if r.get("preprocess")), "–")
 
 
 def write_scan_report(
@@ -537,7 +545,7 @@ def write_scan_report(
     head = (
         f"# Blindspot scan: {r0['dataset']}\n\n"
         f"Train {r0.get('n_train')} / test {r0.get('n_test')} samples, {k} classes, seeds "
-        f"{r0.get('seeds')}, image input scale {r0.get('input_scale') or '–'}. Percentages."
+        f"{r0.get('seeds')}, image preprocessing {_input_of(rows)}. Percentages."
     )
     notes = _scan_notes(rows)
     md = "\n\n".join([head, scan_table(rows), *([notes] if notes else []), _legend(k)]) + "\n"

@@ -2,7 +2,7 @@
 
 [`RunSettings`][signalinject.benchmarks.settings.RunSettings] holds them once, with their defaults
 and their checks: the data (data set, its directory, the download), the seeds, the torch training
-(epochs, batch size, learning rate, device, image input scale), the sample limit, the output
+(epochs, batch size, learning rate, device, image preprocessing), the sample limit, the output
 directory and the progress bars. The command line builds one from its options; the same object
 travels unchanged into [`BenchConfig`][signalinject.benchmarks.runner.BenchConfig] (and
 [`ScanConfig`][signalinject.benchmarks.scan.ScanConfig],
@@ -21,9 +21,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from signalinject.core import check_int
+
+if TYPE_CHECKING:
+    from signalinject.benchmarks.train import Preprocess
 
 __all__ = ["RunSettings"]
 
@@ -45,8 +48,14 @@ class RunSettings:
         lr: AdamW's peak learning rate of the torch models (cosine decay to 0).
         device: where the torch models train: ``"auto"``, ``"cpu"``, ``"cuda"``, ...; a device
             that is not there is refused here.
-        input_scale: torch image input, ``"unit"`` (0..1) or ``"raw"`` (0..255 units); also the
-            scale of a custom estimator's features (the built-in baselines always see 0..255).
+        preprocess: how images reach the torch models (and a user's estimator's features; the
+            built-in baselines always see raw 0..255 pixels): ``"standardize"`` (the default:
+            minus the mean, over the standard deviation, of each channel of the cell's injected
+            training set, the deviation floored at one grey level), ``"standardize_pixel"`` (the
+            same per pixel position and channel), ``"unit"`` (``x / 255``, 0..1) or ``"raw"``
+            (0..255). The statistics are the training set's only; the test set, the wrong-signal
+            copy and the clean test images go through the same map (see
+            [`ImageScaling`][signalinject.benchmarks.train.ImageScaling]).
         limit: at most this many training and test samples (quick runs); None: all.
         out: the output directory; None: the command's default.
         progress: progress bars on stderr.
@@ -60,7 +69,7 @@ class RunSettings:
     batch_size: int | None = None
     lr: float = 1e-3
     device: str = "auto"
-    input_scale: Literal["unit", "raw"] = "unit"
+    preprocess: Preprocess = "standardize"
     limit: int | None = None
     out: str | None = None
     progress: bool = True
@@ -84,8 +93,9 @@ class RunSettings:
         if not 0 < self.lr < float("inf"):
             raise ValueError(f"lr must be a finite number > 0, got {self.lr}")
         object.__setattr__(self, "lr", float(self.lr))
-        if self.input_scale not in ("unit", "raw"):
-            raise ValueError(f"input_scale must be 'unit' or 'raw', got {self.input_scale!r}")
+        from signalinject.benchmarks.train import check_preprocess
+
+        check_preprocess(self.preprocess)
         for name in ("download", "progress"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")

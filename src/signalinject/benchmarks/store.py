@@ -45,6 +45,7 @@ from signalinject.benchmarks._files import (
     open_regular,
     read_regular,
 )
+from signalinject.benchmarks.train import PREPROCESS_MODES
 
 __all__ = ["RECORD_FIELDS", "load_records"]
 
@@ -155,8 +156,12 @@ RECORD_FIELDS: dict[str, FieldSpec] = {
     # What produced the cell
     "injector": FieldSpec(_optional(_mapping), "null or an object", column=32),
     "train": FieldSpec(_optional(_mapping), "null or an object"),
-    "input_scale": FieldSpec(
-        _optional(lambda v: v in ("unit", "raw")), "null, 'unit' or 'raw'", column=23
+    # how the images reached the model (null: text, or an estimator's raw pixels); lines of
+    # 0.1.x hold "input_scale" instead, read by `preprocess_of`
+    "preprocess": FieldSpec(
+        _optional(lambda v: v in PREPROCESS_MODES),
+        "null or one of " + ", ".join(repr(m) for m in PREPROCESS_MODES),
+        column=23,
     ),
     "text_length": FieldSpec(_optional(_integer(1)), "null or an integer >= 1", column=24),
     "fit_fraction": FieldSpec(_optional(_number(0.0, 1.0)), "null or a number in 0..1", column=25),
@@ -175,6 +180,13 @@ RECORD_FIELDS: dict[str, FieldSpec] = {
     "seconds": FieldSpec(_number(0.0), "a number >= 0", column=29),
     "warnings": FieldSpec(_texts, "a list of strings"),
     "finished_at": FieldSpec(lambda v: isinstance(v, str), "a string"),
+}
+
+#: Fields that lines of earlier versions hold and this version no longer writes: checked when
+#: present (a line of 0.1.x stays readable, a damaged one is still set aside), never written.
+LEGACY_FIELDS: dict[str, FieldSpec] = {
+    # 0.1.x: the torch models' image scale, now `preprocess` (read both with `preprocess_of`)
+    "input_scale": FieldSpec(_optional(lambda v: v in ("unit", "raw")), "null, 'unit' or 'raw'"),
 }
 
 #: The fields of `RECORD_FIELDS` that the verdicts need (intervals, the clean test,
@@ -203,7 +215,7 @@ def record_problem(rec: Any) -> str | None:
     """
     if not isinstance(rec, dict):
         return f"a line must be a JSON object, got {type(rec).__name__}"
-    for name, spec in RECORD_FIELDS.items():
+    for name, spec in {**RECORD_FIELDS, **LEGACY_FIELDS}.items():
         if name not in rec:
             if spec.required:
                 return f"the field {name!r} is missing"
@@ -213,6 +225,19 @@ def record_problem(rec: Any) -> str | None:
             value = value if len(value) <= 40 else value[:37] + "..."
             return f"the field {name!r} is {value}, expected {spec.expected}"
     return None
+
+
+def preprocess_of(rec: Mapping[str, Any]) -> str | None:
+    """How a result line's images reached its model: its ``preprocess``, or, on a line of
+    0.1.x, its ``input_scale`` (``"unit"`` or ``"raw"``, the names it had then); None for text
+    and for an estimator that saw raw pixels.
+
+    Examples:
+        >>> preprocess_of({"preprocess": "standardize"}), preprocess_of({"input_scale": "unit"})
+        ('standardize', 'unit')
+    """
+    value = rec.get("preprocess", rec.get("input_scale"))
+    return value if isinstance(value, str) else None
 
 
 # -- the results file ---------------------------------------------------------------------------

@@ -54,6 +54,7 @@ from signalinject.benchmarks.runner import SUITES, BenchConfig, run, suite_for
 from signalinject.benchmarks.settings import RunSettings, WithSettings
 from signalinject.benchmarks.signals import SIGNALS, check_strength, signal_names, sweepable
 from signalinject.benchmarks.stats import DID_NOT_LEARN, IGNORES, NON_FINITE, READS
+from signalinject.benchmarks.store import preprocess_of
 from signalinject.core import list_signals
 
 __all__ = ["SweepConfig", "sweep"]
@@ -337,13 +338,14 @@ def _default_word(sig: str) -> str:
     return "paper" if cls is not None and cls.default_grid else "default"
 
 
-def _inputs(row: Row, *, short: bool = False) -> str:
-    """What the models saw, in words: the text length, or the torch models' image input scale
-    (``short``: ``input unit``, for a chart's title)."""
+def _inputs(rows: Sequence[Row], *, short: bool = False) -> str:
+    """What the models saw, in words: the text length, or the torch models' image preprocessing
+    (the first row that records one; ``short``: ``input standardize``, for a chart's title)."""
+    row = rows[0]
     if row.get("text_length") is not None:
         return f"text length {row['text_length']}"
-    scale = row.get("input_scale") or "unit"
-    return f"input {scale}" if short else f"image input scale {scale} for torch models"
+    mode = next((m for m in map(preprocess_of, rows) if m), "–")
+    return f"input {mode}" if short else f"image preprocessing {mode} for torch models"
 
 
 def _blank(row: Row) -> str:
@@ -447,7 +449,7 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
     r0 = rows[0]
     blank = _blank(r0)
     title = (
-        f"{SIGNALS[signal].paper_name} on {r0['dataset']}{blank}, {_inputs(r0, short=True)}: "
+        f"{SIGNALS[signal].paper_name} on {r0['dataset']}{blank}, {_inputs(rows, short=True)}: "
         f"strength = {SIGNALS[signal].strength}"
     )
     fig.suptitle(textwrap.fill(title, 100), fontsize=10)  # 100 characters fit 7.2 in at 10 pt
@@ -459,7 +461,7 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
 
 _CSV = ("signal", "strength", "model", "seed", "accuracy", "accuracy_low", "accuracy_high",
         "clean_accuracy", "gain", "decode_accuracy", "reliance", "reliance_low", "reliance_high",
-        "verdict", "majority_rate", "clean_p_value", "nonfinite_outputs", "input_scale",
+        "verdict", "majority_rate", "clean_p_value", "nonfinite_outputs", "preprocess",
         "text_length", "blank", "cell_id")  # fmt: skip
 
 
@@ -479,7 +481,7 @@ def write_sweep_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
     head = (
         f"# Signal-strength sweep: {r0['dataset']}{_blank(r0)}"
         f"\n\nTrain {r0.get('n_train')} / test {r0.get('n_test')} samples, {k} classes, "
-        f"{_inputs(r0)}, seeds "
+        f"{_inputs(rows)}, seeds "
         f"{sorted({int(r['seed']) for r in rows})}. Percentages, mean and 95% interval. Verdict "
         f"from the reliance: reads if its 95% interval's low end >= {hi:.0f}%, ignores if it is "
         f"< {lo:.0f}%, partial otherwise; 'did not learn' replaces 'ignores' for a model "
@@ -494,6 +496,7 @@ def write_sweep_report(rows: Sequence[Row], out: str | Path) -> dict[str, Path]:
         w.writeheader()
         for r in rows:
             line = {key: r.get(key) for key in _CSV}
+            line["preprocess"] = preprocess_of(r)  # a 0.1.x line's input_scale
             if r["signal"] != "clean" and r.get("strength") is not None:  # this seed's verdict
                 one = [c for c in rows if c["signal"] == "clean" and c["seed"] == r["seed"]]
                 line["verdict"] = verdicts([*one, r]).get((r["signal"], r["model"]))

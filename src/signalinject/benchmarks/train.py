@@ -48,7 +48,15 @@ from torch import nn
 
 from signalinject.core import check_int
 
-__all__ = ["BatchTransform", "TrainConfig", "fit", "predict"]
+__all__ = [
+    "PREPROCESS_MODES",
+    "BatchTransform",
+    "ImageScaling",
+    "Preprocess",
+    "TrainConfig",
+    "fit",
+    "predict",
+]
 
 #: ``(xb, yb, idx) -> batch``: what `fit` calls on every training batch (see there).
 BatchTransform = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -126,35 +134,193 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return dev
 
 
+#: The ways images reach the torch models (and a user's estimator), by name (see
+#: [`RunSettings.preprocess`][signalinject.benchmarks.settings.RunSettings]).
+Preprocess = Literal["standardize", "standardize_pixel", "unit", "raw"]
+#: Every name of `Preprocess`, the default first.
+PREPROCESS_MODES: tuple[Preprocess, ...] = ("standardize", "standardize_pixel", "unit", "raw")
+#: The smallest standard deviation the standardising modes divide by, in grey levels (0..255
+#: units): a constant channel (blank images) maps to 0 instead of NaN, and a near-constant code
+#: pixel keeps its raw units instead of being blown up.
+STD_FLOOR = 1.0
+
+
+def check_preprocess(value: object) -> Preprocess:
+    """``value`` if it names a `Preprocess` mode.
+
+    Raises:
+        ValueError: any other value.
+    """
+    for mode in PREPROCESS_MODES:
+        if value == mode and isinstance(value, str):
+            return mode
+    raise ValueError(
+        f"preprocess must be one of {', '.join(repr(m) for m in PREPROCESS_MODES)}, got {value!r}"
+    )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ImageScaling:
+    """The affine map ``(x - shift) / scale`` that turns uint8 images into a model's input.
+
+    Build it with [`fit`][signalinject.benchmarks.train.ImageScaling.fit] from one training set;
+    the same map then serves the test set, the wrong-signal copy and the clean test images (the
+    statistics are the training set's only).
+
+    Attributes:
+        mode: the `Preprocess` mode it was fitted for.
+        shift: float32, ``(C,)`` per channel or ``(H, W, C)`` per position (0 for ``unit`` and
+            ``raw``), in 0..255 units.
+        scale: float32 of ``shift``'s shape, every value >= `STD_FLOOR` (255 for ``unit``, 1 for
+            ``raw``).
+
+    Examples:
+        >>> x = np.zeros((4, 2, 2, 3), np.uint8); x[0] = 10
+        >>> s = ImageScaling.fit(x, "standardize")
+        >>> s.shift.tolist(), [round(v, 3) for v in s.scale.tolist()]
+        ([2.5, 2.5, 2.5], [4.33, 4.33, 4.33])
+        >>> ImageScaling.fit(np.zeros_like(x), "standardize").scale.tolist()  # the floor
+        [1.0, 1.0, 1.0]
+    """
+
+    mode: Preprocess
+    shift: npt.NDArray[np.float32]
+    scale: npt.NDArray[np.float32]
+
+    @classmethod
+    def fit(cls, x_train: npt.NDArray[np.uint8], mode: str) -> ImageScaling:
+        """The map of ``mode`` for training images ``x_train``, uint8 ``(N, H, W, C)``.
+
+        ``standardize``: the mean and the standard deviation (population, ``ddof=0``) of each
+        channel over ``(N, H, W)``; ``standardize_pixel``: of each ``(H, W, C)`` position over
+        ``N``; the deviation floored at `STD_FLOOR`. ``unit``: ``x / 255``; ``raw``: ``x``. The
+        sums are exact integers (int64), so the statistics do not depend on the order of the
+        images or on how they are chunked.
+
+        Raises:
+            TypeError: ``x_train`` is not a uint8 NumPy array.
+            ValueError: not 4-D, no image, or an unknown ``mode``.
+        """
+        checked = check_preprocess(mode)
+        x = _check_images("ImageScaling.fit", x_train)
+        c = x.shape[3]
+        if checked in ("unit", "raw"):
+            full = 255.0 if checked == "unit" else 1.0
+            return cls(checked, np.zeros(c, np.float32), np.full(c, full, np.float32))
+        if len(x) == 0:
+            raise ValueError(f"ImageScaling.fit needs at least one image, got shape {x.shape}")
+        axes: tuple[int, ...] = (0, 1, 2) if checked == "standardize" else (0,)
+        s1 = np.zeros(x.shape[3:] if checked == "standardize" else x.shape[1:], np.int64)
+        s2 = np.zeros_like(s1)
+        step = max(1, (1 << 22) // max(1, x[0].size))  # ~32 MB of int64 at a time
+        for i in range(0, len(x), step):
+            part = x[i : i + step].astype(np.int64)
+            s1 += part.sum(axis=axes)
+            s2 += (part * part).sum(axis=axes)
+        n = float(np.prod([x.shape[a] for a in axes]))
+        mean = s1 / n
+        var = np.maximum(s2 / n - mean * mean, 0.0)
+        std = np.maximum(np.sqrt(var), STD_FLOOR)
+        return cls(checked, mean.astype(np.float32), std.astype(np.float32))
+
+    def to_tensor(
+        self, x: npt.NDArray[np.uint8], *, device: str | torch.device | None = None
+    ) -> torch.Tensor:
+        """uint8 images ``(N, H, W, C)`` -> float32 ``(N, C, H, W)`` (contiguous) on ``device``,
+        mapped. The uint8 array travels to the device before the conversion (4x less to copy).
+
+        Raises:
+            TypeError: not a uint8 NumPy array.
+            ValueError: not 4-D, or images of another shape than the map's.
+        """
+        x = self._check(x)
+        # torch refuses to share read-only memory (and warns); copy such arrays.
+        arr = np.ascontiguousarray(x) if x.flags.writeable else np.array(x)
+        t = torch.from_numpy(arr)
+        if device is not None:
+            t = t.to(resolve_device(device))
+        out = t.permute(0, 3, 1, 2).to(torch.float32).contiguous()
+        if self.mode == "raw":
+            return out
+        if self.mode == "unit":
+            return out.div_(255.0)
+        shift, scale = (torch.from_numpy(_chw(a)).to(out.device) for a in (self.shift, self.scale))
+        return out.sub_(shift).div_(scale)
+
+    def to_features(self, x: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        """uint8 images ``(N, H, W, C)`` -> float32 ``(N, H * W * C)``, mapped (a user's
+        estimator's features; the pixel order of
+        [`baselines.features`][signalinject.benchmarks.baselines.features]).
+
+        Raises:
+            TypeError: not a uint8 NumPy array.
+            ValueError: not 4-D, or images of another shape than the map's.
+        """
+        x = self._check(x)
+        out = x.astype(np.float32)
+        if self.mode != "raw":
+            out -= self.shift
+            out /= self.scale
+        return out.reshape(len(out), -1)
+
+    def _check(self, x_in: Any) -> npt.NDArray[np.uint8]:
+        x = _check_images(f"ImageScaling({self.mode!r})", x_in)
+        if self.shift.ndim == 3 and x.shape[1:] != self.shift.shape:
+            raise ValueError(
+                f"ImageScaling({self.mode!r}) was fitted on images of shape (N, "
+                f"{', '.join(map(str, self.shift.shape))}), got {x.shape}"
+            )
+        if x.shape[3] != self.shift.shape[-1]:
+            raise ValueError(
+                f"ImageScaling({self.mode!r}) was fitted on {self.shift.shape[-1]} channels, "
+                f"got images of shape {x.shape}"
+            )
+        return x
+
+
+def _check_images(who: str, x: Any) -> npt.NDArray[np.uint8]:
+    if not isinstance(x, np.ndarray) or x.dtype != np.uint8:
+        what = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
+        raise TypeError(f"{who} needs a uint8 numpy array (N, H, W, C), got {what}")
+    if x.ndim != 4:
+        raise ValueError(f"{who} needs images (N, H, W, C), got shape {x.shape}")
+    return x
+
+
+def _chw(a: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """A per-channel ``(C,)`` or per-position ``(H, W, C)`` statistic, shaped to broadcast
+    over ``(N, C, H, W)``."""
+    if a.ndim == 1:
+        return np.ascontiguousarray(a.reshape(-1, 1, 1))
+    return np.ascontiguousarray(a.transpose(2, 0, 1))
+
+
 def images_to_tensor(
     x: npt.NDArray[np.uint8],
     *,
-    input_scale: Literal["unit", "raw"] = "unit",
+    preprocess: Literal["unit", "raw"] | ImageScaling = "unit",
     device: str | torch.device | None = None,
 ) -> torch.Tensor:
     """uint8 images ``(N, H, W, C)`` -> float32 ``(N, C, H, W)`` (contiguous) on ``device``.
 
-    ``"unit"`` divides by 255 (values in [0, 1]); ``"raw"`` keeps 0..255. The uint8 array
+    ``"unit"`` divides by 255 (values in [0, 1]); ``"raw"`` keeps 0..255; an
+    [`ImageScaling`][signalinject.benchmarks.train.ImageScaling] applies its map (the
+    standardising modes need the training set's statistics: fit one there). The uint8 array
     travels to the device before the conversion (4x less to copy).
 
     Raises:
         TypeError: not a uint8 NumPy array.
-        ValueError: not 4-D, or an unknown ``input_scale``.
+        ValueError: not 4-D, or ``preprocess`` neither ``"unit"``, ``"raw"`` nor a map.
     """
-    if not isinstance(x, np.ndarray) or x.dtype != np.uint8:
-        what = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
-        raise TypeError(f"images_to_tensor needs a uint8 numpy array (N, H, W, C), got {what}")
-    if x.ndim != 4:
-        raise ValueError(f"images_to_tensor needs images (N, H, W, C), got shape {x.shape}")
-    if input_scale not in ("unit", "raw"):
-        raise ValueError(f"input_scale must be 'unit' or 'raw', got {input_scale!r}")
-    # torch refuses to share read-only memory (and warns); copy such arrays.
-    arr = np.ascontiguousarray(x) if x.flags.writeable else np.array(x)
-    t = torch.from_numpy(arr)
-    if device is not None:
-        t = t.to(resolve_device(device))
-    out = t.permute(0, 3, 1, 2).to(torch.float32).contiguous()
-    return out.div_(255.0) if input_scale == "unit" else out
+    if isinstance(preprocess, ImageScaling):
+        return preprocess.to_tensor(x, device=device)
+    if preprocess not in ("unit", "raw"):
+        raise ValueError(
+            f"preprocess must be 'unit', 'raw' or an ImageScaling (the standardising modes "
+            f"need the training set's statistics: ImageScaling.fit), got {preprocess!r}"
+        )
+    x = _check_images("images_to_tensor", x)
+    return ImageScaling.fit(x[:0], preprocess).to_tensor(x, device=device)
 
 
 # -- internals ------------------------------------------------------------------------------------
