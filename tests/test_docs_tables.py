@@ -53,7 +53,7 @@ def test_a_hand_edited_table_is_found_and_re_rendered(tmp_path: Path) -> None:
         assert RENDER.main([str(page)]) == 0
         text = page.read_text()
         assert "| edited |" not in text
-        assert "| One pixel |" in text
+        assert "| Decision tree |" in text
         assert RENDER.main(["--check", str(page)]) == 0
     finally:
         RENDER.DATA = old
@@ -62,10 +62,10 @@ def test_a_hand_edited_table_is_found_and_re_rendered(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("spec", "match"),
     [
-        ("nothing.jsonl paper", "no results file"),
+        ("nothing.jsonl main", "no results file"),
         ("x", "expected 'FILES VIEW"),
         ("../../tests/golden/images/results.jsonl plot", "unknown view 'plot'"),
-        ("../../tests/golden/images/results.jsonl paper seed=7", "no rows left"),
+        ("../../tests/golden/images/results.jsonl main seed=7", "no rows left"),
     ],
 )
 def test_bad_markers_name_the_problem(spec: str, match: str) -> None:

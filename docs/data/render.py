@@ -7,11 +7,17 @@ A table in a docs page is written between two markers::
     <!-- end render -->
 
 ``FILES``: one or more results files (``results.jsonl`` as a run writes it), relative to
-docs/data/, joined by ``+``. ``VIEW``: ``paper`` (the headline table, the paper's numbers beside
-ours), ``verdicts``, ``accuracy``, ``reliance`` (one column per model), all from
-`signalinject.benchmarks.report`; or ``seeds`` (one row per ``cells=MODEL:SIGNAL:METRIC,...``,
-one column per seed, then their mean with its interval). Filters, before the view:
-``seed=0``, ``blank=true|false``, ``models=a,b``, ``signals=a,b``.
+docs/data/, joined by ``+``. ``VIEW`` (every view at most eight columns, the docs' limit):
+
+- ``main``: the headline table's first half (`signalinject.benchmarks.report.headline`): per
+  signal, the decode accuracy, the domain model's accuracy, reliance and verdict, the paper's;
+- ``readers``: its second half: the competitor that reads each signal best, its accuracy (gain),
+  reliance and verdict, the paper's best competitor;
+- ``accuracy``, ``reliance``, ``verdicts``: one row per model, one column per signal;
+- ``seeds``: one row per ``cells=MODEL:SIGNAL:METRIC,...``, one column per seed, then their mean
+  with its interval.
+
+Filters, before the view: ``seed=0``, ``blank=true|false``, ``models=a,b``, ``signals=a,b``.
 
 ``python docs/data/render.py`` rewrites every marked table of docs/*.md from the stored results
 (a change of wording or layout in the report re-renders them without retraining);
@@ -83,12 +89,83 @@ def _seeds_table(rows: list[dict[str, Any]], cells: str) -> str:
             one = [r for r in mine if r["seed"] == s]
             per_seed.append(report.summarize(one)[(signal, model)][metric].pct() if one else "–")
         both = report.summarize(mine)[(signal, model)][metric].pct()
-        name = SIGNALS[signal].paper_name if signal in SIGNALS else signal
-        label = f"{display_name(model)}, {name}"
+        label = f"{display_name(model)}, {_signal(signal)}"
         body.append([f"{label}: {metric.replace('_', ' ')}", *per_seed, both])
+    return _md(header, body)
+
+
+def _md(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(b) + " |" for b in body]
-    return "\n".join(lines)
+    return "\n".join(lines + ["| " + " | ".join(b) + " |" for b in body])
+
+
+def _signal(signal: str) -> str:
+    return (
+        SIGNALS[signal].paper_name if signal in SIGNALS else signal.replace("_", " ").capitalize()
+    )
+
+
+def _pct_signed(s: report.Stat) -> str:
+    return "–" if s.mean is None else f"{100 * s.mean:+.1f}"
+
+
+def _headline(rows: list[dict[str, Any]], half: str) -> str:
+    lines = report.headline(rows)
+    kind = "image" if rows[0].get("suite") == "images" else "text"
+    paper = report.PAPER[kind]
+    main = display_name(str(report._main(rows, None)))  # the report's own rule
+    if half == "main":
+        header = ["Signal", "Decode", main, "Reliance", "Verdict",
+                  f"Paper: {paper['model']} ({paper['dataset']})"]  # fmt: skip
+        body = [
+            [
+                _signal(h.signal),
+                h.decode.pct(),
+                h.main_accuracy.pct(),
+                h.main_reliance.pct(),
+                h.main_verdict or "–",
+                h.paper_main,
+            ]
+            for h in lines
+        ]
+        return _md(header, body)
+    header = ["Signal", "Best reader", "Accuracy (gain)", "Reliance", "Verdict",
+              f"Paper: best ({paper['dataset']})"]  # fmt: skip
+    body = []
+    for h in lines:
+        if h.signal == "clean":
+            continue
+        if h.closest is None:
+            who = "–"
+        elif h.reader is None:
+            who = f"no model reads it (closest: {display_name(h.closest)})"
+        else:
+            who = display_name(h.reader)
+        acc = f"{h.reader_accuracy.pct()} ({_pct_signed(h.reader_gain)})"
+        body.append([_signal(h.signal), who, acc, h.reader_reliance.pct(),
+                     h.reader_verdict or "–", h.paper_best])  # fmt: skip
+    return _md(header, body)
+
+
+def _by_model(rows: list[dict[str, Any]], metric: str) -> str:
+    stats = report.summarize(rows)
+    verdict = report.verdicts(rows)
+    signals = list(dict.fromkeys(str(r["signal"]) for r in rows))
+    if metric != "accuracy":
+        signals = [s for s in signals if s != "clean"]
+    models = list(dict.fromkeys(str(r["model"]) for r in rows))
+    body = []
+    for m in models:
+        cells = []
+        for sig in signals:
+            if (sig, m) not in stats:
+                cells.append("–")
+            elif metric == "verdicts":
+                cells.append(verdict.get((sig, m)) or "–")
+            else:
+                cells.append(stats[(sig, m)][metric].pct())
+        body.append([display_name(m), *cells])
+    return _md(["Model", *(_signal(s) for s in signals)], body)
 
 
 def render(spec: str) -> str:
@@ -99,12 +176,10 @@ def render(spec: str) -> str:
     files, view, *rest = parts
     opts = dict(p.split("=", 1) for p in rest)
     rows = _filter(_rows(files), {k: v for k, v in opts.items() if k != "cells"})
-    if view == "paper":
-        return report.paper_table(rows)
-    if view == "verdicts":
-        return report.verdict_table(rows)
-    if view in ("accuracy", "reliance"):
-        return report.model_table(rows, view)
+    if view in ("main", "readers"):
+        return _headline(rows, view)
+    if view in ("accuracy", "reliance", "verdicts"):
+        return _by_model(rows, view)
     if view == "seeds":
         return _seeds_table(rows, opts["cells"])
     raise ValueError(f"render: unknown view {view!r}")
