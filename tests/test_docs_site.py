@@ -963,13 +963,15 @@ def test_gallery_shows_each_examples_output(site: Path) -> None:
 
 
 # -- the paper has one name -------------------------------------------------------------------
-# Files whose text names the paper; the rest of docs/ and src/ are to be added as they are fixed.
 # Every file a user reads: the docs, the package's docstrings and messages, the examples.
-PAPER_NAMED_IN = sorted(
-    str(p.relative_to(ROOT))
-    for pattern in ("docs/**/*.md", "src/**/*.py", "examples/**/*.py", "hooks/*.py")
-    for p in ROOT.glob(pattern)
-) + ["README.md", "mkdocs.yml", "pyproject.toml", "CITATION.cff"]
+PAPER_NAMED_IN = [
+    *sorted(
+        str(p.relative_to(ROOT))
+        for pattern in ("docs/**/*.md", "src/**/*.py", "examples/**/*.py", "hooks/*.py")
+        for p in ROOT.glob(pattern)
+    ),
+    *("README.md", "mkdocs.yml", "pyproject.toml", "CITATION.cff"),
+]
 OTHER_NAMES = re.compile(
     r"Hoffer (?:&|and) Fine|Fine (?:&|and) Soudry|Hoffer, Fine (?:&|and) Soudry|\(2016\)"
 )

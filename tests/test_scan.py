@@ -448,7 +448,8 @@ class TestNonFinite:
         )  # fmt: skip
         rows = run(cfg)
         nan_rows = [r for r in rows if r["model"] == "nan_net"]
-        assert [r["nonfinite_outputs"] for r in nan_rows] == [40, 80]  # test set, + wrong copy
+        # the test set; + the wrong copy and the clean test images (the shortcut drop)
+        assert [r["nonfinite_outputs"] for r in nan_rows] == [40, 120]
         assert nan_rows[1]["clean_nonfinite_outputs"] == 40
         assert all(r["nonfinite_outputs"] == 0 for r in rows if r["model"] == "lda")
         out = {r["model"]: r for r in summarize_scan(rows)}

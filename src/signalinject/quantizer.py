@@ -51,7 +51,8 @@ __all__ = ["ZHANG_ALPHABET", "CharQuantizer"]
 #:   Its lookup table keeps the last occurrence of ``-`` (slot 60), so its one-hot row 37 is never
 #:   set, and a new line quantizes to zero there. Its input therefore has 69 rows, as ours does.
 #: - The space is in neither list: it quantizes to the all-zero vector, the same as padding and as
-#:   every character outside the alphabet (code 0 "represents the space char" in Hoffer et al. 2018).
+#:   every character outside the alphabet (code 0 "represents the space char" in Hoffer et al.
+#:   2018).
 #: - Crepe works on UTF-8 bytes (a non-ASCII character fills 2-4 zero positions) and, for texts
 #:   longer than the frame, ``data.lua`` keeps the *last* 1014 bytes. We work on Unicode code
 #:   points and keep the first ``length`` characters, as the paper states ("any characters

@@ -15,6 +15,14 @@ or nothing: the signal sits in its blindspot. For every cell the runner measures
   with ``fidelity=0.0``), the fraction of predictions equal to that wrong class. ~1: the model
   reads the signal; about chance (~1/K) or below: it ignores it. ``reliance_true_accuracy`` is the
   accuracy against the true labels on that copy.
+- ``shortcut_drop`` (One-Pixel Shortcut's measure, Wu et al. 2023; beside reliance, not a verdict
+  of its own): the accuracy on the *clean* test images of the clean-trained model minus that of
+  the model trained with the signal (same seed and model; the clean images go through the
+  signal cell's own preprocessing), with a paired 95% interval over the test images
+  ([`paired_difference`][signalinject.benchmarks.stats.paired_difference]).
+  ``clean_accuracy_injected`` is the second accuracy. Reliance asks whether a wrong code
+  overrides the content; the drop asks whether the model leaned on the code. Not applicable
+  (null) on blank data.
 
 A cell is one staged pass, each stage a typed function of this module: ``load`` (the data, once
 per run, each (seed, signal)'s injector, and every check that can fail before training) ->
@@ -125,7 +133,9 @@ from signalinject.benchmarks.store import (
     corrupt_path,
     exclusive,
     load_records,
+    pack_correct,
     repair_records,
+    unpack_correct,
 )
 from signalinject.core import Injector, check_fraction, check_int
 
@@ -425,6 +435,8 @@ class Prepared:
         wrong_code: int64 ``(n_test,)`` the class ``x_wrong``'s signal encodes (None: clean).
         carried: bool ``(n_test,)`` which test samples carry the signal (None: clean).
         decode_accuracy: the injector's decode (without index) on ``x_test`` vs ``y_test``.
+        x_clean: the test set without the signal, where the model trained with it is measured
+            for the shortcut drop (None: clean, and blank data).
     """
 
     x_train: Any
@@ -435,6 +447,7 @@ class Prepared:
     wrong_code: IntArray | None
     carried: npt.NDArray[np.bool_] | None
     decode_accuracy: float | None
+    x_clean: Any = None
 
 
 def _decoded(inj: Injector, raw: Any, n: int) -> IntArray:
@@ -507,6 +520,7 @@ def prepare(
         wrong_code=np.asarray(code, dtype=np.int64),
         carried=np.asarray(carried, dtype=np.bool_),
         decode_accuracy=float((decoded == y_test).mean()) if n_test else None,
+        x_clean=x_test,
     )
 
 
@@ -517,8 +531,10 @@ class Scores:
 
     ``reliance`` and ``reliance_true_accuracy`` are None for the clean cell (no signal);
     ``n_carried`` is the number of test samples that carry the signal (reliance's denominator,
-    None for clean); ``nonfinite`` counts the predictions (test set and wrong-signal copy) made
-    from outputs holding NaN or infinity (always 0 for estimators, which return labels).
+    None for clean); ``nonfinite`` counts the predictions (test set, wrong-signal copy, clean
+    test images) made from outputs holding NaN or infinity (always 0 for estimators, which
+    return labels). ``clean_correct``, bool ``(n_test,)``: which clean test images the model got
+    right (the clean cell: its test set; a signal cell: ``prep.x_clean``, None without it).
     """
 
     accuracy: float
@@ -526,6 +542,7 @@ class Scores:
     reliance_true_accuracy: float | None
     n_carried: int | None = None
     nonfinite: int = 0
+    clean_correct: npt.NDArray[np.bool_] | None = None
 
 
 def measure(
@@ -533,23 +550,30 @@ def measure(
     prep: Prepared,
     nonfinite: Callable[[], int] = lambda: 0,
 ) -> Scores:
-    """Accuracy, reliance and the true-label accuracy under a wrong signal, of a fitted model.
+    """Accuracy, reliance and the true-label accuracy under a wrong signal, of a fitted model,
+    and which clean test images it gets right (the shortcut drop's half; one more prediction
+    pass where ``prep.x_clean`` is set).
 
     Args:
         predict: maps data like ``prep.x_test`` to int64 ``(N,)`` predictions.
         prep: the output of `prepare`.
         nonfinite: after the predictions, the number of them made from non-finite outputs.
     """
-    acc = float((predict(prep.x_test) == prep.y_test).mean())
+    correct = np.asarray(predict(prep.x_test) == prep.y_test, dtype=np.bool_)
+    acc = float(correct.mean())
     if prep.x_wrong is None or prep.wrong_code is None or prep.carried is None:
-        return Scores(acc, None, None, None, nonfinite())
+        return Scores(acc, None, None, None, nonfinite(), clean_correct=correct)
     pred_w = predict(prep.x_wrong)
+    clean_correct = None
+    if prep.x_clean is not None:
+        clean_correct = np.asarray(predict(prep.x_clean) == prep.y_test, dtype=np.bool_)
     return Scores(
         accuracy=acc,
         reliance=reliance(pred_w, prep.wrong_code, prep.carried),
         reliance_true_accuracy=float((pred_w == prep.y_test).mean()),
         n_carried=int(prep.carried.sum()),
         nonfinite=nonfinite(),
+        clean_correct=clean_correct,
     )
 
 
@@ -573,10 +597,16 @@ class _NonFinite:
 
 
 def _measures(
-    scores: Scores, clean_acc: float, clean_nonfinite: int, y_test: IntArray
+    scores: Scores,
+    clean_acc: float,
+    clean_nonfinite: int,
+    y_test: IntArray,
+    clean: Mapping[str, Any] | None = None,
+    blank: bool = False,
 ) -> dict[str, Any]:
     """The `MEASURE_FIELDS` of one cell: intervals,
-    the clean test, non-finite counts."""
+    the clean test, the shortcut drop (against ``clean``, the clean cell's line; None: this is
+    the clean cell), non-finite counts."""
     from signalinject.benchmarks import stats
 
     n = len(y_test)
@@ -596,9 +626,44 @@ def _measures(
         "n_carried": scores.n_carried,
         "reliance_low": rel_lo,
         "reliance_high": rel_hi,
+        **_drop(scores, clean, blank),
         "nonfinite_outputs": scores.nonfinite,
         "clean_nonfinite_outputs": clean_nonfinite,
     }
+
+
+def _drop(scores: Scores, clean: Mapping[str, Any] | None, blank: bool) -> dict[str, Any]:
+    """The shortcut drop's fields of one cell (see the module doc): a clean cell stores its
+    answers (``clean_test_correct``); a signal cell pairs its model's answers on the clean test
+    images with those of the clean cell of its seed and model. All null on blank data, and a
+    signal cell's drop null where the clean cell's answers are not stored (a line of 0.1.x)."""
+    from signalinject.benchmarks import stats
+
+    out: dict[str, Any] = {
+        "clean_accuracy_injected": None,
+        "shortcut_drop": None,
+        "shortcut_drop_low": None,
+        "shortcut_drop_high": None,
+        "shortcut_discordant": None,
+        "clean_test_correct": None,
+    }
+    mine = scores.clean_correct
+    if blank or mine is None:
+        return out
+    if clean is None:  # the clean cell itself: what the drops of its seed and model pair with
+        out["clean_test_correct"] = pack_correct(mine)
+        return out
+    out["clean_accuracy_injected"] = float(mine.mean()) if len(mine) else None
+    theirs = unpack_correct(clean.get("clean_test_correct"), len(mine))
+    if theirs is None or not len(mine):
+        return out
+    n10, n01 = stats.discordant(theirs, mine)
+    drop, lo, hi = stats.paired_difference(n10, n01, len(mine))
+    out.update(
+        shortcut_drop=drop, shortcut_drop_low=lo, shortcut_drop_high=hi,
+        shortcut_discordant=[n10, n01],
+    )  # fmt: skip
+    return out
 
 
 # -- the stages of a cell ----------------------------------------------------------------------
@@ -866,11 +931,14 @@ def cell_key(data: Loaded, cell: Cell, inj: Injector | None) -> dict[str, Any]:
 
 def inject(data: Loaded, inj: Injector | None) -> Prepared:
     """Stage 2: `prepare` on ``data`` (the decode
-    accuracy of text read on the models' codes)."""
+    accuracy of text read on the models' codes; no clean test copy on blank data)."""
     seen = data.codes if data.cfg.kind == "text" else None
-    return prepare(
+    prep = prepare(
         inj, data.bundle.x_train, data.y_train, data.bundle.x_test, data.y_test, seen=seen
     )
+    if data.cfg.blank:  # no shortcut drop on blank data: its "clean" images hold nothing
+        prep = dataclasses.replace(prep, x_clean=None)
+    return prep
 
 
 def _scaling(data: Loaded, x_train: Any) -> Any:
@@ -903,13 +971,14 @@ def _convert(data: Loaded, x: Any, form: InputForm, scaling: Any) -> Any:
 
 
 def model_inputs(data: Loaded, prep: Prepared, form: InputForm) -> Prepared:
-    """Stage 3: ``prep`` with its data (train, test, wrong-signal copy) as a model of ``form``
-    takes it; labels, codes and the decode accuracy as they are.
+    """Stage 3: ``prep`` with its data (train, test, wrong-signal copy, clean test images) as a
+    model of ``form`` takes it; labels, codes and the decode accuracy as they are.
 
     Images of the preprocessed forms (``"torch"``, ``"features_preprocessed"``) go through one
     map fitted here on ``prep.x_train`` alone, the cell's injected training set (see
     [`RunSettings.preprocess`][signalinject.benchmarks.settings.RunSettings]): the test set and
-    the wrong-signal copy never change it.
+    the wrong-signal copy never change it, and the clean test images (the shortcut drop) go
+    through it too.
     """
     scaling = None if form == "features" else _scaling(data, prep.x_train)
     return dataclasses.replace(
@@ -917,6 +986,7 @@ def model_inputs(data: Loaded, prep: Prepared, form: InputForm) -> Prepared:
         x_train=_convert(data, prep.x_train, form, scaling),
         x_test=_convert(data, prep.x_test, form, scaling),
         x_wrong=None if prep.x_wrong is None else _convert(data, prep.x_wrong, form, scaling),
+        x_clean=None if prep.x_clean is None else _convert(data, prep.x_clean, form, scaling),
     )
 
 
@@ -1038,7 +1108,7 @@ def record(
         "decode_accuracy": prep.decode_accuracy,
         "reliance": scores.reliance,
         "reliance_true_accuracy": scores.reliance_true_accuracy,
-        **_measures(scores, clean_acc, clean_nonfinite, data.y_test),
+        **_measures(scores, clean_acc, clean_nonfinite, data.y_test, clean, cfg.blank),
         "injector": key["injector"],
         "train": key.get("train"),
         "preprocess": key.get("preprocess"),

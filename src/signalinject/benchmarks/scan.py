@@ -139,6 +139,10 @@ SCAN_FIELDS = (
     "clean_p_value",
     "learned",
     "finite",
+    "clean_accuracy_injected",
+    "shortcut_drop",
+    "shortcut_drop_low",
+    "shortcut_drop_high",
 )
 
 
@@ -321,6 +325,11 @@ def summarize_scan(rows: Sequence[Row], blank_rows: Sequence[Row] = ()) -> list[
                     "clean_p_value": fit.p_value,
                     "learned": fit.learned,
                     "finite": fit.finite,
+                    # the shortcut drop (beside reliance, not a verdict; none on blank data)
+                    "clean_accuracy_injected": st["clean_accuracy_injected"].mean,
+                    "shortcut_drop": st["shortcut_drop"].mean,
+                    "shortcut_drop_low": st["shortcut_drop"].low,
+                    "shortcut_drop_high": st["shortcut_drop"].high,
                 }
             )
     return out

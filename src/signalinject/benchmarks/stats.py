@@ -8,6 +8,11 @@ verdict of a model on a signal.
   interval of the mean of the per-seed fractions, widened where needed to cover the Wilson interval
   of the pooled counts (the seeds share one test set, so their spread alone can be 0 and claim a
   certainty the test-set size does not have).
+- [`paired_difference`][signalinject.benchmarks.stats.paired_difference]: the difference of two
+  accuracies on the same test samples (the shortcut drop: the clean-trained model's accuracy on
+  clean test images minus the signal-trained model's) and its interval from the pairs of answers
+  (a normal interval of the paired difference, Agresti & Min's adjustment); `discordant` counts
+  the pairs that disagree.
 - `learned`: whether a clean accuracy is significantly
   above the *majority-class rate* of the test set (one-sided exact binomial test,
   ``scipy.stats.binomtest``, p < `ALPHA`). The majority rate,
@@ -35,9 +40,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 from scipy import stats as _scipy_stats
 
-__all__ = ["IGNORES", "READS", "VERDICTS", "normalized_reliance", "verdict", "wilson_interval"]
+__all__ = [
+    "IGNORES",
+    "READS",
+    "VERDICTS",
+    "normalized_reliance",
+    "paired_difference",
+    "verdict",
+    "wilson_interval",
+]
 
 #: Confidence of every interval.
 CONFIDENCE = 0.95
@@ -131,6 +145,65 @@ def seed_interval(
     t = float(_scipy_stats.t.ppf(0.5 + confidence / 2, len(vals) - 1))
     half = t * sd / math.sqrt(len(vals))
     return max(0.0, min(mean - half, pooled[0])), min(1.0, max(mean + half, pooled[1]))
+
+
+def paired_difference(
+    n10: int, n01: int, n: int, confidence: float = CONFIDENCE
+) -> tuple[float, float, float]:
+    """The difference of two accuracies measured on the same ``n`` samples, and its interval.
+
+    The samples are paired (two models answered each): ``n10`` of them the first model got
+    right and the second wrong, ``n01`` the reverse; the others (both right, both wrong) do
+    not move the difference. The interval is a normal (Wald) interval of the paired
+    difference with Agresti & Min's (2005) adjustment, 0.5 added to each of the four cells of
+    the 2x2 table of pairs (``n + 2`` pairs), which keeps it from shrinking to a point when
+    no pair disagrees; clipped to [-1, 1]. Several seeds pool their pairs: sum ``n10``,
+    ``n01`` and ``n`` over them.
+
+    Returns:
+        ``(difference, low, high)``: ``(n10 - n01) / n`` and the interval, in [-1, 1].
+
+    Raises:
+        ValueError: ``n < 1``, a negative count, or ``n10 + n01 > n``.
+
+    Examples:
+        >>> tuple(round(v, 4) for v in paired_difference(30, 10, 100))
+        (0.2, 0.0791, 0.3131)
+        >>> paired_difference(0, 0, 100)[0], paired_difference(0, 0, 100)[2] > 0
+        (0.0, True)
+    """
+    for name, v in (("n10", n10), ("n01", n01), ("n", n)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer, got {v!r}")
+    n10, n01, n = int(n10), int(n01), int(n)
+    if n < 1:
+        raise ValueError(f"n must be >= 1 (the number of paired samples), got {n}")
+    if n10 < 0 or n01 < 0 or n10 + n01 > n:
+        raise ValueError(
+            f"n10 and n01 must be >= 0 with n10 + n01 <= n={n}, got n10={n10}, n01={n01}"
+        )
+    z = _z(confidence)
+    m = n + 2
+    p10, p01 = (n10 + 0.5) / m, (n01 + 0.5) / m
+    centre = p10 - p01
+    half = z * math.sqrt(max(p10 + p01 - centre * centre, 0.0) / m)
+    return (n10 - n01) / n, max(-1.0, centre - half), min(1.0, centre + half)
+
+
+def discordant(first: object, second: object) -> tuple[int, int]:
+    """``(n10, n01)`` of two per-sample correctness vectors (bool ``(N,)``, the same samples):
+    the samples only the first got right, and those only the second got right.
+
+    Raises:
+        ValueError: not 1-D boolean vectors of one length.
+    """
+    a, b = np.asarray(first), np.asarray(second)
+    if a.dtype != np.bool_ or b.dtype != np.bool_ or a.ndim != 1 or a.shape != b.shape:
+        raise ValueError(
+            f"first and second must be 1-D boolean vectors of one length, got {a.dtype} "
+            f"{a.shape} and {b.dtype} {b.shape}"
+        )
+    return int((a & ~b).sum()), int((~a & b).sum())
 
 
 def majority_rate(labels: Sequence[int] | object) -> float:

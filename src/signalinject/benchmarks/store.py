@@ -38,6 +38,9 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from signalinject.benchmarks._files import (
     append_bytes,
     atomic_write,
@@ -118,19 +121,32 @@ def _mapping(v: Any) -> bool:
     return isinstance(v, dict)
 
 
+def _pair(v: Any) -> bool:
+    return isinstance(v, list) and len(v) == 2 and all(_integer(0)(x) for x in v)
+
+
+_HEX = re.compile(r"(?:[0-9a-f]{2})*")
+
+
+def _hex(v: Any) -> bool:
+    return isinstance(v, str) and _HEX.fullmatch(v) is not None
+
+
 _UNIT = _number(0.0, 1.0)
 _SOME_UNIT = _optional(_UNIT)
+_SOME_DIFF = _optional(_number(-1.0, 1.0))
 
 _TEXT = "a non-empty string"
 _FRACTION = "a number in 0..1"
 _SOME_FRACTION = "null or a number in 0..1"
+_SOME_DIFFERENCE = "null or a number in -1..1"
 
 #: Every field a result line may have, in the order a line is written, and what it may hold: the
 #: one place the line's schema is declared. `load_records` sets aside a line that breaks it (a
 #: missing required field, a wrong type, a value out of range, NaN) and its cell is recomputed;
 #: `append_record` refuses to write such a line. Fields not named here are kept unchecked.
 RECORD_FIELDS: dict[str, FieldSpec] = {
-    "cell_id": FieldSpec(_text, _TEXT, required=True, column=31),
+    "cell_id": FieldSpec(_text, _TEXT, required=True, column=35),
     "suite": FieldSpec(_text, _TEXT),
     "dataset": FieldSpec(_text, _TEXT, required=True, column=0),
     "signal": FieldSpec(_text, _TEXT, required=True, column=1),
@@ -144,40 +160,54 @@ RECORD_FIELDS: dict[str, FieldSpec] = {
     "reliance_true_accuracy": FieldSpec(_SOME_UNIT, _SOME_FRACTION, required=True, column=13),
     # What the verdicts need (optional: lines written before them lack them, and the reports
     # then fall back: no "did not learn" test without majority_rate, finite outputs assumed).
-    "majority_rate": FieldSpec(_UNIT, _FRACTION, column=14),  # the test set's most frequent class
-    "clean_p_value": FieldSpec(_UNIT, _FRACTION, column=15),  # one-sided binomial p vs majority
+    "majority_rate": FieldSpec(_UNIT, _FRACTION, column=18),  # the test set's most frequent class
+    "clean_p_value": FieldSpec(_UNIT, _FRACTION, column=19),  # one-sided binomial p vs majority
     "accuracy_low": FieldSpec(_UNIT, _FRACTION, column=5),  # 95% Wilson interval at n_test
     "accuracy_high": FieldSpec(_UNIT, _FRACTION, column=6),
-    "n_carried": FieldSpec(_optional(_integer(0)), "null or an integer >= 0", column=22),
+    "n_carried": FieldSpec(_optional(_integer(0)), "null or an integer >= 0", column=26),
     "reliance_low": FieldSpec(_SOME_UNIT, _SOME_FRACTION, column=11),  # Wilson at n_carried
     "reliance_high": FieldSpec(_SOME_UNIT, _SOME_FRACTION, column=12),
-    "nonfinite_outputs": FieldSpec(_integer(0), "an integer >= 0", column=16),  # NaN/inf outputs
-    "clean_nonfinite_outputs": FieldSpec(_integer(0), "an integer >= 0", column=17),
+    # The shortcut drop (One-Pixel Shortcut's measure, beside reliance; null for clean cells,
+    # on blank data and where the clean cell's answers are not stored): the clean-trained
+    # model's accuracy on the clean test images minus that of the model trained with the signal
+    # (same seed), with its paired 95% interval (`stats.paired_difference`)
+    "clean_accuracy_injected": FieldSpec(_SOME_UNIT, _SOME_FRACTION, column=14),
+    "shortcut_drop": FieldSpec(_SOME_DIFF, _SOME_DIFFERENCE, column=15),
+    "shortcut_drop_low": FieldSpec(_SOME_DIFF, _SOME_DIFFERENCE, column=16),
+    "shortcut_drop_high": FieldSpec(_SOME_DIFF, _SOME_DIFFERENCE, column=17),
+    # (n10, n01): the test images only the clean-trained model got right, and those only the
+    # model trained with the signal got right; what pools the drop over seeds
+    "shortcut_discordant": FieldSpec(_optional(_pair), "null or two integers >= 0"),
+    # a clean cell's answers on its test images (right or wrong, np.packbits as hex): what a
+    # signal cell's drop pairs with, also when the clean cell was run before (null on blank data)
+    "clean_test_correct": FieldSpec(_optional(_hex), "null or a string of hex digits"),
+    "nonfinite_outputs": FieldSpec(_integer(0), "an integer >= 0", column=20),  # NaN/inf outputs
+    "clean_nonfinite_outputs": FieldSpec(_integer(0), "an integer >= 0", column=21),
     # What produced the cell
-    "injector": FieldSpec(_optional(_mapping), "null or an object", column=32),
+    "injector": FieldSpec(_optional(_mapping), "null or an object", column=36),
     "train": FieldSpec(_optional(_mapping), "null or an object"),
     # how the images reached the model (null: text, or an estimator's raw pixels); lines of
     # 0.1.x hold "input_scale" instead, read by `preprocess_of`
     "preprocess": FieldSpec(
         _optional(lambda v: v in PREPROCESS_MODES),
         "null or one of " + ", ".join(repr(m) for m in PREPROCESS_MODES),
-        column=23,
+        column=27,
     ),
-    "text_length": FieldSpec(_optional(_integer(1)), "null or an integer >= 1", column=24),
-    "fit_fraction": FieldSpec(_optional(_number(0.0, 1.0)), "null or a number in 0..1", column=25),
-    "blank": FieldSpec(lambda v: isinstance(v, bool), "true or false", column=26),
-    "strength": FieldSpec(_optional(_number(0.0)), "null or a number >= 0", column=27),
+    "text_length": FieldSpec(_optional(_integer(1)), "null or an integer >= 1", column=28),
+    "fit_fraction": FieldSpec(_optional(_number(0.0, 1.0)), "null or a number in 0..1", column=29),
+    "blank": FieldSpec(lambda v: isinstance(v, bool), "true or false", column=30),
+    "strength": FieldSpec(_optional(_number(0.0)), "null or a number >= 0", column=31),
     "model_identity": FieldSpec(_optional(_mapping), "null or an object"),
-    "num_classes": FieldSpec(_integer(2), "an integer >= 2", column=18),
-    "n_train": FieldSpec(_integer(0), "an integer >= 0", column=19),
-    "n_fit": FieldSpec(_integer(0), "an integer >= 0", column=20),
-    "n_test": FieldSpec(_integer(0), "an integer >= 0", column=21),
+    "num_classes": FieldSpec(_integer(2), "an integer >= 2", column=22),
+    "n_train": FieldSpec(_integer(0), "an integer >= 0", column=23),
+    "n_fit": FieldSpec(_integer(0), "an integer >= 0", column=24),
+    "n_test": FieldSpec(_integer(0), "an integer >= 0", column=25),
     "limit": FieldSpec(_optional(_integer(1)), "null or an integer >= 1"),
     "data_description": FieldSpec(lambda v: isinstance(v, str), "a string"),
     "data_fingerprint": FieldSpec(_text, _TEXT),
-    "device": FieldSpec(_text, _TEXT, column=28),
-    "version": FieldSpec(_text, _TEXT, column=30),
-    "seconds": FieldSpec(_number(0.0), "a number >= 0", column=29),
+    "device": FieldSpec(_text, _TEXT, column=32),
+    "version": FieldSpec(_text, _TEXT, column=34),
+    "seconds": FieldSpec(_number(0.0), "a number >= 0", column=33),
     "warnings": FieldSpec(_texts, "a list of strings"),
     "finished_at": FieldSpec(lambda v: isinstance(v, str), "a string"),
 }
@@ -225,6 +255,34 @@ def record_problem(rec: Any) -> str | None:
             value = value if len(value) <= 40 else value[:37] + "..."
             return f"the field {name!r} is {value}, expected {spec.expected}"
     return None
+
+
+def pack_correct(correct: npt.NDArray[np.bool_]) -> str:
+    """Per-sample right/wrong answers, bool ``(N,)``, as a line stores them: ``np.packbits``
+    (the first sample in the highest bit) as hex, ``ceil(N / 8) * 2`` characters.
+
+    Examples:
+        >>> pack_correct(np.array([True, False, True]))
+        'a0'
+    """
+    arr = np.asarray(correct)
+    if arr.dtype != np.bool_ or arr.ndim != 1:
+        raise ValueError(f"correct must be a 1-D boolean vector, got {arr.dtype} {arr.shape}")
+    return np.packbits(arr).tobytes().hex()
+
+
+def unpack_correct(text: object, n: int) -> npt.NDArray[np.bool_] | None:
+    """`pack_correct`'s answers back, bool ``(n,)``; None when ``text`` is not the packing of
+    ``n`` answers (a line without them, or of another test set).
+
+    Examples:
+        >>> unpack_correct("a0", 3).tolist(), unpack_correct("a0", 9)
+        ([True, False, True], None)
+    """
+    if not _hex(text) or len(str(text)) != 2 * ((n + 7) // 8):
+        return None
+    bits = np.unpackbits(np.frombuffer(bytes.fromhex(str(text)), np.uint8))
+    return bits[:n].astype(np.bool_)
 
 
 def preprocess_of(rec: Mapping[str, Any]) -> str | None:

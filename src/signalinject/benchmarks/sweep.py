@@ -461,6 +461,7 @@ def plot_sweep(rows: Sequence[Row], signal: str, path: str | Path) -> Path:
 
 _CSV = ("signal", "strength", "model", "seed", "accuracy", "accuracy_low", "accuracy_high",
         "clean_accuracy", "gain", "decode_accuracy", "reliance", "reliance_low", "reliance_high",
+        "clean_accuracy_injected", "shortcut_drop", "shortcut_drop_low", "shortcut_drop_high",
         "verdict", "majority_rate", "clean_p_value", "nonfinite_outputs", "preprocess",
         "text_length", "blank", "cell_id")  # fmt: skip
 
