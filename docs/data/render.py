@@ -82,13 +82,11 @@ def _seeds_table(rows: list[dict[str, Any]], cells: str) -> str:
         if metric not in METRICS:
             raise ValueError(f"render: metric must be one of {METRICS}, got {metric!r}")
         mine = [r for r in rows if r["model"] == model and r["signal"] == signal]
-        if not mine:
-            raise ValueError(f"render: no rows of {model} on {signal}")
         per_seed = []
         for s in seeds:
             one = [r for r in mine if r["seed"] == s]
             per_seed.append(report.summarize(one)[(signal, model)][metric].pct() if one else "–")
-        both = report.summarize(mine)[(signal, model)][metric].pct()
+        both = report.summarize(mine)[(signal, model)][metric].pct() if mine else "not measured"
         label = f"{display_name(model)}, {_signal(signal)}"
         body.append([f"{label}: {metric.replace('_', ' ')}", *per_seed, both])
     return _md(header, body)
