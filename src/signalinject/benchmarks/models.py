@@ -204,7 +204,7 @@ class ShallowMaxNet(nn.Module):
     class k) gives a feature exact but with a slope of ~1/60 of a standard deviation per class
     once the images are standardised; without rescaling, the classifier's weights must grow to
     ~60, which 5 epochs of AdamW cannot reach (12-39% on the random pixel, measured on
-    ``photo_digits``); batch-normalised, it reads it at 99.6-100% (seeds 0-2, lr 3e-2, the
+    ``photo_digits``); batch-normalised, it reads it at 99.1-100% (seeds 0-2, lr 3e-2, the
     model's registered learning rate). A batch of one sample in training mode is normalised by the
     running statistics (a batch statistic of one sample is undefined).
 
