@@ -9,7 +9,8 @@ default; ``unit``: 0..1, ``raw``: 0..255). This file defines three:
 - ``paper_convnet``: the paper's ConvNet (Hoffer et al. 2018), the model whose blindspots the
   paper found;
 - ``shallow_max``: our reading of the paper's "Shallow MaxNN" (a per-pixel linear map, ReLU, a
-  global max): it sees *which values occur anywhere*, not where;
+  global max, batch-normalised, a linear classifier): it sees *which values occur anywhere*, not
+  where;
 - ``tiny_resnet``: a modern small architecture, a three-stage residual net with BatchNorm and
   global average pooling (about 78K parameters). Chosen because BatchNorm and global average
   pooling are the defaults of today's image nets, and global pooling throws away *where* a feature
@@ -19,7 +20,7 @@ Scan them from the command line (the documented run, docs/scanning.md, measured 
 
     signalinject scan examples/scan_your_model.py:paper_convnet \\
         examples/scan_your_model.py:shallow_max examples/scan_your_model.py:tiny_resnet \\
-        --preprocess unit --epochs 3 --lr 2e-3 --out scan-digits
+        --dataset digits --preprocess unit --epochs 3 --lr 2e-3 --out scan-digits
 
 or run this file, which does the same through the Python API (``--limit 200 --epochs 1`` for a
 quick look)::

@@ -3,8 +3,8 @@
 Hoffer et al. (2018), Table 1, "One pixel": on CIFAR-10 the paper's ConvNet gains nothing from a
 pixel that holds the class number (84.7% clean), while a decision tree reads it and reaches 100%.
 This runs the same cells (clean and ``one_pixel``, the ConvNet and a decision tree) on the embedded
-``noisy_digits`` stand-in (the digits made hard, in CIFAR-10's accuracy regime), prints the
-paper-shaped table (the paper's numbers beside ours, the model that reads the signal, 95%
+``photo_digits`` stand-in (the digits over crops of photographs, in CIFAR-10's accuracy regime),
+prints the paper-shaped table (the paper's numbers beside ours, the model that reads the signal, 95%
 intervals, verdicts) and writes the report files.
 
     python examples/table1_row.py [--signal pattern_pixels] [--out DIR]
@@ -14,7 +14,7 @@ The same run from the command line::
     signalinject bench images --signals one_pixel --models convnet,decision_tree
 
 Results are resumable: run it again with the same ``--out`` and finished cells are read back,
-not recomputed. About a minute on 2 CPU cores (5 ConvNet epochs); ``SIGNALINJECT_EXAMPLES_QUICK=1``
+not recomputed. A few minutes on 2 CPU cores (5 ConvNet epochs); ``SIGNALINJECT_EXAMPLES_QUICK=1``
 uses 100 samples and one epoch (what the test suite does). On real CIFAR-10 add
 ``--dataset cifar10 --data-dir DIR`` (the runner reads ``cifar-10-python.tar.gz`` there).
 """
@@ -39,7 +39,7 @@ def main() -> None:
     image_signals = [s for s in signal_names("image") if s != "clean"]
     parser.add_argument("--signal", default="one_pixel", choices=image_signals)
     parser.add_argument(
-        "--dataset", default="noisy_digits", help="noisy_digits, digits (embedded) or cifar10"
+        "--dataset", default="photo_digits", help="photo_digits, digits (embedded) or cifar10"
     )
     parser.add_argument("--data-dir", default=None, help="where cifar-10-python.tar.gz is")
     parser.add_argument("--out", default="signalinject-bench/table1-row", help="output directory")

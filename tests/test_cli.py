@@ -67,12 +67,12 @@ class TestRun:
         ]
         assert len(set(ids(first_run))) == 4
         for r in rows:
-            assert r["dataset"] == "noisy_digits"
+            assert r["dataset"] == "photo_digits"
             assert (r["n_train"], r["n_test"], r["num_classes"]) == (60, 60, 10)
             assert 0.0 <= r["accuracy"] <= 1.0
             assert r["gain"] == pytest.approx(r["accuracy"] - r["clean_accuracy"])
             assert r["seconds"] > 0
-            assert r["data_description"] == load_dataset("noisy_digits").description
+            assert r["data_description"] == load_dataset("photo_digits").description
         clean_cnn, clean_tree, sig_cnn, sig_tree = rows
         assert clean_cnn["reliance"] is None
         assert clean_cnn["decode_accuracy"] is None
@@ -340,7 +340,7 @@ class TestHelp:
         for opt in ("--dataset", "--data-dir", "--download", "--signals", "--models", "--epochs",
                     "--seeds", "--device", "--out", "--limit"):  # fmt: skip
             assert opt in options
-        assert "(default: noisy_digits)" in options["--dataset"] or suite == "text"
+        assert "(default: photo_digits)" in options["--dataset"] or suite == "text"
         assert ("--preprocess" in options) == (suite == "images")
 
     def test_top_level_help(self, capsys: pytest.CaptureFixture[str]) -> None:

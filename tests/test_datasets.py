@@ -596,16 +596,42 @@ def test_stdlib_code_bundle() -> None:
     assert "function sources" in b.description
 
 
+# -- photo_digits, registered --------------------------------------------------------------------
+def test_photo_digits_is_registered_as_built() -> None:
+    """The registry's bundle is `load_photo_digits`'s arrays as they are; ``limit`` takes the head
+    of its shuffled order, so a small run still holds several classes."""
+    from signalinject.benchmarks.photo_digits import load_photo_digits
+
+    d = load_photo_digits()
+    b = load_dataset("photo_digits")
+    assert (b.name, b.kind, b.num_classes) == ("photo_digits", "image", 10)
+    for got, want in zip(
+        (b.x_train, b.y_train, b.x_test, b.y_test),
+        (d.x_train, d.y_train, d.x_test, d.y_test),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(got, want)
+    assert b.description == d.description
+    assert DATASETS["photo_digits"].size == f"{len(b.y_train)} / {len(b.y_test)}"
+    small = load_dataset("photo_digits", limit=30)
+    np.testing.assert_array_equal(small.x_train, d.x_train[:30])
+    np.testing.assert_array_equal(small.y_test, d.y_test[:30])
+    assert len(set(small.y_train.tolist())) >= 5
+
+
 # -- load_dataset ------------------------------------------------------------------------------
 def test_the_papers_and_the_embedded_sets_are_registered() -> None:
     paper = {"cifar10": "image", "yelp_full": "text", "amazon_full": "text"}
-    embedded = {"noisy_digits": "image", "digits": "image", "stdlib_code": "text"}
+    embedded = {
+        "photo_digits": "image", "noisy_digits": "image", "digits": "image", "stdlib_code": "text"
+    }  # fmt: skip
     for name, kind in {**paper, **embedded, "stdlib_docs": "text"}.items():
         assert DATASETS[name].kind == kind, name
         assert DATASETS[name].embedded == (name not in paper), name
     # the defaults of each run: the suites', show's and scan's
-    assert (default_dataset("images"), default_dataset("text")) == ("noisy_digits", "stdlib_code")
-    assert default_dataset("show", "image") == default_dataset("scan") == "digits"
+    assert (default_dataset("images"), default_dataset("text")) == ("photo_digits", "stdlib_code")
+    assert default_dataset("scan") == "photo_digits"
+    assert default_dataset("show", "image") == "digits"
     assert default_dataset("show", "text") == "stdlib_docs"
 
 
@@ -619,7 +645,7 @@ def test_data_dir_from_the_environment(
 
 def test_load_dataset_unknown() -> None:
     with pytest.raises(
-        ValueError, match="unknown dataset 'mnist'; known: noisy_digits, digits, cifar10"
+        ValueError, match="unknown dataset 'mnist'; known: photo_digits, noisy_digits, digits, "
     ):
         load_dataset("mnist")
 

@@ -3,6 +3,7 @@ architecture can and cannot see."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -47,10 +48,14 @@ def test_forward_shape(name: str, shape: tuple[int, ...], options: dict[str, Any
 
 def test_the_papers_models_keep_their_0_1_0_identity() -> None:
     """Their cells are keyed by name (identity "paper"), so 0.1.0's results resume; the cell ids
-    themselves are pinned in tests/test_registry.py."""
-    paper = ("convnet", "charcnn", "charcnn_large", "charcnn_narrow", "shallow_max", "perceptron")
+    themselves are pinned in tests/test_registry.py. The Shallow MaxNN changed in 0.2.0 (batch
+    normalisation, its own learning rate): keyed by its structure, none of its 0.1.0 results is
+    reused."""
+    paper = ("convnet", "charcnn", "charcnn_large", "charcnn_narrow", "perceptron")
     for name in paper:
         assert MODELS[name].identity == "paper", name
+        assert MODELS[name].lr is None, name
+    assert MODELS["shallow_max"].identity == "structure"
     assert MODELS["convnet"].inputs == ("images",)
     assert MODELS["charcnn"].inputs == ("codes",)
     assert MODELS["perceptron"].kinds == ("image", "text")
@@ -171,6 +176,81 @@ def test_shallow_max_sees_a_value_anywhere() -> None:
     out = net(torch.stack([a, b, c]))
     torch.testing.assert_close(out[0], out[1])
     assert not torch.allclose(out[0], out[2])
+
+
+def _plain_max_forward(net: ShallowMaxNet, x: torch.Tensor) -> torch.Tensor:
+    """The Shallow MaxNN as written: the 1x1 conv on every pixel, ReLU, ``amax`` over pixels."""
+    return net.classifier(net.norm(F.relu(net.pixel(x)).amax(dim=(2, 3))))  # type: ignore[no-any-return]
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(1, 4), st.integers(2, 9), st.booleans())
+def test_shallow_max_gather_forward_equals_the_plain_max(
+    seed: int, c: int, side: int, training: bool
+) -> None:
+    """The forward that maps only each feature's winning pixel again gives the logits and the
+    gradients of every parameter of the plain ``amax`` over the full map (float64: rounding
+    out of the way; continuous random inputs: no ties)."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    net = ShallowMaxNet(5, in_channels=c, hidden=16).double().train(training)
+    x = torch.randn(6, c, side, side + 1, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 5, (6,), generator=g)
+    grads = []
+    for forward in (net, lambda v: _plain_max_forward(net, v)):
+        net.zero_grad()
+        out = forward(x)
+        F.cross_entropy(out, y).backward()  # type: ignore[no-untyped-call]
+        grads.append((out.detach(), [p.grad.clone() for p in net.parameters()]))
+    (fast, g_fast), (plain, g_plain) = grads
+    torch.testing.assert_close(fast, plain, rtol=1e-9, atol=1e-9)
+    scale = max(float(t.abs().max()) for t in g_plain)
+    for a, b in zip(g_fast, g_plain, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-9 * scale)
+
+
+def test_shallow_max_gather_forward_float32() -> None:
+    """In float32 the two forwards agree to rounding (the same max, summed in another order)."""
+    torch.manual_seed(0)
+    net = ShallowMaxNet(10).eval()
+    x = torch.randn(8, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), _plain_max_forward(net, x), rtol=1e-5, atol=1e-5)
+
+
+def test_shallow_max_normalises_the_pooled_features() -> None:
+    """BatchNorm1d over the ``hidden`` max features sits between the max and the classifier."""
+    net = build_model("shallow_max", (3, 32, 32), 10)
+    assert isinstance(net.norm, torch.nn.BatchNorm1d)
+    assert net.norm.num_features == net.pixel.out_channels == 256
+    assert [type(m).__name__ for m in net.children()] == ["Conv2d", "BatchNorm1d", "Linear"]
+
+
+def test_shallow_max_trains_on_a_batch_of_one() -> None:
+    """A batch of one sample in training mode (a run's last batch) uses the running statistics
+    instead of failing; the running statistics are left as they are."""
+    torch.manual_seed(0)
+    net = ShallowMaxNet(3).train()
+    before = net.norm.running_mean.clone()
+    out = net(torch.rand(1, 3, 4, 4))
+    assert out.shape == (1, 3)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(net.norm.running_mean, before)
+
+
+def test_shallow_max_has_its_own_learning_rate() -> None:
+    """3e-2, the step size at which it reads the random pixel in 5 epochs, in every run (data
+    and blank alike): the run's lr does not replace it; the other models take the run's."""
+    from signalinject.benchmarks import runner
+
+    assert MODELS["shallow_max"].lr == 3e-2
+    cfg = runner.BenchConfig.for_suite("images", lr=5e-4, limit=20, progress=False, device="cpu")
+    for blank in (False, True):
+        c = dataclasses.replace(cfg, blank=blank)
+        dev = torch.device("cpu")
+        assert runner.train_config(c, 0, dev, c.model("shallow_max")).lr == 3e-2
+        assert runner.train_config(c, 0, dev, c.model("convnet")).lr == 5e-4
+        assert runner.train_config(c, 0, dev).lr == 5e-4
 
 
 def test_perceptron_is_linear_on_flattened_input() -> None:

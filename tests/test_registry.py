@@ -27,6 +27,7 @@ from signalinject.benchmarks.registry import (
     build_model,
     count_parameters,
     default_models,
+    structure_hash,
 )
 from signalinject.benchmarks.runner import BenchConfig
 from signalinject.benchmarks.signals import make_injector
@@ -74,7 +75,6 @@ def test_the_atlas_pages_parameter_counts() -> None:
 #: Cell ids at b0e1472 (before the registry): digits and stdlib_docs, limit 20, seed 0, cpu.
 PINNED = {
     ("images", "one_pixel", "convnet"): "35bc7270fb43d3c45c91",
-    ("images", "one_pixel", "shallow_max"): "ec2811151b7a9d872c72",
     ("images", "one_pixel", "perceptron"): "54e578d154ac8754dc39",
     ("images", "one_pixel", "decision_tree"): "da71f85287b2522a2bff",
     ("images", "one_pixel", "qda"): "b79c04cbbcd7cf8eb2c9",
@@ -110,6 +110,23 @@ def test_cell_ids_are_those_before_the_registry(suite: str) -> None:
     assert got == pinned
 
 
+def test_the_shallow_max_cells_of_0_1_0_are_not_reused() -> None:
+    """0.2.0 changed the Shallow MaxNN (batch normalisation, lr 3e-2): its cell id at b0e1472's
+    settings is no longer 0.1.0's, so no stored result of the old model resumes."""
+    cfg = BenchConfig.for_suite(
+        "images", dataset="digits", models=("shallow_max",), limit=20, progress=False, device="cpu"
+    )
+    data = runner.load(cfg)
+    inj = make_injector("one_pixel", data.num_classes, 0, quantizer=data.inj_quantizer)
+    key = runner.cell_key(data, runner.Cell(0, "one_pixel", "shallow_max"), inj)
+    assert cell_id(key) != "ec2811151b7a9d872c72"
+    assert key["train"]["lr"] == 3e-2
+    assert "BatchNorm1d" in repr(build_model("shallow_max", (3, 32, 32), 10))
+    assert key["model_identity"] == {
+        "structure": structure_hash(build_model("shallow_max", (3, 32, 32), 10))
+    }
+
+
 # -- the registry's own errors --------------------------------------------------------------------
 def _build(input_shape: tuple[int, ...], num_classes: int, *, seed: int) -> Any:
     return torch.nn.Linear(1, num_classes)
@@ -125,6 +142,10 @@ def _build(input_shape: tuple[int, ...], num_classes: int, *, seed: int) -> Any:
         ({"identity": "name"}, ValueError, "identity must be one of .*, got 'name'"),
         ({"sizes": {"width": "w"}}, ValueError, "sizes must map one letter to an option"),
         ({"defaults": ["atlas"]}, TypeError, r"defaults must be a mapping, got \['atlas'\]"),
+        ({"lr": "0.1"}, TypeError, r"ModelEntry.lr must be None or a number, got '0.1'"),
+        ({"lr": True}, TypeError, r"ModelEntry.lr must be None or a number, got True"),
+        ({"lr": 0.0}, ValueError, r"ModelEntry.lr must be a finite number > 0, got 0.0"),
+        ({"lr": float("inf")}, ValueError, r"ModelEntry.lr must be a finite number > 0, got inf"),
     ],
 )
 def test_bad_model_entry(kw: dict[str, Any], error: type[Exception], match: str) -> None:
@@ -152,7 +173,7 @@ def test_registering_twice_or_a_bad_name_is_refused() -> None:
 def test_unknown_names() -> None:
     with pytest.raises(ValueError, match=r"unknown model 'resnet'; known: convnet, .*resnet18-w16"):
         registry.model("resnet")
-    with pytest.raises(ValueError, match="unknown dataset 'mnist'; known: noisy_digits"):
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'; known: photo_digits, noisy_"):
         registry.dataset("mnist")
     with pytest.raises(ValueError, match="no model belongs to the default run 'nightly'"):
         default_models("nightly")

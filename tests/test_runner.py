@@ -431,7 +431,7 @@ class TestBenchConfig:
         cfg = BenchConfig.for_suite("text")
         assert (cfg.dataset, cfg.kind, cfg.signals) == ("stdlib_code", "text", TEXT_SIGNALS)
         assert cfg.models[0] == "charcnn_narrow"
-        assert BenchConfig.for_suite("images").dataset == "noisy_digits"
+        assert BenchConfig.for_suite("images").dataset == "photo_digits"
         assert cfg.models == runner.SUITES["text"].models
         images = BenchConfig.for_suite("images")
         assert (images.suite, images.models, images.out) == (
@@ -464,7 +464,7 @@ class TestBenchConfig:
             (
                 {"dataset": "mnist"},
                 ValueError,
-                "unknown dataset 'mnist'; known: noisy_digits, digits",
+                "unknown dataset 'mnist'; known: photo_digits, noisy_digits, digits",
             ),
             ({"dataset": "stdlib_docs"}, ValueError, "holds text data but suite='images'"),
             ({"signals": ("mnemonic",)}, ValueError, "'mnemonic' applies to text data"),

@@ -41,7 +41,7 @@ def test_a_bench_config_holds_the_settings(**kw: Any) -> None:
     s = RunSettings(**kw)
     cfg = BenchConfig.for_suite("images", settings=s)
     assert cfg.settings is s  # the same object, as the command line built it
-    assert cfg.dataset == "noisy_digits"  # None: the suite's
+    assert cfg.dataset == "photo_digits"  # None: the suite's
     assert cfg.out == (kw["out"] or "signalinject-bench/images")
     suite = runner.SUITES["images"]
     assert cfg.epochs == (kw["epochs"] or suite.epochs)  # None: the suite's
@@ -58,9 +58,9 @@ def test_the_configs_compose_the_settings_and_declare_none_of_them() -> None:
 @pytest.mark.parametrize(
     ("make", "dataset", "out"),
     [
-        (lambda s: ScanConfig(models=("lda",), settings=s), "digits", "signalinject-scan"),
-        (lambda s: SweepConfig(settings=s), "noisy_digits", "signalinject-bench/sweep"),
-        (lambda s: AtlasConfig(settings=s), "noisy_digits", "signalinject-bench/atlas"),
+        (lambda s: ScanConfig(models=("lda",), settings=s), "photo_digits", "signalinject-scan"),
+        (lambda s: SweepConfig(settings=s), "photo_digits", "signalinject-bench/sweep"),
+        (lambda s: AtlasConfig(settings=s), "photo_digits", "signalinject-bench/atlas"),
     ],
 )
 def test_defaults_and_the_settings_that_replace_them(make: Any, dataset: str, out: str) -> None:
@@ -84,7 +84,7 @@ def test_scan_summary_names_custom_models() -> None:
     cm = CustomModel("mine", lambda shape, k: None)
     d = config_summary(ScanConfig(models=(cm, "lda")))
     assert d["models"] == ["mine", "lda"]
-    assert d["dataset"] == "digits"
+    assert d["dataset"] == "photo_digits"
 
 
 @pytest.mark.parametrize(

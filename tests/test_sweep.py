@@ -189,7 +189,7 @@ class TestPlan:
             ),
             (
                 {"signals": ("trigger_word",)},
-                "signal 'trigger_word' applies to text data, but dataset 'noisy_digits' holds "
+                "signal 'trigger_word' applies to text data, but dataset 'photo_digits' holds "
                 "image data; image signals with a strength: one_pixel, pattern_pixels",
             ),
             (
@@ -585,5 +585,5 @@ def test_a_users_text_signal_with_a_strength_is_swept(tmp_path: Path) -> None:
     assert rows[3.0]["injector"]["count"] == 3
     assert rows[3.0]["injector"]["words"][0] == "zzq"
     assert rows[3.0]["decode_accuracy"] == 1.0
-    with pytest.raises(ValueError, match="applies to text data, but dataset 'noisy_digits'"):
+    with pytest.raises(ValueError, match="applies to text data, but dataset 'photo_digits'"):
         SweepConfig(signals=(spec,))

@@ -21,7 +21,8 @@ Below them: the registered models ([`models`][signalinject.benchmarks.models], t
 [`modern`][signalinject.benchmarks.modern], ResNet-18, ViT, MLP-Mixer, MLP;
 [`baselines`][signalinject.benchmarks.baselines], scikit-learn's), the data sets
 ([`datasets`][signalinject.benchmarks.datasets]: CIFAR-10, the Zhang et al. CSVs and the embedded
-stand-ins ``noisy_digits``, ``digits``, ``stdlib_code``, ``stdlib_docs``), the trainer
+stand-ins ``photo_digits``, ``noisy_digits``, ``digits``, ``stdlib_code``,
+``stdlib_docs``), the trainer
 ([`train`][signalinject.benchmarks.train]: CPU or CUDA, AMP, DDP under torchrun), the results
 files ([`store`][signalinject.benchmarks.store], [`grid`][signalinject.benchmarks.grid]: one grid
 over many processes), the tables and figures ([`report`][signalinject.benchmarks.report],

@@ -56,7 +56,7 @@ class AtlasConfig(WithSettings):
         full_size: the default models at their published sizes.
         settings: what every run shares
             ([`RunSettings`][signalinject.benchmarks.settings.RunSettings]): an image data set
-            (by default the image suite's, the embedded ``noisy_digits``), seeds, training,
+            (by default the image suite's, the embedded ``photo_digits``), seeds, training,
             limit, the output directory (default ``signalinject-bench/atlas``; ``data/`` and
             ``blank/`` hold the runner's results), progress.
     """

@@ -35,11 +35,11 @@ Examples:
     >>> m = model("vit-w64-d4")
     >>> m.entry.name, dict(m.options), m.entry.inputs, m.entry.identity
     ('vit', {'width': 64, 'depth': 4}, ('images',), 'structure')
-    >>> default_models("images")
-    ('convnet', 'gaussian_nb', 'decision_tree', 'extra_trees', 'logistic_regression', 'lda', 'qda')
-    >>> d = DATASETS["noisy_digits"]
+    >>> default_models("images")[:4]
+    ('convnet', 'shallow_max', 'perceptron', 'gaussian_nb')
+    >>> d = DATASETS["photo_digits"]
     >>> d.kind, d.num_classes, d.embedded, default_dataset("images")
-    ('image', 10, True, 'noisy_digits')
+    ('image', 10, True, 'photo_digits')
 """
 
 from __future__ import annotations
@@ -157,6 +157,9 @@ class ModelEntry:
             paper's baselines see them); False: preprocessed by the run's ``preprocess``, as the
             torch models' images are (a user's factory).
         fingerprint: identity ``"code"``: the hash of the factory's source.
+        lr: its own peak learning rate, used in every run in place of the run's ``lr`` (a
+            model that needs another step size than its suite's, the same for data and blank
+            runs); None: the run's.
     """
 
     name: str
@@ -171,6 +174,7 @@ class ModelEntry:
     description: str = ""
     raw_features: bool = True
     fingerprint: str = ""
+    lr: float | None = None
 
     def __post_init__(self) -> None:
         if not callable(self.build):
@@ -189,6 +193,12 @@ class ModelEntry:
                 raise ValueError(f"sizes must map one letter to an option, got {letter!r}")
         object.__setattr__(self, "sizes", sizes)
         object.__setattr__(self, "defaults", _frozen(self.defaults, "defaults"))
+        if self.lr is not None:
+            if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)):
+                raise TypeError(f"ModelEntry.lr must be None or a number, got {self.lr!r}")
+            if not 0 < self.lr < float("inf"):
+                raise ValueError(f"ModelEntry.lr must be a finite number > 0, got {self.lr}")
+            object.__setattr__(self, "lr", float(self.lr))
 
     @property
     def kinds(self) -> tuple[Kind, ...]:
@@ -456,7 +466,7 @@ class DatasetEntry:
     """One data set of the benchmarks, as registered.
 
     Attributes:
-        name: its name (``noisy_digits``).
+        name: its name (``photo_digits``).
         load: ``load(root, *, download, limit)`` (see `Loader`).
         kind: ``"image"`` (uint8 ``(N, H, W, C)``) or ``"text"`` (strings).
         num_classes: K.

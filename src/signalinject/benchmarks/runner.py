@@ -73,13 +73,13 @@ binomial p-value of the clean accuracy against it (the "did not learn" test), an
 predictions made from non-finite outputs (a forward hook on torch models counts logits holding NaN
 or infinity).
 
-The defaults run on the embedded stand-ins ``noisy_digits`` and ``stdlib_code``; their measured
+The defaults run on the embedded stand-ins ``photo_digits`` and ``stdlib_code``; their measured
 tables, three seeds, the paper's numbers beside them, are in docs/reproducing.md.
 
 Examples:
     >>> cfg = BenchConfig.for_suite("images", seeds=(0, 1), limit=200)
     >>> cfg.dataset, cfg.signals[:2], cfg.settings.seeds
-    ('noisy_digits', ('clean', 'one_pixel'), (0, 1))
+    ('photo_digits', ('clean', 'one_pixel'), (0, 1))
 """
 
 from __future__ import annotations
@@ -183,8 +183,8 @@ class Suite:
 
 
 SUITES: dict[str, Suite] = {
-    # The paper's ConvNet against every baseline, on the noisy digits (5 epochs; measured clean
-    # accuracies in docs/reproducing.md); the baselines take seconds each.
+    # The paper's ConvNet, Shallow MaxNN and perceptron against every baseline, on the photo
+    # digits (5 epochs; measured in docs/reproducing.md); the baselines take seconds each.
     "images": Suite(name="images", kind="image", epochs=5, batch_size=64),
     # Zhang's char-CNN at width 64 / FC 256 (its full widths by name: charcnn, charcnn_large),
     # a perceptron on the codes (a second, cheap torch model) and every baseline. On the ~1300
@@ -927,14 +927,18 @@ def _probe(data: Loaded, m: Model) -> Any:
     return model
 
 
-def train_config(cfg: BenchConfig, seed: int, device: torch.device) -> Any:
-    """The ``TrainConfig`` of a torch model's cell."""
+def train_config(
+    cfg: BenchConfig, seed: int, device: torch.device, model: Model | None = None
+) -> Any:
+    """The ``TrainConfig`` of a torch model's cell (``model``'s own ``lr`` where its entry has
+    one)."""
     from signalinject.benchmarks.train import TrainConfig
 
+    own = None if model is None else model.entry.lr
     return TrainConfig(
         epochs=cfg.epochs,
         batch_size=cfg.batch_size,
-        lr=cfg.settings.lr,
+        lr=cfg.settings.lr if own is None else own,
         device=str(device),
         seed=seed,
         progress=cfg.settings.progress,
@@ -957,7 +961,7 @@ def cell_key(data: Loaded, cell: Cell, inj: Injector | None) -> dict[str, Any]:
     if cfg.kind == "text":
         key["text_length"] = cfg.frame_length
     if spec.torch:
-        tc = dataclasses.asdict(train_config(cfg, cell.seed, data.device))
+        tc = dataclasses.asdict(train_config(cfg, cell.seed, data.device, spec.model))
         tc.pop("progress", None)
         key["train"] = tc
         if cfg.kind == "image":
@@ -1098,7 +1102,7 @@ def fit(data: Loaded, cell: Cell, inputs: Prepared) -> Fitted:
 
     cfg, spec, k = data.cfg, data.models[cell.model], data.num_classes
     if spec.torch:
-        tc = train_config(cfg, cell.seed, data.device)
+        tc = train_config(cfg, cell.seed, data.device, spec.model)
         torch.manual_seed(cell.seed)  # model init; fit seeds its own shuffling
         net = spec.model.build(data.input_shape, k, seed=cell.seed)
         y = torch.from_numpy(inputs.y_train).to(data.device)
