@@ -114,7 +114,7 @@ def _headline(rows: list[dict[str, Any]], half: str) -> str:
     main = display_name(str(report._main(rows, None)))  # the report's own rule
     if half == "main":
         header = ["Signal", "Decode", main, "Reliance", "Verdict",
-                  f"Paper: {paper['model']} ({paper['dataset']})"]  # fmt: skip
+                  f"Paper: {paper.model} ({paper.dataset})"]  # fmt: skip
         body = [
             [
                 _signal(h.signal),
@@ -122,13 +122,13 @@ def _headline(rows: list[dict[str, Any]], half: str) -> str:
                 h.main_accuracy.pct(),
                 h.main_reliance.pct(),
                 h.main_verdict or "–",
-                h.paper_main,
+                h.paper_main.text(),
             ]
             for h in lines
         ]
         return _md(header, body)
     header = ["Signal", "Best reader", "Accuracy (gain)", "Reliance", "Verdict",
-              f"Paper: best ({paper['dataset']})"]  # fmt: skip
+              f"Paper: best ({paper.dataset})"]  # fmt: skip
     body = []
     for h in lines:
         if h.signal == "clean":
@@ -141,7 +141,7 @@ def _headline(rows: list[dict[str, Any]], half: str) -> str:
             who = display_name(h.reader)
         acc = f"{h.reader_accuracy.pct()} ({_pct_signed(h.reader_gain)})"
         body.append([_signal(h.signal), who, acc, h.reader_reliance.pct(),
-                     h.reader_verdict or "–", h.paper_best])  # fmt: skip
+                     h.reader_verdict or "–", h.paper_best.text()])  # fmt: skip
     return _md(header, body)
 
 
