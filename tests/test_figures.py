@@ -35,10 +35,12 @@ def docs() -> DataBundle:
 
 
 def check_png(path: Path, *, min_width: int = 500, min_height: int = 250) -> np.ndarray:
-    """``path`` is a PNG of a plausible size, under 200 KB, not blank; returns its pixels."""
+    """``path`` is a PNG of a plausible size, under 300 KB, not blank; returns its pixels."""
     assert path.is_file(), path
     assert path.read_bytes()[:8] == PNG_SIGNATURE
-    assert path.stat().st_size < 200_000
+    # the overview of 45 crops of photographs (photo_digits) is ~250 KB: natural images compress
+    # less than the plain digits did; the bound keeps the repository's pictures small
+    assert path.stat().st_size < 300_000
     img = matplotlib.image.imread(path)
     assert img.ndim == 3
     assert img.shape[2] in (3, 4)
