@@ -19,6 +19,7 @@ import torch
 from registry_checks import check_dataset, check_model
 from signalinject.benchmarks import cli, registry, runner
 from signalinject.benchmarks.atlas import AtlasConfig
+from signalinject.benchmarks.errors import ModelFactoryError
 from signalinject.benchmarks.registry import (
     DATASETS,
     MODELS,
@@ -313,3 +314,48 @@ def test_a_module_that_fails_to_import_fails_every_read(monkeypatch: pytest.Monk
     for _ in range(2):  # not once and then a registry without its entries
         with pytest.raises(ModuleNotFoundError, match="si_no_such_module_xyz"):
             list(MODELS)
+
+
+USER_DATA = """
+import numpy as np
+from signalinject.benchmarks.registry import DataBundle
+
+def load():
+    rng = np.random.default_rng(0)
+    x = rng.integers(16, 240, (120, 8, 8, 3), dtype=np.uint8)
+    y = np.arange(120) % 3
+    return DataBundle("mine", "image", 3, x[:80], y[:80], x[80:], y[80:], "random, 3 classes")
+
+def not_data():
+    return [1, 2, 3]
+"""
+
+
+def test_a_users_data_set_goes_through_the_registry(tmp_path: Path) -> None:
+    path = tmp_path / "mydata.py"
+    path.write_text(USER_DATA)
+    spec = f"{path}:load"
+    entry = registry.dataset(spec)
+    assert (entry.name, entry.kind, entry.num_classes, entry.size) == (spec, "image", 3, "80 / 40")
+    assert registry.dataset(spec) is entry  # loaded once per module source
+    assert spec not in DATASETS  # never registered
+    out = tmp_path / "bench"
+    argv = ["bench", "images", "--dataset", spec, "--models", "decision_tree"]
+    assert cli.main([*argv, "--signals", "one_pixel", "--no-progress", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [(r["signal"], r["dataset"], r["n_test"]) for r in rows] == [
+        ("clean", spec, 40), ("one_pixel", spec, 40)
+    ]  # fmt: skip
+    assert rows[1]["reliance"] == 1.0  # the tree reads the one pixel of these random images
+
+
+def test_a_users_data_set_that_is_not_one_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "baddata.py"
+    path.write_text(USER_DATA)
+    with pytest.raises(TypeError, match=r"must return a .*DataBundle, got list"):
+        registry.dataset(f"{path}:not_data")
+    with pytest.raises(ModelFactoryError, match="has no attribute 'nothing'"):
+        registry.dataset(f"{path}:nothing")
+    loader = DATASETS["digits"].load
+    with pytest.raises(ValueError, match="must be lowercase, got 'a:b'"):
+        registry.register_dataset(DatasetEntry("a:b", loader, "image", 10, "b", "c", "1 / 1"))

@@ -270,7 +270,9 @@ def _add_data_options(
     ``--data-dir`` and ``--download``."""
     names = [d for d in DATASETS if suite is None or suite_for(d) == suite.name]
     dataset = default if default is not None else None if suite is None else suite.dataset
-    p.add_argument("--dataset", default=dataset, help=f"one of {', '.join(names)}")
+    p.add_argument(
+        "--dataset", default=dataset, help=f"one of {', '.join(names)}, or MODULE:FACTORY"
+    )
     p.add_argument("--data-dir", default=None, help=_DATA_DIR_HELP)
     p.add_argument("--download", action="store_true", help="download missing real data")
 

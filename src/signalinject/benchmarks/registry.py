@@ -493,7 +493,8 @@ class DatasetEntry:
     defaults: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if not _MODEL_NAME.fullmatch(str(self.name)):
+        # a user's data set is named by its MODULE:FACTORY (never registered)
+        if not _MODEL_NAME.fullmatch(str(self.name)) and ":" not in str(self.name):
             raise ValueError(f"a data set's name must be lowercase, got {self.name!r}")
         if not callable(self.load):
             raise TypeError(f"DatasetEntry.load must be callable, got {self.load!r}")
@@ -594,10 +595,13 @@ def register_dataset(entry: DatasetEntry) -> DatasetEntry:
     """Add ``entry`` to `DATASETS` (its module's import does this); returns it.
 
     Raises:
-        ValueError: a name taken by another entry.
+        ValueError: a name taken by another entry, or not lowercase letters, digits and
+            underscores.
     """
     if not isinstance(entry, DatasetEntry):
         raise TypeError(f"register_dataset takes a DatasetEntry, got {entry!r}")
+    if not _MODEL_NAME.fullmatch(entry.name):
+        raise ValueError(f"a data set's name must be lowercase, got {entry.name!r}")
     return DATASETS._add(entry)  # type: ignore[attr-defined,no-any-return]
 
 
@@ -728,15 +732,61 @@ def display_name(name: str) -> str:
 
 
 def dataset(name: str) -> DatasetEntry:
-    """The registered data set ``name``.
+    """The registered data set ``name``, or a user's ``MODULE:FACTORY`` (`user_dataset`).
 
     Raises:
         ValueError: an unknown name (the message lists the registered ones).
+        ModelFactoryError, TypeError: a ``MODULE:FACTORY`` that cannot be loaded (see
+            `user_dataset`).
     """
     entry = DATASETS.get(name) if isinstance(name, str) else None
+    if entry is None and isinstance(name, str) and ":" in name:
+        return user_dataset(name)
     if entry is None:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+        raise ValueError(
+            f"unknown dataset {name!r}; known: {', '.join(DATASETS)}, or MODULE:FACTORY"
+        )
     return entry
+
+
+_USER_DATASETS: dict[tuple[str, str], DatasetEntry] = {}
+
+
+def user_dataset(spec: str) -> DatasetEntry:
+    """A user's data set, ``MODULE:FACTORY``, as a `DatasetEntry`.
+
+    ``FACTORY()`` takes no argument and returns a
+    [`DataBundle`][signalinject.benchmarks.registry.DataBundle]; it is called once per process
+    and module source (a rerun after the module changed calls it again). The entry is named
+    ``spec`` and goes through the registry's road like a registered data set (``--limit``, the
+    runner, the reports); its results are keyed by the data's own fingerprint, as every data
+    set's are, so changed data never reuses a stored cell.
+
+    Raises:
+        ModelFactoryError: a malformed spec, a module that is missing or fails to import, a
+            missing or non-callable attribute (`load_callable`).
+        TypeError: the factory returns something other than a ``DataBundle``.
+    """
+    factory, fingerprint = load_callable(spec)
+    key = (spec, fingerprint)
+    if key not in _USER_DATASETS:
+        bundle = factory()
+        if not isinstance(bundle, DataBundle):
+            raise TypeError(
+                f"{spec!r} must return a signalinject.benchmarks.registry.DataBundle, "
+                f"got {type(bundle).__name__}"
+            )
+        bundle = dataclasses.replace(bundle, name=spec)
+
+        def load(root: Path, *, download: bool, limit: int | None) -> DataBundle:
+            return bundle
+
+        _USER_DATASETS[key] = DatasetEntry(
+            spec, load, bundle.kind, bundle.num_classes, bundle.description,
+            f"a user's factory, {spec}", f"{len(bundle.x_train)} / {len(bundle.x_test)}",
+            embedded=True,
+        )  # fmt: skip
+    return _USER_DATASETS[key]
 
 
 def default_dataset(run: str, kind: Kind | None = None) -> str:
