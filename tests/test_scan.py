@@ -707,14 +707,24 @@ class TestDocs:
                     path, _, name = spec.partition(":")
                     assert callable(load_factory(f"{DOCS.parent.parent / path}:{name}").factory)
 
-    def test_python_blocks_run(self) -> None:
+    def test_python_blocks_run(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         blocks = _doc_blocks("python")
-        assert blocks
+        assert len(blocks) == 2, "each Python block of docs/scanning.md needs its check here"
+        namespaces: list[dict[str, Any]] = []
         for code in blocks:
             namespace: dict[str, Any] = {}
             exec(compile(code, str(DOCS), "exec"), namespace)  # our own docs' example
-            net = namespace["make_net"]((3, 32, 32), 10)
-            assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+            namespaces.append(namespace)
+        net_ns, data_ns = namespaces
+        net = net_ns["make_net"]((3, 32, 32), 10)
+        assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+        # The data example, on files of the shapes and dtypes its comments name.
+        rng = np.random.default_rng(0)
+        np.save(tmp_path / "x.npy", rng.integers(0, 256, (5100, 32, 32, 3), dtype=np.uint8))
+        np.save(tmp_path / "y.npy", rng.integers(0, 10, 5100, dtype=np.int64))
+        monkeypatch.chdir(tmp_path)
+        bundle = data_ns["load"]()
+        assert (len(bundle.x_train), len(bundle.x_test), bundle.kind) == (5000, 100, "image")
 
     def test_pictures_exist_and_are_small(self) -> None:
         text = DOCS.read_text(encoding="utf-8")
