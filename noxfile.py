@@ -178,9 +178,9 @@ def docs(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """The main job, offline on the embedded stand-ins: the paper's tables and figures.
 
-    ``signalinject bench images`` (Table 1 on ``noisy_digits``, the digits made hard: the
-    paper's ConvNet at 70-90% clean, as on CIFAR-10) and ``bench text`` (Table 3 on
-    ``stdlib_code``, function sources of five standard-library packages, with a narrow
+    ``signalinject bench images`` (Table 1 on ``photo_digits``, the digits over crops of two
+    photographs: the paper's ConvNet at 85-87% clean, as on CIFAR-10) and ``bench text``
+    (Table 3 on ``stdlib_code``, function sources of five standard-library packages, with a narrow
     char-CNN), each with the paper's numbers beside ours, then the pictures of the signals, all
     under ``signalinject-bench/``. Arguments after ``--`` go to both benchmarks
     (``-- --seeds 0,1,2``, ``-- --limit 300``).
