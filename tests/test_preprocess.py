@@ -83,6 +83,16 @@ def test_statistics_do_not_depend_on_the_order_of_the_images(x: U8, perm: Any) -
         np.testing.assert_array_equal(a.scale, b.scale)
 
 
+@settings(max_examples=30, deadline=None)
+@given(x=images)
+def test_statistics_do_not_depend_on_the_memory_layout(x: U8) -> None:
+    planar = np.ascontiguousarray(x.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)  # strided view
+    for mode in ("standardize", "standardize_pixel"):
+        a, b = ImageScaling.fit(x, mode), ImageScaling.fit(planar, mode)
+        np.testing.assert_array_equal(a.shift, b.shift)
+        np.testing.assert_array_equal(a.scale, b.scale)
+
+
 @pytest.mark.parametrize("mode", ["standardize", "standardize_pixel"])
 @pytest.mark.parametrize("value", [0, 7, 255])
 def test_a_constant_channel_is_finite(mode: str, value: int) -> None:

@@ -369,6 +369,46 @@ def _set_threads(args: argparse.Namespace) -> None:
     threadpool_limits(limits=n)
 
 
+#: glibc's ``mallopt`` parameters (malloc.h) and the size below which ``_keep_freed_memory``
+#: serves blocks from the heap and keeps what is freed.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_HEAP_KEEP = 1 << 30
+
+
+def _keep_freed_memory() -> bool:
+    """Let glibc's malloc keep freed blocks of up to ``_HEAP_KEEP`` bytes for reuse, for the rest of
+    the process; True where it was set.
+
+    By default glibc maps every block of 128 KiB or more afresh and unmaps it when freed, so each
+    training step of a torch model on the CPU faults in its activations' pages again: measured on
+    the 2-core VM (the ConvNet, one thread, 150 steps of batch 64), 1.76 million page faults and
+    3.9 s of system time, against 6 thousand and 0.03 s with blocks kept (the same peak memory),
+    and 15% less CPU time for a ConvNet cell. PyTorch's CPU tuning guide gives the same advice
+    (a caching allocator). Only the benchmark commands call it, never ``import signalinject``; it
+    does nothing where the C library is not glibc or where the user set ``MALLOC_MMAP_THRESHOLD_``,
+    ``MALLOC_TRIM_THRESHOLD_`` or ``GLIBC_TUNABLES`` (theirs win). Results are unchanged: where a
+    block lives does not change what is computed in it.
+    """
+    import ctypes
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    if any(k in os.environ for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
+        return False
+    if "GLIBC_TUNABLES" in os.environ:
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    # The mmap threshold first: set alone, the trim threshold made it worse (8.6 million faults).
+    return bool(mallopt(_M_MMAP_THRESHOLD, _HEAP_KEEP)) and bool(
+        mallopt(_M_TRIM_THRESHOLD, _HEAP_KEEP)
+    )
+
+
 def _quiet(args: argparse.Namespace) -> bool:
     """``--quiet``: no table, no progress, no INFO log lines; only the results' paths."""
     return bool(getattr(args, "quiet", False))
@@ -1020,6 +1060,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
     if hasattr(args, "threads"):  # a command that trains
         _set_threads(args)
+        _keep_freed_memory()
     command = _command(args)
     try:
         code: int = args.func(args)
