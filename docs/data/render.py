@@ -13,7 +13,8 @@ docs/data/, joined by ``+``. ``VIEW`` (every view at most eight columns, the doc
   signal, the decode accuracy, the domain model's accuracy, reliance and verdict, the paper's;
 - ``readers``: its second half: the competitor that reads each signal best, its accuracy (gain),
   reliance and verdict, the paper's best competitor;
-- ``accuracy``, ``reliance``, ``verdicts``: one row per model, one column per signal;
+- ``accuracy``, ``reliance``, ``verdicts``, ``drop`` (the shortcut drop, in points): one row per
+  model, one column per signal;
 - ``seeds``: one row per ``cells=MODEL:SIGNAL:METRIC,...``, one column per seed, then their mean
   with its interval.
 
@@ -160,6 +161,9 @@ def _by_model(rows: list[dict[str, Any]], metric: str) -> str:
                 cells.append("–")
             elif metric == "verdicts":
                 cells.append(verdict.get((sig, m)) or "–")
+            elif metric == "drop":
+                drop = stats[(sig, m)]["shortcut_drop"]
+                cells.append("–" if drop.mean is None else drop.pct())
             else:
                 cells.append(stats[(sig, m)][metric].pct())
         body.append([display_name(m), *cells])
@@ -176,7 +180,7 @@ def render(spec: str) -> str:
     rows = _filter(_rows(files), {k: v for k, v in opts.items() if k != "cells"})
     if view in ("main", "readers"):
         return _headline(rows, view)
-    if view in ("accuracy", "reliance", "verdicts"):
+    if view in ("accuracy", "reliance", "verdicts", "drop"):
         return _by_model(rows, view)
     if view == "seeds":
         return _seeds_table(rows, opts["cells"])
