@@ -16,7 +16,9 @@ docs/data/, joined by ``+``. ``VIEW`` (every view at most eight columns, the doc
 - ``accuracy``, ``reliance``, ``verdicts``, ``drop`` (the shortcut drop, in points): one row per
   model, one column per signal;
 - ``seeds``: one row per ``cells=MODEL:SIGNAL:METRIC,...``, one column per seed, then their mean
-  with its interval.
+  with its interval;
+- ``thresholds``: the threshold atlas's table (`bench atlas --axis coverage`), from the
+  ``thresholds.json`` it writes (``FILES`` is that one file; no filters).
 
 Filters, before the view: ``seed=0``, ``blank=true|false``, ``models=a,b``, ``signals=a,b``.
 
@@ -29,6 +31,7 @@ Filters, before the view: ``seed=0``, ``blank=true|false``, ``models=a,b``, ``si
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Sequence
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from signalinject.benchmarks import report
+from signalinject.benchmarks.coverage import threshold_atlas_table
 from signalinject.benchmarks.registry import display_name
 from signalinject.benchmarks.signals import SIGNALS
 
@@ -177,6 +181,9 @@ def render(spec: str) -> str:
         raise ValueError(f"render: expected 'FILES VIEW [KEY=VALUE ...]', got {spec!r}")
     files, view, *rest = parts
     opts = dict(p.split("=", 1) for p in rest)
+    if view == "thresholds":
+        entries = json.loads((DATA / files).read_text(encoding="utf-8"))["entries"]
+        return threshold_atlas_table(entries)
     rows = _filter(_rows(files), {k: v for k, v in opts.items() if k != "cells"})
     if view in ("main", "readers"):
         return _headline(rows, view)
