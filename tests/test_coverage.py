@@ -551,6 +551,11 @@ class TestThresholdAtlas:
             assert e["carriers_min"] >= 1
         assert (tmp_path / "data" / RESULTS_FILE).exists()  # the atlas's full-coverage cells
         probes = tmp_path / "coverage" / RESULTS_FILE
+        # the probes' directory holds the model's clean cell as the atlas trained it (its
+        # timing included): it was copied, not trained again
+        data_clean = [r for r in lines(tmp_path / "data" / RESULTS_FILE) if r["signal"] == "clean"]
+        probe_clean = [r for r in lines(probes) if r["signal"] == "clean"]
+        assert probe_clean == data_clean
         before = probes.read_bytes() if probes.exists() else b""
         assert threshold_atlas(cfg) == entries  # resumed: the same, nothing recomputed
         assert (probes.read_bytes() if probes.exists() else b"") == before

@@ -67,7 +67,7 @@ import numpy as np
 
 from signalinject.benchmarks._files import atomic_open, atomic_write, make_dir
 from signalinject.benchmarks.atlas import AtlasConfig
-from signalinject.benchmarks.grid import Share
+from signalinject.benchmarks.grid import Share, merge_results
 from signalinject.benchmarks.poison import Poison, target_verdict
 from signalinject.benchmarks.registry import Kind, default_models, display_name
 from signalinject.benchmarks.report import Stat, model_color, model_fits, summarize, verdicts
@@ -83,6 +83,7 @@ from signalinject.benchmarks.runner import (
 from signalinject.benchmarks.settings import RunSettings, WithSettings, flat_config
 from signalinject.benchmarks.signals import SIGNALS, check_signal, signal_names
 from signalinject.benchmarks.stats import DID_NOT_LEARN, IGNORES, NON_FINITE, READS
+from signalinject.benchmarks.store import append_record, exclusive
 from signalinject.carriers import carrier_count
 
 __all__ = [
@@ -917,8 +918,9 @@ def threshold_atlas(cfg: AtlasConfig, *, share: Share | None = None) -> list[dic
     (see the module doc).
 
     The full-coverage cell is the atlas's own (``OUT/data``, run there if missing); each probe of
-    the bisection is a cell in ``OUT/coverage``. A grid point at which the model's training set
-    holds no carrier (an estimator's quarter) counts as not reading, without a cell.
+    the bisection is a cell in ``OUT/coverage``, where the model's clean cell is copied from
+    ``OUT/data`` (not trained again). A grid point at which the model's training set holds no
+    carrier (an estimator's quarter) counts as not reading, without a cell.
 
     Returns:
         One entry per pair of the share: ``model``, ``signal``, their display names, the
@@ -934,7 +936,8 @@ def threshold_atlas(cfg: AtlasConfig, *, share: Share | None = None) -> list[dic
     full = dataclasses.replace(base, settings=dataclasses.replace(base.settings, seeds=(seed,)))
     data = load(full)
     grid = sorted(default_coverages(np.bincount(data.y_train, minlength=data.num_classes)))
-    probes_out = dataclasses.replace(full.settings, out=str(Path(cfg.out, "coverage")))
+    probes_dir = Path(cfg.out, "coverage")
+    probes_out = dataclasses.replace(full.settings, out=str(probes_dir))
     entries: list[dict[str, Any]] = []
     for model in full.models:
         sizes = _class_sizes(data, model, seed, None)
@@ -969,6 +972,9 @@ def threshold_atlas(cfg: AtlasConfig, *, share: Share | None = None) -> list[dic
             if verdict != "reads":
                 entry["skipped"] = f"does not read at full coverage ({verdict or '–'})"
                 continue
+            clean = next((r for r in rows if r["signal"] == "clean"), None)
+            if clean is not None and share.write:
+                _reuse_clean(probes_dir, share, clean)
             lo, hi = -1, len(grid) - 1  # grid[hi] reads; grid[lo] does not (-1: below all)
             while hi - lo > 1:
                 mid = (lo + hi) // 2
@@ -991,6 +997,20 @@ def threshold_atlas(cfg: AtlasConfig, *, share: Share | None = None) -> list[dic
                 smallest=lo < 0,
             )
     return entries
+
+
+def _reuse_clean(out: Path, share: Share, clean: Mapping[str, Any]) -> None:
+    """Give the probes' directory ``out`` the model's clean cell from the atlas's ``OUT/data``.
+
+    Every probe of a model needs its clean cell (the shortcut drop compares with its answers);
+    without this, the model's first probe trained it again in ``out`` (5 of the 35 cells of the
+    threshold atlas on ``photo_digits``). A clean cell never holds a poison setting, so its id is
+    the same in both directories and the runner finds it done.
+    """
+    make_dir(out)
+    with exclusive(out, share.lock_name):
+        if str(clean["cell_id"]) not in merge_results(out):
+            append_record(out / share.results_name, clean)
 
 
 def _atlas_cell(e: Mapping[str, Any]) -> str:
