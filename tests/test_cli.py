@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -748,19 +749,21 @@ def step() -> None:
     opt.zero_grad()
     torch.nn.functional.cross_entropy(net(x), y).backward()
     opt.step()
-step()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(5):
+for _ in range(2):
     step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+for _ in range(9):  # the page faults of each step
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    step()
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
-def _faults(how: str, env: dict[str, str]) -> tuple[str, int]:
+def _faults(how: str, env: dict[str, str]) -> tuple[str, float]:
+    """What the process said, and the median page faults of a training step."""
     out = subprocess.run(
         [sys.executable, "-c", _FAULTS, how], env=env, capture_output=True, text=True, check=True
     ).stdout.split()
-    return out[0], int(out[1])
+    return out[0], statistics.median(int(v) for v in out[1:])
 
 
 @pytest.mark.skipif(
@@ -773,7 +776,9 @@ def test_training_commands_keep_freed_memory() -> None:
     said, faults_kept = _faults("keep", env)
     assert said == "True"
     _, faults_default = _faults("default", env)
-    # The ConvNet's steps fault their activations in afresh by default (about 12,000 page faults
-    # a step here); with freed memory kept, the first step's pages serve every later one.
-    assert faults_default > 10 * faults_kept
+    # The ConvNet's steps fault their activations in afresh by default (about 9,000 page faults
+    # a step here); with freed memory kept, the first steps' pages serve the later ones (0 a
+    # step, but for a step now and then that grows the heap: hence the median).
+    assert faults_default > 1000
+    assert faults_kept < faults_default / 10
     assert _faults("keep", {**env, "MALLOC_TRIM_THRESHOLD_": "131072"})[0] == "False"  # theirs
