@@ -66,6 +66,7 @@ def test_a_hand_edited_table_is_found_and_re_rendered(tmp_path: Path) -> None:
         ("x", "expected 'FILES VIEW"),
         ("../../tests/golden/images/results.jsonl plot", "unknown view 'plot'"),
         ("../../tests/golden/images/results.jsonl main seed=7", "no rows left"),
+        ("thresholds/photo_digits.json thresholds seed=0", "takes no filters"),
     ],
 )
 def test_bad_markers_name_the_problem(spec: str, match: str) -> None:

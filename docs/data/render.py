@@ -182,6 +182,8 @@ def render(spec: str) -> str:
     files, view, *rest = parts
     opts = dict(p.split("=", 1) for p in rest)
     if view == "thresholds":
+        if opts:
+            raise ValueError(f"render: the thresholds view takes no filters, got {spec!r}")
         entries = json.loads((DATA / files).read_text(encoding="utf-8"))["entries"]
         return threshold_atlas_table(entries)
     rows = _filter(_rows(files), {k: v for k, v in opts.items() if k != "cells"})

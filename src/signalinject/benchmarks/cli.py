@@ -394,9 +394,10 @@ def _keep_freed_memory() -> bool:
 
     if platform.libc_ver()[0] != "glibc":
         return False
-    if any(k in os.environ for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
-        return False
-    if "GLIBC_TUNABLES" in os.environ:
+    if any(
+        k in os.environ
+        for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
+    ):
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt

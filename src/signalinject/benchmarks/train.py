@@ -191,17 +191,26 @@ class ImageScaling:
             return cls(checked, np.zeros(c, np.float32), np.full(c, full, np.float32))
         if len(x) == 0:
             raise ValueError(f"ImageScaling.fit needs at least one image, got shape {x.shape}")
+        # A few million values at a time: the temporaries stay a few tens of MB on CIFAR-10.
+        step = max(1, (1 << 22) // x[0].size)
         if checked == "standardize":
             # A histogram of each channel's 256 values gives both sums exactly, ~5x faster
             # than summing widened copies (the sweep fits one map per cell).
-            flat = x.reshape(-1, c)
+            counts = np.zeros((c, 256), np.int64)
+            for i in range(0, len(x), step):
+                flat = x[i : i + step].reshape(-1, c)
+                for k in range(c):
+                    counts[k] += np.bincount(flat[:, k], minlength=256)
             levels = np.arange(256, dtype=np.int64)
-            counts = np.stack([np.bincount(flat[:, k], minlength=256) for k in range(c)])
             s1, s2 = counts @ levels, counts @ (levels * levels)
-            n = float(len(flat))
+            n = float(x.size // c)
         else:
-            s1 = x.sum(axis=0, dtype=np.int64)
-            s2 = np.square(x, dtype=np.uint16).sum(axis=0, dtype=np.int64)  # 255**2 < 2**16
+            s1 = np.zeros(x.shape[1:], np.int64)
+            s2 = np.zeros_like(s1)
+            for i in range(0, len(x), step):
+                part = x[i : i + step]
+                s1 += part.sum(axis=0, dtype=np.int64)
+                s2 += np.square(part, dtype=np.uint16).sum(axis=0, dtype=np.int64)  # < 2**16
             n = float(len(x))
         mean = s1 / n
         var = np.maximum(s2 / n - mean * mean, 0.0)
