@@ -24,6 +24,7 @@ Examples:
     >>> x = torch.cat([torch.zeros(32, 2), torch.ones(32, 2)])
     >>> y = torch.cat([torch.zeros(32), torch.ones(32)]).long()
     >>> cfg = TrainConfig(epochs=40, batch_size=64, lr=0.05, progress=False)
+    >>> _ = torch.manual_seed(0)  # the layer's initial weights, before fit seeds the rest
     >>> net = fit(torch.nn.Linear(2, 2), x, y, cfg)
     >>> predict(net, x, cfg).tolist() == y.tolist()
     True
