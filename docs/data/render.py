@@ -19,6 +19,10 @@ docs/data/, joined by ``+``. ``VIEW`` (every view at most eight columns, the doc
   with its interval;
 - ``thresholds``: the threshold atlas's table (`bench atlas --axis coverage`), from the
   ``thresholds.json`` it writes (``FILES`` is that one file; no filters).
+- ``sizes``: a control of one model and signal over training images per class (rows) and image
+  sizes (columns), from the lines ``controls/multiple_locations.py`` writes (``FILES`` is that
+  one file): ``metric=accuracy`` (with the clean model's accuracy) or ``metric=reliance`` (with
+  its verdict), each with its 95% Wilson interval.
 
 Filters, before the view: ``seed=0``, ``blank=true|false``, ``models=a,b``, ``signals=a,b``.
 
@@ -39,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from signalinject.benchmarks import report
+from signalinject.benchmarks import stats as _stats
 from signalinject.benchmarks.coverage import threshold_atlas_table
 from signalinject.benchmarks.registry import display_name
 from signalinject.benchmarks.signals import SIGNALS
@@ -174,6 +179,41 @@ def _by_model(rows: list[dict[str, Any]], metric: str) -> str:
     return _md(["Model", *(_signal(s) for s in signals)], body)
 
 
+def _sizes_table(rows: list[dict[str, Any]], metric: str) -> str:
+    if metric not in ("accuracy", "reliance"):
+        raise ValueError(f"render: the sizes view takes metric=accuracy|reliance, got {metric!r}")
+    if not rows:
+        raise ValueError("render: the sizes view got no rows")
+    sizes = list(dict.fromkeys(tuple(r["size"]) for r in rows))
+    header = ["Images per class (fit on)"]
+    for size in sizes:
+        values = next(r["features"] for r in rows if tuple(r["size"]) == size)
+        header.append("x".join(map(str, size)) + f" ({values:,} values)")
+    body = []
+    for n in sorted({int(r["per_class"]) for r in rows}):
+        line = [f"{n:,} ({10 * n:,})"]
+        for size in sizes:
+            r = next((r for r in rows if r["per_class"] == n and tuple(r["size"]) == size), None)
+            if r is None:
+                line.append("–")
+                continue
+            if metric == "accuracy":
+                stat = _stats.wilson_interval(r["correct"], r["n_test"])
+                value, extra = (
+                    r["correct"] / r["n_test"],
+                    f"clean {r['clean_correct'] / r['n_test']:.1%}",
+                )
+            else:
+                stat = _stats.wilson_interval(r["followed"], r["carried"])
+                value = r["followed"] / r["carried"]
+                k = int(r["num_classes"])
+                fit = _stats.learned(r["clean_correct"], r["n_test"], 1.0 / k)
+                extra = str(_stats.verdict(value, k, interval=stat, learned=fit))
+            line.append(f"{100 * value:.1f} [{100 * stat[0]:.1f}, {100 * stat[1]:.1f}] ({extra})")
+        body.append(line)
+    return _md(header, body)
+
+
 def render(spec: str) -> str:
     """The Markdown table of one marker's ``spec`` (``FILES VIEW [KEY=VALUE ...]``)."""
     parts = spec.split()
@@ -186,6 +226,14 @@ def render(spec: str) -> str:
             raise ValueError(f"render: the thresholds view takes no filters, got {spec!r}")
         entries = json.loads((DATA / files).read_text(encoding="utf-8"))["entries"]
         return threshold_atlas_table(entries)
+    if view == "sizes":
+        if set(opts) != {"metric"}:
+            raise ValueError(f"render: the sizes view takes metric= and nothing else, got {spec!r}")
+        path = DATA / files
+        if not path.is_file():
+            raise ValueError(f"render: no results file {path}")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return _sizes_table([json.loads(line) for line in lines if line.strip()], opts["metric"])
     rows = _filter(_rows(files), {k: v for k, v in opts.items() if k != "cells"})
     if view in ("main", "readers"):
         return _headline(rows, view)
