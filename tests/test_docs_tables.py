@@ -67,6 +67,8 @@ def test_a_hand_edited_table_is_found_and_re_rendered(tmp_path: Path) -> None:
         ("../../tests/golden/images/results.jsonl plot", "unknown view 'plot'"),
         ("../../tests/golden/images/results.jsonl main seed=7", "no rows left"),
         ("thresholds/photo_digits.json thresholds seed=0", "takes no filters"),
+        ("thresholds/nothing.json thresholds", "no results file"),
+        ("controls/nothing.jsonl sizes metric=accuracy", "no results file"),
         ("controls/multiple_locations.jsonl sizes", "takes metric= and nothing else"),
         ("controls/multiple_locations.jsonl sizes metric=gain", "metric=accuracy|reliance"),
         ("controls/multiple_locations.jsonl sizes metric=accuracy seed=0", "nothing else"),

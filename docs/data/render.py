@@ -56,13 +56,17 @@ BLOCK = re.compile(
 METRICS = ("accuracy", "reliance", "decode_accuracy", "clean_accuracy", "gain")
 
 
+def _file(name: str) -> Path:
+    path = DATA / name
+    if not path.is_file():
+        raise ValueError(f"render: no results file {path}")
+    return path
+
+
 def _rows(files: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for name in files.split("+"):
-        path = DATA / name
-        if not path.is_file():
-            raise ValueError(f"render: no results file {path}")
-        rows.extend(report.read_rows(path))
+        rows.extend(report.read_rows(_file(name)))
     return rows
 
 
@@ -224,15 +228,12 @@ def render(spec: str) -> str:
     if view == "thresholds":
         if opts:
             raise ValueError(f"render: the thresholds view takes no filters, got {spec!r}")
-        entries = json.loads((DATA / files).read_text(encoding="utf-8"))["entries"]
+        entries = json.loads(_file(files).read_text(encoding="utf-8"))["entries"]
         return threshold_atlas_table(entries)
     if view == "sizes":
         if set(opts) != {"metric"}:
             raise ValueError(f"render: the sizes view takes metric= and nothing else, got {spec!r}")
-        path = DATA / files
-        if not path.is_file():
-            raise ValueError(f"render: no results file {path}")
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = _file(files).read_text(encoding="utf-8").splitlines()
         return _sizes_table([json.loads(line) for line in lines if line.strip()], opts["metric"])
     rows = _filter(_rows(files), {k: v for k, v in opts.items() if k != "cells"})
     if view in ("main", "readers"):
